@@ -1,0 +1,118 @@
+//! Building and running the whole server: bind, connect, migrate, seed, serve, drain.
+//!
+//! `Application::build` binds first and exposes its address, so tests can bind port 0 and
+//! never sleep waiting for a server.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{self, LoginThrottle};
+use crate::config::ServeArgs;
+use crate::http::{self, AppState};
+use crate::storage::Db;
+use crate::{demo, telemetry};
+
+pub struct Application {
+    listener: TcpListener,
+    pub state: AppState,
+    addr: SocketAddr,
+}
+
+impl Application {
+    pub async fn build(config: ServeArgs) -> anyhow::Result<Self> {
+        auth::init();
+        let db = Db::connect(&config.db.database_url)
+            .await
+            .with_context(|| format!("connecting to {}", config.db.database_url.redacted()))?;
+        db.migrate().await.context("migrating the database")?;
+        if config.demo {
+            demo::seed_if_empty(&db, config.demo_password.as_ref())
+                .await
+                .context("seeding the demo merchant")?;
+        }
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
+        let addr = listener.local_addr()?;
+        let state = AppState {
+            db,
+            throttle: LoginThrottle::new(config.login_per_minute),
+            config: Arc::new(config),
+            metrics: telemetry::metrics_handle(),
+        };
+        Ok(Application {
+            listener,
+            state,
+            addr,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serve until `shutdown` completes, then stop accepting and drain in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let housekeeping = tokio::spawn(housekeeping(self.state.clone(), stop.clone()));
+        let app = http::router(self.state.clone());
+        tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        stop.cancel();
+        let _ = housekeeping.await;
+        self.state.db.pool.close().await;
+        tracing::info!("floorwalker stopped");
+        Ok(())
+    }
+}
+
+/// Periodic clean-up: expired sessions and tokens, idle throttle keys.
+async fn housekeeping(state: AppState, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(300));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = state.db.delete_expired_sessions().await {
+                    tracing::warn!(error = %e, "could not delete expired sessions");
+                }
+                state.throttle.shrink();
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown signal received; draining");
+}

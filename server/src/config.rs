@@ -1,0 +1,252 @@
+//! Configuration: defaults < environment < command-line flags (clap does the layering).
+//!
+//! Secrets (database URLs with passwords, the demo password) are wrapped in [`Secret`], whose
+//! `Debug` and `Display` never show the value, so a stray `{:?}` cannot leak them into logs.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// A value that must never be printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The only way to read the value; grep for it when auditing.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(\"***\")")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// A database or Redis URL: a secret, but loggable without its password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceUrl(Secret);
+
+impl ServiceUrl {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self(Secret::new(url))
+    }
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+    /// The URL with any user name and password removed, for logs.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(self.expose()) {
+            Ok(mut u) if u.has_host() => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.set_query(None);
+                u.to_string()
+            }
+            Ok(u) => format!("{}:…", u.scheme()),
+            Err(_) => "<unparseable url>".into(),
+        }
+    }
+    pub fn is_postgres(&self) -> bool {
+        let s = self.expose();
+        s.starts_with("postgres://") || s.starts_with("postgresql://")
+    }
+}
+
+impl fmt::Debug for ServiceUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServiceUrl({:?})", self.redacted())
+    }
+}
+
+impl std::str::FromStr for ServiceUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let ok = [
+            "sqlite:",
+            "postgres://",
+            "postgresql://",
+            "redis://",
+            "rediss://",
+        ]
+        .iter()
+        .any(|p| s.starts_with(p));
+        if ok {
+            Ok(ServiceUrl::new(s))
+        } else {
+            Err("expected a sqlite:, postgres://, or redis:// URL".into())
+        }
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/floorwalker.db";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "floorwalker",
+    version,
+    about = "Real-time virtual shopping: the chat hub, API and front ends"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (migrates the database on start).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Create an operator account (the role that creates merchants).
+    CreateOperator(CreateOperatorArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Database: sqlite://PATH (embedded, default) or postgres://USER@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: ServiceUrl,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FLOORWALKER_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+
+    /// Redis for scale-out (cross-node fan-out, presence, rate limits); none means in-process.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<ServiceUrl>,
+
+    /// Seed a demo merchant into an empty database.
+    #[arg(long, env = "FLOORWALKER_DEMO")]
+    pub demo: bool,
+
+    /// Password for every demo login; generated and printed once when unset.
+    #[arg(long, env = "FLOORWALKER_DEMO_PASSWORD", hide_env_values = true)]
+    pub demo_password: Option<Secret>,
+
+    /// Log as JSON lines instead of human-readable text.
+    #[arg(long, env = "FLOORWALKER_LOG_JSON")]
+    pub log_json: bool,
+
+    /// Mark cookies Secure (set this when served over HTTPS).
+    #[arg(long, env = "FLOORWALKER_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// Folder holding widget/, store-app/ and dashboard/ with their built dist/ folders.
+    #[arg(long, env = "FLOORWALKER_WEB_DIR", default_value = ".")]
+    pub web_dir: PathBuf,
+
+    /// Login attempts allowed per minute for one email address (and 4x that per client IP).
+    #[arg(long, env = "FLOORWALKER_LOGIN_PER_MINUTE", default_value_t = 10)]
+    pub login_per_minute: u32,
+}
+
+impl ServeArgs {
+    /// Settings for tests and tools: port 0, the given database, nothing else set.
+    pub fn for_tests(database_url: &str) -> Self {
+        ServeArgs {
+            addr: "127.0.0.1:0".parse().expect("valid address"),
+            db: DatabaseArgs {
+                database_url: ServiceUrl::new(database_url),
+            },
+            redis_url: None,
+            demo: false,
+            demo_password: None,
+            log_json: false,
+            secure_cookies: false,
+            web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
+            login_per_minute: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateOperatorArgs {
+    #[command(flatten)]
+    pub db: DatabaseArgs,
+    #[arg(long)]
+    pub email: String,
+    #[arg(long, default_value = "Operator")]
+    pub name: String,
+    /// Read from this variable, so the password never sits in shell history.
+    #[arg(long, env = "FLOORWALKER_OPERATOR_PASSWORD", hide_env_values = true)]
+    pub password: Secret,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print_their_value() {
+        let s = Secret::new("hunter2-very-secret");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{s}").contains("hunter2"));
+        let u: ServiceUrl = "postgres://fw:pa55word@db.internal:5432/fw"
+            .parse()
+            .unwrap();
+        assert!(!format!("{u:?}").contains("pa55word"));
+        assert!(u.redacted().contains("db.internal"));
+        let args = ServeArgs {
+            demo_password: Some(Secret::new("demo-pass-123")),
+            db: DatabaseArgs { database_url: u },
+            ..ServeArgs::for_tests("sqlite://x.db")
+        };
+        let dbg = format!("{args:?}");
+        assert!(
+            !dbg.contains("pa55word") && !dbg.contains("demo-pass-123"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn flags_override_environment_which_overrides_defaults() {
+        // Environment variables are process-wide; this test owns FLOORWALKER_ADDR.
+        std::env::set_var("FLOORWALKER_ADDR", "127.0.0.1:9999");
+        let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(a.addr.port(), 9999);
+        let cli =
+            Cli::try_parse_from(["floorwalker", "serve", "--addr", "127.0.0.1:7777"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(a.addr.port(), 7777);
+        std::env::remove_var("FLOORWALKER_ADDR");
+        let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert_eq!(a.addr.port(), 8080);
+        if std::env::var_os("DATABASE_URL").is_none() {
+            assert_eq!(a.db.database_url.expose(), DEFAULT_DATABASE_URL);
+        }
+    }
+}

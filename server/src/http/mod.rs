@@ -1,0 +1,148 @@
+//! The HTTP surface: REST API under `/api/v1` (one router per audience, merged), operations
+//! endpoints, the OpenAPI document and the static front ends.
+
+pub mod access;
+pub mod account;
+pub mod api_keys;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod saved_replies;
+pub mod settings;
+pub mod shoppers;
+pub mod store_app;
+pub mod stores;
+pub mod team;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::LoginThrottle;
+use crate::config::ServeArgs;
+use crate::storage::Db;
+
+/// Everything a handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub throttle: LoginThrottle,
+    pub config: Arc<ServeArgs>,
+    pub metrics: PrometheusHandle,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Floorwalker API",
+        description = "Real-time virtual shopping. Dashboard calls authenticate with the `fw_session` cookie \
+            (and `X-CSRF-Token` on writes), the store app with its bearer token, server-to-server calls \
+            with a merchant API key. Errors are RFC 9457 problem details; lists use cursor pagination.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "auth", description = "Dashboard sign-in"),
+        (name = "store_app", description = "Experts' store app accounts"),
+        (name = "access", description = "Operator: merchants and dashboard accounts"),
+        (name = "stores", description = "Module Stores: stores, opening hours, departments"),
+        (name = "team", description = "Module Team: experts"),
+        (name = "settings", description = "Module Settings: display, origins, routing"),
+        (name = "saved_replies", description = "Module Saved replies"),
+        (name = "shoppers", description = "Module Shoppers"),
+        (name = "integrations", description = "Module Integrations: API keys"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(extract::SESSION_COOKIE))),
+        );
+        c.add_security_scheme(
+            "expert_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "api_key",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes and their OpenAPI document, built from the same handler annotations.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let v1 = OpenApiRouter::new()
+        .merge(account::router())
+        .merge(store_app::router())
+        .merge(access::router())
+        .merge(stores::router())
+        .merge(team::router())
+        .merge(settings::router())
+        .merge(saved_replies::router())
+        .merge(shoppers::router())
+        .merge(api_keys::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .split_for_parts()
+}
+
+/// Count and time requests by route template (never by raw path, to bound label cardinality).
+async fn track_metrics(req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    let status = res.status().as_u16().to_string();
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    res
+}
+
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    let (api, openapi) = api();
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
+        .merge(ops::router())
+        .fallback(ops::not_found)
+        .route_layer(middleware::from_fn(track_metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("http", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

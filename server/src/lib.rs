@@ -1,0 +1,26 @@
+//! Floorwalker: a real-time virtual shopping platform.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library so that tests, the load test
+//! and tools run exactly the code the server runs.
+//!
+//! Layers, outermost first:
+//! - [`app`] builds the whole server: binds, migrates, seeds, serves, shuts down.
+//! - [`http`] is the REST API, operations endpoints and the static front ends.
+//! - [`auth`] hashes passwords, mints and checks tokens, throttles logins.
+//! - [`domain`] holds the parsed, validated shapes of merchant data.
+//! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod ids;
+pub mod storage;
+pub mod telemetry;
+
+/// Current wall-clock time in unix milliseconds, the unit every stored time uses.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

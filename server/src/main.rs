@@ -1,0 +1,57 @@
+//! `floorwalker`: a thin shell over the library.
+
+use anyhow::Context;
+use clap::Parser;
+use floorwalker::config::{Cli, Command};
+use floorwalker::domain::team::Role;
+use floorwalker::domain::{check_password, normalize_email, plausible_email, Problems};
+use floorwalker::storage::{Db, NewAccount};
+use floorwalker::{app, auth, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            telemetry::init_logging(args.log_json);
+            let application = app::Application::build(args).await?;
+            application.run_until(app::shutdown_signal()).await
+        }
+        Command::Migrate(args) => {
+            telemetry::init_logging(false);
+            let db = Db::connect(&args.database_url).await?;
+            db.migrate().await?;
+            println!("migrated {}", args.database_url.redacted());
+            Ok(())
+        }
+        Command::CreateOperator(args) => {
+            telemetry::init_logging(false);
+            let email = normalize_email(&args.email);
+            let mut p = Problems::new();
+            p.check(plausible_email(&email), "email", "must be an email address");
+            check_password(&mut p, "password", args.password.expose());
+            if let Err(errs) = p.into_result() {
+                for e in errs {
+                    eprintln!("{}: {}", e.field, e.message);
+                }
+                std::process::exit(2);
+            }
+            let db = Db::connect(&args.db.database_url).await?;
+            db.migrate().await?;
+            let hash = auth::hash_password(args.password.expose().to_owned()).await?;
+            let account = db
+                .create_account(&NewAccount {
+                    merchant_id: None,
+                    email: &email,
+                    name: &args.name,
+                    password_hash: &hash,
+                    role: Role::Operator,
+                    modules: &[],
+                })
+                .await
+                .context("creating the operator")?;
+            println!("operator {} created ({})", account.email, account.id);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Experts: sign-up, lifecycle, assignments, feature switches, store-app tokens and contacts.
+
+use serde::Serialize;
+
+use super::{json_col, to_json, Db, Page, PageRequest, Result, StorageError, Tenant};
+use crate::domain::team::{ExpertAction, ExpertFeatures, ExpertStatus};
+use crate::ids::{DepartmentId, ExpertId, MerchantId, StoreId};
+use crate::now_ms;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Expert {
+    pub id: ExpertId,
+    pub merchant_id: MerchantId,
+    pub email: String,
+    pub name: String,
+    pub status: ExpertStatus,
+    pub features: ExpertFeatures,
+    /// How many chats the expert may hold at once.
+    pub max_chats: i64,
+    pub store_ids: Vec<StoreId>,
+    pub department_ids: Vec<DepartmentId>,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ExpertRow {
+    id: String,
+    merchant_id: String,
+    email: String,
+    name: String,
+    status: String,
+    features_json: String,
+    max_chats: i64,
+    created_at: i64,
+}
+
+const EXPERT_COLS: &str =
+    "id, merchant_id, email, name, status, features_json, max_chats, created_at";
+
+impl ExpertRow {
+    fn into_expert(
+        self,
+        store_ids: Vec<StoreId>,
+        department_ids: Vec<DepartmentId>,
+    ) -> Result<Expert> {
+        Ok(Expert {
+            id: ExpertId::from_db(self.id),
+            merchant_id: MerchantId::from_db(self.merchant_id),
+            email: self.email,
+            name: self.name,
+            status: ExpertStatus::parse(&self.status)
+                .ok_or_else(|| StorageError::Corrupt(format!("status {}", self.status)))?,
+            features: json_col(&self.features_json, "features_json")?,
+            max_chats: self.max_chats,
+            store_ids,
+            department_ids,
+            created_at: self.created_at,
+        })
+    }
+}
+
+pub struct NewExpert<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub password_hash: &'a str,
+    pub status: ExpertStatus,
+}
+
+/// An expert authenticated by a store-app token.
+#[derive(Debug, Clone)]
+pub struct ExpertSession {
+    pub expert: Expert,
+    pub token_hash: String,
+}
+
+impl Db {
+    pub async fn create_expert(&self, m: Tenant<'_>, e: &NewExpert<'_>) -> Result<Expert> {
+        let id = ExpertId::generate();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO experts (id, merchant_id, email, name, password_hash, status, features_json, max_chats, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 3, $8, $8)",
+        )
+        .bind(id.as_str())
+        .bind(m.as_str())
+        .bind(e.email)
+        .bind(e.name)
+        .bind(e.password_hash)
+        .bind(e.status.as_str())
+        .bind(to_json(&ExpertFeatures::default()))
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StorageError::unique("an expert with this email already exists"))?;
+        self.get_expert(m, &id).await
+    }
+
+    pub async fn get_expert(&self, m: Tenant<'_>, id: &ExpertId) -> Result<Expert> {
+        let sql = format!("SELECT {EXPERT_COLS} FROM experts WHERE merchant_id = $1 AND id = $2");
+        let row = sqlx::query_as::<_, ExpertRow>(&sql)
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        let (stores, deps) = self.assignments(m, id).await?;
+        row.into_expert(stores, deps)
+    }
+
+    async fn assignments(
+        &self,
+        m: Tenant<'_>,
+        id: &ExpertId,
+    ) -> Result<(Vec<StoreId>, Vec<DepartmentId>)> {
+        let stores: Vec<(String,)> =
+            sqlx::query_as("SELECT store_id FROM expert_stores WHERE merchant_id = $1 AND expert_id = $2 ORDER BY store_id")
+                .bind(m.as_str())
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
+        let deps: Vec<(String,)> = sqlx::query_as(
+            "SELECT department_id FROM expert_departments WHERE merchant_id = $1 AND expert_id = $2 ORDER BY department_id",
+        )
+        .bind(m.as_str())
+        .bind(id.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((
+            stores.into_iter().map(|r| StoreId::from_db(r.0)).collect(),
+            deps.into_iter()
+                .map(|r| DepartmentId::from_db(r.0))
+                .collect(),
+        ))
+    }
+
+    pub async fn list_experts(
+        &self,
+        m: Tenant<'_>,
+        status: Option<ExpertStatus>,
+        page: &PageRequest,
+    ) -> Result<Page<Expert>> {
+        let sql = format!(
+            "SELECT {EXPERT_COLS} FROM experts WHERE merchant_id = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4"
+        );
+        let rows = sqlx::query_as::<_, ExpertRow>(&sql)
+            .bind(m.as_str())
+            .bind(status.map(|s| s.as_str()).unwrap_or(""))
+            .bind(page.after())
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let id = ExpertId::from_db(r.id.clone());
+            let (s, d) = self.assignments(m, &id).await?;
+            out.push(r.into_expert(s, d)?);
+        }
+        Ok(Page::from_rows(out, page, |e| e.id.to_string()))
+    }
+
+    /// Apply a lifecycle action. Deactivation ends every store-app token of the expert.
+    pub async fn expert_action(
+        &self,
+        m: Tenant<'_>,
+        id: &ExpertId,
+        action: ExpertAction,
+    ) -> Result<Expert> {
+        let cur = self.get_expert(m, id).await?;
+        let next = action.apply(cur.status).ok_or_else(|| {
+            StorageError::Conflict(format!(
+                "cannot do that to an expert who is {}",
+                cur.status.as_str()
+            ))
+        })?;
+        let mut tx = self.pool.begin().await?;
+        // Conditional on the status we read, so two concurrent actions cannot both apply.
+        let done = sqlx::query("UPDATE experts SET status = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4 AND status = $5")
+            .bind(next.as_str())
+            .bind(now_ms())
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .bind(cur.status.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::Conflict(
+                "the expert changed meanwhile; try again".into(),
+            ));
+        }
+        if next == ExpertStatus::Deactivated {
+            sqlx::query("DELETE FROM expert_tokens WHERE expert_id = $1")
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.get_expert(m, id).await
+    }
+
+    pub async fn update_expert(
+        &self,
+        m: Tenant<'_>,
+        id: &ExpertId,
+        name: Option<&str>,
+        features: Option<&ExpertFeatures>,
+        max_chats: Option<i64>,
+    ) -> Result<Expert> {
+        let cur = self.get_expert(m, id).await?;
+        sqlx::query("UPDATE experts SET name = $1, features_json = $2, max_chats = $3, updated_at = $4 WHERE merchant_id = $5 AND id = $6")
+            .bind(name.unwrap_or(&cur.name))
+            .bind(to_json(features.unwrap_or(&cur.features)))
+            .bind(max_chats.unwrap_or(cur.max_chats))
+            .bind(now_ms())
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await?;
+        self.get_expert(m, id).await
+    }
+
+    /// Replace an expert's store and department assignments. Every department must belong to
+    /// one of the given stores, and everything must be this merchant's.
+    pub async fn set_assignments(
+        &self,
+        m: Tenant<'_>,
+        id: &ExpertId,
+        stores: &[StoreId],
+        departments: &[DepartmentId],
+    ) -> Result<Expert> {
+        self.get_expert(m, id).await?;
+        for s in stores {
+            self.get_store_exists(m, s).await?;
+        }
+        for d in departments {
+            let dep = self.get_department(m, d).await.map_err(|e| match e {
+                StorageError::NotFound => StorageError::Invalid(format!("unknown department {d}")),
+                e => e,
+            })?;
+            if !stores.contains(&dep.store_id) {
+                return Err(StorageError::Invalid(format!(
+                    "department {d} belongs to a store the expert is not assigned to"
+                )));
+            }
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM expert_stores WHERE merchant_id = $1 AND expert_id = $2")
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM expert_departments WHERE merchant_id = $1 AND expert_id = $2")
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let mut stores = stores.to_vec();
+        stores.sort();
+        stores.dedup();
+        for s in &stores {
+            sqlx::query(
+                "INSERT INTO expert_stores (expert_id, store_id, merchant_id) VALUES ($1, $2, $3)",
+            )
+            .bind(id.as_str())
+            .bind(s.as_str())
+            .bind(m.as_str())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let mut departments = departments.to_vec();
+        departments.sort();
+        departments.dedup();
+        for d in &departments {
+            sqlx::query("INSERT INTO expert_departments (expert_id, department_id, merchant_id) VALUES ($1, $2, $3)")
+                .bind(id.as_str())
+                .bind(d.as_str())
+                .bind(m.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.get_expert(m, id).await
+    }
+
+    async fn get_store_exists(&self, m: Tenant<'_>, s: &StoreId) -> Result<()> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT id FROM stores WHERE merchant_id = $1 AND id = $2")
+                .bind(m.as_str())
+                .bind(s.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|_| ())
+            .ok_or_else(|| StorageError::Invalid(format!("unknown store {s}")))
+    }
+
+    /// Expert, password hash and merchant state for a store-app login.
+    pub async fn expert_for_login(&self, email: &str) -> Result<Option<(Expert, String)>> {
+        let sql = format!("SELECT {EXPERT_COLS}, password_hash FROM experts WHERE email = $1");
+        let row = sqlx::query(&sql)
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        use sqlx::{FromRow, Row};
+        let hash: String = row.try_get("password_hash")?;
+        let r = ExpertRow::from_row(&row)?;
+        let m = MerchantId::from_db(r.merchant_id.clone());
+        let id = ExpertId::from_db(r.id.clone());
+        let (s, d) = self.assignments(&m, &id).await?;
+        Ok(Some((r.into_expert(s, d)?, hash)))
+    }
+
+    pub async fn expert_password_hash(&self, m: Tenant<'_>, id: &ExpertId) -> Result<String> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT password_hash FROM experts WHERE merchant_id = $1 AND id = $2")
+                .bind(m.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| r.0).ok_or(StorageError::NotFound)
+    }
+
+    /// Set a new password and end every store-app token of the expert.
+    pub async fn set_expert_password(
+        &self,
+        m: Tenant<'_>,
+        id: &ExpertId,
+        hash: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE experts SET password_hash = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4")
+            .bind(hash)
+            .bind(now_ms())
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM expert_tokens WHERE expert_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn create_expert_token(
+        &self,
+        e: &Expert,
+        token_hash: &str,
+        ttl_ms: i64,
+    ) -> Result<()> {
+        let now = now_ms();
+        sqlx::query("INSERT INTO expert_tokens (token_hash, expert_id, merchant_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(token_hash)
+            .bind(e.id.as_str())
+            .bind(e.merchant_id.as_str())
+            .bind(now)
+            .bind(now + ttl_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The expert behind an unexpired token of an active merchant (any status: pending experts
+    /// may see their waiting screen; callers decide what each status may do).
+    pub async fn expert_session(&self, token_hash: &str) -> Result<Option<ExpertSession>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT t.expert_id, t.merchant_id FROM expert_tokens t JOIN merchants m ON m.id = t.merchant_id \
+             WHERE t.token_hash = $1 AND t.expires_at > $2 AND m.active = 1",
+        )
+        .bind(token_hash)
+        .bind(now_ms())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((expert_id, merchant_id)) = row else {
+            return Ok(None);
+        };
+        let m = MerchantId::from_db(merchant_id);
+        let expert = self.get_expert(&m, &ExpertId::from_db(expert_id)).await?;
+        if expert.status == ExpertStatus::Deactivated {
+            return Ok(None);
+        }
+        Ok(Some(ExpertSession {
+            expert,
+            token_hash: token_hash.to_owned(),
+        }))
+    }
+
+    pub async fn delete_expert_token(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM expert_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Move every contact of `from` to `to` (both this merchant's). A shopper who already is
+    /// `to`'s contact keeps one contact row, with the later last-chat time. Returns how many
+    /// contacts `from` had.
+    pub async fn reassign_contacts(
+        &self,
+        m: Tenant<'_>,
+        from: &ExpertId,
+        to: &ExpertId,
+    ) -> Result<u64> {
+        if from == to {
+            return Err(StorageError::Invalid(
+                "choose a different expert to receive the contacts".into(),
+            ));
+        }
+        self.get_expert(m, from).await?;
+        let target = self.get_expert(m, to).await.map_err(|e| match e {
+            StorageError::NotFound => StorageError::Invalid("unknown target expert".into()),
+            e => e,
+        })?;
+        if target.status != ExpertStatus::Approved {
+            return Err(StorageError::Invalid(
+                "contacts can only go to an approved expert".into(),
+            ));
+        }
+        let mut tx = self.pool.begin().await?;
+        let moved = sqlx::query(
+            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) \
+             SELECT merchant_id, $1, shopper_id, created_at, last_chat_at FROM contacts WHERE merchant_id = $2 AND expert_id = $3 \
+             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = \
+             CASE WHEN excluded.last_chat_at > contacts.last_chat_at THEN excluded.last_chat_at ELSE contacts.last_chat_at END",
+        )
+        .bind(to.as_str())
+        .bind(m.as_str())
+        .bind(from.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM contacts WHERE merchant_id = $1 AND expert_id = $2")
+            .bind(m.as_str())
+            .bind(from.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(moved.rows_affected())
+    }
+
+    pub async fn count_contacts(&self, m: Tenant<'_>, expert: &ExpertId) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM contacts WHERE merchant_id = $1 AND expert_id = $2",
+        )
+        .bind(m.as_str())
+        .bind(expert.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n)
+    }
+}

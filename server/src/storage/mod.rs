@@ -1,0 +1,207 @@
+//! The one storage interface, over SQLite (embedded default) or PostgreSQL.
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver: the two migration folders keep
+//! column types identical (TEXT ids, BIGINT times and flags, JSON text for small settings) and
+//! every query uses `$n` placeholders in ascending order, which SQLite accepts too. So each
+//! query lives in exactly one place. Where the dialects differ, [`Backend`] says which one runs.
+//!
+//! Tenancy: every method that touches merchant data takes the [`MerchantId`] and filters on it;
+//! an object of another merchant is indistinguishable from one that does not exist
+//! ([`StorageError::NotFound`]).
+
+mod accounts;
+mod api_keys;
+mod experts;
+mod merchants;
+mod saved_replies;
+mod shoppers;
+mod stores;
+
+pub use accounts::*;
+pub use api_keys::*;
+pub use experts::*;
+pub use merchants::*;
+pub use saved_replies::*;
+pub use shoppers::*;
+pub use stores::*;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::config::ServiceUrl;
+use crate::ids::MerchantId;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// No such object for this merchant (it may exist for another one).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule would be broken; the message names it.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request is valid JSON but refers to something that cannot be used (e.g. a department
+    /// of another store); the message is safe to show.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+impl StorageError {
+    /// Map a unique-constraint violation to `Conflict(what)`, anything else to `Db`.
+    pub fn unique(what: &str) -> impl FnOnce(sqlx::Error) -> StorageError + '_ {
+        move |e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StorageError::Conflict(what.to_owned())
+            }
+            _ => StorageError::Db(e),
+        }
+    }
+}
+
+/// Handle to the database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Open the database named by `url`, creating an SQLite file (and its folder) if needed.
+    pub async fn connect(url: &ServiceUrl) -> anyhow::Result<Db> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.is_postgres() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let mut raw = url.expose().to_owned();
+        if backend == Backend::Sqlite {
+            let path = raw
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default().to_owned();
+            if path != ":memory:" {
+                if let Some(parent) = std::path::Path::new(&path).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                }
+            }
+            if !raw.contains("mode=") {
+                raw.push_str(if raw.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+        }
+        let options = AnyConnectOptions::from_str(&raw)?;
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer at a time; a few connections serve concurrent readers
+            // (WAL) while busy_timeout queues writers instead of failing them.
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 20 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        conn.execute(sqlx::raw_sql(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        ))
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Apply every pending migration of this backend's dialect.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Cursor pagination: fetch `limit + 1` rows ordered by id after the cursor; the extra row
+/// tells whether there is a next page.
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+impl PageRequest {
+    pub fn first(limit: u32) -> Self {
+        PageRequest { after: None, limit }
+    }
+    pub(crate) fn fetch(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+    pub(crate) fn after(&self) -> &str {
+        self.after.as_deref().unwrap_or("")
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub(crate) fn from_rows(
+        mut rows: Vec<T>,
+        req: &PageRequest,
+        key: impl Fn(&T) -> String,
+    ) -> Self {
+        let more = rows.len() > req.limit as usize;
+        rows.truncate(req.limit as usize);
+        let next_cursor = if more { rows.last().map(key) } else { None };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}
+
+pub(crate) fn json_col<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("settings serialise")
+}
+
+/// Every storage method that touches merchant data takes this, so it cannot be forgotten.
+pub type Tenant<'a> = &'a MerchantId;

@@ -1,0 +1,79 @@
+//! Shoppers: anonymous visitors with a server-issued Shopper ID; a merchant may identify them.
+
+use serde::Serialize;
+
+use super::{Db, Result, StorageError, Tenant};
+use crate::ids::ShopperId;
+use crate::now_ms;
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Shopper {
+    pub id: ShopperId,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    name: Option<String>,
+    email: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+}
+
+impl Db {
+    /// Issue a new Shopper ID for this merchant. Clients never choose it.
+    pub async fn create_shopper(&self, m: Tenant<'_>) -> Result<Shopper> {
+        let id = ShopperId::generate();
+        let now = now_ms();
+        sqlx::query("INSERT INTO shoppers (id, merchant_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
+            .bind(id.as_str())
+            .bind(m.as_str())
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(Shopper {
+            id,
+            name: None,
+            email: None,
+            created_at: now,
+            last_seen_at: now,
+        })
+    }
+
+    pub async fn get_shopper(&self, m: Tenant<'_>, id: &ShopperId) -> Result<Shopper> {
+        sqlx::query_as::<_, Row>("SELECT id, name, email, created_at, last_seen_at FROM shoppers WHERE merchant_id = $1 AND id = $2")
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Shopper { id: ShopperId::from_db(r.id), name: r.name, email: r.email, created_at: r.created_at, last_seen_at: r.last_seen_at })
+            .ok_or(StorageError::NotFound)
+    }
+
+    pub async fn identify_shopper(
+        &self,
+        m: Tenant<'_>,
+        id: &ShopperId,
+        name: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<Shopper> {
+        let done = sqlx::query(
+            "UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5",
+        )
+        .bind(name)
+        .bind(email)
+        .bind(now_ms())
+        .bind(m.as_str())
+        .bind(id.as_str())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        self.get_shopper(m, id).await
+    }
+}
