@@ -142,7 +142,7 @@ pub struct ServeArgs {
     pub redis_url: Option<ServiceUrl>,
 
     /// Seed a demo merchant into an empty database.
-    #[arg(long, env = "FLOORWALKER_DEMO")]
+    #[arg(long, env = "FLOORWALKER_DEMO", value_parser = clap::builder::FalseyValueParser::new())]
     pub demo: bool,
 
     /// Password for every demo login; generated and printed once when unset.
@@ -150,11 +150,11 @@ pub struct ServeArgs {
     pub demo_password: Option<Secret>,
 
     /// Log as JSON lines instead of human-readable text.
-    #[arg(long, env = "FLOORWALKER_LOG_JSON")]
+    #[arg(long, env = "FLOORWALKER_LOG_JSON", value_parser = clap::builder::FalseyValueParser::new())]
     pub log_json: bool,
 
     /// Mark cookies Secure (set this when served over HTTPS).
-    #[arg(long, env = "FLOORWALKER_SECURE_COOKIES")]
+    #[arg(long, env = "FLOORWALKER_SECURE_COOKIES", value_parser = clap::builder::FalseyValueParser::new())]
     pub secure_cookies: bool,
 
     /// Folder holding widget/, store-app/ and dashboard/ with their built dist/ folders.
@@ -240,6 +240,19 @@ mod tests {
         };
         assert_eq!(a.addr.port(), 7777);
         std::env::remove_var("FLOORWALKER_ADDR");
+        std::env::set_var("FLOORWALKER_DEMO", "1");
+        let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert!(a.demo, "FLOORWALKER_DEMO=1 turns the demo on");
+        std::env::set_var("FLOORWALKER_DEMO", "0");
+        let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
+        assert!(!a.demo, "FLOORWALKER_DEMO=0 leaves it off");
+        std::env::remove_var("FLOORWALKER_DEMO");
         let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
         let Command::Serve(a) = cli.command else {
             panic!("serve")

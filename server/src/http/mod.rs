@@ -125,13 +125,33 @@ async fn track_metrics(req: Request, next: Next) -> Response {
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// The built front ends (`<web_dir>/<app>/dist`), each a single-page app whose unknown paths
+/// fall back to its `index.html`. `/widget.js` is the loader merchants embed.
+fn front_ends(web_dir: &std::path::Path) -> Router<AppState> {
+    use tower_http::services::{ServeDir, ServeFile};
+    let spa = |name: &str| {
+        let dist = web_dir.join(name).join("dist");
+        ServeDir::new(&dist)
+            .append_index_html_on_directories(true)
+            .fallback(ServeFile::new(dist.join("index.html")))
+    };
+    let widget_dist = web_dir.join("widget").join("dist");
+    Router::new()
+        .nest_service("/dashboard", spa("dashboard"))
+        .nest_service("/app", spa("store-app"))
+        .nest_service("/widget", ServeDir::new(&widget_dist))
+        .route_service("/widget.js", ServeFile::new(widget_dist.join("widget.js")))
+}
+
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
+    let web = front_ends(&state.config.web_dir);
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(ops::router())
+        .merge(web)
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,37 @@
+// Bundles the dashboard into dist/: index.html, app.js, app.css (minified, relative URLs,
+// because the server mounts it under /dashboard/).
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const out = join(root, 'dist');
+const watch = process.argv.includes('--watch');
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+copyFileSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
+
+const options = {
+  entryPoints: [
+    { in: join(root, 'src', 'main.tsx'), out: 'app' },
+    { in: join(root, 'src', 'app.css'), out: 'app' },
+  ],
+  outdir: out,
+  bundle: true,
+  minify: !watch,
+  sourcemap: false,
+  target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  legalComments: 'none',
+  logLevel: 'info',
+};
+
+if (watch) {
+  const ctx = await esbuild.context(options);
+  await ctx.watch();
+} else {
+  await esbuild.build(options);
+}

@@ -1,0 +1,117 @@
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, ApiError, onUnauthorized, setCsrf, type Account, type Module, type Session } from './api';
+import { applyLang, I18nContext, initialLang, makeI18n, rememberLang, type Lang } from './i18n';
+import { Layout, type NavItem } from './components/layout';
+import { ToastProvider, Loading } from './components/ui';
+import { match, navigate, useRoute } from './router';
+import { LoginPage } from './pages/login';
+import { PlaceholderPage } from './pages/placeholder';
+import { StoresPage, StoreEditPage } from './pages/stores';
+import { TeamPage, ExpertPage } from './pages/team';
+import { SettingsPage } from './pages/settings';
+import { SavedRepliesPage } from './pages/saved-replies';
+import { ShoppersPage } from './pages/shoppers';
+import { IntegrationsPage } from './pages/integrations';
+import { AccessPage, MerchantPage } from './pages/access';
+import { AccountPage } from './pages/account';
+import { NotFoundPage } from './pages/not-found';
+
+const MODULE_ORDER: Module[] = ['analytics', 'exports', 'stores', 'team', 'settings', 'saved_replies', 'shoppers', 'integrations'];
+const MODULE_PATH: Record<Module, string> = {
+  analytics: '/analytics', exports: '/exports', stores: '/stores', team: '/team', settings: '/settings',
+  saved_replies: '/saved-replies', shoppers: '/shoppers', integrations: '/integrations',
+};
+
+export function navFor(account: Account): NavItem[] {
+  if (account.role === 'operator') {
+    return [
+      { key: 'access', path: '/access', icon: 'access' },
+      { key: 'demo', path: '/demo', icon: 'demo' },
+    ];
+  }
+  return MODULE_ORDER.filter((m) => account.modules.includes(m)).map((m) => ({ key: m, path: MODULE_PATH[m], icon: m }));
+}
+
+export function App() {
+  const [lang, setLangState] = useState<Lang>(initialLang);
+  const [session, setSession] = useState<Session | null | undefined>(undefined);
+  const [expired, setExpired] = useState(false);
+
+  const setLang = (l: Lang) => { rememberLang(l); setLangState(l); };
+  useEffect(() => applyLang(lang), [lang]);
+  const i18n = useMemo(() => makeI18n(lang, setLang), [lang]);
+  useEffect(() => { document.title = i18n.t('app.name'); }, [i18n]);
+
+  useEffect(() => {
+    api.get<Session>('auth/session', { quiet401: true }).then(
+      (s) => { setCsrf(s.csrf_token); setSession(s); },
+      () => setSession(null),
+    );
+    return onUnauthorized(() => { setCsrf(''); setSession((s) => { if (s) setExpired(true); return null; }); });
+  }, []);
+
+  const signedIn = (s: Session) => {
+    setCsrf(s.csrf_token);
+    setExpired(false);
+    setSession(s);
+  };
+  const signOut = async () => {
+    try { await api.post('auth/logout'); } catch (e) { if (!(e instanceof ApiError)) throw e; }
+    setCsrf('');
+    setSession(null);
+    navigate('/');
+  };
+
+  return (
+    <I18nContext.Provider value={i18n}>
+      <ToastProvider>
+        {session === undefined ? (
+          <main class="boot"><Loading /></main>
+        ) : session === null ? (
+          <LoginPage onSignedIn={signedIn} expired={expired} />
+        ) : (
+          <SignedIn session={session} onSignOut={signOut} onSession={signedIn} />
+        )}
+      </ToastProvider>
+    </I18nContext.Provider>
+  );
+}
+
+function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignOut: () => void; onSession: (s: Session) => void }) {
+  const path = useRoute();
+  const account = session.account;
+  const nav = navFor(account);
+  const home = nav[0]?.path ?? '/account';
+
+  useEffect(() => { if (path === '/' || path === '') navigate(home); }, [path, home]);
+
+  const allowed = (p: string) => nav.some((n) => p === n.path || p.startsWith(n.path + '/')) || p === '/account' || p.startsWith('/account/');
+  let page;
+  let m: Record<string, string> | null;
+  if (path === '/' || path === '') page = null;
+  else if (!allowed(path)) page = <NotFoundPage home={home} />;
+  else if (path === '/analytics') page = <PlaceholderPage kind="analytics" />;
+  else if (path === '/exports') page = <PlaceholderPage kind="exports" />;
+  else if (path === '/demo') page = <PlaceholderPage kind="demo" />;
+  else if (path === '/stores') page = <StoresPage />;
+  else if (path === '/stores/new') page = <StoreEditPage id={null} />;
+  else if ((m = match('/stores/:id', path))) page = <StoreEditPage id={m.id} key={m.id} />;
+  else if (path === '/team') page = <TeamPage />;
+  else if ((m = match('/team/:id', path))) page = <ExpertPage id={m.id} key={m.id} />;
+  else if (path === '/settings') page = <SettingsPage tab="display" />;
+  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
+  else if (path === '/saved-replies') page = <SavedRepliesPage />;
+  else if (path === '/shoppers') page = <ShoppersPage />;
+  else if (path === '/integrations') page = <IntegrationsPage merchantId={account.merchant_id ?? null} />;
+  else if (path === '/access') page = <AccessPage tab="merchants" />;
+  else if (path === '/access/operators') page = <AccessPage tab="operators" />;
+  else if ((m = match('/access/merchants/:id', path))) page = <MerchantPage id={m.id} key={m.id} />;
+  else if (path === '/account') page = <AccountPage account={account} onSession={onSession} />;
+  else page = <NotFoundPage home={home} />;
+
+  return (
+    <Layout account={account} nav={nav} path={path} onSignOut={onSignOut}>
+      {page}
+    </Layout>
+  );
+}

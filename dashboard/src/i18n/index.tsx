@@ -1,0 +1,92 @@
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+import { en, type Messages } from './en';
+import { sv } from './sv';
+import { de } from './de';
+import { el } from './el';
+import { cs } from './cs';
+import { fa } from './fa';
+
+export type { Messages };
+export type Key = keyof Messages;
+export type Lang = 'en' | 'sv' | 'de' | 'el' | 'cs' | 'fa';
+
+export const LANGUAGES: { code: Lang; name: string; rtl?: boolean }[] = [
+  { code: 'en', name: 'English' },
+  { code: 'sv', name: 'Svenska' },
+  { code: 'de', name: 'Deutsch' },
+  { code: 'el', name: 'Ελληνικά' },
+  { code: 'cs', name: 'Čeština' },
+  { code: 'fa', name: 'فارسی', rtl: true },
+];
+const CATALOG: Record<Lang, Messages> = { en, sv, de, el, cs, fa };
+const STORAGE_KEY = 'fw.dashboard.lang';
+
+export function isLang(x: string | null | undefined): x is Lang {
+  return !!x && x in CATALOG;
+}
+
+/** The remembered language, else the browser's first supported one, else English. */
+export function initialLang(): Lang {
+  try {
+    const saved = localStorage.getItem(STORAGE_KEY);
+    if (isLang(saved)) return saved;
+  } catch { /* storage blocked */ }
+  for (const tag of navigator.languages ?? [navigator.language]) {
+    const base = tag.toLowerCase().split('-')[0];
+    if (isLang(base)) return base;
+  }
+  return 'en';
+}
+
+export function rememberLang(lang: Lang) {
+  try { localStorage.setItem(STORAGE_KEY, lang); } catch { /* storage blocked */ }
+}
+
+export function applyLang(lang: Lang) {
+  const html = document.documentElement;
+  html.lang = lang;
+  html.dir = LANGUAGES.find((l) => l.code === lang)?.rtl ? 'rtl' : 'ltr';
+}
+
+export type T = (key: Key | (string & {}), vars?: Record<string, string | number>) => string;
+
+export function makeT(lang: Lang): T {
+  const msgs = CATALOG[lang];
+  const nf = new Intl.NumberFormat(lang);
+  return (key, vars) => {
+    let s: string = (msgs as Record<string, string>)[key] ?? (en as Record<string, string>)[key] ?? key;
+    if (vars) {
+      s = s.replace(/\{(\w+)\}/g, (m, name) => {
+        const v = vars[name];
+        if (v === undefined) return m;
+        return typeof v === 'number' ? nf.format(v) : v;
+      });
+    }
+    return s;
+  };
+}
+
+export interface I18n {
+  lang: Lang;
+  t: T;
+  setLang: (l: Lang) => void;
+  date: (ms: number | null | undefined) => string;
+  dateTime: (ms: number | null | undefined) => string;
+}
+
+export const I18nContext = createContext<I18n>(null as unknown as I18n);
+export const useI18n = () => useContext(I18nContext);
+export const useT = () => useContext(I18nContext).t;
+
+export function makeI18n(lang: Lang, setLang: (l: Lang) => void): I18n {
+  const d = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
+  const dt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
+  return {
+    lang,
+    t: makeT(lang),
+    setLang,
+    date: (ms) => (ms ? d.format(new Date(ms)) : '—'),
+    dateTime: (ms) => (ms ? dt.format(new Date(ms)) : '—'),
+  };
+}

@@ -1,0 +1,1000 @@
+//! Black-box tests of the REST API and operations endpoints, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{problem_type, Backend, TestApp, DEMO_PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+on_both_backends!(
+    operations_endpoints_answer,
+    demo_seed_creates_the_documented_merchant,
+    login_gives_the_same_answer_for_unknown_user_and_wrong_password,
+    login_is_throttled,
+    writes_need_the_csrf_token_and_logout_ends_the_session,
+    password_change_ends_other_sessions,
+    stores_round_trip_and_bad_input_changes_nothing,
+    expert_signup_approval_and_deactivation,
+    assignments_must_stay_within_the_merchant,
+    saved_replies_csv_round_trip_is_all_or_nothing,
+    api_keys_are_shown_once_and_revocable,
+    lists_paginate_with_cursors,
+    reassigning_contacts_moves_them,
+    settings_validate_and_persist,
+    deactivated_merchant_and_account_lose_access,
+);
+
+async fn operations_endpoints_answer(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let c = app.client();
+    assert_eq!(c.get("/healthz").await.0, StatusCode::OK);
+    let (s, body) = c.get("/readyz").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["checks"]["database"], "ok");
+    let (s, doc) = c.get("/api/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(doc["paths"]["/api/v1/stores/{store_id}"].is_object());
+    let res = c.request(Method::GET, "/api/docs/").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("swagger"));
+    // Unknown API paths are problem details; request ids come back.
+    let res = c.request(Method::GET, "/api/v1/nope").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    // Metrics are labelled by route template, not by raw path.
+    let op = app.operator().await;
+    op.get("/api/v1/access/merchants/mer_00000000000000000000000000000000")
+        .await;
+    let metrics = c
+        .request(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"route="/api/v1/access/merchants/{merchant_id}""#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("mer_00000000000000000000000000000000"));
+    app.stop().await;
+}
+
+async fn demo_seed_creates_the_documented_merchant(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, stores) = admin.get("/api/v1/stores").await;
+    let stores = stores["items"].as_array().unwrap();
+    assert_eq!(stores.len(), 2);
+    for s in stores {
+        assert!(!s["departments"].as_array().unwrap().is_empty());
+        assert!(!s["address"]["city"].as_str().unwrap().is_empty());
+        assert!(s["timezone"].as_str().unwrap().contains('/'));
+    }
+    let (_, approved) = admin.get("/api/v1/team/experts?status=approved").await;
+    assert_eq!(approved["items"].as_array().unwrap().len(), 6);
+    assert!(approved["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| !e["store_ids"].as_array().unwrap().is_empty()));
+    let (_, pending) = admin.get("/api/v1/team/experts?status=pending").await;
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
+    let (_, replies) = admin.get("/api/v1/saved-replies").await;
+    assert!(replies["items"].as_array().unwrap().len() >= 5);
+    let (_, me) = admin.get("/api/v1/auth/session").await;
+    assert_eq!(me["account"]["modules"].as_array().unwrap().len(), 8);
+    app.login("operator@demo.example", DEMO_PASSWORD).await;
+    for n in 1..=6 {
+        let (s, _) = app
+            .client()
+            .post(
+                "/api/v1/app/login",
+                json!({"email": format!("expert{n}@demo.example"), "password": DEMO_PASSWORD}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    // Seeding twice does nothing.
+    assert!(!floorwalker::demo::seed_if_empty(&app.db, None)
+        .await
+        .unwrap());
+    app.stop().await;
+}
+
+async fn login_gives_the_same_answer_for_unknown_user_and_wrong_password(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let c = app.client();
+    let t0 = std::time::Instant::now();
+    let wrong = c
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "admin@demo.example", "password": "not the password"}),
+        )
+        .await;
+    let t_wrong = t0.elapsed();
+    let t0 = std::time::Instant::now();
+    let unknown = c
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "nobody@demo.example", "password": "not the password"}),
+        )
+        .await;
+    let t_unknown = t0.elapsed();
+    assert_eq!(wrong, unknown, "identical status and body");
+    assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        problem_type(&wrong.1),
+        "urn:floorwalker:problem:invalid-credentials"
+    );
+    // Both paths run one Argon2 verification; neither is an order of magnitude faster.
+    let (fast, slow) = if t_wrong < t_unknown {
+        (t_wrong, t_unknown)
+    } else {
+        (t_unknown, t_wrong)
+    };
+    assert!(
+        slow < fast * 10,
+        "timings differ too much: {t_wrong:?} vs {t_unknown:?}"
+    );
+    // Same for the store app.
+    let a = c
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "expert1@demo.example", "password": "nope nope nope"}),
+        )
+        .await;
+    let b2 = c
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "ghost@demo.example", "password": "nope nope nope"}),
+        )
+        .await;
+    assert_eq!(a, b2);
+    app.stop().await;
+}
+
+async fn login_is_throttled(b: Backend) {
+    let app = TestApp::spawn_with(b, |a| a.login_per_minute = 3).await;
+    let c = app.client();
+    for _ in 0..3 {
+        assert_eq!(
+            c.post(
+                "/api/v1/auth/login",
+                json!({"email": "x@y.example", "password": "wrong password"})
+            )
+            .await
+            .0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let res = c
+        .request(Method::POST, "/api/v1/auth/login")
+        .json(&json!({"email": "x@y.example", "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().contains_key("retry-after"));
+    app.stop().await;
+}
+
+async fn writes_need_the_csrf_token_and_logout_ends_the_session(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Csrf Shop").await;
+    let mut no_csrf = admin.clone();
+    no_csrf.csrf = None;
+    let (s, body) = no_csrf
+        .post(
+            "/api/v1/stores",
+            json!({"name": "X", "timezone": "Europe/Berlin"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(problem_type(&body), "urn:floorwalker:problem:csrf");
+    let mut wrong = admin.clone();
+    wrong.csrf = Some("forged".into());
+    assert_eq!(
+        wrong
+            .post(
+                "/api/v1/stores",
+                json!({"name": "X", "timezone": "Europe/Berlin"})
+            )
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        admin.get("/api/v1/stores").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "nothing was created"
+    );
+    // Reads need no token.
+    assert_eq!(no_csrf.get("/api/v1/stores").await.0, StatusCode::OK);
+    assert_eq!(
+        admin.post("/api/v1/auth/logout", json!({})).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin.get("/api/v1/auth/session").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
+
+async fn password_change_ends_other_sessions(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let laptop = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let phone = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (s, body) = laptop
+        .post(
+            "/api/v1/auth/password",
+            json!({"current_password": "wrong", "new_password": "a new long password"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        phone.get("/api/v1/auth/session").await.0,
+        StatusCode::OK,
+        "a failed change ends nothing"
+    );
+    let (s, body) = laptop
+        .post(
+            "/api/v1/auth/password",
+            json!({"current_password": DEMO_PASSWORD, "new_password": "a new long password"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(
+        phone.get("/api/v1/auth/session").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        laptop.get("/api/v1/auth/session").await.0,
+        StatusCode::OK,
+        "this browser got a new session"
+    );
+    app.login("admin@demo.example", "a new long password").await;
+    // Experts: a password change ends every store-app token.
+    let c = app.client();
+    let (_, t1) = c
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "expert1@demo.example", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    let (_, t2) = c
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "expert1@demo.example", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    let dev1 = c.with_bearer(t1["token"].as_str().unwrap());
+    let dev2 = c.with_bearer(t2["token"].as_str().unwrap());
+    let (s, t3) = dev1
+        .post(
+            "/api/v1/app/password",
+            json!({"current_password": DEMO_PASSWORD, "new_password": "expert new password"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(dev2.get("/api/v1/app/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(dev1.get("/api/v1/app/me").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        c.with_bearer(t3["token"].as_str().unwrap())
+            .get("/api/v1/app/me")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    app.stop().await;
+}
+
+async fn stores_round_trip_and_bad_input_changes_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Store Shop").await;
+    let (s, store) = admin
+        .post(
+            "/api/v1/stores",
+            json!({
+                "name": "  Göteborg  ",
+                "address": {"street": "Avenyn 1", "postal_code": "411 36", "city": "Göteborg", "country": "SE"},
+                "timezone": "Europe/Stockholm",
+                "hours": {"monday": [{"open": "09:00", "close": "12:00"}, {"open": "13:00", "close": "18:00"}]},
+                "exceptions": [{"date": "2026-12-24", "hours": [], "note": "Julafton"}],
+                "departments": ["Shoes", "Kitchen"]
+            }),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{store}");
+    assert_eq!(store["name"], "Göteborg");
+    assert_eq!(store["departments"].as_array().unwrap().len(), 2);
+    assert_eq!(store["hours"]["monday"].as_array().unwrap().len(), 2);
+    assert_eq!(store["hours"]["sunday"].as_array().unwrap().len(), 0);
+    let id = store["id"].as_str().unwrap();
+
+    // Every bad field is reported, and the store is unchanged.
+    let (s, err) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/stores/{id}"),
+            Some(json!({"name": "", "timezone": "Mars/Olympus", "hours": {"tuesday": [{"open": "18:00", "close": "09:00"}]}, "address": {"country": "Sweden"}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_type(&err), "urn:floorwalker:problem:validation");
+    let fields: Vec<&str> = err["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["name", "timezone", "address.country", "hours.tuesday[0]"] {
+        assert!(fields.contains(&f), "{f} missing in {fields:?}");
+    }
+    let (_, again) = admin.get(&format!("/api/v1/stores/{id}")).await;
+    assert_eq!(again["name"], "Göteborg");
+    assert_eq!(again["timezone"], "Europe/Stockholm");
+
+    // Unknown fields and malformed JSON are rejected cleanly.
+    let (s, _) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/stores/{id}"),
+            Some(json!({"nmae": "typo"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let res = admin
+        .request(Method::POST, "/api/v1/stores")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let res = admin
+        .request(Method::POST, "/api/v1/stores")
+        .body("name=x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let big = "x".repeat(2 * 1024 * 1024);
+    // On its own connection: the server answers before reading the body and closes that one.
+    let mut fresh = admin.clone();
+    fresh.http = reqwest::Client::builder()
+        .cookie_store(false)
+        .build()
+        .unwrap();
+    let res = fresh
+        .request(Method::POST, "/api/v1/stores")
+        .header("content-type", "application/json")
+        .header("cookie", session_cookie(&app, &admin).await)
+        .body(format!("{{\"name\":\"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Good edits persist; departments are unique per store.
+    let (s, edited) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/stores/{id}"),
+            Some(json!({"timezone": "Europe/Berlin"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(edited["timezone"], "Europe/Berlin");
+    assert_eq!(edited["name"], "Göteborg");
+    let (s, _) = admin
+        .post(
+            &format!("/api/v1/stores/{id}/departments"),
+            json!({"name": "Shoes"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let dep = edited["departments"][0]["id"].as_str().unwrap();
+    let (s, d) = admin
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/departments/{dep}"),
+            Some(json!({"name": "Footwear"})),
+        )
+        .await;
+    assert_eq!((s, d["name"].as_str()), (StatusCode::OK, Some("Footwear")));
+    assert_eq!(
+        admin
+            .call(Method::DELETE, &format!("/api/v1/departments/{dep}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin
+            .call(Method::DELETE, &format!("/api/v1/stores/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        admin.get(&format!("/api/v1/stores/{id}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
+
+/// The `fw_session` cookie of a client's jar, for a request sent from another connection pool.
+async fn session_cookie(app: &TestApp, c: &common::Client) -> String {
+    use reqwest::cookie::CookieStore;
+    let _ = c;
+    let url: reqwest::Url = app.url.parse().unwrap();
+    c.jar
+        .cookies(&url)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn expert_signup_approval_and_deactivation(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Team Shop").await;
+    let (_, code) = admin.get("/api/v1/team/invite-code").await;
+    let code = code["invite_code"].as_str().unwrap().to_owned();
+    let anon = app.client();
+    let (s, e) = anon.post("/api/v1/app/signup", json!({"invite_code": "WRONGCODE1", "email": "new@team.example", "name": "New", "password": "long enough pw"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    let (s, signed) = anon.post("/api/v1/app/signup", json!({"invite_code": code.to_lowercase(), "email": "New@Team.example", "name": "Nina New", "password": "long enough pw"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{signed}");
+    assert_eq!(signed["expert"]["status"], "pending");
+    assert_eq!(signed["expert"]["email"], "new@team.example");
+    let phone = anon.with_bearer(signed["token"].as_str().unwrap());
+    assert_eq!(phone.get("/api/v1/app/me").await.1["status"], "pending");
+    assert_eq!(
+        phone.get("/api/v1/app/saved-replies").await.0,
+        StatusCode::FORBIDDEN,
+        "pending experts cannot work yet"
+    );
+    let (s, _) = anon.post("/api/v1/app/signup", json!({"invite_code": code, "email": "new@team.example", "name": "Dup", "password": "long enough pw"})).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    let id = signed["expert"]["id"].as_str().unwrap();
+    let (s, e) = admin
+        .post(&format!("/api/v1/team/experts/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(
+        (s, e["status"].as_str()),
+        (StatusCode::OK, Some("approved"))
+    );
+    assert_eq!(
+        phone.get("/api/v1/app/me").await.1["status"],
+        "approved",
+        "the waiting screen can move on"
+    );
+    assert_eq!(
+        phone.get("/api/v1/app/saved-replies").await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        admin
+            .post(&format!("/api/v1/team/experts/{id}/approve"), json!({}))
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let (s, e) = admin
+        .post(&format!("/api/v1/team/experts/{id}/deactivate"), json!({}))
+        .await;
+    assert_eq!(
+        (s, e["status"].as_str()),
+        (StatusCode::OK, Some("deactivated"))
+    );
+    assert_eq!(
+        phone.get("/api/v1/app/me").await.0,
+        StatusCode::UNAUTHORIZED,
+        "deactivation ends the token"
+    );
+    let (s, _) = anon
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "new@team.example", "password": "long enough pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, e) = admin
+        .post(&format!("/api/v1/team/experts/{id}/reactivate"), json!({}))
+        .await;
+    assert_eq!(
+        (s, e["status"].as_str()),
+        (StatusCode::OK, Some("approved"))
+    );
+    let (s, _) = anon
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "new@team.example", "password": "long enough pw"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, e) = admin
+        .call(Method::PATCH, &format!("/api/v1/team/experts/{id}"), Some(json!({"features": {"contacts": false, "product_sharing": true, "transfers": true}, "max_chats": 5})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(e["features"]["contacts"], false);
+    assert_eq!(e["max_chats"], 5);
+    assert_eq!(
+        admin
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/team/experts/{id}"),
+                Some(json!({"max_chats": 0}))
+            )
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // Rotating the invite code retires the old one.
+    let (_, new_code) = admin.post("/api/v1/team/invite-code", json!({})).await;
+    assert_ne!(new_code["invite_code"].as_str().unwrap(), code);
+    let (s, _) = anon.post("/api/v1/app/signup", json!({"invite_code": code, "email": "late@team.example", "name": "Late", "password": "long enough pw"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    app.stop().await;
+}
+
+async fn assignments_must_stay_within_the_merchant(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let op = app.login("operator@demo.example", DEMO_PASSWORD).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, other) = app.merchant(&op, "Other Shop").await;
+    let (_, foreign_store) = other
+        .post(
+            "/api/v1/stores",
+            json!({"name": "Theirs", "timezone": "Europe/Prague", "departments": ["Bikes"]}),
+        )
+        .await;
+    let (_, stores) = admin.get("/api/v1/stores").await;
+    let s0 = &stores["items"][0];
+    let s1 = &stores["items"][1];
+    let (_, experts) = admin.get("/api/v1/team/experts?status=approved").await;
+    let e = experts["items"][0]["id"].as_str().unwrap();
+    let before = admin.get(&format!("/api/v1/team/experts/{e}")).await.1;
+    let path = format!("/api/v1/team/experts/{e}/assignments");
+    // A foreign store or department is rejected, and nothing changes.
+    let (s, _) = admin
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"store_ids": [foreign_store["id"]], "department_ids": []})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = admin
+        .call(Method::PUT, &path, Some(json!({"store_ids": [s0["id"]], "department_ids": [foreign_store["departments"][0]["id"]]})))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // A department of a store the expert is not assigned to is rejected too.
+    let (s, _) = admin
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"store_ids": [s0["id"]], "department_ids": [s1["departments"][0]["id"]]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        admin.get(&format!("/api/v1/team/experts/{e}")).await.1,
+        before
+    );
+    let (s, after) = admin
+        .call(Method::PUT, &path, Some(json!({"store_ids": [s0["id"], s1["id"]], "department_ids": [s1["departments"][0]["id"]]})))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(after["store_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(after["department_ids"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+async fn saved_replies_csv_round_trip_is_all_or_nothing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Reply Shop").await;
+    let (s, r) = admin
+        .post(
+            "/api/v1/saved-replies",
+            json!({"shortcut": "/Hours", "title": "Hours", "body": "=HYPERLINK(\"http://evil\")"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(r["shortcut"], "hours");
+    assert_eq!(
+        admin
+            .post(
+                "/api/v1/saved-replies",
+                json!({"shortcut": "hours", "title": "x", "body": "y"})
+            )
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    let (s, e) = admin
+        .post(
+            "/api/v1/saved-replies",
+            json!({"shortcut": "has space", "title": "", "body": "y"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(e["errors"].as_array().unwrap().len(), 2);
+
+    let res = admin
+        .request(Method::GET, "/api/v1/saved-replies/export.csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv_text = res.text().await.unwrap();
+    let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        &rows[0][2], "'=HYPERLINK(\"http://evil\")",
+        "formula neutralised"
+    );
+
+    // An import with one bad row changes nothing.
+    let bad = "shortcut,title,body\r\nnew1,New one,Hello there\r\n,Missing shortcut,Body\r\n";
+    let res = admin
+        .request(Method::POST, "/api/v1/saved-replies/import")
+        .header("content-type", "text/csv")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let err: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        err["errors"][0]["field"]
+            .as_str()
+            .unwrap()
+            .starts_with("row 3"),
+        "{err}"
+    );
+    assert_eq!(
+        admin.get("/api/v1/saved-replies").await.1["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A good import updates by shortcut and creates the rest; the exported file imports back.
+    let good =
+        format!("{csv_text}new1,\"New, one\",\"Line one\nline two, with \"\"quotes\"\"\"\r\n");
+    let res = admin
+        .request(Method::POST, "/api/v1/saved-replies/import")
+        .header("content-type", "text/csv")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let sum: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(
+        (sum["created"].as_u64(), sum["updated"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let (_, all) = admin.get("/api/v1/saved-replies?q=QUOTES").await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        all["items"][0]["body"],
+        "Line one\nline two, with \"quotes\""
+    );
+    let (_, hours) = admin.get("/api/v1/saved-replies?q=hours").await;
+    assert_eq!(
+        hours["items"][0]["body"], "=HYPERLINK(\"http://evil\")",
+        "the export's quote is removed on import"
+    );
+    let res = admin
+        .request(Method::POST, "/api/v1/saved-replies/import")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    app.stop().await;
+}
+
+async fn api_keys_are_shown_once_and_revocable(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Key Shop").await;
+    let (s, created) = admin
+        .post("/api/v1/api-keys", json!({"name": "Orders"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let secret = created["secret"].as_str().unwrap();
+    assert!(secret.starts_with("fwk_"));
+    let (_, list) = admin.get("/api/v1/api-keys").await;
+    assert!(
+        !list.to_string().contains(secret),
+        "the secret is never shown again"
+    );
+    let key = app.client().with_bearer(secret);
+    assert_eq!(key.get("/api/v1/stores").await.0, StatusCode::OK);
+    assert_eq!(
+        key.get("/api/v1/team/experts").await.0,
+        StatusCode::FORBIDDEN,
+        "keys cannot manage people"
+    );
+    assert_eq!(
+        key.get("/api/v1/api-keys").await.0,
+        StatusCode::FORBIDDEN,
+        "keys cannot mint keys"
+    );
+    assert_eq!(
+        app.client()
+            .with_bearer("fwk_forged")
+            .get("/api/v1/stores")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let id = created["key"]["id"].as_str().unwrap();
+    let (s, revoked) = admin
+        .call(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(revoked["revoked_at"].is_number());
+    assert_eq!(key.get("/api/v1/stores").await.0, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+async fn lists_paginate_with_cursors(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Page Shop").await;
+    for i in 0..5 {
+        admin
+            .post(
+                "/api/v1/saved-replies",
+                json!({"shortcut": format!("r{i}"), "title": "t", "body": "b"}),
+            )
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/saved-replies?limit=2&cursor={c}"),
+            None => "/api/v1/saved-replies?limit=2".into(),
+        };
+        let (s, page) = admin.get(&path).await;
+        assert_eq!(s, StatusCode::OK);
+        pages += 1;
+        for it in page["items"].as_array().unwrap() {
+            seen.push(it["shortcut"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ["r0", "r1", "r2", "r3", "r4"]);
+    assert_eq!(
+        admin.get("/api/v1/saved-replies?limit=0").await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        admin.get("/api/v1/saved-replies?limit=abc").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    app.stop().await;
+}
+
+async fn reassigning_contacts_moves_them(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, experts) = admin.get("/api/v1/team/experts?status=approved").await;
+    let from = experts["items"][0]["id"].as_str().unwrap().to_owned();
+    let to = experts["items"][1]["id"].as_str().unwrap().to_owned();
+    let (_, pending) = admin.get("/api/v1/team/experts?status=pending").await;
+    let pending_id = pending["items"][0]["id"].as_str().unwrap().to_owned();
+    // Contacts come from chats (the hub); insert three directly, one shared with the target.
+    let merchant = floorwalker::ids::MerchantId::from_db(
+        experts["items"][0]["merchant_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    let mut shoppers = Vec::new();
+    for _ in 0..3 {
+        shoppers.push(app.db.create_shopper(&merchant).await.unwrap().id);
+    }
+    for (expert, shopper) in [
+        (&from, &shoppers[0]),
+        (&from, &shoppers[1]),
+        (&from, &shoppers[2]),
+        (&to, &shoppers[0]),
+    ] {
+        sqlx::query("INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, 1, 1)")
+            .bind(merchant.as_str())
+            .bind(expert.as_str())
+            .bind(shopper.as_str())
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    let path = format!("/api/v1/team/experts/{from}/reassign-contacts");
+    assert_eq!(
+        admin
+            .post(&path, json!({"to_expert_id": pending_id}))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        admin.post(&path, json!({"to_expert_id": from})).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (s, r) = admin.post(&path, json!({"to_expert_id": to})).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let from_id = floorwalker::ids::ExpertId::from_db(from);
+    let to_id = floorwalker::ids::ExpertId::from_db(to);
+    assert_eq!(app.db.count_contacts(&merchant, &from_id).await.unwrap(), 0);
+    assert_eq!(
+        app.db.count_contacts(&merchant, &to_id).await.unwrap(),
+        3,
+        "the shared shopper is one contact"
+    );
+    app.stop().await;
+}
+
+async fn settings_validate_and_persist(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Settings Shop").await;
+    let (s, mut display) = admin.get("/api/v1/settings/display").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(display["brand_name"], "Settings Shop");
+    display["primary_color"] = json!("#112233");
+    display["hidden_paths"] = json!(["/checkout*", "/account/*"]);
+    display["position"] = json!("bottom-left");
+    let (s, saved) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/display",
+            Some(display.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{saved}");
+    display["primary_color"] = json!("red");
+    assert_eq!(
+        admin
+            .call(Method::PUT, "/api/v1/settings/display", Some(display))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        admin.get("/api/v1/settings/display").await.1["primary_color"],
+        "#112233"
+    );
+    let (s, o) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/origins",
+            Some(json!({"origins": ["https://Shop.Example/", "https://shop.example"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(o["origins"], json!(["https://shop.example"]));
+    assert_eq!(
+        admin
+            .call(
+                Method::PUT,
+                "/api/v1/settings/origins",
+                Some(json!({"origins": ["*"]}))
+            )
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let (_, mut routing) = admin.get("/api/v1/settings/routing").await;
+    routing["missed_after_s"] = json!(300);
+    assert_eq!(
+        admin
+            .call(
+                Method::PUT,
+                "/api/v1/settings/routing",
+                Some(routing.clone())
+            )
+            .await
+            .0,
+        StatusCode::OK
+    );
+    routing["reoffer_every_s"] = json!(1);
+    assert_eq!(
+        admin
+            .call(Method::PUT, "/api/v1/settings/routing", Some(routing))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        admin.get("/api/v1/settings/routing").await.1["missed_after_s"],
+        300
+    );
+    app.stop().await;
+}
+
+async fn deactivated_merchant_and_account_lose_access(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (mid, admin) = app.merchant(&op, "Closing Shop").await;
+    let (s, acc) = op
+        .post("/api/v1/access/accounts", json!({"merchant_id": mid, "role": "merchant", "email": "analyst@closing.example", "name": "Ana", "password": DEMO_PASSWORD, "modules": ["stores"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{acc}");
+    let analyst = app.login("analyst@closing.example", DEMO_PASSWORD).await;
+    assert_eq!(analyst.get("/api/v1/stores").await.0, StatusCode::OK);
+    assert_eq!(
+        analyst.get("/api/v1/team/experts").await.0,
+        StatusCode::FORBIDDEN
+    );
+    // Narrowing modules applies at once.
+    let aid = acc["id"].as_str().unwrap();
+    op.call(
+        Method::PATCH,
+        &format!("/api/v1/access/accounts/{aid}"),
+        Some(json!({"modules": ["team"]})),
+    )
+    .await;
+    assert_eq!(analyst.get("/api/v1/stores").await.0, StatusCode::FORBIDDEN);
+    assert_eq!(analyst.get("/api/v1/team/experts").await.0, StatusCode::OK);
+    // Deactivating the account ends its session.
+    op.call(
+        Method::PATCH,
+        &format!("/api/v1/access/accounts/{aid}"),
+        Some(json!({"active": false})),
+    )
+    .await;
+    assert_eq!(
+        analyst.get("/api/v1/team/experts").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (s, _) = app
+        .client()
+        .post(
+            "/api/v1/auth/login",
+            json!({"email": "analyst@closing.example", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Deactivating the merchant locks out its accounts.
+    let (s, _) = op
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/access/merchants/{mid}"),
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        admin.get("/api/v1/stores").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}

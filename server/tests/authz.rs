@@ -1,0 +1,301 @@
+//! The authorization matrix: every API route (read from the OpenAPI document, so a new route
+//! cannot be forgotten) × every kind of caller × another merchant's ids.
+//!
+//! Rules checked:
+//! - anonymous callers get 401 everywhere but sign-in and sign-up;
+//! - a merchant module route answers 403 to an account lacking that module (one account per
+//!   module, holding all the others), to the operator, and to an API key where keys are not
+//!   allowed; a store-app token is not a dashboard credential (401);
+//! - Access routes answer only to the operator;
+//! - with another merchant's ids, every module route answers 404, for accounts and API keys;
+//! - lists never contain another merchant's ids; and after all of it, the other merchant's
+//!   data is exactly as before.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{Backend, Client, TestApp, DEMO_PASSWORD};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+on_both_backends!(authorization_matrix);
+
+const MODULES: [&str; 8] = [
+    "analytics",
+    "exports",
+    "stores",
+    "team",
+    "settings",
+    "saved_replies",
+    "shoppers",
+    "integrations",
+];
+const API_KEY_MODULES: [&str; 5] = [
+    "analytics",
+    "exports",
+    "stores",
+    "saved_replies",
+    "shoppers",
+];
+
+/// One merchant's objects, by path parameter name.
+struct Ids(BTreeMap<&'static str, String>);
+
+async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
+    let (_, store) = admin.post("/api/v1/stores", json!({"name": "Matrix store", "timezone": "Europe/Berlin", "departments": ["Matrix dep"]})).await;
+    let (_, reply) = admin
+        .post(
+            "/api/v1/saved-replies",
+            json!({"shortcut": "matrix", "title": "t", "body": "b"}),
+        )
+        .await;
+    let (_, key) = admin
+        .post("/api/v1/api-keys", json!({"name": "matrix"}))
+        .await;
+    let (_, code) = admin.get("/api/v1/team/invite-code").await;
+    let email = format!("matrix-expert-{}@x.example", &merchant_id[4..12]);
+    let (s, expert) = app
+        .client()
+        .post("/api/v1/app/signup", json!({"invite_code": code["invite_code"], "email": email, "name": "M", "password": DEMO_PASSWORD}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{expert}");
+    let m = floorwalker::ids::MerchantId::parse(merchant_id).unwrap();
+    let shopper = app.db.create_shopper(&m).await.unwrap();
+    let (_, session) = admin.get("/api/v1/auth/session").await;
+    let mut ids = BTreeMap::new();
+    ids.insert("store_id", store["id"].as_str().unwrap().to_owned());
+    ids.insert(
+        "department_id",
+        store["departments"][0]["id"].as_str().unwrap().to_owned(),
+    );
+    ids.insert("reply_id", reply["id"].as_str().unwrap().to_owned());
+    ids.insert("key_id", key["key"]["id"].as_str().unwrap().to_owned());
+    ids.insert(
+        "expert_id",
+        expert["expert"]["id"].as_str().unwrap().to_owned(),
+    );
+    ids.insert("shopper_id", shopper.id.to_string());
+    ids.insert("merchant_id", merchant_id.to_owned());
+    ids.insert(
+        "account_id",
+        session["account"]["id"].as_str().unwrap().to_owned(),
+    );
+    Ids(ids)
+}
+
+fn fill(template: &str, ids: &Ids) -> String {
+    let mut out = template.to_owned();
+    for (name, id) in &ids.0 {
+        out = out.replace(&format!("{{{name}}}"), id);
+    }
+    assert!(!out.contains('{'), "no id for a parameter in {template}");
+    out
+}
+
+/// A valid body for each write route, so a 404 for a foreign id is the real answer and not a
+/// body validation error in front of it.
+fn body_for(
+    method: &Method,
+    template: &str,
+    own: &Ids,
+    display: &Value,
+    routing: &Value,
+) -> Option<Value> {
+    let n = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    Some(match (method.as_str(), template) {
+        ("POST", "/api/v1/stores") => json!({"name": "M", "timezone": "Europe/Berlin"}),
+        ("PATCH", "/api/v1/stores/{store_id}") => json!({"name": "Renamed"}),
+        ("POST", "/api/v1/stores/{store_id}/departments") => json!({"name": format!("Dep {n}")}),
+        ("PATCH", "/api/v1/departments/{department_id}") => json!({"name": format!("Dep {n}")}),
+        ("PATCH", "/api/v1/team/experts/{expert_id}") => json!({"max_chats": 4}),
+        ("PUT", "/api/v1/team/experts/{expert_id}/assignments") => {
+            json!({"store_ids": [], "department_ids": []})
+        }
+        ("POST", "/api/v1/team/experts/{expert_id}/reassign-contacts") => {
+            json!({"to_expert_id": own.0["expert_id"]})
+        }
+        ("PUT", "/api/v1/settings/display") => display.clone(),
+        ("PUT", "/api/v1/settings/routing") => routing.clone(),
+        ("PUT", "/api/v1/settings/origins") => json!({"origins": []}),
+        ("POST", "/api/v1/saved-replies") => {
+            json!({"shortcut": format!("s{n}"), "title": "t", "body": "b"})
+        }
+        ("PUT", "/api/v1/saved-replies/{reply_id}") => {
+            json!({"shortcut": format!("s{n}"), "title": "t", "body": "b"})
+        }
+        ("POST", "/api/v1/api-keys") => json!({"name": "k"}),
+        ("PATCH", "/api/v1/shoppers/{shopper_id}") => json!({"name": "N"}),
+        ("GET" | "DELETE", _) => return None,
+        _ => json!({}),
+    })
+}
+
+async fn send(c: &Client, method: &Method, path: &str, body: Option<Value>) -> StatusCode {
+    if path.ends_with("/import") {
+        return c
+            .request(method.clone(), path)
+            .header("content-type", "text/csv")
+            .body("shortcut,title,body\r\n")
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    c.call(method.clone(), path, body).await.0
+}
+
+async fn snapshot(c: &Client) -> Value {
+    let mut out = serde_json::Map::new();
+    for p in [
+        "/api/v1/stores",
+        "/api/v1/team/experts",
+        "/api/v1/saved-replies",
+        "/api/v1/api-keys",
+        "/api/v1/settings/display",
+        "/api/v1/settings/routing",
+        "/api/v1/settings/origins",
+        "/api/v1/team/invite-code",
+    ] {
+        let (s, v) = c.get(p).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        out.insert(p.to_owned(), v);
+    }
+    Value::Object(out)
+}
+
+async fn authorization_matrix(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (a_id, a_admin) = app.merchant(&op, "Alpha").await;
+    let (b_id, b_admin) = app.merchant(&op, "Beta").await;
+    let own = merchant_ids(&app, &a_admin, &a_id).await;
+    let foreign = merchant_ids(&app, &b_admin, &b_id).await;
+    let display = a_admin.get("/api/v1/settings/display").await.1;
+    let routing = a_admin.get("/api/v1/settings/routing").await.1;
+
+    // One account per module, holding every module but that one.
+    let mut lacking: BTreeMap<&str, Client> = BTreeMap::new();
+    for m in MODULES {
+        let email = format!("no-{m}@alpha.example");
+        let modules: Vec<&str> = MODULES.iter().copied().filter(|x| *x != m).collect();
+        let (s, _) = op
+            .post("/api/v1/access/accounts", json!({"merchant_id": a_id, "role": "merchant", "email": email, "name": m, "password": DEMO_PASSWORD, "modules": modules}))
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+        lacking.insert(m, app.login(&email, DEMO_PASSWORD).await);
+    }
+    let (_, key) = a_admin
+        .post("/api/v1/api-keys", json!({"name": "matrix key"}))
+        .await;
+    let api_key = app.client().with_bearer(key["secret"].as_str().unwrap());
+    let (_, expert_login) = app.client().post("/api/v1/app/signup", json!({"invite_code": a_admin.get("/api/v1/team/invite-code").await.1["invite_code"], "email": "tok@alpha.example", "name": "T", "password": DEMO_PASSWORD})).await;
+    let expert = app
+        .client()
+        .with_bearer(expert_login["token"].as_str().unwrap());
+    let anonymous = app.client();
+    let b_before = snapshot(&b_admin).await;
+
+    let doc = app.client().get("/api/openapi.json").await.1;
+    let mut checked = 0;
+    let failures = std::cell::RefCell::new(Vec::<String>::new());
+    let expect = |what: String, got: StatusCode, want: &[StatusCode]| {
+        if !want.contains(&got) {
+            failures
+                .borrow_mut()
+                .push(format!("{what}: got {got}, want {want:?}"));
+        }
+    };
+    for (template, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op_doc) in ops.as_object().unwrap() {
+            let method: Method = method.to_uppercase().parse().unwrap();
+            let tag = op_doc["tags"][0].as_str().unwrap_or("");
+            let own_path = fill(template, &own);
+            let body = || body_for(&method, template, &own, &display, &routing);
+            let what = |who: &str| format!("{method} {template} as {who}");
+            match tag {
+                "auth" | "store_app" => {
+                    // Per-user routes: only sign-in and sign-up are open to anonymous callers.
+                    let open = template.ends_with("/login") || template.ends_with("/signup");
+                    if !open {
+                        expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    }
+                }
+                "access" => {
+                    expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    expect(what("merchant admin"), send(&a_admin, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    expect(what("expert token"), send(&expert, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    expect(what("API key"), send(&api_key, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    for (m, c) in &lacking {
+                        expect(what(&format!("account without {m}")), send(c, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    }
+                }
+                m if MODULES.contains(&m) => {
+                    expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    expect(what("operator"), send(&op, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    expect(what("expert token"), send(&expert, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    expect(what(&format!("account without {m}")), send(&lacking[m], &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    let key_allowed = API_KEY_MODULES.contains(&m);
+                    if !key_allowed {
+                        expect(what("API key"), send(&api_key, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    }
+                    if template.contains('{') {
+                        let foreign_path = fill(template, &foreign);
+                        expect(what("admin with foreign ids"), send(&a_admin, &method, &foreign_path, body()).await, &[StatusCode::NOT_FOUND]);
+                        if key_allowed {
+                            expect(what("API key with foreign ids"), send(&api_key, &method, &foreign_path, body()).await, &[StatusCode::NOT_FOUND]);
+                        }
+                    } else if method == Method::GET {
+                        let text = a_admin.request(Method::GET, &own_path).send().await.unwrap().text().await.unwrap();
+                        for (name, id) in &foreign.0 {
+                            if text.contains(id.as_str()) {
+                                failures.borrow_mut().push(format!("GET {template} shows the other merchant's {name}"));
+                            }
+                        }
+                    }
+                }
+                other => failures.borrow_mut().push(format!("{method} {template} has no known tag ({other:?}): every route must name its module")),
+            }
+            checked += 1;
+        }
+    }
+    let failures = failures.into_inner();
+    assert!(
+        failures.is_empty(),
+        "authorization failures:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        checked >= 40,
+        "only {checked} operations in the OpenAPI document"
+    );
+
+    // A header or body cannot pick the tenant: the store lands with the session's merchant.
+    let (s, _) = a_admin
+        .request(Method::POST, "/api/v1/stores")
+        .header("x-merchant-id", &b_id)
+        .json(&json!({"name": "Header trick", "timezone": "Europe/Berlin"}))
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _) = a_admin
+        .post(
+            "/api/v1/stores",
+            json!({"name": "Body trick", "timezone": "Europe/Berlin", "merchant_id": b_id}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are rejected"
+    );
+    assert_eq!(
+        snapshot(&b_admin).await,
+        b_before,
+        "the other merchant's data is untouched"
+    );
+    eprintln!("authorization matrix: {checked} operations checked");
+    app.stop().await;
+}

@@ -1,0 +1,296 @@
+//! Test harness: a real server on port 0 over a fresh database, on either backend.
+//!
+//! SQLite tests use a new file in a temporary folder. PostgreSQL tests create a new database
+//! on the server named by `FLOORWALKER_TEST_POSTGRES` (e.g. `postgres://postgres@127.0.0.1/postgres`);
+//! when that variable is missing they fail, they never skip: CI must run both.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use floorwalker::app::Application;
+use floorwalker::config::{ServeArgs, ServiceUrl};
+use floorwalker::storage::Db;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::Connection;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generate one `#[tokio::test]` per backend for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() { super::$name($crate::common::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() { super::$name($crate::common::Backend::Postgres).await }
+        }
+    )*};
+}
+
+/// A fresh, empty database of the given backend. Dropped PostgreSQL databases are cleaned by
+/// [`TestDb::drop_db`]; a panicking test leaves one behind (named `fw_test_*`).
+pub struct TestDb {
+    pub url: String,
+    pg_admin: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("fw.db").display());
+                TestDb {
+                    url,
+                    pg_admin: None,
+                    _dir: Some(dir),
+                }
+            }
+            Backend::Postgres => {
+                let admin = std::env::var("FLOORWALKER_TEST_POSTGRES").expect(
+                    "FLOORWALKER_TEST_POSTGRES is not set: PostgreSQL tests need a server, e.g. \
+                     FLOORWALKER_TEST_POSTGRES=postgres://postgres@127.0.0.1:5432/postgres",
+                );
+                let name = format!(
+                    "fw_test_{}_{}_{}",
+                    std::process::id(),
+                    COUNTER.fetch_add(1, Ordering::Relaxed),
+                    uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap()
+                );
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to FLOORWALKER_TEST_POSTGRES");
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                conn.close().await.ok();
+                let mut url = url::Url::parse(&admin).expect("postgres url");
+                url.set_path(&name);
+                TestDb {
+                    url: url.to_string(),
+                    pg_admin: Some((admin, name)),
+                    _dir: None,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_db(&self) {
+        if let Some((admin, name)) = &self.pg_admin {
+            if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+    }
+
+    pub async fn connect(&self) -> Db {
+        let db = Db::connect(&ServiceUrl::new(self.url.clone()))
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        db
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub db: Db,
+    pub test_db: TestDb,
+    stop: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub const DEMO_PASSWORD: &str = "demo-password-for-tests";
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_demo(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |a| {
+            a.demo = true;
+            a.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        })
+        .await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let test_db = TestDb::new(backend).await;
+        let mut args = ServeArgs::for_tests(&test_db.url);
+        args.login_per_minute = 1000;
+        tweak(&mut args);
+        let app = Application::build(args).await.expect("build app");
+        let url = format!("http://{}", app.addr());
+        let db = app.state.db.clone();
+        let stop = CancellationToken::new();
+        let s = stop.clone();
+        let handle = tokio::spawn(async move {
+            app.run_until(async move { s.cancelled().await })
+                .await
+                .expect("server ran");
+        });
+        TestApp {
+            url,
+            db,
+            test_db,
+            stop,
+            handle: Some(handle),
+        }
+    }
+
+    /// A client with its own cookie jar (a browser).
+    pub fn client(&self) -> Client {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        Client {
+            base: self.url.clone(),
+            http: reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .build()
+                .unwrap(),
+            jar,
+            csrf: None,
+            bearer: None,
+        }
+    }
+
+    /// Create an operator directly in the database and return a signed-in client.
+    pub async fn operator(&self) -> Client {
+        let email = format!("op{}@test.example", COUNTER.fetch_add(1, Ordering::Relaxed));
+        let hash = floorwalker::auth::hash_password(DEMO_PASSWORD.into())
+            .await
+            .unwrap();
+        self.db
+            .create_account(&floorwalker::storage::NewAccount {
+                merchant_id: None,
+                email: &email,
+                name: "Test Operator",
+                password_hash: &hash,
+                role: floorwalker::domain::team::Role::Operator,
+                modules: &[],
+            })
+            .await
+            .unwrap();
+        self.login(&email, DEMO_PASSWORD).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Client {
+        let mut c = self.client();
+        let (status, body) = c
+            .call(
+                Method::POST,
+                "/api/v1/auth/login",
+                Some(json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {email}: {body}");
+        c.csrf = Some(body["csrf_token"].as_str().unwrap().to_owned());
+        c
+    }
+
+    /// A merchant with an admin holding every module; returns (merchant id, admin client).
+    pub async fn merchant(&self, op: &Client, name: &str) -> (String, Client) {
+        let email = format!(
+            "admin{}@{}.example",
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            name.to_lowercase().replace(' ', "-")
+        );
+        let (s, b) = op
+            .call(
+                Method::POST,
+                "/api/v1/access/merchants",
+                Some(json!({"name": name, "account": {"email": email, "name": "Admin", "password": DEMO_PASSWORD}})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        let id = b["merchant"]["id"].as_str().unwrap().to_owned();
+        (id, self.login(&email, DEMO_PASSWORD).await)
+    }
+
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+        self.db.pool.close().await;
+        self.test_db.drop_db().await;
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    pub http: reqwest::Client,
+    pub csrf: Option<String>,
+    pub bearer: Option<String>,
+}
+
+impl Client {
+    pub fn with_bearer(&self, token: &str) -> Client {
+        Client {
+            base: self.base.clone(),
+            jar: Default::default(),
+            http: reqwest::Client::new(),
+            csrf: None,
+            bearer: Some(token.to_owned()),
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(c) = &self.csrf {
+            rb = rb.header("x-csrf-token", c);
+        }
+        if let Some(b) = &self.bearer {
+            rb = rb.bearer_auth(b);
+        }
+        rb
+    }
+
+    /// Send JSON (when given) and return the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut rb = self.request(method, path);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let res = rb.send().await.expect("request");
+        let status = res.status();
+        let text = res.text().await.unwrap_or_default();
+        let v = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, v)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+}
+
+pub fn problem_type(v: &Value) -> &str {
+    v["type"].as_str().unwrap_or("")
+}
