@@ -114,16 +114,18 @@ export function Field({ name, label, hint, error, children, class: cls }: FieldP
   );
 }
 
-type InputProps = Omit<JSX.HTMLAttributes<HTMLInputElement>, 'label' | 'onInput' | 'value'> & {
+interface InputProps {
   name: string; label: ComponentChildren; hint?: ComponentChildren; error?: string;
-  value: string; onValue: (v: string) => void; type?: string;
-};
-export function TextField({ name, label, hint, error, value, onValue, ...rest }: InputProps) {
+  value: string; onValue: (v: string) => void; type?: string; class?: string;
+  [attr: string]: unknown;
+}
+export function TextField({ name, label, hint, error, value, onValue, class: cls, ...rest }: InputProps) {
+  const attrs = rest as Record<string, unknown>;
   return (
-    <Field name={name} label={label} hint={hint} error={error}>
+    <Field name={name} label={label} hint={hint} error={error} class={cls}>
       {({ id, describedBy, invalid }) => (
-        <input id={id} name={name} value={value} aria-describedby={describedBy} aria-invalid={invalid || undefined}
-          onInput={(e) => onValue((e.target as HTMLInputElement).value)} {...rest} />
+        <input {...(attrs as object)} id={id} name={name} value={value} aria-describedby={describedBy} aria-invalid={invalid || undefined}
+          onInput={(e) => onValue((e.target as HTMLInputElement).value)} />
       )}
     </Field>
   );

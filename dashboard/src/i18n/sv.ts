@@ -1,0 +1,3 @@
+import type { Messages } from './en';
+import { en } from './en';
+export const sv: Messages = { ...en };

@@ -1,0 +1,121 @@
+import { useState } from 'preact/hooks';
+import { api, fetchAll, type ApiKey } from '../api';
+import { useI18n } from '../i18n';
+import {
+  Badge, ConfirmDialog, CopyButton, Dialog, ErrorSummary, LoadError, Loading, PageHeader, TextField,
+  errorMessage, useAsync, useFormErrors, useToast,
+} from '../components/ui';
+import { Icon } from '../components/icons';
+
+export function IntegrationsPage({ merchantId }: { merchantId: string | null }) {
+  const { t, dateTime } = useI18n();
+  const toast = useToast();
+  const { data, error, loading, reload } = useAsync(() => fetchAll<ApiKey>('api-keys'), []);
+  const [creating, setCreating] = useState(false);
+  const [name, setName] = useState('');
+  const [secret, setSecret] = useState<{ key: ApiKey; secret: string } | null>(null);
+  const [revoking, setRevoking] = useState<ApiKey | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [revokeErr, setRevokeErr] = useState<string | null>(null);
+  const f = useFormErrors();
+
+  const create = async () => {
+    f.clear();
+    if (!name.trim()) { f.setLocal([{ field: 'key-name', message: t('common.required') }]); return; }
+    setBusy(true);
+    try {
+      const r = await api.post<{ key: ApiKey; secret: string }>('api-keys', { name: name.trim() });
+      setCreating(false);
+      setName('');
+      setSecret(r);
+      reload();
+    } catch (x) { f.fromError(x); }
+    finally { setBusy(false); }
+  };
+  const revoke = async () => {
+    if (!revoking) return;
+    setBusy(true);
+    try {
+      await api.del('api-keys/' + encodeURIComponent(revoking.id));
+      toast(t('keys.revoked', { name: revoking.name }));
+      setRevoking(null);
+      reload();
+    } catch (x) { setRevokeErr(errorMessage(t, x)); }
+    finally { setBusy(false); }
+  };
+
+  return (
+    <>
+      <PageHeader title={t('module.integrations')} lead={t('keys.lead')}
+        actions={<button type="button" class="btn btn-primary" onClick={() => { f.clear(); setCreating(true); }}><Icon name="plus" size={18} />{t('keys.new')}</button>} />
+      {merchantId && (
+        <section class="card" aria-labelledby="mid-title">
+          <h2 id="mid-title">{t('keys.merchantId')}</h2>
+          <p class="hint">{t('keys.merchantIdHint')}</p>
+          <div class="invite-row"><code class="invite-code small-code">{merchantId}</code><CopyButton text={merchantId} /></div>
+        </section>
+      )}
+      <section class="card" aria-labelledby="keys-title">
+        <h2 id="keys-title">{t('keys.title')}</h2>
+        {loading && !data ? <Loading /> : error ? <LoadError error={error} retry={reload} /> : data!.length === 0 ? (
+          <p class="muted">{t('keys.none')}</p>
+        ) : (
+          <div class="table-wrap">
+            <table class="table">
+              <thead><tr>
+                <th scope="col">{t('keys.name')}</th>
+                <th scope="col">{t('keys.prefix')}</th>
+                <th scope="col">{t('keys.created')}</th>
+                <th scope="col">{t('keys.lastUsed')}</th>
+                <th scope="col">{t('keys.status')}</th>
+                <th scope="col"><span class="visually-hidden">{t('common.actions')}</span></th>
+              </tr></thead>
+              <tbody>
+                {data!.map((k) => (
+                  <tr key={k.id} class={k.revoked_at ? 'row-muted' : ''}>
+                    <td class="strong">{k.name}</td>
+                    <td><code>{k.prefix}…</code></td>
+                    <td class="nowrap">{dateTime(k.created_at)}</td>
+                    <td class="nowrap">{k.last_used_at ? dateTime(k.last_used_at) : t('keys.never')}</td>
+                    <td>{k.revoked_at ? <Badge kind="muted">{t('keys.revokedOn', { date: dateTime(k.revoked_at) })}</Badge> : <Badge kind="ok">{t('keys.active')}</Badge>}</td>
+                    <td class="cell-actions">
+                      {!k.revoked_at && (
+                        <button type="button" class="btn btn-ghost btn-small" onClick={() => { setRevokeErr(null); setRevoking(k); }}
+                          aria-label={t('keys.revokeNamed', { name: k.name })}>{t('keys.revoke')}</button>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      <Dialog open={creating} onClose={() => setCreating(false)} title={t('keys.new')} onSubmit={create}
+        footer={<>
+          <button type="button" class="btn btn-secondary" onClick={() => setCreating(false)}>{t('common.cancel')}</button>
+          <button type="submit" class="btn btn-primary" disabled={busy}>{t('keys.create')}</button>
+        </>}>
+        <ErrorSummary general={f.general} list={f.list} labels={() => t('keys.name')} />
+        <TextField name="key-name" label={t('keys.name')} hint={t('keys.nameHint')} value={name} onValue={setName} error={f.errors['key-name'] ?? f.errors.name} autocomplete="off" />
+      </Dialog>
+
+      <Dialog open={!!secret} onClose={() => setSecret(null)} title={t('keys.createdTitle')} closeLabel={t('keys.done')}
+        footer={<button type="button" class="btn btn-primary" onClick={() => setSecret(null)}>{t('keys.done')}</button>}>
+        <div class="alert alert-warn"><Icon name="alert" /><p>{t('keys.once')}</p></div>
+        <div class="field">
+          <label for="new-secret">{t('keys.secretFor', { name: secret?.key.name ?? '' })}</label>
+          <div class="secret-row">
+            <input id="new-secret" class="mono" readOnly value={secret?.secret ?? ''} onFocus={(e) => (e.target as HTMLInputElement).select()} />
+            {secret && <CopyButton text={secret.secret} />}
+          </div>
+        </div>
+        <p class="hint">{t('keys.usage')} <code>Authorization: Bearer …</code></p>
+      </Dialog>
+
+      <ConfirmDialog open={!!revoking} title={t('keys.revokeTitle', { name: revoking?.name ?? '' })} message={<p>{t('keys.revokeBody')}</p>}
+        confirmLabel={t('keys.revoke')} danger busy={busy} error={revokeErr} onConfirm={revoke} onClose={() => setRevoking(null)} />
+    </>
+  );
+}
