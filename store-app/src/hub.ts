@@ -1,0 +1,627 @@
+// The expert side of the chat protocol (docs/protocol.md) and the app's live state.
+//
+// Guarantees the UI relies on:
+// - messages are kept per conversation by `seq`, so a message is shown exactly once however
+//   often it arrives (live, in a `messages` sync, or echoed through an `ack`);
+// - `lastSeq` is the highest *contiguous* seq processed; a gap triggers one `sync`;
+// - every `send` goes through a persistent outbox (localStorage) and is resent with the same
+//   `client_msg_id` after a reconnect until the server acks it.
+
+import { getToken } from './api';
+import { alertOffer } from './alerts';
+
+export interface Ref { id: string; name: string }
+export interface Product { id?: string; name: string; price?: string | number | null; currency?: string | null; image_url?: string | null; url?: string | null }
+export interface JourneyStep { page_url?: string; page_title?: string | null; product?: Product | null; at?: number }
+export interface Conversation {
+  id: string; status: 'queued' | 'offered' | 'claimed' | 'ended' | 'missed' | 'abandoned';
+  store?: Ref | null; department?: Ref | null; expert?: Ref | null;
+  shopper: { id: string; name?: string | null; email?: string | null };
+  created_at: number; claimed_at?: number | null; ended_at?: number | null;
+  last_seq: number; page_url?: string | null; page_title?: string | null; product?: Product | null;
+  offline?: boolean; rating?: { score: number; comment?: string | null } | null;
+  shopper_read_seq?: number; expert_read_seq?: number;
+  journey?: JourneyStep[];
+}
+export interface Message {
+  conversation_id: string; seq: number; id?: string;
+  author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string | null };
+  kind: 'text' | 'product' | 'system'; body: string; product?: Product | null;
+  data?: Record<string, unknown> | null;
+  client_msg_id?: string | null; sent_at: number;
+}
+export interface Offer {
+  conversation_id: string; store?: Ref | null; department?: Ref | null;
+  shopper: { id: string; name?: string | null; returning?: boolean; your_contact?: boolean };
+  page_url?: string | null; product?: Product | null; first_message?: string | null;
+  waiting_since: number; reason?: 'new' | 'reoffer' | 'transfer' | 'unanswered'; note?: string | null;
+  /** Local: set when the offer was withdrawn, shown briefly before it disappears. */
+  gone?: string; claiming?: boolean;
+}
+export interface Status { available: boolean; max_chats: number; store_ids: string[]; department_ids: string[]; active_chats?: number }
+export interface StoreInfo { id: string; name: string; departments: Ref[] }
+export interface Outgoing { conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string }
+export interface Contact { shopper_id: string; name?: string | null; email?: string | null; last_chat_at?: number | null; conversations?: number }
+export interface HistoryItem { conversation: Conversation; messages: Message[] }
+
+export interface Chat {
+  conv: Conversation;
+  messages: Map<number, Message>;
+  lastSeq: number;
+  syncing: boolean;
+  shopperTyping: boolean;
+  /** Highest seq this expert has seen on screen. */
+  readSeq: number;
+  /** Set when this chat is no longer ours (transferred away / reclaimed). */
+  left?: string;
+}
+
+export type Conn = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'unauthorized';
+
+export interface HubState {
+  conn: Conn;
+  me: { id: string; name: string; features?: Record<string, boolean>; max_chats?: number } | null;
+  status: Status | null;
+  stores: StoreInfo[];
+  colleagues: Ref[];
+  offers: Offer[];
+  chats: Map<string, Chat>;
+  outbox: Outgoing[];
+  contacts: Contact[] | null;
+  history: Map<string, HistoryItem[]>;
+  notice: { text: string; key: number } | null;
+  lastError: { code: string; message?: string; ref?: string } | null;
+}
+
+const OUTBOX_KEY = 'fw.app.outbox';
+function loadOutbox(): Outgoing[] {
+  try { return JSON.parse(localStorage.getItem(OUTBOX_KEY) || '[]'); } catch { return []; }
+}
+
+export function uuid(): string {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+type Listener = () => void;
+
+export class Hub {
+  state: HubState = {
+    conn: 'idle', me: null, status: null, stores: [], colleagues: [], offers: [], chats: new Map(),
+    outbox: loadOutbox(), contacts: null, history: new Map(), notice: null, lastError: null,
+  };
+  /** Which chat the user has on screen (for read receipts and unread counts). */
+  openChat: string | null = null;
+  private ws: WebSocket | null = null;
+  private listeners = new Set<Listener>();
+  private retry = 0;
+  private retryTimer: number | undefined;
+  private pingTimer: number | undefined;
+  private pongDeadline: number | undefined;
+  private stopped = true;
+  private pendingClaims = new Set<string>();
+  private savedRepliesWaiters: ((items: unknown[]) => void)[] = [];
+  onUnauthorized: () => void = () => {};
+  onClaimed: (id: string) => void = () => {};
+
+  constructor() {
+    window.addEventListener('offline', () => { if (this.ws) this.drop(); });
+    window.addEventListener('online', () => { if (!this.stopped && this.state.conn !== 'online') this.connectNow(); });
+  }
+
+  subscribe(fn: Listener) { this.listeners.add(fn); return () => { this.listeners.delete(fn); }; }
+  private emit() {
+    // New object identity so hooks re-render.
+    this.state = { ...this.state };
+    for (const fn of this.listeners) fn();
+  }
+
+  start() {
+    this.stopped = false;
+    this.connectNow();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.stopTimers();
+    if (this.ws) { this.ws.onclose = null; this.ws.close(1000); this.ws = null; }
+    this.state = { ...this.state, conn: 'idle', me: null, status: null, offers: [], chats: new Map(), contacts: null, history: new Map() };
+    this.emit();
+  }
+
+  /** Forget everything stored for the signed-in expert (logout). */
+  clearLocal() {
+    this.state.outbox = [];
+    this.saveOutbox();
+  }
+
+  private connectNow() {
+    clearTimeout(this.retryTimer);
+    if (this.ws) { this.ws.onclose = null; this.ws.onmessage = null; try { this.ws.close(); } catch { /* */ } this.ws = null; }
+    const token = getToken();
+    if (!token) { this.state.conn = 'unauthorized'; this.emit(); return; }
+    const url = new URL('../ws/expert?v=1', document.baseURI);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.state.conn = this.state.conn === 'idle' ? 'connecting' : 'reconnecting';
+    this.emit();
+    let ws: WebSocket;
+    try { ws = new WebSocket(url.href); } catch { this.scheduleReconnect(); return; }
+    this.ws = ws;
+    ws.onopen = () => { this.sendRaw({ type: 'hello', token }); };
+    ws.onmessage = (ev) => {
+      let f: any;
+      try { f = JSON.parse(String(ev.data)); } catch { return; }
+      this.alive();
+      this.handle(f);
+    };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.stopTimers();
+      if (ev.code === 4001) {
+        this.stopped = true;
+        this.state.conn = 'unauthorized';
+        this.emit();
+        this.onUnauthorized();
+        return;
+      }
+      if (this.stopped) return;
+      this.state.conn = 'reconnecting';
+      this.emit();
+      this.scheduleReconnect(ev.code === 4008 ? 10_000 : 0);
+    };
+  }
+
+  /** Treat the socket as dead now (network gone, no pong). */
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    ws.onclose = null; ws.onmessage = null;
+    try { ws.close(); } catch { /* */ }
+    this.stopTimers();
+    if (this.stopped) return;
+    this.state.conn = 'reconnecting';
+    this.emit();
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(min = 0) {
+    clearTimeout(this.retryTimer);
+    const base = Math.min(30_000, 500 * 2 ** this.retry);
+    this.retry++;
+    const delay = Math.max(min, base / 2 + Math.random() * base / 2);
+    this.retryTimer = window.setTimeout(() => {
+      if (navigator.onLine === false) { this.scheduleReconnect(); return; }
+      this.connectNow();
+    }, delay);
+  }
+
+  private stopTimers() {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongDeadline);
+    this.pingTimer = undefined; this.pongDeadline = undefined;
+  }
+
+  private alive() {
+    clearTimeout(this.pongDeadline);
+    this.pongDeadline = undefined;
+  }
+
+  private startPing() {
+    this.stopTimers();
+    this.pingTimer = window.setInterval(() => {
+      if (!this.sendRaw({ type: 'ping' })) return;
+      if (this.pongDeadline === undefined) this.pongDeadline = window.setTimeout(() => this.drop(), 10_000);
+    }, 20_000);
+  }
+
+  private sendRaw(frame: object): boolean {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** Send a frame only once connected and welcomed. */
+  private send(frame: object): boolean {
+    if (this.state.conn !== 'online') return false;
+    return this.sendRaw(frame);
+  }
+
+  // ---- incoming ---------------------------------------------------------------------------
+
+  private handle(f: any) {
+    switch (f.type) {
+      case 'welcome': return this.onWelcome(f);
+      case 'status': this.state.status = { ...this.state.status, ...f } as Status; delete (this.state.status as any).type; return this.emit();
+      case 'offer': return this.onOffer(f.offer);
+      case 'offer_withdrawn': return this.onWithdrawn(f.conversation_id, f.reason);
+      case 'claim_failed': return this.onClaimFailed(f.conversation_id, f.reason);
+      case 'conversation': return this.onConversation(f.conversation);
+      case 'message': return this.onMessages(f.message.conversation_id, [f.message], false);
+      case 'messages': return this.onMessages(f.conversation_id, f.messages || [], true, f.last_seq);
+      case 'ack': return this.onAck(f);
+      case 'typing': return this.onTyping(f);
+      case 'read': return this.onRead(f);
+      case 'history': this.state.history = new Map(this.state.history).set(f.shopper_id, f.conversations || []); return this.emit();
+      case 'contacts': this.state.contacts = f.contacts || []; return this.emit();
+      case 'saved_replies': { const w = this.savedRepliesWaiters.shift(); if (w) w(f.items || []); return; }
+      case 'error': return this.onError(f);
+      case 'pong': return;
+      default: return;
+    }
+  }
+
+  private onWelcome(f: any) {
+    this.retry = 0;
+    const s = this.state;
+    s.conn = 'online';
+    s.me = f.expert ?? s.me;
+    s.status = f.status ?? s.status;
+    this.storesFromServer = Array.isArray(f.stores);
+    if (this.storesFromServer) s.stores = f.stores;
+    if (Array.isArray(f.colleagues)) s.colleagues = f.colleagues;
+    else if (Array.isArray(f.experts)) s.colleagues = f.experts;
+    // Offers: the server's list is authoritative after a reconnect.
+    const prev = new Map(s.offers.map((o) => [o.conversation_id, o]));
+    s.offers = (f.offers || []).map((o: Offer) => ({ ...o, claiming: prev.get(o.conversation_id)?.claiming }));
+    for (const o of s.offers) this.learnPlace(o.store, o.department);
+    // Conversations: keep what we have, add new ones; chats not in the list are no longer open.
+    const chats = new Map(s.chats);
+    const open = new Set<string>();
+    for (const c of (f.conversations || []) as Conversation[]) {
+      open.add(c.id);
+      this.upsertConv(chats, c);
+    }
+    for (const [id, chat] of chats) {
+      if (!open.has(id) && (chat.conv.status === 'claimed') && !chat.left) {
+        chats.set(id, { ...chat, left: 'closed' });
+      }
+    }
+    s.chats = chats;
+    this.emit();
+    this.startPing();
+    for (const c of (f.conversations || []) as Conversation[]) this.requestSync(c.id, true);
+    // Drop outbox entries for chats that no longer exist for us; resend the rest after sync.
+    this.flushOutbox();
+    const offers = s.offers.filter((o) => !o.gone);
+    if (offers.length) alertOffer(offers[0], offers.length);
+  }
+
+  private storesFromServer = false;
+  /** Without `stores` in welcome, learn store/department names from offers and chats. */
+  private learnPlace(store?: Ref | null, dep?: Ref | null) {
+    if (this.storesFromServer || !store?.id) return;
+    const stores = [...this.state.stores];
+    let st = stores.find((x) => x.id === store.id);
+    if (!st) { st = { id: store.id, name: store.name, departments: [] }; stores.push(st); }
+    if (dep?.id && !st.departments.some((d) => d.id === dep.id)) st.departments = [...st.departments, { id: dep.id, name: dep.name }];
+    this.state.stores = stores;
+  }
+
+  private upsertConv(chats: Map<string, Chat>, c: Conversation): Chat {
+    this.learnPlace(c.store, c.department);
+    const old = chats.get(c.id);
+    const chat: Chat = old
+      ? { ...old, conv: { ...old.conv, ...c } }
+      : { conv: c, messages: new Map(), lastSeq: 0, syncing: false, shopperTyping: false, readSeq: c.expert_read_seq ?? 0 };
+    chats.set(c.id, chat);
+    return chat;
+  }
+
+  private onOffer(o: Offer) {
+    const s = this.state;
+    this.learnPlace(o.store, o.department);
+    if (s.chats.get(o.conversation_id)?.conv.status === 'claimed' && !s.chats.get(o.conversation_id)?.left) return;
+    const existing = s.offers.findIndex((x) => x.conversation_id === o.conversation_id);
+    const offers = [...s.offers];
+    if (existing >= 0) offers[existing] = { ...o };
+    else offers.push(o);
+    offers.sort((a, b) => a.waiting_since - b.waiting_since);
+    s.offers = offers;
+    this.emit();
+    if (existing < 0) alertOffer(o, offers.filter((x) => !x.gone).length);
+  }
+
+  private withdraw(id: string, note: string | null) {
+    const s = this.state;
+    if (!s.offers.some((o) => o.conversation_id === id)) return;
+    if (!note) {
+      s.offers = s.offers.filter((o) => o.conversation_id !== id);
+    } else {
+      s.offers = s.offers.map((o) => (o.conversation_id === id ? { ...o, gone: note, claiming: false } : o));
+      window.setTimeout(() => {
+        this.state.offers = this.state.offers.filter((o) => !(o.conversation_id === id && o.gone));
+        this.emit();
+      }, 4000);
+    }
+    this.emit();
+  }
+
+  private onWithdrawn(id: string, reason: string) {
+    if (reason === 'claimed_by_you') return this.withdraw(id, null);
+    this.withdraw(id, reason === 'claimed' ? 'taken' : reason || 'gone');
+  }
+
+  private onClaimFailed(id: string, reason: string) {
+    this.pendingClaims.delete(id);
+    const note = reason === 'taken' ? 'taken' : reason === 'at_capacity' ? 'at_capacity' : reason === 'not_eligible' ? 'not_eligible' : 'gone';
+    if (reason === 'at_capacity') {
+      this.state.offers = this.state.offers.map((o) => (o.conversation_id === id ? { ...o, claiming: false } : o));
+      this.notify('at_capacity');
+      return;
+    }
+    if (!this.state.offers.some((o) => o.conversation_id === id)) return;
+    this.state.offers = this.state.offers.map((o) => (o.conversation_id === id ? { ...o, gone: o.gone || note, claiming: false } : o));
+    this.emit();
+    window.setTimeout(() => {
+      this.state.offers = this.state.offers.filter((o) => !(o.conversation_id === id && o.gone));
+      this.emit();
+    }, 4000);
+  }
+
+  private onConversation(c: Conversation) {
+    const s = this.state;
+    const meId = s.me?.id;
+    const chats = new Map(s.chats);
+    const mine = c.expert?.id && c.expert.id === meId;
+    const had = chats.has(c.id);
+    if (c.status === 'claimed' && !mine) {
+      // Claimed by someone else (or transferred away from us).
+      if (had) {
+        const chat = chats.get(c.id)!;
+        chats.set(c.id, { ...chat, conv: { ...chat.conv, ...c }, left: chat.left || 'transferred' });
+      }
+      s.chats = chats;
+      this.withdraw(c.id, had ? null : 'taken');
+      return this.emit();
+    }
+    if (!had && !mine && (c.status === 'queued' || c.status === 'offered')) {
+      // A chat we transferred away: it is back in the queue, not ours.
+      return;
+    }
+    const wasLeft = chats.get(c.id)?.left;
+    const chat = this.upsertConv(chats, c);
+    if (c.status === 'claimed' && mine && wasLeft) chat.left = undefined;
+    if ((c.status === 'queued' || c.status === 'offered') && had && !mine) chat.left = 'transferred';
+    s.chats = chats;
+    if (mine && c.status === 'claimed') {
+      s.offers = s.offers.filter((o) => o.conversation_id !== c.id);
+      if (this.pendingClaims.delete(c.id)) this.onClaimed(c.id);
+    }
+    this.emit();
+    if (c.last_seq > chat.lastSeq) this.requestSync(c.id);
+  }
+
+  private requestSync(id: string, force = false) {
+    const chat = this.state.chats.get(id);
+    if (!chat) return;
+    if (chat.syncing && !force) return;
+    if (this.send({ type: 'sync', conversation_id: id, after_seq: chat.lastSeq })) {
+      chat.syncing = true;
+      // If the reply never comes (dropped socket), allow another attempt later.
+      window.setTimeout(() => { const c = this.state.chats.get(id); if (c) c.syncing = false; }, 10_000);
+    }
+  }
+
+  private onMessages(id: string, list: Message[], isSync: boolean, lastSeq?: number) {
+    const s = this.state;
+    const old = s.chats.get(id);
+    if (!old) return;
+    const chat: Chat = { ...old, messages: new Map(old.messages) };
+    if (isSync) chat.syncing = false;
+    let gap = false;
+    let fromShopper = false;
+    for (const m of list) {
+      if (typeof m.seq !== 'number') continue;
+      if (!isSync && m.seq > chat.lastSeq + 1 && !chat.messages.has(chat.lastSeq + 1)) gap = true;
+      if (!chat.messages.has(m.seq)) {
+        chat.messages.set(m.seq, { ...m, conversation_id: id });
+        if (m.author?.role === 'shopper' && !isSync) fromShopper = true;
+      }
+      if (m.author?.role === 'shopper') chat.shopperTyping = false;
+      if (m.client_msg_id) this.dropOutbox(m.client_msg_id, false);
+    }
+    while (chat.messages.has(chat.lastSeq + 1)) chat.lastSeq++;
+    if (lastSeq && lastSeq > chat.conv.last_seq) chat.conv = { ...chat.conv, last_seq: lastSeq };
+    const top = Math.max(0, ...list.map((m) => m.seq));
+    if (top > chat.conv.last_seq) chat.conv = { ...chat.conv, last_seq: top };
+    const chats = new Map(s.chats).set(id, chat);
+    s.chats = chats;
+    this.saveOutbox();
+    this.emit();
+    if (gap || (isSync && chat.lastSeq < chat.conv.last_seq && list.length > 0)) this.requestSync(id);
+    if (isSync) this.resendFor(id);
+    if (this.openChat === id && !document.hidden) this.markRead(id);
+    if (fromShopper && (this.openChat !== id || document.hidden)) alertOffer(null, 0, true);
+  }
+
+  private onAck(f: { conversation_id: string; client_msg_id: string; seq: number; sent_at: number }) {
+    const s = this.state;
+    const out = s.outbox.find((o) => o.client_msg_id === f.client_msg_id);
+    const old = s.chats.get(f.conversation_id);
+    if (old && out && !old.messages.has(f.seq)) {
+      const chat: Chat = { ...old, messages: new Map(old.messages) };
+      chat.messages.set(f.seq, {
+        conversation_id: f.conversation_id, seq: f.seq, client_msg_id: f.client_msg_id,
+        author: { role: 'expert', name: s.me?.name, expert_id: s.me?.id },
+        kind: out.product ? 'product' : 'text', body: out.body, product: out.product ?? null, sent_at: f.sent_at,
+      });
+      while (chat.messages.has(chat.lastSeq + 1)) chat.lastSeq++;
+      if (f.seq > chat.conv.last_seq) chat.conv = { ...chat.conv, last_seq: f.seq };
+      s.chats = new Map(s.chats).set(f.conversation_id, chat);
+      if (f.seq > chat.lastSeq + 1) this.requestSync(f.conversation_id);
+    }
+    this.dropOutbox(f.client_msg_id);
+  }
+
+  private onTyping(f: { conversation_id: string; typing: boolean; role?: string }) {
+    const chat = this.state.chats.get(f.conversation_id);
+    if (!chat || f.role === 'expert') return;
+    this.state.chats = new Map(this.state.chats).set(f.conversation_id, { ...chat, shopperTyping: !!f.typing });
+    this.emit();
+    if (f.typing) {
+      window.setTimeout(() => {
+        const c = this.state.chats.get(f.conversation_id);
+        if (c?.shopperTyping) { this.state.chats = new Map(this.state.chats).set(f.conversation_id, { ...c, shopperTyping: false }); this.emit(); }
+      }, 8000);
+    }
+  }
+
+  private onRead(f: { conversation_id: string; role: string; seq: number }) {
+    const chat = this.state.chats.get(f.conversation_id);
+    if (!chat) return;
+    const conv = { ...chat.conv };
+    if (f.role === 'shopper') conv.shopper_read_seq = Math.max(conv.shopper_read_seq ?? 0, f.seq);
+    else conv.expert_read_seq = Math.max(conv.expert_read_seq ?? 0, f.seq);
+    this.state.chats = new Map(this.state.chats).set(f.conversation_id, { ...chat, conv, readSeq: f.role === 'shopper' ? chat.readSeq : Math.max(chat.readSeq, f.seq) });
+    this.emit();
+  }
+
+  private onError(f: { code: string; message?: string; ref?: string }) {
+    this.state.lastError = f;
+    const out = f.ref ? this.state.outbox.find((o) => o.client_msg_id === f.ref) : undefined;
+    if (out && ['conflict', 'invalid_state', 'too_large', 'bad_request', 'not_found', 'forbidden'].includes(f.code)) {
+      out.error = f.code;
+      this.saveOutbox();
+    }
+    if (f.ref && this.pendingClaims.has(f.ref)) {
+      this.pendingClaims.delete(f.ref);
+      this.state.offers = this.state.offers.map((o) => (o.conversation_id === f.ref ? { ...o, claiming: false } : o));
+    }
+    if (f.code === 'at_capacity') this.notify('at_capacity');
+    else if (f.code === 'rate_limited') this.notify('rate_limited');
+    else if (f.code === 'forbidden') this.notify('forbidden');
+    this.emit();
+  }
+
+  notify(text: string) {
+    this.state.notice = { text, key: Date.now() };
+    this.emit();
+  }
+
+  // ---- outbox -----------------------------------------------------------------------------
+
+  private saveOutbox() {
+    try { localStorage.setItem(OUTBOX_KEY, JSON.stringify(this.state.outbox)); } catch { /* full */ }
+  }
+
+  private dropOutbox(clientMsgId: string, save = true) {
+    const before = this.state.outbox.length;
+    this.state.outbox = this.state.outbox.filter((o) => o.client_msg_id !== clientMsgId);
+    if (this.state.outbox.length !== before) {
+      if (save) this.saveOutbox();
+      this.emit();
+    }
+  }
+
+  private resendFor(id: string) {
+    for (const o of this.state.outbox) {
+      if (o.conversation_id !== id || o.error) continue;
+      const frame: any = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
+      if (o.product) frame.product = o.product;
+      this.send(frame);
+    }
+  }
+
+  private flushOutbox() {
+    // Entries whose chat we no longer hold stay (shown as failed) so nothing is silently lost;
+    // chats that are open get resent once their sync reply arrives (resendFor).
+    const ids = new Set(this.state.outbox.map((o) => o.conversation_id));
+    for (const id of ids) if (!this.state.chats.has(id)) this.requestSync(id);
+  }
+
+  // ---- actions ----------------------------------------------------------------------------
+
+  setStatus(patch: Partial<Status>) {
+    if (this.state.status) { this.state.status = { ...this.state.status, ...patch }; this.emit(); }
+    this.send({ type: 'set_status', ...patch });
+  }
+
+  claim(id: string) {
+    this.pendingClaims.add(id);
+    this.state.offers = this.state.offers.map((o) => (o.conversation_id === id ? { ...o, claiming: true } : o));
+    this.emit();
+    if (!this.send({ type: 'claim', conversation_id: id })) {
+      this.pendingClaims.delete(id);
+      this.state.offers = this.state.offers.map((o) => (o.conversation_id === id ? { ...o, claiming: false } : o));
+      this.notify('offline');
+    }
+  }
+
+  sendMessage(id: string, body: string, product?: Product | null) {
+    const o: Outgoing = { conversation_id: id, client_msg_id: uuid(), body, product: product ?? undefined, created_at: Date.now() };
+    this.state.outbox = [...this.state.outbox, o];
+    this.saveOutbox();
+    this.emit();
+    const frame: any = { type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body };
+    if (product) frame.product = product;
+    this.send(frame);
+    this.typing(id, false);
+  }
+
+  discardOutgoing(clientMsgId: string) { this.dropOutbox(clientMsgId); }
+
+  private typingState = new Map<string, number>();
+  typing(id: string, on: boolean) {
+    const last = this.typingState.get(id) ?? 0;
+    if (on) {
+      if (Date.now() - last < 3000) return;
+      this.typingState.set(id, Date.now());
+    } else {
+      if (!last) return;
+      this.typingState.delete(id);
+    }
+    this.send({ type: 'typing', conversation_id: id, typing: on });
+  }
+
+  markRead(id: string) {
+    const chat = this.state.chats.get(id);
+    if (!chat || chat.lastSeq <= chat.readSeq) return;
+    const seq = chat.lastSeq;
+    if (this.send({ type: 'read', conversation_id: id, seq })) {
+      this.state.chats = new Map(this.state.chats).set(id, { ...chat, readSeq: seq });
+      this.emit();
+    }
+  }
+
+  unread(chat: Chat): number {
+    let n = 0;
+    for (const m of chat.messages.values()) if (m.seq > chat.readSeq && m.author?.role === 'shopper') n++;
+    return n;
+  }
+
+  transfer(id: string, target: { department_id?: string; expert_id?: string }, note: string) {
+    const frame: any = { type: 'transfer', conversation_id: id, ...target };
+    if (note.trim()) frame.note = note.trim();
+    return this.send(frame);
+  }
+
+  end(id: string) { return this.send({ type: 'end', conversation_id: id }); }
+
+  closeChat(id: string) {
+    const chats = new Map(this.state.chats);
+    chats.delete(id);
+    this.state.chats = chats;
+    this.emit();
+  }
+
+  requestContacts(q: string) { this.send({ type: 'contacts', q }); }
+  requestHistory(shopperId: string) { this.send({ type: 'history', shopper_id: shopperId }); }
+
+  /** Saved replies over the socket; resolves null when offline so the caller can use REST. */
+  savedReplies(q: string): Promise<unknown[] | null> {
+    return new Promise((resolve) => {
+      if (!this.send({ type: 'saved_replies', q })) return resolve(null);
+      const timer = window.setTimeout(() => { this.savedRepliesWaiters = this.savedRepliesWaiters.filter((w) => w !== done); resolve(null); }, 4000);
+      const done = (items: unknown[]) => { clearTimeout(timer); resolve(items); };
+      this.savedRepliesWaiters.push(done);
+    });
+  }
+}
+
+export const hub = new Hub();

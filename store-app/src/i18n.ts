@@ -1,0 +1,73 @@
+// Translations. English is the reference; every language has the same keys (checked by tsc).
+import { en } from './lang/en';
+import { sv } from './lang/sv';
+import { de } from './lang/de';
+import { el } from './lang/el';
+import { cs } from './lang/cs';
+import { fa } from './lang/fa';
+
+export type Key = keyof typeof en;
+export type Messages = Record<Key, string>;
+export const LANGS = { en, sv, de, el, cs, fa } as const;
+export type Lang = keyof typeof LANGS;
+export const LANG_NAMES: Record<Lang, string> = {
+  en: 'English', sv: 'Svenska', de: 'Deutsch', el: 'Ελληνικά', cs: 'Čeština', fa: 'فارسی',
+};
+const RTL = new Set<Lang>(['fa']);
+
+function initial(): Lang {
+  try {
+    const saved = localStorage.getItem('fw.app.lang') as Lang | null;
+    if (saved && saved in LANGS) return saved;
+  } catch { /* */ }
+  for (const l of navigator.languages || [navigator.language]) {
+    const base = (l || '').slice(0, 2).toLowerCase() as Lang;
+    if (base in LANGS) return base;
+  }
+  return 'en';
+}
+
+let lang: Lang = initial();
+const listeners = new Set<() => void>();
+
+export function currentLang() { return lang; }
+export function applyLang() {
+  document.documentElement.lang = lang;
+  document.documentElement.dir = RTL.has(lang) ? 'rtl' : 'ltr';
+}
+export function setLang(l: Lang) {
+  lang = l;
+  try { localStorage.setItem('fw.app.lang', l); } catch { /* */ }
+  applyLang();
+  for (const fn of listeners) fn();
+}
+export function onLang(fn: () => void) { listeners.add(fn); return () => { listeners.delete(fn); }; }
+
+export function t(key: Key, vars?: Record<string, string | number>): string {
+  let s: string = (LANGS[lang] as Messages)[key] ?? en[key] ?? key;
+  if (vars) for (const [k, v] of Object.entries(vars)) s = s.split(`{${k}}`).join(String(v));
+  return s;
+}
+
+/** Elapsed time as m:ss or h:mm:ss (digits stay Latin for quick reading). */
+export function elapsed(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return h ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+export function clock(at: number): string {
+  try { return new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' }).format(at); } catch { return ''; }
+}
+export function date(at: number): string {
+  try { return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(at); } catch { return ''; }
+}
+export function money(price: string | number | null | undefined, currency?: string | null): string {
+  if (price === null || price === undefined || price === '') return '';
+  const n = typeof price === 'number' ? price : Number(String(price).replace(',', '.'));
+  if (currency && Number.isFinite(n)) {
+    try { return new Intl.NumberFormat(lang, { style: 'currency', currency }).format(n); } catch { /* bad code */ }
+  }
+  return currency ? `${price} ${currency}` : String(price);
+}

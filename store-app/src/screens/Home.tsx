@@ -1,0 +1,179 @@
+// The home screen: waiting shoppers (offers) first, then the expert's open chats; the
+// availability switch sits at the bottom, within reach of the thumb.
+import { useState } from 'preact/hooks';
+import { hub, type Chat, type Offer, type StoreInfo } from '../hub';
+import { elapsed, t, type Key } from '../i18n';
+import { askNotificationPermission, notificationPermission, unlockAudio } from '../alerts';
+import { Icon, Sheet, Toggle, useHub, useTick } from '../ui';
+
+function host(url?: string | null): string {
+  if (!url) return '';
+  try { const u = new URL(url, location.href); return u.host + u.pathname; } catch { return url; }
+}
+
+const GONE: Record<string, Key> = {
+  taken: 'offer.taken', at_capacity: 'offer.atCapacity', not_eligible: 'offer.notEligible',
+};
+
+export function OfferCard({ o, now }: { o: Offer; now: number }) {
+  const where = [o.store?.name, o.department?.name].filter(Boolean).join(' · ');
+  const reason = o.reason && o.reason !== 'new' ? t(`offer.reason.${o.reason}` as Key) : '';
+  const titleId = `offer-${o.conversation_id}`;
+  return (
+    <li class={`offer${o.gone ? ' gone' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
+      <div class="offer-top">
+        <h3 id={titleId} class="offer-where">{where || t('chat.shopper')}</h3>
+        <span class="offer-wait" aria-label={t('offer.waiting', { time: elapsed(now - o.waiting_since) })}>
+          <span aria-hidden="true">{elapsed(now - o.waiting_since)}</span>
+        </span>
+      </div>
+      <div class="badges">
+        {reason ? <span class="badge warn">{reason}</span> : null}
+        {o.shopper?.your_contact ? <span class="badge accent">{t('offer.yourContact')}</span>
+          : o.shopper?.returning ? <span class="badge">{t('offer.returning')}</span> : null}
+        {o.shopper?.name ? <span class="badge">{o.shopper.name}</span> : null}
+      </div>
+      <p class="offer-msg">{o.first_message ? `“${o.first_message}”` : <span class="muted">{t('offer.noMessage')}</span>}</p>
+      {o.note ? <p class="offer-note">{t('offer.note', { note: o.note })}</p> : null}
+      {o.product?.name ? <p class="offer-ctx"><span class="ctx-label">{t('offer.product')}</span> {o.product.name}</p> : null}
+      {o.page_url ? <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{host(o.page_url)}</bdi></p> : null}
+      {o.gone ? (
+        <p class="offer-gone" role="status">{t(GONE[o.gone] ?? 'offer.gone')}</p>
+      ) : (
+        <button type="button" class="btn primary block claim" disabled={o.claiming}
+          onClick={() => { unlockAudio(); hub.claim(o.conversation_id); }}>
+          {o.claiming ? t('offer.claiming') : t('offer.claim')}
+        </button>
+      )}
+    </li>
+  );
+}
+
+function ChatRow({ chat, onOpen }: { chat: Chat; onOpen: () => void }) {
+  const c = chat.conv;
+  const unread = hub.unread(chat);
+  const last = [...chat.messages.values()].sort((a, b) => b.seq - a.seq).find((m) => m.kind !== 'system');
+  const name = c.shopper?.name || t('chat.shopper');
+  const where = [c.store?.name, c.department?.name].filter(Boolean).join(' · ');
+  const closed = chat.left || c.status !== 'claimed';
+  return (
+    <li>
+      <button type="button" class={`chat-row${closed ? ' closed' : ''}`} onClick={onOpen} data-chat={c.id}>
+        <span class="avatar" aria-hidden="true">{name.slice(0, 1).toUpperCase()}</span>
+        <span class="chat-row-main">
+          <span class="chat-row-name">{name}{closed ? <span class="muted"> · {chat.left ? t('chat.left') : t('chat.ended')}</span> : null}</span>
+          <span class="chat-row-where">{where}</span>
+          <span class="chat-row-last">{chat.shopperTyping ? t('chat.typing') : last ? (last.kind === 'product' ? `🛍 ${last.product?.name ?? ''}` : last.body) : ''}</span>
+        </span>
+        {unread ? <span class="unread" aria-label={t('chat.unread', { n: unread })}>{unread}</span> : null}
+      </button>
+    </li>
+  );
+}
+
+function NotifyAsk() {
+  const [perm, setPerm] = useState(notificationPermission());
+  const [dismissed, setDismissed] = useState(() => { try { return !!localStorage.getItem('fw.app.notifyAsked'); } catch { return false; } });
+  if (perm !== 'default' || dismissed) return null;
+  return (
+    <section class="card notify-ask" aria-label={t('profile.alerts')}>
+      <Icon name="bell" />
+      <p>{t('notify.ask')}</p>
+      <div class="row">
+        <button type="button" class="btn small" onClick={() => { setDismissed(true); try { localStorage.setItem('fw.app.notifyAsked', '1'); } catch { /* */ } }}>{t('notify.later')}</button>
+        <button type="button" class="btn small primary" onClick={async () => { unlockAudio(); setPerm(await askNotificationPermission()); }}>{t('notify.enable')}</button>
+      </div>
+    </section>
+  );
+}
+
+export function AvailabilitySheet({ onClose }: { onClose: () => void }) {
+  const s = useHub();
+  const st = s.status;
+  const stores: StoreInfo[] = s.stores;
+  const selectedDeps = new Set(st?.department_ids ?? []);
+  const selectedStores = new Set(st?.store_ids ?? []);
+  const max = s.me?.max_chats ?? st?.max_chats ?? 20;
+  const toggleStore = (id: string, on: boolean) => {
+    const ids = new Set(selectedStores);
+    if (on) ids.add(id); else ids.delete(id);
+    hub.setStatus({ store_ids: [...ids] });
+  };
+  const toggleDep = (id: string, on: boolean) => {
+    const ids = new Set(selectedDeps);
+    if (on) ids.add(id); else ids.delete(id);
+    hub.setStatus({ department_ids: [...ids] });
+  };
+  return (
+    <Sheet title={t('avail.title')} onClose={onClose}>
+      <div class="sheet-body">
+        <Toggle checked={!!st?.available} onChange={(v) => hub.setStatus({ available: v })} label={t('avail.switch')} />
+        <div class="field">
+          <label for="max-chats">{t('avail.maxChats')}</label>
+          <div class="stepper">
+            <button type="button" class="btn small" aria-label="−" disabled={!st || st.max_chats <= 1} onClick={() => hub.setStatus({ max_chats: (st?.max_chats ?? 1) - 1 })}>−</button>
+            <input id="max-chats" type="number" inputMode="numeric" min={1} max={Math.max(1, Math.min(20, max))} value={st?.max_chats ?? ''}
+              onChange={(e) => { const n = Number((e.currentTarget as HTMLInputElement).value); if (n >= 1 && n <= 20) hub.setStatus({ max_chats: n }); }} />
+            <button type="button" class="btn small" aria-label="+" disabled={!st || st.max_chats >= 20} onClick={() => hub.setStatus({ max_chats: (st?.max_chats ?? 1) + 1 })}>+</button>
+          </div>
+        </div>
+        <fieldset class="where">
+          <legend>{t('avail.where')}</legend>
+          <p class="help">{t('avail.whereHelp')}</p>
+          {stores.length === 0 ? <p class="muted">{t('avail.noStores')}</p> : stores.map((store) => (
+            <div class="store-group">
+              <label class="check strong"><input type="checkbox" checked={selectedStores.has(store.id)} onChange={(e) => toggleStore(store.id, (e.currentTarget as HTMLInputElement).checked)} /> {store.name}</label>
+              <div class="deps">
+                {store.departments.map((d) => (
+                  <label class="check"><input type="checkbox" checked={selectedDeps.has(d.id)} onChange={(e) => toggleDep(d.id, (e.currentTarget as HTMLInputElement).checked)} /> {d.name}</label>
+                ))}
+              </div>
+            </div>
+          ))}
+        </fieldset>
+      </div>
+      <div class="sheet-foot"><button type="button" class="btn primary block" onClick={onClose}>{t('avail.done')}</button></div>
+    </Sheet>
+  );
+}
+
+export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
+  const s = useHub();
+  const now = useTick(1000);
+  const chats = [...s.chats.values()].sort((a, b) => (b.conv.claimed_at ?? b.conv.created_at) - (a.conv.claimed_at ?? a.conv.created_at));
+  const away = s.status && !s.status.available;
+  return (
+    <>
+      <NotifyAsk />
+      <section aria-labelledby="offers-h" class="section">
+        <h2 id="offers-h">{t('home.offers')} {s.offers.filter((o) => !o.gone).length ? <span class="count">{s.offers.filter((o) => !o.gone).length}</span> : null}</h2>
+        {away ? <p class="card hint">{t('home.away')}</p> : null}
+        {s.offers.length === 0 && !away ? <p class="empty">{t('home.noOffers')}</p> : null}
+        <ul class="offers" aria-live="polite">
+          {s.offers.map((o) => <OfferCard key={o.conversation_id} o={o} now={now} />)}
+        </ul>
+      </section>
+      <section aria-labelledby="chats-h" class="section">
+        <h2 id="chats-h">{t('home.myChats')}</h2>
+        {chats.length === 0 ? <p class="empty">{t('home.noChats')}</p> : (
+          <ul class="chat-list">{chats.map((c) => <ChatRow key={c.conv.id} chat={c} onOpen={() => onOpenChat(c.conv.id)} />)}</ul>
+        )}
+      </section>
+    </>
+  );
+}
+
+/** The availability bar above the tab bar: one big switch and the settings button. */
+export function AvailabilityBar({ onSettings }: { onSettings: () => void }) {
+  const s = useHub();
+  const st = s.status;
+  const active = st?.active_chats ?? [...s.chats.values()].filter((c) => c.conv.status === 'claimed' && !c.left).length;
+  return (
+    <div class={`avail-bar${st?.available ? ' on' : ''}`}>
+      <Toggle id="avail-switch" checked={!!st?.available} onChange={(v) => { unlockAudio(); hub.setStatus({ available: v }); }}
+        label={<><span class="avail-state">{st?.available ? t('avail.available') : t('avail.away')}</span>
+          {st ? <span class="avail-count">{t('avail.active', { n: active, max: st.max_chats })}</span> : null}</>} />
+      <button type="button" class="icon-btn" onClick={onSettings} aria-label={t('avail.settings')}><Icon name="sliders" /></button>
+    </div>
+  );
+}
