@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{self, LoginThrottle};
 use crate::config::ServeArgs;
 use crate::http::{self, AppState};
+use crate::hub::{Hub, HubTasks};
 use crate::storage::Db;
 use crate::{demo, telemetry};
 
@@ -22,6 +23,7 @@ pub struct Application {
     listener: TcpListener,
     pub state: AppState,
     addr: SocketAddr,
+    hub_tasks: HubTasks,
 }
 
 impl Application {
@@ -40,16 +42,21 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
+        let (hub, hub_tasks) = Hub::start(db.clone(), CancellationToken::new())
+            .await
+            .context("starting the chat hub")?;
         let state = AppState {
             db,
             throttle: LoginThrottle::new(config.login_per_minute),
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
+            hub,
         };
         Ok(Application {
             listener,
             state,
             addr,
+            hub_tasks,
         })
     }
 
@@ -58,22 +65,32 @@ impl Application {
     }
 
     /// Serve until `shutdown` completes, then stop accepting and drain in-flight requests.
-    pub async fn run_until(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone(), stop.clone()));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        let hub = self.state.hub.clone();
+        let signal = async move {
+            shutdown.await;
+            // Tell every socket to reconnect elsewhere (close 1001) while HTTP drains.
+            hub.shutdown.cancel();
+        };
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(signal)
+            .await?;
         stop.cancel();
         let _ = housekeeping.await;
+        for _ in 0..50 {
+            if self.state.hub.connections() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.hub_tasks.router.abort();
+        self.hub_tasks.writer.abort();
+        self.hub_tasks.analytics_stop.cancel();
+        let _ = self.hub_tasks.analytics.await;
         self.state.db.pool.close().await;
         tracing::info!("floorwalker stopped");
         Ok(())
@@ -103,8 +120,7 @@ pub async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

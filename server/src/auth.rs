@@ -11,9 +11,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, OnceLock};
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -54,9 +52,7 @@ pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     let ok = tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         match PasswordHash::new(&hash) {
-            Ok(parsed) => argon2()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok(),
+            Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
             Err(_) => false,
         }
     })
@@ -75,10 +71,7 @@ pub fn new_token(prefix: &str) -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{prefix}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The form in which tokens are stored and looked up.
@@ -116,9 +109,7 @@ impl LoginThrottle {
     pub fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
         let clock = governor::clock::DefaultClock::default();
         use governor::clock::Clock;
-        let wait = |nb: governor::NotUntil<governor::clock::QuantaInstant>| {
-            nb.wait_time_from(clock.now()).as_secs().max(1)
-        };
+        let wait = |nb: governor::NotUntil<governor::clock::QuantaInstant>| nb.wait_time_from(clock.now()).as_secs().max(1);
         self.by_ip.check_key(&ip).map_err(wait)?;
         self.by_email.check_key(&email.to_owned()).map_err(wait)?;
         Ok(())
@@ -163,9 +154,6 @@ mod tests {
             assert!(t.check("a@x.example", ip).is_ok());
         }
         assert!(t.check("a@x.example", ip).is_err());
-        assert!(
-            t.check("b@x.example", ip).is_ok(),
-            "other accounts are not blocked by one"
-        );
+        assert!(t.check("b@x.example", ip).is_ok(), "other accounts are not blocked by one");
     }
 }

@@ -81,15 +81,9 @@ impl fmt::Debug for ServiceUrl {
 impl std::str::FromStr for ServiceUrl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let ok = [
-            "sqlite:",
-            "postgres://",
-            "postgresql://",
-            "redis://",
-            "rediss://",
-        ]
-        .iter()
-        .any(|p| s.starts_with(p));
+        let ok = ["sqlite:", "postgres://", "postgresql://", "redis://", "rediss://"]
+            .iter()
+            .any(|p| s.starts_with(p));
         if ok {
             Ok(ServiceUrl::new(s))
         } else {
@@ -207,9 +201,7 @@ mod tests {
         let s = Secret::new("hunter2-very-secret");
         assert!(!format!("{s:?}").contains("hunter2"));
         assert!(!format!("{s}").contains("hunter2"));
-        let u: ServiceUrl = "postgres://fw:pa55word@db.internal:5432/fw"
-            .parse()
-            .unwrap();
+        let u: ServiceUrl = "postgres://fw:pa55word@db.internal:5432/fw".parse().unwrap();
         assert!(!format!("{u:?}").contains("pa55word"));
         assert!(u.redacted().contains("db.internal"));
         let args = ServeArgs {
@@ -218,10 +210,7 @@ mod tests {
             ..ServeArgs::for_tests("sqlite://x.db")
         };
         let dbg = format!("{args:?}");
-        assert!(
-            !dbg.contains("pa55word") && !dbg.contains("demo-pass-123"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("pa55word") && !dbg.contains("demo-pass-123"), "{dbg}");
     }
 
     #[test]
@@ -229,34 +218,23 @@ mod tests {
         // Environment variables are process-wide; this test owns FLOORWALKER_ADDR.
         std::env::set_var("FLOORWALKER_ADDR", "127.0.0.1:9999");
         let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
-        let Command::Serve(a) = cli.command else {
-            panic!("serve")
-        };
+        let Command::Serve(a) = cli.command else { panic!("serve") };
         assert_eq!(a.addr.port(), 9999);
-        let cli =
-            Cli::try_parse_from(["floorwalker", "serve", "--addr", "127.0.0.1:7777"]).unwrap();
-        let Command::Serve(a) = cli.command else {
-            panic!("serve")
-        };
+        let cli = Cli::try_parse_from(["floorwalker", "serve", "--addr", "127.0.0.1:7777"]).unwrap();
+        let Command::Serve(a) = cli.command else { panic!("serve") };
         assert_eq!(a.addr.port(), 7777);
         std::env::remove_var("FLOORWALKER_ADDR");
         std::env::set_var("FLOORWALKER_DEMO", "1");
         let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
-        let Command::Serve(a) = cli.command else {
-            panic!("serve")
-        };
+        let Command::Serve(a) = cli.command else { panic!("serve") };
         assert!(a.demo, "FLOORWALKER_DEMO=1 turns the demo on");
         std::env::set_var("FLOORWALKER_DEMO", "0");
         let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
-        let Command::Serve(a) = cli.command else {
-            panic!("serve")
-        };
+        let Command::Serve(a) = cli.command else { panic!("serve") };
         assert!(!a.demo, "FLOORWALKER_DEMO=0 leaves it off");
         std::env::remove_var("FLOORWALKER_DEMO");
         let cli = Cli::try_parse_from(["floorwalker", "serve"]).unwrap();
-        let Command::Serve(a) = cli.command else {
-            panic!("serve")
-        };
+        let Command::Serve(a) = cli.command else { panic!("serve") };
         assert_eq!(a.addr.port(), 8080);
         if std::env::var_os("DATABASE_URL").is_none() {
             assert_eq!(a.db.database_url.expose(), DEFAULT_DATABASE_URL);

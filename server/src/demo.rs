@@ -178,11 +178,27 @@ pub async fn seed_if_empty(db: &Db, password: Option<&Secret>) -> anyhow::Result
 
     let replies = [
         ("hello", "Greeting", "Hi! I'm in the store right now — how can I help you today?"),
-        ("hours", "Opening hours", "We're open Monday to Friday 9–18 and Saturday 10–16. Chat with us any time we're online!"),
-        ("delivery", "Delivery", "Delivery takes 1–3 working days and is free on orders over 500 kr."),
-        ("returns", "Returns", "You can return anything within 30 days with the receipt, in store or by post."),
+        (
+            "hours",
+            "Opening hours",
+            "We're open Monday to Friday 9–18 and Saturday 10–16. Chat with us any time we're online!",
+        ),
+        (
+            "delivery",
+            "Delivery",
+            "Delivery takes 1–3 working days and is free on orders over 500 kr.",
+        ),
+        (
+            "returns",
+            "Returns",
+            "You can return anything within 30 days with the receipt, in store or by post.",
+        ),
         ("stock", "Checking stock", "Let me check the shelf for you — one moment."),
-        ("thanks", "Thanks", "Thanks for chatting with us! Is there anything else I can help with?"),
+        (
+            "thanks",
+            "Thanks",
+            "Thanks for chatting with us! Is there anything else I can help with?",
+        ),
     ];
     for (shortcut, title, body) in replies {
         db.create_saved_reply(
@@ -201,33 +217,21 @@ pub async fn seed_if_empty(db: &Db, password: Option<&Secret>) -> anyhow::Result
         primary_color: "#0b5d4b".into(),
         ..Default::default()
     };
-    display.greeting.insert(
-        "sv".into(),
-        "Frågor? Chatta med en expert i vår butik.".into(),
-    );
-    display.greeting.insert(
-        "de".into(),
-        "Fragen? Chatten Sie mit einer Expertin im Laden.".into(),
-    );
-    display.greeting.insert(
-        "fa".into(),
-        "سؤالی دارید؟ با یک کارشناس فروشگاه گفتگو کنید.".into(),
-    );
+    display
+        .greeting
+        .insert("sv".into(), "Frågor? Chatta med en expert i vår butik.".into());
+    display
+        .greeting
+        .insert("de".into(), "Fragen? Chatten Sie mit einer Expertin im Laden.".into());
+    display
+        .greeting
+        .insert("fa".into(), "سؤالی دارید؟ با یک کارشناس فروشگاه گفتگو کنید.".into());
     db.set_display(m, &display).await?;
-    db.set_origins(
-        m,
-        &[
-            "http://127.0.0.1:8080".into(),
-            "http://localhost:8080".into(),
-        ],
-    )
-    .await?;
+    db.set_origins(m, &["http://127.0.0.1:8080".into(), "http://localhost:8080".into()])
+        .await?;
 
     println!();
-    println!(
-        "  Demo merchant \"{DEMO_MERCHANT_NAME}\" created. Merchant ID: {}",
-        merchant.id
-    );
+    println!("  Demo merchant \"{DEMO_MERCHANT_NAME}\" created. Merchant ID: {}", merchant.id);
     println!("  Logins: operator@demo.example, admin@demo.example, expert1@demo.example … expert6@demo.example");
     if generated {
         println!("  Password for all of them (shown once): {password}");

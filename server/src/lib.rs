@@ -16,7 +16,9 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod hub;
 pub mod ids;
+pub mod protocol;
 pub mod storage;
 pub mod telemetry;
 

@@ -8,8 +8,7 @@ use tracing_subscriber::{fmt, EnvFilter};
 /// Install the tracing subscriber: human-readable, or JSON lines with `json`.
 /// `RUST_LOG` overrides the default filter.
 pub fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
@@ -24,9 +23,7 @@ pub fn metrics_handle() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             PrometheusBuilder::new()
-                .set_buckets(&[
-                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
-                ])
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
                 .expect("valid buckets")
                 .install_recorder()
                 .expect("the only metrics recorder")

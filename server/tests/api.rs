@@ -45,20 +45,9 @@ async fn operations_endpoints_answer(b: Backend) {
     assert_eq!(res.headers()["content-type"], "application/problem+json");
     // Metrics are labelled by route template, not by raw path.
     let op = app.operator().await;
-    op.get("/api/v1/access/merchants/mer_00000000000000000000000000000000")
-        .await;
-    let metrics = c
-        .request(Method::GET, "/metrics")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics.contains(r#"route="/api/v1/access/merchants/{merchant_id}""#),
-        "{metrics}"
-    );
+    op.get("/api/v1/access/merchants/mer_00000000000000000000000000000000").await;
+    let metrics = c.request(Method::GET, "/metrics").send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"route="/api/v1/access/merchants/{merchant_id}""#), "{metrics}");
     assert!(!metrics.contains("mer_00000000000000000000000000000000"));
     app.stop().await;
 }
@@ -99,9 +88,7 @@ async fn demo_seed_creates_the_documented_merchant(b: Backend) {
         assert_eq!(s, StatusCode::OK);
     }
     // Seeding twice does nothing.
-    assert!(!floorwalker::demo::seed_if_empty(&app.db, None)
-        .await
-        .unwrap());
+    assert!(!floorwalker::demo::seed_if_empty(&app.db, None).await.unwrap());
     app.stop().await;
 }
 
@@ -126,20 +113,14 @@ async fn login_gives_the_same_answer_for_unknown_user_and_wrong_password(b: Back
     let t_unknown = t0.elapsed();
     assert_eq!(wrong, unknown, "identical status and body");
     assert_eq!(wrong.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        problem_type(&wrong.1),
-        "urn:floorwalker:problem:invalid-credentials"
-    );
+    assert_eq!(problem_type(&wrong.1), "urn:floorwalker:problem:invalid-credentials");
     // Both paths run one Argon2 verification; neither is an order of magnitude faster.
     let (fast, slow) = if t_wrong < t_unknown {
         (t_wrong, t_unknown)
     } else {
         (t_unknown, t_wrong)
     };
-    assert!(
-        slow < fast * 10,
-        "timings differ too much: {t_wrong:?} vs {t_unknown:?}"
-    );
+    assert!(slow < fast * 10, "timings differ too much: {t_wrong:?} vs {t_unknown:?}");
     // Same for the store app.
     let a = c
         .post(
@@ -162,12 +143,9 @@ async fn login_is_throttled(b: Backend) {
     let c = app.client();
     for _ in 0..3 {
         assert_eq!(
-            c.post(
-                "/api/v1/auth/login",
-                json!({"email": "x@y.example", "password": "wrong password"})
-            )
-            .await
-            .0,
+            c.post("/api/v1/auth/login", json!({"email": "x@y.example", "password": "wrong password"}))
+                .await
+                .0,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -189,10 +167,7 @@ async fn writes_need_the_csrf_token_and_logout_ends_the_session(b: Backend) {
     let mut no_csrf = admin.clone();
     no_csrf.csrf = None;
     let (s, body) = no_csrf
-        .post(
-            "/api/v1/stores",
-            json!({"name": "X", "timezone": "Europe/Berlin"}),
-        )
+        .post("/api/v1/stores", json!({"name": "X", "timezone": "Europe/Berlin"}))
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(problem_type(&body), "urn:floorwalker:problem:csrf");
@@ -200,32 +175,20 @@ async fn writes_need_the_csrf_token_and_logout_ends_the_session(b: Backend) {
     wrong.csrf = Some("forged".into());
     assert_eq!(
         wrong
-            .post(
-                "/api/v1/stores",
-                json!({"name": "X", "timezone": "Europe/Berlin"})
-            )
+            .post("/api/v1/stores", json!({"name": "X", "timezone": "Europe/Berlin"}))
             .await
             .0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        admin.get("/api/v1/stores").await.1["items"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get("/api/v1/stores").await.1["items"].as_array().unwrap().len(),
         0,
         "nothing was created"
     );
     // Reads need no token.
     assert_eq!(no_csrf.get("/api/v1/stores").await.0, StatusCode::OK);
-    assert_eq!(
-        admin.post("/api/v1/auth/logout", json!({})).await.0,
-        StatusCode::NO_CONTENT
-    );
-    assert_eq!(
-        admin.get("/api/v1/auth/session").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(admin.post("/api/v1/auth/logout", json!({})).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(admin.get("/api/v1/auth/session").await.0, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
 
@@ -252,10 +215,7 @@ async fn password_change_ends_other_sessions(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
-    assert_eq!(
-        phone.get("/api/v1/auth/session").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(phone.get("/api/v1/auth/session").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
         laptop.get("/api/v1/auth/session").await.0,
         StatusCode::OK,
@@ -288,10 +248,7 @@ async fn password_change_ends_other_sessions(b: Backend) {
     assert_eq!(dev2.get("/api/v1/app/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(dev1.get("/api/v1/app/me").await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(
-        c.with_bearer(t3["token"].as_str().unwrap())
-            .get("/api/v1/app/me")
-            .await
-            .0,
+        c.with_bearer(t3["token"].as_str().unwrap()).get("/api/v1/app/me").await.0,
         StatusCode::OK
     );
     app.stop().await;
@@ -346,11 +303,7 @@ async fn stores_round_trip_and_bad_input_changes_nothing(b: Backend) {
 
     // Unknown fields and malformed JSON are rejected cleanly.
     let (s, _) = admin
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/stores/{id}"),
-            Some(json!({"nmae": "typo"})),
-        )
+        .call(Method::PATCH, &format!("/api/v1/stores/{id}"), Some(json!({"nmae": "typo"})))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let res = admin
@@ -361,20 +314,12 @@ async fn stores_round_trip_and_bad_input_changes_nothing(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let res = admin
-        .request(Method::POST, "/api/v1/stores")
-        .body("name=x")
-        .send()
-        .await
-        .unwrap();
+    let res = admin.request(Method::POST, "/api/v1/stores").body("name=x").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let big = "x".repeat(2 * 1024 * 1024);
     // On its own connection: the server answers before reading the body and closes that one.
     let mut fresh = admin.clone();
-    fresh.http = reqwest::Client::builder()
-        .cookie_store(false)
-        .build()
-        .unwrap();
+    fresh.http = reqwest::Client::builder().cookie_store(false).build().unwrap();
     let res = fresh
         .request(Method::POST, "/api/v1/stores")
         .header("content-type", "application/json")
@@ -397,10 +342,7 @@ async fn stores_round_trip_and_bad_input_changes_nothing(b: Backend) {
     assert_eq!(edited["timezone"], "Europe/Berlin");
     assert_eq!(edited["name"], "Göteborg");
     let (s, _) = admin
-        .post(
-            &format!("/api/v1/stores/{id}/departments"),
-            json!({"name": "Shoes"}),
-        )
+        .post(&format!("/api/v1/stores/{id}/departments"), json!({"name": "Shoes"}))
         .await;
     assert_eq!(s, StatusCode::CONFLICT);
     let dep = edited["departments"][0]["id"].as_str().unwrap();
@@ -413,23 +355,14 @@ async fn stores_round_trip_and_bad_input_changes_nothing(b: Backend) {
         .await;
     assert_eq!((s, d["name"].as_str()), (StatusCode::OK, Some("Footwear")));
     assert_eq!(
-        admin
-            .call(Method::DELETE, &format!("/api/v1/departments/{dep}"), None)
-            .await
-            .0,
+        admin.call(Method::DELETE, &format!("/api/v1/departments/{dep}"), None).await.0,
         StatusCode::NO_CONTENT
     );
     assert_eq!(
-        admin
-            .call(Method::DELETE, &format!("/api/v1/stores/{id}"), None)
-            .await
-            .0,
+        admin.call(Method::DELETE, &format!("/api/v1/stores/{id}"), None).await.0,
         StatusCode::NO_CONTENT
     );
-    assert_eq!(
-        admin.get(&format!("/api/v1/stores/{id}")).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(admin.get(&format!("/api/v1/stores/{id}")).await.0, StatusCode::NOT_FOUND);
     app.stop().await;
 }
 
@@ -438,10 +371,7 @@ async fn session_cookie(app: &TestApp, c: &common::Client) -> String {
     use reqwest::cookie::CookieStore;
     let _ = c;
     let url: reqwest::Url = app.url.parse().unwrap();
-    c.jar
-        .cookies(&url)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
+    c.jar.cookies(&url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
 }
 
 async fn expert_signup_approval_and_deactivation(b: Backend) {
@@ -451,9 +381,19 @@ async fn expert_signup_approval_and_deactivation(b: Backend) {
     let (_, code) = admin.get("/api/v1/team/invite-code").await;
     let code = code["invite_code"].as_str().unwrap().to_owned();
     let anon = app.client();
-    let (s, e) = anon.post("/api/v1/app/signup", json!({"invite_code": "WRONGCODE1", "email": "new@team.example", "name": "New", "password": "long enough pw"})).await;
+    let (s, e) = anon
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": "WRONGCODE1", "email": "new@team.example", "name": "New", "password": "long enough pw"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    let (s, signed) = anon.post("/api/v1/app/signup", json!({"invite_code": code.to_lowercase(), "email": "New@Team.example", "name": "Nina New", "password": "long enough pw"})).await;
+    let (s, signed) = anon
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": code.to_lowercase(), "email": "New@Team.example", "name": "Nina New", "password": "long enough pw"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{signed}");
     assert_eq!(signed["expert"]["status"], "pending");
     assert_eq!(signed["expert"]["email"], "new@team.example");
@@ -464,40 +404,29 @@ async fn expert_signup_approval_and_deactivation(b: Backend) {
         StatusCode::FORBIDDEN,
         "pending experts cannot work yet"
     );
-    let (s, _) = anon.post("/api/v1/app/signup", json!({"invite_code": code, "email": "new@team.example", "name": "Dup", "password": "long enough pw"})).await;
+    let (s, _) = anon
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": code, "email": "new@team.example", "name": "Dup", "password": "long enough pw"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
 
     let id = signed["expert"]["id"].as_str().unwrap();
-    let (s, e) = admin
-        .post(&format!("/api/v1/team/experts/{id}/approve"), json!({}))
-        .await;
-    assert_eq!(
-        (s, e["status"].as_str()),
-        (StatusCode::OK, Some("approved"))
-    );
+    let (s, e) = admin.post(&format!("/api/v1/team/experts/{id}/approve"), json!({})).await;
+    assert_eq!((s, e["status"].as_str()), (StatusCode::OK, Some("approved")));
     assert_eq!(
         phone.get("/api/v1/app/me").await.1["status"],
         "approved",
         "the waiting screen can move on"
     );
+    assert_eq!(phone.get("/api/v1/app/saved-replies").await.0, StatusCode::OK);
     assert_eq!(
-        phone.get("/api/v1/app/saved-replies").await.0,
-        StatusCode::OK
-    );
-    assert_eq!(
-        admin
-            .post(&format!("/api/v1/team/experts/{id}/approve"), json!({}))
-            .await
-            .0,
+        admin.post(&format!("/api/v1/team/experts/{id}/approve"), json!({})).await.0,
         StatusCode::CONFLICT
     );
-    let (s, e) = admin
-        .post(&format!("/api/v1/team/experts/{id}/deactivate"), json!({}))
-        .await;
-    assert_eq!(
-        (s, e["status"].as_str()),
-        (StatusCode::OK, Some("deactivated"))
-    );
+    let (s, e) = admin.post(&format!("/api/v1/team/experts/{id}/deactivate"), json!({})).await;
+    assert_eq!((s, e["status"].as_str()), (StatusCode::OK, Some("deactivated")));
     assert_eq!(
         phone.get("/api/v1/app/me").await.0,
         StatusCode::UNAUTHORIZED,
@@ -510,13 +439,8 @@ async fn expert_signup_approval_and_deactivation(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
-    let (s, e) = admin
-        .post(&format!("/api/v1/team/experts/{id}/reactivate"), json!({}))
-        .await;
-    assert_eq!(
-        (s, e["status"].as_str()),
-        (StatusCode::OK, Some("approved"))
-    );
+    let (s, e) = admin.post(&format!("/api/v1/team/experts/{id}/reactivate"), json!({})).await;
+    assert_eq!((s, e["status"].as_str()), (StatusCode::OK, Some("approved")));
     let (s, _) = anon
         .post(
             "/api/v1/app/login",
@@ -525,18 +449,18 @@ async fn expert_signup_approval_and_deactivation(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::OK);
     let (s, e) = admin
-        .call(Method::PATCH, &format!("/api/v1/team/experts/{id}"), Some(json!({"features": {"contacts": false, "product_sharing": true, "transfers": true}, "max_chats": 5})))
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/team/experts/{id}"),
+            Some(json!({"features": {"contacts": false, "product_sharing": true, "transfers": true}, "max_chats": 5})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(e["features"]["contacts"], false);
     assert_eq!(e["max_chats"], 5);
     assert_eq!(
         admin
-            .call(
-                Method::PATCH,
-                &format!("/api/v1/team/experts/{id}"),
-                Some(json!({"max_chats": 0}))
-            )
+            .call(Method::PATCH, &format!("/api/v1/team/experts/{id}"), Some(json!({"max_chats": 0})))
             .await
             .0,
         StatusCode::UNPROCESSABLE_ENTITY
@@ -544,7 +468,12 @@ async fn expert_signup_approval_and_deactivation(b: Backend) {
     // Rotating the invite code retires the old one.
     let (_, new_code) = admin.post("/api/v1/team/invite-code", json!({})).await;
     assert_ne!(new_code["invite_code"].as_str().unwrap(), code);
-    let (s, _) = anon.post("/api/v1/app/signup", json!({"invite_code": code, "email": "late@team.example", "name": "Late", "password": "long enough pw"})).await;
+    let (s, _) = anon
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": code, "email": "late@team.example", "name": "Late", "password": "long enough pw"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     app.stop().await;
 }
@@ -577,7 +506,11 @@ async fn assignments_must_stay_within_the_merchant(b: Backend) {
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     let (s, _) = admin
-        .call(Method::PUT, &path, Some(json!({"store_ids": [s0["id"]], "department_ids": [foreign_store["departments"][0]["id"]]})))
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"store_ids": [s0["id"]], "department_ids": [foreign_store["departments"][0]["id"]]})),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     // A department of a store the expert is not assigned to is rejected too.
@@ -589,12 +522,13 @@ async fn assignments_must_stay_within_the_merchant(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        admin.get(&format!("/api/v1/team/experts/{e}")).await.1,
-        before
-    );
+    assert_eq!(admin.get(&format!("/api/v1/team/experts/{e}")).await.1, before);
     let (s, after) = admin
-        .call(Method::PUT, &path, Some(json!({"store_ids": [s0["id"], s1["id"]], "department_ids": [s1["departments"][0]["id"]]})))
+        .call(
+            Method::PUT,
+            &path,
+            Some(json!({"store_ids": [s0["id"], s1["id"]], "department_ids": [s1["departments"][0]["id"]]})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(after["store_ids"].as_array().unwrap().len(), 2);
@@ -616,40 +550,24 @@ async fn saved_replies_csv_round_trip_is_all_or_nothing(b: Backend) {
     assert_eq!(r["shortcut"], "hours");
     assert_eq!(
         admin
-            .post(
-                "/api/v1/saved-replies",
-                json!({"shortcut": "hours", "title": "x", "body": "y"})
-            )
+            .post("/api/v1/saved-replies", json!({"shortcut": "hours", "title": "x", "body": "y"}))
             .await
             .0,
         StatusCode::CONFLICT
     );
     let (s, e) = admin
-        .post(
-            "/api/v1/saved-replies",
-            json!({"shortcut": "has space", "title": "", "body": "y"}),
-        )
+        .post("/api/v1/saved-replies", json!({"shortcut": "has space", "title": "", "body": "y"}))
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(e["errors"].as_array().unwrap().len(), 2);
 
-    let res = admin
-        .request(Method::GET, "/api/v1/saved-replies/export.csv")
-        .send()
-        .await
-        .unwrap();
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/csv"));
+    let res = admin.request(Method::GET, "/api/v1/saved-replies/export.csv").send().await.unwrap();
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
     let csv_text = res.text().await.unwrap();
     let mut rdr = csv::Reader::from_reader(csv_text.as_bytes());
     let rows: Vec<csv::StringRecord> = rdr.records().map(|r| r.unwrap()).collect();
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        &rows[0][2], "'=HYPERLINK(\"http://evil\")",
-        "formula neutralised"
-    );
+    assert_eq!(&rows[0][2], "'=HYPERLINK(\"http://evil\")", "formula neutralised");
 
     // An import with one bad row changes nothing.
     let bad = "shortcut,title,body\r\nnew1,New one,Hello there\r\n,Missing shortcut,Body\r\n";
@@ -662,24 +580,11 @@ async fn saved_replies_csv_round_trip_is_all_or_nothing(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let err: serde_json::Value = res.json().await.unwrap();
-    assert!(
-        err["errors"][0]["field"]
-            .as_str()
-            .unwrap()
-            .starts_with("row 3"),
-        "{err}"
-    );
-    assert_eq!(
-        admin.get("/api/v1/saved-replies").await.1["items"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert!(err["errors"][0]["field"].as_str().unwrap().starts_with("row 3"), "{err}");
+    assert_eq!(admin.get("/api/v1/saved-replies").await.1["items"].as_array().unwrap().len(), 1);
 
     // A good import updates by shortcut and creates the rest; the exported file imports back.
-    let good =
-        format!("{csv_text}new1,\"New, one\",\"Line one\nline two, with \"\"quotes\"\"\"\r\n");
+    let good = format!("{csv_text}new1,\"New, one\",\"Line one\nline two, with \"\"quotes\"\"\"\r\n");
     let res = admin
         .request(Method::POST, "/api/v1/saved-replies/import")
         .header("content-type", "text/csv")
@@ -689,16 +594,10 @@ async fn saved_replies_csv_round_trip_is_all_or_nothing(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let sum: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(
-        (sum["created"].as_u64(), sum["updated"].as_u64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!((sum["created"].as_u64(), sum["updated"].as_u64()), (Some(1), Some(1)));
     let (_, all) = admin.get("/api/v1/saved-replies?q=QUOTES").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        all["items"][0]["body"],
-        "Line one\nline two, with \"quotes\""
-    );
+    assert_eq!(all["items"][0]["body"], "Line one\nline two, with \"quotes\"");
     let (_, hours) = admin.get("/api/v1/saved-replies?q=hours").await;
     assert_eq!(
         hours["items"][0]["body"], "=HYPERLINK(\"http://evil\")",
@@ -719,17 +618,12 @@ async fn api_keys_are_shown_once_and_revocable(b: Backend) {
     let app = TestApp::spawn(b).await;
     let op = app.operator().await;
     let (_, admin) = app.merchant(&op, "Key Shop").await;
-    let (s, created) = admin
-        .post("/api/v1/api-keys", json!({"name": "Orders"}))
-        .await;
+    let (s, created) = admin.post("/api/v1/api-keys", json!({"name": "Orders"})).await;
     assert_eq!(s, StatusCode::CREATED);
     let secret = created["secret"].as_str().unwrap();
     assert!(secret.starts_with("fwk_"));
     let (_, list) = admin.get("/api/v1/api-keys").await;
-    assert!(
-        !list.to_string().contains(secret),
-        "the secret is never shown again"
-    );
+    assert!(!list.to_string().contains(secret), "the secret is never shown again");
     let key = app.client().with_bearer(secret);
     assert_eq!(key.get("/api/v1/stores").await.0, StatusCode::OK);
     assert_eq!(
@@ -737,23 +631,13 @@ async fn api_keys_are_shown_once_and_revocable(b: Backend) {
         StatusCode::FORBIDDEN,
         "keys cannot manage people"
     );
+    assert_eq!(key.get("/api/v1/api-keys").await.0, StatusCode::FORBIDDEN, "keys cannot mint keys");
     assert_eq!(
-        key.get("/api/v1/api-keys").await.0,
-        StatusCode::FORBIDDEN,
-        "keys cannot mint keys"
-    );
-    assert_eq!(
-        app.client()
-            .with_bearer("fwk_forged")
-            .get("/api/v1/stores")
-            .await
-            .0,
+        app.client().with_bearer("fwk_forged").get("/api/v1/stores").await.0,
         StatusCode::UNAUTHORIZED
     );
     let id = created["key"]["id"].as_str().unwrap();
-    let (s, revoked) = admin
-        .call(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None)
-        .await;
+    let (s, revoked) = admin.call(Method::DELETE, &format!("/api/v1/api-keys/{id}"), None).await;
     assert_eq!(s, StatusCode::OK);
     assert!(revoked["revoked_at"].is_number());
     assert_eq!(key.get("/api/v1/stores").await.0, StatusCode::UNAUTHORIZED);
@@ -793,14 +677,8 @@ async fn lists_paginate_with_cursors(b: Backend) {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, ["r0", "r1", "r2", "r3", "r4"]);
-    assert_eq!(
-        admin.get("/api/v1/saved-replies?limit=0").await.0,
-        StatusCode::UNPROCESSABLE_ENTITY
-    );
-    assert_eq!(
-        admin.get("/api/v1/saved-replies?limit=abc").await.0,
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(admin.get("/api/v1/saved-replies?limit=0").await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(admin.get("/api/v1/saved-replies?limit=abc").await.0, StatusCode::BAD_REQUEST);
     app.stop().await;
 }
 
@@ -813,12 +691,7 @@ async fn reassigning_contacts_moves_them(b: Backend) {
     let (_, pending) = admin.get("/api/v1/team/experts?status=pending").await;
     let pending_id = pending["items"][0]["id"].as_str().unwrap().to_owned();
     // Contacts come from chats (the hub); insert three directly, one shared with the target.
-    let merchant = floorwalker::ids::MerchantId::from_db(
-        experts["items"][0]["merchant_id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    );
+    let merchant = floorwalker::ids::MerchantId::from_db(experts["items"][0]["merchant_id"].as_str().unwrap().to_owned());
     let mut shoppers = Vec::new();
     for _ in 0..3 {
         shoppers.push(app.db.create_shopper(&merchant).await.unwrap().id);
@@ -839,10 +712,7 @@ async fn reassigning_contacts_moves_them(b: Backend) {
     }
     let path = format!("/api/v1/team/experts/{from}/reassign-contacts");
     assert_eq!(
-        admin
-            .post(&path, json!({"to_expert_id": pending_id}))
-            .await
-            .0,
+        admin.post(&path, json!({"to_expert_id": pending_id})).await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
     assert_eq!(
@@ -872,26 +742,14 @@ async fn settings_validate_and_persist(b: Backend) {
     display["primary_color"] = json!("#112233");
     display["hidden_paths"] = json!(["/checkout*", "/account/*"]);
     display["position"] = json!("bottom-left");
-    let (s, saved) = admin
-        .call(
-            Method::PUT,
-            "/api/v1/settings/display",
-            Some(display.clone()),
-        )
-        .await;
+    let (s, saved) = admin.call(Method::PUT, "/api/v1/settings/display", Some(display.clone())).await;
     assert_eq!(s, StatusCode::OK, "{saved}");
     display["primary_color"] = json!("red");
     assert_eq!(
-        admin
-            .call(Method::PUT, "/api/v1/settings/display", Some(display))
-            .await
-            .0,
+        admin.call(Method::PUT, "/api/v1/settings/display", Some(display)).await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    assert_eq!(
-        admin.get("/api/v1/settings/display").await.1["primary_color"],
-        "#112233"
-    );
+    assert_eq!(admin.get("/api/v1/settings/display").await.1["primary_color"], "#112233");
     let (s, o) = admin
         .call(
             Method::PUT,
@@ -903,11 +761,7 @@ async fn settings_validate_and_persist(b: Backend) {
     assert_eq!(o["origins"], json!(["https://shop.example"]));
     assert_eq!(
         admin
-            .call(
-                Method::PUT,
-                "/api/v1/settings/origins",
-                Some(json!({"origins": ["*"]}))
-            )
+            .call(Method::PUT, "/api/v1/settings/origins", Some(json!({"origins": ["*"]})))
             .await
             .0,
         StatusCode::UNPROCESSABLE_ENTITY
@@ -915,28 +769,15 @@ async fn settings_validate_and_persist(b: Backend) {
     let (_, mut routing) = admin.get("/api/v1/settings/routing").await;
     routing["missed_after_s"] = json!(300);
     assert_eq!(
-        admin
-            .call(
-                Method::PUT,
-                "/api/v1/settings/routing",
-                Some(routing.clone())
-            )
-            .await
-            .0,
+        admin.call(Method::PUT, "/api/v1/settings/routing", Some(routing.clone())).await.0,
         StatusCode::OK
     );
     routing["reoffer_every_s"] = json!(1);
     assert_eq!(
-        admin
-            .call(Method::PUT, "/api/v1/settings/routing", Some(routing))
-            .await
-            .0,
+        admin.call(Method::PUT, "/api/v1/settings/routing", Some(routing)).await.0,
         StatusCode::UNPROCESSABLE_ENTITY
     );
-    assert_eq!(
-        admin.get("/api/v1/settings/routing").await.1["missed_after_s"],
-        300
-    );
+    assert_eq!(admin.get("/api/v1/settings/routing").await.1["missed_after_s"], 300);
     app.stop().await;
 }
 
@@ -950,10 +791,7 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{acc}");
     let analyst = app.login("analyst@closing.example", DEMO_PASSWORD).await;
     assert_eq!(analyst.get("/api/v1/stores").await.0, StatusCode::OK);
-    assert_eq!(
-        analyst.get("/api/v1/team/experts").await.0,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(analyst.get("/api/v1/team/experts").await.0, StatusCode::FORBIDDEN);
     // Narrowing modules applies at once.
     let aid = acc["id"].as_str().unwrap();
     op.call(
@@ -971,10 +809,7 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
         Some(json!({"active": false})),
     )
     .await;
-    assert_eq!(
-        analyst.get("/api/v1/team/experts").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(analyst.get("/api/v1/team/experts").await.0, StatusCode::UNAUTHORIZED);
     let (s, _) = app
         .client()
         .post(
@@ -992,9 +827,6 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(
-        admin.get("/api/v1/stores").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(admin.get("/api/v1/stores").await.0, StatusCode::UNAUTHORIZED);
     app.stop().await;
 }

@@ -31,33 +31,30 @@ const MODULES: [&str; 8] = [
     "shoppers",
     "integrations",
 ];
-const API_KEY_MODULES: [&str; 5] = [
-    "analytics",
-    "exports",
-    "stores",
-    "saved_replies",
-    "shoppers",
-];
+const API_KEY_MODULES: [&str; 5] = ["analytics", "exports", "stores", "saved_replies", "shoppers"];
 
 /// One merchant's objects, by path parameter name.
 struct Ids(BTreeMap<&'static str, String>);
 
 async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
-    let (_, store) = admin.post("/api/v1/stores", json!({"name": "Matrix store", "timezone": "Europe/Berlin", "departments": ["Matrix dep"]})).await;
-    let (_, reply) = admin
+    let (_, store) = admin
         .post(
-            "/api/v1/saved-replies",
-            json!({"shortcut": "matrix", "title": "t", "body": "b"}),
+            "/api/v1/stores",
+            json!({"name": "Matrix store", "timezone": "Europe/Berlin", "departments": ["Matrix dep"]}),
         )
         .await;
-    let (_, key) = admin
-        .post("/api/v1/api-keys", json!({"name": "matrix"}))
+    let (_, reply) = admin
+        .post("/api/v1/saved-replies", json!({"shortcut": "matrix", "title": "t", "body": "b"}))
         .await;
+    let (_, key) = admin.post("/api/v1/api-keys", json!({"name": "matrix"})).await;
     let (_, code) = admin.get("/api/v1/team/invite-code").await;
     let email = format!("matrix-expert-{}@x.example", &merchant_id[4..12]);
     let (s, expert) = app
         .client()
-        .post("/api/v1/app/signup", json!({"invite_code": code["invite_code"], "email": email, "name": "M", "password": DEMO_PASSWORD}))
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": code["invite_code"], "email": email, "name": "M", "password": DEMO_PASSWORD}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{expert}");
     let m = floorwalker::ids::MerchantId::parse(merchant_id).unwrap();
@@ -65,22 +62,13 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
     let (_, session) = admin.get("/api/v1/auth/session").await;
     let mut ids = BTreeMap::new();
     ids.insert("store_id", store["id"].as_str().unwrap().to_owned());
-    ids.insert(
-        "department_id",
-        store["departments"][0]["id"].as_str().unwrap().to_owned(),
-    );
+    ids.insert("department_id", store["departments"][0]["id"].as_str().unwrap().to_owned());
     ids.insert("reply_id", reply["id"].as_str().unwrap().to_owned());
     ids.insert("key_id", key["key"]["id"].as_str().unwrap().to_owned());
-    ids.insert(
-        "expert_id",
-        expert["expert"]["id"].as_str().unwrap().to_owned(),
-    );
+    ids.insert("expert_id", expert["expert"]["id"].as_str().unwrap().to_owned());
     ids.insert("shopper_id", shopper.id.to_string());
     ids.insert("merchant_id", merchant_id.to_owned());
-    ids.insert(
-        "account_id",
-        session["account"]["id"].as_str().unwrap().to_owned(),
-    );
+    ids.insert("account_id", session["account"]["id"].as_str().unwrap().to_owned());
     Ids(ids)
 }
 
@@ -95,13 +83,7 @@ fn fill(template: &str, ids: &Ids) -> String {
 
 /// A valid body for each write route, so a 404 for a foreign id is the real answer and not a
 /// body validation error in front of it.
-fn body_for(
-    method: &Method,
-    template: &str,
-    own: &Ids,
-    display: &Value,
-    routing: &Value,
-) -> Option<Value> {
+fn body_for(method: &Method, template: &str, own: &Ids, display: &Value, routing: &Value) -> Option<Value> {
     let n = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     Some(match (method.as_str(), template) {
         ("POST", "/api/v1/stores") => json!({"name": "M", "timezone": "Europe/Berlin"}),
@@ -180,19 +162,18 @@ async fn authorization_matrix(b: Backend) {
         let email = format!("no-{m}@alpha.example");
         let modules: Vec<&str> = MODULES.iter().copied().filter(|x| *x != m).collect();
         let (s, _) = op
-            .post("/api/v1/access/accounts", json!({"merchant_id": a_id, "role": "merchant", "email": email, "name": m, "password": DEMO_PASSWORD, "modules": modules}))
+            .post(
+                "/api/v1/access/accounts",
+                json!({"merchant_id": a_id, "role": "merchant", "email": email, "name": m, "password": DEMO_PASSWORD, "modules": modules}),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED);
         lacking.insert(m, app.login(&email, DEMO_PASSWORD).await);
     }
-    let (_, key) = a_admin
-        .post("/api/v1/api-keys", json!({"name": "matrix key"}))
-        .await;
+    let (_, key) = a_admin.post("/api/v1/api-keys", json!({"name": "matrix key"})).await;
     let api_key = app.client().with_bearer(key["secret"].as_str().unwrap());
     let (_, expert_login) = app.client().post("/api/v1/app/signup", json!({"invite_code": a_admin.get("/api/v1/team/invite-code").await.1["invite_code"], "email": "tok@alpha.example", "name": "T", "password": DEMO_PASSWORD})).await;
-    let expert = app
-        .client()
-        .with_bearer(expert_login["token"].as_str().unwrap());
+    let expert = app.client().with_bearer(expert_login["token"].as_str().unwrap());
     let anonymous = app.client();
     let b_before = snapshot(&b_admin).await;
 
@@ -201,9 +182,7 @@ async fn authorization_matrix(b: Backend) {
     let failures = std::cell::RefCell::new(Vec::<String>::new());
     let expect = |what: String, got: StatusCode, want: &[StatusCode]| {
         if !want.contains(&got) {
-            failures
-                .borrow_mut()
-                .push(format!("{what}: got {got}, want {want:?}"));
+            failures.borrow_mut().push(format!("{what}: got {got}, want {want:?}"));
         }
     };
     for (template, ops) in doc["paths"].as_object().unwrap() {
@@ -218,57 +197,106 @@ async fn authorization_matrix(b: Backend) {
                     // Per-user routes: only sign-in and sign-up are open to anonymous callers.
                     let open = template.ends_with("/login") || template.ends_with("/signup");
                     if !open {
-                        expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                        expect(
+                            what("anonymous"),
+                            send(&anonymous, &method, &own_path, body()).await,
+                            &[StatusCode::UNAUTHORIZED],
+                        );
                     }
                 }
                 "access" => {
-                    expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
-                    expect(what("merchant admin"), send(&a_admin, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
-                    expect(what("expert token"), send(&expert, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
-                    expect(what("API key"), send(&api_key, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
+                    expect(
+                        what("anonymous"),
+                        send(&anonymous, &method, &own_path, body()).await,
+                        &[StatusCode::UNAUTHORIZED],
+                    );
+                    expect(
+                        what("merchant admin"),
+                        send(&a_admin, &method, &own_path, body()).await,
+                        &[StatusCode::FORBIDDEN],
+                    );
+                    expect(
+                        what("expert token"),
+                        send(&expert, &method, &own_path, body()).await,
+                        &[StatusCode::UNAUTHORIZED],
+                    );
+                    expect(
+                        what("API key"),
+                        send(&api_key, &method, &own_path, body()).await,
+                        &[StatusCode::UNAUTHORIZED],
+                    );
                     for (m, c) in &lacking {
-                        expect(what(&format!("account without {m}")), send(c, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                        expect(
+                            what(&format!("account without {m}")),
+                            send(c, &method, &own_path, body()).await,
+                            &[StatusCode::FORBIDDEN],
+                        );
                     }
                 }
                 m if MODULES.contains(&m) => {
-                    expect(what("anonymous"), send(&anonymous, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
-                    expect(what("operator"), send(&op, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
-                    expect(what("expert token"), send(&expert, &method, &own_path, body()).await, &[StatusCode::UNAUTHORIZED]);
-                    expect(what(&format!("account without {m}")), send(&lacking[m], &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                    expect(
+                        what("anonymous"),
+                        send(&anonymous, &method, &own_path, body()).await,
+                        &[StatusCode::UNAUTHORIZED],
+                    );
+                    expect(
+                        what("operator"),
+                        send(&op, &method, &own_path, body()).await,
+                        &[StatusCode::FORBIDDEN],
+                    );
+                    expect(
+                        what("expert token"),
+                        send(&expert, &method, &own_path, body()).await,
+                        &[StatusCode::UNAUTHORIZED],
+                    );
+                    expect(
+                        what(&format!("account without {m}")),
+                        send(&lacking[m], &method, &own_path, body()).await,
+                        &[StatusCode::FORBIDDEN],
+                    );
                     let key_allowed = API_KEY_MODULES.contains(&m);
                     if !key_allowed {
-                        expect(what("API key"), send(&api_key, &method, &own_path, body()).await, &[StatusCode::FORBIDDEN]);
+                        expect(
+                            what("API key"),
+                            send(&api_key, &method, &own_path, body()).await,
+                            &[StatusCode::FORBIDDEN],
+                        );
                     }
                     if template.contains('{') {
                         let foreign_path = fill(template, &foreign);
-                        expect(what("admin with foreign ids"), send(&a_admin, &method, &foreign_path, body()).await, &[StatusCode::NOT_FOUND]);
+                        expect(
+                            what("admin with foreign ids"),
+                            send(&a_admin, &method, &foreign_path, body()).await,
+                            &[StatusCode::NOT_FOUND],
+                        );
                         if key_allowed {
-                            expect(what("API key with foreign ids"), send(&api_key, &method, &foreign_path, body()).await, &[StatusCode::NOT_FOUND]);
+                            expect(
+                                what("API key with foreign ids"),
+                                send(&api_key, &method, &foreign_path, body()).await,
+                                &[StatusCode::NOT_FOUND],
+                            );
                         }
                     } else if method == Method::GET {
                         let text = a_admin.request(Method::GET, &own_path).send().await.unwrap().text().await.unwrap();
                         for (name, id) in &foreign.0 {
                             if text.contains(id.as_str()) {
-                                failures.borrow_mut().push(format!("GET {template} shows the other merchant's {name}"));
+                                failures
+                                    .borrow_mut()
+                                    .push(format!("GET {template} shows the other merchant's {name}"));
                             }
                         }
                     }
                 }
-                other => failures.borrow_mut().push(format!("{method} {template} has no known tag ({other:?}): every route must name its module")),
+                other => failures.borrow_mut().push(format!(
+                    "{method} {template} has no known tag ({other:?}): every route must name its module"
+                )),
             }
             checked += 1;
         }
     }
     let failures = failures.into_inner();
-    assert!(
-        failures.is_empty(),
-        "authorization failures:\n{}",
-        failures.join("\n")
-    );
-    assert!(
-        checked >= 40,
-        "only {checked} operations in the OpenAPI document"
-    );
+    assert!(failures.is_empty(), "authorization failures:\n{}", failures.join("\n"));
+    assert!(checked >= 40, "only {checked} operations in the OpenAPI document");
 
     // A header or body cannot pick the tenant: the store lands with the session's merchant.
     let (s, _) = a_admin
@@ -286,16 +314,8 @@ async fn authorization_matrix(b: Backend) {
             json!({"name": "Body trick", "timezone": "Europe/Berlin", "merchant_id": b_id}),
         )
         .await;
-    assert_eq!(
-        s,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "unknown fields are rejected"
-    );
-    assert_eq!(
-        snapshot(&b_admin).await,
-        b_before,
-        "the other merchant's data is untouched"
-    );
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "unknown fields are rejected");
+    assert_eq!(snapshot(&b_admin).await, b_before, "the other merchant's data is untouched");
     eprintln!("authorization matrix: {checked} operations checked");
     app.stop().await;
 }

@@ -6,9 +6,7 @@ use common::{Backend, TestDb};
 use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
 use floorwalker::ids::{ShopperId, StoreId};
-use floorwalker::storage::{
-    Address, NewAccount, NewExpert, PageRequest, SavedReplyFields, StorageError, StoreFields,
-};
+use floorwalker::storage::{Address, NewAccount, NewExpert, PageRequest, SavedReplyFields, StorageError, StoreFields};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -57,18 +55,12 @@ async fn another_merchants_objects_do_not_exist(b: Backend) {
         )
         .await
         .unwrap();
-    assert!(matches!(
-        db.get_store(&bm.id, &s.id).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(db.get_store(&bm.id, &s.id).await, Err(StorageError::NotFound)));
     assert!(matches!(
         db.update_store(&bm.id, &s.id, &store("stolen")).await,
         Err(StorageError::NotFound)
     ));
-    assert!(matches!(
-        db.delete_store(&bm.id, &s.id).await,
-        Err(StorageError::NotFound)
-    ));
+    assert!(matches!(db.delete_store(&bm.id, &s.id).await, Err(StorageError::NotFound)));
     assert!(matches!(
         db.create_department(&bm.id, &s.id, "x").await,
         Err(StorageError::NotFound)
@@ -77,28 +69,11 @@ async fn another_merchants_objects_do_not_exist(b: Backend) {
         db.rename_department(&bm.id, &d.id, "x").await,
         Err(StorageError::NotFound)
     ));
-    assert!(matches!(
-        db.get_saved_reply(&a.id, &r.id).await,
-        Err(StorageError::NotFound)
-    ));
-    assert!(matches!(
-        db.delete_saved_reply(&a.id, &r.id).await,
-        Err(StorageError::NotFound)
-    ));
-    assert_eq!(
-        db.list_stores(&bm.id, &PageRequest::first(50))
-            .await
-            .unwrap()
-            .items
-            .len(),
-        0
-    );
+    assert!(matches!(db.get_saved_reply(&a.id, &r.id).await, Err(StorageError::NotFound)));
+    assert!(matches!(db.delete_saved_reply(&a.id, &r.id).await, Err(StorageError::NotFound)));
+    assert_eq!(db.list_stores(&bm.id, &PageRequest::first(50)).await.unwrap().items.len(), 0);
     assert_eq!(db.list_departments(&bm.id, None).await.unwrap().len(), 0);
-    assert_eq!(
-        db.get_store(&a.id, &s.id).await.unwrap().name,
-        "A store",
-        "untouched"
-    );
+    assert_eq!(db.get_store(&a.id, &s.id).await.unwrap().name, "A store", "untouched");
     assert!(matches!(
         db.get_store(&a.id, &StoreId::generate()).await,
         Err(StorageError::NotFound)
@@ -126,10 +101,7 @@ async fn uniqueness_is_a_conflict_not_a_crash(b: Backend) {
         modules: &[Module::Stores],
     };
     db.create_account(&acc).await.unwrap();
-    assert!(matches!(
-        db.create_account(&acc).await,
-        Err(StorageError::Conflict(_))
-    ));
+    assert!(matches!(db.create_account(&acc).await, Err(StorageError::Conflict(_))));
     let e = NewExpert {
         email: "e@a.example",
         name: "E",
@@ -137,10 +109,7 @@ async fn uniqueness_is_a_conflict_not_a_crash(b: Backend) {
         status: ExpertStatus::Pending,
     };
     db.create_expert(&a.id, &e).await.unwrap();
-    assert!(matches!(
-        db.create_expert(&a.id, &e).await,
-        Err(StorageError::Conflict(_))
-    ));
+    assert!(matches!(db.create_expert(&a.id, &e).await, Err(StorageError::Conflict(_))));
     db.pool.close().await;
     t.drop_db().await;
 }
@@ -165,9 +134,7 @@ async fn concurrent_lifecycle_actions_apply_once(b: Backend) {
     for _ in 0..8 {
         let (db, m, id) = (db.clone(), a.id.clone(), e.id.clone());
         tasks.push(tokio::spawn(async move {
-            db.expert_action(&m, &id, ExpertAction::Approve)
-                .await
-                .is_ok()
+            db.expert_action(&m, &id, ExpertAction::Approve).await.is_ok()
         }));
     }
     let mut wins = 0;
@@ -177,10 +144,7 @@ async fn concurrent_lifecycle_actions_apply_once(b: Backend) {
         }
     }
     assert_eq!(wins, 1, "exactly one approval applies");
-    assert_eq!(
-        db.get_expert(&a.id, &e.id).await.unwrap().status,
-        ExpertStatus::Approved
-    );
+    assert_eq!(db.get_expert(&a.id, &e.id).await.unwrap().status, ExpertStatus::Approved);
     db.pool.close().await;
     t.drop_db().await;
 }
@@ -200,22 +164,13 @@ async fn sessions_expire_and_die_with_their_account(b: Backend) {
         })
         .await
         .unwrap();
-    db.create_session(&acc.id, "live", "csrf", 60_000)
-        .await
-        .unwrap();
-    db.create_session(&acc.id, "expired", "csrf", -1)
-        .await
-        .unwrap();
+    db.create_session(&acc.id, "live", "csrf", 60_000).await.unwrap();
+    db.create_session(&acc.id, "expired", "csrf", -1).await.unwrap();
     assert!(db.session("live").await.unwrap().is_some());
     assert!(db.session("expired").await.unwrap().is_none());
     assert_eq!(db.delete_expired_sessions().await.unwrap(), 1);
-    db.update_account(&acc.id, None, None, Some(false))
-        .await
-        .unwrap();
-    assert!(
-        db.session("live").await.unwrap().is_none(),
-        "deactivation ends sessions"
-    );
+    db.update_account(&acc.id, None, None, Some(false)).await.unwrap();
+    assert!(db.session("live").await.unwrap().is_none(), "deactivation ends sessions");
     db.pool.close().await;
     t.drop_db().await;
 }
@@ -229,14 +184,8 @@ async fn shopper_ids_are_issued_by_the_server(b: Backend) {
     let s2 = db.create_shopper(&a.id).await.unwrap();
     assert_ne!(s1.id, s2.id);
     assert!(ShopperId::parse(s1.id.as_str()).is_some());
-    assert!(matches!(
-        db.get_shopper(&bm.id, &s1.id).await,
-        Err(StorageError::NotFound)
-    ));
-    let who = db
-        .identify_shopper(&a.id, &s1.id, Some("Ada"), None)
-        .await
-        .unwrap();
+    assert!(matches!(db.get_shopper(&bm.id, &s1.id).await, Err(StorageError::NotFound)));
+    let who = db.identify_shopper(&a.id, &s1.id, Some("Ada"), None).await.unwrap();
     assert_eq!(who.name.as_deref(), Some("Ada"));
     assert!(matches!(
         db.identify_shopper(&bm.id, &s1.id, Some("x"), None).await,

@@ -74,11 +74,11 @@ function Shell({ expert, onLogout }: { expert: Expert; onLogout: () => void }) {
 
   if (chat) {
     return (
-      <>
+      <div class="chat-wrap" data-conn={s.conn}>
         <ConnBanner />
         <ChatView id={chat} onBack={() => { if (history.state?.chat) history.back(); else setChat(null); }} />
         <Toast />
-      </>
+      </div>
     );
   }
   const tabs: [Tab, Key, string, number][] = [
@@ -87,7 +87,7 @@ function Shell({ expert, onLogout }: { expert: Expert; onLogout: () => void }) {
     ['profile', 'nav.profile', 'profile', 0],
   ];
   return (
-    <div class="shell">
+    <div class="shell" data-conn={s.conn}>
       <a class="skip" href="#main">{t('nav.skip')}</a>
       <header class="top">
         <img src="icon.svg" alt="" width={28} height={28} />

@@ -176,7 +176,7 @@ function DisplayForm() {
           <h3>{t('display.greeting')}</h3>
           <p class="hint">{t('display.greetingHint')}</p>
           {d.languages.map((c) => (
-            <Field key={c} name={'greeting.' + c} label={langName(c)} error={f.errors['greeting.' + c]}>
+            <Field key={c} name={'greeting.' + c} label={<><span class="visually-hidden">{t('display.greeting')}: </span><span lang={c}>{langName(c)}</span></>} error={f.errors['greeting.' + c]}>
               {({ id, describedBy, invalid }) => (
                 <input id={id} value={d.greeting[c] ?? ''} dir="auto" lang={c} aria-describedby={describedBy} aria-invalid={invalid || undefined}
                   onInput={(e) => set({ greeting: { ...d.greeting, [c]: (e.target as HTMLInputElement).value } })} />

@@ -160,11 +160,10 @@ pub fn is_open(tz: Tz, weekly: &WeeklyHours, exceptions: &[DateException], at_ms
         Some(e) => &e.hours,
         None => weekly.for_weekday(local.weekday()),
     };
-    day.iter()
-        .any(|iv| match (minutes(&iv.open), minutes(&iv.close)) {
-            (Some(o), Some(c)) => o <= minute && minute < c,
-            _ => false,
-        })
+    day.iter().any(|iv| match (minutes(&iv.open), minutes(&iv.close)) {
+        (Some(o), Some(c)) => o <= minute && minute < c,
+        _ => false,
+    })
 }
 
 #[cfg(test)]
@@ -187,10 +186,7 @@ mod tests {
         let mut p = Problems::new();
         w.validate(&mut p, "hours");
         let fields: Vec<_> = p.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["hours.monday", "hours.tuesday[0]", "hours.friday[0]"]
-        );
+        assert_eq!(fields, ["hours.monday", "hours.tuesday[0]", "hours.friday[0]"]);
     }
 
     #[test]

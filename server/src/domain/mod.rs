@@ -79,10 +79,7 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 pub fn check_password(p: &mut Problems, field: &str, password: &str) {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        p.add(
-            field,
-            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
-        );
+        p.add(field, format!("must be at least {MIN_PASSWORD_CHARS} characters"));
     } else if n > 256 {
         p.add(field, "must be at most 256 characters");
     }

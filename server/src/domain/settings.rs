@@ -69,11 +69,7 @@ impl Default for DisplaySettings {
             primary_color: "#1f5f8b".into(),
             position: Position::BottomRight,
             color_scheme: ColorScheme::Auto,
-            greeting: [(
-                "en".to_string(),
-                "Questions? Chat with an expert in our store.".to_string(),
-            )]
-            .into(),
+            greeting: [("en".to_string(), "Questions? Chat with an expert in our store.".to_string())].into(),
             default_language: "en".into(),
             languages: LANGUAGES.iter().map(|s| s.to_string()).collect(),
             hidden_paths: vec!["/checkout*".into()],
@@ -100,17 +96,9 @@ impl DisplaySettings {
                 && logo.len() <= 500
                 && !logo.contains(char::is_whitespace)
                 && !logo.starts_with("//");
-            p.check(
-                ok,
-                "logo_url",
-                "must be an https:// URL or a path starting with /",
-            );
+            p.check(ok, "logo_url", "must be an https:// URL or a path starting with /");
         }
-        p.check(
-            valid_hex_color(&self.primary_color),
-            "primary_color",
-            "must be #rrggbb",
-        );
+        p.check(valid_hex_color(&self.primary_color), "primary_color", "must be #rrggbb");
         for (lang, text) in &self.greeting {
             p.check(
                 LANGUAGES.contains(&lang.as_str()),
@@ -128,30 +116,14 @@ impl DisplaySettings {
             "default_language",
             "unsupported language",
         );
-        p.check(
-            !self.languages.is_empty(),
-            "languages",
-            "offer at least one language",
-        );
+        p.check(!self.languages.is_empty(), "languages", "offer at least one language");
         for (i, l) in self.languages.iter().enumerate() {
-            p.check(
-                LANGUAGES.contains(&l.as_str()),
-                &format!("languages[{i}]"),
-                "unsupported language",
-            );
+            p.check(LANGUAGES.contains(&l.as_str()), &format!("languages[{i}]"), "unsupported language");
         }
-        p.check(
-            self.hidden_paths.len() <= 100,
-            "hidden_paths",
-            "at most 100 patterns",
-        );
+        p.check(self.hidden_paths.len() <= 100, "hidden_paths", "at most 100 patterns");
         for (i, h) in self.hidden_paths.iter().enumerate() {
             let ok = h.starts_with('/') && h.len() <= 300 && !h.contains(char::is_whitespace);
-            p.check(
-                ok,
-                &format!("hidden_paths[{i}]"),
-                "must be a path pattern starting with /",
-            );
+            p.check(ok, &format!("hidden_paths[{i}]"), "must be a path pattern starting with /");
         }
         p.into_result()
     }
@@ -213,21 +185,9 @@ impl Default for RoutingSettings {
 impl RoutingSettings {
     pub fn validate(&self) -> Result<(), Vec<super::FieldError>> {
         let mut p = Problems::new();
-        p.check(
-            self.contact_first_s <= 600,
-            "contact_first_s",
-            "must be at most 600",
-        );
-        p.check(
-            (5..=600).contains(&self.reoffer_every_s),
-            "reoffer_every_s",
-            "must be 5–600",
-        );
-        p.check(
-            (10..=86_400).contains(&self.missed_after_s),
-            "missed_after_s",
-            "must be 10–86400",
-        );
+        p.check(self.contact_first_s <= 600, "contact_first_s", "must be at most 600");
+        p.check((5..=600).contains(&self.reoffer_every_s), "reoffer_every_s", "must be 5–600");
+        p.check((10..=86_400).contains(&self.missed_after_s), "missed_after_s", "must be 10–86400");
         p.check(
             self.unanswered_reoffer_s == 0 || (10..=3600).contains(&self.unanswered_reoffer_s),
             "unanswered_reoffer_s",
@@ -248,8 +208,7 @@ pub fn canonical_origin(s: &str) -> Option<String> {
     if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
         return None;
     }
-    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() || !u.username().is_empty()
-    {
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() || !u.username().is_empty() {
         return None;
     }
     Some(u.origin().ascii_serialization())
@@ -262,10 +221,7 @@ pub fn validate_origins(list: &[String]) -> Result<Vec<String>, Vec<super::Field
         match canonical_origin(o) {
             Some(c) if !out.contains(&c) => out.push(c),
             Some(_) => {}
-            None => p.add(
-                format!("origins[{i}]"),
-                "must be an origin like https://shop.example",
-            ),
+            None => p.add(format!("origins[{i}]"), "must be an origin like https://shop.example"),
         }
     }
     p.check(list.len() <= 50, "origins", "at most 50 origins");
@@ -290,18 +246,9 @@ mod tests {
 
     #[test]
     fn origins_are_canonicalised_and_checked() {
-        let ok = validate_origins(&[
-            "https://Shop.Example".into(),
-            "http://localhost:3000/".into(),
-        ])
-        .unwrap();
+        let ok = validate_origins(&["https://Shop.Example".into(), "http://localhost:3000/".into()]).unwrap();
         assert_eq!(ok, ["https://shop.example", "http://localhost:3000"]);
-        let bad = validate_origins(&[
-            "shop.example".into(),
-            "https://a.example/path".into(),
-            "javascript:alert(1)".into(),
-        ])
-        .unwrap_err();
+        let bad = validate_origins(&["shop.example".into(), "https://a.example/path".into(), "javascript:alert(1)".into()]).unwrap_err();
         assert_eq!(bad.len(), 3);
     }
 

@@ -46,11 +46,7 @@ impl Module {
     pub fn api_key_allowed(self) -> bool {
         matches!(
             self,
-            Module::Analytics
-                | Module::Exports
-                | Module::Stores
-                | Module::SavedReplies
-                | Module::Shoppers
+            Module::Analytics | Module::Exports | Module::Stores | Module::SavedReplies | Module::Shoppers
         )
     }
 }

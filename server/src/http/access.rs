@@ -32,11 +32,7 @@ fn merchant_id(s: &str) -> ApiResult<MerchantId> {
 #[utoipa::path(get, path = "/access/merchants", tag = "access", params(PageQuery),
     responses((status = 200, body = Page<Merchant>), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
     security(("session" = [])))]
-async fn list_merchants(
-    State(state): State<AppState>,
-    _op: Operator,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<Merchant>>> {
+async fn list_merchants(State(state): State<AppState>, _op: Operator, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<Merchant>>> {
     Ok(Json(state.db.list_merchants(&q.request()?).await?))
 }
 
@@ -64,11 +60,7 @@ pub struct MerchantCreated {
 }
 
 fn check_new_account(p: &mut Problems, prefix: &str, a: &NewAccountRequest) {
-    p.check(
-        plausible_email(&a.email),
-        &format!("{prefix}email"),
-        "must be an email address",
-    );
+    p.check(plausible_email(&a.email), &format!("{prefix}email"), "must be an email address");
     p.text(&format!("{prefix}name"), &a.name, 100);
     check_password(p, &format!("{prefix}password"), &a.password);
 }
@@ -88,9 +80,7 @@ async fn create_merchant(
     p.into_result().map_err(ApiError::Validation)?;
     let email = normalize_email(&req.account.email);
     if state.db.account_for_login(&email).await?.is_some() {
-        return Err(ApiError::Conflict(
-            "an account with this email already exists".into(),
-        ));
+        return Err(ApiError::Conflict("an account with this email already exists".into()));
     }
     let hash = auth::hash_password(req.account.password).await?;
     let merchant = state.db.create_merchant(req.name.trim()).await?;
@@ -106,19 +96,12 @@ async fn create_merchant(
             modules: &modules,
         })
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(MerchantCreated { merchant, account }),
-    ))
+    Ok((StatusCode::CREATED, Json(MerchantCreated { merchant, account })))
 }
 
 #[utoipa::path(get, path = "/access/merchants/{merchant_id}", tag = "access", params(("merchant_id" = String, Path)),
     responses((status = 200, body = Merchant), (status = 404, body = super::error::Problem)), security(("session" = [])))]
-async fn get_merchant(
-    State(state): State<AppState>,
-    _op: Operator,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Merchant>> {
+async fn get_merchant(State(state): State<AppState>, _op: Operator, Path(id): Path<String>) -> ApiResult<Json<Merchant>> {
     Ok(Json(state.db.get_merchant(&merchant_id(&id)?).await?))
 }
 
@@ -164,11 +147,7 @@ pub struct AccountFilter {
 /// Dashboard accounts, of every merchant or one.
 #[utoipa::path(get, path = "/access/accounts", tag = "access", params(AccountFilter),
     responses((status = 200, body = Page<Account>)), security(("session" = [])))]
-async fn list_accounts(
-    State(state): State<AppState>,
-    _op: Operator,
-    Query(q): Query<AccountFilter>,
-) -> ApiResult<Json<Page<Account>>> {
+async fn list_accounts(State(state): State<AppState>, _op: Operator, Query(q): Query<AccountFilter>) -> ApiResult<Json<Page<Account>>> {
     let merchant = match &q.merchant_id {
         Some(m) => Some(merchant_id(m)?),
         None => None,
@@ -178,9 +157,7 @@ async fn list_accounts(
         cursor: q.cursor.clone(),
     }
     .request()?;
-    Ok(Json(
-        state.db.list_accounts(merchant.as_ref(), &page).await?,
-    ))
+    Ok(Json(state.db.list_accounts(merchant.as_ref(), &page).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -253,11 +230,7 @@ fn account_id(s: &str) -> ApiResult<AccountId> {
 
 #[utoipa::path(get, path = "/access/accounts/{account_id}", tag = "access", params(("account_id" = String, Path)),
     responses((status = 200, body = Account), (status = 404, body = super::error::Problem)), security(("session" = [])))]
-async fn get_account(
-    State(state): State<AppState>,
-    _op: Operator,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Account>> {
+async fn get_account(State(state): State<AppState>, _op: Operator, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     Ok(Json(state.db.get_account(&account_id(&id)?).await?))
 }
 
@@ -304,12 +277,7 @@ async fn update_account(
     Ok(Json(
         state
             .db
-            .update_account(
-                &id,
-                req.name.as_deref().map(str::trim),
-                req.modules.as_deref(),
-                req.active,
-            )
+            .update_account(&id, req.name.as_deref().map(str::trim), req.modules.as_deref(), req.active)
             .await?,
     ))
 }

@@ -46,29 +46,14 @@ pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static>
         .build()
 }
 
-async fn start_session(
-    state: &AppState,
-    jar: CookieJar,
-    account: Account,
-) -> ApiResult<(CookieJar, SessionView)> {
+async fn start_session(state: &AppState, jar: CookieJar, account: Account) -> ApiResult<(CookieJar, SessionView)> {
     let token = auth::new_token(auth::SESSION_PREFIX);
     let csrf = auth::new_token("");
     state
         .db
-        .create_session(
-            &account.id,
-            &auth::token_hash(&token),
-            &csrf,
-            auth::SESSION_TTL_MS,
-        )
+        .create_session(&account.id, &auth::token_hash(&token), &csrf, auth::SESSION_TTL_MS)
         .await?;
-    Ok((
-        jar.add(session_cookie(state, token)),
-        SessionView {
-            account,
-            csrf_token: csrf,
-        },
-    ))
+    Ok((jar.add(session_cookie(state, token)), SessionView { account, csrf_token: csrf }))
 }
 
 /// Sign in to the dashboard. Unknown email and wrong password get the same answer.
@@ -108,16 +93,9 @@ async fn login(
 /// Sign out: the session ends on the server, not only in the browser.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = super::error::Problem)),
     security(("session" = [])))]
-async fn logout(
-    State(state): State<AppState>,
-    Session(s): Session,
-    jar: CookieJar,
-) -> ApiResult<(CookieJar, StatusCode)> {
+async fn logout(State(state): State<AppState>, Session(s): Session, jar: CookieJar) -> ApiResult<(CookieJar, StatusCode)> {
     state.db.delete_session(&s.token_hash).await?;
-    Ok((
-        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
-        StatusCode::NO_CONTENT,
-    ))
+    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), StatusCode::NO_CONTENT))
 }
 
 /// The signed-in account, its modules and the CSRF token.
@@ -151,16 +129,10 @@ async fn change_password(
     p.into_result().map_err(ApiError::Validation)?;
     let hash = state.db.password_hash_of_account(&s.account.id).await?;
     if !auth::verify_password(req.current_password, Some(hash)).await {
-        return Err(ApiError::invalid(
-            "current_password",
-            "is not your current password",
-        ));
+        return Err(ApiError::invalid("current_password", "is not your current password"));
     }
     let new_hash = auth::hash_password(req.new_password).await?;
-    state
-        .db
-        .set_account_password(&s.account.id, &new_hash)
-        .await?;
+    state.db.set_account_password(&s.account.id, &new_hash).await?;
     let (jar, view) = start_session(&state, jar, s.account).await?;
     Ok((jar, Json(view)))
 }

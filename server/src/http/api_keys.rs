@@ -16,17 +16,11 @@ use crate::ids::ApiKeyId;
 use crate::storage::{ApiKey, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(revoke))
+    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(revoke))
 }
 
 #[utoipa::path(get, path = "/api-keys", tag = "integrations", params(PageQuery), responses((status = 200, body = Page<ApiKey>)), security(("session" = [])))]
-async fn list(
-    State(state): State<AppState>,
-    m: Merchant<Integrations>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<ApiKey>>> {
+async fn list(State(state): State<AppState>, m: Merchant<Integrations>, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<ApiKey>>> {
     Ok(Json(state.db.list_api_keys(&m.id, &q.request()?).await?))
 }
 
@@ -67,11 +61,7 @@ async fn create(
 /// Revoke a key; calls with it fail from now on.
 #[utoipa::path(delete, path = "/api-keys/{key_id}", tag = "integrations", params(("key_id" = String, Path)),
     responses((status = 200, body = ApiKey), (status = 404, body = super::error::Problem)), security(("session" = [])))]
-async fn revoke(
-    State(state): State<AppState>,
-    m: Merchant<Integrations>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ApiKey>> {
+async fn revoke(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
     let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound)?;
     Ok(Json(state.db.revoke_api_key(&m.id, &id).await?))
 }

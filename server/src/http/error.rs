@@ -61,9 +61,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) | ApiError::Unprocessable(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            ApiError::Validation(_) | ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -125,10 +123,7 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%why, "dependency unavailable");
                 None
             }
-            ApiError::BadRequest(m)
-            | ApiError::Unprocessable(m)
-            | ApiError::Forbidden(m)
-            | ApiError::Conflict(m) => Some(m.clone()),
+            ApiError::BadRequest(m) | ApiError::Unprocessable(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => Some(m.clone()),
             ApiError::UnsupportedMediaType(m) => Some(m.clone()),
             _ => None,
         };
@@ -144,13 +139,10 @@ impl IntoResponse for ApiError {
             errors,
         };
         let mut res = (status, axum::Json(body)).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let ApiError::TooManyRequests { retry_after_s } = self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
         }
         res
     }
@@ -171,9 +163,7 @@ impl From<StorageError> for ApiError {
 impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
-            JsonRejection::MissingJsonContentType(_) => {
-                ApiError::UnsupportedMediaType("send the body as application/json".into())
-            }
+            JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType("send the body as application/json".into()),
             JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
             other => ApiError::BadRequest(other.body_text()),

@@ -42,9 +42,7 @@ pub struct Query<T>(pub T);
 fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
 /// The caller's address, for throttling (the socket peer; put a trusted proxy's header here
@@ -84,17 +82,9 @@ impl FromRequestParts<AppState> for Session {
             .get(SESSION_COOKIE)
             .map(|c| c.value().to_owned())
             .ok_or(ApiError::Unauthorized)?;
-        let info = state
-            .db
-            .session(&auth::token_hash(&token))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
+        let info = state.db.session(&auth::token_hash(&token)).await?.ok_or(ApiError::Unauthorized)?;
         if !is_safe(&parts.method) {
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !bool::from(sent.as_bytes().ct_eq(info.csrf_token.as_bytes())) {
                 return Err(ApiError::Csrf);
             }
@@ -112,9 +102,7 @@ impl FromRequestParts<AppState> for Operator {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Session(s) = Session::from_request_parts(parts, state).await?;
         if s.account.role != Role::Operator {
-            return Err(ApiError::forbidden(
-                "only the operator may use Access and Demo",
-            ));
+            return Err(ApiError::forbidden("only the operator may use Access and Demo"));
         }
         Ok(Operator(s))
     }
@@ -134,16 +122,7 @@ pub mod modules {
             impl ModuleMarker for $name { const MODULE: Module = Module::$name; }
         )*};
     }
-    marker!(
-        Analytics,
-        Exports,
-        Stores,
-        Team,
-        Settings,
-        SavedReplies,
-        Shoppers,
-        Integrations
-    );
+    marker!(Analytics, Exports, Stores, Team, Settings, SavedReplies, Shoppers, Integrations);
 }
 
 /// Who did it, for audit fields.
@@ -173,14 +152,9 @@ impl<M: ModuleMarker> FromRequestParts<AppState> for Merchant<M> {
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
             if !M::MODULE.api_key_allowed() {
-                return Err(ApiError::forbidden(format!(
-                    "API keys cannot use {}",
-                    M::MODULE.as_str()
-                )));
+                return Err(ApiError::forbidden(format!("API keys cannot use {}", M::MODULE.as_str())));
             }
-            parts
-                .extensions
-                .insert(ApiKeyUsed(key.clone(), merchant.clone()));
+            parts.extensions.insert(ApiKeyUsed(key.clone(), merchant.clone()));
             return Ok(Merchant {
                 id: merchant,
                 actor: Actor::ApiKey(key),
@@ -190,17 +164,10 @@ impl<M: ModuleMarker> FromRequestParts<AppState> for Merchant<M> {
         let Session(s) = Session::from_request_parts(parts, state).await?;
         let merchant = match (&s.account.role, &s.account.merchant_id) {
             (Role::Merchant, Some(m)) => m.clone(),
-            _ => {
-                return Err(ApiError::forbidden(
-                    "this is a merchant module; sign in with a merchant account",
-                ))
-            }
+            _ => return Err(ApiError::forbidden("this is a merchant module; sign in with a merchant account")),
         };
         if !s.account.has(M::MODULE) {
-            return Err(ApiError::forbidden(format!(
-                "this account may not open {}",
-                M::MODULE.as_str()
-            )));
+            return Err(ApiError::forbidden(format!("this account may not open {}", M::MODULE.as_str())));
         }
         Ok(Merchant {
             id: merchant,

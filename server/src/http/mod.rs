@@ -7,6 +7,8 @@ pub mod api_keys;
 pub mod error;
 pub mod extract;
 pub mod ops;
+pub mod public;
+pub mod realtime;
 pub mod saved_replies;
 pub mod settings;
 pub mod shoppers;
@@ -43,6 +45,7 @@ pub struct AppState {
     pub throttle: LoginThrottle,
     pub config: Arc<ServeArgs>,
     pub metrics: PrometheusHandle,
+    pub hub: crate::hub::Hub,
 }
 
 #[derive(OpenApi)]
@@ -65,6 +68,7 @@ pub struct AppState {
         (name = "saved_replies", description = "Module Saved replies"),
         (name = "shoppers", description = "Module Shoppers"),
         (name = "integrations", description = "Module Integrations: API keys"),
+        (name = "public", description = "No credentials: what the widget needs"),
     )
 )]
 struct ApiDoc;
@@ -100,10 +104,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(settings::router())
         .merge(saved_replies::router())
         .merge(shoppers::router())
-        .merge(api_keys::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1", v1)
-        .split_for_parts()
+        .merge(api_keys::router())
+        .merge(public::router());
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
 /// Count and time requests by route template (never by raw path, to bound label cardinality).
@@ -118,8 +121,7 @@ async fn track_metrics(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status().as_u16().to_string();
     metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route).record(start.elapsed().as_secs_f64());
     res
 }
 
@@ -141,6 +143,9 @@ fn front_ends(web_dir: &std::path::Path) -> Router<AppState> {
         .nest_service("/app", spa("store-app"))
         .nest_service("/widget", ServeDir::new(&widget_dist))
         .route_service("/widget.js", ServeFile::new(widget_dist.join("widget.js")))
+        .route("/shop", axum::routing::get(public::shop))
+        .route("/shop/", axum::routing::get(public::shop))
+        .route("/shop/{*path}", axum::routing::get(public::shop))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -152,12 +157,22 @@ pub fn router(state: AppState) -> Router {
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(ops::router())
         .merge(web)
+        .merge(realtime::router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin")))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");

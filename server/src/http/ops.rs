@@ -33,19 +33,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "status": if db_ok { "ready" } else { "not ready" },
         "checks": { "database": if db_ok { "ok" } else { "failing" } },
     });
-    let code = if db_ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }
 
 /// Unknown paths: problem details under /api, plain 404 elsewhere.
@@ -53,7 +46,11 @@ pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         ApiError::NotFound.into_response()
     } else {
-        (StatusCode::NOT_FOUND, Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Floorwalker</a></p>")).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            Html("<!doctype html><title>Not found</title><p>Not found. <a href=\"/\">Floorwalker</a></p>"),
+        )
+            .into_response()
     }
 }
 

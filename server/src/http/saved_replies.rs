@@ -42,16 +42,8 @@ pub const MAX_REPLY_BODY: usize = 2000;
 
 fn check(p: &mut Problems, prefix: &str, r: &SavedReplyInput) -> SavedReplyFields {
     let shortcut = r.shortcut.trim().trim_start_matches('/').to_lowercase();
-    let ok = !shortcut.is_empty()
-        && shortcut.len() <= 32
-        && shortcut
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    p.check(
-        ok,
-        &format!("{prefix}shortcut"),
-        "use 1–32 letters, digits, - or _",
-    );
+    let ok = !shortcut.is_empty() && shortcut.len() <= 32 && shortcut.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    p.check(ok, &format!("{prefix}shortcut"), "use 1–32 letters, digits, - or _");
     p.text(&format!("{prefix}title"), &r.title, 100);
     p.text(&format!("{prefix}body"), &r.body, MAX_REPLY_BODY);
     SavedReplyFields {
@@ -72,22 +64,13 @@ pub struct ReplyQuery {
 
 #[utoipa::path(get, path = "/saved-replies", tag = "saved_replies", params(ReplyQuery),
     responses((status = 200, body = Page<SavedReply>)), security(("session" = []), ("api_key" = [])))]
-async fn list(
-    State(state): State<AppState>,
-    m: Merchant<SavedReplies>,
-    Query(q): Query<ReplyQuery>,
-) -> ApiResult<Json<Page<SavedReply>>> {
+async fn list(State(state): State<AppState>, m: Merchant<SavedReplies>, Query(q): Query<ReplyQuery>) -> ApiResult<Json<Page<SavedReply>>> {
     let page = super::extract::PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
     }
     .request()?;
-    Ok(Json(
-        state
-            .db
-            .list_saved_replies(&m.id, q.q.as_deref(), &page)
-            .await?,
-    ))
+    Ok(Json(state.db.list_saved_replies(&m.id, q.q.as_deref(), &page).await?))
 }
 
 #[utoipa::path(post, path = "/saved-replies", tag = "saved_replies", request_body = SavedReplyInput,
@@ -101,22 +84,13 @@ async fn create(
     let mut p = Problems::new();
     let f = check(&mut p, "", &req);
     p.into_result().map_err(ApiError::Validation)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.db.create_saved_reply(&m.id, &f).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(state.db.create_saved_reply(&m.id, &f).await?)))
 }
 
 #[utoipa::path(get, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
     responses((status = 200, body = SavedReply), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn get_one(
-    State(state): State<AppState>,
-    m: Merchant<SavedReplies>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<SavedReply>> {
-    Ok(Json(
-        state.db.get_saved_reply(&m.id, &reply_id(&id)?).await?,
-    ))
+async fn get_one(State(state): State<AppState>, m: Merchant<SavedReplies>, Path(id): Path<String>) -> ApiResult<Json<SavedReply>> {
+    Ok(Json(state.db.get_saved_reply(&m.id, &reply_id(&id)?).await?))
 }
 
 #[utoipa::path(put, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)), request_body = SavedReplyInput,
@@ -137,11 +111,7 @@ async fn update(
 
 #[utoipa::path(delete, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn delete(
-    State(state): State<AppState>,
-    m: Merchant<SavedReplies>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn delete(State(state): State<AppState>, m: Merchant<SavedReplies>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_saved_reply(&m.id, &reply_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -158,16 +128,10 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 /// All saved replies as CSV with the header `shortcut,title,body` (RFC 4180, UTF-8).
 #[utoipa::path(get, path = "/saved-replies/export.csv", tag = "saved_replies",
     responses((status = 200, content_type = "text/csv", body = String)), security(("session" = []), ("api_key" = [])))]
-async fn export_csv(
-    State(state): State<AppState>,
-    m: Merchant<SavedReplies>,
-) -> ApiResult<impl IntoResponse> {
+async fn export_csv(State(state): State<AppState>, m: Merchant<SavedReplies>) -> ApiResult<impl IntoResponse> {
     let rows = state.db.all_saved_replies(&m.id).await?;
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new());
-    w.write_record(["shortcut", "title", "body"])
-        .map_err(ApiError::internal)?;
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    w.write_record(["shortcut", "title", "body"]).map_err(ApiError::internal)?;
     for r in &rows {
         w.write_record([
             csv_safe(&r.shortcut).as_ref(),
@@ -176,16 +140,11 @@ async fn export_csv(
         ])
         .map_err(ApiError::internal)?;
     }
-    let body = w
-        .into_inner()
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let body = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"saved-replies.csv\"",
-            ),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"saved-replies.csv\""),
         ],
         body,
     ))
@@ -204,17 +163,11 @@ async fn import_csv(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportSummary>> {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.starts_with("text/csv") {
-        return Err(ApiError::UnsupportedMediaType(
-            "send the file as text/csv".into(),
-        ));
+        return Err(ApiError::UnsupportedMediaType("send the file as text/csv".into()));
     }
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::BadRequest("the file must be UTF-8".into()))?;
+    let text = std::str::from_utf8(&body).map_err(|_| ApiError::BadRequest("the file must be UTF-8".into()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -224,11 +177,7 @@ async fn import_csv(
         .headers()
         .map_err(|e| ApiError::BadRequest(format!("unreadable CSV: {e}")))?
         .clone();
-    let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().eq_ignore_ascii_case(name))
-    };
+    let col = |name: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
     let (Some(cs), Some(ct), Some(cb)) = (col("shortcut"), col("title"), col("body")) else {
         return Err(ApiError::invalid(
             "header",

@@ -19,10 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/settings/display", tag = "settings", responses((status = 200, body = DisplaySettings)), security(("session" = [])))]
-async fn get_display(
-    State(state): State<AppState>,
-    m: Merchant<Settings>,
-) -> ApiResult<Json<DisplaySettings>> {
+async fn get_display(State(state): State<AppState>, m: Merchant<Settings>) -> ApiResult<Json<DisplaySettings>> {
     Ok(Json(state.db.merchant_public(&m.id).await?.display))
 }
 
@@ -47,10 +44,7 @@ pub struct Origins {
 }
 
 #[utoipa::path(get, path = "/settings/origins", tag = "settings", responses((status = 200, body = Origins)), security(("session" = [])))]
-async fn get_origins(
-    State(state): State<AppState>,
-    m: Merchant<Settings>,
-) -> ApiResult<Json<Origins>> {
+async fn get_origins(State(state): State<AppState>, m: Merchant<Settings>) -> ApiResult<Json<Origins>> {
     Ok(Json(Origins {
         origins: state.db.merchant_public(&m.id).await?.origins,
     }))
@@ -59,21 +53,14 @@ async fn get_origins(
 /// Replace the allowed site origins (canonicalised: lower-case host, no path).
 #[utoipa::path(put, path = "/settings/origins", tag = "settings", request_body = Origins,
     responses((status = 200, body = Origins), (status = 422, body = super::error::Problem)), security(("session" = [])))]
-async fn put_origins(
-    State(state): State<AppState>,
-    m: Merchant<Settings>,
-    JsonBody(o): JsonBody<Origins>,
-) -> ApiResult<Json<Origins>> {
+async fn put_origins(State(state): State<AppState>, m: Merchant<Settings>, JsonBody(o): JsonBody<Origins>) -> ApiResult<Json<Origins>> {
     let origins = validate_origins(&o.origins).map_err(ApiError::Validation)?;
     state.db.set_origins(&m.id, &origins).await?;
     Ok(Json(Origins { origins }))
 }
 
 #[utoipa::path(get, path = "/settings/routing", tag = "settings", responses((status = 200, body = RoutingSettings)), security(("session" = [])))]
-async fn get_routing(
-    State(state): State<AppState>,
-    m: Merchant<Settings>,
-) -> ApiResult<Json<RoutingSettings>> {
+async fn get_routing(State(state): State<AppState>, m: Merchant<Settings>) -> ApiResult<Json<RoutingSettings>> {
     Ok(Json(state.db.merchant_public(&m.id).await?.routing))
 }
 

@@ -23,11 +23,7 @@ fn shopper_id(s: &str) -> ApiResult<ShopperId> {
 
 #[utoipa::path(get, path = "/shoppers/{shopper_id}", tag = "shoppers", params(("shopper_id" = String, Path)),
     responses((status = 200, body = Shopper), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn get_shopper(
-    State(state): State<AppState>,
-    m: Merchant<Shoppers>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Shopper>> {
+async fn get_shopper(State(state): State<AppState>, m: Merchant<Shoppers>, Path(id): Path<String>) -> ApiResult<Json<Shopper>> {
     Ok(Json(state.db.get_shopper(&m.id, &shopper_id(&id)?).await?))
 }
 
@@ -60,12 +56,7 @@ async fn identify(
     Ok(Json(
         state
             .db
-            .identify_shopper(
-                &m.id,
-                &id,
-                req.name.as_deref().map(str::trim),
-                req.email.as_deref().map(str::trim),
-            )
+            .identify_shopper(&m.id, &id, req.name.as_deref().map(str::trim), req.email.as_deref().map(str::trim))
             .await?,
     ))
 }

@@ -46,11 +46,7 @@ async fn issue_token(state: &AppState, expert: Expert) -> ApiResult<ExpertTokenV
     let token = auth::new_token(auth::EXPERT_TOKEN_PREFIX);
     state
         .db
-        .create_expert_token(
-            &expert,
-            &auth::token_hash(&token),
-            auth::EXPERT_TOKEN_TTL_MS,
-        )
+        .create_expert_token(&expert, &auth::token_hash(&token), auth::EXPERT_TOKEN_TTL_MS)
         .await?;
     Ok(ExpertTokenView { expert, token })
 }
@@ -76,12 +72,7 @@ async fn signup(
     p.into_result().map_err(ApiError::Validation)?;
     let merchant = match state.db.merchant_by_invite_code(&req.invite_code).await {
         Ok(m) => m,
-        Err(StorageError::NotFound) => {
-            return Err(ApiError::invalid(
-                "invite_code",
-                "is not a valid invite code",
-            ))
-        }
+        Err(StorageError::NotFound) => return Err(ApiError::invalid("invite_code", "is not a valid invite code")),
         Err(e) => return Err(e.into()),
     };
     let hash = auth::hash_password(req.password).await?;
@@ -97,10 +88,7 @@ async fn signup(
             },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(issue_token(&state, expert).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(issue_token(&state, expert).await?)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -132,12 +120,8 @@ async fn login(
         Some(e) if ok => e,
         _ => return Err(ApiError::InvalidCredentials),
     };
-    if expert.status == ExpertStatus::Deactivated
-        || !state.db.get_merchant(&expert.merchant_id).await?.active
-    {
-        return Err(ApiError::forbidden(
-            "this account is deactivated; ask your manager",
-        ));
+    if expert.status == ExpertStatus::Deactivated || !state.db.get_merchant(&expert.merchant_id).await?.active {
+        return Err(ApiError::forbidden("this account is deactivated; ask your manager"));
     }
     Ok(Json(issue_token(&state, expert).await?))
 }
@@ -178,16 +162,10 @@ async fn change_password(
     let e = &s.expert;
     let hash = state.db.expert_password_hash(&e.merchant_id, &e.id).await?;
     if !auth::verify_password(req.current_password, Some(hash)).await {
-        return Err(ApiError::invalid(
-            "current_password",
-            "is not your current password",
-        ));
+        return Err(ApiError::invalid("current_password", "is not your current password"));
     }
     let new_hash = auth::hash_password(req.new_password).await?;
-    state
-        .db
-        .set_expert_password(&e.merchant_id, &e.id, &new_hash)
-        .await?;
+    state.db.set_expert_password(&e.merchant_id, &e.id, &new_hash).await?;
     Ok(Json(issue_token(&state, s.expert).await?))
 }
 

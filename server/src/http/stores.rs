@@ -63,10 +63,7 @@ fn validate_store(f: &StoreFields) -> ApiResult<()> {
     let mut p = Problems::new();
     p.text("name", &f.name, 100);
     if parse_timezone(&f.timezone).is_none() {
-        p.add(
-            "timezone",
-            "must be an IANA timezone such as Europe/Stockholm",
-        );
+        p.add("timezone", "must be an IANA timezone such as Europe/Stockholm");
     }
     let a = &f.address;
     for (field, v, max) in [
@@ -76,13 +73,8 @@ fn validate_store(f: &StoreFields) -> ApiResult<()> {
     ] {
         p.check(v.chars().count() <= max, field, "is too long");
     }
-    if !a.country.is_empty()
-        && !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase()))
-    {
-        p.add(
-            "address.country",
-            "must be a two-letter country code such as SE",
-        );
+    if !a.country.is_empty() && !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase())) {
+        p.add("address.country", "must be a two-letter country code such as SE");
     }
     f.hours.validate(&mut p, "hours");
     validate_exceptions(&mut p, "exceptions", &f.exceptions);
@@ -99,11 +91,7 @@ fn check_department_name(field: &str, name: &str) -> ApiResult<()> {
 #[utoipa::path(get, path = "/stores", tag = "stores", params(PageQuery),
     responses((status = 200, body = Page<Store>), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
-async fn list_stores(
-    State(state): State<AppState>,
-    m: Merchant<Stores>,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<Json<Page<Store>>> {
+async fn list_stores(State(state): State<AppState>, m: Merchant<Stores>, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<Store>>> {
     Ok(Json(state.db.list_stores(&m.id, &q.request()?).await?))
 }
 
@@ -128,24 +116,14 @@ async fn create_store(
     }
     let store = state.db.create_store(&m.id, &fields).await?;
     for d in &req.departments {
-        state
-            .db
-            .create_department(&m.id, &store.id, d.trim())
-            .await?;
+        state.db.create_department(&m.id, &store.id, d.trim()).await?;
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(state.db.get_store(&m.id, &store.id).await?),
-    ))
+    Ok((StatusCode::CREATED, Json(state.db.get_store(&m.id, &store.id).await?)))
 }
 
 #[utoipa::path(get, path = "/stores/{store_id}", tag = "stores", params(("store_id" = String, Path)),
     responses((status = 200, body = Store), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn get_store(
-    State(state): State<AppState>,
-    m: Merchant<Stores>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Store>> {
+async fn get_store(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<Json<Store>> {
     Ok(Json(state.db.get_store(&m.id, &store_id(&id)?).await?))
 }
 
@@ -175,22 +153,14 @@ async fn update_store(
 /// Delete a store with its departments and expert assignments.
 #[utoipa::path(delete, path = "/stores/{store_id}", tag = "stores", params(("store_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn delete_store(
-    State(state): State<AppState>,
-    m: Merchant<Stores>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+async fn delete_store(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_store(&m.id, &store_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(get, path = "/stores/{store_id}/departments", tag = "stores", params(("store_id" = String, Path)),
     responses((status = 200, body = Vec<Department>), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn list_departments(
-    State(state): State<AppState>,
-    m: Merchant<Stores>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Vec<Department>>> {
+async fn list_departments(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<Json<Vec<Department>>> {
     let id = store_id(&id)?;
     state.db.get_store(&m.id, &id).await?;
     Ok(Json(state.db.list_departments(&m.id, Some(&id)).await?))
@@ -215,12 +185,7 @@ async fn create_department(
     check_department_name("name", &req.name)?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            state
-                .db
-                .create_department(&m.id, &id, req.name.trim())
-                .await?,
-        ),
+        Json(state.db.create_department(&m.id, &id, req.name.trim()).await?),
     ))
 }
 
@@ -235,24 +200,12 @@ async fn update_department(
 ) -> ApiResult<Json<Department>> {
     let id = department_id(&id)?;
     check_department_name("name", &req.name)?;
-    Ok(Json(
-        state
-            .db
-            .rename_department(&m.id, &id, req.name.trim())
-            .await?,
-    ))
+    Ok(Json(state.db.rename_department(&m.id, &id, req.name.trim()).await?))
 }
 
 #[utoipa::path(delete, path = "/departments/{department_id}", tag = "stores", params(("department_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
-async fn delete_department(
-    State(state): State<AppState>,
-    m: Merchant<Stores>,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    state
-        .db
-        .delete_department(&m.id, &department_id(&id)?)
-        .await?;
+async fn delete_department(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    state.db.delete_department(&m.id, &department_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

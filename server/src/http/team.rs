@@ -38,10 +38,7 @@ pub struct InviteCode {
 }
 
 #[utoipa::path(get, path = "/team/invite-code", tag = "team", responses((status = 200, body = InviteCode)), security(("session" = [])))]
-async fn get_invite_code(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-) -> ApiResult<Json<InviteCode>> {
+async fn get_invite_code(State(state): State<AppState>, m: Merchant<Team>) -> ApiResult<Json<InviteCode>> {
     Ok(Json(InviteCode {
         invite_code: state.db.invite_code(&m.id).await?,
     }))
@@ -49,10 +46,7 @@ async fn get_invite_code(
 
 /// Issue a new invite code; the old one stops working.
 #[utoipa::path(post, path = "/team/invite-code", tag = "team", responses((status = 200, body = InviteCode)), security(("session" = [])))]
-async fn rotate_invite_code(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-) -> ApiResult<Json<InviteCode>> {
+async fn rotate_invite_code(State(state): State<AppState>, m: Merchant<Team>) -> ApiResult<Json<InviteCode>> {
     Ok(Json(InviteCode {
         invite_code: state.db.rotate_invite_code(&m.id).await?,
     }))
@@ -69,11 +63,7 @@ pub struct ExpertFilter {
 
 /// The merchant's experts, optionally by status (e.g. pending sign-ups to approve).
 #[utoipa::path(get, path = "/team/experts", tag = "team", params(ExpertFilter), responses((status = 200, body = Page<Expert>)), security(("session" = [])))]
-async fn list_experts(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-    Query(q): Query<ExpertFilter>,
-) -> ApiResult<Json<Page<Expert>>> {
+async fn list_experts(State(state): State<AppState>, m: Merchant<Team>, Query(q): Query<ExpertFilter>) -> ApiResult<Json<Page<Expert>>> {
     let page = super::extract::PageQuery {
         limit: q.limit,
         cursor: q.cursor.clone(),
@@ -84,11 +74,7 @@ async fn list_experts(
 
 #[utoipa::path(get, path = "/team/experts/{expert_id}", tag = "team", params(("expert_id" = String, Path)),
     responses((status = 200, body = Expert), (status = 404, body = super::error::Problem)), security(("session" = [])))]
-async fn get_expert(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Expert>> {
+async fn get_expert(State(state): State<AppState>, m: Merchant<Team>, Path(id): Path<String>) -> ApiResult<Json<Expert>> {
     Ok(Json(state.db.get_expert(&m.id, &expert_id(&id)?).await?))
 }
 
@@ -123,60 +109,32 @@ async fn update_expert(
     Ok(Json(
         state
             .db
-            .update_expert(
-                &m.id,
-                &id,
-                req.name.as_deref().map(str::trim),
-                req.features.as_ref(),
-                req.max_chats,
-            )
+            .update_expert(&m.id, &id, req.name.as_deref().map(str::trim), req.features.as_ref(), req.max_chats)
             .await?,
     ))
 }
 
-async fn act(
-    state: &AppState,
-    m: &Merchant<Team>,
-    id: &str,
-    action: ExpertAction,
-) -> ApiResult<Json<Expert>> {
-    Ok(Json(
-        state
-            .db
-            .expert_action(&m.id, &expert_id(id)?, action)
-            .await?,
-    ))
+async fn act(state: &AppState, m: &Merchant<Team>, id: &str, action: ExpertAction) -> ApiResult<Json<Expert>> {
+    Ok(Json(state.db.expert_action(&m.id, &expert_id(id)?, action).await?))
 }
 
 /// Approve a pending sign-up so the expert can claim chats.
 #[utoipa::path(post, path = "/team/experts/{expert_id}/approve", tag = "team", params(("expert_id" = String, Path)),
     responses((status = 200, body = Expert), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("session" = [])))]
-async fn approve(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Expert>> {
+async fn approve(State(state): State<AppState>, m: Merchant<Team>, Path(id): Path<String>) -> ApiResult<Json<Expert>> {
     act(&state, &m, &id, ExpertAction::Approve).await
 }
 
 /// Deactivate an expert: their store-app sessions end at once.
 #[utoipa::path(post, path = "/team/experts/{expert_id}/deactivate", tag = "team", params(("expert_id" = String, Path)),
     responses((status = 200, body = Expert), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("session" = [])))]
-async fn deactivate(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Expert>> {
+async fn deactivate(State(state): State<AppState>, m: Merchant<Team>, Path(id): Path<String>) -> ApiResult<Json<Expert>> {
     act(&state, &m, &id, ExpertAction::Deactivate).await
 }
 
 #[utoipa::path(post, path = "/team/experts/{expert_id}/reactivate", tag = "team", params(("expert_id" = String, Path)),
     responses((status = 200, body = Expert), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("session" = [])))]
-async fn reactivate(
-    State(state): State<AppState>,
-    m: Merchant<Team>,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Expert>> {
+async fn reactivate(State(state): State<AppState>, m: Merchant<Team>, Path(id): Path<String>) -> ApiResult<Json<Expert>> {
     act(&state, &m, &id, ExpertAction::Reactivate).await
 }
 
@@ -222,9 +180,7 @@ async fn set_assignments(
         })
         .collect();
     p.into_result().map_err(ApiError::Validation)?;
-    Ok(Json(
-        state.db.set_assignments(&m.id, &id, &stores, &deps).await?,
-    ))
+    Ok(Json(state.db.set_assignments(&m.id, &id, &stores, &deps).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -250,8 +206,7 @@ async fn reassign_contacts(
     JsonBody(req): JsonBody<ReassignContacts>,
 ) -> ApiResult<Json<ReassignResult>> {
     let from = expert_id(&id)?;
-    let to = ExpertId::parse(&req.to_expert_id)
-        .ok_or_else(|| ApiError::invalid("to_expert_id", "unknown expert"))?;
+    let to = ExpertId::parse(&req.to_expert_id).ok_or_else(|| ApiError::invalid("to_expert_id", "unknown expert"))?;
     Ok(Json(ReassignResult {
         moved: state.db.reassign_contacts(&m.id, &from, &to).await?,
     }))

@@ -46,8 +46,7 @@ impl AccountRow {
             merchant_id: self.merchant_id.map(MerchantId::from_db),
             email: self.email,
             name: self.name,
-            role: Role::parse(&self.role)
-                .ok_or_else(|| StorageError::Corrupt(format!("role {}", self.role)))?,
+            role: Role::parse(&self.role).ok_or_else(|| StorageError::Corrupt(format!("role {}", self.role)))?,
             modules: json_col(&self.modules_json, "modules_json")?,
             active: self.active != 0,
             created_at: self.created_at,
@@ -110,34 +109,22 @@ impl Db {
             .into_account()
     }
 
-    pub async fn list_accounts(
-        &self,
-        merchant: Option<&MerchantId>,
-        page: &PageRequest,
-    ) -> Result<Page<Account>> {
-        let sql = format!(
-            "SELECT {ACCOUNT_COLS} FROM accounts WHERE ($1 = '' OR merchant_id = $1) AND id > $2 ORDER BY id LIMIT $3"
-        );
+    pub async fn list_accounts(&self, merchant: Option<&MerchantId>, page: &PageRequest) -> Result<Page<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE ($1 = '' OR merchant_id = $1) AND id > $2 ORDER BY id LIMIT $3");
         let rows = sqlx::query_as::<_, AccountRow>(&sql)
             .bind(merchant.map(|m| m.as_str()).unwrap_or(""))
             .bind(page.after())
             .bind(page.fetch())
             .fetch_all(&self.pool)
             .await?;
-        let items = rows
-            .into_iter()
-            .map(AccountRow::into_account)
-            .collect::<Result<Vec<_>>>()?;
+        let items = rows.into_iter().map(AccountRow::into_account).collect::<Result<Vec<_>>>()?;
         Ok(Page::from_rows(items, page, |a| a.id.to_string()))
     }
 
     /// Email, password hash and account for a login attempt.
     pub async fn account_for_login(&self, email: &str) -> Result<Option<(Account, String)>> {
         let sql = format!("SELECT {ACCOUNT_COLS}, password_hash FROM accounts WHERE email = $1");
-        let row = sqlx::query(&sql)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(email).fetch_optional(&self.pool).await?;
         match row {
             None => Ok(None),
             Some(row) => {
@@ -150,11 +137,10 @@ impl Db {
     }
 
     pub async fn password_hash_of_account(&self, id: &AccountId) -> Result<String> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT password_hash FROM accounts WHERE id = $1")
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM accounts WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| r.0).ok_or(StorageError::NotFound)
     }
 
@@ -192,13 +178,12 @@ impl Db {
     /// Set a new password and end every session of the account.
     pub async fn set_account_password(&self, id: &AccountId, hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let done =
-            sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(hash)
-                .bind(now_ms())
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+        let done = sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now_ms())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -210,13 +195,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn create_session(
-        &self,
-        account: &AccountId,
-        token_hash: &str,
-        csrf: &str,
-        ttl_ms: i64,
-    ) -> Result<()> {
+    pub async fn create_session(&self, account: &AccountId, token_hash: &str, csrf: &str, ttl_ms: i64) -> Result<()> {
         let now = now_ms();
         sqlx::query("INSERT INTO sessions (token_hash, account_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash)
@@ -237,11 +216,7 @@ impl Db {
              LEFT JOIN merchants m ON m.id = a.merchant_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.active = 1 AND (a.merchant_id IS NULL OR m.active = 1)"
         );
-        let row = sqlx::query(sql)
-            .bind(token_hash)
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(sql).bind(token_hash).bind(now_ms()).fetch_optional(&self.pool).await?;
         match row {
             None => Ok(None),
             Some(row) => {

@@ -44,13 +44,7 @@ impl From<Row> for ApiKey {
 const COLS: &str = "id, name, prefix, created_at, last_used_at, revoked_at";
 
 impl Db {
-    pub async fn create_api_key(
-        &self,
-        m: Tenant<'_>,
-        name: &str,
-        prefix: &str,
-        secret_hash: &str,
-    ) -> Result<ApiKey> {
+    pub async fn create_api_key(&self, m: Tenant<'_>, name: &str, prefix: &str, secret_hash: &str) -> Result<ApiKey> {
         let id = ApiKeyId::generate();
         sqlx::query("INSERT INTO api_keys (id, merchant_id, name, prefix, secret_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(id.as_str())
@@ -76,20 +70,16 @@ impl Db {
     }
 
     pub async fn list_api_keys(&self, m: Tenant<'_>, page: &PageRequest) -> Result<Page<ApiKey>> {
-        let sql = format!(
-            "SELECT {COLS} FROM api_keys WHERE merchant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        );
+        let sql = format!("SELECT {COLS} FROM api_keys WHERE merchant_id = $1 AND id > $2 ORDER BY id LIMIT $3");
         let rows = sqlx::query_as::<_, Row>(&sql)
             .bind(m.as_str())
             .bind(page.after())
             .bind(page.fetch())
             .fetch_all(&self.pool)
             .await?;
-        Ok(Page::from_rows(
-            rows.into_iter().map(ApiKey::from).collect(),
-            page,
-            |k| k.id.to_string(),
-        ))
+        Ok(Page::from_rows(rows.into_iter().map(ApiKey::from).collect(), page, |k| {
+            k.id.to_string()
+        }))
     }
 
     /// Revoke a key; it stops working at once. Revoking twice is not an error.
@@ -107,10 +97,7 @@ impl Db {
     }
 
     /// The merchant and key id of an unrevoked key with this hash; records its use.
-    pub async fn api_key_merchant(
-        &self,
-        secret_hash: &str,
-    ) -> Result<Option<(MerchantId, ApiKeyId)>> {
+    pub async fn api_key_merchant(&self, secret_hash: &str) -> Result<Option<(MerchantId, ApiKeyId)>> {
         let row: Option<(String, String)> = sqlx::query_as(
             "SELECT k.merchant_id, k.id FROM api_keys k JOIN merchants m ON m.id = k.merchant_id \
              WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND m.active = 1",

@@ -34,22 +34,16 @@ struct ExpertRow {
     created_at: i64,
 }
 
-const EXPERT_COLS: &str =
-    "id, merchant_id, email, name, status, features_json, max_chats, created_at";
+const EXPERT_COLS: &str = "id, merchant_id, email, name, status, features_json, max_chats, created_at";
 
 impl ExpertRow {
-    fn into_expert(
-        self,
-        store_ids: Vec<StoreId>,
-        department_ids: Vec<DepartmentId>,
-    ) -> Result<Expert> {
+    fn into_expert(self, store_ids: Vec<StoreId>, department_ids: Vec<DepartmentId>) -> Result<Expert> {
         Ok(Expert {
             id: ExpertId::from_db(self.id),
             merchant_id: MerchantId::from_db(self.merchant_id),
             email: self.email,
             name: self.name,
-            status: ExpertStatus::parse(&self.status)
-                .ok_or_else(|| StorageError::Corrupt(format!("status {}", self.status)))?,
+            status: ExpertStatus::parse(&self.status).ok_or_else(|| StorageError::Corrupt(format!("status {}", self.status)))?,
             features: json_col(&self.features_json, "features_json")?,
             max_chats: self.max_chats,
             store_ids,
@@ -107,38 +101,26 @@ impl Db {
         row.into_expert(stores, deps)
     }
 
-    async fn assignments(
-        &self,
-        m: Tenant<'_>,
-        id: &ExpertId,
-    ) -> Result<(Vec<StoreId>, Vec<DepartmentId>)> {
+    async fn assignments(&self, m: Tenant<'_>, id: &ExpertId) -> Result<(Vec<StoreId>, Vec<DepartmentId>)> {
         let stores: Vec<(String,)> =
             sqlx::query_as("SELECT store_id FROM expert_stores WHERE merchant_id = $1 AND expert_id = $2 ORDER BY store_id")
                 .bind(m.as_str())
                 .bind(id.as_str())
                 .fetch_all(&self.pool)
                 .await?;
-        let deps: Vec<(String,)> = sqlx::query_as(
-            "SELECT department_id FROM expert_departments WHERE merchant_id = $1 AND expert_id = $2 ORDER BY department_id",
-        )
-        .bind(m.as_str())
-        .bind(id.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+        let deps: Vec<(String,)> =
+            sqlx::query_as("SELECT department_id FROM expert_departments WHERE merchant_id = $1 AND expert_id = $2 ORDER BY department_id")
+                .bind(m.as_str())
+                .bind(id.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         Ok((
             stores.into_iter().map(|r| StoreId::from_db(r.0)).collect(),
-            deps.into_iter()
-                .map(|r| DepartmentId::from_db(r.0))
-                .collect(),
+            deps.into_iter().map(|r| DepartmentId::from_db(r.0)).collect(),
         ))
     }
 
-    pub async fn list_experts(
-        &self,
-        m: Tenant<'_>,
-        status: Option<ExpertStatus>,
-        page: &PageRequest,
-    ) -> Result<Page<Expert>> {
+    pub async fn list_experts(&self, m: Tenant<'_>, status: Option<ExpertStatus>, page: &PageRequest) -> Result<Page<Expert>> {
         let sql = format!(
             "SELECT {EXPERT_COLS} FROM experts WHERE merchant_id = $1 AND ($2 = '' OR status = $2) AND id > $3 ORDER BY id LIMIT $4"
         );
@@ -159,19 +141,11 @@ impl Db {
     }
 
     /// Apply a lifecycle action. Deactivation ends every store-app token of the expert.
-    pub async fn expert_action(
-        &self,
-        m: Tenant<'_>,
-        id: &ExpertId,
-        action: ExpertAction,
-    ) -> Result<Expert> {
+    pub async fn expert_action(&self, m: Tenant<'_>, id: &ExpertId, action: ExpertAction) -> Result<Expert> {
         let cur = self.get_expert(m, id).await?;
-        let next = action.apply(cur.status).ok_or_else(|| {
-            StorageError::Conflict(format!(
-                "cannot do that to an expert who is {}",
-                cur.status.as_str()
-            ))
-        })?;
+        let next = action
+            .apply(cur.status)
+            .ok_or_else(|| StorageError::Conflict(format!("cannot do that to an expert who is {}", cur.status.as_str())))?;
         let mut tx = self.pool.begin().await?;
         // Conditional on the status we read, so two concurrent actions cannot both apply.
         let done = sqlx::query("UPDATE experts SET status = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4 AND status = $5")
@@ -183,9 +157,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
-            return Err(StorageError::Conflict(
-                "the expert changed meanwhile; try again".into(),
-            ));
+            return Err(StorageError::Conflict("the expert changed meanwhile; try again".into()));
         }
         if next == ExpertStatus::Deactivated {
             sqlx::query("DELETE FROM expert_tokens WHERE expert_id = $1")
@@ -220,13 +192,7 @@ impl Db {
 
     /// Replace an expert's store and department assignments. Every department must belong to
     /// one of the given stores, and everything must be this merchant's.
-    pub async fn set_assignments(
-        &self,
-        m: Tenant<'_>,
-        id: &ExpertId,
-        stores: &[StoreId],
-        departments: &[DepartmentId],
-    ) -> Result<Expert> {
+    pub async fn set_assignments(&self, m: Tenant<'_>, id: &ExpertId, stores: &[StoreId], departments: &[DepartmentId]) -> Result<Expert> {
         self.get_expert(m, id).await?;
         for s in stores {
             self.get_store_exists(m, s).await?;
@@ -257,14 +223,12 @@ impl Db {
         stores.sort();
         stores.dedup();
         for s in &stores {
-            sqlx::query(
-                "INSERT INTO expert_stores (expert_id, store_id, merchant_id) VALUES ($1, $2, $3)",
-            )
-            .bind(id.as_str())
-            .bind(s.as_str())
-            .bind(m.as_str())
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("INSERT INTO expert_stores (expert_id, store_id, merchant_id) VALUES ($1, $2, $3)")
+                .bind(id.as_str())
+                .bind(s.as_str())
+                .bind(m.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         let mut departments = departments.to_vec();
         departments.sort();
@@ -282,23 +246,18 @@ impl Db {
     }
 
     async fn get_store_exists(&self, m: Tenant<'_>, s: &StoreId) -> Result<()> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM stores WHERE merchant_id = $1 AND id = $2")
-                .bind(m.as_str())
-                .bind(s.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|_| ())
-            .ok_or_else(|| StorageError::Invalid(format!("unknown store {s}")))
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM stores WHERE merchant_id = $1 AND id = $2")
+            .bind(m.as_str())
+            .bind(s.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|_| ()).ok_or_else(|| StorageError::Invalid(format!("unknown store {s}")))
     }
 
     /// Expert, password hash and merchant state for a store-app login.
     pub async fn expert_for_login(&self, email: &str) -> Result<Option<(Expert, String)>> {
         let sql = format!("SELECT {EXPERT_COLS}, password_hash FROM experts WHERE email = $1");
-        let row = sqlx::query(&sql)
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(email).fetch_optional(&self.pool).await?;
         let Some(row) = row else { return Ok(None) };
         use sqlx::{FromRow, Row};
         let hash: String = row.try_get("password_hash")?;
@@ -310,22 +269,16 @@ impl Db {
     }
 
     pub async fn expert_password_hash(&self, m: Tenant<'_>, id: &ExpertId) -> Result<String> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT password_hash FROM experts WHERE merchant_id = $1 AND id = $2")
-                .bind(m.as_str())
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT password_hash FROM experts WHERE merchant_id = $1 AND id = $2")
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| r.0).ok_or(StorageError::NotFound)
     }
 
     /// Set a new password and end every store-app token of the expert.
-    pub async fn set_expert_password(
-        &self,
-        m: Tenant<'_>,
-        id: &ExpertId,
-        hash: &str,
-    ) -> Result<()> {
+    pub async fn set_expert_password(&self, m: Tenant<'_>, id: &ExpertId, hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE experts SET password_hash = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4")
             .bind(hash)
@@ -342,12 +295,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn create_expert_token(
-        &self,
-        e: &Expert,
-        token_hash: &str,
-        ttl_ms: i64,
-    ) -> Result<()> {
+    pub async fn create_expert_token(&self, e: &Expert, token_hash: &str, ttl_ms: i64) -> Result<()> {
         let now = now_ms();
         sqlx::query("INSERT INTO expert_tokens (token_hash, expert_id, merchant_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token_hash)
@@ -396,16 +344,9 @@ impl Db {
     /// Move every contact of `from` to `to` (both this merchant's). A shopper who already is
     /// `to`'s contact keeps one contact row, with the later last-chat time. Returns how many
     /// contacts `from` had.
-    pub async fn reassign_contacts(
-        &self,
-        m: Tenant<'_>,
-        from: &ExpertId,
-        to: &ExpertId,
-    ) -> Result<u64> {
+    pub async fn reassign_contacts(&self, m: Tenant<'_>, from: &ExpertId, to: &ExpertId) -> Result<u64> {
         if from == to {
-            return Err(StorageError::Invalid(
-                "choose a different expert to receive the contacts".into(),
-            ));
+            return Err(StorageError::Invalid("choose a different expert to receive the contacts".into()));
         }
         self.get_expert(m, from).await?;
         let target = self.get_expert(m, to).await.map_err(|e| match e {
@@ -413,9 +354,7 @@ impl Db {
             e => e,
         })?;
         if target.status != ExpertStatus::Approved {
-            return Err(StorageError::Invalid(
-                "contacts can only go to an approved expert".into(),
-            ));
+            return Err(StorageError::Invalid("contacts can only go to an approved expert".into()));
         }
         let mut tx = self.pool.begin().await?;
         let moved = sqlx::query(
@@ -439,13 +378,11 @@ impl Db {
     }
 
     pub async fn count_contacts(&self, m: Tenant<'_>, expert: &ExpertId) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM contacts WHERE merchant_id = $1 AND expert_id = $2",
-        )
-        .bind(m.as_str())
-        .bind(expert.as_str())
-        .fetch_one(&self.pool)
-        .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM contacts WHERE merchant_id = $1 AND expert_id = $2")
+            .bind(m.as_str())
+            .bind(expert.as_str())
+            .fetch_one(&self.pool)
+            .await?;
         Ok(n)
     }
 }

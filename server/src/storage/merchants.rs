@@ -39,9 +39,7 @@ pub fn new_invite_code() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    (0..10)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
 }
 
 /// Settings the widget needs before a chat starts, read in one query.
@@ -64,8 +62,8 @@ impl Db {
             ..Default::default()
         };
         sqlx::query(
-            "INSERT INTO merchants (id, name, invite_code, display_json, routing_json, origins_json, active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)",
+            "INSERT INTO merchants (id, name, invite_code, display_json, routing_json, origins_json, active, created_at, updated_at, identity_secret) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8)",
         )
         .bind(id.as_str())
         .bind(name)
@@ -74,6 +72,7 @@ impl Db {
         .bind(to_json(&RoutingSettings::default()))
         .bind("[]")
         .bind(now)
+        .bind(crate::auth::new_token("fwi_"))
         .execute(&self.pool)
         .await?;
         Ok(Merchant {
@@ -85,44 +84,32 @@ impl Db {
     }
 
     pub async fn get_merchant(&self, m: Tenant<'_>) -> Result<Merchant> {
-        sqlx::query_as::<_, MerchantRow>(
-            "SELECT id, name, active, created_at FROM merchants WHERE id = $1",
-        )
-        .bind(m.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .map(Merchant::from)
-        .ok_or(StorageError::NotFound)
+        sqlx::query_as::<_, MerchantRow>("SELECT id, name, active, created_at FROM merchants WHERE id = $1")
+            .bind(m.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .map(Merchant::from)
+            .ok_or(StorageError::NotFound)
     }
 
     pub async fn list_merchants(&self, page: &PageRequest) -> Result<Page<Merchant>> {
-        let rows = sqlx::query_as::<_, MerchantRow>(
-            "SELECT id, name, active, created_at FROM merchants WHERE id > $1 ORDER BY id LIMIT $2",
-        )
-        .bind(page.after())
-        .bind(page.fetch())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(Page::from_rows(
-            rows.into_iter().map(Merchant::from).collect(),
-            page,
-            |m| m.id.to_string(),
-        ))
+        let rows =
+            sqlx::query_as::<_, MerchantRow>("SELECT id, name, active, created_at FROM merchants WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(page.after())
+                .bind(page.fetch())
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(Page::from_rows(rows.into_iter().map(Merchant::from).collect(), page, |m| {
+            m.id.to_string()
+        }))
     }
 
     pub async fn count_merchants(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM merchants")
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM merchants").fetch_one(&self.pool).await?;
         Ok(n)
     }
 
-    pub async fn update_merchant(
-        &self,
-        m: Tenant<'_>,
-        name: Option<&str>,
-        active: Option<bool>,
-    ) -> Result<Merchant> {
+    pub async fn update_merchant(&self, m: Tenant<'_>, name: Option<&str>, active: Option<bool>) -> Result<Merchant> {
         let cur = self.get_merchant(m).await?;
         let name = name.unwrap_or(&cur.name);
         let active = active.unwrap_or(cur.active);
@@ -137,12 +124,11 @@ impl Db {
     }
 
     pub async fn merchant_public(&self, m: Tenant<'_>) -> Result<MerchantPublic> {
-        let row: Option<(String, i64, String, String, String)> = sqlx::query_as(
-            "SELECT name, active, display_json, origins_json, routing_json FROM merchants WHERE id = $1",
-        )
-        .bind(m.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, i64, String, String, String)> =
+            sqlx::query_as("SELECT name, active, display_json, origins_json, routing_json FROM merchants WHERE id = $1")
+                .bind(m.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         let (name, active, display, origins, routing) = row.ok_or(StorageError::NotFound)?;
         Ok(MerchantPublic {
             id: m.clone(),
@@ -163,8 +149,7 @@ impl Db {
     }
 
     pub async fn set_origins(&self, m: Tenant<'_>, origins: &[String]) -> Result<()> {
-        self.set_setting(m, "origins_json", &to_json(&origins))
-            .await
+        self.set_setting(m, "origins_json", &to_json(&origins)).await
     }
 
     async fn set_setting(&self, m: Tenant<'_>, column: &'static str, value: &str) -> Result<()> {
@@ -183,11 +168,10 @@ impl Db {
     }
 
     pub async fn invite_code(&self, m: Tenant<'_>) -> Result<String> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT invite_code FROM merchants WHERE id = $1")
-                .bind(m.as_str())
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String,)> = sqlx::query_as("SELECT invite_code FROM merchants WHERE id = $1")
+            .bind(m.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| r.0).ok_or(StorageError::NotFound)
     }
 
@@ -199,14 +183,13 @@ impl Db {
     }
 
     async fn store_invite_code(&self, m: Tenant<'_>, code: &str) -> Result<()> {
-        let done =
-            sqlx::query("UPDATE merchants SET invite_code = $1, updated_at = $2 WHERE id = $3")
-                .bind(code)
-                .bind(now_ms())
-                .bind(m.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(StorageError::unique("invite code"))?;
+        let done = sqlx::query("UPDATE merchants SET invite_code = $1, updated_at = $2 WHERE id = $3")
+            .bind(code)
+            .bind(now_ms())
+            .bind(m.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(StorageError::unique("invite code"))?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -216,12 +199,10 @@ impl Db {
     /// The active merchant an invite code belongs to.
     pub async fn merchant_by_invite_code(&self, code: &str) -> Result<MerchantId> {
         let code = code.trim().to_uppercase();
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT id FROM merchants WHERE invite_code = $1 AND active = 1")
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.map(|r| MerchantId::from_db(r.0))
-            .ok_or(StorageError::NotFound)
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM merchants WHERE invite_code = $1 AND active = 1")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| MerchantId::from_db(r.0)).ok_or(StorageError::NotFound)
     }
 }

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod api_keys;
+mod chat;
 mod experts;
 mod merchants;
 mod saved_replies;
@@ -19,6 +20,7 @@ mod stores;
 
 pub use accounts::*;
 pub use api_keys::*;
+pub use chat::*;
 pub use experts::*;
 pub use merchants::*;
 pub use saved_replies::*;
@@ -68,9 +70,7 @@ impl StorageError {
     /// Map a unique-constraint violation to `Conflict(what)`, anything else to `Db`.
     pub fn unique(what: &str) -> impl FnOnce(sqlx::Error) -> StorageError + '_ {
         move |e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StorageError::Conflict(what.to_owned())
-            }
+            sqlx::Error::Database(d) if d.is_unique_violation() => StorageError::Conflict(what.to_owned()),
             _ => StorageError::Db(e),
         }
     }
@@ -87,16 +87,10 @@ impl Db {
     /// Open the database named by `url`, creating an SQLite file (and its folder) if needed.
     pub async fn connect(url: &ServiceUrl) -> anyhow::Result<Db> {
         sqlx::any::install_default_drivers();
-        let backend = if url.is_postgres() {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = if url.is_postgres() { Backend::Postgres } else { Backend::Sqlite };
         let mut raw = url.expose().to_owned();
         if backend == Backend::Sqlite {
-            let path = raw
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
+            let path = raw.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default().to_owned();
             if path != ":memory:" {
                 if let Some(parent) = std::path::Path::new(&path).parent() {
@@ -106,11 +100,7 @@ impl Db {
                 }
             }
             if !raw.contains("mode=") {
-                raw.push_str(if raw.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
+                raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
             }
         }
         let options = AnyConnectOptions::from_str(&raw)?;
@@ -180,18 +170,11 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    pub(crate) fn from_rows(
-        mut rows: Vec<T>,
-        req: &PageRequest,
-        key: impl Fn(&T) -> String,
-    ) -> Self {
+    pub(crate) fn from_rows(mut rows: Vec<T>, req: &PageRequest, key: impl Fn(&T) -> String) -> Self {
         let more = rows.len() > req.limit as usize;
         rows.truncate(req.limit as usize);
         let next_cursor = if more { rows.last().map(key) } else { None };
-        Page {
-            items: rows,
-            next_cursor,
-        }
+        Page { items: rows, next_cursor }
     }
 }
 

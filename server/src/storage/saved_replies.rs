@@ -66,15 +66,8 @@ fn like_pattern(q: &str) -> String {
 
 impl Db {
     /// List saved replies in id order; `q` matches shortcut, title or body, case-insensitively.
-    pub async fn list_saved_replies(
-        &self,
-        m: Tenant<'_>,
-        q: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<SavedReply>> {
-        let pattern = q
-            .filter(|q| !q.trim().is_empty())
-            .map(|q| like_pattern(q.trim()));
+    pub async fn list_saved_replies(&self, m: Tenant<'_>, q: Option<&str>, page: &PageRequest) -> Result<Page<SavedReply>> {
+        let pattern = q.filter(|q| !q.trim().is_empty()).map(|q| like_pattern(q.trim()));
         let rows = sqlx::query_as::<_, Row>(
             "SELECT id, shortcut, title, body, updated_at FROM saved_replies \
              WHERE merchant_id = $1 AND id > $2 AND ($3 = '' OR LOWER(shortcut) LIKE $3 ESCAPE '\\' \
@@ -87,11 +80,9 @@ impl Db {
         .bind(page.fetch())
         .fetch_all(&self.pool)
         .await?;
-        Ok(Page::from_rows(
-            rows.into_iter().map(SavedReply::from).collect(),
-            page,
-            |r| r.id.to_string(),
-        ))
+        Ok(Page::from_rows(rows.into_iter().map(SavedReply::from).collect(), page, |r| {
+            r.id.to_string()
+        }))
     }
 
     /// Every saved reply of the merchant in shortcut order (for export and the store app).
@@ -115,11 +106,7 @@ impl Db {
             .ok_or(StorageError::NotFound)
     }
 
-    pub async fn create_saved_reply(
-        &self,
-        m: Tenant<'_>,
-        f: &SavedReplyFields,
-    ) -> Result<SavedReply> {
+    pub async fn create_saved_reply(&self, m: Tenant<'_>, f: &SavedReplyFields) -> Result<SavedReply> {
         let id = SavedReplyId::generate();
         let now = now_ms();
         sqlx::query(
@@ -137,12 +124,7 @@ impl Db {
         self.get_saved_reply(m, &id).await
     }
 
-    pub async fn update_saved_reply(
-        &self,
-        m: Tenant<'_>,
-        id: &SavedReplyId,
-        f: &SavedReplyFields,
-    ) -> Result<SavedReply> {
+    pub async fn update_saved_reply(&self, m: Tenant<'_>, id: &SavedReplyId, f: &SavedReplyFields) -> Result<SavedReply> {
         let done = sqlx::query(
             "UPDATE saved_replies SET shortcut = $1, title = $2, body = $3, updated_at = $4 WHERE merchant_id = $5 AND id = $6",
         )
@@ -174,17 +156,8 @@ impl Db {
     }
 
     /// Create or update (by shortcut) every row in one transaction: all or nothing.
-    pub async fn import_saved_replies(
-        &self,
-        m: Tenant<'_>,
-        rows: &[SavedReplyFields],
-    ) -> Result<ImportSummary> {
-        let existing: std::collections::HashSet<String> = self
-            .all_saved_replies(m)
-            .await?
-            .into_iter()
-            .map(|r| r.shortcut)
-            .collect();
+    pub async fn import_saved_replies(&self, m: Tenant<'_>, rows: &[SavedReplyFields]) -> Result<ImportSummary> {
+        let existing: std::collections::HashSet<String> = self.all_saved_replies(m).await?.into_iter().map(|r| r.shortcut).collect();
         let now = now_ms();
         let mut summary = ImportSummary::default();
         let mut tx = self.pool.begin().await?;

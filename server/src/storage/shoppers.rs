@@ -50,17 +50,17 @@ impl Db {
             .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await?
-            .map(|r| Shopper { id: ShopperId::from_db(r.id), name: r.name, email: r.email, created_at: r.created_at, last_seen_at: r.last_seen_at })
+            .map(|r| Shopper {
+                id: ShopperId::from_db(r.id),
+                name: r.name,
+                email: r.email,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+            })
             .ok_or(StorageError::NotFound)
     }
 
-    pub async fn identify_shopper(
-        &self,
-        m: Tenant<'_>,
-        id: &ShopperId,
-        name: Option<&str>,
-        email: Option<&str>,
-    ) -> Result<Shopper> {
+    pub async fn identify_shopper(&self, m: Tenant<'_>, id: &ShopperId, name: Option<&str>, email: Option<&str>) -> Result<Shopper> {
         let done = sqlx::query(
             "UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5",
         )

@@ -76,8 +76,7 @@ impl StoreRow {
     }
 }
 
-const STORE_COLS: &str =
-    "id, name, address_json, timezone, hours_json, exceptions_json, created_at, updated_at";
+const STORE_COLS: &str = "id, name, address_json, timezone, hours_json, exceptions_json, created_at, updated_at";
 
 impl Db {
     pub async fn create_store(&self, m: Tenant<'_>, f: &StoreFields) -> Result<Store> {
@@ -123,22 +122,13 @@ impl Db {
         let all_deps = self.list_departments(m, None).await?;
         let mut stores = Vec::with_capacity(rows.len());
         for r in rows {
-            let deps = all_deps
-                .iter()
-                .filter(|d| d.store_id.as_str() == r.id)
-                .cloned()
-                .collect();
+            let deps = all_deps.iter().filter(|d| d.store_id.as_str() == r.id).cloned().collect();
             stores.push(r.into_store(deps)?);
         }
         Ok(Page::from_rows(stores, page, |s| s.id.to_string()))
     }
 
-    pub async fn update_store(
-        &self,
-        m: Tenant<'_>,
-        id: &StoreId,
-        f: &StoreFields,
-    ) -> Result<Store> {
+    pub async fn update_store(&self, m: Tenant<'_>, id: &StoreId, f: &StoreFields) -> Result<Store> {
         let done = sqlx::query(
             "UPDATE stores SET name = $1, address_json = $2, timezone = $3, hours_json = $4, exceptions_json = $5, updated_at = $6 \
              WHERE merchant_id = $7 AND id = $8",
@@ -192,11 +182,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn list_departments(
-        &self,
-        m: Tenant<'_>,
-        store: Option<&StoreId>,
-    ) -> Result<Vec<Department>> {
+    pub async fn list_departments(&self, m: Tenant<'_>, store: Option<&StoreId>) -> Result<Vec<Department>> {
         let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT id, store_id, name FROM departments WHERE merchant_id = $1 AND ($2 = '' OR store_id = $2) ORDER BY name, id",
         )
@@ -215,13 +201,12 @@ impl Db {
     }
 
     pub async fn get_department(&self, m: Tenant<'_>, id: &DepartmentId) -> Result<Department> {
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT id, store_id, name FROM departments WHERE merchant_id = $1 AND id = $2",
-        )
-        .bind(m.as_str())
-        .bind(id.as_str())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String, String, String)> =
+            sqlx::query_as("SELECT id, store_id, name FROM departments WHERE merchant_id = $1 AND id = $2")
+                .bind(m.as_str())
+                .bind(id.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
         let (id, store_id, name) = row.ok_or(StorageError::NotFound)?;
         Ok(Department {
             id: DepartmentId::from_db(id),
@@ -230,12 +215,7 @@ impl Db {
         })
     }
 
-    pub async fn create_department(
-        &self,
-        m: Tenant<'_>,
-        store: &StoreId,
-        name: &str,
-    ) -> Result<Department> {
+    pub async fn create_department(&self, m: Tenant<'_>, store: &StoreId, name: &str) -> Result<Department> {
         // The store must be this merchant's: checked in the same statement.
         let id = DepartmentId::generate();
         let done = sqlx::query(
@@ -249,9 +229,7 @@ impl Db {
         .bind(store.as_str())
         .execute(&self.pool)
         .await
-        .map_err(StorageError::unique(
-            "a department with this name already exists in the store",
-        ))?;
+        .map_err(StorageError::unique("a department with this name already exists in the store"))?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }
@@ -262,22 +240,14 @@ impl Db {
         })
     }
 
-    pub async fn rename_department(
-        &self,
-        m: Tenant<'_>,
-        id: &DepartmentId,
-        name: &str,
-    ) -> Result<Department> {
-        let done =
-            sqlx::query("UPDATE departments SET name = $1 WHERE merchant_id = $2 AND id = $3")
-                .bind(name)
-                .bind(m.as_str())
-                .bind(id.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(StorageError::unique(
-                    "a department with this name already exists in the store",
-                ))?;
+    pub async fn rename_department(&self, m: Tenant<'_>, id: &DepartmentId, name: &str) -> Result<Department> {
+        let done = sqlx::query("UPDATE departments SET name = $1 WHERE merchant_id = $2 AND id = $3")
+            .bind(name)
+            .bind(m.as_str())
+            .bind(id.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(StorageError::unique("a department with this name already exists in the store"))?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
         }

@@ -97,9 +97,7 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> Db {
-        let db = Db::connect(&ServiceUrl::new(self.url.clone()))
-            .await
-            .expect("connect");
+        let db = Db::connect(&ServiceUrl::new(self.url.clone())).await.expect("connect");
         db.migrate().await.expect("migrate");
         db
     }
@@ -139,9 +137,7 @@ impl TestApp {
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(async move {
-            app.run_until(async move { s.cancelled().await })
-                .await
-                .expect("server ran");
+            app.run_until(async move { s.cancelled().await }).await.expect("server ran");
         });
         TestApp {
             url,
@@ -157,10 +153,7 @@ impl TestApp {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Client {
             base: self.url.clone(),
-            http: reqwest::Client::builder()
-                .cookie_provider(jar.clone())
-                .build()
-                .unwrap(),
+            http: reqwest::Client::builder().cookie_provider(jar.clone()).build().unwrap(),
             jar,
             csrf: None,
             bearer: None,
@@ -170,9 +163,7 @@ impl TestApp {
     /// Create an operator directly in the database and return a signed-in client.
     pub async fn operator(&self) -> Client {
         let email = format!("op{}@test.example", COUNTER.fetch_add(1, Ordering::Relaxed));
-        let hash = floorwalker::auth::hash_password(DEMO_PASSWORD.into())
-            .await
-            .unwrap();
+        let hash = floorwalker::auth::hash_password(DEMO_PASSWORD.into()).await.unwrap();
         self.db
             .create_account(&floorwalker::storage::NewAccount {
                 merchant_id: None,
@@ -262,12 +253,7 @@ impl Client {
     }
 
     /// Send JSON (when given) and return the status and the JSON body (Null when empty).
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut rb = self.request(method, path);
         if let Some(b) = body {
             rb = rb.json(&b);

@@ -1,0 +1,750 @@
+//! The chat hub: which sockets are connected to this node, who is present and eligible,
+//! who holds which offer, and the routing that ties them together.
+//!
+//! What lives here is per-node and disposable: the database stays the source of truth for
+//! conversations, messages, claims and contacts, so a restart (or another node) rebuilds it.
+//! Transport (frames over a socket) is in [`socket`]; the two audiences' commands are in
+//! [`shopper`] and [`expert`]; storing messages is [`writer`]'s job alone.
+
+pub mod analytics;
+pub mod expert;
+pub mod shopper;
+pub mod socket;
+pub mod writer;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::Utf8Bytes;
+use dashmap::DashMap;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::domain::hours;
+use crate::ids::MerchantId;
+use crate::now_ms;
+use crate::protocol::{self, close, Offer, OfferShopper, Out};
+use crate::storage::{AppendOutcome, ConversationRow, Db, Event, MerchantPublic, NewMessage, Sender};
+
+/// Outgoing frames a socket may have queued before it counts as a slow consumer.
+pub const SEND_QUEUE: usize = 256;
+
+/// Tells a socket's task to close with a code.
+pub struct CloseSignal {
+    pub token: CancellationToken,
+    pub code: AtomicU16,
+}
+
+impl CloseSignal {
+    pub fn new() -> Arc<Self> {
+        Arc::new(CloseSignal {
+            token: CancellationToken::new(),
+            code: AtomicU16::new(close::NORMAL),
+        })
+    }
+    pub fn close(&self, code: u16) {
+        self.code.store(code, Ordering::Relaxed);
+        self.token.cancel();
+    }
+}
+
+struct Conn {
+    tx: mpsc::Sender<Utf8Bytes>,
+    close: Arc<CloseSignal>,
+}
+
+/// An expert connected to this node (with one or more sockets).
+#[derive(Debug, Clone)]
+pub struct Presence {
+    pub merchant_id: String,
+    pub name: String,
+    pub conns: Vec<u64>,
+    pub available: bool,
+    /// The expert's own cap and the merchant's; the lower one applies.
+    pub own_cap: i64,
+    pub merchant_cap: i64,
+    pub assigned_stores: Vec<String>,
+    pub assigned_departments: Vec<String>,
+    /// Subsets of the assignments the expert works now; empty means all assigned.
+    pub working_stores: Vec<String>,
+    pub working_departments: Vec<String>,
+    pub active: i64,
+    pub contacts_on: bool,
+}
+
+impl Presence {
+    pub fn cap(&self) -> i64 {
+        self.own_cap.min(self.merchant_cap).max(1)
+    }
+    pub fn works(&self, store: &str, department: &str) -> bool {
+        let stores = if self.working_stores.is_empty() {
+            &self.assigned_stores
+        } else {
+            &self.working_stores
+        };
+        let deps = if self.working_departments.is_empty() {
+            &self.assigned_departments
+        } else {
+            &self.working_departments
+        };
+        stores.iter().any(|s| s == store) && deps.iter().any(|d| d == department)
+    }
+    pub fn eligible(&self, store: &str, department: &str) -> bool {
+        self.available && self.active < self.cap() && self.works(store, department)
+    }
+    pub fn status(&self) -> protocol::ExpertStatusView {
+        protocol::ExpertStatusView {
+            available: self.available,
+            max_chats: self.cap(),
+            store_ids: self.working_stores.clone(),
+            department_ids: self.working_departments.clone(),
+            active_chats: self.active,
+        }
+    }
+}
+
+/// Who on this node holds an offer for a waiting conversation.
+#[derive(Debug, Default)]
+struct OfferTrack {
+    experts: HashSet<String>,
+    last_wave: i64,
+}
+
+pub struct HubInner {
+    pub db: Db,
+    conns: DashMap<u64, Conn>,
+    conv_subs: DashMap<String, Vec<u64>>,
+    shopper_conns: DashMap<String, Vec<u64>>,
+    pub experts: DashMap<String, Presence>,
+    merchant_experts: DashMap<String, HashSet<String>>,
+    offers: DashMap<String, OfferTrack>,
+    queue_sent: DashMap<String, (u32, u32)>,
+    settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
+    claim_seconds: DashMap<String, f64>,
+    writer: mpsc::Sender<writer::WriteJob>,
+    pub analytics: analytics::Emitter,
+    token_key: Vec<u8>,
+    next_conn: AtomicU64,
+    pub shutdown: CancellationToken,
+}
+
+/// Cheap handle to the hub.
+#[derive(Clone)]
+pub struct Hub(Arc<HubInner>);
+
+impl std::ops::Deref for Hub {
+    type Target = HubInner;
+    fn deref(&self) -> &HubInner {
+        &self.0
+    }
+}
+
+pub struct HubTasks {
+    pub writer: tokio::task::JoinHandle<()>,
+    pub analytics: tokio::task::JoinHandle<()>,
+    pub router: tokio::task::JoinHandle<()>,
+    pub analytics_stop: CancellationToken,
+}
+
+impl Hub {
+    pub async fn start(db: Db, shutdown: CancellationToken) -> anyhow::Result<(Hub, HubTasks)> {
+        let token_key = db.server_key("shopper_token_hmac").await?.into_bytes();
+        let analytics_stop = CancellationToken::new();
+        let (emitter, analytics_task) = analytics::start(db.clone(), analytics_stop.clone());
+        let (wtx, wrx) = mpsc::channel(8192);
+        let hub = Hub(Arc::new(HubInner {
+            db,
+            conns: DashMap::new(),
+            conv_subs: DashMap::new(),
+            shopper_conns: DashMap::new(),
+            experts: DashMap::new(),
+            merchant_experts: DashMap::new(),
+            offers: DashMap::new(),
+            queue_sent: DashMap::new(),
+            settings: DashMap::new(),
+            claim_seconds: DashMap::new(),
+            writer: wtx,
+            analytics: emitter,
+            token_key,
+            next_conn: AtomicU64::new(1),
+            shutdown,
+        }));
+        let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
+        let router_task = tokio::spawn(hub.clone().route_forever());
+        Ok((
+            hub,
+            HubTasks {
+                writer: writer_task,
+                analytics: analytics_task,
+                router: router_task,
+                analytics_stop,
+            },
+        ))
+    }
+
+    // ----- sockets -----
+
+    pub fn register(&self, tx: mpsc::Sender<Utf8Bytes>, close: Arc<CloseSignal>) -> u64 {
+        let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        self.conns.insert(id, Conn { tx, close });
+        metrics::gauge!("floorwalker_sockets").increment(1.0);
+        id
+    }
+
+    pub fn unregister(&self, id: u64, convs: &[String]) {
+        self.conns.remove(&id);
+        for c in convs {
+            self.unsubscribe(id, c);
+        }
+        metrics::gauge!("floorwalker_sockets").decrement(1.0);
+    }
+
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Queue a frame for one socket. A full queue means the client does not keep up: it is
+    /// closed (4009) and resumes from the database when it reconnects.
+    pub fn send_conn(&self, id: u64, frame: &Utf8Bytes) {
+        if let Some(c) = self.conns.get(&id) {
+            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.clone()) {
+                metrics::counter!("floorwalker_slow_consumers_total").increment(1);
+                c.close.close(close::SLOW_CONSUMER);
+            }
+        }
+    }
+
+    pub fn send_out(&self, id: u64, out: &Out) {
+        self.send_conn(id, &frame(out));
+    }
+
+    pub fn subscribe(&self, conn: u64, conversation: &str) {
+        let mut e = self.conv_subs.entry(conversation.to_owned()).or_default();
+        if !e.contains(&conn) {
+            e.push(conn);
+        }
+    }
+
+    pub fn unsubscribe(&self, conn: u64, conversation: &str) {
+        let empty = match self.conv_subs.get_mut(conversation) {
+            Some(mut v) => {
+                v.retain(|c| *c != conn);
+                v.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.conv_subs.remove_if(conversation, |_, v| v.is_empty());
+        }
+    }
+
+    /// Send to every socket on this node viewing a conversation, except `except`.
+    pub fn send_conversation(&self, conversation: &str, out: &Out, except: Option<u64>) {
+        let f = frame(out);
+        let targets: Vec<u64> = self.conv_subs.get(conversation).map(|v| v.clone()).unwrap_or_default();
+        for c in targets {
+            if Some(c) != except {
+                self.send_conn(c, &f);
+            }
+        }
+    }
+
+    pub fn add_shopper_conn(&self, shopper: &str, conn: u64) {
+        self.shopper_conns.entry(shopper.to_owned()).or_default().push(conn);
+    }
+
+    pub fn remove_shopper_conn(&self, shopper: &str, conn: u64) {
+        if let Some(mut v) = self.shopper_conns.get_mut(shopper) {
+            v.retain(|c| *c != conn);
+        }
+        self.shopper_conns.remove_if(shopper, |_, v| v.is_empty());
+    }
+
+    pub fn shopper_conn_ids(&self, shopper: &str) -> Vec<u64> {
+        self.shopper_conns.get(shopper).map(|v| v.clone()).unwrap_or_default()
+    }
+
+    pub fn send_expert(&self, expert: &str, out: &Out) {
+        let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
+        let f = frame(out);
+        for c in conns {
+            self.send_conn(c, &f);
+        }
+    }
+
+    /// Called by the writer, in sequence order, for each stored message.
+    pub fn deliver_message(&self, m: &protocol::MessageView, from_conn: Option<u64>) {
+        let mut shown = m.clone();
+        // Only the author's own sockets see their client_msg_id.
+        let own = Out::Message { message: shown.clone() };
+        shown.client_msg_id = None;
+        let others = Out::Message { message: shown };
+        let (own_f, others_f) = (frame(&own), frame(&others));
+        let targets: Vec<u64> = self.conv_subs.get(&m.conversation_id).map(|v| v.clone()).unwrap_or_default();
+        let author_conns: HashSet<u64> = match m.author.role.as_str() {
+            "expert" => m
+                .author
+                .expert_id
+                .as_deref()
+                .and_then(|e| self.experts.get(e).map(|p| p.conns.iter().copied().collect()))
+                .unwrap_or_default(),
+            _ => HashSet::new(),
+        };
+        for c in targets {
+            if Some(c) == from_conn {
+                continue;
+            }
+            self.send_conn(c, if author_conns.contains(&c) { &own_f } else { &others_f });
+        }
+    }
+
+    // ----- storing messages -----
+
+    /// Hand a message to the writer and wait until it is stored (or failed).
+    pub async fn store(&self, msg: NewMessage, from_conn: Option<u64>) -> Result<AppendOutcome, ()> {
+        let (reply, rx) = oneshot::channel();
+        if self.writer.send(writer::WriteJob { msg, from_conn, reply }).await.is_err() {
+            return Err(());
+        }
+        match tokio::time::timeout(Duration::from_secs(15), rx).await {
+            Ok(Ok(r)) => r,
+            _ => Err(()),
+        }
+    }
+
+    /// A system line in the transcript (expert joined, transferred, ended…).
+    pub async fn system_message(&self, row: &ConversationRow, key: &str, data: serde_json::Value) {
+        let msg = NewMessage {
+            merchant_id: row.merchant_id.clone(),
+            conversation_id: row.id.clone(),
+            client_msg_id: None,
+            sender: Sender::System,
+            kind: "system",
+            body: key.to_owned(),
+            data_json: Some(data.to_string()),
+        };
+        if self.store(msg, None).await.is_err() {
+            tracing::warn!(conversation = %row.id, key, "could not store a system message");
+        }
+    }
+
+    // ----- shopper tokens -----
+
+    /// `shp_….<base64url(HMAC-SHA256(merchant:shopper))>`: proves the server issued this
+    /// Shopper ID to this browser for this merchant.
+    pub fn shopper_token(&self, merchant: &str, shopper: &str) -> String {
+        use base64::Engine;
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.token_key).expect("any key length");
+        mac.update(merchant.as_bytes());
+        mac.update(b":");
+        mac.update(shopper.as_bytes());
+        let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{shopper}.{sig}")
+    }
+
+    pub fn verify_shopper_token(&self, merchant: &str, token: &str) -> Option<String> {
+        let (shopper, _) = token.split_once('.')?;
+        crate::ids::ShopperId::parse(shopper)?;
+        let expected = self.shopper_token(merchant, shopper);
+        use subtle::ConstantTimeEq;
+        bool::from(expected.as_bytes().ct_eq(token.as_bytes())).then(|| shopper.to_owned())
+    }
+
+    // ----- merchant settings (cached briefly) -----
+
+    pub async fn merchant(&self, m: &MerchantId) -> Option<Arc<MerchantPublic>> {
+        if let Some(e) = self.settings.get(m.as_str()) {
+            if e.0.elapsed() < Duration::from_secs(5) {
+                return Some(e.1.clone());
+            }
+        }
+        let fresh = Arc::new(self.db.merchant_public(m).await.ok()?);
+        self.settings.insert(m.to_string(), (Instant::now(), fresh.clone()));
+        Some(fresh)
+    }
+
+    // ----- presence -----
+
+    pub fn add_presence(&self, expert: &str, p: Presence, conn: u64) {
+        let merchant = p.merchant_id.clone();
+        self.experts
+            .entry(expert.to_owned())
+            .and_modify(|cur| {
+                cur.conns.push(conn);
+                // A later socket refreshes assignments and settings; availability stays.
+                cur.assigned_stores = p.assigned_stores.clone();
+                cur.assigned_departments = p.assigned_departments.clone();
+                cur.merchant_cap = p.merchant_cap;
+                cur.contacts_on = p.contacts_on;
+                cur.active = p.active;
+            })
+            .or_insert_with(|| Presence { conns: vec![conn], ..p });
+        self.merchant_experts.entry(merchant).or_default().insert(expert.to_owned());
+        self.publish_availability();
+    }
+
+    pub fn remove_presence_conn(&self, expert: &str, conn: u64) {
+        let gone = match self.experts.get_mut(expert) {
+            Some(mut p) => {
+                p.conns.retain(|c| *c != conn);
+                p.conns.is_empty().then(|| p.merchant_id.clone())
+            }
+            None => None,
+        };
+        if let Some(m) = gone {
+            self.experts.remove_if(expert, |_, p| p.conns.is_empty());
+            if let Some(mut set) = self.merchant_experts.get_mut(&m) {
+                set.remove(expert);
+            }
+            for mut o in self.offers.iter_mut() {
+                o.experts.remove(expert);
+            }
+            self.publish_availability();
+        }
+    }
+
+    fn publish_availability(&self) {
+        let n = self.experts.iter().filter(|p| p.available).count();
+        metrics::gauge!("floorwalker_experts_available").set(n as f64);
+    }
+
+    /// Experts on this node of this merchant.
+    fn merchant_expert_ids(&self, merchant: &str) -> Vec<String> {
+        self.merchant_experts
+            .get(merchant)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// How many experts are available for a store and department (any if None).
+    pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
+        self.merchant_expert_ids(merchant)
+            .iter()
+            .filter_map(|e| self.experts.get(e))
+            .filter(|p| {
+                p.available
+                    && p.active < p.cap()
+                    && match (store, department) {
+                        (Some(s), Some(d)) => p.works(s, d),
+                        (Some(s), None) => {
+                            let stores = if p.working_stores.is_empty() {
+                                &p.assigned_stores
+                            } else {
+                                &p.working_stores
+                            };
+                            stores.iter().any(|x| x == s)
+                        }
+                        _ => true,
+                    }
+            })
+            .count() as u32
+    }
+
+    pub fn change_active(&self, expert: &str, delta: i64) {
+        if let Some(mut p) = self.experts.get_mut(expert) {
+            p.active = (p.active + delta).max(0);
+        }
+    }
+
+    // ----- offers -----
+
+    async fn offer_for(&self, row: &ConversationRow, expert: &str, reason: &str) -> Offer {
+        let returning = row.contact_expert_id.is_some();
+        Offer {
+            conversation_id: row.id.clone(),
+            store: protocol::NamedRef {
+                id: row.store_id.clone(),
+                name: row.store_name.clone(),
+            },
+            department: protocol::NamedRef {
+                id: row.department_id.clone(),
+                name: row.department_name.clone(),
+            },
+            shopper: OfferShopper {
+                id: row.shopper_id.clone(),
+                name: row.shopper_name.clone(),
+                returning,
+                your_contact: row.contact_expert_id.as_deref() == Some(expert),
+            },
+            page_url: row.page_url.clone(),
+            product: row.product(),
+            first_message: self.db.first_message(&row.id).await.ok().flatten(),
+            waiting_since: row.queued_at,
+            reason: reason.to_owned(),
+            note: row.transfer_note.clone(),
+            offline: row.offline != 0,
+        }
+    }
+
+    /// Which local experts should hold this waiting conversation's offer now.
+    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64) -> Vec<String> {
+        let present = self.merchant_expert_ids(&row.merchant_id);
+        let eligible = |e: &String| self.experts.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id));
+        if let Some(t) = &row.target_expert_id {
+            return present.into_iter().filter(|e| e == t && eligible(e)).collect();
+        }
+        if let Some(c) = &row.contact_expert_id {
+            if now - row.queued_at < routing_contact_first_ms {
+                // The contact expert first, if they can take it; otherwise everyone.
+                if self.experts.get(c).is_some_and(|p| p.eligible(&row.store_id, &row.department_id)) {
+                    return vec![c.clone()];
+                }
+            }
+        }
+        present.into_iter().filter(eligible).collect()
+    }
+
+    /// Offer a waiting conversation to the experts who should have it and do not yet (or to
+    /// all of them again when `wave`).
+    pub async fn offer_round(&self, row: &ConversationRow, reason: &str, wave: bool) {
+        let Some(settings) = self.merchant(&MerchantId::from_db(row.merchant_id.clone())).await else {
+            return;
+        };
+        let now = now_ms();
+        let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now);
+        let fresh: Vec<String> = {
+            let mut track = self.offers.entry(row.id.clone()).or_default();
+            let fresh: Vec<String> = targets.iter().filter(|e| wave || !track.experts.contains(*e)).cloned().collect();
+            track.experts.extend(targets.iter().cloned());
+            if wave {
+                track.last_wave = now;
+            } else if track.last_wave == 0 {
+                track.last_wave = now;
+            }
+            fresh
+        };
+        if fresh.is_empty() {
+            return;
+        }
+        if row.status == "queued" {
+            let _ = self.db.mark_offered(&row.id).await;
+            self.emit(row, "offered", None, None);
+        }
+        for e in fresh {
+            let offer = self.offer_for(row, &e, reason).await;
+            self.send_expert(&e, &Out::Offer { offer });
+        }
+    }
+
+    /// Tell everyone on this node holding the offer that it is gone (except `except`).
+    pub fn withdraw(&self, conversation: &str, reason: &str, except: Option<&str>) {
+        if let Some((_, track)) = self.offers.remove(conversation) {
+            let out = Out::OfferWithdrawn {
+                conversation_id: conversation.to_owned(),
+                reason: reason.to_owned(),
+            };
+            for e in track.experts {
+                if Some(e.as_str()) != except {
+                    self.send_expert(&e, &out);
+                }
+            }
+        }
+        self.queue_sent.remove(conversation);
+    }
+
+    /// Offers an expert should see now: waiting chats they are eligible for, oldest first.
+    pub async fn backlog(&self, expert: &str) -> Vec<Offer> {
+        let Some(p) = self.experts.get(expert).map(|p| p.clone()) else {
+            return vec![];
+        };
+        if !p.available || p.active >= p.cap() {
+            return vec![];
+        }
+        let Some(settings) = self.merchant(&MerchantId::from_db(p.merchant_id.clone())).await else {
+            return vec![];
+        };
+        let rows = self
+            .db
+            .waiting_conversations(Some(&MerchantId::from_db(p.merchant_id.clone())))
+            .await
+            .unwrap_or_default();
+        let now = now_ms();
+        let mut out = Vec::new();
+        for row in rows {
+            let targets = self.targets(&row, i64::from(settings.routing.contact_first_s) * 1000, now);
+            if targets.iter().any(|t| t == expert) {
+                self.offers.entry(row.id.clone()).or_default().experts.insert(expert.to_owned());
+                out.push(self.offer_for(&row, expert, "new").await);
+            }
+        }
+        out
+    }
+
+    /// Send the backlog to an expert who just freed up.
+    pub async fn push_backlog(&self, expert: &str) {
+        for offer in self.backlog(expert).await {
+            self.send_expert(expert, &Out::Offer { offer });
+        }
+    }
+
+    // ----- analytics -----
+
+    pub fn emit(&self, row: &ConversationRow, kind: &'static str, value: Option<i64>, expert: Option<&str>) {
+        self.analytics.emit(Event {
+            merchant_id: row.merchant_id.clone(),
+            kind,
+            at: now_ms(),
+            shopper_id: Some(row.shopper_id.clone()),
+            store_id: Some(row.store_id.clone()),
+            department_id: Some(row.department_id.clone()),
+            expert_id: expert.map(str::to_owned).or_else(|| row.expert_id.clone()),
+            conversation_id: Some(row.id.clone()),
+            value,
+            data_json: None,
+        });
+    }
+
+    pub fn record_claim_time(&self, merchant: &str, seconds: f64) {
+        let mut e = self.claim_seconds.entry(merchant.to_owned()).or_insert(seconds);
+        *e = *e * 0.8 + seconds * 0.2;
+    }
+
+    /// Rough wait: position × recent time-to-claim ÷ experts who could take it.
+    pub fn estimate_wait(&self, merchant: &str, position: u32, available: u32) -> u32 {
+        let per = self.claim_seconds.get(merchant).map(|v| *v).unwrap_or(30.0);
+        ((f64::from(position) * per) / f64::from(available.max(1))).ceil().min(3600.0) as u32
+    }
+
+    // ----- state changes shared by both audiences -----
+
+    /// Broadcast a conversation's new state to its sockets on this node.
+    pub async fn announce(&self, merchant: &MerchantId, conversation: &str) -> Option<ConversationRow> {
+        let row = self.db.conversation(merchant, conversation).await.ok()?;
+        self.send_conversation(conversation, &Out::Conversation { conversation: row.view() }, None);
+        Some(row)
+    }
+
+    /// Whether a store is open now.
+    pub async fn store_open(&self, merchant: &MerchantId, store_id: &str) -> bool {
+        let Some(sid) = crate::ids::StoreId::parse(store_id) else {
+            return false;
+        };
+        match self.db.get_store(merchant, &sid).await {
+            Ok(s) => hours::parse_timezone(&s.timezone).is_some_and(|tz| hours::is_open(tz, &s.hours, &s.exceptions, now_ms())),
+            Err(_) => false,
+        }
+    }
+
+    // ----- the routing loop -----
+
+    async fn route_forever(self) {
+        let mut tick = tokio::time::interval(Duration::from_millis(1000));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(e) = self.route_once().await {
+                        tracing::warn!(error = %e, "routing pass failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// One routing pass: missed chats, re-offer waves, unanswered claims, queue positions.
+    pub async fn route_once(&self) -> anyhow::Result<()> {
+        let now = now_ms();
+        let waiting = self.db.waiting_conversations(None).await?;
+        let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
+        for row in &waiting {
+            let m = MerchantId::from_db(row.merchant_id.clone());
+            let Some(settings) = self.merchant(&m).await else { continue };
+            let r = &settings.routing;
+            if row.offline == 0 && now - row.queued_at > i64::from(r.missed_after_s) * 1000 {
+                if self.db.mark_missed(&row.id, now - i64::from(r.missed_after_s) * 1000).await? {
+                    self.withdraw(&row.id, "missed", None);
+                    self.emit(row, "missed", Some(now - row.queued_at), None);
+                    self.system_message(row, "missed", serde_json::json!({})).await;
+                    self.announce(&m, &row.id).await;
+                }
+                continue;
+            }
+            let last_wave = self.offers.get(&row.id).map(|t| t.last_wave).unwrap_or(0);
+            let wave = last_wave > 0 && now - last_wave >= i64::from(r.reoffer_every_s) * 1000;
+            self.offer_round(row, if wave { "reoffer" } else { "new" }, wave).await;
+
+            // Queue position among chats for the same store and department.
+            let key = (row.merchant_id.clone(), row.store_id.clone(), row.department_id.clone());
+            let pos = positions.entry(key).or_insert(0);
+            *pos += 1;
+            if self.conv_subs.contains_key(&row.id) {
+                let avail = self.available_count(&row.merchant_id, Some(&row.store_id), Some(&row.department_id));
+                let wait = self.estimate_wait(&row.merchant_id, *pos, avail);
+                let changed = self.queue_sent.get(&row.id).map(|v| *v != (*pos, wait)).unwrap_or(true);
+                if changed {
+                    self.queue_sent.insert(row.id.clone(), (*pos, wait));
+                    self.send_conversation(
+                        &row.id,
+                        &Out::Queue {
+                            conversation_id: row.id.clone(),
+                            position: *pos,
+                            estimated_wait_s: wait,
+                        },
+                        None,
+                    );
+                }
+            }
+        }
+        // Claimed chats whose expert never answered go back to the queue.
+        let mut cutoffs: Vec<(String, i64)> = Vec::new();
+        for e in self.settings.iter() {
+            let s = e.value().1.routing.unanswered_reoffer_s;
+            if s > 0 {
+                cutoffs.push((e.key().clone(), i64::from(s) * 1000));
+            }
+        }
+        if let Some(min) = cutoffs.iter().map(|c| c.1).min() {
+            for row in self.db.unanswered_claims(now - min).await? {
+                let Some(limit) = cutoffs.iter().find(|c| c.0 == row.merchant_id).map(|c| c.1) else {
+                    continue;
+                };
+                let Some(expert) = row.expert_id.clone() else { continue };
+                // Only the node serving the expert acts, so the expert is told at once.
+                if !self.experts.contains_key(&expert) || now - row.claimed_at.unwrap_or(now) < limit {
+                    continue;
+                }
+                if self.db.unclaim_unanswered(&row.id, &expert).await? {
+                    let m = MerchantId::from_db(row.merchant_id.clone());
+                    self.change_active(&expert, -1);
+                    self.send_expert(
+                        &expert,
+                        &Out::OfferWithdrawn {
+                            conversation_id: row.id.clone(),
+                            reason: "unavailable".into(),
+                        },
+                    );
+                    if let Some(fresh) = self.announce(&m, &row.id).await {
+                        self.send_expert(
+                            &expert,
+                            &Out::Conversation {
+                                conversation: fresh.view(),
+                            },
+                        );
+                        if let Some(p) = self.experts.get(&expert) {
+                            for c in &p.conns {
+                                self.unsubscribe(*c, &row.id);
+                            }
+                        }
+                        self.emit(&fresh, "unanswered", None, Some(&expert));
+                        self.offer_round(&fresh, "unanswered", true).await;
+                    }
+                }
+            }
+        }
+        // Forget offers of conversations that are no longer waiting.
+        let live: HashSet<&str> = waiting.iter().map(|r| r.id.as_str()).collect();
+        self.offers.retain(|k, _| live.contains(k.as_str()));
+        self.queue_sent.retain(|k, _| live.contains(k.as_str()));
+        Ok(())
+    }
+}
+
+/// Serialise a frame once; the bytes are shared by every socket it goes to.
+pub fn frame(out: &Out) -> Utf8Bytes {
+    Utf8Bytes::from(protocol::encode(out))
+}

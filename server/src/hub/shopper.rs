@@ -1,0 +1,658 @@
+//! The shopper side: hello (issue or verify the Shopper ID), request a chat, send, sync,
+//! typing, read, end, rate, offline messages, page context and identify.
+
+use std::collections::BTreeSet;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::socket::Step;
+use super::Hub;
+use crate::domain::plausible_email;
+use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
+use crate::now_ms;
+use crate::protocol::{close, Availability, Out, Product, ShopperIn, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID, PROTOCOL_VERSION};
+use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, PageRequest, Sender};
+
+pub struct ShopperSession {
+    pub merchant: MerchantId,
+    pub shopper: Option<String>,
+    /// Conversations this socket is subscribed to (all of them are this shopper's).
+    pub convs: BTreeSet<String>,
+}
+
+fn bad(hub: &Hub, conn: u64, msg: &str, r: Option<String>) -> Step {
+    hub.send_out(conn, &Out::error("bad_request", msg, r));
+    Step::Continue
+}
+
+pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
+    if body.trim().is_empty() {
+        return Err(("bad_request", "the message is empty".into()));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(("too_large", format!("messages are at most {MAX_BODY_CHARS} characters")));
+    }
+    Ok(())
+}
+
+pub fn check_client_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_CLIENT_MSG_ID && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn short(s: &Option<String>, max: usize) -> bool {
+    s.as_deref().is_none_or(|s| s.chars().count() <= max)
+}
+
+/// Send the outcome of storing a message as `ack` or `error`.
+pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: &str, r: Result<AppendOutcome, ()>) {
+    let out = match r {
+        Ok(AppendOutcome::Stored(m)) | Ok(AppendOutcome::Duplicate(m)) => Out::Ack {
+            conversation_id: conversation_id.to_owned(),
+            client_msg_id: client_msg_id.to_owned(),
+            seq: m.seq,
+            sent_at: m.sent_at,
+        },
+        Ok(AppendOutcome::Conflict) => Out::error(
+            "conflict",
+            "this client_msg_id was used for a different message",
+            Some(client_msg_id.to_owned()),
+        ),
+        Ok(AppendOutcome::NotFound) => Out::error("not_found", "no such conversation", Some(client_msg_id.to_owned())),
+        Ok(AppendOutcome::InvalidState(why)) => Out::error("invalid_state", why, Some(client_msg_id.to_owned())),
+        Err(()) => super::writer::unavailable(Some(client_msg_id.to_owned())),
+    };
+    hub.send_out(conn, &out);
+}
+
+impl ShopperSession {
+    pub fn new(merchant: MerchantId) -> Self {
+        ShopperSession {
+            merchant,
+            shopper: None,
+            convs: BTreeSet::new(),
+        }
+    }
+
+    pub fn finish(&mut self, hub: &Hub, conn: u64) {
+        if let Some(s) = &self.shopper {
+            hub.remove_shopper_conn(s, conn);
+        }
+    }
+
+    fn follow(&mut self, hub: &Hub, conn: u64, conversation: &str) {
+        if self.convs.insert(conversation.to_owned()) {
+            hub.subscribe(conn, conversation);
+        }
+    }
+
+    /// This shopper's conversation, or an error frame.
+    async fn own(&self, hub: &Hub, conn: u64, id: &str) -> Option<ConversationRow> {
+        match hub.db.conversation(&self.merchant, id).await {
+            Ok(row) if Some(&row.shopper_id) == self.shopper.as_ref() => Some(row),
+            Ok(_) | Err(crate::storage::StorageError::NotFound) => {
+                hub.send_out(conn, &Out::error("not_found", "no such conversation", Some(id.to_owned())));
+                None
+            }
+            Err(_) => {
+                hub.send_out(conn, &Out::error("unavailable", "try again", Some(id.to_owned())));
+                None
+            }
+        }
+    }
+
+    pub async fn handle(&mut self, hub: &Hub, conn: u64, text: &str) -> Step {
+        let frame: ShopperIn = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => {
+                hub.send_out(conn, &Out::error("bad_request", format!("unreadable frame: {e}"), None));
+                return Step::Malformed;
+            }
+        };
+        let shopper = match (&frame, &self.shopper) {
+            (ShopperIn::Hello { token, .. }, None) => return self.hello(hub, conn, token.as_deref()).await,
+            (ShopperIn::Hello { .. }, Some(_)) => return bad(hub, conn, "hello was already said", None),
+            (ShopperIn::Ping, _) => {
+                hub.send_out(conn, &Out::Pong);
+                return Step::Continue;
+            }
+            (_, None) => {
+                hub.send_out(conn, &Out::error("bad_request", "say hello first", None));
+                return Step::Close(close::PROTOCOL_ERROR);
+            }
+            (_, Some(s)) => s.clone(),
+        };
+        match frame {
+            ShopperIn::RequestChat {
+                store_id,
+                department_id,
+                page_url,
+                page_title,
+                product,
+                text,
+                client_msg_id,
+            } => {
+                if !short(&page_url, 2000) || !short(&page_title, 300) {
+                    return bad(hub, conn, "page_url or page_title too long", None);
+                }
+                if let Some(p) = &product {
+                    if let Err(e) = p.validate() {
+                        return bad(hub, conn, &e, None);
+                    }
+                }
+                if let Some(t) = &text {
+                    if let Err((code, msg)) = check_body(t) {
+                        hub.send_out(conn, &Out::error(code, msg, None));
+                        return Step::Continue;
+                    }
+                }
+                if client_msg_id.as_deref().is_some_and(|c| !check_client_id(c)) {
+                    return bad(hub, conn, "client_msg_id must be 1–64 printable characters", None);
+                }
+                self.request_chat(
+                    hub,
+                    conn,
+                    &shopper,
+                    store_id,
+                    department_id,
+                    page_url,
+                    page_title,
+                    product,
+                    text,
+                    client_msg_id,
+                )
+                .await
+            }
+            ShopperIn::Send {
+                conversation_id,
+                client_msg_id,
+                body,
+            } => {
+                if !check_client_id(&client_msg_id) {
+                    return bad(hub, conn, "client_msg_id must be 1–64 printable characters", None);
+                }
+                if let Err((code, msg)) = check_body(&body) {
+                    hub.send_out(conn, &Out::error(code, msg, Some(client_msg_id)));
+                    return Step::Continue;
+                }
+                let msg = NewMessage {
+                    merchant_id: self.merchant.to_string(),
+                    conversation_id: conversation_id.clone(),
+                    client_msg_id: Some(client_msg_id.clone()),
+                    sender: Sender::Shopper(shopper),
+                    kind: "text",
+                    body,
+                    data_json: None,
+                };
+                let r = hub.store(msg, Some(conn)).await;
+                if matches!(r, Ok(AppendOutcome::Stored(_)) | Ok(AppendOutcome::Duplicate(_))) {
+                    self.follow(hub, conn, &conversation_id);
+                }
+                answer_store(hub, conn, &conversation_id, &client_msg_id, r);
+                Step::Continue
+            }
+            ShopperIn::Typing { conversation_id, typing } => {
+                if self.convs.contains(&conversation_id) {
+                    hub.send_conversation(
+                        &conversation_id,
+                        &Out::Typing {
+                            conversation_id: conversation_id.clone(),
+                            role: "shopper".into(),
+                            typing,
+                        },
+                        Some(conn),
+                    );
+                }
+                Step::Continue
+            }
+            ShopperIn::Read { conversation_id, seq } => {
+                if let Some(row) = self.own(hub, conn, &conversation_id).await {
+                    let seq = seq.clamp(0, row.last_seq);
+                    let _ = hub.db.set_read(&self.merchant, &conversation_id, "shopper", seq).await;
+                    hub.send_conversation(
+                        &conversation_id,
+                        &Out::Read {
+                            conversation_id: conversation_id.clone(),
+                            role: "shopper".into(),
+                            seq,
+                        },
+                        Some(conn),
+                    );
+                }
+                Step::Continue
+            }
+            ShopperIn::Sync {
+                conversation_id,
+                after_seq,
+            } => {
+                if let Some(row) = self.own(hub, conn, &conversation_id).await {
+                    self.follow(hub, conn, &conversation_id);
+                    sync(hub, conn, &self.merchant, &row, after_seq).await;
+                }
+                Step::Continue
+            }
+            ShopperIn::End { conversation_id } => {
+                if let Some(row) = self.own(hub, conn, &conversation_id).await {
+                    end_conversation(hub, conn, &self.merchant, &row, "shopper").await;
+                }
+                Step::Continue
+            }
+            ShopperIn::Rate {
+                conversation_id,
+                score,
+                comment,
+            } => {
+                if !(1..=5).contains(&score) || !short(&comment, 1000) {
+                    return bad(
+                        hub,
+                        conn,
+                        "score must be 1–5 and the comment at most 1000 characters",
+                        Some(conversation_id),
+                    );
+                }
+                let comment = comment.filter(|c| !c.trim().is_empty());
+                match hub
+                    .db
+                    .rate(&self.merchant, &conversation_id, &shopper, score, comment.as_deref())
+                    .await
+                {
+                    Ok(true) => {
+                        if let Some(row) = hub.announce(&self.merchant, &conversation_id).await {
+                            hub.emit(&row, "rated", Some(score), None);
+                        }
+                    }
+                    Ok(false) => hub.send_out(
+                        conn,
+                        &Out::error("invalid_state", "only your ended chats can be rated", Some(conversation_id)),
+                    ),
+                    Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id))),
+                }
+                Step::Continue
+            }
+            ShopperIn::OfflineMessage {
+                email,
+                body,
+                name,
+                store_id,
+                department_id,
+                page_url,
+            } => {
+                if !plausible_email(&email) {
+                    return bad(hub, conn, "a valid email is needed so the store can answer", None);
+                }
+                if let Err((code, msg)) = check_body(&body) {
+                    hub.send_out(conn, &Out::error(code, msg, None));
+                    return Step::Continue;
+                }
+                if !short(&name, 100) || !short(&page_url, 2000) {
+                    return bad(hub, conn, "name or page_url too long", None);
+                }
+                self.offline(hub, conn, &shopper, email.trim(), body, name, store_id, department_id, page_url)
+                    .await
+            }
+            ShopperIn::Context {
+                page_url,
+                page_title,
+                product,
+            } => {
+                if page_url.chars().count() > 2000 || !short(&page_title, 300) || product.as_ref().is_some_and(|p| p.validate().is_err()) {
+                    return bad(hub, conn, "invalid page context", None);
+                }
+                hub.analytics.emit(Event {
+                    merchant_id: self.merchant.to_string(),
+                    kind: "page_view",
+                    at: now_ms(),
+                    shopper_id: Some(shopper),
+                    data_json: Some(serde_json::json!({"url": page_url, "title": page_title, "product": product}).to_string()),
+                    ..Default::default()
+                });
+                Step::Continue
+            }
+            ShopperIn::Identify { email, name, signature } => {
+                let Ok(secret) = hub.db.identity_secret(&self.merchant).await else {
+                    hub.send_out(conn, &Out::error("unavailable", "try again", None));
+                    return Step::Continue;
+                };
+                let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
+                mac.update(email.trim().as_bytes());
+                let expected: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                use subtle::ConstantTimeEq;
+                if !plausible_email(&email)
+                    || !bool::from(expected.as_bytes().ct_eq(signature.trim().to_lowercase().as_bytes()))
+                    || !short(&name, 100)
+                {
+                    hub.send_out(conn, &Out::error("forbidden", "the identity signature does not match", None));
+                    return Step::Continue;
+                }
+                let sid = ShopperId::from_db(shopper);
+                match hub
+                    .db
+                    .identify_shopper(&self.merchant, &sid, name.as_deref(), Some(email.trim()))
+                    .await
+                {
+                    Ok(s) => hub.send_out(
+                        conn,
+                        &Out::Identified {
+                            name: s.name,
+                            email: s.email.unwrap_or_default(),
+                        },
+                    ),
+                    Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", None)),
+                }
+                Step::Continue
+            }
+            ShopperIn::Hello { .. } | ShopperIn::Ping => Step::Continue,
+        }
+    }
+
+    async fn hello(&mut self, hub: &Hub, conn: u64, token: Option<&str>) -> Step {
+        let m = self.merchant.clone();
+        let known = match token.and_then(|t| hub.verify_shopper_token(m.as_str(), t)) {
+            Some(id) => match hub.db.shopper_exists(&m, &id).await {
+                Ok(true) => Some(id),
+                Ok(false) => None,
+                Err(_) => return Step::Close(close::INTERNAL),
+            },
+            None => None,
+        };
+        let shopper = match known {
+            Some(id) => id,
+            None => match hub.db.create_shopper(&m).await {
+                Ok(s) => s.id.to_string(),
+                Err(_) => return Step::Close(close::INTERNAL),
+            },
+        };
+        let convs = hub.db.shopper_conversations(&m, &shopper).await.unwrap_or_default();
+        for c in &convs {
+            self.follow(hub, conn, &c.id);
+        }
+        hub.add_shopper_conn(&shopper, conn);
+        let token = hub.shopper_token(m.as_str(), &shopper);
+        let open = any_store_open(hub, &m).await;
+        hub.send_out(
+            conn,
+            &Out::ShopperWelcome {
+                protocol: PROTOCOL_VERSION,
+                shopper_id: shopper.clone(),
+                token,
+                conversations: convs.iter().map(|c| c.view()).collect(),
+                availability: Availability {
+                    open,
+                    experts_available: hub.available_count(m.as_str(), None, None),
+                },
+            },
+        );
+        self.shopper = Some(shopper);
+        Step::Continue
+    }
+
+    /// Resolve the store and department: given, or the ones with most available experts.
+    async fn choose(&self, hub: &Hub, store_id: Option<String>, department_id: Option<String>) -> Result<(String, String), &'static str> {
+        let m = &self.merchant;
+        let stores = hub
+            .db
+            .list_stores(m, &PageRequest::first(200))
+            .await
+            .map_err(|_| "unavailable")?
+            .items;
+        if let Some(d) = department_id {
+            let dep = DepartmentId::parse(&d).ok_or("unknown department")?;
+            let dep = hub.db.get_department(m, &dep).await.map_err(|_| "unknown department")?;
+            if store_id.as_deref().is_some_and(|s| s != dep.store_id.as_str()) {
+                return Err("the department is not in that store");
+            }
+            return Ok((dep.store_id.to_string(), dep.id.to_string()));
+        }
+        let candidates: Vec<_> = match &store_id {
+            Some(s) => {
+                let sid = StoreId::parse(s).ok_or("unknown store")?;
+                stores.into_iter().filter(|x| x.id == sid).collect()
+            }
+            None => stores,
+        };
+        if candidates.is_empty() {
+            return Err(if store_id.is_some() {
+                "unknown store"
+            } else {
+                "the merchant has no stores"
+            });
+        }
+        let mut best: Option<(u32, String, String)> = None;
+        for s in &candidates {
+            for d in &s.departments {
+                let n = hub.available_count(m.as_str(), Some(s.id.as_str()), Some(d.id.as_str()));
+                if best.as_ref().is_none_or(|b| n > b.0) {
+                    best = Some((n, s.id.to_string(), d.id.to_string()));
+                }
+            }
+        }
+        best.map(|b| (b.1, b.2)).ok_or("the store has no departments")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn request_chat(
+        &mut self,
+        hub: &Hub,
+        conn: u64,
+        shopper: &str,
+        store_id: Option<String>,
+        department_id: Option<String>,
+        page_url: Option<String>,
+        page_title: Option<String>,
+        product: Option<Product>,
+        text: Option<String>,
+        client_msg_id: Option<String>,
+    ) -> Step {
+        let m = self.merchant.clone();
+        // One open chat at a time: asking again returns the one in progress.
+        if let Ok(convs) = hub.db.shopper_conversations(&m, shopper).await {
+            if let Some(open) = convs.iter().find(|c| c.is_waiting() || c.status == "claimed") {
+                self.follow(hub, conn, &open.id);
+                hub.send_out(conn, &Out::Conversation { conversation: open.view() });
+                return Step::Continue;
+            }
+        }
+        let (store, department) = match self.choose(hub, store_id, department_id).await {
+            Ok(x) => x,
+            Err(e) => return bad(hub, conn, e, None),
+        };
+        if !hub.store_open(&m, &store).await {
+            hub.send_out(
+                conn,
+                &Out::Unavailable {
+                    reason: "closed".into(),
+                    offline_form: true,
+                },
+            );
+            return Step::Continue;
+        }
+        if hub.available_count(m.as_str(), Some(&store), Some(&department)) == 0 {
+            hub.send_out(
+                conn,
+                &Out::Unavailable {
+                    reason: "no_experts".into(),
+                    offline_form: true,
+                },
+            );
+            return Step::Continue;
+        }
+        let contact = hub.db.contact_expert(&m, shopper).await.ok().flatten();
+        let sid = ShopperId::from_db(shopper.to_owned());
+        let row = match hub
+            .db
+            .create_conversation(&NewConversation {
+                merchant_id: &m,
+                shopper_id: &sid,
+                store_id: &store,
+                department_id: &department,
+                contact_expert_id: contact.as_deref(),
+                offline: None,
+                page_url: page_url.as_deref(),
+                page_title: page_title.as_deref(),
+                product: product.as_ref(),
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                hub.send_out(conn, &Out::error("unavailable", "the chat could not be started; try again", None));
+                return Step::Continue;
+            }
+        };
+        for c in hub.shopper_conn_ids(shopper) {
+            hub.subscribe(c, &row.id);
+        }
+        self.convs.insert(row.id.clone());
+        hub.send_conversation(&row.id, &Out::Conversation { conversation: row.view() }, None);
+        hub.emit(&row, "requested", None, None);
+        if let Some(t) = text {
+            let cid = client_msg_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            let msg = NewMessage {
+                merchant_id: m.to_string(),
+                conversation_id: row.id.clone(),
+                client_msg_id: Some(cid.clone()),
+                sender: Sender::Shopper(shopper.to_owned()),
+                kind: "text",
+                body: t,
+                data_json: None,
+            };
+            let r = hub.store(msg, Some(conn)).await;
+            answer_store(hub, conn, &row.id, &cid, r);
+        }
+        hub.offer_round(&row, "new", false).await;
+        Step::Continue
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn offline(
+        &mut self,
+        hub: &Hub,
+        conn: u64,
+        shopper: &str,
+        email: &str,
+        body: String,
+        name: Option<String>,
+        store_id: Option<String>,
+        department_id: Option<String>,
+        page_url: Option<String>,
+    ) -> Step {
+        let m = self.merchant.clone();
+        let (store, department) = match self.choose(hub, store_id, department_id).await {
+            Ok(x) => x,
+            Err(e) => return bad(hub, conn, e, None),
+        };
+        let sid = ShopperId::from_db(shopper.to_owned());
+        let name = name.filter(|n| !n.trim().is_empty());
+        let _ = hub.db.identify_shopper(&m, &sid, name.as_deref(), Some(email)).await;
+        let row = match hub
+            .db
+            .create_conversation(&NewConversation {
+                merchant_id: &m,
+                shopper_id: &sid,
+                store_id: &store,
+                department_id: &department,
+                contact_expert_id: None,
+                offline: Some((email, name.as_deref())),
+                page_url: page_url.as_deref(),
+                page_title: None,
+                product: None,
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => {
+                hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None));
+                return Step::Continue;
+            }
+        };
+        let msg = NewMessage {
+            merchant_id: m.to_string(),
+            conversation_id: row.id.clone(),
+            client_msg_id: Some(format!("offline-{}", row.id)),
+            sender: Sender::Shopper(shopper.to_owned()),
+            kind: "text",
+            body,
+            data_json: None,
+        };
+        match hub.store(msg, Some(conn)).await {
+            Ok(AppendOutcome::Stored(_)) => {
+                self.follow(hub, conn, &row.id);
+                hub.send_out(
+                    conn,
+                    &Out::OfflineAck {
+                        conversation_id: row.id.clone(),
+                    },
+                );
+                hub.emit(&row, "offline_message", None, None);
+                hub.offer_round(&row, "new", false).await;
+            }
+            _ => hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None)),
+        }
+        Step::Continue
+    }
+}
+
+async fn any_store_open(hub: &Hub, m: &MerchantId) -> bool {
+    let stores = hub
+        .db
+        .list_stores(m, &PageRequest::first(200))
+        .await
+        .map(|p| p.items)
+        .unwrap_or_default();
+    for s in stores {
+        if hub.store_open(m, s.id.as_str()).await {
+            return true;
+        }
+    }
+    false
+}
+
+/// Answer a `sync`: messages after `after_seq`, in order.
+pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, after_seq: i64) {
+    match hub.db.messages_after(m, &row.id, after_seq.max(0), 500).await {
+        Ok(messages) => {
+            let last_seq = messages.last().map(|x| x.seq).unwrap_or(after_seq).max(row.last_seq);
+            hub.send_out(
+                conn,
+                &Out::Messages {
+                    conversation_id: row.id.clone(),
+                    messages,
+                    last_seq,
+                },
+            );
+        }
+        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
+    }
+}
+
+/// End a conversation for either side and tell everyone.
+pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, by: &str) {
+    match hub.db.finish(m, &row.id, by).await {
+        Ok(Some("ended")) => {
+            hub.system_message(
+                row,
+                if by == "shopper" { "ended_by_shopper" } else { "ended_by_expert" },
+                serde_json::json!({}),
+            )
+            .await;
+            if let Some(fresh) = hub.announce(m, &row.id).await {
+                hub.emit(&fresh, "ended", Some(now_ms() - fresh.claimed_at.unwrap_or(fresh.created_at)), None);
+            }
+            if let Some(e) = &row.expert_id {
+                hub.change_active(e, -1);
+                hub.push_backlog(e).await;
+            }
+        }
+        Ok(Some(_)) => {
+            hub.withdraw(&row.id, "abandoned", None);
+            if let Some(fresh) = hub.announce(m, &row.id).await {
+                hub.emit(&fresh, "abandoned", Some(now_ms() - fresh.queued_at), None);
+            }
+        }
+        Ok(None) => hub.send_out(
+            conn,
+            &Out::error("invalid_state", "the chat has already ended", Some(row.id.clone())),
+        ),
+        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
+    }
+}

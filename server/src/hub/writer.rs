@@ -1,0 +1,62 @@
+//! The message writer: the only place messages are stored.
+//!
+//! Sessions hand messages over with a reply channel. The writer takes everything waiting
+//! (up to a batch limit), stores it in one transaction, then — in sequence order — fans each
+//! stored message out to the conversation's sockets on this node and only then answers the
+//! sessions, which send the `ack`. So an ack always means stored, and every viewer on a node
+//! sees a conversation's messages in the order the database numbered them.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::Hub;
+use crate::protocol::Out;
+use crate::storage::{AppendOutcome, NewMessage};
+
+pub const MAX_BATCH: usize = 256;
+
+pub struct WriteJob {
+    pub msg: NewMessage,
+    /// The socket that sent it: it gets the `ack`, not the `message`.
+    pub from_conn: Option<u64>,
+    pub reply: oneshot::Sender<Result<AppendOutcome, ()>>,
+}
+
+pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
+    let mut jobs: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        // Stable sort: per-conversation order is kept, and PostgreSQL row locks are always
+        // taken in the same order, so writers on several nodes cannot deadlock.
+        jobs.sort_by(|a, b| a.msg.conversation_id.cmp(&b.msg.conversation_id));
+        let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
+        let started = std::time::Instant::now();
+        let result = hub.db.append_messages(&batch).await;
+        metrics::histogram!("floorwalker_message_batch_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("floorwalker_message_batch_size").record(batch.len() as f64);
+        match result {
+            Ok(outcomes) => {
+                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                    if let AppendOutcome::Stored(m) = &outcome {
+                        hub.deliver_message(m, job.from_conn);
+                    }
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, n = jobs.len(), "storing messages failed; none acknowledged");
+                metrics::counter!("floorwalker_message_store_failures_total").increment(jobs.len() as u64);
+                for job in jobs.drain(..) {
+                    let _ = job.reply.send(Err(()));
+                }
+                // Do not spin against a database that is down.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// A typed error frame for a failed store.
+pub fn unavailable(r: Option<String>) -> Out {
+    Out::error("unavailable", "the message could not be stored; retry", r)
+}

@@ -1,0 +1,551 @@
+//! The chat protocol, version 1, as typed messages (see `docs/protocol.md`).
+//!
+//! Every frame is a JSON object tagged by `"type"`. The server parses client frames into
+//! [`ShopperIn`] / [`ExpertIn`] and writes [`Out`]; the load test uses the same types.
+
+use serde::{Deserialize, Serialize};
+
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest text or product-card message body, in characters.
+pub const MAX_BODY_CHARS: usize = 4000;
+/// Largest WebSocket frame or message the server accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024;
+pub const MAX_CLIENT_MSG_ID: usize = 64;
+
+/// Close codes (1000–1011 are the standard ones).
+pub mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+    pub const UNAUTHORIZED: u16 = 4001;
+    pub const HELLO_TIMEOUT: u16 = 4002;
+    pub const ORIGIN: u16 = 4003;
+    pub const UNKNOWN_MERCHANT: u16 = 4004;
+    pub const RATE_LIMITED: u16 = 4008;
+    pub const SLOW_CONSUMER: u16 = 4009;
+    pub const PROTOCOL_ERROR: u16 = 4400;
+    pub const BAD_VERSION: u16 = 4426;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Product {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Product {
+    /// Checks lengths and that links are https (or site-relative), so a card cannot carry
+    /// `javascript:` URLs.
+    pub fn validate(&self) -> Result<(), String> {
+        let safe = |u: &Option<String>| {
+            u.as_deref().is_none_or(|u| {
+                (u.starts_with("https://")
+                    || (u.starts_with('/') && !u.starts_with("//"))
+                    || u.starts_with("http://127.0.0.1")
+                    || u.starts_with("http://localhost"))
+                    && u.len() <= 1000
+                    && !u.contains(char::is_whitespace)
+            })
+        };
+        if self.name.trim().is_empty() || self.name.chars().count() > 200 {
+            return Err("product.name must be 1–200 characters".into());
+        }
+        if !safe(&self.url) || !safe(&self.image_url) {
+            return Err("product links must be https:// URLs".into());
+        }
+        if self.id.as_deref().is_some_and(|s| s.len() > 100) || self.currency.as_deref().is_some_and(|s| s.len() > 10) {
+            return Err("product.id or currency too long".into());
+        }
+        if self.price.is_some_and(|p| !p.is_finite() || p < 0.0) {
+            return Err("product.price must be a non-negative number".into());
+        }
+        Ok(())
+    }
+}
+
+// ---------- client → server ----------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ShopperIn {
+    Hello {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        locale: Option<String>,
+    },
+    RequestChat {
+        #[serde(default)]
+        store_id: Option<String>,
+        #[serde(default)]
+        department_id: Option<String>,
+        #[serde(default)]
+        page_url: Option<String>,
+        #[serde(default)]
+        page_title: Option<String>,
+        #[serde(default)]
+        product: Option<Product>,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        client_msg_id: Option<String>,
+    },
+    Send {
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+    },
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
+    Read {
+        conversation_id: String,
+        seq: i64,
+    },
+    Sync {
+        conversation_id: String,
+        after_seq: i64,
+    },
+    End {
+        conversation_id: String,
+    },
+    Rate {
+        conversation_id: String,
+        score: i64,
+        #[serde(default)]
+        comment: Option<String>,
+    },
+    OfflineMessage {
+        email: String,
+        body: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        store_id: Option<String>,
+        #[serde(default)]
+        department_id: Option<String>,
+        #[serde(default)]
+        page_url: Option<String>,
+    },
+    Context {
+        page_url: String,
+        #[serde(default)]
+        page_title: Option<String>,
+        #[serde(default)]
+        product: Option<Product>,
+    },
+    Identify {
+        email: String,
+        #[serde(default)]
+        name: Option<String>,
+        signature: String,
+    },
+    Ping,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ExpertIn {
+    Hello {
+        token: String,
+    },
+    SetStatus {
+        #[serde(default)]
+        available: Option<bool>,
+        #[serde(default)]
+        max_chats: Option<i64>,
+        #[serde(default)]
+        store_ids: Option<Vec<String>>,
+        #[serde(default)]
+        department_ids: Option<Vec<String>>,
+    },
+    Claim {
+        conversation_id: String,
+    },
+    Send {
+        conversation_id: String,
+        client_msg_id: String,
+        body: String,
+        #[serde(default)]
+        product: Option<Product>,
+    },
+    Typing {
+        conversation_id: String,
+        typing: bool,
+    },
+    Read {
+        conversation_id: String,
+        seq: i64,
+    },
+    Sync {
+        conversation_id: String,
+        after_seq: i64,
+    },
+    Transfer {
+        conversation_id: String,
+        #[serde(default)]
+        department_id: Option<String>,
+        #[serde(default)]
+        expert_id: Option<String>,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    End {
+        conversation_id: String,
+    },
+    History {
+        shopper_id: String,
+    },
+    Contacts {
+        #[serde(default)]
+        q: Option<String>,
+    },
+    SavedReplies {
+        #[serde(default)]
+        q: Option<String>,
+    },
+    Ping,
+}
+
+// ---------- server → client ----------
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NamedRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShopperRef {
+    pub id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rating {
+    pub score: i64,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConversationView {
+    pub id: String,
+    pub status: String,
+    pub store: NamedRef,
+    pub department: NamedRef,
+    pub expert: Option<NamedRef>,
+    pub shopper: ShopperRef,
+    pub created_at: i64,
+    pub claimed_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub last_seq: i64,
+    pub page_url: Option<String>,
+    pub product: Option<Product>,
+    pub offline: bool,
+    pub rating: Option<Rating>,
+    pub shopper_read_seq: i64,
+    pub expert_read_seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Author {
+    pub role: String,
+    pub name: Option<String>,
+    pub expert_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub conversation_id: String,
+    pub seq: i64,
+    pub id: String,
+    pub author: Author,
+    pub kind: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<Product>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_msg_id: Option<String>,
+    pub sent_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OfferShopper {
+    pub id: String,
+    pub name: Option<String>,
+    pub returning: bool,
+    pub your_contact: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    pub conversation_id: String,
+    pub store: NamedRef,
+    pub department: NamedRef,
+    pub shopper: OfferShopper,
+    pub page_url: Option<String>,
+    pub product: Option<Product>,
+    pub first_message: Option<String>,
+    pub waiting_since: i64,
+    pub reason: String,
+    pub note: Option<String>,
+    pub offline: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Availability {
+    pub open: bool,
+    pub experts_available: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpertStatusView {
+    pub available: bool,
+    pub max_chats: i64,
+    pub store_ids: Vec<String>,
+    pub department_ids: Vec<String>,
+    pub active_chats: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoreChoice {
+    pub id: String,
+    pub name: String,
+    pub departments: Vec<NamedRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExpertView {
+    pub id: String,
+    pub name: String,
+    pub features: serde_json::Value,
+    pub max_chats: i64,
+    /// The stores and departments the expert is assigned to (to pick from in `set_status`).
+    pub stores: Vec<StoreChoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub conversation: ConversationView,
+    pub messages: Vec<MessageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContactView {
+    pub shopper_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub last_chat_at: i64,
+    pub conversations: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedReplyView {
+    pub id: String,
+    pub shortcut: String,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Out {
+    ShopperWelcome {
+        protocol: u32,
+        shopper_id: String,
+        token: String,
+        conversations: Vec<ConversationView>,
+        availability: Availability,
+    },
+    ExpertWelcome {
+        protocol: u32,
+        expert: ExpertView,
+        status: ExpertStatusView,
+        conversations: Vec<ConversationView>,
+        offers: Vec<Offer>,
+    },
+    Conversation {
+        conversation: ConversationView,
+    },
+    Queue {
+        conversation_id: String,
+        position: u32,
+        estimated_wait_s: u32,
+    },
+    Message {
+        message: MessageView,
+    },
+    Messages {
+        conversation_id: String,
+        messages: Vec<MessageView>,
+        last_seq: i64,
+    },
+    Ack {
+        conversation_id: String,
+        client_msg_id: String,
+        seq: i64,
+        sent_at: i64,
+    },
+    Typing {
+        conversation_id: String,
+        role: String,
+        typing: bool,
+    },
+    Read {
+        conversation_id: String,
+        role: String,
+        seq: i64,
+    },
+    Unavailable {
+        reason: String,
+        offline_form: bool,
+    },
+    OfflineAck {
+        conversation_id: String,
+    },
+    Identified {
+        name: Option<String>,
+        email: String,
+    },
+    Status(ExpertStatusView),
+    Offer {
+        offer: Offer,
+    },
+    OfferWithdrawn {
+        conversation_id: String,
+        reason: String,
+    },
+    ClaimFailed {
+        conversation_id: String,
+        reason: String,
+    },
+    History {
+        shopper_id: String,
+        conversations: Vec<HistoryEntry>,
+    },
+    Contacts {
+        contacts: Vec<ContactView>,
+    },
+    SavedReplies {
+        items: Vec<SavedReplyView>,
+    },
+    Error {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        r#ref: Option<String>,
+    },
+    Pong,
+}
+
+impl Out {
+    pub fn error(code: &str, message: impl Into<String>, r#ref: Option<String>) -> Out {
+        Out::Error {
+            code: code.into(),
+            message: message.into(),
+            r#ref,
+        }
+    }
+}
+
+/// Both welcome frames are sent as `"type":"welcome"`; the variants exist so that one enum
+/// parses either side. This fixes up the tag on the way out and back in.
+pub fn encode(out: &Out) -> String {
+    let s = serde_json::to_string(out).expect("protocol types serialise");
+    if s.starts_with("{\"type\":\"shopper_welcome\"") {
+        s.replacen("shopper_welcome", "welcome", 1)
+    } else if s.starts_with("{\"type\":\"expert_welcome\"") {
+        s.replacen("expert_welcome", "welcome", 1)
+    } else {
+        s
+    }
+}
+
+/// Parse a server frame (for clients such as the load test and the tests).
+pub fn decode(text: &str) -> Result<Out, serde_json::Error> {
+    if text.starts_with("{\"type\":\"welcome\"") {
+        let fixed = if text.contains("\"shopper_id\"") && !text.contains("\"offers\"") {
+            text.replacen("\"welcome\"", "\"shopper_welcome\"", 1)
+        } else {
+            text.replacen("\"welcome\"", "\"expert_welcome\"", 1)
+        };
+        return serde_json::from_str(&fixed);
+    }
+    serde_json::from_str(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip_with_the_documented_tags() {
+        let f: ShopperIn = serde_json::from_str(r#"{"type":"send","conversation_id":"c","client_msg_id":"m","body":"hi"}"#).unwrap();
+        assert_eq!(
+            f,
+            ShopperIn::Send {
+                conversation_id: "c".into(),
+                client_msg_id: "m".into(),
+                body: "hi".into()
+            }
+        );
+        let e: ExpertIn = serde_json::from_str(r#"{"type":"claim","conversation_id":"c"}"#).unwrap();
+        assert_eq!(
+            e,
+            ExpertIn::Claim {
+                conversation_id: "c".into()
+            }
+        );
+        let out = Out::ShopperWelcome {
+            protocol: 1,
+            shopper_id: "shp_x".into(),
+            token: "t".into(),
+            conversations: vec![],
+            availability: Availability {
+                open: true,
+                experts_available: 2,
+            },
+        };
+        let s = encode(&out);
+        assert!(s.starts_with(r#"{"type":"welcome""#));
+        assert_eq!(decode(&s).unwrap(), out);
+        let ack = Out::Ack {
+            conversation_id: "c".into(),
+            client_msg_id: "m".into(),
+            seq: 3,
+            sent_at: 1,
+        };
+        assert_eq!(decode(&encode(&ack)).unwrap(), ack);
+        assert!(
+            serde_json::from_str::<ShopperIn>(r#"{"type":"claim","conversation_id":"c"}"#).is_err(),
+            "shoppers cannot claim"
+        );
+    }
+
+    #[test]
+    fn product_links_must_be_safe() {
+        let mut p = Product {
+            name: "TV".into(),
+            url: Some("https://shop.example/tv".into()),
+            ..Default::default()
+        };
+        assert!(p.validate().is_ok());
+        p.url = Some("javascript:alert(1)".into());
+        assert!(p.validate().is_err());
+        p.url = Some("//evil.example".into());
+        assert!(p.validate().is_err());
+    }
+}

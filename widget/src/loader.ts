@@ -1,0 +1,325 @@
+// widget.js — the loader merchants embed. It stays tiny: it reads the merchant's display
+// settings, decides whether the chat shows on this page, draws the launcher inside a shadow root
+// and loads the chat panel (panel.js) only on first interaction, or at once when a conversation
+// is already open. Every later command goes through `window.Floorwalker(...)`.
+import { adopt, greetingFor, isHiddenPath, onColor, pickLocale, RTL, validColor } from './util';
+import type { Context, Host, Identity, PanelApi, WidgetConfig } from './types';
+import { PANEL_GLOBAL } from './types';
+import { LOADER_CSS } from './loader-css';
+
+declare const PANEL_VERSION: string;
+
+const L: Record<string, [string, string, string]> = {
+  // [launcher name, "{n} unread" , dismiss]
+  en: ['Chat with a store expert', '{n} unread', 'Dismiss'],
+  sv: ['Chatta med en butiksexpert', '{n} olästa', 'Stäng'],
+  de: ['Mit einer Fachkraft im Laden chatten', '{n} ungelesen', 'Ausblenden'],
+  el: ['Συνομιλία με ειδικό του καταστήματος', '{n} μη αναγνωσμένα', 'Απόκρυψη'],
+  cs: ['Chat s odborníkem z prodejny', '{n} nepřečtené', 'Zavřít'],
+  fa: ['گفتگو با کارشناس فروشگاه', '{n} پیام خوانده‌نشده', 'بستن'],
+};
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+function icon(d: string): SVGSVGElement {
+  const s = document.createElementNS(SVG_NS, 'svg');
+  s.setAttribute('viewBox', '0 0 24 24');
+  s.setAttribute('aria-hidden', 'true');
+  s.setAttribute('focusable', 'false');
+  const p = document.createElementNS(SVG_NS, 'path');
+  p.setAttribute('d', d);
+  s.appendChild(p);
+  return s;
+}
+const CHAT = 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z';
+const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 19 5 17.6 10.6 12 5 6.4z';
+
+(function () {
+  const w = window as any;
+  if (w.__floorwalkerLoaded) return;
+  const script = (document.currentScript ||
+    document.querySelector('script[data-merchant][src*="widget.js"]')) as HTMLScriptElement | null;
+  if (!script || !script.src) return;
+  w.__floorwalkerLoaded = true;
+  const origin = new URL(script.src, location.href).origin;
+  const merchant = script.getAttribute('data-merchant') || '';
+  const queued: IArguments[] | unknown[][] = (w.Floorwalker && w.Floorwalker.q) || [];
+  const pending: unknown[][] = [];
+  let ready = false;
+  let dead = false;
+
+  const st = {
+    context: {} as Context,
+    identity: null as Identity | null,
+    explicitLocale: script.getAttribute('data-locale'),
+    hidden: false,
+    unread: 0,
+    open: false,
+  };
+  let config: WidgetConfig;
+  let locale = 'en';
+  let shadow: ShadowRoot;
+  let rootEl: HTMLElement;
+  let launcher: HTMLButtonElement;
+  let badge: HTMLElement;
+  let greet: HTMLElement | null = null;
+  let custom: HTMLElement | null = null;
+  let panel: PanelApi | null = null;
+  let panelLoading: Promise<PanelApi> | null = null;
+  let host: Host;
+
+  function emit(name: string, detail?: unknown) {
+    window.dispatchEvent(new CustomEvent('floorwalker:' + name, { detail }));
+  }
+
+  function api(cmd: string, ...args: any[]) {
+    if (dead) return;
+    if (!ready) {
+      pending.push([cmd, ...args]);
+      return;
+    }
+    switch (cmd) {
+      case 'open':
+        loadPanel().then((p) => p.open(), () => {});
+        break;
+      case 'close':
+        if (panel) panel.close();
+        break;
+      case 'toggle':
+        if (panel && panel.isOpen()) panel.close();
+        else api('open');
+        break;
+      case 'hide':
+        st.hidden = true;
+        paint();
+        break;
+      case 'show':
+        st.hidden = false;
+        paint();
+        break;
+      case 'setLauncher':
+        setLauncher(args[0]);
+        break;
+      case 'identify':
+        if (args[0] && typeof args[0].email === 'string') {
+          st.identity = { email: args[0].email, name: args[0].name, signature: String(args[0].signature || '') };
+          host.identity = st.identity;
+          if (panel) panel.update();
+        }
+        break;
+      case 'setContext':
+        if (args[0] && typeof args[0] === 'object') {
+          st.context = { ...st.context, ...args[0] };
+          host.context = st.context;
+          if (panel) panel.update();
+        }
+        break;
+      case 'setLocale':
+        st.explicitLocale = String(args[0] || '');
+        setLocale();
+        if (panel) panel.update();
+        break;
+      default:
+        if (typeof console !== 'undefined') console.warn('Floorwalker: unknown command', cmd);
+    }
+  }
+  const fw: any = function () {
+    // eslint-disable-next-line prefer-rest-params
+    api.apply(null, Array.prototype.slice.call(arguments) as [string]);
+  };
+  fw.loaded = true;
+  w.Floorwalker = fw;
+  for (const a of queued as ArrayLike<unknown>[]) api.apply(null, Array.prototype.slice.call(a) as [string]);
+
+  function hasOpenConversation(): boolean {
+    try {
+      const s = JSON.parse(localStorage.getItem('fw:' + merchant) || 'null');
+      return !!(s && s.conv && !s.done);
+    } catch {
+      return false;
+    }
+  }
+
+  fetch(origin + '/api/v1/public/widget-config?merchant=' + encodeURIComponent(merchant), { credentials: 'omit' })
+    .then((r) => (r.ok ? r.json() : Promise.reject(new Error('widget-config ' + r.status))))
+    .then((c: WidgetConfig) => {
+      config = c;
+      const d = c.display || {};
+      const live = hasOpenConversation();
+      const showable =
+        d.enabled !== false &&
+        !isHiddenPath(d.hidden_paths, location.pathname) &&
+        (live ||
+          d.show_when === undefined ||
+          d.show_when === 'always' ||
+          (d.show_when === 'available_only' && c.availability.experts_available > 0) ||
+          (d.show_when === 'opening_hours' && c.availability.open));
+      if (!showable) {
+        dead = true;
+        return;
+      }
+      mount();
+      ready = true;
+      for (const a of pending.splice(0)) api.apply(null, a as [string]);
+      emit('ready', { merchant_id: c.merchant_id, locale });
+      if (live) loadPanel().catch(() => {});
+    })
+    .catch((e) => {
+      dead = true;
+      if (typeof console !== 'undefined') console.warn('Floorwalker:', e && e.message);
+    });
+
+  function setLocale() {
+    const d = config.display || {};
+    locale = pickLocale(st.explicitLocale, navigator.languages || [navigator.language], d.languages, d.default_language);
+    if (host) host.locale = locale;
+    rootEl.setAttribute('lang', locale);
+    rootEl.setAttribute('dir', RTL.includes(locale) ? 'rtl' : 'ltr');
+    paint();
+  }
+
+  function mount() {
+    const d = config.display || {};
+    const el = document.createElement('floorwalker-widget');
+    shadow = el.attachShadow({ mode: 'open' });
+    adopt(shadow, LOADER_CSS);
+    rootEl = document.createElement('div');
+    rootEl.className = 'fw';
+    const primary = validColor(d.primary_color);
+    rootEl.style.setProperty('--fw-primary', primary);
+    rootEl.style.setProperty('--fw-on-primary', onColor(primary));
+    rootEl.setAttribute('data-pos', d.position === 'bottom-left' ? 'left' : 'right');
+    rootEl.setAttribute('data-scheme', d.color_scheme || 'auto');
+
+    launcher = document.createElement('button');
+    launcher.type = 'button';
+    launcher.className = 'fw-launch';
+    launcher.setAttribute('aria-expanded', 'false');
+    launcher.appendChild(icon(CHAT)).classList.add('fw-i-chat');
+    launcher.appendChild(icon(CLOSE)).classList.add('fw-i-close');
+    badge = document.createElement('span');
+    badge.className = 'fw-badge';
+    badge.setAttribute('aria-hidden', 'true');
+    launcher.appendChild(badge);
+    launcher.addEventListener('click', () => api('toggle'));
+    launcher.addEventListener('pointerenter', () => loadPanel().catch(() => {}), { once: true });
+
+    let dismissed = false;
+    try {
+      dismissed = sessionStorage.getItem('fw:greet') === '1';
+    } catch { /* storage blocked */ }
+    if (!dismissed && !hasOpenConversation()) {
+      greet = document.createElement('div');
+      greet.className = 'fw-greet';
+      const txt = document.createElement('button');
+      txt.type = 'button';
+      txt.className = 'fw-greet-text';
+      txt.addEventListener('click', () => api('open'));
+      const x = document.createElement('button');
+      x.type = 'button';
+      x.className = 'fw-greet-x';
+      x.appendChild(icon(CLOSE));
+      x.addEventListener('click', () => {
+        try {
+          sessionStorage.setItem('fw:greet', '1');
+        } catch { /* ignore */ }
+        greet!.remove();
+        greet = null;
+        launcher.focus();
+      });
+      greet.append(txt, x);
+      rootEl.appendChild(greet);
+    }
+    rootEl.appendChild(launcher);
+    shadow.appendChild(rootEl);
+    host = {
+      origin,
+      merchant,
+      config,
+      root: rootEl,
+      shadow,
+      context: st.context,
+      identity: st.identity,
+      locale,
+      emit,
+      setUnread(n: number) {
+        if (n === st.unread) return;
+        st.unread = n;
+        paint();
+        emit('unread', { count: n });
+      },
+      setOpen(open: boolean, returnFocus: boolean) {
+        st.open = open;
+        if (open && greet) {
+          greet.remove();
+          greet = null;
+        }
+        paint();
+        emit(open ? 'open' : 'close');
+        if (!open && returnFocus) (custom || launcher).focus();
+      },
+    };
+    setLocale();
+    (document.body || document.documentElement).appendChild(el);
+  }
+
+  function paint() {
+    if (!launcher) return;
+    const s = L[locale] || L.en;
+    const label = s[0] + (st.unread ? ', ' + s[1].replace('{n}', String(st.unread)) : '');
+    launcher.setAttribute('aria-label', label);
+    launcher.setAttribute('aria-expanded', String(st.open));
+    badge.textContent = st.unread ? (st.unread > 9 ? '9+' : String(st.unread)) : '';
+    rootEl.classList.toggle('fw-open', st.open);
+    rootEl.classList.toggle('fw-nolaunch', st.hidden || !!custom);
+    if (greet) {
+      const t = greetingFor(config.display && config.display.greeting, locale);
+      (greet.firstChild as HTMLElement).textContent = t;
+      (greet.lastChild as HTMLElement).setAttribute('aria-label', s[2]);
+      greet.hidden = !t || st.hidden || !!custom;
+    }
+    if (custom) {
+      custom.setAttribute('aria-expanded', String(st.open));
+      custom.setAttribute('data-floorwalker-unread', String(st.unread));
+    }
+  }
+
+  function setLauncher(target: unknown) {
+    const find = () => (typeof target === 'string' ? document.querySelector(target) : target) as HTMLElement | null;
+    const el = find();
+    if (!el || !(el instanceof HTMLElement)) {
+      if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => setLauncher(target), { once: true });
+      return;
+    }
+    custom = el;
+    el.addEventListener('click', (e) => {
+      e.preventDefault();
+      api('toggle');
+    });
+    paint();
+  }
+
+  function loadPanel(): Promise<PanelApi> {
+    if (panel) return Promise.resolve(panel);
+    if (panelLoading) return panelLoading;
+    panelLoading = new Promise<PanelApi>((ok, fail) => {
+      const s = document.createElement('script');
+      s.src = origin + '/widget/panel.js?v=' + PANEL_VERSION;
+      s.async = true;
+      s.onload = () => {
+        const mountPanel = w[PANEL_GLOBAL];
+        try {
+          delete w[PANEL_GLOBAL];
+        } catch { /* ignore */ }
+        if (typeof mountPanel !== 'function') return fail(new Error('panel did not register'));
+        panel = mountPanel(host) as PanelApi;
+        ok(panel);
+      };
+      s.onerror = () => {
+        panelLoading = null;
+        fail(new Error('panel failed to load'));
+      };
+      (document.head || document.documentElement).appendChild(s);
+    });
+    return panelLoading;
+  }
+})();

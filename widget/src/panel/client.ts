@@ -1,0 +1,598 @@
+// The shopper side of the chat protocol (docs/protocol.md), free of DOM code so it can be tested
+// against a fake hub in Node. It keeps, in localStorage: the shopper token, the current
+// conversation, the messages seen so far with the highest processed seq, and the outbox of
+// unacked messages — so a reload, a navigation or a dropped network resumes where it left off.
+import type { Availability, Context, Identity, Product } from '../types';
+
+export type Status = 'queued' | 'offered' | 'claimed' | 'ended' | 'missed' | 'abandoned';
+export interface Conversation {
+  id: string;
+  status: Status;
+  store?: { id: string; name: string } | null;
+  department?: { id: string; name: string } | null;
+  expert?: { id: string; name: string } | null;
+  created_at?: number;
+  ended_at?: number | null;
+  last_seq?: number;
+  offline?: boolean;
+  rating?: { score: number; comment?: string } | null;
+  shopper_read_seq?: number;
+  expert_read_seq?: number;
+}
+export interface Message {
+  conversation_id: string;
+  seq?: number;
+  id?: string;
+  author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string };
+  kind: 'text' | 'product' | 'system';
+  body: string;
+  product?: Product | null;
+  data?: Record<string, unknown> | null;
+  client_msg_id?: string;
+  sent_at?: number;
+  /** Local only: not yet acked. */
+  pending?: boolean;
+}
+interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number }
+interface Saved {
+  token?: string | null;
+  conv?: Conversation | null;
+  seq?: number;
+  read?: number;
+  msgs?: Message[];
+  outbox?: Outgoing[];
+  done?: boolean;
+}
+
+export interface KV { getItem(k: string): string | null; setItem(k: string, v: string): void; removeItem(k: string): void }
+export interface WSLike {
+  readyState: number;
+  send(data: string): void;
+  close(code?: number): void;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: { data: any }) => void) | null;
+  onclose: ((ev: { code: number; reason?: string }) => void) | null;
+  onerror: ((ev: any) => void) | null;
+}
+
+export type ConnState = 'idle' | 'connecting' | 'online' | 'offline' | 'failed';
+
+export interface ClientOptions {
+  url: string;
+  key: string;
+  storage: KV | null;
+  WS: new (url: string) => WSLike;
+  locale: () => string;
+  onChange: () => void;
+  onMessage?: (m: Message, own: boolean) => void;
+  onUnavailable?: (reason: string) => void;
+  onOfflineAck?: () => void;
+  onError?: (code: string, message?: string) => void;
+  random?: () => number;
+  setTimer?: (fn: () => void, ms: number) => any;
+  clearTimer?: (t: any) => void;
+}
+
+const FATAL = [1009, 4003, 4004, 4400, 4426];
+const MAX_KEPT = 300;
+
+export function uuid(): string {
+  const c = (globalThis as any).crypto;
+  if (c && c.randomUUID) return c.randomUUID();
+  return 'c-' + Date.now().toString(36) + '-' + Math.random().toString(36).slice(2, 12);
+}
+
+export function isOpen(c: Conversation | null | undefined): boolean {
+  return !!c && (c.status === 'queued' || c.status === 'offered' || c.status === 'claimed');
+}
+
+export class ChatClient {
+  conn: ConnState = 'idle';
+  token: string | null = null;
+  shopperId: string | null = null;
+  conv: Conversation | null = null;
+  messages: Message[] = [];
+  lastSeq = 0;
+  readSeq = 0;
+  outbox: Outgoing[] = [];
+  availability: Availability | null = null;
+  queue: { position: number; estimated_wait_s: number } | null = null;
+  expertTyping = false;
+  /** True once the shopper has finished with the current conversation (rated or moved on). */
+  done = false;
+  failure: number | null = null;
+  private ws: WSLike | null = null;
+  private attempt = 0;
+  private retryTimer: any = null;
+  private typingTimer: any = null;
+  private pingTimer: any = null;
+  private syncing = false;
+  private missed = false;
+  private welcomed = false;
+  private pendingRequest: Record<string, unknown> | null = null;
+  private identity: Identity | null = null;
+  private context: Context | null = null;
+  private lastFrameAt = 0;
+  private o: Required<Pick<ClientOptions, 'setTimer' | 'clearTimer' | 'random'>> & ClientOptions;
+
+  constructor(opts: ClientOptions) {
+    this.o = {
+      random: Math.random,
+      setTimer: (fn, ms) => setTimeout(fn, ms),
+      clearTimer: (t) => clearTimeout(t),
+      ...opts,
+    };
+    this.load();
+  }
+
+  // ---- persistence ----
+  private load() {
+    try {
+      const s: Saved = JSON.parse((this.o.storage && this.o.storage.getItem(this.o.key)) || '{}') || {};
+      this.token = s.token || null;
+      this.conv = s.conv || null;
+      this.lastSeq = s.seq || 0;
+      this.readSeq = s.read || 0;
+      this.messages = Array.isArray(s.msgs) ? s.msgs : [];
+      this.outbox = Array.isArray(s.outbox) ? s.outbox : [];
+      this.done = !!s.done;
+      for (const o of this.outbox) this.addPending(o);
+    } catch { /* corrupt or blocked storage: start afresh */ }
+  }
+  save() {
+    if (!this.o.storage) return;
+    const s: Saved = {
+      token: this.token,
+      conv: this.conv,
+      seq: this.lastSeq,
+      read: this.readSeq,
+      msgs: this.messages.filter((m) => !m.pending).slice(-MAX_KEPT),
+      outbox: this.outbox,
+      done: this.done,
+    };
+    try {
+      this.o.storage.setItem(this.o.key, JSON.stringify(s));
+    } catch { /* quota or blocked */ }
+  }
+
+  // ---- connection ----
+  connect() {
+    if (this.ws || this.conn === 'failed') return;
+    this.o.clearTimer(this.retryTimer);
+    this.retryTimer = null;
+    this.conn = 'connecting';
+    this.welcomed = false;
+    this.typingSent = false;
+    let ws: WSLike;
+    try {
+      ws = new this.o.WS(this.o.url);
+    } catch {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      const hello: Record<string, unknown> = { type: 'hello', locale: this.o.locale() };
+      if (this.token) hello.token = this.token;
+      this.raw(hello);
+    };
+    ws.onmessage = (ev) => {
+      this.lastFrameAt = Date.now();
+      let f: any;
+      try {
+        f = JSON.parse(String(ev.data));
+      } catch {
+        return;
+      }
+      if (f && typeof f.type === 'string') this.handle(f);
+    };
+    ws.onerror = () => { /* onclose follows */ };
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      this.syncing = false;
+      this.o.clearTimer(this.pingTimer);
+      this.expertTyping = false;
+      if (FATAL.includes(ev.code)) {
+        this.conn = 'failed';
+        this.failure = ev.code;
+        this.o.onChange();
+        return;
+      }
+      if (ev.code === 4001) {
+        // Our token is no good any more: start again as a new shopper.
+        this.token = null;
+        this.save();
+        this.attempt = 0;
+      }
+      this.conn = 'offline';
+      this.o.onChange();
+      this.scheduleReconnect(ev.code === 4008 ? 30_000 : 0);
+    };
+  }
+
+  private scheduleReconnect(min = 0) {
+    if (this.retryTimer) return;
+    const base = Math.min(30_000, 500 * Math.pow(2, this.attempt++));
+    const delay = Math.max(min, base / 2 + (this.o.random() * base) / 2);
+    this.retryTimer = this.o.setTimer(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  /** Reconnect now (the network came back, or the tab became visible). */
+  nudge() {
+    if (this.conn === 'offline') {
+      this.o.clearTimer(this.retryTimer);
+      this.retryTimer = null;
+      this.attempt = 0;
+      this.connect();
+    } else if (this.conn === 'online' && Date.now() - this.lastFrameAt > 30_000) {
+      this.raw({ type: 'ping' });
+    }
+  }
+
+  disconnect() {
+    this.o.clearTimer(this.retryTimer);
+    this.o.clearTimer(this.pingTimer);
+    const ws = this.ws;
+    this.ws = null;
+    this.conn = 'idle';
+    if (ws) ws.close(1000);
+  }
+
+  private raw(frame: Record<string, unknown>): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+  /** Send only once `welcome` has arrived. */
+  private out(frame: Record<string, unknown>): boolean {
+    return this.welcomed && this.raw(frame);
+  }
+
+  private keepAlive() {
+    this.o.clearTimer(this.pingTimer);
+    this.pingTimer = this.o.setTimer(() => {
+      if (!this.ws) return;
+      if (Date.now() - this.lastFrameAt > 55_000) {
+        // Silent for too long: the socket is probably dead without a close.
+        const ws = this.ws;
+        ws.onclose && ws.onclose({ code: 1006 });
+        try { ws.close(); } catch { /* ignore */ }
+        return;
+      }
+      this.raw({ type: 'ping' });
+      this.keepAlive();
+    }, 25_000);
+  }
+
+  // ---- incoming frames ----
+  handle(f: any) {
+    switch (f.type) {
+      case 'welcome': {
+        this.welcomed = true;
+        this.conn = 'online';
+        this.attempt = 0;
+        this.failure = null;
+        if (f.token) this.token = f.token;
+        this.shopperId = f.shopper_id || null;
+        this.availability = f.availability || this.availability;
+        const convs: Conversation[] = Array.isArray(f.conversations) ? f.conversations : [];
+        const mine = this.conv && convs.find((c) => c.id === this.conv!.id);
+        if (mine) {
+          this.setConv(mine);
+        } else if (this.conv && isOpen(this.conv) && !this.pendingRequest) {
+          // The server no longer lists it (or we are a new shopper after 4001): let it go.
+          this.reset();
+        }
+        if (!this.conv || this.done) {
+          const open = convs.filter(isOpen).sort((a, b) => (b.created_at || 0) - (a.created_at || 0))[0];
+          if (open && (!this.conv || open.id !== this.conv.id)) {
+            this.reset();
+            this.setConv(open);
+            // A request_chat whose answer was lost with the old socket: this is its conversation.
+            this.pendingRequest = null;
+            this.pendingFirst = null;
+          }
+        }
+        if (this.identity) this.sendIdentify();
+        if (this.context && this.context.page_url) this.sendContext();
+        if (this.conv) {
+          this.startSync();
+        } else if (this.pendingRequest) {
+          this.raw(this.pendingRequest);
+        }
+        this.keepAlive();
+        this.save();
+        break;
+      }
+      case 'conversation':
+        if (f.conversation && (!this.conv || f.conversation.id === this.conv.id || this.pendingRequest)) {
+          const first = !this.conv || this.conv.id !== f.conversation.id;
+          if (first) {
+            this.reset();
+            this.pendingRequest = null;
+          }
+          this.setConv(f.conversation);
+          if (first) {
+            const cm = (this.pendingFirst && this.pendingFirst.client_msg_id) || null;
+            if (cm) {
+              const o = { conversation_id: f.conversation.id, client_msg_id: cm, body: this.pendingFirst!.body, at: Date.now() };
+              this.outbox.push(o);
+              this.addPending(o);
+            }
+            this.pendingFirst = null;
+          }
+          if (f.conversation.status !== 'queued' && f.conversation.status !== 'offered') this.queue = null;
+          this.save();
+        }
+        break;
+      case 'queue':
+        if (this.conv && f.conversation_id === this.conv.id) this.queue = { position: f.position, estimated_wait_s: f.estimated_wait_s };
+        break;
+      case 'message':
+        if (f.message) this.incoming(f.message);
+        break;
+      case 'messages':
+        if (this.conv && f.conversation_id === this.conv.id) {
+          this.syncing = false;
+          for (const m of f.messages || []) this.incoming(m, true);
+          if (this.missed || (typeof f.last_seq === 'number' && f.last_seq > this.lastSeq && (f.messages || []).length)) {
+            this.missed = false;
+            this.startSync();
+          } else {
+            this.flushOutbox();
+          }
+          this.save();
+        }
+        break;
+      case 'ack': {
+        const i = this.outbox.findIndex((o) => o.client_msg_id === f.client_msg_id);
+        if (i >= 0) this.outbox.splice(i, 1);
+        const m = this.messages.find((x) => x.client_msg_id === f.client_msg_id);
+        if (m) {
+          m.pending = false;
+          m.seq = f.seq;
+          m.sent_at = f.sent_at;
+          this.messages.sort(bySeq);
+        }
+        if (f.seq === this.lastSeq + 1) this.lastSeq = f.seq;
+        else if (f.seq > this.lastSeq + 1 && this.conv && f.conversation_id === this.conv.id) this.startSync();
+        this.save();
+        break;
+      }
+      case 'typing':
+        if (this.conv && f.conversation_id === this.conv.id && f.role === 'expert') {
+          this.expertTyping = !!f.typing;
+          this.o.clearTimer(this.typingTimer);
+          if (this.expertTyping) this.typingTimer = this.o.setTimer(() => { this.expertTyping = false; this.o.onChange(); }, 15_000);
+        }
+        break;
+      case 'read':
+        if (this.conv && f.conversation_id === this.conv.id && f.role === 'expert') {
+          this.conv.expert_read_seq = Math.max(this.conv.expert_read_seq || 0, f.seq || 0);
+          this.save();
+        }
+        break;
+      case 'unavailable':
+        if (this.pendingRequest) {
+          this.pendingRequest = null;
+          this.pendingFirst = null;
+          this.o.onUnavailable && this.o.onUnavailable(f.reason || 'no_experts');
+        }
+        break;
+      case 'offline_ack':
+        this.o.onOfflineAck && this.o.onOfflineAck();
+        break;
+      case 'error':
+        if (f.code === 'conflict' || f.code === 'too_large' || f.code === 'invalid_state' || f.code === 'not_found') {
+          // This message can never be sent: drop it from the outbox.
+          const i = this.outbox.findIndex((o) => o.client_msg_id === f.ref);
+          if (i >= 0) {
+            this.outbox.splice(i, 1);
+            const m = this.messages.find((x) => x.client_msg_id === f.ref);
+            if (m) (m as any).failed = true;
+          }
+          if (f.code === 'not_found' && this.conv && f.ref === this.conv.id) this.reset();
+        }
+        if (this.pendingRequest && f.code !== 'rate_limited') {
+          this.pendingRequest = null;
+          this.pendingFirst = null;
+        }
+        this.o.onError && this.o.onError(f.code, f.message);
+        this.save();
+        break;
+      default:
+        return; // pong, identified, …
+    }
+    this.o.onChange();
+  }
+
+  private pendingFirst: { client_msg_id: string; body: string } | null = null;
+
+  private setConv(c: Conversation) {
+    const prev = this.conv;
+    this.conv = { ...(prev && prev.id === c.id ? prev : {}), ...c };
+    if (typeof c.shopper_read_seq === 'number') this.readSeq = Math.max(this.readSeq, c.shopper_read_seq);
+    if (!isOpen(c)) this.queue = null;
+    if (c.status === 'abandoned') this.done = true;
+  }
+
+  /** Forget the current conversation (the token stays). */
+  reset() {
+    this.conv = null;
+    this.messages = [];
+    this.lastSeq = 0;
+    this.readSeq = 0;
+    this.outbox = [];
+    this.queue = null;
+    this.expertTyping = false;
+    this.done = false;
+    this.syncing = false;
+    this.missed = false;
+  }
+
+  private startSync() {
+    if (!this.conv || this.syncing) return;
+    if (this.out({ type: 'sync', conversation_id: this.conv.id, after_seq: this.lastSeq })) this.syncing = true;
+  }
+
+  private incoming(m: Message, fromSync = false) {
+    if (!this.conv || m.conversation_id !== this.conv.id || typeof m.seq !== 'number') return;
+    if (m.seq <= this.lastSeq) return; // duplicate
+    if (!fromSync && (this.syncing || m.seq > this.lastSeq + 1)) {
+      // A gap, or a sync in flight: process nothing newer until the sync reply, then sync again.
+      this.missed = true;
+      this.startSync();
+      return;
+    }
+    this.lastSeq = m.seq;
+    const own = m.author && m.author.role === 'shopper';
+    if (own && m.client_msg_id) {
+      const i = this.outbox.findIndex((o) => o.client_msg_id === m.client_msg_id);
+      if (i >= 0) this.outbox.splice(i, 1);
+      const local = this.messages.findIndex((x) => x.client_msg_id === m.client_msg_id);
+      if (local >= 0) this.messages.splice(local, 1);
+    }
+    this.messages.push(m);
+    this.messages.sort(bySeq);
+    if (!own) this.expertTyping = false;
+    if (this.messages.length > MAX_KEPT + 50) this.messages.splice(0, this.messages.length - MAX_KEPT);
+    this.o.onMessage && this.o.onMessage(m, !!own);
+    if (!fromSync) this.save();
+  }
+
+  private addPending(o: Outgoing) {
+    if (this.messages.some((m) => m.client_msg_id === o.client_msg_id)) return;
+    this.messages.push({
+      conversation_id: o.conversation_id,
+      author: { role: 'shopper' },
+      kind: 'text',
+      body: o.body,
+      client_msg_id: o.client_msg_id,
+      sent_at: o.at,
+      pending: true,
+    });
+  }
+
+  private flushOutbox() {
+    for (const o of this.outbox) {
+      if (!this.conv || o.conversation_id !== this.conv.id) continue;
+      this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+    }
+  }
+
+  // ---- actions ----
+  requestChat(opts: { store_id?: string; department_id?: string; text?: string; context: Context }) {
+    const f: Record<string, unknown> = { type: 'request_chat' };
+    if (opts.store_id) f.store_id = opts.store_id;
+    if (opts.department_id) f.department_id = opts.department_id;
+    if (opts.context.page_url) f.page_url = opts.context.page_url;
+    if (opts.context.page_title) f.page_title = opts.context.page_title;
+    if (opts.context.product) f.product = opts.context.product;
+    const text = (opts.text || '').trim();
+    if (text) {
+      f.text = text;
+      f.client_msg_id = uuid();
+      this.pendingFirst = { client_msg_id: f.client_msg_id as string, body: text };
+    }
+    this.reset();
+    this.pendingRequest = f;
+    this.out(f);
+    if (this.conn === 'idle') this.connect();
+    this.o.onChange();
+  }
+
+  isRequesting() {
+    return !!this.pendingRequest;
+  }
+
+  send(body: string) {
+    const text = body.trim();
+    if (!text || !this.conv) return;
+    const o: Outgoing = { conversation_id: this.conv.id, client_msg_id: uuid(), body: text.slice(0, 4000), at: Date.now() };
+    this.outbox.push(o);
+    this.addPending(o);
+    this.save();
+    if (!this.syncing) this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+    this.setTyping(false);
+    this.o.onChange();
+  }
+
+  private typingSent = false;
+  setTyping(on: boolean) {
+    if (!this.conv || on === this.typingSent) return;
+    if (this.out({ type: 'typing', conversation_id: this.conv.id, typing: on })) this.typingSent = on;
+  }
+
+  /** Mark everything up to lastSeq as read; returns whether it sent a frame. */
+  markRead(): boolean {
+    if (!this.conv || this.lastSeq <= this.readSeq) return false;
+    const seq = this.lastSeq;
+    if (!this.out({ type: 'read', conversation_id: this.conv.id, seq })) return false;
+    this.readSeq = seq;
+    this.save();
+    return true;
+  }
+
+  unread(): number {
+    return this.messages.filter((m) => (m.seq || 0) > this.readSeq && m.author.role === 'expert').length;
+  }
+
+  end() {
+    if (this.conv) this.out({ type: 'end', conversation_id: this.conv.id });
+  }
+
+  rate(score: number, comment: string) {
+    if (!this.conv) return;
+    const f: Record<string, unknown> = { type: 'rate', conversation_id: this.conv.id, score };
+    if (comment.trim()) f.comment = comment.trim();
+    this.out(f);
+  }
+
+  offline(f: { email: string; body: string; name?: string; store_id?: string; department_id?: string; page_url?: string }): boolean {
+    const frame: Record<string, unknown> = { type: 'offline_message', email: f.email, body: f.body };
+    for (const k of ['name', 'store_id', 'department_id', 'page_url'] as const) if (f[k]) frame[k] = f[k];
+    return this.out(frame);
+  }
+
+  finish() {
+    this.reset();
+    this.done = true;
+    this.save();
+    this.o.onChange();
+  }
+
+  identify(id: Identity | null) {
+    this.identity = id;
+    if (id) this.sendIdentify();
+  }
+  private sendIdentify() {
+    const id = this.identity!;
+    const f: Record<string, unknown> = { type: 'identify', email: id.email, signature: id.signature };
+    if (id.name) f.name = id.name;
+    this.out(f);
+  }
+
+  setContext(c: Context) {
+    const changed = JSON.stringify(c) !== JSON.stringify(this.context);
+    this.context = c;
+    if (changed && c.page_url) this.sendContext();
+  }
+  private sendContext() {
+    const c = this.context!;
+    const f: Record<string, unknown> = { type: 'context', page_url: c.page_url };
+    if (c.page_title) f.page_title = c.page_title;
+    if (c.product) f.product = c.product;
+    this.out(f);
+  }
+}
+
+function bySeq(a: Message, b: Message): number {
+  const x = a.seq === undefined ? Infinity : a.seq;
+  const y = b.seq === undefined ? Infinity : b.seq;
+  return x === y ? (a.sent_at || 0) - (b.sent_at || 0) : x - y;
+}

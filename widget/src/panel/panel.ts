@@ -1,0 +1,588 @@
+// panel.js — the chat panel, loaded by widget.js on first interaction. It registers a mount
+// function on a one-shot global that the loader picks up; everything renders inside the
+// loader's shadow root.
+import type { Host, PanelApi, Product, StoreInfo } from '../types';
+import { PANEL_GLOBAL } from '../types';
+import { adopt, greetingFor } from '../util';
+import { ChatClient, isOpen, type Message } from './client';
+import { h, ICON, linkify, safeUrl, svg } from './dom';
+import { STRINGS, t as tr, type Strings } from './i18n';
+import { PANEL_CSS } from './css';
+
+type View = 'start' | 'chat' | 'offline' | 'offlineSent' | 'broken';
+type Foot = 'compose' | 'rate' | 'rated' | 'none';
+
+function mount(host: Host): PanelApi {
+  adopt(host.shadow, PANEL_CSS);
+  let S: Strings = STRINGS[host.locale] || STRINGS.en;
+  const t = (k: keyof Strings, v?: Record<string, string | number>) => tr(S, k, v);
+  const num = (n: number) => {
+    try {
+      return new Intl.NumberFormat(host.locale).format(n);
+    } catch {
+      return String(n);
+    }
+  };
+  const d = host.config.display || {};
+  const stores: StoreInfo[] = host.config.stores || [];
+  let openState = false;
+  let offlineReason: 'closed' | 'no_experts' | 'missed' | null = null;
+  let offlineEmail = '';
+  let forceOffline = false;
+  let view: View | null = null;
+  let foot: Foot | null = null;
+  let confirmEnd = false;
+  let errTimer: any = null;
+  let storage: Storage | null = null;
+  try {
+    storage = window.localStorage;
+  } catch { /* blocked */ }
+
+  const wsUrl = host.origin.replace(/^http/, 'ws') + '/ws/shopper?merchant=' + encodeURIComponent(host.merchant) + '&v=1';
+  const client = new ChatClient({
+    url: wsUrl,
+    key: 'fw:' + host.merchant,
+    storage,
+    WS: WebSocket as any,
+    locale: () => host.locale,
+    onChange: () => render(),
+    onMessage: (m, own) => {
+      host.emit('message', { message: m, own });
+      if (!own && m.kind !== 'system') announce(m);
+    },
+    onUnavailable: (reason) => {
+      offlineReason = reason === 'closed' ? 'closed' : 'no_experts';
+      forceOffline = true;
+      render();
+    },
+    onOfflineAck: () => {
+      forceOffline = false;
+      if (client.conv && client.conv.status === 'missed') client.finish();
+      view = null;
+      offlineSent = true;
+      render();
+    },
+    onError: (code) => {
+      if (code === 'forbidden' || code === 'not_found') return;
+      showError(t('error'));
+    },
+  });
+  let offlineSent = false;
+
+  // ---- shell ----
+  const titleId = 'fw-title';
+  const title = h('h2', { id: titleId, class: 'fw-title' }, d.brand_name || t('chat'));
+  const sub = h('p', { class: 'fw-sub' });
+  const logoUrl = safeUrl(d.logo_url);
+  const endBtn = h('button', { type: 'button', class: 'fw-text-btn fw-end', onclick: () => { confirmEnd = true; render(); (confirmBar.querySelector('button') as HTMLElement).focus(); } });
+  const closeBtn = h('button', { type: 'button', class: 'fw-icon-btn fw-close', onclick: () => close(true) }, svg(ICON.close));
+  const header = h('header', { class: 'fw-head' },
+    logoUrl ? h('img', { class: 'fw-logo', src: logoUrl, alt: '' }) : h('span', { class: 'fw-avatar', 'aria-hidden': 'true' }, svg(ICON.chat)),
+    h('div', { class: 'fw-head-text' }, title, sub),
+    endBtn,
+    closeBtn,
+  );
+  const confirmBar = h('div', { class: 'fw-confirm', hidden: true });
+  const connBar = h('div', { class: 'fw-conn', role: 'status' });
+  const errBar = h('div', { class: 'fw-err', role: 'alert' });
+  const body = h('div', { class: 'fw-body' });
+  const live = h('div', { class: 'fw-sr', 'aria-live': 'polite', 'aria-atomic': 'false' });
+  const panel = h('section', { class: 'fw-panel', role: 'dialog', 'aria-labelledby': titleId, hidden: true },
+    header, confirmBar, connBar, errBar, body, live);
+  panel.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape') {
+      e.stopPropagation();
+      if (confirmEnd) {
+        confirmEnd = false;
+        render();
+        endBtn.focus();
+      } else close(true);
+    }
+  });
+  host.root.appendChild(panel);
+
+  // ---- chat view parts (kept across renders) ----
+  const queueBar = h('div', { class: 'fw-queue', role: 'status' });
+  const log = h('div', { class: 'fw-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
+  const receipt = h('p', { class: 'fw-receipt' });
+  const typing = h('p', { class: 'fw-typing' });
+  const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing);
+  const footEl = h('div', { class: 'fw-foot' });
+  const nodes = new Map<string, HTMLElement>();
+
+  function announce(m: Message) {
+    // role=log announces additions already; this region covers messages that arrive while the
+    // panel is closed (the launcher's name carries the unread count then).
+    if (openState) return;
+    live.textContent = (m.author.name || t('expert')) + ': ' + (m.kind === 'product' && m.product ? m.product.name : m.body);
+  }
+
+  function showError(msg: string) {
+    errBar.textContent = msg;
+    clearTimeout(errTimer);
+    errTimer = setTimeout(() => (errBar.textContent = ''), 6000);
+  }
+
+  // ---- view selection ----
+  function availability() {
+    return client.availability || host.config.availability || { open: true, experts_available: 1 };
+  }
+  function computeView(): View {
+    if (client.conn === 'failed') return 'broken';
+    if (offlineSent) return 'offlineSent';
+    const c = client.conv;
+    if (c && !client.done) {
+      if (c.status === 'missed') {
+        offlineReason = 'missed';
+        return 'offline';
+      }
+      if (c.status !== 'abandoned') return 'chat';
+    }
+    if (client.isRequesting()) return 'start';
+    if (forceOffline) return 'offline';
+    const a = availability();
+    if (!a.open || !a.experts_available) {
+      offlineReason = a.open ? 'no_experts' : 'closed';
+      return 'offline';
+    }
+    return 'start';
+  }
+
+  function render() {
+    S = STRINGS[host.locale] || STRINGS.en;
+    client.setContext({ page_url: location.href, page_title: document.title, ...host.context });
+    const v = computeView();
+    const hadFocus = panel.contains(host.shadow.activeElement);
+    if (v !== view) {
+      view = v;
+      foot = null;
+      nodes.clear();
+      log.replaceChildren();
+      body.replaceChildren(build(v));
+      if (openState && hadFocus) focusFirst();
+    }
+    const c = client.conv;
+    // header
+    title.textContent = d.brand_name || t('chat');
+    closeBtn.setAttribute('aria-label', t('close'));
+    endBtn.textContent = c && isOpen(c) && c.status !== 'claimed' ? t('leave') : t('end');
+    endBtn.hidden = !(v === 'chat' && c && isOpen(c));
+    if (v === 'chat' && c && c.expert && c.status === 'claimed') sub.textContent = t('with', { name: c.expert.name });
+    else if (v === 'chat' && c && !isOpen(c)) sub.textContent = t('ended');
+    else {
+      const a = availability();
+      sub.textContent = !a.open ? t('closedNow') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
+    }
+    // confirm
+    confirmBar.hidden = !confirmEnd || endBtn.hidden;
+    if (!confirmBar.hidden && !confirmBar.firstChild) {
+      confirmBar.append(
+        h('p', null, t('endQ')),
+        h('button', { type: 'button', class: 'fw-btn fw-btn-small', onclick: () => { confirmEnd = false; client.end(); render(); } }, t('endYes')),
+        h('button', { type: 'button', class: 'fw-text-btn', onclick: () => { confirmEnd = false; render(); endBtn.focus(); } }, t('cancel')),
+      );
+    } else if (confirmBar.hidden) confirmBar.replaceChildren();
+    // connection
+    connBar.textContent = client.conn === 'offline' ? t('reconnecting') : '';
+    if (v === 'chat') renderChat();
+    if (v === 'start') {
+      const btn = body.querySelector('.fw-start') as HTMLButtonElement | null;
+      if (btn) {
+        btn.disabled = client.isRequesting();
+        btn.textContent = client.isRequesting() ? t('starting') : t('start');
+      }
+    }
+    // unread + read receipts
+    if (openState && v === 'chat' && document.visibilityState !== 'hidden') client.markRead();
+    host.setUnread(client.unread());
+  }
+
+  function focusFirst() {
+    const el = body.querySelector('textarea, input:not([type=radio]), input[type=radio]:checked, .fw-btn') as HTMLElement | null;
+    (el || closeBtn).focus({ preventScroll: true } as FocusOptions);
+  }
+
+  // ---- builders ----
+  function build(v: View): Node {
+    switch (v) {
+      case 'start':
+        return buildStart();
+      case 'chat':
+        return h('div', { class: 'fw-chat' }, scroller, footEl);
+      case 'offline':
+        return buildOffline();
+      case 'offlineSent':
+        return h('div', { class: 'fw-pad fw-center' },
+          h('div', { class: 'fw-done-icon' }, svg(ICON.check)),
+          h('p', { class: 'fw-lead' }, t('offThanks', { email: offlineEmail })),
+          h('button', { type: 'button', class: 'fw-btn', onclick: () => { offlineSent = false; forceOffline = false; render(); } }, t('back')));
+      default:
+        return h('div', { class: 'fw-pad fw-center' }, h('div', { class: 'fw-done-icon fw-warn' }, svg(ICON.warn)), h('p', { class: 'fw-lead' }, t('broken')));
+    }
+  }
+
+  function productCard(p: Product, compact = false): HTMLElement {
+    const img = safeUrl(p.image_url);
+    const url = safeUrl(p.url);
+    let price = '';
+    if (p.price !== undefined && p.price !== null && p.price !== '') {
+      price = String(p.price) + (p.currency ? ' ' + p.currency : '');
+      if (typeof p.price === 'number' && p.currency) {
+        try {
+          price = new Intl.NumberFormat(host.locale, { style: 'currency', currency: p.currency }).format(p.price);
+        } catch { /* unknown currency */ }
+      }
+    }
+    return h('div', { class: 'fw-card' + (compact ? ' fw-card-compact' : '') },
+      img ? h('img', { src: img, alt: '', loading: 'lazy' }) : null,
+      h('div', { class: 'fw-card-text' },
+        h('strong', null, p.name),
+        price ? h('span', { class: 'fw-price' }, price) : null,
+        url && !compact ? h('a', { href: url, class: 'fw-card-link' }, t('view'), h('span', { class: 'fw-sr' }, ': ' + p.name)) : null));
+  }
+
+  function radio(name: string, value: string, label: string, note: string, checked: boolean, disabled: boolean, onchange: () => void) {
+    const id = 'fw-' + name + '-' + value.replace(/[^a-z0-9_-]/gi, '');
+    return h('div', { class: 'fw-opt' },
+      h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
+      h('label', { for: id }, h('span', { class: 'fw-opt-name' }, label), note ? h('span', { class: 'fw-opt-note' + (disabled ? '' : ' fw-ok') }, note) : null));
+  }
+
+  function buildStart(): Node {
+    const ctx = host.context;
+    const fixedStore = ctx.store_id && stores.find((s) => s.id === ctx.store_id);
+    let store: StoreInfo | undefined =
+      fixedStore || stores.find((s) => s.open && s.departments.some((x) => x.experts_available > 0)) || stores.find((s) => s.open) || stores[0];
+    let dept = ctx.department_id && store && store.departments.some((x) => x.id === ctx.department_id) ? ctx.department_id : '';
+    const deptBox = h('div');
+    const drawDepts = () => {
+      deptBox.replaceChildren();
+      if (!store || store.departments.length < 2 || (ctx.department_id && dept)) return;
+      deptBox.appendChild(h('fieldset', { class: 'fw-field' },
+        h('legend', null, t('dept')),
+        radio('dept', 'any', t('anyDept'), '', !dept, false, () => (dept = '')),
+        store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), dept === x.id, false, () => (dept = x.id)))));
+    };
+    drawDepts();
+    const text = h('textarea', { id: 'fw-q', rows: '3', maxlength: '4000', placeholder: t('placeholder') });
+    const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
+      h('p', { class: 'fw-greeting' }, greetingFor(d.greeting, host.locale) || t('chat')),
+      ctx.product && ctx.product.name ? h('div', { class: 'fw-about' }, h('span', { class: 'fw-label' }, t('about')), productCard(ctx.product, true)) : null,
+      stores.length > 1 && !fixedStore
+        ? h('fieldset', { class: 'fw-field' },
+          h('legend', null, t('store')),
+          stores.map((s) => {
+            const n = s.departments.reduce((a, x) => a + (x.experts_available || 0), 0);
+            return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), s === store, !s.open, () => {
+              store = s;
+              dept = '';
+              drawDepts();
+            });
+          }))
+        : null,
+      deptBox,
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-q', class: 'fw-label' }, t('question')), text),
+      h('button', { type: 'submit', class: 'fw-btn fw-start' }, t('start')));
+    text.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (client.isRequesting()) return;
+      lastQuestion = text.value;
+      client.requestChat({ store_id: store && store.id, department_id: dept || undefined, text: text.value, context: currentContext() });
+    });
+    return form;
+  }
+  let lastQuestion = '';
+
+  function currentContext() {
+    return { page_url: location.href, page_title: document.title, ...host.context };
+  }
+
+  function buildOffline(): Node {
+    const reason = offlineReason || 'no_experts';
+    const firstOwn = client.messages.find((m) => m.author.role === 'shopper');
+    const err = h('p', { class: 'fw-field-err', id: 'fw-off-err', role: 'alert' });
+    const email = h('input', { id: 'fw-email', type: 'email', autocomplete: 'email', required: true, 'aria-describedby': 'fw-off-err', value: host.identity ? host.identity.email : '' });
+    const name = h('input', { id: 'fw-name', type: 'text', autocomplete: 'name', value: (host.identity && host.identity.name) || '' });
+    const msg = h('textarea', { id: 'fw-off-msg', rows: '4', maxlength: '4000', required: true, value: (firstOwn && firstOwn.body) || lastQuestion });
+    const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
+      h('h3', { class: 'fw-h3' }, t('offTitle')),
+      h('p', { class: 'fw-muted' }, reason === 'closed' ? t('offClosed') : reason === 'missed' ? t('offMissed') : t('offBusy')),
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-email', class: 'fw-label' }, t('email')), email),
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-name', class: 'fw-label' }, t('name')), name),
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-off-msg', class: 'fw-label' }, t('message')), msg),
+      err,
+      h('button', { type: 'submit', class: 'fw-btn' }, t('sendOff')),
+      reason === 'missed' ? h('button', { type: 'button', class: 'fw-text-btn fw-block', onclick: () => { client.finish(); } }, t('newChat')) : null);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      email.removeAttribute('aria-invalid');
+      msg.removeAttribute('aria-invalid');
+      err.textContent = '';
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email.value.trim())) {
+        err.textContent = t('badEmail');
+        email.setAttribute('aria-invalid', 'true');
+        email.focus();
+        return;
+      }
+      if (!msg.value.trim()) {
+        err.textContent = t('needText');
+        msg.setAttribute('aria-invalid', 'true');
+        msg.setAttribute('aria-describedby', 'fw-off-err');
+        msg.focus();
+        return;
+      }
+      offlineEmail = email.value.trim();
+      const c = client.conv;
+      const ok = client.offline({
+        email: offlineEmail,
+        body: msg.value.trim(),
+        name: name.value.trim() || undefined,
+        store_id: (c && c.store && c.store.id) || undefined,
+        department_id: (c && c.department && c.department.id) || undefined,
+        page_url: location.href,
+      });
+      if (!ok) {
+        showError(t('reconnecting'));
+        client.nudge();
+      }
+    });
+    return form;
+  }
+
+  // ---- chat ----
+  function sysText(m: Message): string {
+    const data = (m.data || {}) as Record<string, any>;
+    const name = data.expert_name || data.name || (data.expert && data.expert.name) || (data.to && data.to.name) || m.author.name || (client.conv && client.conv.expert && client.conv.expert.name) || t('expert');
+    switch (m.body) {
+      case 'expert_joined': return t('joined', { name });
+      case 'transferred': return t('transferred', { name: data.department_name || (data.department && data.department.name) || name });
+      case 'ended_by_shopper': return t('endedShopper');
+      case 'ended_by_expert': return t('endedExpert', { name });
+      case 'missed': return t('missedSys');
+      default: return m.body;
+    }
+  }
+
+  function keyOf(m: Message) {
+    return m.client_msg_id && m.author.role === 'shopper' ? 'c:' + m.client_msg_id : 's:' + m.seq;
+  }
+
+  function msgNode(m: Message, prev: Message | undefined): HTMLElement {
+    if (m.kind === 'system' || m.author.role === 'system') return h('div', { class: 'fw-sys' }, sysText(m));
+    const own = m.author.role === 'shopper';
+    const who = own ? t('you') : m.author.name || t('expert');
+    const showName = !own && (!prev || prev.author.role !== 'expert' || prev.author.name !== m.author.name || prev.kind === 'system');
+    const time = m.sent_at ? new Date(m.sent_at) : null;
+    let timeText = '';
+    try {
+      if (time) timeText = time.toLocaleTimeString(host.locale, { hour: '2-digit', minute: '2-digit' });
+    } catch { /* ignore */ }
+    return h('div', { class: 'fw-msg ' + (own ? 'fw-own' : 'fw-their') },
+      showName ? h('span', { class: 'fw-who', 'aria-hidden': 'true' }, who) : null,
+      h('div', { class: 'fw-bubble' },
+        h('span', { class: 'fw-sr' }, who + ': '),
+        m.kind === 'product' && m.product ? [m.body ? h('p', null, linkify(m.body)) : null, productCard(m.product)] : linkify(m.body)),
+      timeText ? h('span', { class: 'fw-time' }, timeText) : null);
+  }
+
+  function renderChat() {
+    const c = client.conv!;
+    // queue
+    if (c && (c.status === 'queued' || c.status === 'offered')) {
+      const q = client.queue;
+      queueBar.hidden = false;
+      queueBar.replaceChildren(
+        h('span', { class: 'fw-spinner', 'aria-hidden': 'true' }),
+        h('span', null,
+          q ? h('strong', null, t('queue', { n: num(q.position) })) : h('strong', null, t('waiting')),
+          q ? h('span', { class: 'fw-muted' }, q.estimated_wait_s < 60 ? t('waitShort') : t('wait', { m: num(Math.round(q.estimated_wait_s / 60)) })) : null));
+    } else queueBar.hidden = true;
+    // messages, reconciled by key so the log only ever gets additions
+    const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
+    let prevEl: Node | null = null;
+    let prevMsg: Message | undefined;
+    const seen = new Set<string>();
+    let lastOwn: Message | undefined;
+    for (const m of client.messages) {
+      const k = keyOf(m);
+      seen.add(k);
+      let el = nodes.get(k);
+      if (!el) {
+        el = msgNode(m, prevMsg);
+        nodes.set(k, el);
+      }
+      el.classList.toggle('fw-pending', !!m.pending);
+      const want: Node | null = prevEl ? prevEl.nextSibling : log.firstChild;
+      if (el !== want) log.insertBefore(el, want);
+      prevEl = el;
+      prevMsg = m;
+      if (m.author.role === 'shopper') lastOwn = m;
+    }
+    nodes.forEach((el, k) => { if (!seen.has(k)) { el.remove(); nodes.delete(k); } });
+    // receipt for the last own message
+    let r = '';
+    if (lastOwn) {
+      if ((lastOwn as any).failed) r = t('failed');
+      else if (lastOwn.pending) r = t('sending');
+      else if (lastOwn.seq && (c.expert_read_seq || 0) >= lastOwn.seq) r = t('seen');
+      else r = t('sent');
+    }
+    receipt.textContent = r;
+    receipt.hidden = !r;
+    const expertName = (c.expert && c.expert.name) || t('expert');
+    typing.hidden = !(client.expertTyping && isOpen(c));
+    typing.replaceChildren(h('span', { class: 'fw-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), t('typing', { name: expertName }));
+    if (atBottom || !scroller.dataset.init) {
+      scroller.scrollTop = scroller.scrollHeight;
+      scroller.dataset.init = '1';
+    }
+    // footer
+    const f: Foot = isOpen(c) ? 'compose' : c.status === 'ended' ? (c.rating ? 'rated' : 'rate') : 'none';
+    if (f !== foot) {
+      const hadFocus = footEl.contains(host.shadow.activeElement);
+      foot = f;
+      footEl.replaceChildren(f === 'compose' ? buildComposer() : f === 'rate' ? buildRating() : f === 'rated' ? buildRated() : h('span'));
+      if (hadFocus || f === 'rate' || f === 'rated') {
+        if (openState) {
+          const el = footEl.querySelector('textarea, input, .fw-btn') as HTMLElement | null;
+          if (el && (hadFocus || panel.contains(host.shadow.activeElement))) el.focus();
+        }
+      }
+    }
+  }
+
+  function buildComposer(): Node {
+    const ta = h('textarea', { id: 'fw-msg', rows: '1', maxlength: '4000', placeholder: t('write'), 'aria-label': t('message') });
+    let typingTimer: any = null;
+    const grow = () => {
+      ta.style.height = 'auto';
+      ta.style.height = Math.min(ta.scrollHeight, 120) + 'px';
+    };
+    const submit = () => {
+      if (!ta.value.trim()) return;
+      client.send(ta.value);
+      ta.value = '';
+      grow();
+      clearTimeout(typingTimer);
+      ta.focus();
+    };
+    ta.addEventListener('input', () => {
+      grow();
+      client.setTyping(!!ta.value.trim());
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(() => client.setTyping(false), 4000);
+    });
+    ta.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        submit();
+      }
+    });
+    const form = h('form', { class: 'fw-compose' }, ta,
+      h('button', { type: 'submit', class: 'fw-icon-btn fw-send', 'aria-label': t('send') }, svg(ICON.send, 'fw-flip')));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      submit();
+    });
+    return form;
+  }
+
+  function buildRating(): Node {
+    let score = 0;
+    const stars: HTMLElement[] = [];
+    const paint = () => stars.forEach((s, i) => s.classList.toggle('fw-on', i < score));
+    const group = h('fieldset', { class: 'fw-stars' },
+      h('legend', { class: 'fw-h3' }, t('rateQ')),
+      [1, 2, 3, 4, 5].map((n) => {
+        const id = 'fw-star-' + n;
+        const lab = h('label', { for: id, title: t('star', { n: num(n) }) }, svg(ICON.star), h('span', { class: 'fw-sr' }, t('star', { n: num(n) })));
+        stars.push(lab);
+        return [h('input', { type: 'radio', name: 'fw-score', id, value: String(n), class: 'fw-sr-input', onchange: () => { score = n; paint(); } }), lab];
+      }));
+    const comment = h('textarea', { id: 'fw-comment', rows: '2', maxlength: '1000' });
+    const err = h('p', { class: 'fw-field-err', role: 'alert' });
+    const form = h('form', { class: 'fw-rate' }, group,
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-comment', class: 'fw-label' }, t('comment')), comment),
+      err,
+      h('div', { class: 'fw-row' },
+        h('button', { type: 'submit', class: 'fw-btn' }, t('rate')),
+        h('button', { type: 'button', class: 'fw-text-btn', onclick: () => client.finish() }, t('newChat'))));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      if (!score) {
+        err.textContent = t('rateQ');
+        (group.querySelector('input') as HTMLElement).focus();
+        return;
+      }
+      client.rate(score, comment.value);
+    });
+    return form;
+  }
+
+  function buildRated(): Node {
+    return h('div', { class: 'fw-rate fw-center' },
+      h('p', { class: 'fw-lead' }, t('thanks')),
+      h('button', { type: 'button', class: 'fw-btn', onclick: () => client.finish() }, t('newChat')));
+  }
+
+  // ---- open / close ----
+  function open() {
+    if (openState) {
+      focusFirst();
+      return;
+    }
+    openState = true;
+    panel.hidden = false;
+    host.setOpen(true, false);
+    render();
+    focusFirst();
+  }
+  function close(returnFocus = true) {
+    if (!openState) return;
+    openState = false;
+    confirmEnd = false;
+    panel.hidden = true;
+    host.setOpen(false, returnFocus);
+    render();
+  }
+
+  window.addEventListener('online', () => client.nudge());
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') {
+      client.nudge();
+      render();
+    }
+  });
+  let identity = host.identity;
+  let locale = host.locale;
+  client.identify(identity);
+  client.connect();
+  render();
+
+  return {
+    open,
+    close: () => close(true),
+    isOpen: () => openState,
+    update() {
+      if (host.identity !== identity) {
+        identity = host.identity;
+        client.identify(identity);
+      }
+      if (host.locale !== locale) {
+        locale = host.locale;
+        const prev = view;
+        view = null; // rebuild every text in the new language
+        render();
+        if (prev === 'chat') scroller.scrollTop = scroller.scrollHeight;
+      } else render();
+    },
+  };
+}
+
+(window as any)[PANEL_GLOBAL] = mount;
