@@ -22,5 +22,6 @@ export async function login(page, fw, email, { lang } = {}) {
   await page.locator('#f-email').fill(email);
   await page.locator('#f-password').fill(fw.password);
   await page.locator('form.login-card button[type=submit]').click();
-  await page.locator('nav[aria-label] a').first().waitFor();
+  await page.locator('#sidebar nav a').first().waitFor({ state: 'attached' });
+  await page.locator('main h1').waitFor();
 }

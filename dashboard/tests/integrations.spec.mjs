@@ -21,8 +21,8 @@ test('creating an API key shows its secret once; the key works until revoked', a
   await expect(shown).toContainText('This is the only time the secret is shown');
   const secret = await shown.getByLabel('Secret for Order webhook').inputValue();
   expect(secret.length).toBeGreaterThan(20);
-  await shown.getByRole('button', { name: 'Copy' }).click();
-  await expect(shown.getByRole('button', { name: 'Copied' })).toBeVisible();
+  await shown.getByRole('button', { name: 'Copy', exact: true }).click();
+  await expect(shown.getByRole('button', { name: 'Copied', exact: true })).toBeVisible();
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(secret);
   await shown.getByRole('button', { name: 'I have copied it' }).last().click();
   await expect(shown).toBeHidden();

@@ -31,8 +31,8 @@ test('create a store with opening hours, a special date and a department; it is 
   await expect(page.getByLabel('Saturday, interval 1: opens at')).toHaveCount(0);
 
   await page.getByRole('button', { name: 'Add special date' }).click();
-  await page.getByLabel('Date').fill('2026-12-24');
-  await page.getByLabel('Note').fill('Christmas Eve');
+  await page.getByLabel('Date', { exact: true }).fill('2026-12-24');
+  await page.getByLabel('Note', { exact: true }).fill('Christmas Eve');
 
   await page.getByLabel('Department name').fill('Kids');
   await page.getByRole('button', { name: 'Add department' }).click();
@@ -46,8 +46,8 @@ test('create a store with opening hours, a special date and a department; it is 
   await expect(page.getByLabel('Monday, interval 2: opens at')).toHaveValue('15:00');
   await expect(page.getByLabel('Thursday, interval 2: closes at')).toHaveValue('19:00');
   await expect(page.getByRole('switch', { name: /Saturday/ })).not.toBeChecked();
-  await expect(page.getByLabel('Note')).toHaveValue('Christmas Eve');
-  await expect(page.getByLabel('Name of department Kids')).toHaveValue('Kids');
+  await expect(page.getByLabel('Note', { exact: true })).toHaveValue('Christmas Eve');
+  await expect(page.getByLabel('Name of department Kids', { exact: true })).toHaveValue('Kids');
 
   await page.goto(dash(fw) + '#/stores');
   const card = page.locator('.store-card').filter({ hasText: 'Göteborg Nordstan' });
@@ -80,16 +80,16 @@ test('departments of an existing store can be added, renamed and removed', async
   await page.getByRole('link', { name: 'Edit Stockholm Flagship' }).click();
   await page.getByLabel('Department name').fill('Garden');
   await page.getByRole('button', { name: 'Add department' }).click();
-  await expect(page.getByLabel('Name of department Garden')).toHaveValue('Garden');
-  await page.getByLabel('Name of department Garden').fill('Garden & outdoor');
+  await expect(page.getByLabel('Name of department Garden', { exact: true })).toHaveValue('Garden');
+  await page.getByLabel('Name of department Garden', { exact: true }).fill('Garden & outdoor');
   await page.getByRole('button', { name: 'Save the name of department Garden' }).click();
-  await expect(page.getByLabel('Name of department Garden & outdoor')).toBeVisible();
+  await expect(page.getByLabel('Name of department Garden & outdoor', { exact: true })).toBeVisible();
   await page.getByRole('button', { name: 'Remove department Garden & outdoor' }).click();
   const dialog = page.getByRole('dialog');
   await expect(dialog).toBeVisible();
   await dialog.getByRole('button', { name: 'Remove' }).click();
-  await expect(page.getByLabel('Name of department Garden & outdoor')).toHaveCount(0);
+  await expect(page.getByLabel('Name of department Garden & outdoor', { exact: true })).toHaveCount(0);
   await page.reload();
-  await expect(page.getByLabel('Name of department Kitchen')).toBeVisible();
+  await expect(page.getByLabel('Name of department Kitchen', { exact: true })).toBeVisible();
   await expect(page.getByLabel(/Name of department Garden/)).toHaveCount(0);
 });

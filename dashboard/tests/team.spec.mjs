@@ -14,7 +14,7 @@ test('approve the pending sign-up and assign a store and departments', async ({ 
 
   await expect(page.locator('main h1')).toHaveText('Pat Pending');
   await expect(page.getByRole('status').filter({ hasText: 'Now choose the stores' })).toBeVisible();
-  await page.getByLabel('Berlin Mitte').check();
+  await page.getByRole('checkbox', { name: /^Berlin Mitte/ }).check();
   // Ticking a store ticks its departments; untick one.
   const depts = page.getByRole('list', { name: 'Departments of Berlin Mitte' });
   await expect(depts.getByLabel('Shoes')).toBeChecked();
@@ -23,8 +23,8 @@ test('approve the pending sign-up and assign a store and departments', async ({ 
   await expect(page.getByRole('status').filter({ hasText: 'Assignments saved.' })).toBeVisible();
 
   await page.reload();
-  await expect(page.getByLabel('Berlin Mitte')).toBeChecked();
-  await expect(page.getByLabel('Stockholm Flagship')).not.toBeChecked();
+  await expect(page.getByRole('checkbox', { name: /^Berlin Mitte/ })).toBeChecked();
+  await expect(page.getByRole('checkbox', { name: /^Stockholm Flagship/ })).not.toBeChecked();
   await expect(depts.getByLabel('Shoes')).toBeChecked();
   await expect(depts.getByLabel('Outdoor')).not.toBeChecked();
 

@@ -249,6 +249,7 @@ export function Dialog({ open, onClose, title, children, footer, wide, onSubmit,
   return (
     <dialog ref={ref} class={'dialog' + (wide ? ' dialog-wide' : '')} aria-labelledby={titleId}
       onCancel={(e) => { e.preventDefault(); onClose(); }}
+      onKeyDown={(e) => trapTab(e, ref.current)}
       onClick={(e) => { if (e.target === ref.current) onClose(); }}>
       {open && (
         <Body class="dialog-inner" onSubmit={onSubmit ? (e: Event) => { e.preventDefault(); onSubmit(e); } : undefined} noValidate>
@@ -264,6 +265,20 @@ export function Dialog({ open, onClose, title, children, footer, wide, onSubmit,
       )}
     </dialog>
   );
+}
+
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]):not([tabindex="-1"]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/** Keeps Tab and Shift+Tab cycling inside the open dialog. */
+function trapTab(e: KeyboardEvent, d: HTMLDialogElement | null) {
+  if (e.key !== 'Tab' || !d) return;
+  const items = Array.from(d.querySelectorAll<HTMLElement>(FOCUSABLE)).filter((el) => el.offsetParent !== null || el === document.activeElement);
+  if (!items.length) { e.preventDefault(); return; }
+  const first = items[0];
+  const last = items[items.length - 1];
+  const active = document.activeElement as HTMLElement | null;
+  if (e.shiftKey && (active === first || !d.contains(active))) { e.preventDefault(); last.focus(); }
+  else if (!e.shiftKey && (active === last || !d.contains(active))) { e.preventDefault(); first.focus(); }
 }
 
 export function ConfirmDialog({ open, title, message, confirmLabel, danger, busy, onConfirm, onClose, error }: {
