@@ -10,7 +10,7 @@ export const LOADER_CSS = `
 .fw *,.fw *::before,.fw *::after{box-sizing:border-box}
 .fw [hidden]{display:none!important}
 .fw svg{width:24px;height:24px;fill:currentColor;display:block;flex:none}
-.fw button{font:inherit;color:inherit;cursor:pointer}
+:where(.fw) :where(button){font:inherit;color:inherit;cursor:pointer}
 .fw-launch{position:fixed;bottom:20px;right:20px;width:60px;height:60px;border-radius:50%;border:2px solid var(--fw-on-primary);background:var(--fw-primary);color:var(--fw-on-primary);display:flex;align-items:center;justify-content:center;box-shadow:0 6px 20px rgba(0,0,0,.28);padding:0;margin:0;transition:transform .15s ease}
 .fw-launch:hover{transform:scale(1.06)}
 .fw-launch svg{width:28px;height:28px}

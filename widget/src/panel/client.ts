@@ -106,6 +106,7 @@ export class ChatClient {
   private retryTimer: any = null;
   private typingTimer: any = null;
   private pingTimer: any = null;
+  private resendTimer: any = null;
   private syncing = false;
   private missed = false;
   private welcomed = false;
@@ -388,6 +389,12 @@ export class ChatClient {
         this.o.onOfflineAck && this.o.onOfflineAck();
         break;
       case 'error':
+        if ((f.code === 'unavailable' || f.code === 'rate_limited') && this.outbox.some((o) => o.client_msg_id === f.ref)) {
+          // Nothing was stored: send it again shortly with the same client_msg_id.
+          this.o.clearTimer(this.resendTimer);
+          this.resendTimer = this.o.setTimer(() => this.flushOutbox(), f.code === 'rate_limited' ? 3000 : 1000 + this.o.random() * 1000);
+          return;
+        }
         if (f.code === 'conflict' || f.code === 'too_large' || f.code === 'invalid_state' || f.code === 'not_found') {
           // This message can never be sent: drop it from the outbox.
           const i = this.outbox.findIndex((o) => o.client_msg_id === f.ref);
@@ -479,6 +486,7 @@ export class ChatClient {
   }
 
   private flushOutbox() {
+    if (this.syncing) return;
     for (const o of this.outbox) {
       if (!this.conv || o.conversation_id !== this.conv.id) continue;
       this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });

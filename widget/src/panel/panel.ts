@@ -361,7 +361,7 @@ function mount(host: Host): PanelApi {
     const name = data.expert_name || data.name || (data.expert && data.expert.name) || (data.to && data.to.name) || m.author.name || (client.conv && client.conv.expert && client.conv.expert.name) || t('expert');
     switch (m.body) {
       case 'expert_joined': return t('joined', { name });
-      case 'transferred': return t('transferred', { name: data.department_name || (data.department && data.department.name) || name });
+      case 'transferred': return t('transferred');
       case 'ended_by_shopper': return t('endedShopper');
       case 'ended_by_expert': return t('endedExpert', { name });
       case 'missed': return t('missedSys');

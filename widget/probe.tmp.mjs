@@ -1,0 +1,30 @@
+import { startServer, launch, Expert, W, sleep } from './tests/helpers.mjs';
+const fw = await startServer();
+const browser = await launch();
+try {
+  const ex = await Expert.connect(fw);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.on('console', (m) => console.log('console', m.type(), m.text()));
+  page.on('pageerror', (e) => console.log('pageerror', e.message));
+  page.on('websocket', (ws) => { ws.on('framereceived', (f) => console.log('<', String(f.payload))); ws.on('framesent', (f) => console.log('>', String(f.payload))); });
+  await page.goto(`${fw.url}/shop/product.html`);
+  await page.waitForSelector(W.launcher);
+  await sleep(500);
+  await page.screenshot({ path: '/tmp/widget-shots/p-closed.png' });
+  await page.click(W.launcher);
+  await page.waitForSelector(W.question);
+  await sleep(400);
+  await page.screenshot({ path: '/tmp/widget-shots/p-open.png' });
+  await page.fill(W.question, 'Is the 55" in stock in Stockholm?');
+  await page.click(W.start);
+  await sleep(800);
+  await page.screenshot({ path: '/tmp/widget-shots/p-queue.png' });
+  const offer = await ex.claimNext();
+  await ex.say(offer.conversation_id, 'Hi! Yes, we have two left on the shelf. Want me to hold one for you?');
+  await sleep(500);
+  await page.fill(W.composer, 'Yes please! Can I pick it up tonight?');
+  await page.press(W.composer, 'Enter');
+  ex.send({ type: 'typing', conversation_id: offer.conversation_id, typing: true });
+  await sleep(800);
+  await page.screenshot({ path: '/tmp/widget-shots/p-chat.png' });
+} finally { await browser.close(); await fw.stop(); }

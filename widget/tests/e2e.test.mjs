@@ -1,0 +1,216 @@
+// The shopper's side end to end against the REAL server (testing/server.mjs): the sample shop,
+// the widget in Chromium, and an expert speaking the protocol over `ws`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { startServer, launch, Expert, admin, setDisplay, W, sleep, waitFor } from './helpers.mjs';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+let fw, browser, api;
+before(async () => {
+  fw = await startServer();
+  browser = await launch();
+  api = await admin(fw);
+});
+after(async () => {
+  await browser?.close();
+  await fw?.stop();
+});
+
+async function shopPage(path = '/shop/product.html', opts = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  await page.goto(fw.url + path);
+  return { context, page };
+}
+const text = (page, sel) => page.locator(sel).innerText();
+const activeId = (page) => page.evaluate(() => {
+  const r = document.querySelector('floorwalker-widget')?.shadowRoot;
+  const a = r && r.activeElement;
+  return a ? a.id || a.className : null;
+});
+
+async function axe(page, label) {
+  await sleep(400); // let the open animation finish: axe measures contrast through opacity
+  await page.evaluate(AXE);
+  const res = await page.evaluate(async () => {
+    const r = await window.axe.run({ include: [['floorwalker-widget']] }, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ') + ' ' + n.failureSummary).slice(0, 3) }));
+  });
+  const bad = res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `${label}: ${JSON.stringify(bad, null, 1)}`);
+  return res;
+}
+
+test('with nobody online the panel offers the offline form, and it is sent', async () => {
+  const { context, page } = await shopPage('/shop/index.html');
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget #fw-email');
+  assert.match(await text(page, W.panel), /Leave us a message/);
+  await axe(page, 'offline form');
+  await page.click('floorwalker-widget .fw-form button[type=submit]');
+  assert.match(await text(page, 'floorwalker-widget #fw-off-err'), /valid email/);
+  assert.equal(await activeId(page), 'fw-email');
+  await page.fill('floorwalker-widget #fw-email', 'kim@example.com');
+  await page.fill('floorwalker-widget #fw-off-msg', 'Do you have the Kvarn in red?');
+  await page.click('floorwalker-widget .fw-form button[type=submit]');
+  await page.waitForSelector('floorwalker-widget .fw-panel >> text=We will reply to kim@example.com');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('a shopper chats with an expert; history survives a reload; unread, rating, accessibility', async () => {
+  const expert = await Expert.connect(fw);
+  const { context, page } = await shopPage();
+  const events = [];
+  await page.exposeFunction('__fwEvent', (e) => events.push(e));
+  await page.evaluate(() => {
+    for (const n of ['open', 'close', 'message', 'unread']) window.addEventListener('floorwalker:' + n, (e) => window.__fwEvent({ n, d: e.detail && e.detail.count }));
+  });
+  // Closed: launcher with an accessible name; no panel code loaded yet.
+  const launcher = page.locator(W.launcher);
+  assert.equal(await launcher.getAttribute('aria-label'), 'Chat with a store expert');
+  assert.equal(await page.evaluate(() => !!document.querySelector('script[src*="panel.js"]')), false);
+  await axe(page, 'closed');
+
+  // Open: focus moves into the panel; the product from setContext is shown.
+  await launcher.click();
+  await page.waitForSelector(W.question);
+  await waitFor(async () => (await activeId(page)) === 'fw-store-' + (await page.locator('floorwalker-widget input[name=store]:checked').getAttribute('value')).replace(/[^a-z0-9_-]/gi, '') || (await activeId(page)) === 'fw-q', { what: 'focus in panel' }).catch(() => {});
+  assert.ok((await activeId(page)) !== null, 'focus is inside the widget');
+  assert.match(await text(page, W.panel), /Aurora 55" 4K OLED TV/);
+  await axe(page, 'start form');
+  // Escape closes and returns focus to the launcher.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector(W.panel, { state: 'hidden' });
+  assert.equal(await activeId(page), 'fw-launch');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(W.question);
+
+  // Start a chat: queue position, then the expert gets the offer with the page context.
+  await page.fill(W.question, 'Is the 55" in stock in Stockholm?');
+  await page.click(W.start);
+  await page.waitForSelector('floorwalker-widget .fw-queue >> text=in line');
+  const offer = await expert.claimNext((o) => !o.offline);
+  assert.equal(offer.first_message, 'Is the 55" in stock in Stockholm?');
+  assert.equal(offer.product && offer.product.name, 'Aurora 55" 4K OLED TV');
+  assert.match(offer.page_url, /\/shop\/product\.html$/);
+  const conv = offer.conversation_id;
+  await page.waitForSelector('floorwalker-widget .fw-sub >> text=Chatting with Sara Lind');
+
+  // Both ways.
+  await expert.say(conv, 'Hi! Yes, two left. <b>Not bold</b>');
+  await page.waitForSelector('floorwalker-widget .fw-log >> text=Yes, two left. <b>Not bold</b>');
+  assert.equal(await page.locator('floorwalker-widget .fw-log b').count(), 0, 'bodies are text, never HTML');
+  await page.fill(W.composer, 'Great, can you hold one?');
+  await page.press(W.composer, 'Enter');
+  const got = await expert.next((f) => f.type === 'message' && f.message.author.role === 'shopper' && f.message.body === 'Great, can you hold one?');
+  await page.waitForSelector('floorwalker-widget .fw-receipt >> text=/Sent|Seen/');
+  expert.send({ type: 'read', conversation_id: conv, seq: got.message.seq });
+  await page.waitForSelector('floorwalker-widget .fw-receipt >> text=Seen');
+  expert.send({ type: 'typing', conversation_id: conv, typing: true });
+  await page.waitForSelector('floorwalker-widget .fw-typing >> text=Sara Lind is typing');
+  await expert.say(conv, 'Here it is:', { product: { name: 'Aurora 55" 4K OLED TV', price: 12990, currency: 'SEK', url: '/shop/product.html' } });
+  await page.waitForSelector('floorwalker-widget .fw-log .fw-card >> text=Aurora 55" 4K OLED TV');
+  await axe(page, 'chatting');
+
+  // Reload: the conversation and its history are still there.
+  await page.reload();
+  await page.waitForSelector(W.launcher);
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget .fw-log >> text=Great, can you hold one?');
+  for (const t of ['Is the 55" in stock in Stockholm?', 'Yes, two left.', 'Sara Lind joined the chat']) {
+    assert.match(await text(page, W.log), new RegExp(t.replace(/[.?*+()[\]]/g, '\\$&')));
+  }
+  assert.equal((await text(page, W.log)).split('Great, can you hold one?').length - 1, 1, 'no duplicates after reload');
+  await page.fill(W.composer, 'After the reload');
+  await page.press(W.composer, 'Enter');
+  await expert.next((f) => f.type === 'message' && f.message.body === 'After the reload');
+
+  // Closed panel: the launcher counts unread messages.
+  await page.keyboard.press('Escape');
+  await page.waitForSelector(W.panel, { state: 'hidden' });
+  await page.evaluate(() => {
+    for (const n of ['unread']) window.addEventListener('floorwalker:' + n, (e) => window.__fwEvent({ n, d: e.detail && e.detail.count }));
+  });
+  await expert.say(conv, 'One more thing…');
+  await waitFor(async () => /1 unread/.test(await launcher.getAttribute('aria-label')), { what: 'unread in launcher name' });
+  assert.equal(await page.locator('floorwalker-widget .fw-badge').innerText(), '1');
+  await waitFor(() => events.some((e) => e.n === 'unread' && e.d === 1), { what: 'floorwalker:unread event' });
+  await launcher.click();
+  await waitFor(async () => (await launcher.getAttribute('aria-label')) === 'Chat with a store expert', { what: 'unread cleared' });
+  await expert.next((f) => f.type === 'read' && f.role === 'shopper');
+
+  // The expert ends; the shopper rates.
+  expert.send({ type: 'end', conversation_id: conv });
+  await page.waitForSelector('floorwalker-widget .fw-stars');
+  await axe(page, 'rating');
+  await page.click('floorwalker-widget label[for=fw-star-4]');
+  await page.fill('floorwalker-widget #fw-comment', 'Quick and kind');
+  await page.click('floorwalker-widget .fw-rate button[type=submit]');
+  await page.waitForSelector('floorwalker-widget .fw-panel >> text=Thank you for your feedback');
+  const rated = await expert.next((f) => f.type === 'conversation' && f.conversation.rating);
+  assert.deepEqual(rated.conversation.rating, { score: 4, comment: 'Quick and kind' });
+  assert.deepEqual(page.errors, []);
+  await context.close();
+  expert.close();
+});
+
+test('display rules: on a hidden path nothing but the loader and the config fetch runs', async () => {
+  const display = await api('GET', '/settings/display');
+  await setDisplay(fw, api, { ...display, hidden_paths: ['/checkout*', '/shop/product-ek*'] });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const urls = [];
+    page.on('request', (r) => urls.push(new URL(r.url()).pathname));
+    page.on('websocket', (w) => urls.push(w.url()));
+    await page.goto(fw.url + '/shop/product-ek-lounge-chair.html');
+    await waitFor(() => urls.some((u) => u.includes('widget-config')), { what: 'config fetch' });
+    await sleep(800);
+    await page.evaluate(() => window.Floorwalker('open'));
+    await sleep(500);
+    assert.equal(await page.locator('floorwalker-widget').count(), 0);
+    assert.deepEqual(urls.filter((u) => /panel\.js|ws\/shopper/.test(u)), []);
+    // …and on other pages it still shows.
+    await page.goto(fw.url + '/shop/product-strand-speaker.html');
+    await page.waitForSelector(W.launcher);
+    await context.close();
+  } finally {
+    await setDisplay(fw, api, display);
+  }
+});
+
+test('display settings: position, colour contrast, dark scheme, Persian RTL, phone width', async () => {
+  const display = await api('GET', '/settings/display');
+  await setDisplay(fw, api, { ...display, position: 'bottom-left', primary_color: '#ffd400', color_scheme: 'dark' });
+  try {
+    const { context, page } = await shopPage('/shop/index.html', { viewport: { width: 360, height: 740 }, locale: 'fa-IR', hasTouch: true, isMobile: true });
+    const box = await page.locator(W.launcher).boundingBox();
+    assert.ok(box.x < 100, 'launcher on the left');
+    assert.ok(box.width >= 44 && box.height >= 44);
+    const [bg, fg] = await page.locator(W.launcher).evaluate((el) => [getComputedStyle(el).backgroundColor, getComputedStyle(el).color]);
+    assert.equal(bg, 'rgb(255, 212, 0)');
+    assert.equal(fg, 'rgb(0, 0, 0)', 'black text on a yellow primary');
+    assert.equal(await page.locator(W.launcher).getAttribute('aria-label'), 'گفتگو با کارشناس فروشگاه');
+    await page.locator(W.launcher).click();
+    await page.waitForSelector('floorwalker-widget #fw-email');
+    const root = page.locator('floorwalker-widget .fw');
+    assert.equal(await root.getAttribute('dir'), 'rtl');
+    assert.equal(await root.getAttribute('lang'), 'fa');
+    await sleep(400); // the open animation scales the panel
+    const pbox = await page.locator(W.panel).boundingBox();
+    assert.deepEqual([pbox.x, pbox.y, pbox.width, pbox.height], [0, 0, 360, 740], 'full screen on a phone');
+    const panelBg = await page.locator(W.panel).evaluate((el) => getComputedStyle(el).backgroundColor);
+    assert.equal(panelBg, 'rgb(22, 25, 29)', 'dark scheme');
+    await axe(page, 'fa dark phone');
+    await context.close();
+  } finally {
+    await setDisplay(fw, api, display);
+  }
+});
