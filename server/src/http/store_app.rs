@@ -166,6 +166,7 @@ async fn change_password(
     }
     let new_hash = auth::hash_password(req.new_password).await?;
     state.db.set_expert_password(&e.merchant_id, &e.id, &new_hash).await?;
+    state.hub.kick_expert(e.id.as_str());
     Ok(Json(issue_token(&state, s.expert).await?))
 }
 

@@ -129,7 +129,10 @@ async fn approve(State(state): State<AppState>, m: Merchant<Team>, Path(id): Pat
 #[utoipa::path(post, path = "/team/experts/{expert_id}/deactivate", tag = "team", params(("expert_id" = String, Path)),
     responses((status = 200, body = Expert), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)), security(("session" = [])))]
 async fn deactivate(State(state): State<AppState>, m: Merchant<Team>, Path(id): Path<String>) -> ApiResult<Json<Expert>> {
-    act(&state, &m, &id, ExpertAction::Deactivate).await
+    let r = act(&state, &m, &id, ExpertAction::Deactivate).await?;
+    // Their live sockets end now, not at their next reconnect.
+    state.hub.kick_expert(&id);
+    Ok(r)
 }
 
 #[utoipa::path(post, path = "/team/experts/{expert_id}/reactivate", tag = "team", params(("expert_id" = String, Path)),

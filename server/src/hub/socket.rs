@@ -147,6 +147,17 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     hub.unregister(conn, &session.conversations());
     session.finish(&hub, conn).await;
     if let Some(code) = code {
+        // Whatever was queued before the close (e.g. the error that explains it) goes first.
+        if code != close::SLOW_CONSUMER {
+            while let Ok(f) = rx.try_recv() {
+                if tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Text(f)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
         let _ = tokio::time::timeout(Duration::from_secs(2), close_now(socket, code, reason(code))).await;
     }
 }

@@ -156,7 +156,7 @@ impl Db {
         modules.sort_by_key(|m| m.as_str());
         modules.dedup();
         let active = active.unwrap_or(cur.active);
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE accounts SET name = $1, modules_json = $2, active = $3, updated_at = $4 WHERE id = $5")
             .bind(name.unwrap_or(&cur.name))
             .bind(to_json(&modules))
@@ -177,7 +177,7 @@ impl Db {
 
     /// Set a new password and end every session of the account.
     pub async fn set_account_password(&self, id: &AccountId, hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(hash)
             .bind(now_ms())

@@ -495,7 +495,7 @@ impl Db {
     /// If the transaction fails nothing is stored and the caller must not acknowledge anything.
     pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<Vec<AppendOutcome>> {
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(batch.len());
         for m in batch {
             if let Some(cid) = &m.client_msg_id {
@@ -685,7 +685,7 @@ impl Db {
 
     /// Write a batch of analytics events in one transaction.
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for e in events {
             sqlx::query(
                 "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \

@@ -146,7 +146,7 @@ impl Db {
         let next = action
             .apply(cur.status)
             .ok_or_else(|| StorageError::Conflict(format!("cannot do that to an expert who is {}", cur.status.as_str())))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Conditional on the status we read, so two concurrent actions cannot both apply.
         let done = sqlx::query("UPDATE experts SET status = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4 AND status = $5")
             .bind(next.as_str())
@@ -208,7 +208,7 @@ impl Db {
                 )));
             }
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM expert_stores WHERE merchant_id = $1 AND expert_id = $2")
             .bind(m.as_str())
             .bind(id.as_str())
@@ -279,7 +279,7 @@ impl Db {
 
     /// Set a new password and end every store-app token of the expert.
     pub async fn set_expert_password(&self, m: Tenant<'_>, id: &ExpertId, hash: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE experts SET password_hash = $1, updated_at = $2 WHERE merchant_id = $3 AND id = $4")
             .bind(hash)
             .bind(now_ms())
@@ -356,7 +356,7 @@ impl Db {
         if target.status != ExpertStatus::Approved {
             return Err(StorageError::Invalid("contacts can only go to an approved expert".into()));
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = sqlx::query(
             "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) \
              SELECT merchant_id, $1, shopper_id, created_at, last_chat_at FROM contacts WHERE merchant_id = $2 AND expert_id = $3 \

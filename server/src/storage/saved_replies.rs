@@ -160,7 +160,7 @@ impl Db {
         let existing: std::collections::HashSet<String> = self.all_saved_replies(m).await?.into_iter().map(|r| r.shortcut).collect();
         let now = now_ms();
         let mut summary = ImportSummary::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for f in rows {
             if existing.contains(&f.shortcut) {
                 sqlx::query("UPDATE saved_replies SET title = $1, body = $2, updated_at = $3 WHERE merchant_id = $4 AND shortcut = $5")

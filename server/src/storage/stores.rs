@@ -151,7 +151,7 @@ impl Db {
 
     /// Delete a store with its departments and assignments.
     pub async fn delete_store(&self, m: Tenant<'_>, id: &StoreId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM expert_departments WHERE merchant_id = $1 AND department_id IN \
              (SELECT id FROM departments WHERE merchant_id = $1 AND store_id = $2)",
@@ -255,7 +255,7 @@ impl Db {
     }
 
     pub async fn delete_department(&self, m: Tenant<'_>, id: &DepartmentId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM expert_departments WHERE merchant_id = $1 AND department_id = $2")
             .bind(m.as_str())
             .bind(id.as_str())

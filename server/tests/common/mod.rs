@@ -127,6 +127,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        if std::env::var_os("FW_TRACE_WS").is_some() {
+            floorwalker::telemetry::init_logging(false);
+        }
         let test_db = TestDb::new(backend).await;
         let mut args = ServeArgs::for_tests(&test_db.url);
         args.login_per_minute = 1000;
@@ -279,4 +282,164 @@ impl Client {
 
 pub fn problem_type(v: &Value) -> &str {
     v["type"].as_str().unwrap_or("")
+}
+
+// ---------- WebSocket clients ----------
+
+use floorwalker::protocol::{decode, Out};
+use futures::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+pub type WsStream = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A real WebSocket client speaking the protocol.
+pub struct Ws {
+    pub stream: WsStream,
+}
+
+impl Ws {
+    pub async fn connect(url: &str, origin: Option<&str>) -> Ws {
+        let mut req = url.into_client_request().unwrap();
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        let (stream, _) = tokio_tungstenite::connect_async(req).await.expect("websocket connect");
+        Ws { stream }
+    }
+
+    pub async fn shopper(app: &TestApp, merchant: &str) -> Ws {
+        Ws::connect(
+            &format!("{}/ws/shopper?merchant={merchant}&v=1", app.url.replace("http", "ws")),
+            None,
+        )
+        .await
+    }
+
+    pub async fn expert(app: &TestApp) -> Ws {
+        Ws::connect(&format!("{}/ws/expert?v=1", app.url.replace("http", "ws")), None).await
+    }
+
+    pub async fn send(&mut self, v: Value) {
+        self.stream.send(WsMessage::Text(v.to_string().into())).await.expect("send");
+    }
+
+    pub async fn send_raw(&mut self, m: WsMessage) {
+        let _ = self.stream.send(m).await;
+    }
+
+    /// The next protocol frame (pings skipped); panics after 5 s or on close.
+    pub async fn recv(&mut self) -> Out {
+        self.recv_within(std::time::Duration::from_secs(5)).await
+    }
+
+    pub async fn recv_within(&mut self, wait: std::time::Duration) -> Out {
+        loop {
+            let m = tokio::time::timeout(wait, self.stream.next())
+                .await
+                .unwrap_or_else(|_| panic!("a frame within {wait:?}"));
+            match m {
+                Some(Ok(WsMessage::Text(t))) => {
+                    if std::env::var_os("FW_TRACE_WS").is_some() {
+                        eprintln!("<- {t}");
+                    }
+                    return decode(t.as_str()).unwrap_or_else(|e| panic!("undecodable {t}: {e}"));
+                }
+                Some(Ok(WsMessage::Close(c))) => panic!("closed: {c:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("socket ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Skip frames until one matches.
+    pub async fn until(&mut self, what: &str, pred: impl Fn(&Out) -> bool) -> Out {
+        self.until_within(what, std::time::Duration::from_secs(8), pred).await
+    }
+
+    pub async fn until_within(&mut self, what: &str, wait: std::time::Duration, pred: impl Fn(&Out) -> bool) -> Out {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let f = tokio::time::timeout(left, self.recv_within(left))
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within {wait:?}"));
+            if pred(&f) {
+                return f;
+            }
+        }
+    }
+
+    /// Frames arriving within `ms` (for asserting that something does NOT arrive).
+    pub async fn drain(&mut self, ms: u64) -> Vec<Out> {
+        let mut out = Vec::new();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ms);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(deadline, self.stream.next()).await {
+            if let WsMessage::Text(t) = m {
+                out.push(decode(t.as_str()).unwrap());
+            }
+        }
+        out
+    }
+
+    /// Wait for the server to close; returns the close code.
+    pub async fn close_code(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            match tokio::time::timeout_at(deadline, self.stream.next()).await {
+                Ok(Some(Ok(WsMessage::Close(c)))) => return c.map(|c| u16::from(c.code)),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return None,
+                Err(_) => panic!("the server did not close within 15 s"),
+            }
+        }
+    }
+}
+
+/// The demo merchant's id and its Stockholm store (open around the clock) with one department.
+pub async fn demo_target(app: &TestApp) -> (String, String, String) {
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, stores) = admin.get("/api/v1/stores").await;
+    let s = stores["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Stockholm Flagship")
+        .unwrap()
+        .clone();
+    let m = s["departments"][0]["id"].as_str().unwrap().to_owned();
+    let (_, session) = admin.get("/api/v1/auth/session").await;
+    (
+        session["account"]["merchant_id"].as_str().unwrap().to_owned(),
+        s["id"].as_str().unwrap().to_owned(),
+        m,
+    )
+}
+
+/// A signed-in expert socket (said hello, got welcome).
+pub async fn expert_ws(app: &TestApp, email: &str) -> (Ws, Out) {
+    let (s, b) = app
+        .client()
+        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let mut ws = Ws::expert(app).await;
+    ws.send(json!({"type": "hello", "token": b["token"]})).await;
+    let welcome = ws.recv().await;
+    assert!(matches!(welcome, Out::ExpertWelcome { .. }), "{welcome:?}");
+    (ws, welcome)
+}
+
+/// A shopper socket that said hello; returns (socket, shopper id, token).
+pub async fn shopper_ws(app: &TestApp, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
+    let mut ws = Ws::shopper(app, merchant).await;
+    ws.send(match token {
+        Some(t) => json!({"type": "hello", "token": t}),
+        None => json!({"type": "hello"}),
+    })
+    .await;
+    match ws.recv().await {
+        Out::ShopperWelcome { shopper_id, token, .. } => (ws, shopper_id, token),
+        other => panic!("expected welcome, got {other:?}"),
+    }
 }

@@ -1,0 +1,703 @@
+//! The chat hub over real WebSocket clients, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{demo_target, expert_ws, shopper_ws, Backend, TestApp, Ws, DEMO_PASSWORD};
+use floorwalker::protocol::Out;
+use serde_json::json;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+on_both_backends!(
+    a_full_chat_from_request_to_rating,
+    exactly_one_of_a_hundred_experts_wins_a_claim,
+    a_dropped_shopper_resumes_with_nothing_lost_or_doubled,
+    resent_messages_are_idempotent_and_conflicts_rejected,
+    merchants_never_see_each_others_chats,
+    bad_frames_get_clean_errors_and_the_server_stays_healthy,
+    foreign_origins_are_refused,
+    offline_messages_become_queued_conversations,
+    transfer_contacts_history_and_saved_replies,
+    unclaimed_chats_become_missed,
+    deactivation_closes_the_experts_socket,
+);
+
+fn conv_id(o: &Out) -> String {
+    match o {
+        Out::Conversation { conversation } => conversation.id.clone(),
+        other => panic!("expected conversation, got {other:?}"),
+    }
+}
+
+async fn start_chat(shopper: &mut Ws, store: &str, dep: &str, text: &str) -> String {
+    shopper
+        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": text, "client_msg_id": "first", "page_url": "https://shop.example/tv"}))
+        .await;
+    let c = shopper.until("conversation", |o| matches!(o, Out::Conversation { .. })).await;
+    let id = conv_id(&c);
+    let ack = shopper.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    assert!(matches!(ack, Out::Ack { seq: 1, .. }), "{ack:?}");
+    id
+}
+
+async fn claim(expert: &mut Ws, id: &str) {
+    expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+        .await;
+    expert.send(json!({"type": "claim", "conversation_id": id})).await;
+    let c = expert
+        .until(
+            "claimed conversation",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "claimed"),
+        )
+        .await;
+    assert!(matches!(c, Out::Conversation { .. }));
+}
+
+async fn a_full_chat_from_request_to_rating(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    assert!(shopper_id.starts_with("shp_"));
+    let id = start_chat(&mut shopper, &store, &dep, "Is the 55\" in stock?").await;
+    let offer = expert.until("offer", |o| matches!(o, Out::Offer { .. })).await;
+    let Out::Offer { offer } = offer else { unreachable!() };
+    assert_eq!(offer.first_message.as_deref(), Some("Is the 55\" in stock?"));
+    assert_eq!(offer.page_url.as_deref(), Some("https://shop.example/tv"));
+    expert.send(json!({"type": "claim", "conversation_id": id})).await;
+    expert
+        .until(
+            "claimed",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+        )
+        .await;
+    let c = shopper
+        .until(
+            "claimed",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+        )
+        .await;
+    let Out::Conversation { conversation } = c else { unreachable!() };
+    assert_eq!(conversation.expert.unwrap().name, "Sara Lind");
+    // The expert catches up on the transcript, then answers.
+    expert.send(json!({"type": "sync", "conversation_id": id, "after_seq": 0})).await;
+    let Out::Messages { messages, .. } = expert.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!(messages[0].body, "Is the 55\" in stock?");
+    assert_eq!(messages[0].author.role, "shopper");
+    expert.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "<b>Yes</b>, two left!", "author": {"role": "shopper"}})).await;
+    let Out::Ack { seq, .. } = expert.until("ack", |o| matches!(o, Out::Ack { .. })).await else {
+        unreachable!()
+    };
+    let Out::Message { message } = shopper
+        .until(
+            "message",
+            |o| matches!(o, Out::Message { message } if message.author.role == "expert"),
+        )
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(message.seq, seq);
+    assert_eq!(
+        message.body, "<b>Yes</b>, two left!",
+        "text is passed through as text; the client renders it as text"
+    );
+    assert_eq!(message.author.name.as_deref(), Some("Sara Lind"), "the server sets the author");
+    assert!(message.client_msg_id.is_none(), "the other side does not see client ids");
+    // Typing and read state are relayed.
+    shopper.send(json!({"type": "typing", "conversation_id": id, "typing": true})).await;
+    expert
+        .until(
+            "typing",
+            |o| matches!(o, Out::Typing { role, typing: true, .. } if role == "shopper"),
+        )
+        .await;
+    shopper.send(json!({"type": "read", "conversation_id": id, "seq": seq})).await;
+    expert
+        .until(
+            "read",
+            |o| matches!(o, Out::Read { role, seq: s, .. } if role == "shopper" && *s == seq),
+        )
+        .await;
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "s2", "body": "Great, I'll come by"}))
+        .await;
+    shopper
+        .until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "s2"))
+        .await;
+    expert
+        .until(
+            "message",
+            |o| matches!(o, Out::Message { message } if message.body == "Great, I'll come by"),
+        )
+        .await;
+    // Rating needs an ended chat.
+    shopper.send(json!({"type": "rate", "conversation_id": id, "score": 5})).await;
+    shopper
+        .until("error", |o| matches!(o, Out::Error { code, .. } if code == "invalid_state"))
+        .await;
+    shopper.send(json!({"type": "end", "conversation_id": id})).await;
+    shopper
+        .until(
+            "ended",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "ended"),
+        )
+        .await;
+    expert
+        .until(
+            "ended",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "ended"),
+        )
+        .await;
+    shopper
+        .send(json!({"type": "rate", "conversation_id": id, "score": 5, "comment": "Quick and kind"}))
+        .await;
+    let Out::Conversation { conversation } = shopper
+        .until(
+            "rated",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.rating.is_some()),
+        )
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(conversation.rating.unwrap().score, 5);
+    // Sending into an ended chat is refused.
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "late", "body": "one more"}))
+        .await;
+    shopper
+        .until("invalid_state", |o| matches!(o, Out::Error { code, .. } if code == "invalid_state"))
+        .await;
+    // The transcript in the database is exactly what was said, numbered 1..n.
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let all = app.db.messages_after(&merchant, &id, 0, 100).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
+    assert!(all.iter().any(|m| m.kind == "system" && m.body == "expert_joined"));
+    // Contacts: the claim made the shopper the expert's contact.
+    let sid = floorwalker::ids::ExpertId::parse(offer_expert(&app, "expert1@demo.example").await.as_str()).unwrap();
+    assert_eq!(app.db.count_contacts(&merchant, &sid).await.unwrap(), 1);
+    // Every transition was recorded as an event (written off the message path).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for kind in ["requested", "offered", "claimed", "ended", "rated"] {
+        assert!(app.db.count_events(&merchant, kind).await.unwrap() >= 1, "no {kind} event");
+    }
+    app.stop().await;
+}
+
+async fn offer_expert(app: &TestApp, email: &str) -> String {
+    let c = app.client();
+    let (_, b) = c
+        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+        .await;
+    b["expert"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn exactly_one_of_a_hundred_experts_wins_a_claim(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let hash = floorwalker::auth::hash_password(DEMO_PASSWORD.into()).await.unwrap();
+    let sid = floorwalker::ids::StoreId::parse(&store).unwrap();
+    let did = floorwalker::ids::DepartmentId::parse(&dep).unwrap();
+    let mut experts = Vec::new();
+    for i in 0..100 {
+        let e = app
+            .db
+            .create_expert(
+                &merchant,
+                &floorwalker::storage::NewExpert {
+                    email: &format!("racer{i}@demo.example"),
+                    name: &format!("Racer {i}"),
+                    password_hash: &hash,
+                    status: floorwalker::domain::team::ExpertStatus::Pending,
+                },
+            )
+            .await
+            .unwrap();
+        app.db
+            .expert_action(&merchant, &e.id, floorwalker::domain::team::ExpertAction::Approve)
+            .await
+            .unwrap();
+        let e = app
+            .db
+            .set_assignments(&merchant, &e.id, std::slice::from_ref(&sid), std::slice::from_ref(&did))
+            .await
+            .unwrap();
+        let token = floorwalker::auth::new_token(floorwalker::auth::EXPERT_TOKEN_PREFIX);
+        app.db
+            .create_expert_token(&e, &floorwalker::auth::token_hash(&token), 60_000)
+            .await
+            .unwrap();
+        let mut ws = Ws::expert(&app).await;
+        ws.send(json!({"type": "hello", "token": token})).await;
+        ws.until("welcome", |o| matches!(o, Out::ExpertWelcome { .. })).await;
+        experts.push((e.id.to_string(), ws));
+    }
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "Who's first?").await;
+    for (_, ws) in experts.iter_mut() {
+        ws.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+            .await;
+    }
+    // Everyone claims at once.
+    let claim = json!({"type": "claim", "conversation_id": id}).to_string();
+    futures::future::join_all(experts.iter_mut().map(|(_, ws)| ws.send_raw(WsMessage::Text(claim.clone().into())))).await;
+    let mut winners = Vec::new();
+    for (eid, ws) in experts.iter_mut() {
+        let r = ws
+            .until("claim result", |o| {
+                matches!(o, Out::ClaimFailed { .. })
+                    || matches!(o, Out::Conversation { conversation } if conversation.status == "claimed")
+                    || matches!(o, Out::OfferWithdrawn { reason, .. } if reason == "claimed")
+            })
+            .await;
+        if let Out::Conversation { conversation } = r {
+            if conversation.expert.as_ref().map(|e| e.id.as_str()) == Some(eid.as_str()) {
+                winners.push(eid.clone());
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
+    let row = app.db.conversation(&merchant, &id).await.unwrap();
+    assert_eq!(row.expert_id.as_deref(), Some(winners[0].as_str()));
+    app.stop().await;
+}
+
+async fn a_dropped_shopper_resumes_with_nothing_lost_or_doubled(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut expert, _) = expert_ws(&app, "expert2@demo.example").await;
+    let (mut shopper, shopper_id, token) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "hello").await;
+    claim(&mut expert, &id).await;
+    let mut last_seen = 1;
+    for i in 0..5 {
+        shopper
+            .send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("s{i}"), "body": format!("msg {i}")}))
+            .await;
+        if let Out::Ack { seq, .. } = shopper.until("ack", |o| matches!(o, Out::Ack { .. })).await {
+            last_seen = last_seen.max(seq);
+        }
+    }
+    // The shopper sends one more and drops before reading its ack; the expert keeps writing.
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "lost-ack", "body": "did you get this?"}))
+        .await;
+    drop(shopper);
+    for i in 0..3 {
+        expert
+            .send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("e{i}"), "body": format!("reply {i}")}))
+            .await;
+        expert
+            .until(
+                "ack",
+                |o| matches!(o, Out::Ack { client_msg_id, .. } if *client_msg_id == format!("e{i}")),
+            )
+            .await;
+    }
+    // Back with the same token: same shopper, the conversation is listed, sync fills the gap.
+    let (mut again, same_id, _) = shopper_ws(&app, &m, Some(&token)).await;
+    assert_eq!(same_id, shopper_id);
+    again
+        .send(json!({"type": "sync", "conversation_id": id, "after_seq": last_seen}))
+        .await;
+    let Out::Messages { messages, last_seq, .. } = again.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+        unreachable!()
+    };
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(
+        seqs,
+        ((last_seen + 1)..=last_seq).collect::<Vec<_>>(),
+        "exactly what was missed, in order"
+    );
+    let bodies: Vec<&str> = messages.iter().map(|m| m.body.as_str()).collect();
+    for want in ["reply 0", "reply 1", "reply 2"] {
+        assert!(bodies.contains(&want), "{want} missing from {bodies:?}");
+    }
+    // Resending the message whose ack was lost gives the original seq; nothing is doubled.
+    let stored = messages.iter().find(|m| m.client_msg_id.as_deref() == Some("lost-ack"));
+    again
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "lost-ack", "body": "did you get this?"}))
+        .await;
+    let Out::Ack { seq, .. } = again.until("ack", |o| matches!(o, Out::Ack { .. })).await else {
+        unreachable!()
+    };
+    if let Some(s) = stored {
+        assert_eq!(s.seq, seq);
+    }
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let all = app.db.messages_after(&merchant, &id, 0, 1000).await.unwrap();
+    assert_eq!(all.iter().filter(|m| m.body == "did you get this?").count(), 1);
+    // The expert saw every shopper message exactly once, in order.
+    let got = expert.drain(300).await;
+    let _ = got;
+    app.stop().await;
+}
+
+async fn resent_messages_are_idempotent_and_conflicts_rejected(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (_expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "hi").await;
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        shopper
+            .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "same", "body": "once"}))
+            .await;
+        if let Out::Ack { seq, .. } = shopper.until("ack", |o| matches!(o, Out::Ack { .. })).await {
+            seqs.push(seq);
+        }
+    }
+    assert_eq!(seqs, vec![seqs[0]; 3]);
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "same", "body": "different"}))
+        .await;
+    shopper
+        .until("conflict", |o| matches!(o, Out::Error { code, .. } if code == "conflict"))
+        .await;
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    assert_eq!(app.db.conversation(&merchant, &id).await.unwrap().last_seq, 2);
+    app.stop().await;
+}
+
+async fn merchants_never_see_each_others_chats(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let op = app.login("operator@demo.example", DEMO_PASSWORD).await;
+    let (other_m, other_admin) = app.merchant(&op, "Other Shop").await;
+    let (_, other_store) = other_admin.post("/api/v1/stores", json!({"name": "O", "timezone": "UTC", "hours": {"monday": [{"open":"00:00","close":"24:00"}], "tuesday": [{"open":"00:00","close":"24:00"}], "wednesday": [{"open":"00:00","close":"24:00"}], "thursday": [{"open":"00:00","close":"24:00"}], "friday": [{"open":"00:00","close":"24:00"}], "saturday": [{"open":"00:00","close":"24:00"}], "sunday": [{"open":"00:00","close":"24:00"}]}, "departments": ["D"]})).await;
+    let (_, code) = other_admin.get("/api/v1/team/invite-code").await;
+    let (_, signed) = app
+        .client()
+        .post(
+            "/api/v1/app/signup",
+            json!({"invite_code": code["invite_code"], "email": "b-expert@other.example", "name": "B", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    let bid = signed["expert"]["id"].as_str().unwrap();
+    other_admin.post(&format!("/api/v1/team/experts/{bid}/approve"), json!({})).await;
+    other_admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/team/experts/{bid}/assignments"),
+            Some(json!({"store_ids": [other_store["id"]], "department_ids": [other_store["departments"][0]["id"]]})),
+        )
+        .await;
+    let mut b_expert = Ws::expert(&app).await;
+    b_expert.send(json!({"type": "hello", "token": signed["token"]})).await;
+    let Out::ExpertWelcome { offers, .. } = b_expert.recv().await else {
+        panic!("welcome")
+    };
+    assert!(offers.is_empty());
+    let (_a_expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    // A chat at merchant A is never offered to B's expert.
+    let (mut a_shopper, _, a_token) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut a_shopper, &store, &dep, "private").await;
+    let seen = b_expert.drain(1500).await;
+    assert!(seen.iter().all(|o| !matches!(o, Out::Offer { .. })), "B's expert got: {seen:?}");
+    b_expert.send(json!({"type": "claim", "conversation_id": id})).await;
+    b_expert
+        .until("claim failed", |o| matches!(o, Out::ClaimFailed { reason, .. } if reason == "gone"))
+        .await;
+    b_expert.send(json!({"type": "sync", "conversation_id": id, "after_seq": 0})).await;
+    b_expert
+        .until("not_found", |o| matches!(o, Out::Error { code, .. } if code == "not_found"))
+        .await;
+    // A's shopper token means nothing at B: B issues a different shopper.
+    let (mut b_shopper, b_shopper_id, _) = shopper_ws(&app, &other_m, Some(&a_token)).await;
+    assert!(!a_token.starts_with(&b_shopper_id));
+    b_shopper.send(json!({"type": "sync", "conversation_id": id, "after_seq": 0})).await;
+    b_shopper
+        .until("not_found", |o| matches!(o, Out::Error { code, .. } if code == "not_found"))
+        .await;
+    b_shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "x", "body": "intrude"}))
+        .await;
+    b_shopper
+        .until("not_found", |o| matches!(o, Out::Error { code, .. } if code == "not_found"))
+        .await;
+    // A's department cannot be requested at B.
+    b_shopper
+        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": "x"}))
+        .await;
+    b_shopper
+        .until("bad_request", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    assert_eq!(
+        app.db.conversation(&merchant, &id).await.unwrap().last_seq,
+        1,
+        "nothing was written into A's chat"
+    );
+    app.stop().await;
+}
+
+async fn bad_frames_get_clean_errors_and_the_server_stays_healthy(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, _, _) = demo_target(&app).await;
+    // A frame before hello closes with a protocol error.
+    let mut ws = Ws::shopper(&app, &m).await;
+    ws.send(json!({"type": "send", "conversation_id": "x", "client_msg_id": "y", "body": "z"}))
+        .await;
+    ws.until("error", |o| matches!(o, Out::Error { .. })).await;
+    assert_eq!(ws.close_code().await, Some(4400));
+    // Garbage after hello: an error per frame, and after ten in a row, a close.
+    let (mut ws, _, _) = shopper_ws(&app, &m, None).await;
+    ws.send_raw(WsMessage::Text("{not json".into())).await;
+    ws.until("error", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    ws.send(json!({"type": "fly_to_the_moon"})).await;
+    ws.until("error", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    ws.send(json!({"type": "send", "conversation_id": "x", "client_msg_id": "", "body": "z"}))
+        .await;
+    ws.until("error", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    ws.send(json!({"type": "send", "conversation_id": "x", "client_msg_id": "big", "body": "x".repeat(4001)}))
+        .await;
+    ws.until("too_large", |o| matches!(o, Out::Error { code, .. } if code == "too_large"))
+        .await;
+    for _ in 0..10 {
+        ws.send_raw(WsMessage::Text("[]".into())).await;
+    }
+    assert_eq!(ws.close_code().await, Some(4400));
+    // An oversized frame closes the socket (1009, or the connection is dropped).
+    let (mut ws, _, _) = shopper_ws(&app, &m, None).await;
+    ws.send_raw(WsMessage::Text("x".repeat(64 * 1024).into())).await;
+    let code = ws.close_code().await;
+    assert!(code.is_none() || code == Some(1009), "{code:?}");
+    // Unknown merchant and bad version close at once.
+    let mut ws = Ws::shopper(&app, "mer_00000000000000000000000000000000").await;
+    assert_eq!(ws.close_code().await, Some(4004));
+    let mut ws = Ws::connect(&format!("{}/ws/shopper?merchant={m}&v=9", app.url.replace("http", "ws")), None).await;
+    assert_eq!(ws.close_code().await, Some(4426));
+    // A bad expert token is refused.
+    let mut ws = Ws::expert(&app).await;
+    ws.send(json!({"type": "hello", "token": "fwe_forged"})).await;
+    assert_eq!(ws.close_code().await, Some(4001));
+    // Flooding is answered with rate_limited.
+    let (mut ws, _, _) = shopper_ws(&app, &m, None).await;
+    for _ in 0..60 {
+        ws.send(json!({"type": "ping"})).await;
+    }
+    ws.until("rate_limited", |o| matches!(o, Out::Error { code, .. } if code == "rate_limited"))
+        .await;
+    // And the server is fine.
+    assert_eq!(app.client().get("/healthz").await.0, reqwest::StatusCode::OK);
+    let (mut ok, _, _) = shopper_ws(&app, &m, None).await;
+    ok.send(json!({"type": "ping"})).await;
+    assert!(matches!(ok.recv().await, Out::Pong));
+    app.stop().await;
+}
+
+async fn foreign_origins_are_refused(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, _, _) = demo_target(&app).await;
+    let url = format!("{}/ws/shopper?merchant={m}&v=1", app.url.replace("http", "ws"));
+    let mut evil = Ws::connect(&url, Some("https://evil.example")).await;
+    assert_eq!(evil.close_code().await, Some(4003));
+    // The demo allows its own origin.
+    let mut ok = Ws::connect(&url, Some("http://127.0.0.1:8080")).await;
+    ok.send(json!({"type": "hello"})).await;
+    assert!(matches!(ok.recv().await, Out::ShopperWelcome { .. }));
+    app.stop().await;
+}
+
+async fn offline_messages_become_queued_conversations(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    // Nobody is online: asking for a chat says so and points to the offline form.
+    shopper
+        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep}))
+        .await;
+    shopper
+        .until(
+            "unavailable",
+            |o| matches!(o, Out::Unavailable { reason, offline_form: true } if reason == "no_experts"),
+        )
+        .await;
+    shopper
+        .send(json!({"type": "offline_message", "email": "not-an-email", "body": "x"}))
+        .await;
+    shopper
+        .until("bad_request", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    shopper.send(json!({"type": "offline_message", "email": "ada@example.com", "name": "Ada", "body": "Call me about the sofa", "store_id": store, "department_id": dep})).await;
+    let Out::OfflineAck { conversation_id } = shopper.until("offline_ack", |o| matches!(o, Out::OfflineAck { .. })).await else {
+        unreachable!()
+    };
+    // An expert who comes online later gets it in their backlog.
+    let (_, welcome) = expert_ws(&app, "expert1@demo.example").await;
+    let Out::ExpertWelcome { offers, .. } = welcome else {
+        unreachable!()
+    };
+    let offer = offers
+        .iter()
+        .find(|o| o.conversation_id == conversation_id)
+        .expect("offline chat offered");
+    assert!(offer.offline);
+    assert_eq!(offer.first_message.as_deref(), Some("Call me about the sofa"));
+    assert_eq!(offer.shopper.name.as_deref(), Some("Ada"));
+    app.stop().await;
+}
+
+async fn transfer_contacts_history_and_saved_replies(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut e1, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "I need a sofa").await;
+    claim(&mut e1, &id).await;
+    e1.send(json!({"type": "saved_replies", "q": "/hour"})).await;
+    let Out::SavedReplies { items } = e1.until("saved replies", |o| matches!(o, Out::SavedReplies { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].shortcut, "hours");
+    e1.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "p1", "body": "", "product": {"name": "Sofa Lund", "price": 7990, "currency": "SEK", "url": "https://shop.example/sofa"}})).await;
+    e1.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    let Out::Message { message } = shopper
+        .until(
+            "product card",
+            |o| matches!(o, Out::Message { message } if message.kind == "product"),
+        )
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(message.product.unwrap().name, "Sofa Lund");
+    e1.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "p2", "body": "x", "product": {"name": "Bad", "url": "javascript:alert(1)"}})).await;
+    e1.until("bad product", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
+        .await;
+    // Contacts and history.
+    e1.send(json!({"type": "contacts"})).await;
+    let Out::Contacts { contacts } = e1.until("contacts", |o| matches!(o, Out::Contacts { .. })).await else {
+        unreachable!()
+    };
+    assert!(contacts.iter().any(|c| c.shopper_id == shopper_id));
+    e1.send(json!({"type": "history", "shopper_id": shopper_id})).await;
+    let Out::History { conversations, .. } = e1.until("history", |o| matches!(o, Out::History { .. })).await else {
+        unreachable!()
+    };
+    assert_eq!(conversations[0].conversation.id, id);
+    assert!(conversations[0].messages.iter().any(|m| m.body == "I need a sofa"));
+    // Transfer to a named colleague with a note: only they get the offer.
+    let (mut e2, _) = expert_ws(&app, "expert2@demo.example").await;
+    let (mut e3, _) = expert_ws(&app, "expert3@demo.example").await;
+    let e2_id = offer_expert(&app, "expert2@demo.example").await;
+    e1.send(json!({"type": "transfer", "conversation_id": id, "expert_id": e2_id, "note": "Wants the grey one"}))
+        .await;
+    e1.until(
+        "no longer mine",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "queued"),
+    )
+    .await;
+    let Out::Offer { offer } = e2
+        .until(
+            "transfer offer",
+            |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id),
+        )
+        .await
+    else {
+        unreachable!()
+    };
+    assert_eq!(offer.reason, "transfer");
+    assert_eq!(offer.note.as_deref(), Some("Wants the grey one"));
+    let e3_frames = e3.drain(500).await;
+    assert!(
+        !e3_frames
+            .iter()
+            .any(|o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)),
+        "only the named expert"
+    );
+    e3.send(json!({"type": "claim", "conversation_id": id})).await;
+    e3.until(
+        "not eligible",
+        |o| matches!(o, Out::ClaimFailed { reason, .. } if reason == "not_eligible"),
+    )
+    .await;
+    e2.send(json!({"type": "claim", "conversation_id": id})).await;
+    e2.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+    )
+    .await;
+    shopper
+        .until(
+            "new expert",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.expert.as_ref().is_some_and(|e| e.id == e2_id)),
+        )
+        .await;
+    // History is refused when Contacts is off.
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let e3_id = offer_expert(&app, "expert3@demo.example").await;
+    admin
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/team/experts/{e3_id}"),
+            Some(json!({"features": {"contacts": false, "product_sharing": true, "transfers": true}})),
+        )
+        .await;
+    let (mut e3b, _) = expert_ws(&app, "expert3@demo.example").await;
+    e3b.send(json!({"type": "contacts"})).await;
+    e3b.until("forbidden", |o| matches!(o, Out::Error { code, .. } if code == "forbidden"))
+        .await;
+    app.stop().await;
+}
+
+async fn unclaimed_chats_become_missed(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, mut routing) = admin.get("/api/v1/settings/routing").await;
+    routing["missed_after_s"] = json!(10);
+    routing["reoffer_every_s"] = json!(5);
+    assert_eq!(
+        admin.call(reqwest::Method::PUT, "/api/v1/settings/routing", Some(routing)).await.0,
+        reqwest::StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(5200)).await; // the hub caches settings for 5 s
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "anyone?").await;
+    shopper
+        .until("queue position", |o| matches!(o, Out::Queue { position: 1, .. }))
+        .await;
+    expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.reason == "new"))
+        .await;
+    expert
+        .until("re-offer", |o| matches!(o, Out::Offer { offer } if offer.reason == "reoffer"))
+        .await;
+    shopper
+        .until_within(
+            "missed",
+            std::time::Duration::from_secs(14),
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "missed"),
+        )
+        .await;
+    expert
+        .until(
+            "withdrawn",
+            |o| matches!(o, Out::OfferWithdrawn { reason, conversation_id } if reason == "missed" && *conversation_id == id),
+        )
+        .await;
+    app.stop().await;
+}
+
+async fn deactivation_closes_the_experts_socket(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (mut ws, _) = expert_ws(&app, "expert4@demo.example").await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let id = offer_expert(&app, "expert4@demo.example").await;
+    let (s, _) = admin.post(&format!("/api/v1/team/experts/{id}/deactivate"), json!({})).await;
+    assert_eq!(s, reqwest::StatusCode::OK);
+    assert_eq!(ws.close_code().await, Some(4001));
+    app.stop().await;
+}
