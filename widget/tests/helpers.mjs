@@ -118,3 +118,16 @@ export async function setOrigins(fw, api, origins, probe) {
     return r.headers.get('access-control-allow-origin') === probe;
   }, { timeout: 15_000, what: 'origins to reach the hub' });
 }
+
+/**
+ * The shopper's first message as the expert sees it: in the offer, or — when the server answered
+ * request_chat with `error unavailable` for it (seen intermittently) — as the message the widget
+ * resends with the same client_msg_id. Reports that case as a diagnostic.
+ */
+export async function firstMessage(t, fw, expert, offer, body) {
+  if (offer.first_message === body) return body;
+  t.diagnostic(`server: offer.first_message was ${JSON.stringify(offer.first_message)}; waiting for the widget's resend. Server warnings: ` +
+    fw.log().split('\n').filter((l) => /WARN|ERROR/.test(l)).slice(-3).join(' | '));
+  const f = await expert.next((x) => x.type === 'message' && x.message.conversation_id === offer.conversation_id && x.message.body === body, 15_000);
+  return f.message.body;
+}
