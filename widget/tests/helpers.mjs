@@ -48,11 +48,16 @@ export class Expert {
   send(f) { this.ws.send(JSON.stringify(f)); }
   /** The first frame (seen so far or arriving) matching `pred`; it is consumed. */
   async next(pred, timeout = 10_000) {
-    return waitFor(() => {
-      const i = this.frames.findIndex(pred);
-      if (i < 0) return null;
-      return this.frames.splice(i, 1)[0];
-    }, { timeout, what: 'expert frame' });
+    try {
+      return await waitFor(() => {
+        const i = this.frames.findIndex(pred);
+        if (i < 0) return null;
+        return this.frames.splice(i, 1)[0];
+      }, { timeout, what: 'expert frame' });
+    } catch (e) {
+      e.message += `: ${pred.toString()}; unconsumed frames: ${JSON.stringify(this.frames).slice(0, 1500)}`;
+      throw e;
+    }
   }
   async claimNext(pred = () => true) {
     const offer = await this.next((f) => f.type === 'offer' && pred(f.offer));
