@@ -378,7 +378,7 @@ export const en = {
   'access.accountName': 'Name',
   'access.email': 'Email',
   'access.password': 'Password',
-  'access.passwordHint': 'At least 8 characters.',
+  'access.passwordHint': 'At least 10 characters.',
   'access.modules': 'Modules',
   'access.modulesHint': 'The parts of the dashboard this account may open.',
   'access.allModules': 'All modules',
@@ -412,11 +412,11 @@ export const en = {
   'account.passwordHint': 'Your other sessions are signed out; this browser stays signed in.',
   'account.current': 'Current password',
   'account.new': 'New password',
-  'account.newHint': 'At least 8 characters.',
+  'account.newHint': 'At least 10 characters.',
   'account.again': 'New password again',
   'account.change': 'Change password',
   'account.changed': 'Password changed.',
-  'account.tooShort': 'Use at least 8 characters.',
+  'account.tooShort': 'Use at least 10 characters.',
   'account.mismatch': 'The two passwords differ.',
 };
 

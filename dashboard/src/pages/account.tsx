@@ -17,7 +17,7 @@ export function AccountPage({ account, onSession }: { account: Account; onSessio
     f.clear();
     const local = [];
     if (!current) local.push({ field: 'current_password', message: t('common.required') });
-    if (next.length < 8) local.push({ field: 'new_password', message: t('account.tooShort') });
+    if (next.length < 10) local.push({ field: 'new_password', message: t('account.tooShort') });
     if (next !== again) local.push({ field: 'again', message: t('account.mismatch') });
     if (local.length) { f.setLocal(local); return; }
     setBusy(true);
