@@ -134,13 +134,15 @@ const options = {
 function finish() {
   const hash = createHash('sha256');
   for (const f of ['app.js', 'app.css', 'manifest.webmanifest']) hash.update(readFileSync(join(out, f)));
+  hash.update(readFileSync(join(root, 'src', 'sw.js')));
+  hash.update(readFileSync(join(root, 'src', 'index.html')));
   const version = hash.digest('hex').slice(0, 12);
   const html = readFileSync(join(root, 'src', 'index.html'), 'utf8').replaceAll('__VERSION__', version);
   writeFileSync(join(out, 'index.html'), html);
   const shell = ['./', 'index.html', `app.js?v=${version}`, `app.css?v=${version}`, 'manifest.webmanifest', 'icon.svg', 'icon-192.png', 'icon-512.png'];
   const sw = readFileSync(join(root, 'src', 'sw.js'), 'utf8')
     .replaceAll('__VERSION__', version)
-    .replace('__SHELL__', JSON.stringify(shell));
+    .replaceAll('__SHELL__', JSON.stringify(shell));
   writeFileSync(join(out, 'sw.js'), sw);
   console.log(`store-app built: dist/ (version ${version})`);
 }

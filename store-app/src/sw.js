@@ -1,5 +1,5 @@
 // Service worker: keeps the app shell available offline. API and WebSocket traffic is never
-// cached. __VERSION__ and __SHELL__ are filled in by build.mjs.
+// cached. The version and the shell list are filled in by build.mjs.
 const CACHE = 'fw-store-app-__VERSION__';
 const SHELL = __SHELL__;
 

@@ -23,7 +23,8 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
     <li class={`offer${o.gone ? ' gone' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
       <div class="offer-top">
         <h3 id={titleId} class="offer-where">{where || t('chat.shopper')}</h3>
-        <span class="offer-wait" aria-label={t('offer.waiting', { time: elapsed(now - o.waiting_since) })}>
+        <span class="offer-wait">
+          <span class="sr-only">{t('offer.waiting', { time: elapsed(now - o.waiting_since) })}</span>
           <span aria-hidden="true">{elapsed(now - o.waiting_since)}</span>
         </span>
       </div>
@@ -142,6 +143,7 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
   const now = useTick(1000);
   const chats = [...s.chats.values()].sort((a, b) => (b.conv.claimed_at ?? b.conv.created_at) - (a.conv.claimed_at ?? a.conv.created_at));
   const away = s.status && !s.status.available;
+  const live = s.offers.filter((o) => !o.gone).length;
   return (
     <>
       <NotifyAsk />
@@ -149,7 +151,8 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
         <h2 id="offers-h">{t('home.offers')} {s.offers.filter((o) => !o.gone).length ? <span class="count">{s.offers.filter((o) => !o.gone).length}</span> : null}</h2>
         {away ? <p class="card hint">{t('home.away')}</p> : null}
         {s.offers.length === 0 && !away ? <p class="empty">{t('home.noOffers')}</p> : null}
-        <ul class="offers" aria-live="polite">
+        <p class="sr-only" role="status">{live ? (live > 1 ? t('notify.offers', { n: live }) : t('notify.offer')) : ''}</p>
+        <ul class="offers">
           {s.offers.map((o) => <OfferCard key={o.conversation_id} o={o} now={now} />)}
         </ul>
       </section>

@@ -37,8 +37,8 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
       <dl class="card facts">
         <div><dt>{t('profile.name')}</dt><dd>{expert.name}</dd></div>
         <div><dt>{t('profile.email')}</dt><dd><bdi>{expert.email}</bdi></dd></div>
-        <p class="help">{t('profile.fixed')}</p>
       </dl>
+      <p class="help fixed">{t('profile.fixed')}</p>
       <h2>{t('profile.alerts')}</h2>
       <div class="card">
         <Toggle checked={prefs.sound} label={t('profile.sound')} onChange={(v) => { setAlertPrefs({ sound: v }); setPrefs(alertPrefs()); if (v) { unlockAudio(); setTimeout(() => beep(1), 50); } }} />

@@ -10,7 +10,6 @@ import { startMockHub } from './mock-hub.mjs';
 
 const require = createRequire(import.meta.url);
 export const AXE_PATH = require.resolve('axe-core/axe.min.js');
-export const EXPERT_PASSWORD = 'fw.password';
 
 if (!process.env.FLOORWALKER_BIN && existsSync('/tmp/fw-app/floorwalker')) process.env.FLOORWALKER_BIN = '/tmp/fw-app/floorwalker';
 
@@ -77,7 +76,7 @@ export async function stockholm(base, password) {
   return { store, department };
 }
 
-export async function expertToken(base, email, password = EXPERT_PASSWORD) {
+export async function expertToken(base, email, password) {
   const r = await api(base, 'POST', '/api/v1/app/login', { body: { email, password } });
   if (r.status !== 200) throw new Error(`expert login ${email}: ${r.status}`);
   return r.data.token;
