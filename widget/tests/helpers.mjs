@@ -59,12 +59,17 @@ export class Expert {
       throw e;
     }
   }
+  /** Claim the next offer matching `pred`, skipping offers already withdrawn or lost. */
   async claimNext(pred = () => true) {
-    const offer = await this.next((f) => f.type === 'offer' && pred(f.offer));
-    const id = offer.offer.conversation_id;
-    this.send({ type: 'claim', conversation_id: id });
-    await this.next((f) => f.type === 'conversation' && f.conversation.id === id && f.conversation.status === 'claimed');
-    return offer.offer;
+    for (;;) {
+      const offer = await this.next((f) => f.type === 'offer' && pred(f.offer));
+      const id = offer.offer.conversation_id;
+      if (this.frames.some((f) => f.type === 'offer_withdrawn' && f.conversation_id === id)) continue;
+      this.send({ type: 'claim', conversation_id: id });
+      const r = await this.next((f) => (f.type === 'claim_failed' && f.conversation_id === id) ||
+        (f.type === 'conversation' && f.conversation.id === id && f.conversation.status === 'claimed'));
+      if (r.type === 'conversation') return offer.offer;
+    }
   }
   say(conversation_id, body, extra = {}) {
     const client_msg_id = 'e-' + Math.random().toString(36).slice(2);

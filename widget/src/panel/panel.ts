@@ -71,7 +71,7 @@ function mount(host: Host): PanelApi {
 
   // ---- shell ----
   const titleId = 'fw-title';
-  const title = h('h2', { id: titleId, class: 'fw-title' }, d.brand_name || t('chat'));
+  const title = h('h2', { id: titleId, class: 'fw-title', dir: 'auto' }, d.brand_name || t('chat'));
   const sub = h('p', { class: 'fw-sub' });
   const logoUrl = safeUrl(d.logo_url);
   const endBtn = h('button', { type: 'button', class: 'fw-text-btn fw-end', onclick: () => { confirmEnd = true; render(); (confirmBar.querySelector('button') as HTMLElement).focus(); } });
@@ -169,6 +169,7 @@ function mount(host: Host): PanelApi {
     endBtn.hidden = !(v === 'chat' && c && isOpen(c));
     if (v === 'chat' && c && c.expert && c.status === 'claimed') sub.textContent = t('with', { name: c.expert.name });
     else if (v === 'chat' && c && !isOpen(c)) sub.textContent = t('ended');
+    else if (v === 'chat' && c && c.store) sub.textContent = c.store.name + (c.department ? ' · ' + c.department.name : '');
     else {
       const a = availability();
       sub.textContent = !a.open ? t('closedNow') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
@@ -229,14 +230,14 @@ function mount(host: Host): PanelApi {
       price = String(p.price) + (p.currency ? ' ' + p.currency : '');
       if (typeof p.price === 'number' && p.currency) {
         try {
-          price = new Intl.NumberFormat(host.locale, { style: 'currency', currency: p.currency }).format(p.price);
+          price = new Intl.NumberFormat(host.locale, { style: 'currency', currency: p.currency, maximumFractionDigits: Number.isInteger(p.price) ? 0 : 2 }).format(p.price);
         } catch { /* unknown currency */ }
       }
     }
     return h('div', { class: 'fw-card' + (compact ? ' fw-card-compact' : '') },
       img ? h('img', { src: img, alt: '', loading: 'lazy' }) : null,
       h('div', { class: 'fw-card-text' },
-        h('strong', null, p.name),
+        h('strong', { dir: 'auto' }, p.name),
         price ? h('span', { class: 'fw-price' }, price) : null,
         url && !compact ? h('a', { href: url, class: 'fw-card-link' }, t('view'), h('span', { class: 'fw-sr' }, ': ' + p.name)) : null));
   }
@@ -245,7 +246,7 @@ function mount(host: Host): PanelApi {
     const id = 'fw-' + name + '-' + value.replace(/[^a-z0-9_-]/gi, '');
     return h('div', { class: 'fw-opt' },
       h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
-      h('label', { for: id }, h('span', { class: 'fw-opt-name' }, label), note ? h('span', { class: 'fw-opt-note' + (disabled ? '' : ' fw-ok') }, note) : null));
+      h('label', { for: id }, h('span', { class: 'fw-opt-name', dir: 'auto' }, label), note ? h('span', { class: 'fw-opt-note' + (disabled ? '' : ' fw-ok') }, note) : null));
   }
 
   function buildStart(): Node {
@@ -272,7 +273,7 @@ function mount(host: Host): PanelApi {
         ? h('fieldset', { class: 'fw-field' },
           h('legend', null, t('store')),
           stores.map((s) => {
-            const n = s.departments.reduce((a, x) => a + (x.experts_available || 0), 0);
+            const n = s.departments.reduce((a, x) => Math.max(a, x.experts_available || 0), 0);
             return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), s === store, !s.open, () => {
               store = s;
               dept = '';
@@ -384,8 +385,8 @@ function mount(host: Host): PanelApi {
       if (time) timeText = time.toLocaleTimeString(host.locale, { hour: '2-digit', minute: '2-digit' });
     } catch { /* ignore */ }
     return h('div', { class: 'fw-msg ' + (own ? 'fw-own' : 'fw-their') },
-      showName ? h('span', { class: 'fw-who', 'aria-hidden': 'true' }, who) : null,
-      h('div', { class: 'fw-bubble' },
+      showName ? h('span', { class: 'fw-who', 'aria-hidden': 'true', dir: 'auto' }, who) : null,
+      h('div', { class: 'fw-bubble', dir: 'auto' },
         h('span', { class: 'fw-sr' }, who + ': '),
         m.kind === 'product' && m.product ? [m.body ? h('p', null, linkify(m.body)) : null, productCard(m.product)] : linkify(m.body)),
       timeText ? h('span', { class: 'fw-time' }, timeText) : null);
@@ -409,6 +410,7 @@ function mount(host: Host): PanelApi {
     let prevMsg: Message | undefined;
     const seen = new Set<string>();
     let lastOwn: Message | undefined;
+    let lastIsOwn = false;
     for (const m of client.messages) {
       const k = keyOf(m);
       seen.add(k);
@@ -423,11 +425,12 @@ function mount(host: Host): PanelApi {
       prevEl = el;
       prevMsg = m;
       if (m.author.role === 'shopper') lastOwn = m;
+      if (m.kind !== 'system') lastIsOwn = m.author.role === 'shopper';
     }
     nodes.forEach((el, k) => { if (!seen.has(k)) { el.remove(); nodes.delete(k); } });
     // receipt for the last own message
     let r = '';
-    if (lastOwn) {
+    if (lastOwn && lastIsOwn) {
       if ((lastOwn as any).failed) r = t('failed');
       else if (lastOwn.pending) r = t('sending');
       else if (lastOwn.seq && (c.expert_read_seq || 0) >= lastOwn.seq) r = t('seen');
