@@ -262,8 +262,9 @@ export class Hub {
     s.conn = 'online';
     s.me = f.expert ?? s.me;
     s.status = f.status ?? s.status;
-    this.storesFromServer = Array.isArray(f.stores);
-    if (this.storesFromServer) s.stores = f.stores;
+    const stores = Array.isArray(f.stores) ? f.stores : f.expert?.stores;
+    this.storesFromServer = Array.isArray(stores);
+    if (this.storesFromServer) s.stores = stores;
     if (Array.isArray(f.colleagues)) s.colleagues = f.colleagues;
     else if (Array.isArray(f.experts)) s.colleagues = f.experts;
     // Offers: the server's list is authoritative after a reconnect.

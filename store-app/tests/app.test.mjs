@@ -175,9 +175,15 @@ test('two experts race for one offer: one wins, the other sees it withdrawn', { 
   await cardB.waitFor({ timeout: 10_000 });
   await cardA.getByRole('button', { name: 'Claim chat' }).waitFor();
   await cardB.getByRole('button', { name: 'Claim chat' }).waitFor();
-  // Tap both as close together as two pages allow.
-  const tap = (id) => { const btn = document.querySelector(`[data-offer="${id}"] button.claim`); if (!btn) return false; btn.click(); return true; };
-  const taps = await Promise.all([a.page.evaluate(tap, convId), b.page.evaluate(tap, convId)]);
+  // Both tap at the same wall-clock instant (the pages share this machine's clock).
+  const tap = ([id, at]) => new Promise((ok) => setTimeout(() => {
+    const btn = document.querySelector(`[data-offer="${id}"] button.claim`);
+    if (!btn) return ok(false);
+    btn.click();
+    ok(true);
+  }, Math.max(0, at - Date.now())));
+  const at = Date.now() + 400;
+  const taps = await Promise.all([a.page.evaluate(tap, [convId, at]), b.page.evaluate(tap, [convId, at])]);
   assert.deepEqual(taps, [true, true], 'both experts tapped claim');
   const claimed = await s.waitFor((f) => f.type === 'conversation' && f.conversation.status === 'claimed', 10_000, 'claimed');
   const winnerName = claimed.conversation.expert.name;

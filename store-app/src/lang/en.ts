@@ -143,6 +143,7 @@ export const en = {
   'product.send': 'Send product',
   'product.open': 'Open product',
   'product.required': 'Required.',
+  'product.number': 'Enter a number, e.g. 1299.50',
 
   'transfer.title': 'Transfer chat',
   'transfer.toDepartment': 'To a department',

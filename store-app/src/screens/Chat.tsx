@@ -107,10 +107,12 @@ function ProductSheet({ onSend, onClose }: { onSend: (p: Product) => void; onClo
     const e: Record<string, string> = {};
     if (!f.name.trim()) e.name = t('product.required');
     for (const k of ['url', 'image_url'] as const) if (f[k].trim() && !/^https:\/\/\S+$/i.test(f[k].trim())) e[k] = t('product.https');
+    const price = Number(f.price.trim().replace(/[\s\u00a0']/g, '').replace(',', '.'));
+    if (f.price.trim() && !Number.isFinite(price)) e.price = t('product.number');
     setErrs(e);
     if (Object.keys(e).length) return;
     const p: Product = { name: f.name.trim() };
-    if (f.price.trim()) p.price = f.price.trim();
+    if (f.price.trim()) p.price = price;
     if (f.currency.trim()) p.currency = f.currency.trim().toUpperCase();
     if (f.url.trim()) p.url = f.url.trim();
     if (f.image_url.trim()) p.image_url = f.image_url.trim();
@@ -122,7 +124,7 @@ function ProductSheet({ onSend, onClose }: { onSend: (p: Product) => void; onClo
         <div class="sheet-body">
           <Field label={t('product.name')} value={f.name} onValue={set('name')} error={errs.name} required name="product_name" />
           <div class="row2">
-            <Field label={t('product.price')} value={f.price} onValue={set('price')} inputMode="decimal" optional={t('common.optional')} name="price" />
+            <Field label={t('product.price')} value={f.price} onValue={set('price')} error={errs.price} inputMode="decimal" optional={t('common.optional')} name="price" />
             <Field label={t('product.currency')} value={f.currency} onValue={set('currency')} maxLength={3} placeholder="SEK" optional={t('common.optional')} name="currency" autoCapitalize="characters" />
           </div>
           <Field label={t('product.url')} type="url" value={f.url} onValue={set('url')} error={errs.url} placeholder="https://" optional={t('common.optional')} name="url" inputMode="url" />

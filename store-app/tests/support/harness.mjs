@@ -6,22 +6,19 @@ import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { startServer } from '../../../testing/server.mjs';
-import { startMockHub } from './mock-hub.mjs';
 
 const require = createRequire(import.meta.url);
 export const AXE_PATH = require.resolve('axe-core/axe.min.js');
 
 if (!process.env.FLOORWALKER_BIN && existsSync('/tmp/fw-app/floorwalker')) process.env.FLOORWALKER_BIN = '/tmp/fw-app/floorwalker';
 
-/** Starts the server (and, only with STORE_APP_MOCK_HUB=1, the stand-in hub in front of it). */
+/** Starts a real server with the demo merchant; it serves the built app at /app/. */
 export async function startStack() {
   const fw = await startServer();
-  let hub = null;
-  if (process.env.STORE_APP_MOCK_HUB === '1') hub = await startMockHub(fw.url, { adminPassword: fw.password });
-  const base = hub ? hub.url : fw.url;
+  const base = fw.url;
   return {
     fw, base, app: `${base}/app/`, merchantId: fw.merchantId, password: fw.password,
-    async stop() { if (hub) await hub.stop(); await fw.stop(); },
+    async stop() { await fw.stop(); },
   };
 }
 
