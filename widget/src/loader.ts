@@ -2,7 +2,7 @@
 // settings, decides whether the chat shows on this page, draws the launcher inside a shadow root
 // and loads the chat panel (panel.js) only on first interaction, or at once when a conversation
 // is already open. Every later command goes through `window.Floorwalker(...)`.
-import { adopt, greetingFor, isHiddenPath, onColor, pickLocale, RTL, validColor } from './util';
+import { adopt, contrast, greetingFor, isHiddenPath, onColor, pickLocale, RTL, validColor } from './util';
 import type { Context, Host, Identity, PanelApi, WidgetConfig } from './types';
 import { PANEL_GLOBAL } from './types';
 import { LOADER_CSS } from './loader-css';
@@ -187,6 +187,9 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     const primary = validColor(d.primary_color);
     rootEl.style.setProperty('--fw-primary', primary);
     rootEl.style.setProperty('--fw-on-primary', onColor(primary));
+    // Selection rings and spinners need 3:1 against the panel: the primary colour if it has it.
+    rootEl.style.setProperty('--fw-accent-light', contrast(primary, '#ffffff') >= 3 ? primary : '#1b1f24');
+    rootEl.style.setProperty('--fw-accent-dark', contrast(primary, '#16191d') >= 3 ? primary : '#e8ebef');
     rootEl.setAttribute('data-pos', d.position === 'bottom-left' ? 'left' : 'right');
     rootEl.setAttribute('data-scheme', d.color_scheme || 'auto');
 

@@ -135,7 +135,23 @@ test('commands (queued before the loader, then live) and window events', async (
   await page.waitForSelector(W.launcher);
   await page.evaluate(() => window.Floorwalker('setLocale', 'sv'));
   assert.equal(await page.locator(W.launcher).getAttribute('aria-label'), 'Chatta med en butiksexpert');
+  // The merchant's own launcher: ours hides, theirs toggles the panel and mirrors its state.
+  await page.evaluate(() => {
+    const b = document.createElement('button');
+    b.id = 'my-chat';
+    b.textContent = 'Chat';
+    document.body.appendChild(b);
+    window.Floorwalker('setLauncher', '#my-chat');
+  });
+  await page.waitForSelector(W.launcher, { state: 'hidden' });
+  await page.evaluate(() => document.getElementById('my-chat').click());
+  await page.waitForSelector(W.panel);
+  assert.equal(await page.getAttribute('#my-chat', 'aria-expanded'), 'true');
+  await page.keyboard.press('Escape');
+  await page.waitForSelector(W.panel, { state: 'hidden' });
+  assert.equal(await page.getAttribute('#my-chat', 'aria-expanded'), 'false');
+  assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'my-chat', 'focus returns to the merchant launcher');
   const ev = await page.evaluate(() => window.__ev);
-  assert.deepEqual(ev.filter((e) => e !== 'ready'), ['open', 'close']);
+  assert.deepEqual(ev.filter((e) => e !== 'ready'), ['open', 'close', 'open', 'close']);
   await context.close();
 });

@@ -52,6 +52,9 @@ try {
   expert.send({ type: 'typing', conversation_id: conv, typing: true });
   await page.waitForSelector('floorwalker-widget .fw-typing:not([hidden])');
   await shot(page, '06-chatting');
+  await page.click('floorwalker-widget .fw-end');
+  await shot(page, '06b-end-confirm');
+  await page.click('floorwalker-widget .fw-confirm .fw-text-btn');
   await page.keyboard.press('Escape');
   await expert.say(conv, 'See you tonight!');
   await sleep(300);

@@ -40,15 +40,15 @@ export const PANEL_CSS = `
 .fw-field-err{margin:0;color:#b3261e;font-size:14px;font-weight:600}
 .fw-field-err:empty{display:none}
 .fw[data-scheme=dark] .fw-field-err{color:#ffb4ab}
-.fw-opt{position:relative;margin:0 0 6px}
+.fw-opt{position:relative;margin:0 0 4px}
 .fw-opt input{position:absolute;opacity:0;width:1px;height:1px;margin:0}
-.fw-opt label{display:flex;align-items:center;justify-content:space-between;gap:8px;min-height:48px;padding:10px 14px;border:1px solid var(--fw-line);border-radius:12px;cursor:pointer;background:var(--fw-bg)}
+.fw-opt label{display:flex;align-items:center;justify-content:space-between;gap:8px;min-height:44px;padding:8px 12px;border:1px solid var(--fw-line);border-radius:12px;cursor:pointer;background:var(--fw-bg)}
 .fw-opt label::before{content:"";width:18px;height:18px;border-radius:50%;border:2px solid var(--fw-muted);flex:none;box-sizing:border-box}
 .fw-opt-name{flex:1;font-weight:550}
 .fw-opt-note{font-size:13px;color:var(--fw-muted)}
 .fw-opt-note.fw-ok::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;background:#1e8e3e;margin-inline-end:6px;vertical-align:1px}
-.fw-opt input:checked+label{border:2px solid var(--fw-primary);padding:9px 13px;background:var(--fw-soft)}
-.fw-opt input:checked+label::before{border:5px solid var(--fw-primary)}
+.fw-opt input:checked+label{border:2px solid var(--fw-accent);padding:7px 11px;background:var(--fw-soft)}
+.fw-opt input:checked+label::before{border:5px solid var(--fw-accent)}
 .fw-opt input:focus-visible+label{outline:3px solid var(--fw-focus,#1a73e8);outline-offset:2px}
 .fw-opt input:disabled+label{opacity:.6;cursor:not-allowed}
 .fw-btn{display:inline-flex;align-items:center;justify-content:center;min-height:48px;padding:0 20px;border-radius:12px;border:2px solid transparent;background:var(--fw-primary);color:var(--fw-on-primary);font-weight:700;font-size:15px;width:100%}
@@ -68,7 +68,7 @@ export const PANEL_CSS = `
 .fw-scroll{flex:1;min-height:0;overflow-y:auto;padding:12px 14px 4px;overscroll-behavior:contain}
 .fw-queue{display:flex;gap:12px;align-items:center;padding:12px 14px;margin:0 0 12px;border-radius:12px;background:var(--fw-soft)}
 .fw-queue>span:last-child{display:flex;flex-direction:column}
-.fw-spinner{width:22px;height:22px;border-radius:50%;border:3px solid var(--fw-line);border-top-color:var(--fw-primary);flex:none;animation:fw-spin 1s linear infinite}
+.fw-spinner{width:22px;height:22px;border-radius:50%;border:3px solid var(--fw-line);border-top-color:var(--fw-accent);flex:none;animation:fw-spin 1s linear infinite}
 @keyframes fw-spin{to{transform:rotate(360deg)}}
 .fw-log{display:flex;flex-direction:column;gap:4px;outline:none}
 .fw-msg{display:flex;flex-direction:column;max-width:82%;margin-top:4px}

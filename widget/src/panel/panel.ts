@@ -199,7 +199,8 @@ function mount(host: Host): PanelApi {
   }
 
   function focusFirst() {
-    const el = body.querySelector('textarea, input:not([type=radio]), input[type=radio]:checked, .fw-btn') as HTMLElement | null;
+    const el = (body.querySelector('#fw-q, #fw-msg, #fw-email') ||
+      body.querySelector('textarea, input:not([type=radio]), input[type=radio]:checked, .fw-btn')) as HTMLElement | null;
     (el || closeBtn).focus({ preventScroll: true } as FocusOptions);
   }
 
@@ -269,7 +270,7 @@ function mount(host: Host): PanelApi {
     const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
       h('p', { class: 'fw-greeting' }, greetingFor(d.greeting, host.locale) || t('chat')),
       ctx.product && ctx.product.name ? h('div', { class: 'fw-about' }, h('span', { class: 'fw-label' }, t('about')), productCard(ctx.product, true)) : null,
-      stores.length > 1 && !fixedStore
+      stores.filter((s) => s.open).length > 1 && !fixedStore
         ? h('fieldset', { class: 'fw-field' },
           h('legend', null, t('store')),
           stores.map((s) => {
