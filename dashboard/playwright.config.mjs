@@ -5,7 +5,7 @@ import { CHROMIUM, CHROMIUM_ARGS } from './tests/helpers.mjs';
 export default defineConfig({
   testDir: './tests',
   testMatch: /.*\.spec\.mjs$/,
-  timeout: 60_000,
+  timeout: 90_000,
   expect: { timeout: 10_000 },
   workers: Number(process.env.DASHBOARD_TEST_WORKERS || 2),
   fullyParallel: false,

@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, ApiError, onUnauthorized, setCsrf, type Account, type Module, type Session } from './api';
-import { applyLang, I18nContext, initialLang, makeI18n, rememberLang, type Lang } from './i18n';
+import { applyLang, I18nContext, loadLang, makeI18n, rememberLang, type Lang } from './i18n';
 import { Layout, type NavItem } from './components/layout';
 import { ToastProvider, Loading } from './components/ui';
 import { match, navigate, useRoute } from './router';
@@ -32,12 +32,15 @@ export function navFor(account: Account): NavItem[] {
   return MODULE_ORDER.filter((m) => account.modules.includes(m)).map((m) => ({ key: m, path: MODULE_PATH[m], icon: m }));
 }
 
-export function App() {
-  const [lang, setLangState] = useState<Lang>(initialLang);
+export function App({ initial }: { initial: Lang }) {
+  const [lang, setLangState] = useState<Lang>(initial);
   const [session, setSession] = useState<Session | null | undefined>(undefined);
   const [expired, setExpired] = useState(false);
 
-  const setLang = (l: Lang) => { rememberLang(l); setLangState(l); };
+  const setLang = (l: Lang) => {
+    rememberLang(l);
+    loadLang(l).then(setLangState);
+  };
   useEffect(() => applyLang(lang), [lang]);
   const i18n = useMemo(() => makeI18n(lang, setLang), [lang]);
   useEffect(() => { document.title = i18n.t('app.name'); }, [i18n]);

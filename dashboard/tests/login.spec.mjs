@@ -84,3 +84,17 @@ test('the browser language is the default', async ({ browser }) => {
   await expect(page.locator('h1')).toHaveText('Anmelden');
   await ctx.close();
 });
+
+test('too many sign-in attempts say when to try again', async ({ page }) => {
+  const { startServer } = await import('../../testing/server.mjs');
+  const limited = await startServer({ env: { FLOORWALKER_DEMO: 'true', FLOORWALKER_LOGIN_PER_MINUTE: '2' } });
+  try {
+    await page.goto(dash(limited));
+    await page.getByLabel('Email').fill('admin@demo.example');
+    await page.getByLabel('Password').fill('wrong-password');
+    for (let i = 0; i < 4; i++) await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect(page.getByRole('alert')).toContainText(/Too many attempts\. Try again in \d+ seconds\./);
+  } finally {
+    await limited.stop();
+  }
+});

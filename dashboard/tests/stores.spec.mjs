@@ -53,6 +53,8 @@ test('create a store with opening hours, a special date and a department; it is 
   const card = page.locator('.store-card').filter({ hasText: 'Göteborg Nordstan' });
   await expect(card).toContainText('Mon–Fri 10:00–14:00, 15:00–19:00');
   await expect(card).toContainText('Kids');
+  // The demo flagship is open around the clock.
+  await expect(page.locator('.store-card').filter({ hasText: 'Stockholm Flagship' })).toContainText('Open now');
 });
 
 test('a server validation error appears next to the interval and is linked to it', async ({ page }) => {

@@ -93,6 +93,16 @@ test('deactivate and reactivate an expert', async ({ page }) => {
   await expect(page.locator('main .page-header')).toContainText('Active');
 });
 
+test('the expert list can be searched', async ({ page }) => {
+  await login(page, fw, 'admin@demo.example');
+  await page.goto(dash(fw) + '#/team');
+  await page.getByLabel('Search experts').fill('amira');
+  await expect(page.locator('tbody tr')).toHaveCount(1);
+  await expect(page.locator('tbody tr')).toContainText('Amira Haddad');
+  await page.getByLabel('Search experts').fill('nobody-here');
+  await expect(page.getByText('No expert matches your search.')).toBeVisible();
+});
+
 test('the invite code can be copied and rotated', async ({ page }) => {
   await login(page, fw, 'admin@demo.example');
   await page.goto(dash(fw) + '#/team');

@@ -46,6 +46,11 @@ export function Layout({ account, nav, path, onSignOut, children }: {
 
   useEffect(() => {
     if (!drawer) return;
+    // Opening the menu moves focus to the current (or first) link in it.
+    requestAnimationFrame(() => {
+      const links = document.querySelectorAll<HTMLElement>('#sidebar nav a');
+      (document.querySelector<HTMLElement>('#sidebar nav a[aria-current=page]') ?? links[0])?.focus();
+    });
     const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') { setDrawer(false); menuBtn.current?.focus(); } };
     addEventListener('keydown', onKey);
     return () => removeEventListener('keydown', onKey);

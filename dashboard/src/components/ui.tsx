@@ -124,7 +124,7 @@ export function TextField({ name, label, hint, error, value, onValue, class: cls
   return (
     <Field name={name} label={label} hint={hint} error={error} class={cls}>
       {({ id, describedBy, invalid }) => (
-        <input {...(attrs as object)} id={id} name={name} value={value} aria-describedby={describedBy} aria-invalid={invalid || undefined}
+        <input dir="auto" {...(attrs as object)} id={id} name={name} value={value} aria-describedby={describedBy} aria-invalid={invalid || undefined}
           onInput={(e) => onValue((e.target as HTMLInputElement).value)} />
       )}
     </Field>

@@ -1,11 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
 import { en, type Messages } from './en';
-import { sv } from './sv';
-import { de } from './de';
-import { el } from './el';
-import { cs } from './cs';
-import { fa } from './fa';
 
 export type { Messages };
 export type Key = keyof Messages;
@@ -19,11 +14,31 @@ export const LANGUAGES: { code: Lang; name: string; rtl?: boolean }[] = [
   { code: 'cs', name: 'Čeština' },
   { code: 'fa', name: 'فارسی', rtl: true },
 ];
-const CATALOG: Record<Lang, Messages> = { en, sv, de, el, cs, fa };
+// English is built in (and the fallback); the others are separate chunks loaded on demand.
+const LOADERS: Record<Lang, () => Promise<Messages>> = {
+  en: async () => en,
+  sv: () => import('./sv').then((m) => m.sv),
+  de: () => import('./de').then((m) => m.de),
+  el: () => import('./el').then((m) => m.el),
+  cs: () => import('./cs').then((m) => m.cs),
+  fa: () => import('./fa').then((m) => m.fa),
+};
+const CATALOG: Partial<Record<Lang, Messages>> = { en };
+
+/** Loads a language's messages (once); falls back to English if the chunk cannot load. */
+export async function loadLang(lang: Lang): Promise<Lang> {
+  if (CATALOG[lang]) return lang;
+  try {
+    CATALOG[lang] = await LOADERS[lang]();
+    return lang;
+  } catch {
+    return 'en';
+  }
+}
 const STORAGE_KEY = 'fw.dashboard.lang';
 
 export function isLang(x: string | null | undefined): x is Lang {
-  return !!x && x in CATALOG;
+  return !!x && x in LOADERS;
 }
 
 /** The remembered language, else the browser's first supported one, else English. */
@@ -52,7 +67,7 @@ export function applyLang(lang: Lang) {
 export type T = (key: Key | (string & {}), vars?: Record<string, string | number>) => string;
 
 export function makeT(lang: Lang): T {
-  const msgs = CATALOG[lang];
+  const msgs = CATALOG[lang] ?? en;
   const nf = new Intl.NumberFormat(lang);
   return (key, vars) => {
     let s: string = (msgs as Record<string, string>)[key] ?? (en as Record<string, string>)[key] ?? key;

@@ -89,7 +89,7 @@ function MerchantList({ creating, setCreating }: { creating: boolean; setCreatin
           <table class="table">
             <thead><tr>
               <th scope="col">{t('access.merchantName')}</th>
-              <th scope="col">{t('access.merchantId')}</th>
+              <th scope="col" class="hide-sm">{t('access.merchantId')}</th>
               <th scope="col">{t('access.status')}</th>
               <th scope="col">{t('access.created')}</th>
             </tr></thead>
@@ -97,7 +97,7 @@ function MerchantList({ creating, setCreating }: { creating: boolean; setCreatin
               {m.items.map((x) => (
                 <tr key={x.id}>
                   <td><a class="strong" href={href('/access/merchants/' + x.id)}>{x.name}</a></td>
-                  <td><code class="small">{x.id}</code></td>
+                  <td class="hide-sm"><code class="small">{x.id}</code></td>
                   <td>{x.active ? <Badge kind="ok">{t('access.active')}</Badge> : <Badge kind="muted">{t('access.inactive')}</Badge>}</td>
                   <td class="nowrap">{date(x.created_at)}</td>
                 </tr>
@@ -169,7 +169,7 @@ function AccountsTable({ items, onEdit }: { items: Account[]; onEdit: (a: Accoun
           <th scope="col">{t('access.accountName')}</th>
           <th scope="col">{t('access.modules')}</th>
           <th scope="col">{t('access.status')}</th>
-          <th scope="col">{t('access.created')}</th>
+          <th scope="col" class="hide-sm">{t('access.created')}</th>
           <th scope="col"><span class="visually-hidden">{t('common.actions')}</span></th>
         </tr></thead>
         <tbody>
@@ -178,7 +178,7 @@ function AccountsTable({ items, onEdit }: { items: Account[]; onEdit: (a: Accoun
               <td><span class="strong">{a.name}</span><br /><span class="muted small">{a.email}</span></td>
               <td>{a.role === 'operator' ? t('access.operatorModules') : <ModuleList modules={a.modules} />}</td>
               <td>{a.active ? <Badge kind="ok">{t('access.active')}</Badge> : <Badge kind="muted">{t('access.inactive')}</Badge>}</td>
-              <td class="nowrap">{date(a.created_at)}</td>
+              <td class="nowrap hide-sm">{date(a.created_at)}</td>
               <td class="cell-actions"><button type="button" class="btn btn-secondary btn-small" onClick={() => onEdit(a)} aria-label={t('access.editNamed', { name: a.email })}>{t('common.edit')}</button></td>
             </tr>
           ))}

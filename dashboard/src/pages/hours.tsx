@@ -1,5 +1,5 @@
 import { useMemo } from 'preact/hooks';
-import { WEEKDAYS, type DateException, type Interval, type Weekday, type WeeklyHours } from '../api';
+import { WEEKDAYS, type DateException, type Interval, type Store, type Weekday, type WeeklyHours } from '../api';
 import { useI18n } from '../i18n';
 import { fieldId, type Errors } from '../components/ui';
 import { Icon } from '../components/icons';
@@ -227,4 +227,23 @@ export function checkTimes(hours: WeeklyHours, exceptions: DateException[], msg:
     if (!TIME_RE.test(iv.open) || !TIME_RE.test(iv.close)) errs.push({ field: `exceptions[${k}].hours[${i}]`, message: msg });
   }));
   return errs;
+}
+
+/** Whether the store is open at `now` in its own time zone (exceptions first); null if unknown. */
+export function isOpenNow(store: Pick<Store, 'timezone' | 'hours' | 'exceptions'>, now = new Date()): boolean | null {
+  try {
+    const parts = new Intl.DateTimeFormat('en-US', {
+      timeZone: store.timezone, year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', weekday: 'long', hourCycle: 'h23',
+    }).formatToParts(now);
+    const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
+    const date = `${get('year')}-${get('month')}-${get('day')}`;
+    const hm = `${get('hour')}:${get('minute')}`;
+    const day = get('weekday').toLowerCase() as Weekday;
+    const exception = store.exceptions.find((x) => x.date === date);
+    const list = exception ? exception.hours : store.hours[day] ?? [];
+    return list.some((iv) => iv.open <= hm && hm < iv.close);
+  } catch {
+    return null;
+  }
 }

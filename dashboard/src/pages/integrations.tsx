@@ -65,8 +65,8 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
               <thead><tr>
                 <th scope="col">{t('keys.name')}</th>
                 <th scope="col">{t('keys.prefix')}</th>
-                <th scope="col">{t('keys.created')}</th>
-                <th scope="col">{t('keys.lastUsed')}</th>
+                <th scope="col" class="hide-sm">{t('keys.created')}</th>
+                <th scope="col" class="hide-sm">{t('keys.lastUsed')}</th>
                 <th scope="col">{t('keys.status')}</th>
                 <th scope="col"><span class="visually-hidden">{t('common.actions')}</span></th>
               </tr></thead>
@@ -75,8 +75,8 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
                   <tr key={k.id} class={k.revoked_at ? 'row-muted' : ''}>
                     <td class="strong">{k.name}</td>
                     <td><code>{k.prefix}…</code></td>
-                    <td class="nowrap">{dateTime(k.created_at)}</td>
-                    <td class="nowrap">{k.last_used_at ? dateTime(k.last_used_at) : t('keys.never')}</td>
+                    <td class="nowrap hide-sm">{dateTime(k.created_at)}</td>
+                    <td class="nowrap hide-sm">{k.last_used_at ? dateTime(k.last_used_at) : t('keys.never')}</td>
                     <td>{k.revoked_at ? <Badge kind="muted">{t('keys.revokedOn', { date: dateTime(k.revoked_at) })}</Badge> : <Badge kind="ok">{t('keys.active')}</Badge>}</td>
                     <td class="cell-actions">
                       {!k.revoked_at && (

@@ -104,17 +104,17 @@ export function SavedRepliesPage() {
                 <thead><tr>
                   <th scope="col">{t('replies.shortcut')}</th>
                   <th scope="col">{t('replies.titleField')}</th>
-                  <th scope="col">{t('replies.body')}</th>
-                  <th scope="col">{t('replies.updated')}</th>
+                  <th scope="col" class="hide-sm">{t('replies.body')}</th>
+                  <th scope="col" class="hide-sm">{t('replies.updated')}</th>
                   <th scope="col"><span class="visually-hidden">{t('common.actions')}</span></th>
                 </tr></thead>
                 <tbody>
                   {list.map((r) => (
                     <tr key={r.id}>
-                      <td><code>/{r.shortcut}</code></td>
+                      <td class="nowrap"><code>/{r.shortcut}</code></td>
                       <td class="strong">{r.title}</td>
-                      <td class="body-cell">{r.body}</td>
-                      <td class="nowrap muted small">{date(r.updated_at)}</td>
+                      <td class="body-cell hide-sm">{r.body}</td>
+                      <td class="nowrap muted small hide-sm">{date(r.updated_at)}</td>
                       <td class="cell-actions">
                         <button type="button" class="btn btn-ghost btn-small" onClick={() => setEditing(r)} aria-label={t('replies.editNamed', { name: '/' + r.shortcut })}>
                           <Icon name="edit" size={16} /><span class="hide-sm">{t('common.edit')}</span>

@@ -3,11 +3,11 @@ import { api, fetchAll, type Address, type DateException, type Department, type 
 import { useI18n, type Key } from '../i18n';
 import { href, navigate } from '../router';
 import {
-  ConfirmDialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, TextField,
+  Badge, ConfirmDialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, TextField,
   errorMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
-import { checkTimes, ExceptionsEditor, HoursEditor, useHoursSummary } from './hours';
+import { checkTimes, ExceptionsEditor, HoursEditor, isOpenNow, useHoursSummary } from './hours';
 
 const COUNTRIES = ('AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW').split(' ');
 
@@ -60,7 +60,11 @@ export function StoresPage() {
                 {s.exceptions.length > 0 && <p class="muted small">{t('stores.exceptionsCount', { n: s.exceptions.length })}</p>}
               </div>
               <div class="store-card-side">
-                <p class="small muted">{s.timezone}</p>
+                <p class="small muted now-row">
+                  <span class="visually-hidden">{t('stores.nowLabel', { tz: s.timezone })}: </span>
+                  {(() => { const o = isOpenNow(s); return o === null ? null : o ? <Badge kind="ok">{t('stores.openNow')}</Badge> : <Badge kind="muted">{t('stores.closedNow')}</Badge>; })()}
+                  <span>{s.timezone.replace(/_/g, ' ')}</span>
+                </p>
                 <ul class="chips" aria-label={t('stores.departments')}>
                   {s.departments.map((d) => <li key={d.id} class="chip">{d.name}</li>)}
                   {s.departments.length === 0 && <li class="muted small">{t('stores.noDepartments')}</li>}

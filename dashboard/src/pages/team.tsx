@@ -17,6 +17,7 @@ export function TeamPage() {
   const { t, date } = useI18n();
   const toast = useToast();
   const [tab, setTab] = useState<'approved' | 'deactivated'>('approved');
+  const [q, setQ] = useState('');
   const experts = useAsync(() => fetchAll<Expert>('team/experts'), []);
   const stores = useAsync(() => fetchAll<Store>('stores'), []);
   const [busyId, setBusyId] = useState<string | null>(null);
@@ -37,7 +38,8 @@ export function TeamPage() {
 
   const list = experts.data ?? [];
   const pending = list.filter((x) => x.status === 'pending');
-  const shown = list.filter((x) => x.status === tab);
+  const needle = q.trim().toLowerCase();
+  const shown = list.filter((x) => x.status === tab && (!needle || x.name.toLowerCase().includes(needle) || x.email.toLowerCase().includes(needle)));
   const storeName = (id: string) => stores.data?.find((s) => s.id === id)?.name ?? '…';
 
   return (
@@ -83,14 +85,21 @@ export function TeamPage() {
                 ))}
               </div>
             </div>
-            {shown.length === 0 ? <p class="muted">{t(tab === 'approved' ? 'team.noneApproved' : 'team.noneDeactivated')}</p> : (
+            {list.some((x) => x.status === tab) && (
+              <div class="search search-block">
+                <label for="expert-search" class="visually-hidden">{t('team.search')}</label>
+                <Icon name="search" size={18} />
+                <input id="expert-search" type="search" value={q} placeholder={t('team.search')} onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
+              </div>
+            )}
+            {shown.length === 0 ? <p class="muted">{needle ? t('team.noMatch') : t(tab === 'approved' ? 'team.noneApproved' : 'team.noneDeactivated')}</p> : (
               <div class="table-wrap">
                 <table class="table">
                   <thead>
                     <tr>
                       <th scope="col">{t('team.name')}</th>
-                      <th scope="col">{t('team.stores')}</th>
-                      <th scope="col">{t('team.maxChats')}</th>
+                      <th scope="col" class="hide-sm">{t('team.stores')}</th>
+                      <th scope="col" class="hide-sm">{t('team.maxChats')}</th>
                       <th scope="col">{t('team.status')}</th>
                       <th scope="col"><span class="visually-hidden">{t('common.actions')}</span></th>
                     </tr>
@@ -99,8 +108,8 @@ export function TeamPage() {
                     {shown.map((x) => (
                       <tr key={x.id}>
                         <td><a href={href('/team/' + x.id)} class="strong">{x.name}</a><br /><span class="muted small">{x.email}</span></td>
-                        <td>{x.store_ids.length ? x.store_ids.map(storeName).join(', ') : <span class="muted">{t('team.noStores')}</span>}</td>
-                        <td>{x.max_chats}</td>
+                        <td class="hide-sm">{x.store_ids.length ? x.store_ids.map(storeName).join(', ') : <span class="muted">{t('team.noStores')}</span>}</td>
+                        <td class="hide-sm">{x.max_chats}</td>
                         <td><StatusBadge status={x.status} /></td>
                         <td class="cell-actions">
                           <a class="btn btn-secondary btn-small" href={href('/team/' + x.id)} aria-label={t('team.manageNamed', { name: x.name })}>{t('team.manage')}</a>
