@@ -104,13 +104,13 @@ export function Sheet({ title, onClose, children, class: cls }: { title: string;
 let closeLabel = () => 'Close';
 export function setCloseLabel(fn: () => string) { closeLabel = fn; }
 
-export function Toggle({ checked, onChange, label, id }: { checked: boolean; onChange: (v: boolean) => void; label: ComponentChildren; id?: string }) {
+export function Toggle({ checked, onChange, label, id, ariaLabel }: { checked: boolean; onChange: (v: boolean) => void; label: ComponentChildren; id?: string; ariaLabel?: string }) {
   const auto = useId('tg');
   const tid = id ?? auto;
   return (
     <label class="toggle" for={tid}>
       <span class="toggle-label">{label}</span>
-      <input id={tid} type="checkbox" role="switch" checked={checked} onChange={(e) => onChange((e.currentTarget as HTMLInputElement).checked)} />
+      <input id={tid} type="checkbox" role="switch" aria-label={ariaLabel} checked={checked} onChange={(e) => onChange((e.currentTarget as HTMLInputElement).checked)} />
       <span class="toggle-track" aria-hidden="true"><span class="toggle-thumb" /></span>
     </label>
   );

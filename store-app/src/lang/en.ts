@@ -6,8 +6,6 @@ export const en = {
 
   'common.close': 'Close',
   'common.cancel': 'Cancel',
-  'common.back': 'Back',
-  'common.retry': 'Try again',
   'common.loading': 'Loading…',
   'common.optional': 'optional',
 
@@ -56,14 +54,12 @@ export const en = {
   'avail.maxChats': 'Chats at once',
   'avail.where': 'Stores and departments',
   'avail.whereHelp': 'Choose none to work everywhere you are assigned.',
-  'avail.all': 'Everywhere I am assigned',
-  'avail.some': '{n} selected',
   'avail.active': '{n} of {max} chats',
   'avail.noStores': 'Your store names arrive when you are connected.',
   'avail.done': 'Done',
 
   'conn.connecting': 'Connecting…',
-  'conn.reconnecting': 'Reconnecting… nothing is lost: your messages are sent when the connection is back.',
+  'conn.reconnecting': 'Reconnecting… Nothing is lost; messages go out when you are back.',
   'conn.offline': 'Not connected',
 
   'home.offers': 'Waiting shoppers',
@@ -95,6 +91,7 @@ export const en = {
   'notify.message': 'New message from a shopper',
   'notify.ask': 'Get a notification when a shopper is waiting and the app is in the background?',
   'notify.enable': 'Turn on',
+  'notify.enableLong': 'Turn on notifications',
   'notify.later': 'Not now',
   'notify.denied': 'Notifications are blocked in your browser settings.',
   'notify.on': 'Notifications are on.',
@@ -102,6 +99,7 @@ export const en = {
   'chat.shopper': 'Shopper',
   'chat.back': 'Back to chats',
   'chat.placeholder': 'Message — type / for saved replies',
+  'chat.placeholderShort': 'Message',
   'chat.send': 'Send',
   'chat.savedReplies': 'Saved replies',
   'chat.shareProduct': 'Share a product',
@@ -121,7 +119,6 @@ export const en = {
   'chat.unread': '{n} unread',
   'chat.rating': 'Rated {score} of 5',
   'chat.messages': 'Messages',
-  'chat.you': 'You',
 
   'sys.expert_joined': '{name} joined the chat',
   'sys.transferred': 'The chat was transferred',
@@ -160,6 +157,7 @@ export const en = {
   'contacts.off': 'Contacts are turned off for your account.',
   'contacts.last': 'Last chat {date}',
   'contacts.count': '{n} chats',
+  'contacts.count1': '1 chat',
   'contacts.history': 'Past conversations',
   'contacts.noHistory': 'No past conversations.',
   'contacts.anonymous': 'Anonymous shopper',

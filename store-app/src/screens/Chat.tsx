@@ -155,7 +155,7 @@ function TransferSheet({ chat, onDone, onClose }: { chat: ChatT; onDone: () => v
     else setErr(t('conn.offline'));
   };
   return (
-    <Sheet title={t('transfer.title')} onClose={onClose} class="tall">
+    <Sheet title={t('transfer.title')} onClose={onClose}>
       <form onSubmit={submit} noValidate>
         <div class="sheet-body">
           {deps.length === 0 && experts.length === 0 ? <p class="muted">{t('transfer.none')}</p> : null}
@@ -230,8 +230,8 @@ export function History({ items }: { items?: { conversation: Conversation; messa
   return (
     <div class="history">
       <h3>{t('contacts.history')}</h3>
-      {items === undefined ? <p class="muted">{t('common.loading')}</p> : items.length === 0 ? <p class="muted">{t('contacts.noHistory')}</p> : items.map((h) => (
-        <details class="past">
+      {items === undefined ? <p class="muted">{t('common.loading')}</p> : items.length === 0 ? <p class="muted">{t('contacts.noHistory')}</p> : items.map((h, i) => (
+        <details class="past" open={i === 0}>
           <summary>{date(h.conversation.created_at)} · {[h.conversation.store?.name, h.conversation.department?.name].filter(Boolean).join(' · ')}{h.conversation.expert?.name ? ` · ${h.conversation.expert.name}` : ''}</summary>
           <Journey conv={h.conversation} />
           <ul class="transcript small">
@@ -347,7 +347,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           <button type="button" class="icon-btn" onClick={() => { setReplyQuery(''); setSheet('replies'); }} aria-label={t('chat.savedReplies')}><Icon name="replies" /></button>
           {features.product_sharing !== false ? <button type="button" class="icon-btn" onClick={() => setSheet('product')} aria-label={t('chat.shareProduct')}><Icon name="product" /></button> : null}
           <label for="composer-input" class="sr-only">{t('chat.placeholder')}</label>
-          <textarea id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholder')} maxLength={4000}
+          <textarea id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholderShort')} maxLength={4000}
             onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}
             onBlur={() => hub.typing(id, false)}
             onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey && !(e as any).isComposing && window.matchMedia('(hover: hover)').matches) { e.preventDefault(); send(); } }} />

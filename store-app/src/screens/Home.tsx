@@ -30,6 +30,7 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
       </div>
       <div class="badges">
         {reason ? <span class="badge warn">{reason}</span> : null}
+        {(o as any).offline ? <span class="badge warn">{t('offer.offline')}</span> : null}
         {o.shopper?.your_contact ? <span class="badge accent">{t('offer.yourContact')}</span>
           : o.shopper?.returning ? <span class="badge">{t('offer.returning')}</span> : null}
         {o.shopper?.name ? <span class="badge">{o.shopper.name}</span> : null}
@@ -173,7 +174,7 @@ export function AvailabilityBar({ onSettings }: { onSettings: () => void }) {
   const active = st?.active_chats ?? [...s.chats.values()].filter((c) => c.conv.status === 'claimed' && !c.left).length;
   return (
     <div class={`avail-bar${st?.available ? ' on' : ''}`}>
-      <Toggle id="avail-switch" checked={!!st?.available} onChange={(v) => { unlockAudio(); hub.setStatus({ available: v }); }}
+      <Toggle id="avail-switch" ariaLabel={t('avail.switch')} checked={!!st?.available} onChange={(v) => { unlockAudio(); hub.setStatus({ available: v }); }}
         label={<><span class="avail-state">{st?.available ? t('avail.available') : t('avail.away')}</span>
           {st ? <span class="avail-count">{t('avail.active', { n: active, max: st.max_chats })}</span> : null}</>} />
       <button type="button" class="icon-btn" onClick={onSettings} aria-label={t('avail.settings')}><Icon name="sliders" /></button>

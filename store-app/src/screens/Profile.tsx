@@ -43,7 +43,7 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
       <div class="card">
         <Toggle checked={prefs.sound} label={t('profile.sound')} onChange={(v) => { setAlertPrefs({ sound: v }); setPrefs(alertPrefs()); if (v) { unlockAudio(); setTimeout(() => beep(1), 50); } }} />
         <Toggle checked={prefs.vibrate} label={t('profile.vibrate')} onChange={(v) => { setAlertPrefs({ vibrate: v }); setPrefs(alertPrefs()); }} />
-        {perm === 'default' ? <button type="button" class="btn block" onClick={async () => setPerm(await askNotificationPermission())}>{t('notify.enable')}</button>
+        {perm === 'default' ? <button type="button" class="btn block" onClick={async () => setPerm(await askNotificationPermission())}>{t('notify.enableLong')}</button>
           : perm === 'denied' ? <p class="help">{t('notify.denied')}</p> : perm === 'granted' ? <p class="help">{t('notify.on')}</p> : null}
         <LangPicker />
       </div>
