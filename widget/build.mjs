@@ -16,7 +16,7 @@ const common = {
   bundle: true,
   minify: true,
   format: 'iife',
-  target: ['es2020', 'chrome87', 'firefox78', 'safari14'],
+  target: ['es2020', 'chrome87', 'firefox90', 'safari14'],
   legalComments: 'none',
   write: false,
   logLevel: 'warning',

@@ -1,7 +1,7 @@
 // Screenshots of every widget state against the real server, for people to look at:
 //   FLOORWALKER_BIN=… node tests/shots.mjs [outdir]     (default /tmp/widget-shots)
 import { mkdirSync } from 'node:fs';
-import { startServer, launch, Expert, admin, setDisplay, W, sleep } from './helpers.mjs';
+import { startServer, launch, Expert, admin, setDisplay, W, sleep, waitFor } from './helpers.mjs';
 
 const out = process.argv[2] || '/tmp/widget-shots';
 mkdirSync(out, { recursive: true });
@@ -32,8 +32,15 @@ try {
   await shot(page, '03-offline-form-error');
   await ctx.close();
 
+  // Open Berlin around the clock too, so the store choice shows, and bring its expert online.
+  const stores = await api('GET', '/stores');
+  const berlin = stores.items.find((x) => x.name === 'Berlin Mitte');
+  const allDay = [{ open: '00:00', close: '24:00' }];
+  await api('PATCH', `/stores/${berlin.id}`, { hours: Object.fromEntries(['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'].map((d) => [d, allDay])), exceptions: [] });
+  const expert4 = await Expert.connect(fw, 'expert4@demo.example');
   const expert = await Expert.connect(fw);
   const expert2 = await Expert.connect(fw, 'expert2@demo.example');
+  await waitFor(async () => (await (await fetch(`${fw.url}/api/v1/public/widget-config?merchant=${fw.merchantId}`)).json()).stores.every((x) => x.open), { what: 'Berlin open', timeout: 15_000 });
   ({ ctx, page } = await open('/shop/product.html'));
   await page.click(W.launcher);
   await page.waitForSelector(W.question);
@@ -106,6 +113,7 @@ try {
   await setDisplay(fw, api, display);
   expert.close();
   expert2.close();
+  expert4.close();
 } finally {
   await browser.close();
   await fw.stop();

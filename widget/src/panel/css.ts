@@ -51,6 +51,12 @@ export const PANEL_CSS = `
 .fw-opt input:checked+label::before{border:5px solid var(--fw-accent)}
 .fw-opt input:focus-visible+label{outline:3px solid var(--fw-focus,#1a73e8);outline-offset:2px}
 .fw-opt input:disabled+label{opacity:.6;cursor:not-allowed}
+.fw-chips{display:flex;flex-wrap:wrap;gap:6px}
+.fw-chip{margin:0}
+.fw-chip label{min-height:44px;padding:8px 14px;border-radius:22px;justify-content:flex-start;gap:6px;font-weight:550}
+.fw-chip label::before{display:none}
+.fw-chip input:checked+label{padding:7px 13px}
+.fw-dot{width:8px;height:8px;border-radius:50%;background:#1e8e3e;flex:none}
 .fw-btn{display:inline-flex;align-items:center;justify-content:center;min-height:48px;padding:0 20px;border-radius:12px;border:2px solid transparent;background:var(--fw-primary);color:var(--fw-on-primary);font-weight:700;font-size:15px;width:100%}
 .fw-btn:hover{filter:brightness(1.08)}
 .fw-btn:disabled{opacity:.7;cursor:progress}
@@ -66,8 +72,10 @@ export const PANEL_CSS = `
 .fw-card-link{color:var(--fw-fg);font-weight:600;font-size:14px;min-height:32px;display:inline-flex;align-items:center;text-underline-offset:3px}
 .fw-chat{display:flex;flex-direction:column;flex:1;min-height:0}
 .fw-scroll{flex:1;min-height:0;overflow-y:auto;padding:12px 14px 4px;overscroll-behavior:contain}
-.fw-queue{display:flex;gap:12px;align-items:center;padding:12px 14px;margin:0 0 12px;border-radius:12px;background:var(--fw-soft)}
-.fw-queue>span:last-child{display:flex;flex-direction:column}
+.fw-queue{display:flex;flex-wrap:wrap;gap:0 12px;align-items:center;padding:12px 14px;margin:0 0 12px;border-radius:12px;background:var(--fw-soft)}
+.fw-queue>span:nth-child(2){display:flex;flex-direction:column;flex:1 1 calc(100% - 40px)}
+.fw-leave{font-size:13px;padding:0 6px;margin:4px 0 -8px 28px;min-height:36px}
+.fw[dir=rtl] .fw-leave{margin:4px 28px -8px 0}
 .fw-spinner{width:22px;height:22px;border-radius:50%;border:3px solid var(--fw-line);border-top-color:var(--fw-accent);flex:none;animation:fw-spin 1s linear infinite}
 @keyframes fw-spin{to{transform:rotate(360deg)}}
 .fw-log{display:flex;flex-direction:column;gap:4px;outline:none}

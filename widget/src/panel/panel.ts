@@ -158,6 +158,7 @@ function mount(host: Host): PanelApi {
       foot = null;
       nodes.clear();
       log.replaceChildren();
+      queueBar.replaceChildren();
       body.replaceChildren(build(v));
       if (openState && hadFocus) focusFirst();
     }
@@ -166,7 +167,7 @@ function mount(host: Host): PanelApi {
     title.textContent = d.brand_name || t('chat');
     closeBtn.setAttribute('aria-label', t('close'));
     endBtn.textContent = c && isOpen(c) && c.status !== 'claimed' ? t('leave') : t('end');
-    endBtn.hidden = !(v === 'chat' && c && isOpen(c));
+    endBtn.hidden = !(v === 'chat' && c && c.status === 'claimed');
     if (v === 'chat' && c && c.expert && c.status === 'claimed') sub.textContent = t('with', { name: c.expert.name });
     else if (v === 'chat' && c && !isOpen(c)) sub.textContent = t('ended');
     else if (v === 'chat' && c && c.store) sub.textContent = c.store.name + (c.department ? ' · ' + c.department.name : '');
@@ -175,7 +176,7 @@ function mount(host: Host): PanelApi {
       sub.textContent = !a.open ? t('closedNow') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
     }
     // confirm
-    confirmBar.hidden = !confirmEnd || endBtn.hidden;
+    confirmBar.hidden = !confirmEnd || !(v === 'chat' && c && isOpen(c));
     if (!confirmBar.hidden && !confirmBar.firstChild) {
       confirmBar.append(
         h('p', null, t('endQ')),
@@ -243,8 +244,13 @@ function mount(host: Host): PanelApi {
         url && !compact ? h('a', { href: url, class: 'fw-card-link' }, t('view'), h('span', { class: 'fw-sr' }, ': ' + p.name)) : null));
   }
 
-  function radio(name: string, value: string, label: string, note: string, checked: boolean, disabled: boolean, onchange: () => void) {
+  function radio(name: string, value: string, label: string, note: string, checked: boolean, disabled: boolean, onchange: () => void, chip = false) {
     const id = 'fw-' + name + '-' + value.replace(/[^a-z0-9_-]/gi, '');
+    if (chip) {
+      return h('div', { class: 'fw-opt fw-chip' },
+        h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
+        h('label', { for: id }, h('span', { dir: 'auto' }, label), note ? h('span', { class: 'fw-sr' }, ', ' + note) : null, note && !disabled ? h('i', { class: 'fw-dot', 'aria-hidden': 'true' }) : null));
+    }
     return h('div', { class: 'fw-opt' },
       h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
       h('label', { for: id }, h('span', { class: 'fw-opt-name', dir: 'auto' }, label), note ? h('span', { class: 'fw-opt-note' + (disabled ? '' : ' fw-ok') }, note) : null));
@@ -262,8 +268,9 @@ function mount(host: Host): PanelApi {
       if (!store || store.departments.length < 2 || (ctx.department_id && dept)) return;
       deptBox.appendChild(h('fieldset', { class: 'fw-field' },
         h('legend', null, t('dept')),
-        radio('dept', 'any', t('anyDept'), '', !dept, false, () => (dept = '')),
-        store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), dept === x.id, false, () => (dept = x.id)))));
+        h('div', { class: 'fw-chips' },
+          radio('dept', 'any', t('anyDept'), '', !dept, false, () => (dept = ''), true),
+          store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), dept === x.id, false, () => (dept = x.id), true)))));
     };
     drawDepts();
     const text = h('textarea', { id: 'fw-q', rows: '3', maxlength: '4000', placeholder: t('placeholder') });
@@ -399,12 +406,22 @@ function mount(host: Host): PanelApi {
     if (c && (c.status === 'queued' || c.status === 'offered')) {
       const q = client.queue;
       queueBar.hidden = false;
-      queueBar.replaceChildren(
-        h('span', { class: 'fw-spinner', 'aria-hidden': 'true' }),
-        h('span', null,
-          q ? h('strong', null, t('queue', { n: num(q.position) })) : h('strong', null, t('waiting')),
-          q ? h('span', { class: 'fw-muted' }, q.estimated_wait_s < 60 ? t('waitShort') : t('wait', { m: num(Math.round(q.estimated_wait_s / 60)) })) : null));
-    } else queueBar.hidden = true;
+      if (!queueBar.firstChild) {
+        queueBar.append(
+          h('span', { class: 'fw-spinner', 'aria-hidden': 'true' }),
+          h('span', null, h('strong'), h('span', { class: 'fw-muted' })),
+          h('button', { type: 'button', class: 'fw-text-btn fw-leave', onclick: () => { confirmEnd = true; render(); (confirmBar.querySelector('button') as HTMLElement).focus(); } }));
+      }
+      const parts = queueBar.children[1].children;
+      const strong = parts[0] as HTMLElement;
+      const wait = parts[1] as HTMLElement;
+      strong.textContent = q ? t('queue', { n: num(q.position) }) : t('waiting');
+      wait.textContent = q ? (q.estimated_wait_s < 60 ? t('waitShort') : t('wait', { m: num(Math.round(q.estimated_wait_s / 60)) })) : '';
+      (queueBar.lastChild as HTMLElement).textContent = t('leave');
+    } else {
+      queueBar.hidden = true;
+      queueBar.replaceChildren();
+    }
     // messages, reconciled by key so the log only ever gets additions
     const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 40;
     let prevEl: Node | null = null;
