@@ -74,8 +74,8 @@ export const PANEL_CSS = `
 .fw-scroll{flex:1;min-height:0;overflow-y:auto;padding:12px 14px 4px;overscroll-behavior:contain}
 .fw-queue{display:flex;flex-wrap:wrap;gap:0 12px;align-items:center;padding:12px 14px;margin:0 0 12px;border-radius:12px;background:var(--fw-soft)}
 .fw-queue>span:nth-child(2){display:flex;flex-direction:column;flex:1 1 calc(100% - 40px)}
-.fw-leave{font-size:13px;padding:0 6px;margin:4px 0 -8px 28px;min-height:36px}
-.fw[dir=rtl] .fw-leave{margin:4px 28px -8px 0}
+.fw-leave{font-size:13px;padding:0 6px;margin:0 0 -10px 28px;min-height:44px}
+.fw[dir=rtl] .fw-leave{margin:0 28px -10px 0}
 .fw-spinner{width:22px;height:22px;border-radius:50%;border:3px solid var(--fw-line);border-top-color:var(--fw-accent);flex:none;animation:fw-spin 1s linear infinite}
 @keyframes fw-spin{to{transform:rotate(360deg)}}
 .fw-log{display:flex;flex-direction:column;gap:4px;outline:none}

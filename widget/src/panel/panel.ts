@@ -559,6 +559,7 @@ function mount(host: Host): PanelApi {
       return;
     }
     openState = true;
+    if (client.conn === 'idle') client.connect();
     panel.hidden = false;
     host.setOpen(true, false);
     render();
@@ -583,7 +584,8 @@ function mount(host: Host): PanelApi {
   let identity = host.identity;
   let locale = host.locale;
   client.identify(identity);
-  client.connect();
+  // Preloaded on hover: only connect now if there is a conversation to resume; otherwise on open.
+  if (client.conv) client.connect();
   render();
 
   return {
