@@ -18,7 +18,7 @@ export function ProductCard({ p }: { p: Product }) {
     <div class="product-card">
       {img ? <img src={img} alt="" loading="lazy" referrerpolicy="no-referrer" /> : <span class="product-ph" aria-hidden="true"><Icon name="product" /></span>}
       <div>
-        <p class="product-name">{p.name}</p>
+        <p class="product-name" dir="auto">{p.name}</p>
         {p.price !== undefined && p.price !== null && p.price !== '' ? <p class="product-price">{money(p.price, p.currency)}</p> : null}
         {href ? <a href={href} target="_blank" rel="noopener noreferrer">{t('product.open')}</a> : null}
       </div>
@@ -41,7 +41,7 @@ function Bubble({ m, mine, seen }: { m: Message; mine: boolean; seen: boolean })
     <li class={`msg ${mine ? 'mine' : 'theirs'}`} data-seq={m.seq}>
       <div class="bubble">
         {m.kind === 'product' && m.product ? <ProductCard p={m.product} /> : null}
-        {m.body && !(m.kind === 'product' && m.body === m.product?.name) ? <p class="body">{m.body}</p> : null}
+        {m.body && !(m.kind === 'product' && m.body === m.product?.name) ? <p class="body" dir="auto">{m.body}</p> : null}
       </div>
       <span class="meta">
         {!mine && m.author?.role === 'expert' && m.author.name ? `${m.author.name} · ` : ''}
@@ -88,7 +88,7 @@ function RepliesSheet({ initial, onPick, onClose }: { initial: string; onPick: (
               {items.map((r) => (
                 <li><button type="button" class="reply" onClick={() => onPick(r)}>
                   <span class="reply-head"><bdi class="shortcut">/{r.shortcut}</bdi> <span class="reply-title">{r.title}</span></span>
-                  <span class="reply-body">{r.body}</span>
+                  <span class="reply-body" dir="auto">{r.body}</span>
                 </button></li>
               ))}
             </ul>
@@ -327,7 +327,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
             <li class={`msg mine pending${o.error ? ' failed' : ''}`} key={o.client_msg_id} data-pending={o.client_msg_id}>
               <div class="bubble">
                 {o.product ? <ProductCard p={o.product} /> : null}
-                {o.body && o.body !== o.product?.name ? <p class="body">{o.body}</p> : null}
+                {o.body && o.body !== o.product?.name ? <p class="body" dir="auto">{o.body}</p> : null}
               </div>
               <span class="meta">{o.error ? <>{t('chat.notSent')} · <button type="button" class="link" onClick={() => hub.discardOutgoing(o.client_msg_id)}>{t('chat.discard')}</button></> : t('chat.sending')}</span>
             </li>
@@ -347,7 +347,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           <button type="button" class="icon-btn" onClick={() => { setReplyQuery(''); setSheet('replies'); }} aria-label={t('chat.savedReplies')}><Icon name="replies" /></button>
           {features.product_sharing !== false ? <button type="button" class="icon-btn" onClick={() => setSheet('product')} aria-label={t('chat.shareProduct')}><Icon name="product" /></button> : null}
           <label for="composer-input" class="sr-only">{t('chat.placeholder')}</label>
-          <textarea id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholderShort')} maxLength={4000}
+          <textarea dir="auto" id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholderShort')} maxLength={4000}
             onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}
             onBlur={() => hub.typing(id, false)}
             onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey && !(e as any).isComposing && window.matchMedia('(hover: hover)').matches) { e.preventDefault(); send(); } }} />

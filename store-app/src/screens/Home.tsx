@@ -35,8 +35,8 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
           : o.shopper?.returning ? <span class="badge">{t('offer.returning')}</span> : null}
         {o.shopper?.name ? <span class="badge">{o.shopper.name}</span> : null}
       </div>
-      <p class="offer-msg">{o.first_message ? `“${o.first_message}”` : <span class="muted">{t('offer.noMessage')}</span>}</p>
-      {o.note ? <p class="offer-note">{t('offer.note', { note: o.note })}</p> : null}
+      <p class="offer-msg" dir="auto">{o.first_message ? o.first_message : <span class="muted">{t('offer.noMessage')}</span>}</p>
+      {o.note ? <p class="offer-note" dir="auto">{t('offer.note', { note: o.note })}</p> : null}
       {o.product?.name ? <p class="offer-ctx"><span class="ctx-label">{t('offer.product')}</span> {o.product.name}</p> : null}
       {o.page_url ? <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{host(o.page_url)}</bdi></p> : null}
       {o.gone ? (
@@ -65,7 +65,7 @@ function ChatRow({ chat, onOpen }: { chat: Chat; onOpen: () => void }) {
         <span class="chat-row-main">
           <span class="chat-row-name">{name}{closed ? <span class="muted"> · {chat.left ? t('chat.left') : t('chat.ended')}</span> : null}</span>
           <span class="chat-row-where">{where}</span>
-          <span class="chat-row-last">{chat.shopperTyping ? t('chat.typing') : last ? (last.kind === 'product' ? `🛍 ${last.product?.name ?? ''}` : last.body) : ''}</span>
+          <span class="chat-row-last" dir="auto">{chat.shopperTyping ? t('chat.typing') : last ? (last.kind === 'product' ? `🛍 ${last.product?.name ?? ''}` : last.body) : ''}</span>
         </span>
         {unread ? <span class="unread" aria-label={t('chat.unread', { n: unread })}>{unread}</span> : null}
       </button>
