@@ -98,3 +98,25 @@ test('too many sign-in attempts say when to try again', async ({ page }) => {
     await limited.stop();
   }
 });
+
+test('change password from the account page', async ({ page }) => {
+  await login(page, fw, 'operator@demo.example');
+  await page.getByRole('link', { name: /Your account/ }).click();
+  await expect(page.locator('main h1')).toHaveText('Your account');
+  await page.getByLabel('Current password').fill('not-my-password');
+  await page.getByLabel('New password', { exact: true }).fill('a-brand-new-password');
+  await page.getByLabel('New password again').fill('a-brand-new-password');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByLabel('Current password')).toHaveAttribute('aria-invalid', 'true');
+  await page.getByLabel('Current password').fill(fw.password);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Password changed.' })).toBeVisible();
+  // Still signed in, and writes still carry a valid CSRF token.
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Access' }).click();
+  await expect(page.locator('main h1')).toHaveText('Access');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Email').fill('operator@demo.example');
+  await page.getByLabel('Password').fill('a-brand-new-password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await expect(page.locator('main h1')).toHaveText('Access');
+});
