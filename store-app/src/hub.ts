@@ -133,6 +133,14 @@ export class Hub {
     this.emit();
   }
 
+  private tokenChange = 0;
+  /** Around a password change: a 4001 close then means "use the new token", not "signed out". */
+  beginTokenChange() { this.tokenChange++; }
+  endTokenChange() {
+    this.tokenChange = Math.max(0, this.tokenChange - 1);
+    if (!this.stopped && (!this.ws || this.state.conn !== 'online')) this.connectNow();
+  }
+
   /** Forget everything stored for the signed-in expert (logout). */
   clearLocal() {
     this.state.outbox = [];
@@ -162,6 +170,13 @@ export class Hub {
       if (this.ws !== ws) return;
       this.ws = null;
       this.stopTimers();
+      if (ev.code === 4001 && (this.tokenChange > 0 || getToken() !== token)) {
+        // Our own password change revoked the old token: reconnect with the new one.
+        this.state.conn = 'reconnecting';
+        this.emit();
+        if (this.tokenChange === 0) this.scheduleReconnect();
+        return;
+      }
       if (ev.code === 4001) {
         this.stopped = true;
         this.state.conn = 'unauthorized';

@@ -2,7 +2,7 @@
 // phone size (390×844, touch). Run with `npm test`.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { admin, api, axe, expertToken, launch, openSignedIn, phone, shopper, startStack, stockholm } from './support/harness.mjs';
+import { admin, api, axe, expertHome, expertToken, launch, openSignedIn, phone, requestChat, shopper, startStack, stockholm } from './support/harness.mjs';
 
 let stack, browser, place;
 
@@ -21,23 +21,8 @@ async function noSeriousA11y(page, screen) {
   assert.deepEqual(v, [], `${screen}: axe found serious/critical violations: ${JSON.stringify(v, null, 1)}`);
 }
 
-/** Signed-in expert on the home screen, connected and available. */
-async function expertHome(email) {
-  const token = await expertToken(stack.base, email, stack.password);
-  const p = await openSignedIn(browser, stack.app, token);
-  await p.page.locator('.shell[data-conn="online"]').waitFor({ timeout: 15_000 });
-  const sw = p.page.locator('#avail-switch');
-  if (!(await sw.isChecked())) await sw.check({ force: true });
-  await p.page.waitForFunction(() => document.querySelector('#avail-switch')?.checked === true);
-  return p;
-}
-
-async function requestChat(s, text) {
-  const cmid = `c-${Math.random().toString(36).slice(2)}`;
-  s.send({ type: 'request_chat', store_id: place.store.id, department_id: place.department.id, page_url: 'https://shop.example/tv/55', text, client_msg_id: cmid });
-  const c = await s.waitFor((f) => f.type === 'conversation', 10_000, 'conversation');
-  return c.conversation.id;
-}
+const home = (email) => expertHome(browser, stack, email);
+const ask = (s, text) => requestChat(s, place, text);
 
 test('the app shell is installable: manifest, icons, service worker', { timeout: 90_000 }, async () => {
   const html = await api(stack.base, 'GET', '/app/');
@@ -94,10 +79,10 @@ test('sign-up with the invite code; the waiting screen moves on by itself after 
 });
 
 test('a shopper starts a chat; the expert gets the offer, claims it, answers with a saved reply', { timeout: 90_000 }, async () => {
-  const { ctx, page } = await expertHome('expert1@demo.example');
+  const { ctx, page } = await home('expert1@demo.example');
   await noSeriousA11y(page, 'home');
   const s = await shopper(stack.base, stack.merchantId);
-  const convId = await requestChat(s, 'Is the 55" in stock?');
+  const convId = await ask(s, 'Is the 55" in stock?');
   const card = page.locator(`[data-offer="${convId}"]`);
   await card.waitFor({ timeout: 10_000 });
   await card.getByText('Is the 55" in stock?').waitFor();
@@ -165,10 +150,10 @@ test('a shopper starts a chat; the expert gets the offer, claims it, answers wit
 });
 
 test('two experts race for one offer: one wins, the other sees it withdrawn', { timeout: 90_000 }, async () => {
-  const a = await expertHome('expert2@demo.example');
-  const b = await expertHome('expert3@demo.example');
+  const a = await home('expert2@demo.example');
+  const b = await home('expert3@demo.example');
   const s = await shopper(stack.base, stack.merchantId);
-  const convId = await requestChat(s, 'Who is faster?');
+  const convId = await ask(s, 'Who is faster?');
   const cardA = a.page.locator(`[data-offer="${convId}"]`);
   const cardB = b.page.locator(`[data-offer="${convId}"]`);
   await cardA.waitFor({ timeout: 10_000 });
@@ -204,9 +189,9 @@ test('two experts race for one offer: one wins, the other sees it withdrawn', { 
 });
 
 test('the connection drops and comes back with nothing lost or doubled', { timeout: 90_000 }, async () => {
-  const { ctx, page } = await expertHome('expert1@demo.example');
+  const { ctx, page } = await home('expert1@demo.example');
   const s = await shopper(stack.base, stack.merchantId);
-  const convId = await requestChat(s, 'Can you hear me?');
+  const convId = await ask(s, 'Can you hear me?');
   await page.locator(`[data-offer="${convId}"]`).getByRole('button', { name: 'Claim chat' }).click();
   await page.locator('.transcript').getByText('Can you hear me?').waitFor({ timeout: 10_000 });
   await s.waitFor((f) => f.type === 'conversation' && f.conversation.status === 'claimed', 10_000, 'claimed');

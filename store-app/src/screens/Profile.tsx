@@ -4,6 +4,7 @@ import { api, ApiError, setToken, type Expert } from '../api';
 import { t } from '../i18n';
 import { alertPrefs, askNotificationPermission, beep, notificationPermission, setAlertPrefs, unlockAudio } from '../alerts';
 import { Field, Toggle } from '../ui';
+import { hub } from '../hub';
 import { errorText, LangPicker } from './Auth';
 
 export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => void }) {
@@ -19,6 +20,7 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
     setMsg('');
     if (next.length < 10) { setErrs({ next: t('signup.passwordHelp') }); return; }
     setBusy(true); setErrs({});
+    hub.beginTokenChange();
     try {
       const r = await api.password(cur, next);
       setToken(r.token);
@@ -29,7 +31,7 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
         setErrs({ current: e.field('current_password'), next: e.field('new_password') });
       }
       setMsg(errorText(e));
-    } finally { setBusy(false); }
+    } finally { setBusy(false); hub.endTokenChange(); }
   };
   return (
     <section class="section profile">

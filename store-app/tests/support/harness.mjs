@@ -134,3 +134,23 @@ export async function axe(page) {
   });
   return res.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
+
+/** Signed-in expert on the home screen, connected and available. */
+export async function expertHome(browser, stack, email) {
+  const token = await expertToken(stack.base, email, stack.password);
+  const p = await openSignedIn(browser, stack.app, token);
+  await p.page.locator('.shell[data-conn="online"]').waitFor({ timeout: 15_000 });
+  const sw = p.page.locator('#avail-switch');
+  if (!(await sw.isChecked())) await sw.check({ force: true });
+  await p.page.waitForFunction(() => document.querySelector('#avail-switch')?.checked === true);
+  return p;
+}
+
+/** The shopper asks for a chat; resolves with the conversation id. */
+export async function requestChat(s, place, text, departmentId = place.department.id) {
+  const cmid = `c-${Math.random().toString(36).slice(2)}`;
+  const before = s.frames.length;
+  s.send({ type: 'request_chat', store_id: place.store.id, department_id: departmentId, page_url: 'https://shop.example/tv/55', text, client_msg_id: cmid });
+  const c = await s.waitFor((f) => f.type === 'conversation' && s.frames.indexOf(f) >= before, 10_000, 'conversation');
+  return c.conversation.id;
+}
