@@ -1,6 +1,6 @@
 // The panel's styles, adopted into the loader's shadow root (no <style>, no inline attributes).
 export const PANEL_CSS = `
-.fw-panel{position:fixed;bottom:96px;right:20px;width:380px;height:min(640px,calc(100vh - 120px));height:min(640px,calc(100dvh - 120px));display:flex;flex-direction:column;background:var(--fw-bg);color:var(--fw-fg);border-radius:16px;box-shadow:var(--fw-shadow);overflow:hidden;animation:fw-in .2s ease-out}
+.fw-panel{position:fixed;bottom:96px;right:20px;width:380px;height:min(640px,calc(100vh - 120px));height:min(640px,calc(100dvh - 120px));display:flex;flex-direction:column;background:var(--fw-bg);color:var(--fw-fg);border-radius:16px;box-shadow:var(--fw-shadow);overflow:hidden;overflow:clip;animation:fw-in .2s ease-out}
 .fw[data-pos=left] .fw-panel{right:auto;left:20px}
 @keyframes fw-in{from{opacity:0;transform:translateY(12px) scale(.98)}to{opacity:1;transform:none}}
 .fw-head{display:flex;align-items:center;gap:10px;padding:12px 8px 12px 16px;background:var(--fw-primary);color:var(--fw-on-primary);flex:none}
@@ -83,7 +83,7 @@ export const PANEL_CSS = `
 .fw-own{align-self:flex-end;align-items:flex-end}
 .fw-their{align-self:flex-start;align-items:flex-start}
 .fw-who{font-size:12px;font-weight:650;color:var(--fw-muted);margin:6px 4px 2px}
-.fw-bubble{padding:9px 13px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;font-size:15px;line-height:1.4}
+.fw-bubble{position:relative;padding:9px 13px;border-radius:18px;white-space:pre-wrap;overflow-wrap:anywhere;word-break:break-word;font-size:15px;line-height:1.4}
 .fw-bubble p{margin:0}
 .fw-own .fw-bubble{background:var(--fw-primary);color:var(--fw-on-primary);border-end-end-radius:6px}
 .fw-their .fw-bubble{background:var(--fw-soft);color:var(--fw-fg);border-end-start-radius:6px}
@@ -117,7 +117,7 @@ export const PANEL_CSS = `
 .fw-done-icon{width:56px;height:56px;border-radius:50%;background:#e6f4ea;color:#1e6b34;display:flex;align-items:center;justify-content:center}
 .fw-done-icon svg{width:32px;height:32px}
 .fw-done-icon.fw-warn{background:#fff4ce;color:#6b4f00}
-.fw-sr,.fw-sr-input{position:absolute!important;width:1px!important;height:1px!important;padding:0!important;margin:-1px!important;overflow:hidden!important;clip:rect(0,0,0,0)!important;white-space:nowrap!important;border:0!important}
+.fw-sr,.fw-sr-input{position:absolute!important;top:0;left:0;width:1px!important;height:1px!important;padding:0!important;margin:-1px!important;overflow:hidden!important;clip:rect(0,0,0,0)!important;white-space:nowrap!important;border:0!important}
 .fw[data-scheme=dark]{--fw-focus:#8ab4f8}
 @media (prefers-color-scheme:dark){.fw[data-scheme=auto]{--fw-focus:#8ab4f8}}
 @media (max-width:480px),(max-height:520px){.fw[data-pos] .fw-panel{inset:0;width:auto;height:auto;border-radius:0}.fw.fw-open .fw-launch,.fw.fw-open .fw-greet{display:none}}

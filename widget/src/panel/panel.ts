@@ -394,9 +394,11 @@ function mount(host: Host): PanelApi {
     } catch { /* ignore */ }
     return h('div', { class: 'fw-msg ' + (own ? 'fw-own' : 'fw-their') },
       showName ? h('span', { class: 'fw-who', 'aria-hidden': 'true', dir: 'auto' }, who) : null,
-      h('div', { class: 'fw-bubble', dir: 'auto' },
+      h('div', { class: 'fw-bubble' },
         h('span', { class: 'fw-sr' }, who + ': '),
-        m.kind === 'product' && m.product ? [m.body ? h('p', null, linkify(m.body)) : null, productCard(m.product)] : linkify(m.body)),
+        m.kind === 'product' && m.product
+          ? [m.body ? h('p', { dir: 'auto' }, linkify(m.body)) : null, productCard(m.product)]
+          : h('div', { dir: 'auto' }, linkify(m.body))),
       timeText ? h('span', { class: 'fw-time' }, timeText) : null);
   }
 
