@@ -126,6 +126,8 @@ export async function shopper(base, merchantId) {
 
 /** axe-core on the current page: returns serious and critical violations. */
 export async function axe(page) {
+  // Let entrance animations (fades, slides) finish: mid-fade colours are not what people read.
+  await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity));
   await page.addScriptTag({ path: AXE_PATH });
   const res = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
