@@ -160,7 +160,7 @@ test('a shopper chats with an expert; history survives a reload; unread, rating,
   expert.close();
 });
 
-test('display rules: on a hidden path nothing but the loader and the config fetch runs', async () => {
+test('display rules: on a hidden path (or with show_when unmet) nothing but the loader and the config fetch runs', async () => {
   const display = await api('GET', '/settings/display');
   await setDisplay(fw, api, { ...display, hidden_paths: ['/checkout*', '/shop/product-ek*'] });
   try {
@@ -179,6 +179,12 @@ test('display rules: on a hidden path nothing but the loader and the config fetc
     // …and on other pages it still shows.
     await page.goto(fw.url + '/shop/product-strand-speaker.html');
     await page.waitForSelector(W.launcher);
+    // show_when = available_only, with nobody online: no launcher either.
+    await setDisplay(fw, api, { ...display, show_when: 'available_only' });
+    await page.reload();
+    await waitFor(() => urls.filter((u) => u.includes('widget-config')).length >= 3, { what: 'config fetch' });
+    await sleep(800);
+    assert.equal(await page.locator('floorwalker-widget').count(), 0);
     await context.close();
   } finally {
     await setDisplay(fw, api, display);
@@ -206,8 +212,16 @@ test('display settings: position, colour contrast, dark scheme, Persian RTL, pho
     const pbox = await page.locator(W.panel).boundingBox();
     assert.deepEqual([pbox.x, pbox.y, pbox.width, pbox.height], [0, 0, 360, 740], 'full screen on a phone');
     const panelBg = await page.locator(W.panel).evaluate((el) => getComputedStyle(el).backgroundColor);
+    await page.emulateMedia({ reducedMotion: 'reduce' });
+    assert.equal(await page.locator(W.panel).evaluate((el) => getComputedStyle(el).animationName), 'none', 'reduced motion: no animation');
     assert.equal(panelBg, 'rgb(22, 25, 29)', 'dark scheme');
     await axe(page, 'fa dark phone');
+    // Full screen = modal: Tab and Shift+Tab stay inside the panel.
+    assert.equal(await page.locator(W.panel).getAttribute('aria-modal'), 'true');
+    for (let i = 0; i < 12; i++) {
+      await page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab');
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.tagName), 'FLOORWALKER-WIDGET', `focus left the panel after ${i + 1} presses`);
+    }
     await context.close();
   } finally {
     await setDisplay(fw, api, display);

@@ -89,7 +89,32 @@ function mount(host: Host): PanelApi {
   const live = h('div', { class: 'fw-sr', 'aria-live': 'polite', 'aria-atomic': 'false' });
   const panel = h('section', { class: 'fw-panel', role: 'dialog', 'aria-labelledby': titleId, hidden: true },
     header, confirmBar, connBar, errBar, body, live);
+  // Full screen on small screens: then the panel is modal and Tab stays inside it (nothing
+  // behind it can take focus unseen).
+  const phone = window.matchMedia('(max-width: 480px), (max-height: 520px)');
+  const syncModal = () => {
+    if (phone.matches) panel.setAttribute('aria-modal', 'true');
+    else panel.removeAttribute('aria-modal');
+  };
+  syncModal();
+  if (phone.addEventListener) phone.addEventListener('change', syncModal);
   panel.addEventListener('keydown', (e) => {
+    if (e.key === 'Tab' && phone.matches) {
+      const all = Array.from(panel.querySelectorAll<HTMLElement>('button, a[href], input, textarea, [tabindex="0"]')).filter(
+        (el) => !(el as HTMLButtonElement).disabled && el.getClientRects().length > 0 && !(el instanceof HTMLInputElement && el.type === 'radio' && !el.checked && all0(el)),
+      );
+      if (!all.length) return;
+      const first = all[0];
+      const last = all[all.length - 1];
+      const active = host.shadow.activeElement;
+      if (e.shiftKey && active === first) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && active === last) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
     if (e.key === 'Escape') {
       e.stopPropagation();
       if (confirmEnd) {
@@ -100,6 +125,10 @@ function mount(host: Host): PanelApi {
     }
   });
   host.root.appendChild(panel);
+  function all0(el: HTMLInputElement): boolean {
+    const group = panel.querySelectorAll<HTMLInputElement>('input[type=radio][name="' + el.name + '"]');
+    return Array.from(group).some((r) => r.checked) || group[0] !== el;
+  }
 
   // ---- chat view parts (kept across renders) ----
   const queueBar = h('div', { class: 'fw-queue', role: 'status' });
