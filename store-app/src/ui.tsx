@@ -65,13 +65,13 @@ interface FieldProps {
 }
 export function Field({ label, value, onValue, error, help, type = 'text', optional, ...rest }: FieldProps) {
   const id = useId();
-  const describedBy = [help ? `${id}-help` : '', error ? `${id}-err` : ''].filter(Boolean).join(' ') || undefined;
+  const describedBy = [help && help !== error ? `${id}-help` : '', error ? `${id}-err` : ''].filter(Boolean).join(' ') || undefined;
   return (
     <div class={`field${error ? ' has-error' : ''}`}>
       <label for={id}>{label}{optional ? <span class="optional"> ({optional})</span> : null}</label>
-      <input id={id} type={type} value={value} onInput={(e) => onValue((e.currentTarget as HTMLInputElement).value)}
+      <input id={id} type={type} dir="auto" value={value} onInput={(e) => onValue((e.currentTarget as HTMLInputElement).value)}
         aria-invalid={error ? 'true' : undefined} aria-describedby={describedBy} {...(rest as any)} />
-      {help ? <p class="help" id={`${id}-help`}>{help}</p> : null}
+      {help && help !== error ? <p class="help" id={`${id}-help`}>{help}</p> : null}
       {error ? <p class="error" id={`${id}-err`}>{error}</p> : null}
     </div>
   );

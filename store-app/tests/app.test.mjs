@@ -61,7 +61,7 @@ test('sign-up with the invite code; the waiting screen moves on by itself after 
   await page.getByLabel('Work email').fill('nora@demo.example');
   await page.getByLabel('Password', { exact: true }).fill('a-long-password');
   await page.getByRole('button', { name: 'Create account' }).click();
-  await page.getByText('is not a valid invite code').waitFor();
+  await page.getByText('This is not a valid invite code.').waitFor();
   await page.getByLabel('Invite code').fill(String(invite));
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Waiting for approval' }).waitFor();

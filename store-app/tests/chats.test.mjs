@@ -180,7 +180,7 @@ test('change the password from the profile', T, async () => {
   await page.getByLabel('Current password').fill('not my password');
   await page.getByLabel('New password').fill('a brand new password');
   await page.getByRole('button', { name: 'Change password' }).click();
-  await page.getByText('is not your current password').waitFor();
+  await page.getByText('This is not your current password.').waitFor();
   await page.getByLabel('Current password').fill(stack.password);
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByText('Password changed.').waitFor();

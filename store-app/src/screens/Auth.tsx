@@ -82,7 +82,7 @@ export function Signup({ onSignedUp, onLogin }: { onSignedUp: (e: Expert) => voi
     const local: typeof errs = {};
     if (!f.invite_code.trim()) local.invite_code = t('product.required');
     if (!f.name.trim()) local.name = t('product.required');
-    if (!f.email.includes('@')) local.email = t('product.required');
+    if (!f.email.includes('@')) local.email = f.email.trim() ? t('signup.badEmail') : t('product.required');
     if (f.password.length < 10) local.password = t('signup.passwordHelp');
     setErrs(local);
     if (Object.keys(local).length) { setError(t('error.validation')); return; }
@@ -94,7 +94,11 @@ export function Signup({ onSignedUp, onLogin }: { onSignedUp: (e: Expert) => voi
     } catch (e) {
       if (e instanceof ApiError && e.problem.errors?.length) {
         const fe: typeof errs = {};
-        for (const x of e.problem.errors) if (x.field in f) fe[x.field as keyof typeof f] = x.message;
+        for (const x of e.problem.errors) {
+          if (!(x.field in f)) continue;
+          fe[x.field as keyof typeof f] = x.field === 'invite_code' ? t('signup.badInvite')
+            : x.field === 'password' ? t('signup.passwordHelp') : x.field === 'email' ? t('signup.badEmail') : x.message;
+        }
         setErrs(fe);
       }
       setError(errorText(e));

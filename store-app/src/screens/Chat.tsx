@@ -173,7 +173,7 @@ function TransferSheet({ chat, onDone, onClose }: { chat: ChatT; onDone: () => v
           ) : null}
           <div class="field">
             <label for={noteId}>{t('transfer.note')} <span class="optional">({t('common.optional')})</span></label>
-            <textarea id={noteId} rows={3} value={note} maxLength={500} onInput={(e) => setNote((e.currentTarget as HTMLTextAreaElement).value)} />
+            <textarea id={noteId} dir="auto" rows={3} value={note} maxLength={500} onInput={(e) => setNote((e.currentTarget as HTMLTextAreaElement).value)} />
           </div>
           <p class="error" role="alert">{err}</p>
         </div>

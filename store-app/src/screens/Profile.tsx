@@ -28,7 +28,7 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
       setMsg(t('profile.changed'));
     } catch (e) {
       if (e instanceof ApiError && e.problem.errors?.length) {
-        setErrs({ current: e.field('current_password'), next: e.field('new_password') });
+        setErrs({ current: e.field('current_password') ? t('profile.wrongCurrent') : undefined, next: e.field('new_password') ? t('signup.passwordHelp') : undefined });
       }
       setMsg(errorText(e));
     } finally { setBusy(false); hub.endTokenChange(); }
