@@ -3,7 +3,7 @@
 // surviving a closed tab, the offline app shell, and changing the password.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, axe, expertHome, launch, phone, requestChat, shopper, startStack, stockholm } from './support/harness.mjs';
+import { admin, api, axe, expertHome, launch, phone, requestChat, shopper, startStack, stockholm } from './support/harness.mjs';
 
 let stack, browser, place;
 before(async () => {
@@ -194,5 +194,41 @@ test('change the password from the profile', T, async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   assert.equal(await page.evaluate(() => localStorage.getItem('fw.app.token')), null);
+  await ctx.close();
+});
+
+test('in the background an offer raises a system notification and vibrates', T, async () => {
+  const { ctx, page } = await expertHome(browser, stack, 'expert3@demo.example');
+  // Stand-ins that record what the app asks the device to do; the page pretends to be hidden.
+  await page.evaluate(() => {
+    window.__notes = [];
+    window.__vib = [];
+    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => window.__hidden === true });
+    window.Notification = class { static permission = 'granted'; static async requestPermission() { return 'granted'; } constructor(title, o) { window.__notes.push({ title, body: o?.body ?? '' }); } };
+    navigator.vibrate = (p) => { window.__vib.push(p); return true; };
+    window.__hidden = true;
+  });
+  const s = await shopper(stack.base, stack.merchantId);
+  const id = await requestChat(s, place, 'Anyone in TV?');
+  await page.locator(`[data-offer="${id}"]`).waitFor();
+  await page.waitForFunction(() => window.__notes.length > 0);
+  const notes = await page.evaluate(() => window.__notes);
+  assert.equal(notes[0].title, 'A shopper is waiting');
+  assert.match(notes[0].body, /Anyone in TV\?/);
+  assert.match(notes[0].body, new RegExp(place.store.name));
+  assert.ok((await page.evaluate(() => window.__vib.length)) > 0, 'vibrated');
+  s.close();
+  await ctx.close();
+});
+
+test('a deactivated expert is signed out at once', T, async () => {
+  const { ctx, page } = await expertHome(browser, stack, 'expert6@demo.example');
+  const a = await admin(stack.base, stack.password);
+  const list = await a.get('/api/v1/team/experts?status=approved&limit=100');
+  const six = list.data.items.find((e) => e.email === 'expert6@demo.example');
+  const r = await a.post(`/api/v1/team/experts/${six.id}/deactivate`);
+  assert.equal(r.status, 200, JSON.stringify(r.data));
+  await page.getByRole('heading', { name: 'Sign in' }).waitFor({ timeout: 15_000 });
+  await page.getByText(/signed out|deactivated/).first().waitFor();
   await ctx.close();
 });
