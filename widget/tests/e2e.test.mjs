@@ -105,6 +105,8 @@ test('a shopper chats with an expert; history survives a reload; unread, rating,
   // Both ways.
   await expert.say(conv, 'Hi! Yes, two left. <b>Not bold</b>');
   await page.waitForSelector('floorwalker-widget .fw-log >> text=Yes, two left. <b>Not bold</b>');
+  await waitFor(() => events.some((e) => e.n === 'message'), { what: 'floorwalker:message event' });
+  assert.ok(events.some((e) => e.n === 'open'), 'floorwalker:open event');
   assert.equal(await page.locator('floorwalker-widget .fw-log b').count(), 0, 'bodies are text, never HTML');
   await page.fill(W.composer, 'Great, can you hold one?');
   await page.press(W.composer, 'Enter');

@@ -66,7 +66,10 @@ try {
   await expert.say(conv, 'See you tonight!');
   await sleep(300);
   await shot(page, '07-closed-unread');
+  await page.reload();
   await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget .fw-log >> text=See you tonight!');
+  await shot(page, '07b-reopened-after-reload');
   expert.send({ type: 'end', conversation_id: conv });
   await page.waitForSelector('floorwalker-widget .fw-stars');
   await page.click('floorwalker-widget label[for=fw-star-4]');

@@ -490,10 +490,6 @@ function mount(host: Host): PanelApi {
     const expertName = (c.expert && c.expert.name) || t('expert');
     typing.hidden = !(client.expertTyping && isOpen(c));
     typing.replaceChildren(h('span', { class: 'fw-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), t('typing', { name: expertName }));
-    if (atBottom || !scroller.dataset.init) {
-      scroller.scrollTop = scroller.scrollHeight;
-      scroller.dataset.init = '1';
-    }
     // footer
     const f: Foot = isOpen(c) ? 'compose' : c.status === 'ended' ? (c.rating ? 'rated' : 'rate') : 'none';
     if (f !== foot) {
@@ -503,9 +499,13 @@ function mount(host: Host): PanelApi {
       if (hadFocus || f === 'rate' || f === 'rated') {
         if (openState) {
           const el = footEl.querySelector('textarea, input, .fw-btn') as HTMLElement | null;
-          if (el && (hadFocus || panel.contains(host.shadow.activeElement))) el.focus();
+          if (el && (hadFocus || panel.contains(host.shadow.activeElement))) el.focus({ preventScroll: true } as FocusOptions);
         }
       }
+    }
+    if (atBottom || !scroller.dataset.init) {
+      scroller.scrollTop = scroller.scrollHeight;
+      scroller.dataset.init = '1';
     }
   }
 
@@ -594,6 +594,7 @@ function mount(host: Host): PanelApi {
     panel.hidden = false;
     host.setOpen(true, false);
     render();
+    scroller.scrollTop = scroller.scrollHeight; // measured only now that the panel is visible
     focusFirst();
   }
   function close(returnFocus = true) {
