@@ -40,6 +40,22 @@ try {
       await page.locator('table a').first().click();
       await page.waitForTimeout(400);
       await page.screenshot({ path: `${out}/${tag}-expert.png`, fullPage: true });
+      // dialogs: API key secret, and a store form with a server error
+      await page.goto(dash(fw) + '#/integrations');
+      await page.locator('.page-actions button').click();
+      await page.locator('dialog input').first().fill('Order webhook');
+      await page.locator('dialog .btn-primary').first().click();
+      await page.locator('#new-secret').waitFor();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${out}/${tag}-dialog-secret.png` });
+      await page.keyboard.press('Escape');
+      await page.goto(dash(fw) + '#/stores');
+      await page.locator('.store-card h2 a').last().click();
+      await page.locator('#f-hours-monday-0-open').fill('19:00');
+      await page.locator('form .sticky-actions .btn-primary').click();
+      await page.locator('.alert-error').first().waitFor();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${out}/${tag}-store-error.png` });
       if (vp.name !== 'desktop') {
         await page.locator('.menu-btn').click();
         await page.waitForTimeout(300);

@@ -111,7 +111,7 @@ export function SavedRepliesPage() {
                 <tbody>
                   {list.map((r) => (
                     <tr key={r.id}>
-                      <td class="nowrap"><code>/{r.shortcut}</code></td>
+                      <td class="nowrap"><code dir="ltr">/{r.shortcut}</code></td>
                       <td class="strong">{r.title}</td>
                       <td class="body-cell hide-sm">{r.body}</td>
                       <td class="nowrap muted small hide-sm">{date(r.updated_at)}</td>
@@ -180,7 +180,7 @@ function ReplyDialog({ reply, onClose, onSaved }: { reply: SavedReply | 'new' | 
       <div class="stack">
         <ErrorSummary general={f.general} list={f.list} labels={labels} />
         <TextField name="shortcut" label={t('replies.shortcut')} hint={t('replies.shortcutHint')} value={shortcut} onValue={setShortcut}
-          error={f.errors.shortcut} class="narrow mono" autocomplete="off" spellcheck={false} />
+          error={f.errors.shortcut} class="narrow mono" dir="ltr" autocomplete="off" spellcheck={false} />
         <TextField name="title" label={t('replies.titleField')} value={title} onValue={setTitle} error={f.errors.title} />
         <Field name="body" label={t('replies.body')} hint={t('replies.bodyHint', { n: body.length, max: MAX_BODY })} error={f.errors.body}>
           {({ id, describedBy, invalid }) => (

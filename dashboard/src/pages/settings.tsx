@@ -103,7 +103,7 @@ function DisplayForm() {
           </fieldset>
           <Field name="hidden_paths" label={t('display.hiddenPaths')} hint={t('display.hiddenPathsHint')} error={pathErr || undefined}>
             {({ id, describedBy, invalid }) => (
-              <textarea id={id} rows={4} value={paths} aria-describedby={describedBy} aria-invalid={invalid || undefined} spellcheck={false}
+              <textarea id={id} rows={4} value={paths} dir="ltr" aria-describedby={describedBy} aria-invalid={invalid || undefined} spellcheck={false}
                 class="mono" onInput={(e) => setPaths((e.target as HTMLTextAreaElement).value)} />
             )}
           </Field>
@@ -121,7 +121,7 @@ function DisplayForm() {
                 <div class="color-row">
                   <input type="color" value={/^#[0-9a-fA-F]{6}$/.test(d.primary_color) ? d.primary_color : '#000000'} aria-label={t('display.pickColor')}
                     onInput={(e) => set({ primary_color: (e.target as HTMLInputElement).value })} />
-                  <input id={id} class="mono" value={d.primary_color} maxLength={7} aria-describedby={describedBy} aria-invalid={invalid || undefined}
+                  <input id={id} class="mono" dir="ltr" value={d.primary_color} maxLength={7} aria-describedby={describedBy} aria-invalid={invalid || undefined}
                     onInput={(e) => set({ primary_color: (e.target as HTMLInputElement).value })} />
                 </div>
               )}
@@ -256,7 +256,7 @@ function OriginsForm() {
       {list.length === 0 ? <p class="muted">{t('origins.none')}</p> : (
         <ul class="origin-list">
           {list.map((o) => (
-            <li key={o}><code>{o}</code>
+            <li key={o}><code dir="ltr">{o}</code>
               <button type="button" class="btn btn-ghost btn-small" disabled={busy} onClick={() => save(list.filter((x) => x !== o))}
                 aria-label={t('origins.removeNamed', { name: o })}><Icon name="trash" size={16} />{t('common.remove')}</button>
             </li>
@@ -266,7 +266,7 @@ function OriginsForm() {
       <form class="inline-add" noValidate onSubmit={(e) => { e.preventDefault(); if (add.trim()) save([...list, add.trim()]); }}>
         <Field name="origins" label={t('origins.add')} hint={t('origins.addHint')} error={addErr || undefined}>
           {({ id, describedBy, invalid }) => (
-            <input id={id} type="url" value={add} placeholder="https://shop.example" aria-describedby={describedBy} aria-invalid={invalid || undefined}
+            <input id={id} type="url" dir="ltr" value={add} placeholder="https://shop.example" aria-describedby={describedBy} aria-invalid={invalid || undefined}
               onInput={(e) => setAdd((e.target as HTMLInputElement).value)} />
           )}
         </Field>

@@ -44,7 +44,7 @@ export function ShoppersPage() {
       <form class="card lookup" onSubmit={lookup} noValidate role="search" aria-label={t('shoppers.lookup')}>
         <Field name="shopper-id" label={t('shoppers.id')} hint={t('shoppers.idHint')} error={err ?? undefined}>
           {({ id, describedBy, invalid }) => (
-            <input id={id} class="mono" value={q} spellcheck={false} autocomplete="off" aria-describedby={describedBy} aria-invalid={invalid || undefined}
+            <input id={id} class="mono" dir="ltr" value={q} spellcheck={false} autocomplete="off" aria-describedby={describedBy} aria-invalid={invalid || undefined}
               onInput={(e) => setQ((e.target as HTMLInputElement).value)} />
           )}
         </Field>

@@ -7,7 +7,7 @@ import {
   errorMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
-import { checkTimes, ExceptionsEditor, HoursEditor, isOpenNow, useHoursSummary } from './hours';
+import { checkTimes, ExceptionsEditor, HoursEditor, isOpenNow, useHoursSummary, useWeekdayNames } from './hours';
 
 const COUNTRIES = ('AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW').split(' ');
 
@@ -106,11 +106,12 @@ export function StoreEditPage({ id }: { id: string | null }) {
   const [deleteErr, setDeleteErr] = useState<string | null>(null);
   const f = useFormErrors();
   const countries = useCountries();
+  const dayNames = useWeekdayNames('long');
   const zones = useTimezones(draft?.timezone ?? '');
 
   useEffect(() => {
     if (isNew) setDraft({ name: '', address: { street: '', postal_code: '', city: '', country: '' }, timezone: browserZone(), hours: DEFAULT_HOURS, exceptions: [] });
-    else if (store) setDraft({ name: store.name, address: { ...store.address }, timezone: store.timezone, hours: store.hours, exceptions: store.exceptions.map((x) => ({ ...x, note: x.note ?? '' })) });
+    else if (store) setDraft({ name: store.name, address: { ...store.address }, timezone: store.timezone, hours: store.hours, exceptions: [...store.exceptions].sort((a, b) => a.date.localeCompare(b.date)).map((x) => ({ ...x, note: x.note ?? '' })) });
   }, [store, isNew]);
 
   const title = isNew ? t('stores.new') : store?.name ?? t('module.stores');
@@ -128,9 +129,10 @@ export function StoreEditPage({ id }: { id: string | null }) {
       'address.city': 'stores.city', 'address.country': 'stores.country',
     };
     if (m[field]) return t(m[field]);
-    const h = field.match(/^hours\.(\w+)/);
-    if (h) return t('stores.hours');
-    if (field.startsWith('exceptions')) return t('stores.exceptions');
+    const h = field.match(/^hours\.(\w+)(?:\[(\d+)\])?/);
+    if (h) return `${t('stores.hours')} · ${dayNames[h[1] as keyof typeof dayNames] ?? h[1]}${h[2] ? ' ' + (Number(h[2]) + 1) : ''}`;
+    const x = field.match(/^exceptions\[(\d+)\]/);
+    if (x) return `${t('stores.exceptions')} · ${draft.exceptions[Number(x[1])]?.date ?? Number(x[1]) + 1}`;
     if (field.startsWith('departments')) return t('stores.departments');
     return undefined;
   };
@@ -138,13 +140,16 @@ export function StoreEditPage({ id }: { id: string | null }) {
   const save = async (e: Event) => {
     e.preventDefault();
     f.clear();
-    const local = checkTimes(draft.hours, draft.exceptions, t('hours.badTime'));
+    // Keep special dates in date order; errors from the server then point at the rows shown.
+    const sortedEx = [...draft.exceptions].sort((a, b) => a.date.localeCompare(b.date));
+    setDraft({ ...draft, exceptions: sortedEx });
+    const local = checkTimes(draft.hours, sortedEx, t('hours.badTime'));
     if (!draft.name.trim()) local.unshift({ field: 'name', message: t('common.required') });
     if (local.length) { f.setLocal(local); return; }
     setBusy(true);
     const body = {
       name: draft.name.trim(), address: draft.address, timezone: draft.timezone, hours: draft.hours,
-      exceptions: draft.exceptions.map((x) => ({ date: x.date, hours: x.hours, note: x.note?.trim() ? x.note.trim() : null })),
+      exceptions: sortedEx.map((x) => ({ date: x.date, hours: x.hours, note: x.note?.trim() ? x.note.trim() : null })),
     };
     try {
       if (isNew) {
