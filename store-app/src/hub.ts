@@ -110,6 +110,14 @@ export class Hub {
   constructor() {
     window.addEventListener('offline', () => { if (this.ws) this.drop(); });
     window.addEventListener('online', () => { if (!this.stopped && this.state.conn !== 'online') this.connectNow(); });
+    // Phones suspend background tabs; a socket can be dead without a close. Check on return.
+    document.addEventListener('visibilitychange', () => {
+      if (document.hidden || this.stopped) return;
+      if (!this.ws) { this.connectNow(); return; }
+      if (this.sendRaw({ type: 'ping' }) && this.pongDeadline === undefined) {
+        this.pongDeadline = window.setTimeout(() => this.drop(), 5_000);
+      }
+    });
   }
 
   subscribe(fn: Listener) { this.listeners.add(fn); return () => { this.listeners.delete(fn); }; }

@@ -63,7 +63,8 @@ test('sign in through the form; several chats at once with unread badges, typing
   // While chat B is open, shopper A writes twice: chat A gets an unread badge of 2.
   a.send({ type: 'send', conversation_id: ca, client_msg_id: 'a-2', body: 'Are you there?' });
   a.send({ type: 'send', conversation_id: ca, client_msg_id: 'a-3', body: 'Hello?' });
-  await page.getByRole('button', { name: 'Back to chats' }).click();
+  // The open chat's back button tells there is something new elsewhere.
+  await page.getByRole('button', { name: 'Back to chats (2)' }).click();
   const rowA = page.locator(`[data-chat="${ca}"]`);
   await rowA.locator('.unread').filter({ hasText: '2' }).waitFor({ timeout: 10_000 });
   assert.equal(await page.locator(`[data-chat="${cb}"] .unread`).count(), 0);

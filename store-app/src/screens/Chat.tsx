@@ -253,7 +253,8 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const stick = useRef(true);
 
-  useEffect(() => { hub.openChat = id; hub.markRead(id); return () => { if (hub.openChat === id) hub.openChat = null; }; }, [id]);
+  const titleRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => { hub.openChat = id; hub.markRead(id); titleRef.current?.focus({ preventScroll: true }); return () => { if (hub.openChat === id) hub.openChat = null; }; }, [id]);
   useEffect(() => { try { if (text) sessionStorage.setItem(`fw.draft.${id}`, text); else sessionStorage.removeItem(`fw.draft.${id}`); } catch { /* */ } }, [text]);
   useEffect(() => {
     const onVis = () => { if (!document.hidden) hub.markRead(id); };
@@ -303,13 +304,19 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
   };
   const name = c.shopper?.name || t('chat.shopper');
   const where = [c.store?.name, c.department?.name].filter(Boolean).join(' · ');
+  // Elsewhere: unread messages in the other chats plus waiting offers, on the back button.
+  let elsewhere = s.offers.filter((o) => !o.gone).length;
+  for (const [cid, other] of s.chats) if (cid !== id) elsewhere += hub.unread(other);
 
   return (
     <div class="chat-screen">
       <header class="chat-head">
-        <button type="button" class="icon-btn" onClick={onBack} aria-label={t('chat.back')}><Icon name="back" flip /></button>
+        <button type="button" class="icon-btn back-btn" onClick={onBack} aria-label={elsewhere ? `${t('chat.back')} (${elsewhere})` : t('chat.back')}>
+          <Icon name="back" flip />
+          {elsewhere ? <span class="tab-badge" aria-hidden="true">{elsewhere}</span> : null}
+        </button>
         <div class="chat-title">
-          <h1>{name}</h1>
+          <h1 ref={titleRef} tabIndex={-1}>{name}</h1>
           <p>{where}</p>
         </div>
         <button type="button" class="icon-btn" onClick={() => setSheet('info')} aria-label={t('chat.info')}><Icon name="info" /></button>
