@@ -240,8 +240,10 @@ test('an expert who leaves before the shopper starts: unavailable → offline fo
       const c = await (await fetch(`${fw.url}/api/v1/public/widget-config?merchant=${fw.merchantId}`)).json();
       return c.availability.experts_available > 0;
     }, { what: 'an available expert' });
+    const welcomed = new Promise((r) => page.on('websocket', (ws) => ws.on('framereceived', (f) => { if (String(f.payload).includes('"welcome"')) r(); })));
     await page.click(W.launcher);
     await page.waitForSelector(W.question);
+    await welcomed; // the socket opens with the panel; its availability must still show the expert
     expert.close();
     await waitFor(async () => {
       const c = await (await fetch(`${fw.url}/api/v1/public/widget-config?merchant=${fw.merchantId}`)).json();
