@@ -125,8 +125,15 @@ test('commands (queued before the loader, then live) and window events', async (
     for (const n of ['ready', 'open', 'close']) window.addEventListener('floorwalker:' + n, () => window.__ev.push(n));
   });
   await page.waitForSelector(W.launcher);
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(String(f.payload)))));
   await page.evaluate(() => window.Floorwalker('open'));
   await page.waitForSelector(W.panel);
+  // identify: a wrong signature is refused by the server (error forbidden) without bothering the shopper.
+  await page.evaluate(() => window.Floorwalker('identify', { email: 'kim@example.com', name: 'Kim', signature: '00' }));
+  await waitFor(() => sent.some((f) => f.type === 'identify' && f.email === 'kim@example.com' && f.signature === '00'), { what: 'identify frame' });
+  await sleep(500);
+  assert.equal(await page.locator('floorwalker-widget .fw-err').innerText(), '');
   await page.evaluate(() => window.Floorwalker('close'));
   await page.waitForSelector(W.panel, { state: 'hidden' });
   await page.evaluate(() => window.Floorwalker('hide'));
