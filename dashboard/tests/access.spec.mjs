@@ -47,6 +47,16 @@ test('operator creates a merchant whose account may open only Stores', async ({ 
   await acc.getByLabel('Settings').check();
   await acc.getByRole('button', { name: 'Create account' }).click();
   await expect(acc).toBeHidden();
+  // The same email again is refused, next to the Email field.
+  await page.getByRole('button', { name: 'New account' }).click();
+  await acc.getByLabel('Name', { exact: true }).fill('Tom Again');
+  await acc.getByLabel('Email').fill('tom@lindqvist.example');
+  await acc.getByLabel('Password').fill('another-long-password');
+  await acc.getByRole('button', { name: 'Create account' }).click();
+  await expect(acc.getByLabel('Email')).toHaveAttribute('aria-invalid', 'true');
+  await expect(acc.locator('#' + (await acc.getByLabel('Email').getAttribute('aria-describedby')))).toHaveText('An account with this email already exists.');
+  await acc.getByRole('button', { name: 'Cancel' }).click();
+  await expect(acc).toBeHidden();
   await page.getByRole('button', { name: 'Edit tom@lindqvist.example' }).click();
   const edit = page.getByRole('dialog', { name: 'Edit tom@lindqvist.example' });
   await edit.getByLabel('Team').uncheck();

@@ -68,7 +68,7 @@ test('a server validation error appears next to the interval and is linked to it
   const open = page.getByLabel('Monday, interval 1: opens at');
   await expect(open).toHaveAttribute('aria-invalid', 'true');
   const describedBy = await open.getAttribute('aria-describedby');
-  await expect(page.locator('#' + describedBy)).toContainText('open must be before close');
+  await expect(page.locator('#' + describedBy)).toContainText('The opening time must be before the closing time.');
   // Fix it and save.
   await open.fill('09:00');
   await page.getByRole('button', { name: 'Save changes' }).click();
@@ -94,4 +94,15 @@ test('departments of an existing store can be added, renamed and removed', async
   await page.reload();
   await expect(page.getByLabel('Name of department Kitchen', { exact: true })).toBeVisible();
   await expect(page.getByLabel(/Name of department Garden/)).toHaveCount(0);
+});
+
+test('server field errors are shown in the chosen language', async ({ page }) => {
+  await login(page, fw, 'admin@demo.example', { lang: 'de' });
+  await page.goto(dash(fw) + '#/stores/new');
+  await expect(page.locator('main h1')).toHaveText('Neue Filiale');
+  await page.getByLabel('Name der Filiale').fill('Hamburg');
+  await page.getByLabel('Montag, Zeitraum 1: öffnet um').fill('20:00');
+  await page.getByRole('button', { name: 'Filiale anlegen' }).click();
+  await expect(page.getByRole('alert')).toContainText('Einige Felder müssen korrigiert werden.');
+  await expect(page.locator('.interval.has-error')).toContainText('Die Öffnungszeit muss vor der Schließzeit liegen.');
 });

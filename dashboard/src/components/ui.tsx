@@ -22,6 +22,7 @@ export function errorMessage(t: T, e: unknown): string {
     if (e.status === 403) return t('error.forbidden');
     if (e.status === 404) return t('error.notFound');
     if (e.status === 422 && e.fieldErrors.length) return t('error.validation');
+    if (e.status === 409 && /email/i.test(e.problem.detail ?? '')) return t('error.emailTaken');
     if (e.status >= 500) return t('error.server');
     return e.problem.detail || e.problem.title || t('error.generic');
   }
@@ -35,8 +36,9 @@ export function useFormErrors() {
   const [general, setGeneral] = useState<string | null>(null);
   const [list, setList] = useState<FieldError[]>([]);
   const clear = useCallback(() => { setErrors({}); setGeneral(null); setList([]); }, []);
-  const fromError = useCallback((e: unknown) => {
-    const fe = e instanceof ApiError ? e.fieldErrors : [];
+  const fromError = useCallback((e: unknown, conflictField?: string) => {
+    let fe = e instanceof ApiError ? e.fieldErrors.map((f) => ({ field: f.field, message: translateServerMessage(t, f.message) })) : [];
+    if (conflictField && e instanceof ApiError && e.status === 409) fe = [{ field: conflictField, message: t('error.emailTaken') }];
     const map: Errors = {};
     for (const f of fe) map[f.field] = map[f.field] ? `${map[f.field]} ${f.message}` : f.message;
     setErrors(map);
@@ -353,4 +355,34 @@ export function CopyButton({ text, label, class: cls }: { text: string; label?: 
 
 export function Badge({ kind, children }: { kind: 'ok' | 'warn' | 'muted' | 'info' | 'danger'; children: ComponentChildren }) {
   return <span class={'badge badge-' + kind}>{children}</span>;
+}
+
+/** The server's field messages are English; these are the ones it sends, translated. */
+const SERVER_MESSAGES: [RegExp, string, (m: RegExpMatchArray) => Record<string, number>][] = [
+  [/^must not be empty$/, 'srv.empty', () => ({})],
+  [/^must be at most (\d+) characters$/, 'srv.maxChars', (m) => ({ n: Number(m[1]) })],
+  [/^must be at least (\d+) characters$/, 'srv.minChars', (m) => ({ n: Number(m[1]) })],
+  [/^must be an email address$/, 'srv.email', () => ({})],
+  [/^unsupported language$/, 'srv.language', () => ({})],
+  [/^is not your current password$/, 'srv.currentPassword', () => ({})],
+  [/^use 1–32 letters, digits, - or _$/, 'replies.shortcutRule', () => ({})],
+  [/^open must be before close$/, 'srv.openBeforeClose', () => ({})],
+  [/^offer at least one language$/, 'srv.oneLanguage', () => ({})],
+  [/^must be an origin like /, 'srv.origin', () => ({})],
+  [/^must be an https:\/\/ URL or a path/, 'srv.logoUrl', () => ({})],
+  [/^must be an IANA timezone/, 'srv.timezone', () => ({})],
+  [/^must be a two-letter country code/, 'srv.country', () => ({})],
+  [/^must be a path pattern starting with \//, 'srv.pathPattern', () => ({})],
+  [/^must be a date YYYY-MM-DD$/, 'srv.date', () => ({})],
+  [/^must be (\d+)–(\d+)$/, 'srv.range', (m) => ({ min: Number(m[1]), max: Number(m[2]) })],
+  [/^must be 0 or (\d+)–(\d+)$/, 'srv.zeroOrRange', (m) => ({ min: Number(m[1]), max: Number(m[2]) })],
+  [/^must be #rrggbb$/, 'srv.color', () => ({})],
+];
+
+export function translateServerMessage(t: T, message: string): string {
+  for (const [re, key, vars] of SERVER_MESSAGES) {
+    const m = message.match(re);
+    if (m) return t(key, vars(m));
+  }
+  return message;
 }

@@ -129,7 +129,7 @@ function NewMerchantDialog({ open, onClose }: { open: boolean; onClose: () => vo
       toast(t('access.merchantCreated', { name: r.merchant.name }));
       onClose();
       navigate('/access/merchants/' + r.merchant.id);
-    } catch (x) { f.fromError(x); }
+    } catch (x) { f.fromError(x, 'account.email'); }
     finally { setBusy(false); }
   };
   const labels = (k: string) => ({
@@ -298,7 +298,7 @@ function AccountDialog({ open, merchantId, onClose, onSaved }: { open: boolean; 
       const r = await api.post<Account>('access/accounts', body);
       toast(t('access.accountCreated', { name: r.email }));
       onSaved();
-    } catch (x) { f.fromError(x); }
+    } catch (x) { f.fromError(x, 'email'); }
     finally { setBusy(false); }
   };
   const labels = (k: string) => ({ name: t('access.accountName'), email: t('access.email'), password: t('access.password'), modules: t('access.modules') } as Record<string, string>)[k];

@@ -1,10 +1,10 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, fetchAll, type Address, type DateException, type Department, type Store, type WeeklyHours } from '../api';
+import { api, ApiError, fetchAll, type Address, type DateException, type Department, type Store, type WeeklyHours } from '../api';
 import { useI18n, type Key } from '../i18n';
 import { href, navigate } from '../router';
 import {
   Badge, ConfirmDialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, TextField,
-  errorMessage, useAsync, useFormErrors, useToast,
+  errorMessage, translateServerMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
 import { checkTimes, ExceptionsEditor, HoursEditor, isOpenNow, useHoursSummary, useWeekdayNames } from './hours';
@@ -322,7 +322,8 @@ function DepartmentsEditor({ storeId, initial }: { storeId: string; initial: Dep
       setErr({});
       toast(t('stores.departmentAdded', { name: d.name }));
     } catch (x) {
-      setErr({ new: errorMessage(t, x) + (x instanceof Error && 'fieldErrors' in x ? ' ' + (x as any).fieldErrors.map((f: any) => f.message).join(' ') : '') });
+      const detail = x instanceof ApiError ? x.fieldErrors.map((f) => translateServerMessage(t, f.message)).join(' ') : '';
+      setErr({ new: detail || errorMessage(t, x) });
     } finally { setBusy(false); }
   };
   const rename = async (d: Department) => {
