@@ -43,7 +43,7 @@ window.define = function () { throw new Error('AMD define called'); }; window.de
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp });
     res.end(`<!doctype html><html dir="rtl" lang="ar"><head><meta charset="utf-8"><title>Hostile</title>
 <link rel="stylesheet" href="/hostile.css"><script src="/snippet.js"></script>
-<script async src="${fw.url}/widget.js" data-merchant="${fw.merchantId}"></script></head>
+<script async src="${fw.url}/widget.js" data-merchant="${req.url.includes('bad') ? 'mer_00000000000000000000000000000000' : fw.merchantId}"></script></head>
 <body><p id="marker">نص الصفحة</p><div id="gone">hidden by the page</div></body></html>`);
   });
   await new Promise((r) => site.listen(0, '127.0.0.1', r));
@@ -160,5 +160,21 @@ test('commands (queued before the loader, then live) and window events', async (
   assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'my-chat', 'focus returns to the merchant launcher');
   const ev = await page.evaluate(() => window.__ev);
   assert.deepEqual(ev.filter((e) => e !== 'ready'), ['open', 'close', 'open', 'close']);
+  await context.close();
+});
+
+test('an unknown merchant: no launcher, no errors, commands are harmless', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  const config = page.waitForRequest((r) => r.url().includes('widget-config'));
+  await page.goto(siteUrl + '/?bad');
+  await config; // answered 404 (without CORS headers, so the browser reports a network error)
+  await sleep(500);
+  await page.evaluate(() => { window.Floorwalker('open'); window.Floorwalker('setContext', { product: { name: 'x' } }); });
+  await sleep(300);
+  assert.equal(await page.locator('floorwalker-widget').count(), 0);
+  assert.deepEqual(errors, []);
   await context.close();
 });

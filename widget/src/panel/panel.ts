@@ -132,7 +132,7 @@ function mount(host: Host): PanelApi {
 
   // ---- chat view parts (kept across renders) ----
   const queueBar = h('div', { class: 'fw-queue', role: 'status' });
-  const log = h('div', { class: 'fw-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0' });
+  const log = h('div', { class: 'fw-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0', 'aria-labelledby': titleId });
   const receipt = h('p', { class: 'fw-receipt' });
   const typing = h('p', { class: 'fw-typing' });
   const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing);
