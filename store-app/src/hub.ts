@@ -310,8 +310,9 @@ export class Hub {
     this.emit();
     this.startPing();
     for (const c of (f.conversations || []) as Conversation[]) this.requestSync(c.id, true);
-    // Drop outbox entries for chats that no longer exist for us; resend the rest after sync.
-    this.flushOutbox();
+    // Unacked messages of chats that are still open are resent after their sync reply
+    // (resendFor); those of chats that closed meanwhile are marked as not sent.
+    this.markOrphans(open);
     const offers = s.offers.filter((o) => !o.gone);
     if (offers.length) alertOffer(offers[0], offers.length);
   }
@@ -552,11 +553,14 @@ export class Hub {
     }
   }
 
-  private flushOutbox() {
-    // Entries whose chat we no longer hold stay (shown as failed) so nothing is silently lost;
-    // chats that are open get resent once their sync reply arrives (resendFor).
-    const ids = new Set(this.state.outbox.map((o) => o.conversation_id));
-    for (const id of ids) if (!this.state.chats.has(id)) this.requestSync(id);
+  private markOrphans(open: Set<string>) {
+    let changed = false;
+    this.state.outbox = this.state.outbox.map((o) => {
+      if (open.has(o.conversation_id) || o.error) return o;
+      changed = true;
+      return { ...o, error: 'invalid_state' };
+    });
+    if (changed) { this.saveOutbox(); this.emit(); }
   }
 
   // ---- actions ----------------------------------------------------------------------------
