@@ -97,6 +97,10 @@ test('sign in through the form; several chats at once with unread badges, typing
   await page.getByRole('button', { name: 'Close chat' }).click();
   await page.locator(`[data-chat="${cb}"]`).waitFor();
   assert.equal(await page.locator(`[data-chat="${ca}"]`).count(), 0);
+  // Shopper A comes back: the offer says it is this expert's contact.
+  const again = await requestChat(a, place, 'Me again!');
+  const card = page.locator(`[data-offer="${again}"]`);
+  await card.getByText('Your contact').waitFor({ timeout: 10_000 });
   assert.deepEqual(page.errors ?? [], []);
   a.close(); b.close();
   await ctx.close();
