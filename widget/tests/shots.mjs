@@ -106,7 +106,7 @@ try {
   await ctx.close();
 
   const display = await api('GET', '/settings/display');
-  await setDisplay(fw, api, { ...display, position: 'bottom-left', primary_color: '#ffd400', color_scheme: 'dark' });
+  await setDisplay(fw, api, { ...display, position: 'bottom-left', primary_color: '#ffd400', color_scheme: 'dark', logo_url: '/shop/img/linne-table-lamp.svg' });
   ({ ctx, page } = await open('/shop/index.html', { locale: 'sv-SE' }));
   await shot(page, '15-left-yellow-sv-closed');
   await page.click(W.launcher);
