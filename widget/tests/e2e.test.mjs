@@ -129,6 +129,10 @@ test('a shopper chats with an expert; history survives a reload; unread, rating,
     assert.match(await text(page, W.log), new RegExp(t.replace(/[.?*+()[\]]/g, '\\$&')));
   }
   assert.equal((await text(page, W.log)).split('Great, can you hold one?').length - 1, 1, 'no duplicates after reload');
+  // …and so does navigating to another page of the shop.
+  await page.goto(fw.url + '/shop/index.html');
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget .fw-log >> text=Great, can you hold one?');
   await page.fill(W.composer, 'After the reload');
   await page.press(W.composer, 'Enter');
   await expert.next((f) => f.type === 'message' && f.message.body === 'After the reload');
