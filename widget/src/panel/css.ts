@@ -120,6 +120,6 @@ export const PANEL_CSS = `
 .fw-sr,.fw-sr-input{position:absolute!important;top:0;left:0;width:1px!important;height:1px!important;padding:0!important;margin:-1px!important;overflow:hidden!important;clip:rect(0,0,0,0)!important;white-space:nowrap!important;border:0!important}
 .fw[data-scheme=dark]{--fw-focus:#8ab4f8}
 @media (prefers-color-scheme:dark){.fw[data-scheme=auto]{--fw-focus:#8ab4f8}}
-@media (max-width:480px),(max-height:520px){.fw[data-pos] .fw-panel{inset:0;width:auto;height:auto;border-radius:0}.fw.fw-open .fw-launch,.fw.fw-open .fw-greet{display:none}}
+@media (max-width:480px),(max-height:520px){.fw[data-pos] .fw-panel{inset:0;width:auto;height:auto;border-radius:0}.fw input[type=email],.fw input[type=text],.fw textarea{font-size:16px}.fw.fw-open .fw-launch,.fw.fw-open .fw-greet{display:none}}
 @media (prefers-reduced-motion:reduce){.fw-panel,.fw-spinner,.fw-dots i{animation:none!important}}
 `;

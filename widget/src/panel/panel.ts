@@ -202,7 +202,7 @@ function mount(host: Host): PanelApi {
     else if (v === 'chat' && c && c.store) sub.textContent = c.store.name + (c.department ? ' · ' + c.department.name : '');
     else {
       const a = availability();
-      sub.textContent = !a.open ? t('closedNow') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
+      sub.textContent = !a.open ? t('closedNow') : !a.experts_available ? t('online0') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
     }
     // confirm
     confirmBar.hidden = !confirmEnd || !(v === 'chat' && c && isOpen(c));
