@@ -8,6 +8,8 @@ test.afterAll(async () => { await fw?.stop(); });
 test('approve the pending sign-up and assign a store and departments', async ({ page }) => {
   await login(page, fw, 'admin@demo.example');
   await page.goto(dash(fw) + '#/team');
+  const teamLink = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: /^Team/ });
+  await expect(teamLink).toContainText('1 waiting for approval');
   const pending = page.locator('section').filter({ has: page.getByRole('heading', { name: /Waiting for approval/ }) });
   await expect(pending).toContainText('pending@demo.example');
   await pending.getByRole('button', { name: /^Approve/ }).click();
@@ -30,6 +32,7 @@ test('approve the pending sign-up and assign a store and departments', async ({ 
 
   await page.goto(dash(fw) + '#/team');
   await expect(page.getByText('Nobody is waiting for approval.')).toBeVisible();
+  await expect(teamLink).toHaveText('Team');
   const row = page.getByRole('row').filter({ hasText: 'pending@demo.example' });
   await expect(row).toContainText('Berlin Mitte');
   await expect(row).toContainText('Active');

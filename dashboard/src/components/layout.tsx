@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Account } from '../api';
+import { api, type Account, type Page } from '../api';
 import { LANGUAGES, useI18n, isLang, type Key } from '../i18n';
 import { href } from '../router';
 import { Icon } from './icons';
@@ -56,6 +56,19 @@ export function Layout({ account, nav, path, onSignOut, children }: {
     return () => removeEventListener('keydown', onKey);
   }, [drawer]);
 
+  // Pending sign-ups are shown on the Team link so nobody waits unnoticed.
+  const [pending, setPending] = useState(0);
+  const hasTeam = account.role === 'merchant' && account.modules.includes('team');
+  useEffect(() => {
+    if (!hasTeam) return;
+    let live = true;
+    api.get<Page<unknown>>('team/experts?status=pending&limit=100').then(
+      (p) => { if (live) setPending(p.items.length); },
+      () => { /* the badge is a hint only */ },
+    );
+    return () => { live = false; };
+  }, [path, hasTeam]);
+
   const active = (p: string) => path === p || path.startsWith(p + '/');
   const operator = account.role === 'operator';
 
@@ -95,6 +108,9 @@ export function Layout({ account, nav, path, onSignOut, children }: {
                 <a href={href(n.path)} class={active(n.path) ? 'active' : ''} aria-current={active(n.path) ? 'page' : undefined}>
                   <Icon name={n.icon} />
                   <span>{t(('module.' + n.key) as Key)}</span>
+                  {n.key === 'team' && pending > 0 && (
+                    <span class="nav-badge"><span aria-hidden="true">{pending}</span><span class="visually-hidden">{t('nav.pending', { n: pending })}</span></span>
+                  )}
                 </a>
               </li>
             ))}

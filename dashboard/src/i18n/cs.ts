@@ -58,6 +58,7 @@ export const cs: Messages = {
   'nav.closeMenu': 'Zavřít nabídku',
   'nav.account': 'Váš účet',
   'nav.signOut': 'Odhlásit se',
+  'nav.pending': '({n} čeká na schválení)',
   'nav.signedInAs': 'Přihlášen(a) jako',
 
   'module.analytics': 'Analýzy',

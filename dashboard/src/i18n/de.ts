@@ -58,6 +58,7 @@ export const de: Messages = {
   'nav.closeMenu': 'Menü schließen',
   'nav.account': 'Ihr Konto',
   'nav.signOut': 'Abmelden',
+  'nav.pending': '({n} warten auf Freigabe)',
   'nav.signedInAs': 'Angemeldet als',
 
   'module.analytics': 'Analysen',

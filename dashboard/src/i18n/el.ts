@@ -58,6 +58,7 @@ export const el: Messages = {
   'nav.closeMenu': 'Κλείσιμο μενού',
   'nav.account': 'Ο λογαριασμός σας',
   'nav.signOut': 'Αποσύνδεση',
+  'nav.pending': '({n} σε αναμονή έγκρισης)',
   'nav.signedInAs': 'Συνδεδεμένος ως',
 
   'module.analytics': 'Αναλύσεις',

@@ -56,6 +56,7 @@ export const en = {
   'nav.closeMenu': 'Close menu',
   'nav.account': 'Your account',
   'nav.signOut': 'Sign out',
+  'nav.pending': '({n} waiting for approval)',
   'nav.signedInAs': 'Signed in as',
 
   'module.analytics': 'Analytics',

@@ -58,6 +58,7 @@ export const fa: Messages = {
   'nav.closeMenu': 'بستن منو',
   'nav.account': 'حساب شما',
   'nav.signOut': 'خروج',
+  'nav.pending': '({n} در انتظار تأیید)',
   'nav.signedInAs': 'وارد شده با',
 
   'module.analytics': 'تحلیل‌ها',

@@ -58,6 +58,7 @@ export const sv: Messages = {
   'nav.closeMenu': 'Stäng menyn',
   'nav.account': 'Ditt konto',
   'nav.signOut': 'Logga ut',
+  'nav.pending': '({n} väntar på godkännande)',
   'nav.signedInAs': 'Inloggad som',
 
   'module.analytics': 'Analys',
