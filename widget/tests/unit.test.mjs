@@ -180,3 +180,19 @@ test('client: 4001 drops the token; fatal codes stop reconnecting; unavailable i
   c.connect();
   assert.equal(FakeWS.all.length, before);
 });
+
+test('client: only the answer to our request (or our current chat) becomes the conversation', () => {
+  FakeWS.all = [];
+  const c = makeClient(memStore());
+  c.connect();
+  const ws = FakeWS.all[0];
+  ws.open();
+  ws.recv({ type: 'welcome', token: 'T', conversations: [conv({ id: 'off', status: 'queued', offline: true })], availability: { open: true, experts_available: 0 } });
+  assert.equal(c.conv, null, 'an offline message is not a chat to resume');
+  ws.recv({ type: 'conversation', conversation: conv({ id: 'old', status: 'ended', rating: { score: 5 } }) });
+  assert.equal(c.conv, null, 'unsolicited conversation frames are ignored');
+  c.requestChat({ text: 'hi', context: {} });
+  ws.recv({ type: 'conversation', conversation: conv({ id: 'new', status: 'queued' }) });
+  assert.equal(c.conv.id, 'new');
+  assert.equal(c.outbox.length, 1);
+});

@@ -290,7 +290,7 @@ export class ChatClient {
           this.reset();
         }
         if (!this.conv || this.done) {
-          const open = convs.filter(isOpen).sort((a, b) => (b.created_at || 0) - (a.created_at || 0))[0];
+          const open = convs.filter((c) => isOpen(c) && !c.offline).sort((a, b) => (b.created_at || 0) - (a.created_at || 0))[0];
           if (open && (!this.conv || open.id !== this.conv.id)) {
             this.reset();
             this.setConv(open);
@@ -311,7 +311,9 @@ export class ChatClient {
         break;
       }
       case 'conversation':
-        if (f.conversation && (!this.conv || f.conversation.id === this.conv.id || this.pendingRequest)) {
+        // Only our current conversation, or the answer to our request_chat (never, say, the
+        // queued conversation an offline message becomes, or another tab's old chat).
+        if (f.conversation && ((this.conv && f.conversation.id === this.conv.id) || (this.pendingRequest && !f.conversation.offline))) {
           const first = !this.conv || this.conv.id !== f.conversation.id;
           if (first) {
             this.reset();
