@@ -10,7 +10,7 @@ export const PANEL_CSS = `
 .fw-avatar svg{width:20px;height:20px}
 .fw-head-text{flex:1;min-width:0}
 .fw-title{margin:0;font-size:16px;font-weight:700;line-height:1.25;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.fw-sub{margin:2px 0 0;font-size:13px;line-height:1.3;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.fw-sub{margin:2px 0 0;font-size:13px;line-height:1.3;overflow:hidden;display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical}
 .fw-icon-btn{width:44px;height:44px;min-width:44px;border:0;border-radius:10px;background:transparent;display:flex;align-items:center;justify-content:center;padding:0;color:inherit}
 .fw-icon-btn:hover{background:rgba(127,127,127,.18)}
 .fw-text-btn{min-height:44px;border:0;background:transparent;padding:0 10px;border-radius:10px;font-weight:600;font-size:14px;text-decoration:underline;text-underline-offset:3px;color:inherit}
