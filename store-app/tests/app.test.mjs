@@ -141,6 +141,13 @@ test('a shopper starts a chat; the expert gets the offer, claims it, answers wit
   await page.getByRole('button', { name: 'Contacts' }).click();
   await page.getByRole('heading', { name: 'Contacts' }).waitFor();
   await noSeriousA11y(page, 'contacts');
+  // The shopper just served is a contact; their history lists this conversation.
+  await page.locator('.chat-row').first().click();
+  const hist = page.getByRole('dialog', { name: 'Anonymous shopper' });
+  await hist.getByText('Past conversations').waitFor();
+  await hist.locator('details.past').first().getByText('Is the 55" in stock?').waitFor();
+  await noSeriousA11y(page, 'contact history');
+  await hist.getByRole('button', { name: 'Close' }).click();
   await page.getByRole('button', { name: 'Profile' }).click();
   await page.getByRole('heading', { name: 'Profile' }).waitFor();
   await noSeriousA11y(page, 'profile');
