@@ -113,7 +113,7 @@ export function SavedRepliesPage() {
                     <tr key={r.id}>
                       <td class="nowrap"><code dir="ltr">/{r.shortcut}</code></td>
                       <td class="strong">{r.title}</td>
-                      <td class="body-cell hide-sm">{r.body}</td>
+                      <td class="body-cell hide-sm"><div class="clamp-2">{r.body}</div></td>
                       <td class="nowrap muted small hide-sm">{date(r.updated_at)}</td>
                       <td class="cell-actions">
                         <button type="button" class="btn btn-ghost btn-small" onClick={() => setEditing(r)} aria-label={t('replies.editNamed', { name: '/' + r.shortcut })}>

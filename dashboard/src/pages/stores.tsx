@@ -94,7 +94,7 @@ function browserZone() {
 }
 
 export function StoreEditPage({ id }: { id: string | null }) {
-  const { t } = useI18n();
+  const { t, lang } = useI18n();
   const toast = useToast();
   const isNew = id === null;
   const { data: store, error: loadErr, loading, reload } = useAsync<Store | null>(
@@ -130,7 +130,7 @@ export function StoreEditPage({ id }: { id: string | null }) {
     };
     if (m[field]) return t(m[field]);
     const h = field.match(/^hours\.(\w+)(?:\[(\d+)\])?/);
-    if (h) return `${t('stores.hours')} · ${dayNames[h[1] as keyof typeof dayNames] ?? h[1]}${h[2] ? ' ' + (Number(h[2]) + 1) : ''}`;
+    if (h) return `${t('stores.hours')} · ${dayNames[h[1] as keyof typeof dayNames] ?? h[1]}${h[2] ? ' ' + (Number(h[2]) + 1).toLocaleString(lang) : ''}`;
     const x = field.match(/^exceptions\[(\d+)\]/);
     if (x) return `${t('stores.exceptions')} · ${draft.exceptions[Number(x[1])]?.date ?? Number(x[1]) + 1}`;
     if (field.startsWith('departments')) return t('stores.departments');
