@@ -313,8 +313,9 @@ export class Hub {
     // Unacked messages of chats that are still open are resent after their sync reply
     // (resendFor); those of chats that closed meanwhile are marked as not sent.
     this.markOrphans(open);
-    const offers = s.offers.filter((o) => !o.gone);
-    if (offers.length) alertOffer(offers[0], offers.length);
+    // Alert only for offers this device has not shown before (not again on every reconnect).
+    const fresh = s.offers.filter((o) => !o.gone && !prev.has(o.conversation_id));
+    if (fresh.length) alertOffer(fresh[0], s.offers.filter((o) => !o.gone).length);
   }
 
   private storesFromServer = false;
@@ -349,7 +350,8 @@ export class Hub {
     offers.sort((a, b) => a.waiting_since - b.waiting_since);
     s.offers = offers;
     this.emit();
-    if (existing < 0) alertOffer(o, offers.filter((x) => !x.gone).length);
+    // A new offer, or a nudge for one still unclaimed (re-offered, or back for want of an answer).
+    if (existing < 0 || o.reason === 'reoffer' || o.reason === 'unanswered') alertOffer(o, offers.filter((x) => !x.gone).length);
   }
 
   private withdraw(id: string, note: string | null) {

@@ -141,6 +141,9 @@ test('a shopper starts a chat; the expert gets the offer, claims it, answers wit
   await page.getByRole('button', { name: 'Contacts' }).click();
   await page.getByRole('heading', { name: 'Contacts' }).waitFor();
   await noSeriousA11y(page, 'contacts');
+  await page.getByRole('searchbox', { name: 'Search name or email' }).fill('zzz-nobody');
+  await page.getByText('No contact matches.').waitFor();
+  await page.getByRole('searchbox', { name: 'Search name or email' }).fill('');
   // The shopper just served is a contact; their history lists this conversation.
   await page.locator('.chat-row').first().click();
   const hist = page.getByRole('dialog', { name: 'Anonymous shopper' });

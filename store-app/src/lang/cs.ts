@@ -139,6 +139,7 @@ export const cs: Messages = {
   'contacts.title': 'Kontakty',
   'contacts.search': 'Hledat jméno nebo e-mail',
   'contacts.none': 'Zatím žádné kontakty. Zákazníci, kterým pomůžete, se objeví zde.',
+  'contacts.noMatch': 'Žádný kontakt neodpovídá.',
   'contacts.off': 'Kontakty máte ve svém účtu vypnuté.',
   'contacts.last': 'Poslední chat {date}',
   'contacts.count': 'Chaty: {n}',

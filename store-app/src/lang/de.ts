@@ -139,6 +139,7 @@ export const de: Messages = {
   'contacts.title': 'Kontakte',
   'contacts.search': 'Name oder E-Mail suchen',
   'contacts.none': 'Noch keine Kontakte. Kunden, denen du hilfst, erscheinen hier.',
+  'contacts.noMatch': 'Kein Kontakt passt.',
   'contacts.off': 'Kontakte sind für dein Konto ausgeschaltet.',
   'contacts.last': 'Letzter Chat {date}',
   'contacts.count': '{n} Chats',

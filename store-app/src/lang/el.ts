@@ -139,6 +139,7 @@ export const el: Messages = {
   'contacts.title': 'Επαφές',
   'contacts.search': 'Αναζήτηση ονόματος ή email',
   'contacts.none': 'Δεν υπάρχουν επαφές ακόμη. Οι πελάτες που βοηθάτε εμφανίζονται εδώ.',
+  'contacts.noMatch': 'Καμία επαφή δεν ταιριάζει.',
   'contacts.off': 'Οι επαφές είναι απενεργοποιημένες για τον λογαριασμό σας.',
   'contacts.last': 'Τελευταία συνομιλία {date}',
   'contacts.count': '{n} συνομιλίες',

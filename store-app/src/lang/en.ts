@@ -156,6 +156,7 @@ export const en = {
   'contacts.title': 'Contacts',
   'contacts.search': 'Search name or email',
   'contacts.none': 'No contacts yet. Shoppers you help appear here.',
+  'contacts.noMatch': 'No contact matches.',
   'contacts.off': 'Contacts are turned off for your account.',
   'contacts.last': 'Last chat {date}',
   'contacts.count': '{n} chats',

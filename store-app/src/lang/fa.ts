@@ -139,6 +139,7 @@ export const fa: Messages = {
   'contacts.title': 'مخاطبان',
   'contacts.search': 'جستجوی نام یا ایمیل',
   'contacts.none': 'هنوز مخاطبی نیست. خریدارانی که به آن‌ها کمک می‌کنید اینجا نمایش داده می‌شوند.',
+  'contacts.noMatch': 'هیچ مخاطبی پیدا نشد.',
   'contacts.off': 'مخاطبان برای حساب شما خاموش است.',
   'contacts.last': 'آخرین گفتگو {date}',
   'contacts.count': '{n} گفتگو',

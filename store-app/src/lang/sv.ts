@@ -139,6 +139,7 @@ export const sv: Messages = {
   'contacts.title': 'Kontakter',
   'contacts.search': 'Sök namn eller e-post',
   'contacts.none': 'Inga kontakter än. Kunder du hjälper visas här.',
+  'contacts.noMatch': 'Ingen kontakt matchar.',
   'contacts.off': 'Kontakter är avstängda för ditt konto.',
   'contacts.last': 'Senaste chatt {date}',
   'contacts.count': '{n} chattar',

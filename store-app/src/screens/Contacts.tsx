@@ -39,7 +39,7 @@ export function Contacts() {
         <Icon name="search" />
         <input id={id} type="search" value={q} placeholder={t('contacts.search')} onInput={(e) => setQ((e.currentTarget as HTMLInputElement).value)} autoComplete="off" />
       </div>
-      {list === null ? <p class="muted">{t('common.loading')}</p> : list.length === 0 ? <p class="empty">{t('contacts.none')}</p> : (
+      {list === null ? <p class="muted">{t('common.loading')}</p> : list.length === 0 ? <p class="empty" role="status">{q.trim() ? t('contacts.noMatch') : t('contacts.none')}</p> : (
         <ul class="chat-list">
           {list.map((c) => {
             const name = c.name || t('contacts.anonymous');
