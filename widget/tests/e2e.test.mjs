@@ -281,3 +281,28 @@ test('an expert who leaves before the shopper starts: unavailable → offline fo
     await api('PUT', '/settings/routing', routing);
   }
 });
+
+test('two tabs of the same shop share the conversation', async () => {
+  const expert = await Expert.connect(fw, 'expert3@demo.example');
+  const context = await browser.newContext();
+  const [a, b] = [await context.newPage(), await context.newPage()];
+  await a.goto(fw.url + '/shop/index.html');
+  await b.goto(fw.url + '/shop/product.html');
+  await b.click(W.launcher);
+  await b.waitForSelector(W.question);
+  await a.click(W.launcher);
+  await a.waitForSelector(W.question);
+  await a.fill(W.question, 'Asked in tab A');
+  await a.click(W.start);
+  await b.waitForSelector('floorwalker-widget .fw-log >> text=Asked in tab A');
+  const offer = await expert.claimNext((o) => !o.offline);
+  await expert.say(offer.conversation_id, 'Answer for both tabs');
+  await a.waitForSelector('floorwalker-widget .fw-log >> text=Answer for both tabs');
+  await b.waitForSelector('floorwalker-widget .fw-log >> text=Answer for both tabs');
+  await b.fill(W.composer, 'Reply from tab B');
+  await b.press(W.composer, 'Enter');
+  await expert.next((f) => f.type === 'message' && f.message.body === 'Reply from tab B');
+  await a.waitForSelector('floorwalker-widget .fw-log >> text=Reply from tab B');
+  await context.close();
+  expert.close();
+});

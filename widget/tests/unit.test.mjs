@@ -196,3 +196,38 @@ test('client: only the answer to our request (or our current chat) becomes the c
   assert.equal(c.conv.id, 'new');
   assert.equal(c.outbox.length, 1);
 });
+
+test('client: a chat started in another tab is adopted; its read position and outbox are shared', () => {
+  FakeWS.all = [];
+  const storage = memStore();
+  const a = makeClient(storage);
+  a.connect();
+  const wsA = FakeWS.all.at(-1);
+  wsA.open();
+  wsA.recv({ type: 'welcome', token: 'T', conversations: [], availability: { open: true, experts_available: 1 } });
+  const b = makeClient(memStore());
+  b.connect();
+  const wsB1 = FakeWS.all.at(-1);
+  wsB1.open();
+  wsB1.recv({ type: 'welcome', token: 'T', conversations: [], availability: { open: true, experts_available: 1 } });
+  // Tab A starts a chat.
+  a.requestChat({ text: 'from A', context: {} });
+  const req = wsA.frames('request_chat')[0];
+  wsA.recv({ type: 'conversation', conversation: conv({ status: 'queued' }) });
+  wsA.recv({ type: 'ack', conversation_id: 'c1', client_msg_id: req.client_msg_id, seq: 1, sent_at: 1 });
+  b.fromOtherTab(storage.getItem('fw:m'));
+  assert.equal(b.conv.id, 'c1');
+  assert.equal(b.lastSeq, 1);
+  const wsB2 = FakeWS.all.at(-1);
+  assert.notEqual(wsB2, wsB1, 'B reconnects to follow the chat');
+  wsB2.open();
+  wsB2.recv({ type: 'welcome', token: 'T', conversations: [conv({ status: 'queued', last_seq: 1 })], availability: { open: true, experts_available: 1 } });
+  assert.deepEqual(wsB2.frames('sync')[0], { type: 'sync', conversation_id: 'c1', after_seq: 1 });
+  wsB2.recv({ type: 'messages', conversation_id: 'c1', messages: [msg(2)], last_seq: 2 });
+  // A goes offline and queues a message; B picks it up from storage and sends it (same id).
+  wsA.drop();
+  a.send('queued in A');
+  const id = a.outbox[0].client_msg_id;
+  b.fromOtherTab(storage.getItem('fw:m'));
+  assert.deepEqual(wsB2.frames('send').at(-1), { type: 'send', conversation_id: 'c1', client_msg_id: id, body: 'queued in A' });
+});

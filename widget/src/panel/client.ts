@@ -156,6 +156,57 @@ export class ChatClient {
     } catch { /* quota or blocked */ }
   }
 
+  /**
+   * Another tab of the same shop wrote its state (the `storage` event). Adopt a chat it started
+   * while we had none, and share its read position and unsent messages for the same chat
+   * (resending is safe: the server dedupes by client_msg_id).
+   */
+  fromOtherTab(raw: string | null) {
+    let s: Saved;
+    try {
+      s = JSON.parse(raw || 'null');
+    } catch {
+      return;
+    }
+    if (!s || !s.conv) return;
+    if ((!this.conv || this.done) && isOpen(s.conv) && !s.done && !this.pendingRequest) {
+      this.reset();
+      this.conv = s.conv;
+      this.lastSeq = s.seq || 0;
+      this.readSeq = s.read || 0;
+      this.messages = Array.isArray(s.msgs) ? s.msgs : [];
+      this.outbox = Array.isArray(s.outbox) ? s.outbox : [];
+      for (const o of this.outbox) this.addPending(o);
+      if (!this.token && s.token) this.token = s.token;
+      // Reconnect so that this socket follows the adopted chat, then sync it.
+      if (this.ws) {
+        const ws = this.ws;
+        this.ws = null;
+        this.conn = 'idle';
+        ws.close(1000);
+        this.connect();
+      }
+      this.o.onChange();
+      return;
+    }
+    if (this.conv && s.conv.id === this.conv.id) {
+      let changed = false;
+      if ((s.read || 0) > this.readSeq && (s.read || 0) <= this.lastSeq) {
+        this.readSeq = s.read || 0;
+        changed = true;
+      }
+      for (const o of Array.isArray(s.outbox) ? s.outbox : []) {
+        if (this.outbox.some((x) => x.client_msg_id === o.client_msg_id)) continue;
+        if (this.messages.some((m) => m.client_msg_id === o.client_msg_id && !m.pending)) continue;
+        this.outbox.push(o);
+        this.addPending(o);
+        this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+        changed = true;
+      }
+      if (changed) this.o.onChange();
+    }
+  }
+
   // ---- connection ----
   connect() {
     if (this.ws || this.conn === 'failed') return;

@@ -607,6 +607,9 @@ function mount(host: Host): PanelApi {
   }
 
   window.addEventListener('online', () => client.nudge());
+  window.addEventListener('storage', (e) => {
+    if (e.key === 'fw:' + host.merchant) client.fromOtherTab(e.newValue);
+  });
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') {
       client.nudge();
