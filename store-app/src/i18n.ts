@@ -71,3 +71,11 @@ export function money(price: string | number | null | undefined, currency?: stri
   }
   return currency ? `${price} ${currency}` : String(price);
 }
+
+/** A shopper's display name: their name, else a label with a short tag from the Shopper ID so
+ *  several anonymous shoppers can be told apart. */
+export function shopperName(s: { id?: string | null; name?: string | null } | null | undefined, key: Key = 'chat.shopper'): string {
+  if (s?.name) return s.name;
+  const tag = (s?.id || '').replace(/[^0-9a-z]/gi, '').slice(-4).toUpperCase();
+  return tag ? `${t(key)} ${tag}` : t(key);
+}

@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { hub, type Chat as ChatT, type Message, type Product, type Conversation } from '../hub';
 import { api, type SavedReply } from '../api';
-import { clock, date, money, t, type Key } from '../i18n';
+import { clock, date, money, shopperName, t, type Key } from '../i18n';
 import { Field, Icon, Sheet, useHub, useId } from '../ui';
 
 function safeHttps(url?: string | null): string | null {
@@ -216,7 +216,7 @@ function InfoSheet({ chat, onClose }: { chat: ChatT; onClose: () => void }) {
   return (
     <Sheet title={t('chat.info')} onClose={onClose} class="tall">
       <div class="sheet-body">
-        <p><strong>{c.shopper.name || t('contacts.anonymous')}</strong>{c.shopper.email ? <> · <bdi>{c.shopper.email}</bdi></> : null}</p>
+        <p><strong>{shopperName(c.shopper, 'contacts.anonymous')}</strong>{c.shopper.email ? <> · <bdi>{c.shopper.email}</bdi></> : null}</p>
         <p class="muted">{[c.store?.name, c.department?.name].filter(Boolean).join(' · ')}</p>
         {c.rating ? <p>{t('chat.rating', { score: c.rating.score })}{c.rating.comment ? ` — “${c.rating.comment}”` : ''}</p> : null}
         <Journey conv={c} />
@@ -302,7 +302,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
     setSheet(null);
     setTimeout(() => { const el = inputRef.current; if (el) { el.focus(); el.selectionStart = el.selectionEnd = el.value.length; } }, 0);
   };
-  const name = c.shopper?.name || t('chat.shopper');
+  const name = shopperName(c.shopper);
   const where = [c.store?.name, c.department?.name].filter(Boolean).join(' · ');
   // Elsewhere: unread messages in the other chats plus waiting offers, on the back button.
   let elsewhere = s.offers.filter((o) => !o.gone).length;

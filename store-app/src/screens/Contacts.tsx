@@ -1,7 +1,7 @@
 // Contacts: shoppers this expert has served, searchable, with their past conversations.
 import { useEffect, useState } from 'preact/hooks';
 import { hub, type Contact } from '../hub';
-import { date, t } from '../i18n';
+import { date, shopperName, t } from '../i18n';
 import { Icon, Sheet, useHub, useId } from '../ui';
 import { History } from './Chat';
 
@@ -9,7 +9,7 @@ function ContactSheet({ c, onClose }: { c: Contact; onClose: () => void }) {
   const s = useHub();
   useEffect(() => { hub.requestHistory(c.shopper_id); }, [c.shopper_id]);
   return (
-    <Sheet title={c.name || c.email || t('contacts.anonymous')} onClose={onClose} class="tall">
+    <Sheet title={c.name || c.email || shopperName({ id: c.shopper_id }, 'contacts.anonymous')} onClose={onClose} class="tall">
       <div class="sheet-body">
         {c.email ? <p><bdi>{c.email}</bdi></p> : null}
         <History items={s.history.get(c.shopper_id)} />
@@ -42,7 +42,7 @@ export function Contacts() {
       {list === null ? <p class="muted">{t('common.loading')}</p> : list.length === 0 ? <p class="empty" role="status">{q.trim() ? t('contacts.noMatch') : t('contacts.none')}</p> : (
         <ul class="chat-list">
           {list.map((c) => {
-            const name = c.name || t('contacts.anonymous');
+            const name = c.name || shopperName({ id: c.shopper_id }, 'contacts.anonymous');
             return (
               <li><button type="button" class="chat-row" onClick={() => setOpen(c)}>
                 <span class="avatar" aria-hidden="true">{name.slice(0, 1).toUpperCase()}</span>

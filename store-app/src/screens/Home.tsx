@@ -2,7 +2,7 @@
 // availability switch sits at the bottom, within reach of the thumb.
 import { useState } from 'preact/hooks';
 import { hub, type Chat, type Offer, type StoreInfo } from '../hub';
-import { elapsed, t, type Key } from '../i18n';
+import { elapsed, shopperName, t, type Key } from '../i18n';
 import { askNotificationPermission, notificationPermission, unlockAudio } from '../alerts';
 import { Icon, Sheet, Toggle, useHub, useTick } from '../ui';
 
@@ -55,7 +55,7 @@ function ChatRow({ chat, onOpen }: { chat: Chat; onOpen: () => void }) {
   const c = chat.conv;
   const unread = hub.unread(chat);
   const last = [...chat.messages.values()].sort((a, b) => b.seq - a.seq).find((m) => m.kind !== 'system');
-  const name = c.shopper?.name || t('chat.shopper');
+  const name = shopperName(c.shopper);
   const where = [c.store?.name, c.department?.name].filter(Boolean).join(' · ');
   const closed = chat.left || c.status !== 'claimed';
   return (
