@@ -87,7 +87,7 @@ function mount(host: Host): PanelApi {
   const errBar = h('div', { class: 'fw-err', role: 'alert' });
   const body = h('div', { class: 'fw-body' });
   const live = h('div', { class: 'fw-sr', 'aria-live': 'polite', 'aria-atomic': 'false' });
-  const panel = h('section', { class: 'fw-panel', role: 'dialog', 'aria-labelledby': titleId, hidden: true },
+  const panel = h('section', { id: 'fw-panel', class: 'fw-panel', role: 'dialog', 'aria-labelledby': titleId, hidden: true },
     header, confirmBar, connBar, errBar, body, live);
   // Full screen on small screens: then the panel is modal and Tab stays inside it (nothing
   // behind it can take focus unseen).
@@ -125,6 +125,8 @@ function mount(host: Host): PanelApi {
     }
   });
   host.root.appendChild(panel);
+  const launcherEl = host.root.querySelector('.fw-launch');
+  if (launcherEl) launcherEl.setAttribute('aria-controls', 'fw-panel');
   function all0(el: HTMLInputElement): boolean {
     const group = panel.querySelectorAll<HTMLInputElement>('input[type=radio][name="' + el.name + '"]');
     return Array.from(group).some((r) => r.checked) || group[0] !== el;
