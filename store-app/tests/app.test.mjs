@@ -257,5 +257,12 @@ test('Persian is right-to-left and the app follows the dark colour scheme', { ti
   const bg = await p.page.evaluate(() => getComputedStyle(document.body).backgroundColor);
   assert.equal(bg, 'rgb(12, 21, 18)');
   await noSeriousA11y(p.page, 'home (fa, dark)');
+  // Smallest supported phone: nothing overflows sideways on any tab.
+  await p.page.setViewportSize({ width: 360, height: 640 });
+  for (const tab of [0, 1, 2]) {
+    await p.page.locator('.tab').nth(tab).click();
+    const overflow = await p.page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `tab ${tab} overflows by ${overflow}px at 360px`);
+  }
   await p.ctx.close();
 });
