@@ -44,7 +44,7 @@ ${cards}
 export function productPage(p) {
   const product = { id: p.id, name: p.name, price: p.price, currency: p.currency, image_url: `img/${p.slug}.svg`, url: `product-${p.slug}.html` };
   // Product URLs are made absolute against the page, so the expert's card links back here.
-  const ctx = `Floorwalker('setContext',{product:Object.assign(${JSON.stringify(product)},{image_url:new URL(${JSON.stringify(product.image_url)},location.href).href,url:new URL(${JSON.stringify(product.url)},location.href).href})});`;
+  const ctx = `Floorwalker('setContext',{department:${JSON.stringify(p.category)},product:Object.assign(${JSON.stringify(product)},{image_url:new URL(${JSON.stringify(product.image_url)},location.href).href,url:new URL(${JSON.stringify(product.url)},location.href).href})});`;
   return page({
     title: p.name,
     script: ctx + `document.addEventListener('DOMContentLoaded',function(){document.querySelector('[data-ask]').addEventListener('click',function(){Floorwalker('open')})});`,

@@ -40,6 +40,8 @@ export interface Context {
   product?: Product;
   store_id?: string;
   department_id?: string;
+  /** A department name to preselect (e.g. the product's category); the shopper can change it. */
+  department?: string;
 }
 
 export interface Identity { email: string; name?: string; signature: string }

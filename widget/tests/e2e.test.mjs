@@ -99,6 +99,7 @@ test('a shopper chats with an expert; history survives a reload; unread, rating,
   assert.equal(await firstMessage(t, fw, expert, offer, 'Is the 55" in stock in Stockholm?'), 'Is the 55" in stock in Stockholm?');
   assert.equal(offer.product && offer.product.name, 'Aurora 55" 4K OLED TV');
   assert.match(offer.page_url, /\/shop\/product\.html$/);
+  assert.equal(offer.department.name, 'TV & Audio', 'the department named in the context was preselected');
   const conv = offer.conversation_id;
   await page.waitForSelector('floorwalker-widget .fw-sub >> text=Chatting with Sara Lind');
 

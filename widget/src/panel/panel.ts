@@ -292,7 +292,13 @@ function mount(host: Host): PanelApi {
     const fixedStore = ctx.store_id && stores.find((s) => s.id === ctx.store_id);
     let store: StoreInfo | undefined =
       fixedStore || stores.find((s) => s.open && s.departments.some((x) => x.experts_available > 0)) || stores.find((s) => s.open) || stores[0];
-    let dept = ctx.department_id && store && store.departments.some((x) => x.id === ctx.department_id) ? ctx.department_id : '';
+    // A department named in the context (e.g. the product's category) is preselected.
+    const byName = (st: StoreInfo | undefined) => {
+      const want = (ctx.department || '').trim().toLowerCase();
+      const hit = want && st ? st.departments.find((x) => x.name.trim().toLowerCase() === want) : undefined;
+      return hit ? hit.id : '';
+    };
+    let dept = ctx.department_id && store && store.departments.some((x) => x.id === ctx.department_id) ? ctx.department_id : byName(store);
     const deptBox = h('div');
     const drawDepts = () => {
       deptBox.replaceChildren();
@@ -315,7 +321,7 @@ function mount(host: Host): PanelApi {
             const n = s.departments.reduce((a, x) => Math.max(a, x.experts_available || 0), 0);
             return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), s === store, !s.open, () => {
               store = s;
-              dept = '';
+              dept = byName(s);
               drawDepts();
             });
           }))
