@@ -7,13 +7,13 @@ import { Icon } from './icons';
 
 export interface NavItem { key: string; path: string; icon: string }
 
-export function LanguagePicker({ compact }: { compact?: boolean }) {
+export function LanguagePicker({ compact, id = 'lang-select' }: { compact?: boolean; id?: string }) {
   const { lang, setLang, t } = useI18n();
   return (
     <div class={'lang-picker' + (compact ? ' compact' : '')}>
-      <label for="lang-select" class={compact ? 'visually-hidden' : ''}>{t('lang.label')}</label>
+      <label for={id} class={compact ? 'visually-hidden' : ''}>{t('lang.label')}</label>
       <Icon name="globe" size={18} />
-      <select id="lang-select" value={lang} onChange={(e) => {
+      <select id={id} value={lang} onChange={(e) => {
         const v = (e.target as HTMLSelectElement).value;
         if (isLang(v)) setLang(v);
       }}>

@@ -35,7 +35,7 @@ export function AccountPage({ account, onSession }: { account: Account; onSessio
       <PageHeader title={t('account.title')} lead={`${account.name} · ${account.email}`} />
       <section class="card" aria-labelledby="pref-title">
         <h2 id="pref-title">{t('account.preferences')}</h2>
-        <LanguagePicker />
+        <LanguagePicker id="lang-select-pref" />
       </section>
       <form class="card stack narrow-card" onSubmit={submit} noValidate aria-labelledby="pw-title">
         <h2 id="pw-title">{t('account.password')}</h2>
