@@ -257,7 +257,8 @@ export class Hub {
 
   // ---- incoming ---------------------------------------------------------------------------
 
-  private handle(f: any) {
+  /** Entry point for one decoded server frame (public for tests and debugging). */
+  handle(f: any) {
     switch (f.type) {
       case 'welcome': return this.onWelcome(f);
       case 'status': this.state.status = { ...this.state.status, ...f } as Status; delete (this.state.status as any).type; return this.emit();

@@ -178,6 +178,8 @@ function App() {
 }
 
 render(<App />, document.getElementById('app')!);
+// For debugging in the field and for the browser tests.
+(window as any).__floorwalkerHub = hub;
 
 if ('serviceWorker' in navigator && location.protocol !== 'file:') {
   window.addEventListener('load', () => { navigator.serviceWorker.register('./sw.js', { scope: './' }).catch(() => { /* no offline shell */ }); });

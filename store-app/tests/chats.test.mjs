@@ -251,3 +251,36 @@ test('a pending expert who signs in sees the waiting screen', T, async () => {
   await page.getByRole('heading', { name: 'Sign in' }).waitFor();
   await ctx.close();
 });
+
+test('a gap in seq makes the app sync, and a repeated message is shown once', T, async () => {
+  const { ctx, page } = await expertHome(browser, stack, 'expert1@demo.example');
+  const s = await shopper(stack.base, stack.merchantId);
+  const id = await requestChat(s, place, 'Gap test');
+  await page.locator(`[data-offer="${id}"] button.claim`).click();
+  await page.locator('.transcript').getByText('Gap test').waitFor();
+  // Record what the app sends from now on.
+  await page.evaluate(() => {
+    window.__sent = [];
+    const orig = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (d) { try { window.__sent.push(JSON.parse(d)); } catch { /* */ } return orig.call(this, d); };
+  });
+  // The shopper writes twice; both arrive live.
+  s.send({ type: 'send', conversation_id: id, client_msg_id: 'g-1', body: 'first' });
+  s.send({ type: 'send', conversation_id: id, client_msg_id: 'g-2', body: 'second' });
+  await page.locator('.msg.theirs').getByText('second').waitFor();
+  const last = await page.evaluate((cid) => window.__floorwalkerHub.state.chats.get(cid).lastSeq, id);
+  const sentBefore = await page.evaluate(() => window.__sent.length);
+  // A duplicate of a message already shown, and one from "the future" (seq gap).
+  await page.evaluate(([cid, seq]) => {
+    const h = window.__floorwalkerHub;
+    const m = h.state.chats.get(cid).messages.get(seq);
+    h.handle({ type: 'message', message: m });
+    h.handle({ type: 'message', message: { ...m, seq: seq + 2, id: 'future', body: 'from the future', client_msg_id: null } });
+  }, [id, last]);
+  await page.waitForFunction(([cid, n]) => window.__sent.slice(n).some((f) => f.type === 'sync' && f.conversation_id === cid), [id, sentBefore]);
+  const sync = await page.evaluate(([cid, n]) => window.__sent.slice(n).find((f) => f.type === 'sync' && f.conversation_id === cid), [id, sentBefore]);
+  assert.equal(sync.after_seq, last, 'sync asks for everything after the last contiguous seq');
+  assert.equal(await page.locator('.msg').getByText('second').count(), 1, 'the duplicate is not shown twice');
+  s.close();
+  await ctx.close();
+});
