@@ -61,7 +61,9 @@ test('a server validation error appears next to the interval and is linked to it
   await login(page, fw, 'admin@demo.example');
   await page.goto(dash(fw) + '#/stores');
   await page.getByRole('link', { name: 'Edit Berlin Mitte' }).click();
+  await expect(page.getByText('Unsaved changes')).toHaveCount(0);
   await page.getByLabel('Monday, interval 1: opens at').fill('19:00');
+  await expect(page.getByText('Unsaved changes')).toBeVisible();
   await page.getByRole('button', { name: 'Save changes' }).click();
   const summary = page.getByRole('alert').filter({ hasText: 'Some fields need your attention.' });
   await expect(summary).toBeVisible();
@@ -74,6 +76,7 @@ test('a server validation error appears next to the interval and is linked to it
   await page.getByRole('button', { name: 'Save changes' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
   await expect(summary).toHaveCount(0);
+  await expect(page.getByText('Unsaved changes')).toHaveCount(0);
 });
 
 test('departments of an existing store can be added, renamed and removed', async ({ page }) => {

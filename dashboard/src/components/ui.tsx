@@ -386,3 +386,18 @@ export function translateServerMessage(t: T, message: string): string {
   }
   return message;
 }
+
+/** Marks a form as having unsaved changes: a visible note, and the browser asks before leaving. */
+export function useUnsaved(dirty: boolean) {
+  useEffect(() => {
+    if (!dirty) return;
+    const warn = (e: BeforeUnloadEvent) => { e.preventDefault(); e.returnValue = ''; };
+    addEventListener('beforeunload', warn);
+    return () => removeEventListener('beforeunload', warn);
+  }, [dirty]);
+}
+
+export function UnsavedNote({ dirty }: { dirty: boolean }) {
+  const t = useT();
+  return <span class="unsaved" role="status">{dirty ? <><span class="unsaved-dot" aria-hidden="true" />{t('common.unsaved')}</> : null}</span>;
+}

@@ -12,6 +12,7 @@ export const cs: Messages = {
   'common.save': 'Uložit',
   'common.saveChanges': 'Uložit změny',
   'common.saved': 'Uloženo.',
+  'common.unsaved': 'Neuložené změny',
   'common.edit': 'Upravit',
   'common.remove': 'Odebrat',
   'common.actions': 'Akce',

@@ -12,6 +12,7 @@ export const de: Messages = {
   'common.save': 'Speichern',
   'common.saveChanges': 'Änderungen speichern',
   'common.saved': 'Gespeichert.',
+  'common.unsaved': 'Ungespeicherte Änderungen',
   'common.edit': 'Bearbeiten',
   'common.remove': 'Entfernen',
   'common.actions': 'Aktionen',

@@ -12,6 +12,7 @@ export const el: Messages = {
   'common.save': 'Αποθήκευση',
   'common.saveChanges': 'Αποθήκευση αλλαγών',
   'common.saved': 'Αποθηκεύτηκε.',
+  'common.unsaved': 'Μη αποθηκευμένες αλλαγές',
   'common.edit': 'Επεξεργασία',
   'common.remove': 'Αφαίρεση',
   'common.actions': 'Ενέργειες',

@@ -10,6 +10,7 @@ export const en = {
   'common.save': 'Save',
   'common.saveChanges': 'Save changes',
   'common.saved': 'Saved.',
+  'common.unsaved': 'Unsaved changes',
   'common.edit': 'Edit',
   'common.remove': 'Remove',
   'common.actions': 'Actions',

@@ -12,6 +12,7 @@ export const fa: Messages = {
   'common.save': 'ذخیره',
   'common.saveChanges': 'ذخیرهٔ تغییرات',
   'common.saved': 'ذخیره شد.',
+  'common.unsaved': 'تغییرات ذخیره‌نشده',
   'common.edit': 'ویرایش',
   'common.remove': 'حذف',
   'common.actions': 'عملیات',

@@ -12,6 +12,7 @@ export const sv: Messages = {
   'common.save': 'Spara',
   'common.saveChanges': 'Spara ändringar',
   'common.saved': 'Sparat.',
+  'common.unsaved': 'Osparade ändringar',
   'common.edit': 'Redigera',
   'common.remove': 'Ta bort',
   'common.actions': 'Åtgärder',

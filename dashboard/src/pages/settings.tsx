@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type DisplaySettings, type RoutingSettings } from '../api';
 import { LANGUAGES, useI18n, type Key } from '../i18n';
 import { href } from '../router';
-import { ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField, useAsync, useFormErrors, useToast } from '../components/ui';
+import { ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField, UnsavedNote, useAsync, useFormErrors, useToast, useUnsaved } from '../components/ui';
 import { Icon } from '../components/icons';
 
 type Tab = 'display' | 'sites' | 'routing';
@@ -39,7 +39,10 @@ function DisplayForm() {
   const [paths, setPaths] = useState('');
   const [busy, setBusy] = useState(false);
   const f = useFormErrors();
-  useEffect(() => { if (data) { setD(data); setPaths(data.hidden_paths.join('\n')); } }, [data]);
+  const [savedJson, setSavedJson] = useState('');
+  useEffect(() => { if (data) { setD(data); setPaths(data.hidden_paths.join('\n')); setSavedJson(JSON.stringify([data, data.hidden_paths.join('\n')])); } }, [data]);
+  const dirty = !!d && !!savedJson && JSON.stringify([d, paths]) !== savedJson;
+  useUnsaved(dirty);
   if (loading && !data) return <Loading />;
   if (error) return <LoadError error={error} retry={reload} />;
   if (!d) return <Loading />;
@@ -73,7 +76,7 @@ function DisplayForm() {
     };
     try {
       const r = await api.put<DisplaySettings>('settings/display', body);
-      if (r && typeof r === 'object') { setD(r); setPaths(r.hidden_paths.join('\n')); }
+      if (r && typeof r === 'object') { setD(r); setPaths(r.hidden_paths.join('\n')); setSavedJson(JSON.stringify([r, r.hidden_paths.join('\n')])); }
       toast(t('common.saved'));
     } catch (x) { f.fromError(x); }
     finally { setBusy(false); }
@@ -186,6 +189,7 @@ function DisplayForm() {
         </section>
         <div class="form-actions sticky-actions">
           <button type="submit" class="btn btn-primary" disabled={busy}>{t('common.saveChanges')}</button>
+          <UnsavedNote dirty={dirty} />
         </div>
       </div>
       <aside class="preview-col" aria-labelledby="preview-title">

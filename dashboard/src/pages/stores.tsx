@@ -4,7 +4,7 @@ import { useI18n, type Key } from '../i18n';
 import { href, navigate } from '../router';
 import {
   Badge, ConfirmDialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, TextField,
-  errorMessage, translateServerMessage, useAsync, useFormErrors, useToast,
+  errorMessage, translateServerMessage, UnsavedNote, useAsync, useFormErrors, useToast, useUnsaved,
 } from '../components/ui';
 import { Icon } from '../components/icons';
 import { checkTimes, ExceptionsEditor, HoursEditor, isOpenNow, useHoursSummary, useWeekdayNames } from './hours';
@@ -100,6 +100,7 @@ export function StoreEditPage({ id }: { id: string | null }) {
   const { data: store, error: loadErr, loading, reload } = useAsync<Store | null>(
     () => (id ? api.get<Store>('stores/' + encodeURIComponent(id)) : Promise.resolve(null)), [id]);
   const [draft, setDraft] = useState<Draft | null>(null);
+  const [savedJson, setSavedJson] = useState('');
   const [newDepts, setNewDepts] = useState<string[]>([]);
   const [busy, setBusy] = useState(false);
   const [confirmDelete, setConfirmDelete] = useState(false);
@@ -111,8 +112,14 @@ export function StoreEditPage({ id }: { id: string | null }) {
 
   useEffect(() => {
     if (isNew) setDraft({ name: '', address: { street: '', postal_code: '', city: '', country: '' }, timezone: browserZone(), hours: DEFAULT_HOURS, exceptions: [] });
-    else if (store) setDraft({ name: store.name, address: { ...store.address }, timezone: store.timezone, hours: store.hours, exceptions: [...store.exceptions].sort((a, b) => a.date.localeCompare(b.date)).map((x) => ({ ...x, note: x.note ?? '' })) });
+    else if (store) {
+      const d: Draft = { name: store.name, address: { ...store.address }, timezone: store.timezone, hours: store.hours, exceptions: [...store.exceptions].sort((a, b) => a.date.localeCompare(b.date)).map((x) => ({ ...x, note: x.note ?? '' })) };
+      setDraft(d);
+      setSavedJson(JSON.stringify(d));
+    }
   }, [store, isNew]);
+  const dirty = !isNew && !!draft && !!savedJson && JSON.stringify(draft) !== savedJson;
+  useUnsaved(dirty);
 
   const title = isNew ? t('stores.new') : store?.name ?? t('module.stores');
   const back = { href: href('/stores'), label: t('stores.back') };
@@ -240,6 +247,7 @@ export function StoreEditPage({ id }: { id: string | null }) {
         <div class="form-actions sticky-actions">
           <button type="submit" class="btn btn-primary" disabled={busy}>{isNew ? t('stores.create') : t('common.saveChanges')}</button>
           <a class="btn btn-secondary" href={href('/stores')}>{t('common.cancel')}</a>
+          <UnsavedNote dirty={dirty} />
         </div>
       </form>
 
