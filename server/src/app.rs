@@ -42,6 +42,18 @@ impl Application {
             .await
             .with_context(|| format!("binding {}", config.addr))?;
         let addr = listener.local_addr()?;
+        let redis = match &config.redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url.expose()).with_context(|| format!("parsing {}", url.redacted()))?;
+                let cfg = redis::aio::ConnectionManagerConfig::new().set_connection_timeout(Duration::from_secs(5));
+                Some(
+                    redis::aio::ConnectionManager::new_with_config(client, cfg)
+                        .await
+                        .with_context(|| format!("connecting to {}", url.redacted()))?,
+                )
+            }
+            None => None,
+        };
         let (hub, hub_tasks) = Hub::start(db.clone(), CancellationToken::new())
             .await
             .context("starting the chat hub")?;
@@ -51,6 +63,7 @@ impl Application {
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hub,
+            redis,
         };
         Ok(Application {
             listener,
@@ -92,6 +105,7 @@ impl Application {
         self.hub_tasks.analytics_stop.cancel();
         let _ = self.hub_tasks.analytics.await;
         self.state.db.pool.close().await;
+        self.state.db.writer.close().await;
         tracing::info!("floorwalker stopped");
         Ok(())
     }

@@ -22,7 +22,17 @@ on_both_backends!(
     reassigning_contacts_moves_them,
     settings_validate_and_persist,
     deactivated_merchant_and_account_lose_access,
+    readiness_covers_redis_when_configured,
 );
+
+async fn readiness_covers_redis_when_configured(b: Backend) {
+    let url = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let app = TestApp::spawn_with(b, |a| a.redis_url = Some(floorwalker::config::ServiceUrl::new(url))).await;
+    let (s, body) = app.client().get("/readyz").await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(body["checks"]["redis"], "ok");
+    app.stop().await;
+}
 
 async fn operations_endpoints_answer(b: Backend) {
     let app = TestApp::spawn(b).await;

@@ -287,6 +287,18 @@ async fn authorization_matrix(b: Backend) {
                         }
                     }
                 }
+                "public" => {
+                    // Public by design (what the widget needs): answers anyone for a real merchant,
+                    // 404 for an unknown one, and never needs a credential.
+                    let q = format!("{own_path}?merchant={a_id}");
+                    expect(what("anonymous"), send(&anonymous, &method, &q, None).await, &[StatusCode::OK]);
+                    let bogus = format!("{own_path}?merchant=mer_00000000000000000000000000000000");
+                    expect(
+                        what("anonymous, unknown merchant"),
+                        send(&anonymous, &method, &bogus, None).await,
+                        &[StatusCode::NOT_FOUND],
+                    );
+                }
                 other => failures.borrow_mut().push(format!(
                     "{method} {template} has no known tag ({other:?}): every route must name its module"
                 )),

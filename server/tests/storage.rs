@@ -34,6 +34,7 @@ async fn migrations_are_idempotent(b: Backend) {
     db.migrate().await.unwrap();
     assert_eq!(db.count_merchants().await.unwrap(), 0);
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }
 
@@ -79,6 +80,7 @@ async fn another_merchants_objects_do_not_exist(b: Backend) {
         Err(StorageError::NotFound)
     ));
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }
 
@@ -111,6 +113,7 @@ async fn uniqueness_is_a_conflict_not_a_crash(b: Backend) {
     db.create_expert(&a.id, &e).await.unwrap();
     assert!(matches!(db.create_expert(&a.id, &e).await, Err(StorageError::Conflict(_))));
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }
 
@@ -146,6 +149,7 @@ async fn concurrent_lifecycle_actions_apply_once(b: Backend) {
     assert_eq!(wins, 1, "exactly one approval applies");
     assert_eq!(db.get_expert(&a.id, &e.id).await.unwrap().status, ExpertStatus::Approved);
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }
 
@@ -172,6 +176,7 @@ async fn sessions_expire_and_die_with_their_account(b: Backend) {
     db.update_account(&acc.id, None, None, Some(false)).await.unwrap();
     assert!(db.session("live").await.unwrap().is_none(), "deactivation ends sessions");
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }
 
@@ -192,5 +197,6 @@ async fn shopper_ids_are_issued_by_the_server(b: Backend) {
         Err(StorageError::NotFound)
     ));
     db.pool.close().await;
+    db.writer.close().await;
     t.drop_db().await;
 }

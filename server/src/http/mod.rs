@@ -46,6 +46,8 @@ pub struct AppState {
     pub config: Arc<ServeArgs>,
     pub metrics: PrometheusHandle,
     pub hub: crate::hub::Hub,
+    /// Present when `REDIS_URL` is set.
+    pub redis: Option<redis::aio::ConnectionManager>,
 }
 
 #[derive(OpenApi)]

@@ -29,11 +29,17 @@ async fn healthz() -> Json<serde_json::Value> {
 async fn readyz(State(state): State<AppState>) -> Response {
     let db = tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await;
     let db_ok = matches!(db, Ok(Ok(())));
-    let body = json!({
-        "status": if db_ok { "ready" } else { "not ready" },
-        "checks": { "database": if db_ok { "ok" } else { "failing" } },
-    });
-    let code = if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let mut checks = serde_json::Map::new();
+    checks.insert("database".into(), json!(if db_ok { "ok" } else { "failing" }));
+    let mut ready = db_ok;
+    if let Some(mut r) = state.redis.clone() {
+        let ping = tokio::time::timeout(Duration::from_secs(2), redis::cmd("PING").query_async::<String>(&mut r)).await;
+        let ok = matches!(ping, Ok(Ok(_)));
+        ready &= ok;
+        checks.insert("redis".into(), json!(if ok { "ok" } else { "failing" }));
+    }
+    let body = json!({ "status": if ready { "ready" } else { "not ready" }, "checks": checks });
+    let code = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (code, Json(body)).into_response()
 }
 

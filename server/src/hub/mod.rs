@@ -452,8 +452,8 @@ impl Hub {
 
     // ----- offers -----
 
-    async fn offer_for(&self, row: &ConversationRow, expert: &str, reason: &str) -> Offer {
-        let returning = row.contact_expert_id.is_some();
+    /// The offer for a conversation, without the per-expert `your_contact` flag.
+    async fn base_offer(&self, row: &ConversationRow, reason: &str) -> Offer {
         Offer {
             conversation_id: row.id.clone(),
             store: protocol::NamedRef {
@@ -467,8 +467,8 @@ impl Hub {
             shopper: OfferShopper {
                 id: row.shopper_id.clone(),
                 name: row.shopper_name.clone(),
-                returning,
-                your_contact: row.contact_expert_id.as_deref() == Some(expert),
+                returning: row.contact_expert_id.is_some(),
+                your_contact: false,
             },
             page_url: row.page_url.clone(),
             product: row.product(),
@@ -478,6 +478,12 @@ impl Hub {
             note: row.transfer_note.clone(),
             offline: row.offline != 0,
         }
+    }
+
+    fn offer_to(base: &Offer, row: &ConversationRow, expert: &str) -> Offer {
+        let mut o = base.clone();
+        o.shopper.your_contact = row.contact_expert_id.as_deref() == Some(expert);
+        o
     }
 
     /// Which local experts should hold this waiting conversation's offer now.
@@ -524,9 +530,14 @@ impl Hub {
             let _ = self.db.mark_offered(&row.id).await;
             self.emit(row, "offered", None, None);
         }
+        let base = self.base_offer(row, reason).await;
         for e in fresh {
-            let offer = self.offer_for(row, &e, reason).await;
-            self.send_expert(&e, &Out::Offer { offer });
+            self.send_expert(
+                &e,
+                &Out::Offer {
+                    offer: Self::offer_to(&base, row, &e),
+                },
+            );
         }
     }
 
@@ -568,7 +579,8 @@ impl Hub {
             let targets = self.targets(&row, i64::from(settings.routing.contact_first_s) * 1000, now);
             if targets.iter().any(|t| t == expert) {
                 self.offers.entry(row.id.clone()).or_default().experts.insert(expert.to_owned());
-                out.push(self.offer_for(&row, expert, "new").await);
+                let base = self.base_offer(&row, "new").await;
+                out.push(Self::offer_to(&base, &row, expert));
             }
         }
         out

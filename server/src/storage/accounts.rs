@@ -92,7 +92,7 @@ impl Db {
         .bind(a.role.as_str())
         .bind(to_json(&modules))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StorageError::unique("an account with this email already exists"))?;
         self.get_account(&id).await
@@ -203,7 +203,7 @@ impl Db {
             .bind(csrf)
             .bind(now)
             .bind(now + ttl_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -235,7 +235,7 @@ impl Db {
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -244,11 +244,11 @@ impl Db {
         let now = now_ms();
         let a = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let b = sqlx::query("DELETE FROM expert_tokens WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(a.rows_affected() + b.rows_affected())
     }

@@ -53,7 +53,7 @@ impl Db {
             .bind(prefix)
             .bind(secret_hash)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.get_api_key(m, &id).await
     }
@@ -88,7 +88,7 @@ impl Db {
             .bind(now_ms())
             .bind(m.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
@@ -109,7 +109,7 @@ impl Db {
         sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
             .bind(now_ms())
             .bind(&id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(Some((MerchantId::from_db(m), ApiKeyId::from_db(id))))
     }

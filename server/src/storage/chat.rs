@@ -233,7 +233,7 @@ impl Db {
             .bind(name)
             .bind(&fresh)
             .bind(now_ms())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         let (v,): (String,) = sqlx::query_as("SELECT value FROM server_keys WHERE name = $1")
             .bind(name)
@@ -254,7 +254,7 @@ impl Db {
                 sqlx::query("UPDATE merchants SET identity_secret = $1 WHERE id = $2 AND identity_secret = ''")
                     .bind(&s)
                     .bind(m.as_str())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Box::pin(self.identity_secret(m)).await
             }
@@ -292,7 +292,7 @@ impl Db {
         .bind(c.page_title)
         .bind(c.product.map(|p| serde_json::to_string(p).expect("product")))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.conversation(c.merchant_id, &id).await
     }
@@ -365,7 +365,7 @@ impl Db {
         sqlx::query("UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE id = $2 AND status = 'queued'")
             .bind(now_ms())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -381,7 +381,7 @@ impl Db {
         .bind(now_ms())
         .bind(m.as_str())
         .bind(conversation)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -395,7 +395,7 @@ impl Db {
         .bind(now_ms())
         .bind(id)
         .bind(expert)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -409,7 +409,7 @@ impl Db {
             .bind(by)
             .bind(m.as_str())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 1 {
             return Ok(Some("ended"));
@@ -421,7 +421,7 @@ impl Db {
         .bind(by)
         .bind(m.as_str())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok((done.rows_affected() == 1).then_some("abandoned"))
     }
@@ -435,7 +435,7 @@ impl Db {
         .bind(now_ms())
         .bind(id)
         .bind(cutoff)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -464,7 +464,7 @@ impl Db {
         .bind(m.as_str())
         .bind(id)
         .bind(from_expert)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -478,7 +478,7 @@ impl Db {
         .bind(m.as_str())
         .bind(id)
         .bind(shopper)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -486,7 +486,7 @@ impl Db {
     pub async fn set_read(&self, m: Tenant<'_>, id: &str, role: &str, seq: i64) -> Result<()> {
         let col = if role == "shopper" { "shopper_read_seq" } else { "expert_read_seq" };
         let sql = format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
-        sqlx::query(&sql).bind(seq).bind(m.as_str()).bind(id).execute(&self.pool).await?;
+        sqlx::query(&sql).bind(seq).bind(m.as_str()).bind(id).execute(&self.writer).await?;
         Ok(())
     }
 
@@ -635,7 +635,7 @@ impl Db {
         .bind(expert)
         .bind(shopper)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -732,7 +732,7 @@ impl Db {
             .bind(json)
             .bind(m.as_str())
             .bind(expert)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

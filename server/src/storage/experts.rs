@@ -83,7 +83,7 @@ impl Db {
         .bind(e.status.as_str())
         .bind(to_json(&ExpertFeatures::default()))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StorageError::unique("an expert with this email already exists"))?;
         self.get_expert(m, &id).await
@@ -185,7 +185,7 @@ impl Db {
             .bind(now_ms())
             .bind(m.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.get_expert(m, id).await
     }
@@ -303,7 +303,7 @@ impl Db {
             .bind(e.merchant_id.as_str())
             .bind(now)
             .bind(now + ttl_ms)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -336,7 +336,7 @@ impl Db {
     pub async fn delete_expert_token(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM expert_tokens WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

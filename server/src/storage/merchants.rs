@@ -73,7 +73,7 @@ impl Db {
         .bind("[]")
         .bind(now)
         .bind(crate::auth::new_token("fwi_"))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(Merchant {
             id,
@@ -118,7 +118,7 @@ impl Db {
             .bind(i64::from(active))
             .bind(now_ms())
             .bind(m.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.get_merchant(m).await
     }
@@ -159,7 +159,7 @@ impl Db {
             .bind(value)
             .bind(now_ms())
             .bind(m.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
@@ -187,7 +187,7 @@ impl Db {
             .bind(code)
             .bind(now_ms())
             .bind(m.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StorageError::unique("invite code"))?;
         if done.rows_affected() == 0 {

@@ -77,9 +77,15 @@ impl StorageError {
 }
 
 /// Handle to the database. Cheap to clone.
+///
+/// Reads go to `pool`; every write goes to `writer`. On SQLite the writer is a single
+/// connection: writes then queue fairly in the pool instead of colliding on SQLite's write lock,
+/// whose busy handler waits by sleeping (up to 100 ms a step) — the source of long latency
+/// tails. Readers never block the writer in WAL mode. On PostgreSQL both are the same pool.
 #[derive(Clone, Debug)]
 pub struct Db {
     pub pool: AnyPool,
+    pub writer: AnyPool,
     pub backend: Backend,
 }
 
@@ -104,33 +110,32 @@ impl Db {
             }
         }
         let options = AnyConnectOptions::from_str(&raw)?;
-        let pool = AnyPoolOptions::new()
-            // SQLite has one writer at a time; a few connections serve concurrent readers
-            // (WAL) while busy_timeout queues writers instead of failing them.
+        let mut pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 20 })
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(sqlx::raw_sql(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        ))
-                        .await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        Ok(Db { pool, backend })
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            pool_options = pool_options.after_connect(sqlite_pragmas);
+        }
+        let pool = pool_options.connect_with(options.clone()).await?;
+        let writer = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(sqlite_pragmas)
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => pool.clone(),
+        };
+        Ok(Db { pool, writer, backend })
     }
 
     /// Apply every pending migration of this backend's dialect.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.writer).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.writer).await?,
         }
         Ok(())
     }
@@ -140,8 +145,8 @@ impl Db {
     /// (busy_timeout) instead of failing when another connection wrote in between.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
         Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.writer.begin().await?,
         })
     }
 
@@ -150,6 +155,23 @@ impl Db {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// Per-connection SQLite settings.
+/// synchronous = FULL: a commit is on disk (fsync of the WAL) before it returns, so an
+/// acknowledged message survives a power cut, not only a crash. The message writer batches
+/// commits, which keeps the fsync cost per message small.
+fn sqlite_pragmas(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
+    Box::pin(async move {
+        conn.execute(sqlx::raw_sql(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+        ))
+        .await?;
+        Ok(())
+    })
 }
 
 /// Cursor pagination: fetch `limit + 1` rows ordered by id after the cursor; the extra row

@@ -118,7 +118,7 @@ impl Db {
         .bind(&f.title)
         .bind(&f.body)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StorageError::unique("a saved reply with this shortcut already exists"))?;
         self.get_saved_reply(m, &id).await
@@ -134,7 +134,7 @@ impl Db {
         .bind(now_ms())
         .bind(m.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StorageError::unique("a saved reply with this shortcut already exists"))?;
         if done.rows_affected() == 0 {
@@ -147,7 +147,7 @@ impl Db {
         let done = sqlx::query("DELETE FROM saved_replies WHERE merchant_id = $1 AND id = $2")
             .bind(m.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);

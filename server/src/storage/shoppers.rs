@@ -33,7 +33,7 @@ impl Db {
             .bind(id.as_str())
             .bind(m.as_str())
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(Shopper {
             id,
@@ -69,7 +69,7 @@ impl Db {
         .bind(now_ms())
         .bind(m.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);

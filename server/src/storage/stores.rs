@@ -94,7 +94,7 @@ impl Db {
         .bind(to_json(&f.hours))
         .bind(to_json(&f.exceptions))
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.get_store(m, &id).await
     }
@@ -141,7 +141,7 @@ impl Db {
         .bind(now_ms())
         .bind(m.as_str())
         .bind(id.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StorageError::NotFound);
@@ -227,7 +227,7 @@ impl Db {
         .bind(name)
         .bind(now_ms())
         .bind(store.as_str())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(StorageError::unique("a department with this name already exists in the store"))?;
         if done.rows_affected() == 0 {
@@ -245,7 +245,7 @@ impl Db {
             .bind(name)
             .bind(m.as_str())
             .bind(id.as_str())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(StorageError::unique("a department with this name already exists in the store"))?;
         if done.rows_affected() == 0 {

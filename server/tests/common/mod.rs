@@ -220,6 +220,7 @@ impl TestApp {
             let _ = h.await;
         }
         self.db.pool.close().await;
+        self.db.writer.close().await;
         self.test_db.drop_db().await;
     }
 }

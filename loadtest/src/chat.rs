@@ -1,0 +1,581 @@
+//! The `chat` scenario.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::json;
+
+use floorwalker::protocol::{ExpertIn, Out, ShopperIn};
+
+use crate::client::{self, ws_url};
+use crate::stats::{Side, Stats};
+use crate::{parse_duration, setup, urls};
+
+#[derive(Args, Debug, Clone)]
+pub struct ChatArgs {
+    /// Server base URL(s), comma-separated to spread clients over several nodes.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    #[arg(long, default_value_t = 100)]
+    pub shoppers: usize,
+    #[arg(long, default_value_t = 10)]
+    pub experts: usize,
+    /// How long clients send messages.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Target messages per second, both directions together.
+    #[arg(long, default_value_t = 200.0)]
+    pub rate: f64,
+    /// Share of clients that drop their connection once mid-run and resume.
+    #[arg(long, default_value_t = 0.05)]
+    pub drop: f64,
+    /// The demo password (admin@demo.example).
+    #[arg(long, env = "FLOORWALKER_DEMO_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn now_us() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
+}
+
+fn body(cid: &str) -> String {
+    format!("lt|{cid}|{}", now_us())
+}
+
+/// Client id and send time of a load-test message body.
+fn parse_body(b: &str) -> Option<(&str, u64)> {
+    let mut parts = b.split('|');
+    (parts.next()? == "lt").then_some(())?;
+    let cid = parts.next()?;
+    Some((cid, parts.next()?.parse().ok()?))
+}
+
+struct Phase {
+    start: Instant,
+    stop_sending: Instant,
+    final_sync: Instant,
+    finish: Instant,
+}
+
+pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
+    let nodes = urls(&a.url);
+    anyhow::ensure!(!nodes.is_empty(), "give at least one --url");
+    eprintln!("preparing the demo merchant: {} experts …", a.experts);
+    let target = Arc::new(setup::prepare(&nodes[0], &a.password, a.experts).await?);
+    let stats = Arc::new(Stats::new());
+    let start = Instant::now() + Duration::from_secs(2);
+    let phase = Arc::new(Phase {
+        start,
+        stop_sending: start + a.duration,
+        final_sync: start + a.duration + Duration::from_secs(5),
+        finish: start + a.duration + Duration::from_secs(9),
+    });
+    let mut tasks = Vec::new();
+    for (i, token) in target.expert_tokens.iter().enumerate() {
+        let (url, token, stats, phase, drop) = (nodes[i % nodes.len()].clone(), token.clone(), stats.clone(), phase.clone(), a.drop);
+        tasks.push(tokio::spawn(async move { expert(url, token, stats, phase, drop).await }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Each shopper message gets one expert reply, so shoppers send at half the target rate.
+    let per_shopper = Duration::from_secs_f64((a.shoppers as f64 * 2.0 / a.rate.max(0.001)).max(0.01));
+    for i in 0..a.shoppers {
+        let (url, target, stats, phase, drop) = (nodes[i % nodes.len()].clone(), target.clone(), stats.clone(), phase.clone(), a.drop);
+        tasks.push(tokio::spawn(async move {
+            shopper(i, url, target, stats, phase, per_shopper, drop).await
+        }));
+    }
+    let progress = {
+        let stats = stats.clone();
+        let phase = phase.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let c = &stats.c;
+                eprintln!(
+                    "[{:>4.0}s] chats {}/{} claimed, sent {}, acked {}, delivered {}, reconnects {}",
+                    phase.start.elapsed().as_secs_f64(),
+                    c.chats_claimed.load(Ordering::Relaxed),
+                    c.chats_requested.load(Ordering::Relaxed),
+                    c.messages_sent.load(Ordering::Relaxed),
+                    c.messages_acked.load(Ordering::Relaxed),
+                    c.messages_delivered.load(Ordering::Relaxed),
+                    c.reconnects.load(Ordering::Relaxed),
+                );
+            }
+        })
+    };
+    for t in tasks {
+        if let Err(e) = t.await {
+            eprintln!("a client task failed: {e}");
+        }
+    }
+    progress.abort();
+    let (lost, duplicates, double_claims) = stats.reconcile();
+    let c = &stats.c;
+    let secs = a.duration.as_secs_f64();
+    let delivered = c.messages_delivered.load(Ordering::Relaxed);
+    let claim = Stats::summary(&stats.claim_ms.lock().unwrap(), 1000.0);
+    let delivery = Stats::summary(&stats.delivery_us.lock().unwrap(), 1000.0);
+    let out = json!({
+        "scenario": "chat",
+        "nodes": nodes.len(),
+        "shoppers": a.shoppers,
+        "experts": a.experts,
+        "duration_s": secs,
+        "chats_requested": c.chats_requested.load(Ordering::Relaxed),
+        "chats_claimed": c.chats_claimed.load(Ordering::Relaxed),
+        "claim_attempts": c.claim_attempts.load(Ordering::Relaxed),
+        "double_claims": double_claims,
+        "messages_sent": c.messages_sent.load(Ordering::Relaxed),
+        "messages_acked": c.messages_acked.load(Ordering::Relaxed),
+        "messages_delivered": delivered,
+        "messages_per_s": (c.messages_acked.load(Ordering::Relaxed) as f64 / secs),
+        "lost": lost,
+        "duplicates": duplicates,
+        "out_of_order": c.out_of_order.load(Ordering::Relaxed),
+        "reconnects": c.reconnects.load(Ordering::Relaxed),
+        "errors": c.errors.load(Ordering::Relaxed),
+        "unavailable": c.unavailable.load(Ordering::Relaxed),
+        "claim_ms": claim,
+        "delivery_ms": delivery,
+    });
+    eprintln!();
+    eprintln!(
+        "chat: {} shoppers, {} experts, {:.0} s on {} node(s)",
+        a.shoppers,
+        a.experts,
+        secs,
+        nodes.len()
+    );
+    eprintln!(
+        "  chats      {} requested, {} claimed, {} double claims",
+        out["chats_requested"], out["chats_claimed"], double_claims
+    );
+    eprintln!(
+        "  messages   {} sent, {} acked ({:.0}/s), {} delivered live",
+        out["messages_sent"],
+        out["messages_acked"],
+        out["messages_per_s"].as_f64().unwrap_or(0.0),
+        delivered
+    );
+    eprintln!(
+        "  integrity  {lost} lost, {duplicates} duplicates, {} out of order, {} reconnects",
+        out["out_of_order"], out["reconnects"]
+    );
+    eprintln!(
+        "  claim ms   p50 {} p99 {} p999 {} max {}",
+        claim["p50"], claim["p99"], claim["p999"], claim["max"]
+    );
+    eprintln!(
+        "  deliver ms p50 {} p99 {} p999 {} max {}",
+        delivery["p50"], delivery["p99"], delivery["p999"], delivery["max"]
+    );
+    if a.json {
+        println!("{out}");
+    }
+    Ok(())
+}
+
+/// Handle a message frame on either side; returns the client id if it is the other side's
+/// load-test message seen live for the first time (so the expert can answer it).
+fn on_message(
+    stats: &Stats,
+    me: Side,
+    m: &floorwalker::protocol::MessageView,
+    live: bool,
+    max_live: &mut HashMap<String, i64>,
+) -> Option<String> {
+    let other = if me == Side::Shopper { "expert" } else { "shopper" };
+    if m.author.role != other {
+        return None;
+    }
+    let (cid, sent) = parse_body(&m.body)?;
+    if live {
+        let top = max_live.entry(m.conversation_id.clone()).or_insert(0);
+        if m.seq < *top {
+            Stats::inc(&stats.c.out_of_order);
+        }
+        *top = (*top).max(m.seq);
+    }
+    let first = stats.received(&m.conversation_id, me, cid, m.seq);
+    if first {
+        Stats::inc(&stats.c.messages_delivered);
+        if live {
+            let _ = stats.delivery_us.lock().unwrap().record(now_us().saturating_sub(sent).max(1));
+        }
+    }
+    (first && live).then(|| cid.to_owned())
+}
+
+async fn shopper(
+    i: usize,
+    url: String,
+    target: Arc<setup::Target>,
+    stats: Arc<Stats>,
+    phase: Arc<Phase>,
+    every: Duration,
+    drop_share: f64,
+) {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
+    // Arrivals spread over the first two seconds.
+    tokio::time::sleep_until((phase.start + Duration::from_millis(rng.gen_range(0..2000))).into()).await;
+    let dep = target.department_ids[i % target.department_ids.len()].clone();
+    let mut token: Option<String> = None;
+    let mut conv: Option<String> = None;
+    let mut seen_seq = 0i64;
+    let mut unacked: HashMap<String, String> = HashMap::new();
+    let mut max_live = HashMap::new();
+    let mut claimed = false;
+    let drop_at = (rng.gen_bool(drop_share.clamp(0.0, 1.0)))
+        .then(|| phase.start + (phase.stop_sending - phase.start).mul_f64(rng.gen_range(0.2..0.8)));
+    let mut dropped = false;
+    let mut n = 0u64;
+    let ws = ws_url(&url, &format!("/ws/shopper?merchant={}&v=1", target.merchant_id));
+    'connection: loop {
+        if Instant::now() > phase.finish {
+            return;
+        }
+        let Ok((mut sink, mut stream)) = client::connect(&ws).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        if client::send(
+            &mut sink,
+            &ShopperIn::Hello {
+                token: token.clone(),
+                locale: None,
+            },
+        )
+        .await
+        .is_err()
+        {
+            continue;
+        }
+        match client::recv(&mut stream).await {
+            Ok(Out::ShopperWelcome { token: t, .. }) => token = Some(t),
+            _ => continue,
+        }
+        match &conv {
+            None => {
+                let cid = format!("s{i}-{n}");
+                n += 1;
+                let _ = client::send(
+                    &mut sink,
+                    &ShopperIn::RequestChat {
+                        store_id: Some(target.store_id.clone()),
+                        department_id: Some(dep.clone()),
+                        page_url: Some("https://shop.example/load".into()),
+                        page_title: None,
+                        product: None,
+                        text: Some(body(&cid)),
+                        client_msg_id: Some(cid.clone()),
+                    },
+                )
+                .await;
+                unacked.insert(cid, String::new());
+                Stats::inc(&stats.c.chats_requested);
+                Stats::inc(&stats.c.messages_sent);
+            }
+            Some(c) => {
+                let _ = client::send(
+                    &mut sink,
+                    &ShopperIn::Sync {
+                        conversation_id: c.clone(),
+                        after_seq: seen_seq,
+                    },
+                )
+                .await;
+                for (cid, b) in unacked.clone() {
+                    if !b.is_empty() {
+                        let _ = client::send(
+                            &mut sink,
+                            &ShopperIn::Send {
+                                conversation_id: c.clone(),
+                                client_msg_id: cid,
+                                body: b,
+                            },
+                        )
+                        .await;
+                    }
+                }
+            }
+        }
+        let mut tick = tokio::time::interval_at((Instant::now() + every.mul_f64(rng.gen_range(0.0..1.0))).into(), every);
+        let mut synced_final = false;
+        loop {
+            let now = Instant::now();
+            if now > phase.finish {
+                if let Some(c) = &conv {
+                    let _ = client::send(
+                        &mut sink,
+                        &ShopperIn::End {
+                            conversation_id: c.clone(),
+                        },
+                    )
+                    .await;
+                }
+                return;
+            }
+            if !synced_final && now > phase.final_sync {
+                synced_final = true;
+                if let Some(c) = &conv {
+                    let _ = client::send(
+                        &mut sink,
+                        &ShopperIn::Sync {
+                            conversation_id: c.clone(),
+                            after_seq: 0,
+                        },
+                    )
+                    .await;
+                }
+            }
+            if let Some(at) = drop_at {
+                if !dropped && now > at {
+                    dropped = true;
+                    Stats::inc(&stats.c.reconnects);
+                    drop(sink);
+                    drop(stream);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue 'connection;
+                }
+            }
+            tokio::select! {
+                f = client::recv(&mut stream) => match f {
+                    Ok(Out::Conversation { conversation }) => {
+                        if conv.is_none() { conv = Some(conversation.id.clone()); }
+                        if Some(&conversation.id) == conv.as_ref() && conversation.status == "claimed" { claimed = true; }
+                    }
+                    Ok(Out::Ack { client_msg_id, seq, conversation_id, .. }) => {
+                        if unacked.remove(&client_msg_id).is_some() {
+                            Stats::inc(&stats.c.messages_acked);
+                            stats.acked(&conversation_id, Side::Shopper, &client_msg_id);
+                        }
+                        seen_seq = seen_seq.max(seq);
+                    }
+                    Ok(Out::Message { message }) => {
+                        seen_seq = seen_seq.max(message.seq);
+                        on_message(&stats, Side::Shopper, &message, true, &mut max_live);
+                    }
+                    Ok(Out::Messages { messages, .. }) => {
+                        for m in &messages {
+                            seen_seq = seen_seq.max(m.seq);
+                            on_message(&stats, Side::Shopper, m, false, &mut max_live);
+                        }
+                    }
+                    Ok(Out::Error { code, .. }) => {
+                        if code == "unavailable" { Stats::inc(&stats.c.unavailable) } else { Stats::inc(&stats.c.errors) }
+                    }
+                    Ok(Out::Unavailable { .. }) => {
+                        // Nobody free yet: ask again shortly.
+                        Stats::inc(&stats.c.errors);
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        unacked.clear();
+                        continue 'connection;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        Stats::inc(&stats.c.reconnects);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue 'connection;
+                    }
+                },
+                _ = tick.tick() => {
+                    if claimed && Instant::now() < phase.stop_sending {
+                        if let Some(c) = &conv {
+                            let cid = format!("s{i}-{n}");
+                            n += 1;
+                            let b = body(&cid);
+                            unacked.insert(cid.clone(), b.clone());
+                            Stats::inc(&stats.c.messages_sent);
+                            if client::send(&mut sink, &ShopperIn::Send { conversation_id: c.clone(), client_msg_id: cid, body: b }).await.is_err() {
+                                continue 'connection;
+                            }
+                        }
+                    }
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+}
+
+async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>, drop_share: f64) {
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
+    let me = token.clone();
+    let mut my_id;
+    let mut chats: HashMap<String, i64> = HashMap::new();
+    let mut max_live = HashMap::new();
+    let mut n = 0u64;
+    let drop_at = (rng.gen_bool(drop_share.clamp(0.0, 1.0)))
+        .then(|| phase.start + (phase.stop_sending - phase.start).mul_f64(rng.gen_range(0.2..0.8)));
+    let mut dropped = false;
+    let ws = ws_url(&url, "/ws/expert?v=1");
+    'connection: loop {
+        if Instant::now() > phase.finish {
+            return;
+        }
+        let Ok((mut sink, mut stream)) = client::connect(&ws).await else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let _ = client::send(&mut sink, &ExpertIn::Hello { token: me.clone() }).await;
+        let offers = match client::recv(&mut stream).await {
+            Ok(Out::ExpertWelcome {
+                expert,
+                conversations,
+                offers,
+                ..
+            }) => {
+                my_id = expert.id;
+                for c in conversations {
+                    chats.entry(c.id.clone()).or_insert(0);
+                    let after = chats[&c.id];
+                    let _ = client::send(
+                        &mut sink,
+                        &ExpertIn::Sync {
+                            conversation_id: c.id,
+                            after_seq: after,
+                        },
+                    )
+                    .await;
+                }
+                offers
+            }
+            _ => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let _ = client::send(
+            &mut sink,
+            &ExpertIn::SetStatus {
+                available: Some(true),
+                max_chats: Some(20),
+                store_ids: None,
+                department_ids: None,
+            },
+        )
+        .await;
+        // Claims fire after a human-like pause unless the offer is withdrawn first.
+        let mut pending: FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>> = FuturesUnordered::new();
+        let mut waiting: HashSet<String> = HashSet::new();
+        let mut claim_sent: HashMap<String, Instant> = HashMap::new();
+        let schedule = |id: String, rng: &mut rand::rngs::StdRng, pending: &mut FuturesUnordered<_>| {
+            let delay = Duration::from_millis(rng.gen_range(20..300));
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> = Box::pin(async move {
+                tokio::time::sleep(delay).await;
+                id
+            });
+            pending.push(fut);
+        };
+        for o in offers {
+            if waiting.insert(o.conversation_id.clone()) {
+                schedule(o.conversation_id, &mut rng, &mut pending);
+            }
+        }
+        let mut synced_final = false;
+        loop {
+            let now = Instant::now();
+            if now > phase.finish {
+                return;
+            }
+            if !synced_final && now > phase.final_sync {
+                synced_final = true;
+                for c in chats.keys() {
+                    let _ = client::send(
+                        &mut sink,
+                        &ExpertIn::Sync {
+                            conversation_id: c.clone(),
+                            after_seq: 0,
+                        },
+                    )
+                    .await;
+                }
+            }
+            if let Some(at) = drop_at {
+                if !dropped && now > at {
+                    dropped = true;
+                    Stats::inc(&stats.c.reconnects);
+                    drop(sink);
+                    drop(stream);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue 'connection;
+                }
+            }
+            tokio::select! {
+                Some(id) = pending.next(), if !pending.is_empty() => {
+                    if waiting.remove(&id) && chats.len() < 20 && Instant::now() < phase.stop_sending {
+                        Stats::inc(&stats.c.claim_attempts);
+                        claim_sent.insert(id.clone(), Instant::now());
+                        let _ = client::send(&mut sink, &ExpertIn::Claim { conversation_id: id }).await;
+                    }
+                }
+                f = client::recv(&mut stream) => match f {
+                    Ok(Out::Offer { offer }) => {
+                        if !chats.contains_key(&offer.conversation_id) && waiting.insert(offer.conversation_id.clone()) {
+                            schedule(offer.conversation_id, &mut rng, &mut pending);
+                        }
+                    }
+                    Ok(Out::OfferWithdrawn { conversation_id, .. }) => { waiting.remove(&conversation_id); }
+                    Ok(Out::ClaimFailed { conversation_id, .. }) => {
+                        if let Some(t) = claim_sent.remove(&conversation_id) {
+                            let _ = stats.claim_ms.lock().unwrap().record(t.elapsed().as_micros().max(1) as u64);
+                        }
+                    }
+                    Ok(Out::Conversation { conversation }) => {
+                        let mine = conversation.expert.as_ref().is_some_and(|e| e.id == my_id);
+                        if conversation.status == "claimed" && mine && !chats.contains_key(&conversation.id) {
+                            if let Some(t) = claim_sent.remove(&conversation.id) {
+                                let _ = stats.claim_ms.lock().unwrap().record(t.elapsed().as_micros().max(1) as u64);
+                            }
+                            stats.winners.lock().unwrap().entry(conversation.id.clone()).or_default().insert(my_id.clone());
+                            Stats::inc(&stats.c.chats_claimed);
+                            chats.insert(conversation.id.clone(), 0);
+                            let _ = client::send(&mut sink, &ExpertIn::Sync { conversation_id: conversation.id, after_seq: 0 }).await;
+                        } else if conversation.status != "claimed" && !mine {
+                            chats.remove(&conversation.id);
+                        }
+                    }
+                    Ok(Out::Ack { client_msg_id, conversation_id, .. }) => {
+                        Stats::inc(&stats.c.messages_acked);
+                        stats.acked(&conversation_id, Side::Expert, &client_msg_id);
+                    }
+                    Ok(Out::Message { message }) => {
+                        if let Some(s) = chats.get_mut(&message.conversation_id) { *s = (*s).max(message.seq); }
+                        if on_message(&stats, Side::Expert, &message, true, &mut max_live).is_some() && Instant::now() < phase.stop_sending {
+                            let cid = format!("e{}-{n}", &me[4..12]);
+                            n += 1;
+                            Stats::inc(&stats.c.messages_sent);
+                            let _ = client::send(&mut sink, &ExpertIn::Send { conversation_id: message.conversation_id.clone(), client_msg_id: cid.clone(), body: body(&cid), product: None }).await;
+                        }
+                    }
+                    Ok(Out::Messages { messages, .. }) => {
+                        for m in &messages {
+                            if let Some(s) = chats.get_mut(&m.conversation_id) { *s = (*s).max(m.seq); }
+                            on_message(&stats, Side::Expert, m, false, &mut max_live);
+                        }
+                    }
+                    Ok(Out::Error { code, .. }) => {
+                        if code == "unavailable" { Stats::inc(&stats.c.unavailable) } else { Stats::inc(&stats.c.errors) }
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        Stats::inc(&stats.c.reconnects);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue 'connection;
+                    }
+                },
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        }
+    }
+}

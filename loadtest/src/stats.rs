@@ -1,0 +1,106 @@
+//! Counters and latency histograms shared by every simulated client.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use hdrhistogram::Histogram;
+use serde_json::json;
+
+#[derive(Default)]
+pub struct Counters {
+    pub chats_requested: AtomicU64,
+    pub chats_claimed: AtomicU64,
+    pub claim_attempts: AtomicU64,
+    pub messages_sent: AtomicU64,
+    pub messages_acked: AtomicU64,
+    pub messages_delivered: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub out_of_order: AtomicU64,
+    pub errors: AtomicU64,
+    pub unavailable: AtomicU64,
+}
+
+/// Which side sent a message (the other side must receive it).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Side {
+    Shopper,
+    Expert,
+}
+
+pub struct Stats {
+    pub c: Counters,
+    pub claim_ms: Mutex<Histogram<u64>>,
+    pub delivery_us: Mutex<Histogram<u64>>,
+    /// conversation → experts who were told they won it.
+    pub winners: Mutex<HashMap<String, HashSet<String>>>,
+    /// (conversation, sender side) → client ids acknowledged to the sender.
+    pub acked: Mutex<HashMap<(String, Side), HashSet<String>>>,
+    /// (conversation, receiving side) → client id → the seqs it arrived under.
+    pub received: Mutex<HashMap<(String, Side), HashMap<String, HashSet<i64>>>>,
+}
+
+impl Stats {
+    pub fn new() -> Self {
+        Stats {
+            c: Counters::default(),
+            claim_ms: Mutex::new(Histogram::new_with_bounds(1, 600_000, 3).unwrap()),
+            delivery_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
+            winners: Mutex::new(HashMap::new()),
+            acked: Mutex::new(HashMap::new()),
+            received: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn inc(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn acked(&self, conv: &str, from: Side, client_id: &str) {
+        self.acked
+            .lock()
+            .unwrap()
+            .entry((conv.to_owned(), from))
+            .or_default()
+            .insert(client_id.to_owned());
+    }
+
+    /// Record a received message; returns true the first time this client id is seen.
+    pub fn received(&self, conv: &str, to: Side, client_id: &str, seq: i64) -> bool {
+        let mut r = self.received.lock().unwrap();
+        let seqs = r.entry((conv.to_owned(), to)).or_default().entry(client_id.to_owned()).or_default();
+        let first = seqs.is_empty();
+        seqs.insert(seq);
+        first
+    }
+
+    /// (lost, duplicates, double_claims) from the books.
+    pub fn reconcile(&self) -> (u64, u64, u64) {
+        let acked = self.acked.lock().unwrap();
+        let received = self.received.lock().unwrap();
+        let mut lost = 0;
+        for ((conv, from), ids) in acked.iter() {
+            let to = if *from == Side::Shopper { Side::Expert } else { Side::Shopper };
+            let got = received.get(&(conv.clone(), to));
+            for id in ids {
+                if got.is_none_or(|g| !g.contains_key(id)) {
+                    lost += 1;
+                }
+            }
+        }
+        let duplicates = received.values().flat_map(|m| m.values()).filter(|seqs| seqs.len() > 1).count() as u64;
+        let double_claims = self.winners.lock().unwrap().values().filter(|w| w.len() > 1).count() as u64;
+        (lost, duplicates, double_claims)
+    }
+
+    pub fn summary(hist: &Histogram<u64>, scale: f64) -> serde_json::Value {
+        let q = |p: f64| {
+            if hist.is_empty() {
+                0.0
+            } else {
+                hist.value_at_quantile(p) as f64 / scale
+            }
+        };
+        json!({"p50": q(0.5), "p99": q(0.99), "p999": q(0.999), "max": if hist.is_empty() { 0.0 } else { hist.max() as f64 / scale }, "count": hist.len()})
+    }
+}
