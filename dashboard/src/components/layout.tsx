@@ -44,17 +44,31 @@ export function Layout({ account, nav, path, onSignOut, children }: {
     first.current = false;
   }, [path]);
 
+  // Escape closes the menu; the listener is always on so a quick key press is never missed.
+  const drawerOpen = useRef(false);
+  drawerOpen.current = drawer;
   useEffect(() => {
-    if (!drawer) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && drawerOpen.current && !document.querySelector('dialog[open]')) {
+        drawerOpen.current = false;
+        setDrawer(false);
+        menuBtn.current?.focus();
+      }
+    };
+    addEventListener('keydown', onKey);
+    return () => removeEventListener('keydown', onKey);
+  }, []);
+  const toggleDrawer = () => {
+    const next = !drawer;
+    drawerOpen.current = next;
+    setDrawer(next);
     // Opening the menu moves focus to the current (or first) link in it.
-    requestAnimationFrame(() => {
+    if (next) requestAnimationFrame(() => {
+      if (!drawerOpen.current) return;
       const links = document.querySelectorAll<HTMLElement>('#sidebar nav a');
       (document.querySelector<HTMLElement>('#sidebar nav a[aria-current=page]') ?? links[0])?.focus();
     });
-    const onKey = (e: KeyboardEvent) => { if (e.key === 'Escape') { setDrawer(false); menuBtn.current?.focus(); } };
-    addEventListener('keydown', onKey);
-    return () => removeEventListener('keydown', onKey);
-  }, [drawer]);
+  };
 
   // Pending sign-ups are shown on the Team link so nobody waits unnoticed.
   const [pending, setPending] = useState(0);
@@ -79,7 +93,7 @@ export function Layout({ account, nav, path, onSignOut, children }: {
       </a>
       <header class="topbar">
         <button type="button" class="icon-btn menu-btn" ref={menuBtn} aria-expanded={drawer} aria-controls="sidebar"
-          aria-label={drawer ? t('nav.closeMenu') : t('nav.openMenu')} onClick={() => setDrawer(!drawer)}>
+          aria-label={drawer ? t('nav.closeMenu') : t('nav.openMenu')} onClick={toggleDrawer}>
           <Icon name={drawer ? 'x' : 'menu'} />
         </button>
         <a class="brand" href={href(nav[0]?.path ?? '/account')}>
