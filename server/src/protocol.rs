@@ -376,6 +376,9 @@ pub enum Out {
         status: ExpertStatusView,
         conversations: Vec<ConversationView>,
         offers: Vec<Offer>,
+        /// Approved colleagues of the same merchant, for transfers to a named expert.
+        #[serde(default)]
+        colleagues: Vec<NamedRef>,
     },
     Conversation {
         conversation: ConversationView,

@@ -15,6 +15,7 @@ on_both_backends!(
     merchants_never_see_each_others_chats,
     bad_frames_get_clean_errors_and_the_server_stays_healthy,
     foreign_origins_are_refused,
+    identify_needs_the_merchants_signature,
     offline_messages_become_queued_conversations,
     transfer_contacts_history_and_saved_replies,
     unclaimed_chats_become_missed,
@@ -591,6 +592,12 @@ async fn transfer_contacts_history_and_saved_replies(b: Backend) {
     let (mut e2, _) = expert_ws(&app, "expert2@demo.example").await;
     let (mut e3, _) = expert_ws(&app, "expert3@demo.example").await;
     let e2_id = offer_expert(&app, "expert2@demo.example").await;
+    let (_, w) = expert_ws(&app, "expert1@demo.example").await;
+    let Out::ExpertWelcome { colleagues, .. } = w else { unreachable!() };
+    assert!(
+        colleagues.iter().any(|c| c.id == e2_id),
+        "colleagues are listed for named transfers"
+    );
     e1.send(json!({"type": "transfer", "conversation_id": id, "expert_id": e2_id, "note": "Wants the grey one"}))
         .await;
     e1.until(
@@ -699,5 +706,44 @@ async fn deactivation_closes_the_experts_socket(b: Backend) {
     let (s, _) = admin.post(&format!("/api/v1/team/experts/{id}/deactivate"), json!({})).await;
     assert_eq!(s, reqwest::StatusCode::OK);
     assert_eq!(ws.close_code().await, Some(4001));
+    app.stop().await;
+}
+
+async fn identify_needs_the_merchants_signature(b: Backend) {
+    use hmac::{Hmac, Mac};
+    let app = TestApp::spawn_demo(b).await;
+    let (m, _, _) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, secret) = admin.get("/api/v1/identity-secret").await;
+    let secret = secret["identity_secret"].as_str().unwrap().to_owned();
+    let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    shopper
+        .send(json!({"type": "identify", "email": "ada@example.com", "name": "Ada", "signature": "00ff"}))
+        .await;
+    shopper
+        .until("forbidden", |o| matches!(o, Out::Error { code, .. } if code == "forbidden"))
+        .await;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(b"ada@example.com");
+    let sig: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    shopper
+        .send(json!({"type": "identify", "email": "ada@example.com", "name": "Ada", "signature": sig}))
+        .await;
+    shopper
+        .until(
+            "identified",
+            |o| matches!(o, Out::Identified { email, .. } if email == "ada@example.com"),
+        )
+        .await;
+    let (_, who) = admin.get(&format!("/api/v1/shoppers/{shopper_id}")).await;
+    assert_eq!(who["name"], "Ada");
+    // A rotated secret invalidates old signatures.
+    admin.post("/api/v1/identity-secret", json!({})).await;
+    shopper
+        .send(json!({"type": "identify", "email": "ada@example.com", "name": "Ada", "signature": sig}))
+        .await;
+    shopper
+        .until("forbidden", |o| matches!(o, Out::Error { code, .. } if code == "forbidden"))
+        .await;
     app.stop().await;
 }

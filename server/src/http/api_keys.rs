@@ -16,7 +16,10 @@ use crate::ids::ApiKeyId;
 use crate::storage::{ApiKey, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create)).routes(routes!(revoke))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
+        .routes(routes!(identity_secret, rotate_identity_secret))
 }
 
 #[utoipa::path(get, path = "/api-keys", tag = "integrations", params(PageQuery), responses((status = 200, body = Page<ApiKey>)), security(("session" = [])))]
@@ -64,4 +67,26 @@ async fn create(
 async fn revoke(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
     let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound)?;
     Ok(Json(state.db.revoke_api_key(&m.id, &id).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentitySecret {
+    /// Key for the widget's `identify` signatures: the merchant's server sends
+    /// `hex(HMAC-SHA256(secret, email))` with the shopper's email. Keep it on your server.
+    pub identity_secret: String,
+}
+
+#[utoipa::path(get, path = "/identity-secret", tag = "integrations", responses((status = 200, body = IdentitySecret)), security(("session" = [])))]
+async fn identity_secret(State(state): State<AppState>, m: Merchant<Integrations>) -> ApiResult<Json<IdentitySecret>> {
+    Ok(Json(IdentitySecret {
+        identity_secret: state.db.identity_secret(&m.id).await?,
+    }))
+}
+
+/// Issue a new identity secret; signatures made with the old one stop working.
+#[utoipa::path(post, path = "/identity-secret", tag = "integrations", responses((status = 200, body = IdentitySecret)), security(("session" = [])))]
+async fn rotate_identity_secret(State(state): State<AppState>, m: Merchant<Integrations>) -> ApiResult<Json<IdentitySecret>> {
+    Ok(Json(IdentitySecret {
+        identity_secret: state.db.rotate_identity_secret(&m.id).await?,
+    }))
 }

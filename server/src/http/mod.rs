@@ -145,7 +145,10 @@ fn front_ends(web_dir: &std::path::Path) -> Router<AppState> {
         .nest_service("/app", spa("store-app"))
         .nest_service("/widget", ServeDir::new(&widget_dist))
         .route_service("/widget.js", ServeFile::new(widget_dist.join("widget.js")))
-        .route("/shop", axum::routing::get(public::shop))
+        .route(
+            "/shop",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/shop/") }),
+        )
         .route("/shop/", axum::routing::get(public::shop))
         .route("/shop/{*path}", axum::routing::get(public::shop))
 }

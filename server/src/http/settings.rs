@@ -33,6 +33,7 @@ async fn put_display(
 ) -> ApiResult<Json<DisplaySettings>> {
     d.validate().map_err(ApiError::Validation)?;
     state.db.set_display(&m.id, &d).await?;
+    state.hub.forget_merchant(&m.id);
     Ok(Json(d))
 }
 
@@ -56,6 +57,7 @@ async fn get_origins(State(state): State<AppState>, m: Merchant<Settings>) -> Ap
 async fn put_origins(State(state): State<AppState>, m: Merchant<Settings>, JsonBody(o): JsonBody<Origins>) -> ApiResult<Json<Origins>> {
     let origins = validate_origins(&o.origins).map_err(ApiError::Validation)?;
     state.db.set_origins(&m.id, &origins).await?;
+    state.hub.forget_merchant(&m.id);
     Ok(Json(Origins { origins }))
 }
 
@@ -74,5 +76,6 @@ async fn put_routing(
 ) -> ApiResult<Json<RoutingSettings>> {
     r.validate().map_err(ApiError::Validation)?;
     state.db.set_routing(&m.id, &r).await?;
+    state.hub.forget_merchant(&m.id);
     Ok(Json(r))
 }

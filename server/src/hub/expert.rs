@@ -91,7 +91,10 @@ impl ExpertSession {
         let frame: ExpertIn = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
-                hub.send_out(conn, &Out::error("bad_request", format!("unreadable frame: {e}"), None));
+                hub.send_out(
+                    conn,
+                    &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
+                );
                 return Step::Malformed;
             }
         };
@@ -374,7 +377,7 @@ impl ExpertSession {
                     .collect(),
             })
             .collect();
-        self.merchant = Some(m);
+        self.merchant = Some(m.clone());
         self.expert = Some(Me {
             id: e.id.to_string(),
             name: e.name.clone(),
@@ -382,6 +385,19 @@ impl ExpertSession {
         });
         let status = hub.experts.get(e.id.as_str()).map(|p| p.status()).expect("just added");
         let offers = hub.backlog(e.id.as_str()).await;
+        let colleagues = hub
+            .db
+            .list_experts(&m, Some(ExpertStatus::Approved), &PageRequest::first(200))
+            .await
+            .map(|p| p.items)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|x| x.id != e.id)
+            .map(|x| NamedRef {
+                id: x.id.to_string(),
+                name: x.name,
+            })
+            .collect();
         hub.send_out(
             conn,
             &Out::ExpertWelcome {
@@ -396,6 +412,7 @@ impl ExpertSession {
                 status,
                 conversations: open.iter().map(|c| c.view()).collect(),
                 offers,
+                colleagues,
             },
         );
         Step::Continue

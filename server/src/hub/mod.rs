@@ -367,6 +367,11 @@ impl Hub {
         Some(fresh)
     }
 
+    /// Drop the cached settings of a merchant (after an edit), so the next read is fresh.
+    pub fn forget_merchant(&self, m: &MerchantId) {
+        self.settings.remove(m.as_str());
+    }
+
     // ----- presence -----
 
     pub fn add_presence(&self, expert: &str, p: Presence, conn: u64) {
@@ -754,6 +759,16 @@ impl Hub {
         self.queue_sent.retain(|k, _| live.contains(k.as_str()));
         Ok(())
     }
+}
+
+/// The `client_msg_id` (or `conversation_id`) of a frame that did not parse, if it has one, so
+/// the client can tell which of its messages failed.
+pub fn readable_ref(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get("client_msg_id")
+        .or_else(|| v.get("conversation_id"))
+        .and_then(|x| x.as_str())
+        .map(|s| s.chars().take(64).collect())
 }
 
 /// Serialise a frame once; the bytes are shared by every socket it goes to.

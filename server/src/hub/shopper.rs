@@ -105,7 +105,10 @@ impl ShopperSession {
         let frame: ShopperIn = match serde_json::from_str(text) {
             Ok(f) => f,
             Err(e) => {
-                hub.send_out(conn, &Out::error("bad_request", format!("unreadable frame: {e}"), None));
+                hub.send_out(
+                    conn,
+                    &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
+                );
                 return Step::Malformed;
             }
         };

@@ -262,6 +262,19 @@ impl Db {
         }
     }
 
+    pub async fn rotate_identity_secret(&self, m: Tenant<'_>) -> Result<String> {
+        let s = crate::auth::new_token("fwi_");
+        let done = sqlx::query("UPDATE merchants SET identity_secret = $1 WHERE id = $2")
+            .bind(&s)
+            .bind(m.as_str())
+            .execute(&self.writer)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StorageError::NotFound);
+        }
+        Ok(s)
+    }
+
     pub async fn shopper_exists(&self, m: Tenant<'_>, id: &str) -> Result<bool> {
         let row: Option<(String,)> = sqlx::query_as("SELECT id FROM shoppers WHERE merchant_id = $1 AND id = $2")
             .bind(m.as_str())
