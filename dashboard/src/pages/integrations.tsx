@@ -111,7 +111,7 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
             {secret && <CopyButton text={secret.secret} />}
           </div>
         </div>
-        <p class="hint">{t('keys.usage')} <code>Authorization: Bearer …</code></p>
+        <p class="hint">{t('keys.usage')} <code dir="ltr">Authorization: Bearer …</code></p>
       </Dialog>
 
       <ConfirmDialog open={!!revoking} title={t('keys.revokeTitle', { name: revoking?.name ?? '' })} message={<p>{t('keys.revokeBody')}</p>}
