@@ -80,9 +80,11 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         finish: start + a.duration + Duration::from_secs(9),
     });
     let mut tasks = Vec::new();
+    // A few experts reach for each offer, as on a real shop floor (not all of them at once).
+    let reach = (5.0 / a.experts.max(1) as f64).min(1.0);
     for (i, token) in target.expert_tokens.iter().enumerate() {
         let (url, token, stats, phase, drop) = (nodes[i % nodes.len()].clone(), token.clone(), stats.clone(), phase.clone(), a.drop);
-        tasks.push(tokio::spawn(async move { expert(url, token, stats, phase, drop).await }));
+        tasks.push(tokio::spawn(async move { expert(url, token, stats, phase, drop, reach).await }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Each shopper message gets one expert reply, so shoppers send at half the target rate.
@@ -408,7 +410,7 @@ async fn shopper(
     }
 }
 
-async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>, drop_share: f64) {
+async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>, drop_share: f64, reach: f64) {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
     let me = token.clone();
     let mut my_id;
@@ -521,7 +523,7 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                 }
                 f = client::recv(&mut stream) => match f {
                     Ok(Out::Offer { offer }) => {
-                        if !chats.contains_key(&offer.conversation_id) && waiting.insert(offer.conversation_id.clone()) {
+                        if !chats.contains_key(&offer.conversation_id) && rng.gen_bool(reach) && waiting.insert(offer.conversation_id.clone()) {
                             schedule(offer.conversation_id, &mut rng, &mut pending);
                         }
                     }

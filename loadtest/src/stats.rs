@@ -78,8 +78,13 @@ impl Stats {
     pub fn reconcile(&self) -> (u64, u64, u64) {
         let acked = self.acked.lock().unwrap();
         let received = self.received.lock().unwrap();
+        let winners = self.winners.lock().unwrap();
         let mut lost = 0;
         for ((conv, from), ids) in acked.iter() {
+            // A chat nobody claimed has no other side to deliver to.
+            if !winners.contains_key(conv) {
+                continue;
+            }
             let to = if *from == Side::Shopper { Side::Expert } else { Side::Shopper };
             let got = received.get(&(conv.clone(), to));
             for id in ids {
@@ -89,7 +94,7 @@ impl Stats {
             }
         }
         let duplicates = received.values().flat_map(|m| m.values()).filter(|seqs| seqs.len() > 1).count() as u64;
-        let double_claims = self.winners.lock().unwrap().values().filter(|w| w.len() > 1).count() as u64;
+        let double_claims = winners.values().filter(|w| w.len() > 1).count() as u64;
         (lost, duplicates, double_claims)
     }
 

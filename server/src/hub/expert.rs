@@ -491,6 +491,7 @@ impl ExpertSession {
                 .filter(|o| o.experts.contains(me))
                 .map(|o| o.key().clone())
                 .collect();
+            hub.held.remove(me);
             for c in held {
                 if let Some(mut t) = hub.offers.get_mut(&c) {
                     t.experts.remove(me);
@@ -525,10 +526,16 @@ impl ExpertSession {
         if p.active >= p.cap() {
             return failed("at_capacity");
         }
+        let gate = hub.claim_gate(conversation_id);
+        let _turn = gate.lock().await;
+        let held_here = hub.offer_live(conversation_id);
         let row = match hub.db.conversation(m, conversation_id).await {
             Ok(r) => r,
             Err(_) => return failed("gone"),
         };
+        if !held_here && row.status == "claimed" {
+            return failed("taken");
+        }
         if !row.is_waiting() {
             return failed(if row.status == "claimed" { "taken" } else { "gone" });
         }
@@ -556,8 +563,8 @@ impl ExpertSession {
         hub.withdraw(conversation_id, "claimed", Some(me));
         let waited = crate::now_ms() - row.queued_at;
         hub.record_claim_time(m.as_str(), waited as f64 / 1000.0);
-        let _ = hub.db.touch_contact(m, me, &row.shopper_id).await;
         let name = self.expert.as_ref().map(|e| e.name.clone()).unwrap_or_default();
+        // Answer first; the contact and the transcript line follow off the claim's path.
         if let Some(fresh) = hub.announce(m, conversation_id).await {
             hub.emit(&fresh, "claimed", Some(waited), Some(me));
             hub.send_expert(
@@ -567,8 +574,14 @@ impl ExpertSession {
                     reason: "claimed_by_you".into(),
                 },
             );
-            hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))
-                .await;
+            let (hub, m, me, shopper) = (hub.clone(), m.clone(), me.to_owned(), row.shopper_id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = hub.db.touch_contact(&m, &me, &shopper).await {
+                    tracing::warn!(error = %e, "could not record the contact");
+                }
+                hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))
+                    .await;
+            });
         }
         Step::Continue
     }

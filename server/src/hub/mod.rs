@@ -32,6 +32,9 @@ use crate::storage::{AppendOutcome, ConversationRow, Db, Event, MerchantPublic, 
 
 /// Outgoing frames a socket may have queued before it counts as a slow consumer.
 pub const SEND_QUEUE: usize = 256;
+/// Offers one expert holds at once (longest-waiting first). More would be noise on a phone,
+/// and offering every waiting chat to every expert makes fan-out grow with their product.
+pub const MAX_OFFERS_PER_EXPERT: usize = 10;
 
 /// Tells a socket's task to close with a code.
 pub struct CloseSignal {
@@ -122,6 +125,10 @@ pub struct HubInner {
     pub experts: DashMap<String, Presence>,
     merchant_experts: DashMap<String, HashSet<String>>,
     offers: DashMap<String, OfferTrack>,
+    /// expert → conversations whose offer they hold (the reverse of `offers`).
+    held: DashMap<String, HashSet<String>>,
+    /// Claims of one conversation on this node run one at a time; see `claim_gate`.
+    claiming: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     queue_sent: DashMap<String, (u32, u32)>,
     settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
     claim_seconds: DashMap<String, f64>,
@@ -129,6 +136,8 @@ pub struct HubInner {
     pub analytics: analytics::Emitter,
     token_key: Vec<u8>,
     next_conn: AtomicU64,
+    /// Wakes the router early (an offer went away, so experts may have room for the next).
+    wake: tokio::sync::Notify,
     pub shutdown: CancellationToken,
 }
 
@@ -164,6 +173,8 @@ impl Hub {
             experts: DashMap::new(),
             merchant_experts: DashMap::new(),
             offers: DashMap::new(),
+            held: DashMap::new(),
+            claiming: DashMap::new(),
             queue_sent: DashMap::new(),
             settings: DashMap::new(),
             claim_seconds: DashMap::new(),
@@ -171,6 +182,7 @@ impl Hub {
             analytics: emitter,
             token_key,
             next_conn: AtomicU64::new(1),
+            wake: tokio::sync::Notify::new(),
             shutdown,
         }));
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
@@ -408,6 +420,7 @@ impl Hub {
             for mut o in self.offers.iter_mut() {
                 o.experts.remove(expert);
             }
+            self.held.remove(expert);
             self.publish_availability();
         }
     }
@@ -519,11 +532,21 @@ impl Hub {
         let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now);
         let fresh: Vec<String> = {
             let mut track = self.offers.entry(row.id.clone()).or_default();
-            let fresh: Vec<String> = targets.iter().filter(|e| wave || !track.experts.contains(*e)).cloned().collect();
-            track.experts.extend(targets.iter().cloned());
-            if wave {
-                track.last_wave = now;
-            } else if track.last_wave == 0 {
+            let mut fresh = Vec::new();
+            for e in &targets {
+                let holds = track.experts.contains(e);
+                if !holds && self.held.get(e).is_some_and(|h| h.len() >= MAX_OFFERS_PER_EXPERT) {
+                    continue; // full: this chat reaches them when an offer frees up
+                }
+                if wave || !holds {
+                    fresh.push(e.clone());
+                }
+                if !holds {
+                    track.experts.insert(e.clone());
+                    self.held.entry(e.clone()).or_default().insert(row.id.clone());
+                }
+            }
+            if wave || track.last_wave == 0 {
                 track.last_wave = now;
             }
             fresh
@@ -558,6 +581,7 @@ impl Hub {
                     self.send_expert(&e, &out);
                 }
             }
+            self.wake.notify_one();
         }
         self.queue_sent.remove(conversation);
     }
@@ -581,9 +605,13 @@ impl Hub {
         let now = now_ms();
         let mut out = Vec::new();
         for row in rows {
+            if self.held.get(expert).is_some_and(|h| h.len() >= MAX_OFFERS_PER_EXPERT) {
+                break;
+            }
             let targets = self.targets(&row, i64::from(settings.routing.contact_first_s) * 1000, now);
             if targets.iter().any(|t| t == expert) {
                 self.offers.entry(row.id.clone()).or_default().experts.insert(expert.to_owned());
+                self.held.entry(expert.to_owned()).or_default().insert(row.id.clone());
                 let base = self.base_offer(&row, "new").await;
                 out.push(Self::offer_to(&base, &row, expert));
             }
@@ -613,6 +641,18 @@ impl Hub {
             value,
             data_json: None,
         });
+    }
+
+    /// Serialise claims of one conversation on this node. The first claimer runs the
+    /// conditional UPDATE; the others then find the offer gone in memory and fail fast,
+    /// instead of queueing a doomed write each. (Across nodes the UPDATE still decides.)
+    pub fn claim_gate(&self, conversation: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.claiming.entry(conversation.to_owned()).or_default().clone()
+    }
+
+    /// Whether this node still holds an offer for the conversation (it was not claimed here).
+    pub fn offer_live(&self, conversation: &str) -> bool {
+        self.offers.contains_key(conversation)
     }
 
     pub fn record_claim_time(&self, merchant: &str, seconds: f64) {
@@ -654,11 +694,14 @@ impl Hub {
         loop {
             tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tick.tick() => {
-                    if let Err(e) = self.route_once().await {
-                        tracing::warn!(error = %e, "routing pass failed");
-                    }
+                _ = tick.tick() => {}
+                _ = self.wake.notified() => {
+                    // Coalesce bursts of claims into one pass.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
+            }
+            if let Err(e) = self.route_once().await {
+                tracing::warn!(error = %e, "routing pass failed");
             }
         }
     }
@@ -756,6 +799,10 @@ impl Hub {
         // Forget offers of conversations that are no longer waiting.
         let live: HashSet<&str> = waiting.iter().map(|r| r.id.as_str()).collect();
         self.offers.retain(|k, _| live.contains(k.as_str()));
+        for mut h in self.held.iter_mut() {
+            h.retain(|c| live.contains(c.as_str()));
+        }
+        self.claiming.retain(|k, _| live.contains(k.as_str()));
         self.queue_sent.retain(|k, _| live.contains(k.as_str()));
         Ok(())
     }
