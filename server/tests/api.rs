@@ -799,6 +799,14 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
         .post("/api/v1/access/accounts", json!({"merchant_id": mid, "role": "merchant", "email": "analyst@closing.example", "name": "Ana", "password": DEMO_PASSWORD, "modules": ["stores"]}))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{acc}");
+    let (s, dup) = op
+        .post(
+            "/api/v1/access/accounts",
+            json!({"merchant_id": mid, "role": "merchant", "email": "Analyst@Closing.example", "name": "Again", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(dup["errors"][0]["field"], "email", "the conflict names its field: {dup}");
     let analyst = app.login("analyst@closing.example", DEMO_PASSWORD).await;
     assert_eq!(analyst.get("/api/v1/stores").await.0, StatusCode::OK);
     assert_eq!(analyst.get("/api/v1/team/experts").await.0, StatusCode::FORBIDDEN);

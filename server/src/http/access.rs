@@ -80,7 +80,10 @@ async fn create_merchant(
     p.into_result().map_err(ApiError::Validation)?;
     let email = normalize_email(&req.account.email);
     if state.db.account_for_login(&email).await?.is_some() {
-        return Err(ApiError::Conflict("an account with this email already exists".into()));
+        return Err(ApiError::FieldConflict {
+            field: "account.email".into(),
+            message: "an account with this email already exists".into(),
+        });
     }
     let hash = auth::hash_password(req.account.password).await?;
     let merchant = state.db.create_merchant(req.name.trim()).await?;
@@ -220,7 +223,14 @@ async fn create_account(
             role: req.role,
             modules: &modules,
         })
-        .await?;
+        .await
+        .map_err(|e| match e {
+            crate::storage::StorageError::Conflict(message) => ApiError::FieldConflict {
+                field: "email".into(),
+                message,
+            },
+            e => e.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(account)))
 }
 

@@ -31,6 +31,9 @@ pub enum ApiError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// A conflict caused by one field (e.g. an email already in use), reported on that field.
+    #[error("{message}")]
+    FieldConflict { field: String, message: String },
     #[error("too many attempts")]
     TooManyRequests { retry_after_s: u64 },
     #[error("request body too large")]
@@ -65,7 +68,7 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::FieldConflict { .. } => StatusCode::CONFLICT,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -84,7 +87,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Csrf => "csrf",
             ApiError::NotFound => "not-found",
-            ApiError::Conflict(_) => "conflict",
+            ApiError::Conflict(_) | ApiError::FieldConflict { .. } => "conflict",
             ApiError::TooManyRequests { .. } => "rate-limited",
             ApiError::UnsupportedMediaType(_) => "unsupported-media-type",
             ApiError::PayloadTooLarge => "payload-too-large",
@@ -125,10 +128,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::BadRequest(m) | ApiError::Unprocessable(m) | ApiError::Forbidden(m) | ApiError::Conflict(m) => Some(m.clone()),
             ApiError::UnsupportedMediaType(m) => Some(m.clone()),
+            ApiError::FieldConflict { message, .. } => Some(message.clone()),
             _ => None,
         };
         let errors = match &self {
             ApiError::Validation(errs) => errs.clone(),
+            ApiError::FieldConflict { field, message } => vec![FieldError {
+                field: field.clone(),
+                message: message.clone(),
+            }],
             _ => vec![],
         };
         let body = Problem {

@@ -77,26 +77,19 @@ impl ExpertSession {
                 None
             }
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
-                hub.send_out(conn, &Out::error("not_found", "no such conversation of yours", Some(id.to_owned())));
+                super::socket::conversation_missing(hub, conn, id, false, "no such conversation of yours");
                 None
             }
             Err(_) => {
-                hub.send_out(conn, &Out::error("unavailable", "try again", Some(id.to_owned())));
+                super::socket::conversation_missing(hub, conn, id, true, "");
                 None
             }
         }
     }
 
     pub async fn handle(&mut self, hub: &Hub, conn: u64, text: &str) -> Step {
-        let frame: ExpertIn = match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(e) => {
-                hub.send_out(
-                    conn,
-                    &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
-                );
-                return Step::Malformed;
-            }
+        let Some(frame) = super::socket::parse_frame::<ExpertIn>(hub, conn, text) else {
+            return Step::Malformed;
         };
         let (m, me_id) = match (&frame, &self.expert, &self.merchant) {
             (ExpertIn::Hello { token }, None, _) => return self.hello(hub, conn, token).await,

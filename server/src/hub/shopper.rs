@@ -91,26 +91,19 @@ impl ShopperSession {
         match hub.db.conversation(&self.merchant, id).await {
             Ok(row) if Some(&row.shopper_id) == self.shopper.as_ref() => Some(row),
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
-                hub.send_out(conn, &Out::error("not_found", "no such conversation", Some(id.to_owned())));
+                super::socket::conversation_missing(hub, conn, id, false, "no such conversation");
                 None
             }
             Err(_) => {
-                hub.send_out(conn, &Out::error("unavailable", "try again", Some(id.to_owned())));
+                super::socket::conversation_missing(hub, conn, id, true, "");
                 None
             }
         }
     }
 
     pub async fn handle(&mut self, hub: &Hub, conn: u64, text: &str) -> Step {
-        let frame: ShopperIn = match serde_json::from_str(text) {
-            Ok(f) => f,
-            Err(e) => {
-                hub.send_out(
-                    conn,
-                    &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
-                );
-                return Step::Malformed;
-            }
+        let Some(frame) = super::socket::parse_frame::<ShopperIn>(hub, conn, text) else {
+            return Step::Malformed;
         };
         let shopper = match (&frame, &self.shopper) {
             (ShopperIn::Hello { token, .. }, None) => return self.hello(hub, conn, token.as_deref()).await,

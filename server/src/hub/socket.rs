@@ -36,6 +36,30 @@ pub enum Step {
     Close(u16),
 }
 
+/// Parse a client frame, or answer `bad_request` (echoing its client id when readable).
+pub fn parse_frame<T: serde::de::DeserializeOwned>(hub: &Hub, conn: u64, text: &str) -> Option<T> {
+    match serde_json::from_str(text) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            hub.send_out(
+                conn,
+                &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
+            );
+            None
+        }
+    }
+}
+
+/// Answer a conversation lookup that did not yield one of the caller's conversations.
+pub fn conversation_missing(hub: &Hub, conn: u64, id: &str, storage_failed: bool, not_found: &str) {
+    let out = if storage_failed {
+        Out::error("unavailable", "try again", Some(id.to_owned()))
+    } else {
+        Out::error("not_found", not_found, Some(id.to_owned()))
+    };
+    hub.send_out(conn, &out);
+}
+
 pub enum Session {
     Shopper(ShopperSession),
     Expert(ExpertSession),
