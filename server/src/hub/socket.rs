@@ -23,7 +23,7 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
 }
@@ -143,7 +143,9 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                         hub.send_out(conn, &Out::error("rate_limited", "too many frames; slow down", None));
                         continue;
                     }
-                    match session.handle(&hub, conn, t.as_str()).await {
+                    // Boxed: an idle socket's task then does not reserve room for the (large)
+                    // state of frame handling; it is allocated only while a frame is handled.
+                    match Box::pin(session.handle(&hub, conn, t.as_str())).await {
                         Step::Continue => malformed = 0,
                         Step::Malformed => {
                             malformed += 1;
