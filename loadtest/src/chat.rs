@@ -66,6 +66,14 @@ struct Phase {
     finish: Instant,
 }
 
+impl Phase {
+    /// For a `share` of clients, one moment in the middle of the run to drop the socket.
+    fn drop_time(&self, rng: &mut rand::rngs::StdRng, share: f64) -> Option<Instant> {
+        rng.gen_bool(share.clamp(0.0, 1.0))
+            .then(|| self.start + (self.stop_sending - self.start).mul_f64(rng.gen_range(0.2..0.8)))
+    }
+}
+
 pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
     let nodes = urls(&a.url);
     anyhow::ensure!(!nodes.is_empty(), "give at least one --url");
@@ -237,9 +245,7 @@ async fn shopper(
     let mut unacked: HashMap<String, String> = HashMap::new();
     let mut max_live = HashMap::new();
     let mut claimed = false;
-    let drop_at = (rng.gen_bool(drop_share.clamp(0.0, 1.0)))
-        .then(|| phase.start + (phase.stop_sending - phase.start).mul_f64(rng.gen_range(0.2..0.8)));
-    let mut dropped = false;
+    let mut drop_at = phase.drop_time(&mut rng, drop_share);
     let mut n = 0u64;
     let ws = ws_url(&url, &format!("/ws/shopper?merchant={}&v=1", target.merchant_id));
     'connection: loop {
@@ -340,15 +346,14 @@ async fn shopper(
                     .await;
                 }
             }
-            if let Some(at) = drop_at {
-                if !dropped && now > at {
-                    dropped = true;
-                    Stats::inc(&stats.c.reconnects);
-                    drop(sink);
-                    drop(stream);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue 'connection;
-                }
+            if drop_at.is_some_and(|at| now > at) {
+                // This client's one mid-run drop: close the socket and resume on a new one.
+                drop_at = None;
+                Stats::inc(&stats.c.reconnects);
+                drop(sink);
+                drop(stream);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue 'connection;
             }
             tokio::select! {
                 f = client::recv(&mut stream) => match f {
@@ -417,9 +422,7 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
     let mut chats: HashMap<String, i64> = HashMap::new();
     let mut max_live = HashMap::new();
     let mut n = 0u64;
-    let drop_at = (rng.gen_bool(drop_share.clamp(0.0, 1.0)))
-        .then(|| phase.start + (phase.stop_sending - phase.start).mul_f64(rng.gen_range(0.2..0.8)));
-    let mut dropped = false;
+    let mut drop_at = phase.drop_time(&mut rng, drop_share);
     let ws = ws_url(&url, "/ws/expert?v=1");
     'connection: loop {
         if Instant::now() > phase.finish {
@@ -503,15 +506,14 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                     .await;
                 }
             }
-            if let Some(at) = drop_at {
-                if !dropped && now > at {
-                    dropped = true;
-                    Stats::inc(&stats.c.reconnects);
-                    drop(sink);
-                    drop(stream);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue 'connection;
-                }
+            if drop_at.is_some_and(|at| now > at) {
+                // This client's one mid-run drop: close the socket and resume on a new one.
+                drop_at = None;
+                Stats::inc(&stats.c.reconnects);
+                drop(sink);
+                drop(stream);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue 'connection;
             }
             tokio::select! {
                 Some(id) = pending.next(), if !pending.is_empty() => {

@@ -65,7 +65,7 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
     let mut out = Vec::new();
     let mut any_open = false;
     for s in stores {
-        let open = state.hub.store_open(&m, s.id.as_str()).await;
+        let open = s.is_open_at(crate::now_ms());
         any_open |= open;
         let departments = s
             .departments

@@ -24,7 +24,6 @@ use sha2::Sha256;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::domain::hours;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, close, Offer, OfferShopper, Out};
@@ -680,10 +679,7 @@ impl Hub {
         let Some(sid) = crate::ids::StoreId::parse(store_id) else {
             return false;
         };
-        match self.db.get_store(merchant, &sid).await {
-            Ok(s) => hours::parse_timezone(&s.timezone).is_some_and(|tz| hours::is_open(tz, &s.hours, &s.exceptions, now_ms())),
-            Err(_) => false,
-        }
+        self.db.get_store(merchant, &sid).await.is_ok_and(|s| s.is_open_at(now_ms()))
     }
 
     // ----- the routing loop -----

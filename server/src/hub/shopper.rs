@@ -595,12 +595,8 @@ async fn any_store_open(hub: &Hub, m: &MerchantId) -> bool {
         .await
         .map(|p| p.items)
         .unwrap_or_default();
-    for s in stores {
-        if hub.store_open(m, s.id.as_str()).await {
-            return true;
-        }
-    }
-    false
+    let now = now_ms();
+    stores.iter().any(|s| s.is_open_at(now))
 }
 
 /// Answer a `sync`: messages after `after_seq`, in order.

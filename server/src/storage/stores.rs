@@ -38,6 +38,14 @@ pub struct Department {
     pub name: String,
 }
 
+impl Store {
+    /// Whether the store is open at `at_ms`, by its own timezone, hours and exceptions.
+    pub fn is_open_at(&self, at_ms: i64) -> bool {
+        crate::domain::hours::parse_timezone(&self.timezone)
+            .is_some_and(|tz| crate::domain::hours::is_open(tz, &self.hours, &self.exceptions, at_ms))
+    }
+}
+
 /// Everything a store is made of, already validated.
 #[derive(Debug, Clone)]
 pub struct StoreFields {
