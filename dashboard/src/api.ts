@@ -102,6 +102,11 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
     if (type.includes('json')) return (await res.json()) as T;
     return (await res.text()) as unknown as T;
   }
+  throw await apiError(res, opts.quiet401);
+}
+
+/** The ApiError for a failed response (RFC 9457 body if any); a 401 signs the dashboard out. */
+export async function apiError(res: Response, quiet401 = false): Promise<ApiError> {
   let problem: Problem;
   try {
     problem = await res.json();
@@ -112,8 +117,8 @@ export async function request<T>(method: string, path: string, opts: RequestOpti
   problem.status = res.status;
   const ra = res.headers.get('retry-after');
   const retryAfter = ra && /^\d+$/.test(ra) ? Number(ra) : null;
-  if (res.status === 401 && !opts.quiet401) unauthorizedListeners.forEach((fn) => fn());
-  throw new ApiError(problem, retryAfter);
+  if (res.status === 401 && !quiet401) unauthorizedListeners.forEach((fn) => fn());
+  return new ApiError(problem, retryAfter);
 }
 
 export const api = {
@@ -138,3 +143,59 @@ export async function fetchAll<T>(path: string, max = 2000): Promise<T[]> {
 }
 
 export function apiUrl(path: string) { return API_BASE + path.replace(/^\//, ''); }
+
+// ---------- analytics, orders, journey, API-call log, demos ----------
+
+export interface Metrics {
+  requested: number; claimed: number; missed: number; abandoned: number; transferred: number;
+  offline: number; ended: number; unanswered: number;
+  claim_rate: number | null;
+  time_to_claim_p50_s: number | null; time_to_claim_p90_s: number | null;
+  first_response_p50_s: number | null; first_response_p90_s: number | null;
+  avg_duration_s: number | null;
+  messages: number; messages_shopper: number; messages_expert: number;
+  csat_avg: number | null; csat_count: number; csat_distribution: number[];
+  experts_available_avg: number | null;
+  orders: number; revenue: Record<string, string>;
+}
+export type Grain = 'minute' | 'hour' | 'day';
+export interface Analytics {
+  from: number; to: number; grain: Grain; currencies: string[];
+  totals: Metrics;
+  series: { bucket: number; metrics: Metrics }[];
+  experts: { expert_id: string; name: string; metrics: Metrics }[];
+  stores: { store_id: string; name: string; metrics: Metrics }[];
+}
+export interface LiveStore { store_id: string; name: string; waiting: number; active: number; experts_available: number }
+export interface Live { at: number; waiting: number; active: number; experts_available: number; stores: LiveStore[] }
+
+export type OrderStatus = 'placed' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded';
+export interface Order {
+  order_id: string; shopper_id: string; amount: string; currency: string; status: OrderStatus | string;
+  placed_at: number; updated_at: number; attributed: boolean; conversation_id: string | null;
+  store_id: string | null; department_id: string | null; expert_id: string | null;
+}
+export interface JourneyProduct { id?: string | null; name: string; price?: number | null; image_url?: string | null; url?: string | null }
+export interface PageView { at: number; url: string; title: string | null; product: JourneyProduct | null }
+export interface JourneyEvent {
+  at: number; kind: string; conversation_id: string | null; store_id: string | null;
+  department_id: string | null; expert_id: string | null; value: number | null;
+}
+export interface JourneyConversation {
+  id: string; status: string; store_id: string | null; store_name: string | null; department_id: string | null;
+  department_name: string | null; expert_id: string | null; expert_name: string | null; created_at: number;
+  claimed_at: number | null; ended_at: number | null; rating: number | { score: number; comment?: string | null } | null; messages: number;
+}
+export interface Journey { shopper: Shopper; page_views: PageView[]; events: JourneyEvent[]; conversations: JourneyConversation[]; orders: Order[] }
+
+export interface ApiCall {
+  id: string; api_key_id: string; api_key_name: string; method: string; path: string;
+  status: number; duration_ms: number; at: number;
+}
+
+export interface Demo {
+  id: string; slug: string; prospect_name: string; website: string | null; merchant_id: string; merchant_name: string;
+  store_id: string | null; primary_color: string; background_color: string; logo: string | null; greeting: string | null;
+  has_screenshot: boolean; url: string; created_at: number; updated_at: number;
+}
+export interface PublicStore { id: string; name: string; open: boolean; departments: { id: string; name: string }[] }

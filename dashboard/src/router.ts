@@ -34,3 +34,27 @@ export function match(pattern: string, path: string): Record<string, string> | n
   }
   return params;
 }
+
+/** Splits `/analytics?range=7d` into the path and its query. */
+export function splitPath(full: string): { pathname: string; query: URLSearchParams } {
+  const i = full.indexOf('?');
+  return i < 0 ? { pathname: full, query: new URLSearchParams() } : { pathname: full.slice(0, i), query: new URLSearchParams(full.slice(i + 1)) };
+}
+
+/**
+ * Replaces the current hash (no new history entry), e.g. when a filter changes, and tells
+ * `useRoute` listeners about it.
+ */
+export function replaceRoute(path: string) {
+  if (currentPath() === path) return;
+  history.replaceState(history.state, '', '#' + path);
+  dispatchEvent(new HashChangeEvent('hashchange'));
+}
+
+/** `path` plus the non-empty entries of `params` as a query string. */
+export function withQuery(path: string, params: Record<string, string | null | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `${path}?${s}` : path;
+}

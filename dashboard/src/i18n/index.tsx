@@ -88,6 +88,16 @@ export interface I18n {
   setLang: (l: Lang) => void;
   date: (ms: number | null | undefined) => string;
   dateTime: (ms: number | null | undefined) => string;
+  /** A number in the chosen language (grouping, digits); `digits` fixes the fraction digits. */
+  num: (n: number, digits?: number) => string;
+  /** A 0..1 ratio as a percentage. */
+  pct: (x: number) => string;
+  /** A decimal string amount ("1234.50") in a currency, without going through floating point. */
+  money: (amount: string | number, currency: string) => string;
+  /** A duration in seconds, such as "45 s" or "2 min 5 s". */
+  dur: (seconds: number) => string;
+  /** A time of day, e.g. "14:05" (with seconds when asked). */
+  time: (ms: number, seconds?: boolean) => string;
 }
 
 export const I18nContext = createContext<I18n>(null as unknown as I18n);
@@ -103,5 +113,48 @@ export function makeI18n(lang: Lang, setLang: (l: Lang) => void): I18n {
     setLang,
     date: (ms) => (ms ? d.format(new Date(ms)) : '—'),
     dateTime: (ms) => (ms ? dt.format(new Date(ms)) : '—'),
+    num: (n, digits) => numberFormat(lang, digits).format(n),
+    pct: (x) => new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 1 }).format(x),
+    money: (amount, currency) => {
+      try {
+        const f = new Intl.NumberFormat(lang, { style: 'currency', currency });
+        // Intl formats decimal strings exactly (no float rounding) where supported.
+        return (f.format as (v: string | number) => string)(amount);
+      } catch {
+        return `${amount} ${currency}`;
+      }
+    },
+    dur: (s) => formatDuration(lang, s),
+    time: (ms, seconds) => new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', second: seconds ? '2-digit' : undefined }).format(new Date(ms)),
   };
+}
+
+const numberFormats = new Map<string, Intl.NumberFormat>();
+function numberFormat(lang: Lang, digits?: number) {
+  const k = lang + ':' + (digits ?? '');
+  let f = numberFormats.get(k);
+  if (!f) {
+    f = new Intl.NumberFormat(lang, digits === undefined ? { maximumFractionDigits: 1 } : { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    numberFormats.set(k, f);
+  }
+  return f;
+}
+
+function unit(lang: Lang, n: number, u: 'second' | 'minute' | 'hour' | 'day') {
+  return new Intl.NumberFormat(lang, { style: 'unit', unit: u, unitDisplay: 'short', maximumFractionDigits: 0 }).format(n);
+}
+
+export function formatDuration(lang: Lang, seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return unit(lang, s, 'second');
+  if (s < 3600) {
+    const m = Math.floor(s / 60), r = s % 60;
+    return r ? `${unit(lang, m, 'minute')} ${unit(lang, r, 'second')}` : unit(lang, m, 'minute');
+  }
+  if (s < 86400) {
+    const h = Math.floor(s / 3600), m = Math.round((s % 3600) / 60);
+    return m ? `${unit(lang, h, 'hour')} ${unit(lang, m, 'minute')}` : unit(lang, h, 'hour');
+  }
+  const d = Math.floor(s / 86400), h = Math.round((s % 86400) / 3600);
+  return h ? `${unit(lang, d, 'day')} ${unit(lang, h, 'hour')}` : unit(lang, d, 'day');
 }
