@@ -3,9 +3,11 @@ import { api, ApiError, onUnauthorized, setCsrf, type Account, type Module, type
 import { applyLang, I18nContext, loadLang, makeI18n, rememberLang, type Lang } from './i18n';
 import { Layout, type NavItem } from './components/layout';
 import { ToastProvider, Loading } from './components/ui';
-import { match, navigate, useRoute } from './router';
+import { match, navigate, splitPath, useRoute } from './router';
 import { LoginPage } from './pages/login';
-import { PlaceholderPage } from './pages/placeholder';
+import { AnalyticsPage } from './pages/analytics';
+import { ExportsPage } from './pages/exports';
+import { DemoEditPage, DemoListPage } from './pages/demo';
 import { StoresPage, StoreEditPage } from './pages/stores';
 import { TeamPage, ExpertPage } from './pages/team';
 import { SettingsPage } from './pages/settings';
@@ -81,7 +83,8 @@ export function App({ initial }: { initial: Lang }) {
 }
 
 function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignOut: () => void; onSession: (s: Session) => void }) {
-  const path = useRoute();
+  const full = useRoute();
+  const { pathname: path, query } = splitPath(full);
   const account = session.account;
   const nav = navFor(account);
   const home = nav[0]?.path ?? '/account';
@@ -93,9 +96,11 @@ function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignO
   let m: Record<string, string> | null;
   if (path === '/' || path === '') page = null;
   else if (!allowed(path)) page = <NotFoundPage home={home} />;
-  else if (path === '/analytics') page = <PlaceholderPage kind="analytics" />;
-  else if (path === '/exports') page = <PlaceholderPage kind="exports" />;
-  else if (path === '/demo') page = <PlaceholderPage kind="demo" />;
+  else if (path === '/analytics') page = <AnalyticsPage query={query} account={account} />;
+  else if (path === '/exports') page = <ExportsPage query={query} account={account} />;
+  else if (path === '/demo') page = <DemoListPage />;
+  else if (path === '/demo/new') page = <DemoEditPage id={null} />;
+  else if ((m = match('/demo/:id', path))) page = <DemoEditPage id={m.id} key={m.id} />;
   else if (path === '/stores') page = <StoresPage />;
   else if (path === '/stores/new') page = <StoreEditPage id={null} />;
   else if ((m = match('/stores/:id', path))) page = <StoreEditPage id={m.id} key={m.id} />;

@@ -6,6 +6,7 @@ import {
   errorMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
+import { ApiCallLog } from './api-calls';
 
 export function IntegrationsPage({ merchantId }: { merchantId: string | null }) {
   const { t, dateTime } = useI18n();
@@ -91,6 +92,8 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
           </div>
         )}
       </section>
+
+      <ApiCallLog keys={data ?? []} />
 
       <Dialog open={creating} onClose={() => setCreating(false)} title={t('keys.new')} onSubmit={create}
         footer={<>

@@ -3,6 +3,7 @@ import { api, ApiError, type Shopper } from '../api';
 import { useI18n } from '../i18n';
 import { CopyButton, ErrorSummary, Field, PageHeader, TextField, errorMessage, useFormErrors, useToast } from '../components/ui';
 import { Icon } from '../components/icons';
+import { JourneySection } from './journey';
 
 export function ShoppersPage() {
   const { t, dateTime } = useI18n();
@@ -71,6 +72,7 @@ export function ShoppersPage() {
           </form>
         </section>
       )}
+      {shopper && <JourneySection shopperId={shopper.id} key={shopper.id} />}
     </>
   );
 }
