@@ -10,6 +10,7 @@
 //! - [`domain`] holds the parsed, validated shapes of merchant data.
 //! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
 
+pub mod analytics;
 pub mod app;
 pub mod auth;
 pub mod config;

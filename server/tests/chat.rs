@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{demo_target, expert_ws, shopper_ws, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, conv_id, demo_target, expert_ws, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -21,38 +21,6 @@ on_both_backends!(
     unclaimed_chats_become_missed,
     deactivation_closes_the_experts_socket,
 );
-
-fn conv_id(o: &Out) -> String {
-    match o {
-        Out::Conversation { conversation } => conversation.id.clone(),
-        other => panic!("expected conversation, got {other:?}"),
-    }
-}
-
-async fn start_chat(shopper: &mut Ws, store: &str, dep: &str, text: &str) -> String {
-    shopper
-        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": text, "client_msg_id": "first", "page_url": "https://shop.example/tv"}))
-        .await;
-    let c = shopper.until("conversation", |o| matches!(o, Out::Conversation { .. })).await;
-    let id = conv_id(&c);
-    let ack = shopper.until("ack", |o| matches!(o, Out::Ack { .. })).await;
-    assert!(matches!(ack, Out::Ack { seq: 1, .. }), "{ack:?}");
-    id
-}
-
-async fn claim(expert: &mut Ws, id: &str) {
-    expert
-        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
-        .await;
-    expert.send(json!({"type": "claim", "conversation_id": id})).await;
-    let c = expert
-        .until(
-            "claimed conversation",
-            |o| matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "claimed"),
-        )
-        .await;
-    assert!(matches!(c, Out::Conversation { .. }));
-}
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
     let app = TestApp::spawn_demo(b).await;

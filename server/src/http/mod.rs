@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod account;
+pub mod analytics;
 pub mod api_keys;
 pub mod error;
 pub mod extract;
@@ -69,7 +70,8 @@ pub struct AppState {
         (name = "settings", description = "Module Settings: display, origins, routing"),
         (name = "saved_replies", description = "Module Saved replies"),
         (name = "shoppers", description = "Module Shoppers"),
-        (name = "integrations", description = "Module Integrations: API keys"),
+        (name = "integrations", description = "Module Integrations: API keys and their call log"),
+        (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
     )
 )]
@@ -106,6 +108,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(settings::router())
         .merge(saved_replies::router())
         .merge(shoppers::router())
+        .merge(analytics::router())
         .merge(api_keys::router())
         .merge(public::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()

@@ -1,6 +1,7 @@
 //! WebSocket endpoints: `/ws/shopper` and `/ws/expert` (see docs/protocol.md).
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum_extra::extract::CookieJar;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
@@ -8,6 +9,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
+use super::analytics::live;
+use super::error::ApiError;
+use super::extract::{modules::Analytics, Merchant, SESSION_COOKIE};
 use super::AppState;
 use crate::hub::expert::ExpertSession;
 use crate::hub::shopper::ShopperSession;
@@ -16,7 +20,10 @@ use crate::ids::MerchantId;
 use crate::protocol::{close, PROTOCOL_VERSION};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/ws/shopper", get(shopper)).route("/ws/expert", get(expert))
+    Router::new()
+        .route("/ws/shopper", get(shopper))
+        .route("/ws/expert", get(expert))
+        .route("/ws/dashboard", get(dashboard))
 }
 
 #[derive(Deserialize)]
@@ -80,6 +87,102 @@ async fn expert(State(state): State<AppState>, Query(p): Query<ExpertParams>, ws
         }
         socket::run(state.hub.clone(), sock, Session::Expert(ExpertSession::new())).await
     })
+}
+
+/// Live analytics for a signed-in account with the Analytics module (cookie session, same
+/// origin only). Refused with 401/403 before the upgrade. Sends `welcome` with the live counts,
+/// `live` when they change (checked every second) and `updated` after new events were folded
+/// into the rollups, so the page refetches its figures within about a second of an event.
+async fn dashboard(
+    State(state): State<AppState>,
+    m: Merchant<Analytics>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let own = own_origin(&headers, state.config.secure_cookies);
+    if let Some(o) = origin {
+        if crate::domain::settings::canonical_origin(o).is_none() || own.as_deref().and_then(crate::domain::settings::canonical_origin) != crate::domain::settings::canonical_origin(o) {
+            return Err(ApiError::forbidden("cross-origin dashboard sockets are not allowed"));
+        }
+    }
+    let session_hash = CookieJar::from_headers(&headers)
+        .get(SESSION_COOKIE)
+        .map(|c| crate::auth::token_hash(c.value()));
+    Ok(socket::configure(ws).on_upgrade(move |sock| dashboard_loop(state, m.id, session_hash, sock)))
+}
+
+async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<String>, mut sock: WebSocket) {
+    use futures::StreamExt;
+    let send = |v: serde_json::Value| Message::Text(v.to_string().into());
+    let mut rolled = state.hub.analytics.rolled.subscribe();
+    let Ok(mut last) = live(&state, &m).await else {
+        let _ = sock.send(Message::Close(None)).await;
+        return;
+    };
+    if sock
+        .send(send(serde_json::json!({"type": "welcome", "v": PROTOCOL_VERSION, "live": last})))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    metrics::gauge!("floorwalker_dashboard_sockets").increment(1.0);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut checks = 0u32;
+    let mut pending_update = false;
+    loop {
+        tokio::select! {
+            _ = state.hub.shutdown.cancelled() => {
+                let _ = sock.send(Message::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "server restarting".into() }))).await;
+                break;
+            }
+            r = rolled.recv() => match r {
+                Ok(id) if *id == *m.as_str() => pending_update = true,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => pending_update = true,
+                Err(_) => break,
+            },
+            _ = tick.tick() => {
+                if pending_update {
+                    pending_update = false;
+                    if sock.send(send(serde_json::json!({"type": "updated", "at": crate::now_ms()}))).await.is_err() {
+                        break;
+                    }
+                }
+                if let Ok(now) = live(&state, &m).await {
+                    if now.waiting != last.waiting || now.active != last.active || now.experts_available != last.experts_available || now.stores != last.stores {
+                        let mut v = serde_json::to_value(&now).expect("live");
+                        v["type"] = "live".into();
+                        if sock.send(Message::Text(v.to_string().into())).await.is_err() {
+                            break;
+                        }
+                        last = now;
+                    }
+                }
+                // Sign-out or deactivation ends the socket too (checked every 30 s).
+                checks += 1;
+                if checks % 30 == 0 {
+                    if let Some(h) = &session_hash {
+                        if !matches!(state.db.session(h).await, Ok(Some(_))) {
+                            let _ = sock.send(Message::Close(Some(CloseFrame { code: close::UNAUTHORIZED, reason: "signed out".into() }))).await;
+                            break;
+                        }
+                    }
+                }
+            }
+            msg = sock.next() => match msg {
+                Some(Ok(Message::Text(t))) => {
+                    if t.as_str().contains("\"ping\"") && sock.send(send(serde_json::json!({"type": "pong"}))).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    metrics::gauge!("floorwalker_dashboard_sockets").decrement(1.0);
 }
 
 #[cfg(test)]

@@ -186,6 +186,7 @@ impl Hub {
         }));
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
         let router_task = tokio::spawn(hub.clone().route_forever());
+        tokio::spawn(analytics::roll_forever(hub.clone()));
         Ok((
             hub,
             HubTasks {
@@ -437,6 +438,24 @@ impl Hub {
             .unwrap_or_default()
     }
 
+    /// Available experts of a merchant on this node, in total and per store they work now.
+    pub fn available_experts(&self, merchant: &str) -> (i64, std::collections::HashMap<String, i64>) {
+        let mut total = 0;
+        let mut per_store = std::collections::HashMap::new();
+        for e in self.merchant_expert_ids(merchant) {
+            let Some(p) = self.experts.get(&e) else { continue };
+            if !p.available || p.conns.is_empty() {
+                continue;
+            }
+            total += 1;
+            let stores = if p.working_stores.is_empty() { &p.assigned_stores } else { &p.working_stores };
+            for s in stores {
+                *per_store.entry(s.clone()).or_default() += 1;
+            }
+        }
+        (total, per_store)
+    }
+
     /// How many experts are available for a store and department (any if None).
     pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
         self.merchant_expert_ids(merchant)
@@ -635,7 +654,9 @@ impl Hub {
             shopper_id: Some(row.shopper_id.clone()),
             store_id: Some(row.store_id.clone()),
             department_id: Some(row.department_id.clone()),
-            expert_id: expert.map(str::to_owned).or_else(|| row.expert_id.clone()),
+            // '' (not NULL) when no expert is involved, so the roller does not fill in whoever
+            // holds the conversation by the time it runs.
+            expert_id: Some(expert.map(str::to_owned).or_else(|| row.expert_id.clone()).unwrap_or_default()),
             conversation_id: Some(row.id.clone()),
             value,
             data_json: None,

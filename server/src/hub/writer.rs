@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Hub;
 use crate::protocol::Out;
-use crate::storage::{AppendOutcome, NewMessage};
+use crate::storage::{AppendOutcome, Event, NewMessage};
 
 pub const MAX_BATCH: usize = 256;
 
@@ -35,10 +35,36 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
         metrics::histogram!("floorwalker_message_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("floorwalker_message_batch_size").record(batch.len() as f64);
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, firsts)) => {
+                for (i, ms) in firsts {
+                    let j = &jobs[i];
+                    hub.analytics.emit(Event {
+                        merchant_id: j.msg.merchant_id.clone(),
+                        kind: "first_response",
+                        at: crate::now_ms(),
+                        conversation_id: Some(j.msg.conversation_id.clone()),
+                        value: Some(ms),
+                        ..Default::default()
+                    });
+                }
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     if let AppendOutcome::Stored(m) = &outcome {
                         hub.deliver_message(m, job.from_conn);
+                        let kind = match m.author.role.as_str() {
+                            "shopper" => Some("message.shopper"),
+                            "expert" => Some("message.expert"),
+                            _ => None,
+                        };
+                        if let Some(kind) = kind {
+                            hub.analytics.emit(Event {
+                                merchant_id: job.msg.merchant_id.clone(),
+                                kind,
+                                at: m.sent_at,
+                                conversation_id: Some(m.conversation_id.clone()),
+                                expert_id: m.author.expert_id.clone(),
+                                ..Default::default()
+                            });
+                        }
                     }
                     let _ = job.reply.send(Ok(outcome));
                 }

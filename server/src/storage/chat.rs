@@ -506,10 +506,13 @@ impl Db {
     /// Store a batch of messages in one transaction. Each gets the next sequence number of its
     /// conversation; a repeated `client_msg_id` returns the original. Outcomes are in input order.
     /// If the transaction fails nothing is stored and the caller must not acknowledge anything.
-    pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<Vec<AppendOutcome>> {
+    /// The second list names the expert messages that were their conversation's first answer,
+    /// with the time since the claim in ms (for the first-response analytics).
+    pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<(Vec<AppendOutcome>, Vec<(usize, i64)>)> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(batch.len());
+        let mut firsts = Vec::new();
         for m in batch {
             if let Some(cid) = &m.client_msg_id {
                 let prev = sqlx::query_as::<_, MessageRow>(&format!("{MSG_SELECT} WHERE m.conversation_id = $1 AND m.client_msg_id = $2"))
@@ -542,17 +545,19 @@ impl Db {
             } else {
                 ", first_response_at = first_response_at"
             };
+            // RETURNING sees the new values: a first answer shows first_response_at = now.
             let sql = format!(
-                "UPDATE conversations SET last_seq = last_seq + 1{expert_stamp} WHERE id = $2 AND merchant_id = $3 AND {cond} RETURNING last_seq"
+                "UPDATE conversations SET last_seq = last_seq + 1{expert_stamp} WHERE id = $2 AND merchant_id = $3 AND {cond} \
+                 RETURNING last_seq, first_response_at, claimed_at"
             );
-            let seq: Option<(i64,)> = sqlx::query_as(&sql)
+            let seq: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(&m.conversation_id)
                 .bind(&m.merchant_id)
                 .bind(who)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some((seq,)) = seq else {
+            let Some((seq, first_at, claimed_at)) = seq else {
                 let status: Option<(String,)> = sqlx::query_as("SELECT status FROM conversations WHERE id = $1 AND merchant_id = $2")
                     .bind(&m.conversation_id)
                     .bind(&m.merchant_id)
@@ -564,6 +569,22 @@ impl Db {
                 });
                 continue;
             };
+            if let (Sender::Expert { .. }, Some(first), Some(claimed)) = (&m.sender, first_at, claimed_at) {
+                if first == now {
+                    // Stamped by this statement, unless an expert message stored earlier in this
+                    // same millisecond (this batch or the one before) did it.
+                    let earlier: Option<(i64,)> = sqlx::query_as(
+                        "SELECT seq FROM messages WHERE conversation_id = $1 AND author_role = 'expert' AND created_at = $2 LIMIT 1",
+                    )
+                    .bind(&m.conversation_id)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if earlier.is_none() {
+                        firsts.push((out.len(), (now - claimed).max(0)));
+                    }
+                }
+            }
             let id = uuid::Uuid::now_v7().to_string();
             let expert_id = match &m.sender {
                 Sender::Expert { id, .. } => Some(id.clone()),
@@ -612,7 +633,7 @@ impl Db {
             }));
         }
         tx.commit().await?;
-        Ok(out)
+        Ok((out, firsts))
     }
 
     /// Messages after `after_seq`, in order, at most `limit`.

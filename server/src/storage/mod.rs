@@ -10,6 +10,7 @@
 //! ([`StorageError::NotFound`]).
 
 mod accounts;
+mod analytics;
 mod api_keys;
 mod chat;
 mod experts;
@@ -19,6 +20,7 @@ mod shoppers;
 mod stores;
 
 pub use accounts::*;
+pub use analytics::*;
 pub use api_keys::*;
 pub use chat::*;
 pub use experts::*;

@@ -136,6 +136,11 @@ impl Db {
         Ok(Page::from_rows(stores, page, |s| s.id.to_string()))
     }
 
+    /// Every store of the merchant (a merchant has a handful, not thousands).
+    pub async fn list_all_stores(&self, m: Tenant<'_>) -> Result<Vec<Store>> {
+        Ok(self.list_stores(m, &PageRequest::first(1000)).await?.items)
+    }
+
     pub async fn update_store(&self, m: Tenant<'_>, id: &StoreId, f: &StoreFields) -> Result<Store> {
         let done = sqlx::query(
             "UPDATE stores SET name = $1, address_json = $2, timezone = $3, hours_json = $4, exceptions_json = $5, updated_at = $6 \

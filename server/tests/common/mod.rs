@@ -444,3 +444,36 @@ pub async fn shopper_ws(app: &TestApp, merchant: &str, token: Option<&str>) -> (
         other => panic!("expected welcome, got {other:?}"),
     }
 }
+
+pub fn conv_id(o: &Out) -> String {
+    match o {
+        Out::Conversation { conversation } => conversation.id.clone(),
+        other => panic!("expected conversation, got {other:?}"),
+    }
+}
+
+pub async fn start_chat(shopper: &mut Ws, store: &str, dep: &str, text: &str) -> String {
+    shopper
+        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": text, "client_msg_id": "first", "page_url": "https://shop.example/tv"}))
+        .await;
+    let c = shopper.until("conversation", |o| matches!(o, Out::Conversation { .. })).await;
+    let id = conv_id(&c);
+    let ack = shopper.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    assert!(matches!(ack, Out::Ack { seq: 1, .. }), "{ack:?}");
+    id
+}
+
+pub async fn claim(expert: &mut Ws, id: &str) {
+    expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+        .await;
+    expert.send(json!({"type": "claim", "conversation_id": id})).await;
+    let c = expert
+        .until(
+            "claimed conversation",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "claimed"),
+        )
+        .await;
+    assert!(matches!(c, Out::Conversation { .. }));
+}
+

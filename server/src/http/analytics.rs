@@ -1,0 +1,311 @@
+//! Module Analytics: figures from the rollups, what is happening now, and the orders that
+//! feed sales attribution.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{modules::Analytics, JsonBody, Merchant, Query};
+use super::AppState;
+use crate::analytics::report::{Grain, Report, Selection};
+use crate::analytics::stats::{format_minor, parse_amount};
+use crate::domain::Problems;
+use crate::ids::{MerchantId, ShopperId};
+use crate::now_ms;
+use crate::storage::{LiveStore, NewOrder, OrderOutcome, OrderRow, RollupFilter};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_analytics))
+        .routes(routes!(get_live))
+        .routes(routes!(post_order))
+        .routes(routes!(get_order))
+}
+
+/// A time given as ms since the epoch or as RFC 3339.
+pub fn parse_time(field: &str, v: &str) -> Result<i64, ApiError> {
+    let v = v.trim();
+    if let Ok(ms) = v.parse::<i64>() {
+        if (0..=253_402_300_799_000).contains(&ms) {
+            return Ok(ms);
+        }
+    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp_millis());
+    }
+    Err(ApiError::invalid(field, "must be ms since the epoch or an RFC 3339 time"))
+}
+
+/// The range and dimension filters shared by analytics and exports.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RangeQuery {
+    /// Start (ms since the epoch or RFC 3339); default 24 hours before `to`.
+    pub from: Option<String>,
+    /// End, exclusive (ms or RFC 3339); default now.
+    pub to: Option<String>,
+    /// minute | hour | day; default chosen from the range.
+    pub grain: Option<String>,
+    pub store_id: Option<String>,
+    pub department_id: Option<String>,
+    pub expert_id: Option<String>,
+}
+
+/// Longest range a query may cover.
+pub const MAX_RANGE_MS: i64 = 400 * 86_400_000;
+
+impl RangeQuery {
+    pub fn range(&self) -> Result<(i64, i64), ApiError> {
+        let to = match &self.to {
+            Some(t) => parse_time("to", t)?,
+            None => now_ms(),
+        };
+        let from = match &self.from {
+            Some(f) => parse_time("from", f)?,
+            None => to - 86_400_000,
+        };
+        if from >= to {
+            return Err(ApiError::invalid("from", "must be before `to`"));
+        }
+        if to - from > MAX_RANGE_MS {
+            return Err(ApiError::invalid("from", "the range may span at most 400 days"));
+        }
+        Ok((from, to))
+    }
+
+    /// The filter, with ids checked for shape (an id of another merchant simply matches nothing).
+    pub fn filter(&self, from: i64, to: i64) -> Result<RollupFilter, ApiError> {
+        let id = |field: &str, v: &Option<String>| -> Result<Option<String>, ApiError> {
+            match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                None => Ok(None),
+                Some(s) if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => Ok(Some(s.to_owned())),
+                Some(_) => Err(ApiError::invalid(field, "not an id")),
+            }
+        };
+        Ok(RollupFilter {
+            from,
+            to,
+            store_id: id("store_id", &self.store_id)?,
+            department_id: id("department_id", &self.department_id)?,
+            expert_id: id("expert_id", &self.expert_id)?,
+        })
+    }
+
+    pub fn selection(&self, allowed: &[Grain]) -> Result<Selection, ApiError> {
+        let (from, to) = self.range()?;
+        let grain = match self.grain.as_deref() {
+            None | Some("") => {
+                let g = Grain::auto(from, to);
+                if allowed.contains(&g) {
+                    g
+                } else {
+                    allowed[0]
+                }
+            }
+            Some(g) => Grain::parse(g)
+                .filter(|g| allowed.contains(g))
+                .ok_or_else(|| ApiError::invalid("grain", "not a grain this report offers"))?,
+        };
+        let sel = Selection::new(grain, from, to, self.filter(from, to)?, now_ms());
+        if (sel.filter.to - sel.filter.from) / grain.width_ms() > grain.max_buckets() {
+            return Err(ApiError::invalid("grain", "too many buckets for this range; choose a coarser grain"));
+        }
+        Ok(sel)
+    }
+}
+
+pub async fn report(state: &AppState, m: &MerchantId, sel: &Selection) -> ApiResult<Report> {
+    let rows = state.db.rollup_rows(m, sel.grain.as_str(), &sel.filter).await?;
+    let names = state.db.dimension_names(m).await?;
+    let currencies = state.db.order_currencies(m, sel.filter.from, sel.filter.to).await?;
+    Ok(sel.report(&rows, &names, currencies))
+}
+
+/// Figures for a date range: totals, a zero-filled time series, per expert and per store.
+/// Computed from the same rollups as `metrics.csv`.
+#[utoipa::path(get, path = "/analytics", tag = "analytics", params(RangeQuery),
+    responses((status = 200, body = Report), (status = 422, body = super::error::Problem)),
+    security(("session" = []), ("api_key" = [])))]
+async fn get_analytics(State(state): State<AppState>, m: Merchant<Analytics>, Query(q): Query<RangeQuery>) -> ApiResult<Json<Report>> {
+    let sel = q.selection(&[Grain::Minute, Grain::Hour, Grain::Day])?;
+    Ok(Json(report(&state, &m.id, &sel).await?))
+}
+
+/// What is happening now, cluster-wide from the database and from this node's experts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Live {
+    pub at: i64,
+    /// Chats waiting for an expert.
+    pub waiting: i64,
+    /// Chats an expert is in.
+    pub active: i64,
+    pub experts_available: i64,
+    pub stores: Vec<LiveStore>,
+}
+
+pub async fn live(state: &AppState, m: &MerchantId) -> ApiResult<Live> {
+    let counts = state.db.live_counts(m).await?;
+    let (available, per_store) = state.hub.available_experts(m.as_str());
+    let stores = state.db.list_all_stores(m).await?;
+    let mut out = Live {
+        at: now_ms(),
+        waiting: 0,
+        active: 0,
+        experts_available: available,
+        stores: Vec::new(),
+    };
+    for s in stores {
+        let id = s.id.to_string();
+        let (w, a) = counts.iter().find(|c| c.0 == id).map(|c| (c.1, c.2)).unwrap_or((0, 0));
+        out.waiting += w;
+        out.active += a;
+        out.stores.push(LiveStore {
+            experts_available: per_store.get(&id).copied().unwrap_or(0),
+            store_id: id,
+            name: s.name,
+            waiting: w,
+            active: a,
+        });
+    }
+    Ok(out)
+}
+
+#[utoipa::path(get, path = "/analytics/live", tag = "analytics", responses((status = 200, body = Live)), security(("session" = []), ("api_key" = [])))]
+async fn get_live(State(state): State<AppState>, m: Merchant<Analytics>) -> ApiResult<Json<Live>> {
+    Ok(Json(live(&state, &m.id).await?))
+}
+
+// ----- orders -----
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    /// The merchant's own order id (1–100 characters); reporting it again updates the order.
+    pub order_id: String,
+    /// The Shopper ID the widget gave this shopper.
+    pub shopper_id: String,
+    /// Decimal amount, e.g. "129.90" (a JSON number is accepted too).
+    #[schema(value_type = String)]
+    pub amount: serde_json::Value,
+    /// ISO 4217 code, e.g. "EUR".
+    pub currency: String,
+    /// placed (default) | paid | fulfilled | cancelled | refunded.
+    pub status: Option<String>,
+    /// When the order was placed (ms or RFC 3339); default now.
+    #[schema(value_type = Option<String>)]
+    pub placed_at: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    pub order_id: String,
+    pub shopper_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub status: String,
+    pub placed_at: i64,
+    pub updated_at: i64,
+    /// Whether a chat served this shopper within the attribution window before the order.
+    pub attributed: bool,
+    pub conversation_id: Option<String>,
+    pub store_id: Option<String>,
+    pub department_id: Option<String>,
+    pub expert_id: Option<String>,
+}
+
+impl From<OrderRow> for Order {
+    fn from(r: OrderRow) -> Order {
+        Order {
+            amount: format_minor(r.amount_minor, &r.currency),
+            attributed: r.conversation_id.is_some(),
+            order_id: r.order_id,
+            shopper_id: r.shopper_id,
+            currency: r.currency,
+            status: r.status,
+            placed_at: r.placed_at,
+            updated_at: r.updated_at,
+            conversation_id: r.conversation_id,
+            store_id: r.store_id,
+            department_id: r.department_id,
+            expert_id: r.expert_id,
+        }
+    }
+}
+
+pub const ORDER_STATUSES: [&str; 5] = ["placed", "paid", "fulfilled", "cancelled", "refunded"];
+
+fn valid_order_id(s: &str) -> bool {
+    (1..=100).contains(&s.chars().count()) && !s.chars().any(char::is_control)
+}
+
+/// Report an order (idempotent by `order_id`; later reports update amount and status).
+/// The first report decides the attribution: the last chat an expert claimed with this shopper
+/// within the merchant's attribution window before `placed_at`.
+#[utoipa::path(post, path = "/orders", tag = "analytics", request_body = OrderRequest,
+    responses((status = 201, body = Order), (status = 200, body = Order), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)),
+    security(("session" = []), ("api_key" = [])))]
+async fn post_order(
+    State(state): State<AppState>,
+    m: Merchant<Analytics>,
+    JsonBody(req): JsonBody<OrderRequest>,
+) -> ApiResult<(StatusCode, Json<Order>)> {
+    let now = now_ms();
+    let mut p = Problems::new();
+    p.check(valid_order_id(req.order_id.trim()), "order_id", "must be 1–100 characters");
+    p.check(ShopperId::parse(&req.shopper_id).is_some(), "shopper_id", "not a Shopper ID");
+    let currency = req.currency.trim().to_ascii_uppercase();
+    let currency_ok = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
+    p.check(currency_ok, "currency", "must be an ISO 4217 code such as EUR");
+    let amount = match &req.amount {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let amount_minor = amount.as_deref().and_then(|a| parse_amount(a, &currency));
+    if currency_ok {
+        p.check(amount_minor.is_some(), "amount", "must be a non-negative decimal with at most the currency's decimals");
+    }
+    let status = req.status.as_deref().unwrap_or("placed").trim().to_ascii_lowercase();
+    p.check(ORDER_STATUSES.contains(&status.as_str()), "status", "must be placed, paid, fulfilled, cancelled or refunded");
+    let placed_at = match &req.placed_at {
+        None | Some(serde_json::Value::Null) => Some(now),
+        Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|v| parse_time("placed_at", &v.to_string()).ok()),
+        Some(serde_json::Value::String(s)) => parse_time("placed_at", s).ok(),
+        _ => None,
+    };
+    p.check(placed_at.is_some(), "placed_at", "must be ms since the epoch or an RFC 3339 time");
+    if let Some(t) = placed_at {
+        p.check(t <= now + 86_400_000, "placed_at", "is more than a day in the future");
+    }
+    p.into_result().map_err(ApiError::Validation)?;
+    let window_ms = i64::from(state.db.merchant_public(&m.id).await?.routing.attribution_window_days) * 86_400_000;
+    let order = NewOrder {
+        order_id: req.order_id.trim(),
+        shopper_id: &req.shopper_id,
+        amount_minor: amount_minor.expect("validated"),
+        currency: &currency,
+        status: &status,
+        placed_at: placed_at.expect("validated"),
+    };
+    let outcome = state.db.upsert_order(&m.id, &order, window_ms, now).await.map_err(|e| match e {
+        crate::storage::StorageError::Conflict(msg) => ApiError::FieldConflict {
+            field: "order_id".into(),
+            message: msg,
+        },
+        e => e.into(),
+    })?;
+    state.hub.analytics.written.notify_one();
+    Ok(match outcome {
+        OrderOutcome::Created(o) => (StatusCode::CREATED, Json(o.into())),
+        OrderOutcome::Updated(o) | OrderOutcome::Unchanged(o) => (StatusCode::OK, Json(o.into())),
+    })
+}
+
+#[utoipa::path(get, path = "/orders/{order_id}", tag = "analytics", params(("order_id" = String, Path)),
+    responses((status = 200, body = Order), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
+async fn get_order(State(state): State<AppState>, m: Merchant<Analytics>, Path(id): Path<String>) -> ApiResult<Json<Order>> {
+    Ok(Json(state.db.get_order(&m.id, &id).await?.into()))
+}

@@ -1,0 +1,433 @@
+//! Rollups, orders and the other reads behind analytics, exports and the shopper journey.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::{Backend, Db, Result, StorageError, Tenant};
+use crate::analytics::stats::Stats;
+
+pub const GRAINS: [(&str, i64); 3] = [("minute", 60_000), ("hour", 3_600_000), ("day", 86_400_000)];
+
+/// A rollup key below the merchant: ('' for none).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RollKey {
+    pub merchant_id: String,
+    pub grain: &'static str,
+    pub bucket: i64,
+    pub store_id: String,
+    pub department_id: String,
+    pub expert_id: String,
+}
+
+#[derive(Debug, Default)]
+pub struct RollOutcome {
+    pub events: usize,
+    pub merchants: HashSet<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PendingEvent {
+    id: String,
+    merchant_id: String,
+    kind: String,
+    at: i64,
+    store_id: String,
+    department_id: String,
+    expert_id: String,
+    value: Option<i64>,
+    data_json: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RollupRow {
+    pub bucket: i64,
+    pub store_id: String,
+    pub department_id: String,
+    pub expert_id: String,
+    pub stats: String,
+}
+
+/// Which rollup rows a query wants.
+#[derive(Debug, Clone, Default)]
+pub struct RollupFilter {
+    pub from: i64,
+    pub to: i64,
+    pub store_id: Option<String>,
+    pub department_id: Option<String>,
+    pub expert_id: Option<String>,
+}
+
+/// An order as the merchant reported it, with its attribution.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub order_id: String,
+    pub shopper_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: String,
+    pub placed_at: i64,
+    pub conversation_id: Option<String>,
+    pub store_id: Option<String>,
+    pub department_id: Option<String>,
+    pub expert_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl OrderRow {
+    /// Orders that count as sales (not cancelled or refunded).
+    pub fn counts(&self) -> bool {
+        matches!(self.status.as_str(), "placed" | "paid" | "fulfilled")
+    }
+}
+
+/// What the caller reports; the rest is decided here.
+pub struct NewOrder<'a> {
+    pub order_id: &'a str,
+    pub shopper_id: &'a str,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub status: &'a str,
+    pub placed_at: i64,
+}
+
+pub enum OrderOutcome {
+    Created(OrderRow),
+    Updated(OrderRow),
+    Unchanged(OrderRow),
+}
+
+const ORDER_COLS: &str = "order_id, shopper_id, amount_minor, currency, status, placed_at, conversation_id, store_id, department_id, \
+                          expert_id, created_at, updated_at";
+
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct LiveStore {
+    pub store_id: String,
+    pub name: String,
+    pub waiting: i64,
+    pub active: i64,
+    pub experts_available: i64,
+}
+
+impl Db {
+    /// Fold up to `limit` unrolled events into the rollups, in one write transaction, so every
+    /// event counts exactly once. On PostgreSQL an advisory lock keeps to one roller at a time
+    /// across nodes (the others find the lock taken and skip this round).
+    pub async fn roll_events(&self, limit: i64) -> Result<RollOutcome> {
+        let mut tx = self.begin_write().await?;
+        if self.backend == Backend::Postgres {
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7311001)").fetch_one(&mut *tx).await?;
+            if !got {
+                return Ok(RollOutcome::default());
+            }
+        }
+        let events: Vec<PendingEvent> = sqlx::query_as(
+            "SELECT e.id, e.merchant_id, e.kind, e.at, \
+                    COALESCE(e.store_id, c.store_id, '') AS store_id, \
+                    COALESCE(e.department_id, c.department_id, '') AS department_id, \
+                    COALESCE(e.expert_id, c.expert_id, '') AS expert_id, e.value, e.data_json \
+             FROM events e LEFT JOIN conversations c ON c.id = e.conversation_id \
+             WHERE e.rolled = 0 ORDER BY e.at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        if events.is_empty() {
+            return Ok(RollOutcome::default());
+        }
+        let mut adds: HashMap<RollKey, Stats> = HashMap::new();
+        let mut out = RollOutcome {
+            events: events.len(),
+            ..Default::default()
+        };
+        for e in &events {
+            let mut one = Stats::default();
+            if !one.apply(&e.kind, e.value, e.data_json.as_deref()) {
+                continue;
+            }
+            out.merchants.insert(e.merchant_id.clone());
+            for (grain, width) in GRAINS {
+                let key = RollKey {
+                    merchant_id: e.merchant_id.clone(),
+                    grain,
+                    bucket: e.at - e.at.rem_euclid(width),
+                    store_id: e.store_id.clone(),
+                    department_id: e.department_id.clone(),
+                    expert_id: e.expert_id.clone(),
+                };
+                adds.entry(key).or_default().merge(&one);
+            }
+        }
+        let mut keys: Vec<_> = adds.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, add) in keys {
+            let old: Option<(String,)> = sqlx::query_as(
+                "SELECT stats FROM rollups WHERE merchant_id = $1 AND grain = $2 AND bucket = $3 AND store_id = $4 \
+                 AND department_id = $5 AND expert_id = $6",
+            )
+            .bind(&k.merchant_id)
+            .bind(k.grain)
+            .bind(k.bucket)
+            .bind(&k.store_id)
+            .bind(&k.department_id)
+            .bind(&k.expert_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let mut stats = match old {
+                Some((s,)) => serde_json::from_str::<Stats>(&s).map_err(|e| StorageError::Corrupt(format!("rollup: {e}")))?,
+                None => Stats::default(),
+            };
+            stats.merge(&add);
+            sqlx::query(
+                "INSERT INTO rollups (merchant_id, grain, bucket, store_id, department_id, expert_id, stats) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (merchant_id, grain, bucket, store_id, department_id, expert_id) DO UPDATE SET stats = excluded.stats",
+            )
+            .bind(&k.merchant_id)
+            .bind(k.grain)
+            .bind(k.bucket)
+            .bind(&k.store_id)
+            .bind(&k.department_id)
+            .bind(&k.expert_id)
+            .bind(serde_json::to_string(&stats).expect("stats"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Per-message events have done their job once counted; everything else stays as a fact
+        // (the shopper journey reads them).
+        for chunk in events.chunks(200) {
+            let ids = placeholders(chunk.len(), 1);
+            let del_sql = format!("DELETE FROM events WHERE id IN ({ids}) AND kind IN ('message.shopper', 'message.expert')");
+            let upd_sql = format!("UPDATE events SET rolled = 1 WHERE id IN ({ids})");
+            let mut del = sqlx::query(&del_sql);
+            let mut upd = sqlx::query(&upd_sql);
+            for e in chunk {
+                del = del.bind(&e.id);
+                upd = upd.bind(&e.id);
+            }
+            del.execute(&mut *tx).await?;
+            upd.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// Rollup rows of one grain in [from, to) matching the filter.
+    pub async fn rollup_rows(&self, m: Tenant<'_>, grain: &str, f: &RollupFilter) -> Result<Vec<RollupRow>> {
+        let mut sql = String::from(
+            "SELECT bucket, store_id, department_id, expert_id, stats FROM rollups \
+             WHERE merchant_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4",
+        );
+        let mut n = 4;
+        for (col, v) in [("store_id", &f.store_id), ("department_id", &f.department_id), ("expert_id", &f.expert_id)] {
+            if v.is_some() {
+                n += 1;
+                sql.push_str(&format!(" AND {col} = ${n}"));
+            }
+        }
+        sql.push_str(" ORDER BY bucket");
+        let mut q = sqlx::query_as::<_, RollupRow>(&sql).bind(m.as_str()).bind(grain).bind(f.from).bind(f.to);
+        for v in [&f.store_id, &f.department_id, &f.expert_id].into_iter().flatten() {
+            q = q.bind(v);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
+    /// Names of the merchant's stores, departments and experts, for labelling.
+    pub async fn dimension_names(&self, m: Tenant<'_>) -> Result<BTreeMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, name FROM stores WHERE merchant_id = $1 \
+             UNION ALL SELECT d.id, d.name FROM departments d JOIN stores s ON s.id = d.store_id WHERE s.merchant_id = $1 \
+             UNION ALL SELECT id, name FROM experts WHERE merchant_id = $1",
+        )
+        .bind(m.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Waiting and active chats per store, now.
+    pub async fn live_counts(&self, m: Tenant<'_>) -> Result<Vec<(String, i64, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT store_id, \
+                    SUM(CASE WHEN status IN ('queued', 'offered') THEN 1 ELSE 0 END), \
+                    SUM(CASE WHEN status = 'claimed' THEN 1 ELSE 0 END) \
+             FROM conversations WHERE merchant_id = $1 AND status IN ('queued', 'offered', 'claimed') GROUP BY store_id",
+        )
+        .bind(m.as_str())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    // ----- orders -----
+
+    pub async fn get_order(&self, m: Tenant<'_>, order_id: &str) -> Result<OrderRow> {
+        sqlx::query_as::<_, OrderRow>(&format!("SELECT {ORDER_COLS} FROM orders WHERE merchant_id = $1 AND order_id = $2"))
+            .bind(m.as_str())
+            .bind(order_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StorageError::NotFound)
+    }
+
+    pub async fn shopper_orders(&self, m: Tenant<'_>, shopper: &str) -> Result<Vec<OrderRow>> {
+        Ok(sqlx::query_as::<_, OrderRow>(&format!(
+            "SELECT {ORDER_COLS} FROM orders WHERE merchant_id = $1 AND shopper_id = $2 ORDER BY placed_at DESC LIMIT 200"
+        ))
+        .bind(m.as_str())
+        .bind(shopper)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Create or update an order, idempotently by order id. The attribution is decided on
+    /// creation: the most recent chat with this shopper that an expert claimed at most `window_ms`
+    /// before the order was placed. Every change to what counts as a sale is written as an
+    /// `order` event (a delta) in the same transaction, so the rollups follow status changes.
+    pub async fn upsert_order(&self, m: Tenant<'_>, o: &NewOrder<'_>, window_ms: i64, now: i64) -> Result<OrderOutcome> {
+        let mut tx = self.begin_write().await?;
+        let prev = sqlx::query_as::<_, OrderRow>(&format!("SELECT {ORDER_COLS} FROM orders WHERE merchant_id = $1 AND order_id = $2"))
+            .bind(m.as_str())
+            .bind(o.order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let row = match &prev {
+            Some(p) => {
+                if p.shopper_id != o.shopper_id {
+                    return Err(StorageError::Conflict("this order id belongs to another shopper".into()));
+                }
+                if p.amount_minor == o.amount_minor && p.currency == o.currency && p.status == o.status && p.placed_at == o.placed_at {
+                    return Ok(OrderOutcome::Unchanged(p.clone()));
+                }
+                OrderRow {
+                    amount_minor: o.amount_minor,
+                    currency: o.currency.to_owned(),
+                    status: o.status.to_owned(),
+                    placed_at: o.placed_at,
+                    updated_at: now,
+                    ..p.clone()
+                }
+            }
+            None => {
+                let conv: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                    "SELECT id, store_id, department_id, expert_id FROM conversations \
+                     WHERE merchant_id = $1 AND shopper_id = $2 AND claimed_at IS NOT NULL AND claimed_at <= $3 AND claimed_at >= $4 \
+                     ORDER BY claimed_at DESC LIMIT 1",
+                )
+                .bind(m.as_str())
+                .bind(o.shopper_id)
+                .bind(o.placed_at)
+                .bind(o.placed_at - window_ms)
+                .fetch_optional(&mut *tx)
+                .await?;
+                OrderRow {
+                    order_id: o.order_id.to_owned(),
+                    shopper_id: o.shopper_id.to_owned(),
+                    amount_minor: o.amount_minor,
+                    currency: o.currency.to_owned(),
+                    status: o.status.to_owned(),
+                    placed_at: o.placed_at,
+                    conversation_id: conv.as_ref().map(|c| c.0.clone()),
+                    store_id: conv.as_ref().map(|c| c.1.clone()),
+                    department_id: conv.as_ref().map(|c| c.2.clone()),
+                    expert_id: conv.and_then(|c| c.3),
+                    created_at: now,
+                    updated_at: now,
+                }
+            }
+        };
+        sqlx::query(
+            "INSERT INTO orders (merchant_id, order_id, shopper_id, amount_minor, currency, status, placed_at, conversation_id, \
+                                 store_id, department_id, expert_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (merchant_id, order_id) DO UPDATE SET amount_minor = excluded.amount_minor, currency = excluded.currency, \
+                status = excluded.status, placed_at = excluded.placed_at, updated_at = excluded.updated_at",
+        )
+        .bind(m.as_str())
+        .bind(&row.order_id)
+        .bind(&row.shopper_id)
+        .bind(row.amount_minor)
+        .bind(&row.currency)
+        .bind(&row.status)
+        .bind(row.placed_at)
+        .bind(row.conversation_id.as_deref())
+        .bind(row.store_id.as_deref())
+        .bind(row.department_id.as_deref())
+        .bind(row.expert_id.as_deref())
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        if row.conversation_id.is_some() {
+            // Take back what the previous version counted, then count the new one.
+            let mut deltas: Vec<(i64, &str, i64, i64)> = Vec::new();
+            if let Some(p) = prev.as_ref().filter(|p| p.counts()) {
+                deltas.push((-p.amount_minor, &p.currency, -1, p.placed_at));
+            }
+            if row.counts() {
+                deltas.push((row.amount_minor, &row.currency, 1, row.placed_at));
+            }
+            for (value, currency, orders, at) in deltas {
+                sqlx::query(
+                    "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \
+                     VALUES ($1, $2, 'order', $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(m.as_str())
+                .bind(at)
+                .bind(&row.shopper_id)
+                .bind(row.store_id.as_deref())
+                .bind(row.department_id.as_deref())
+                .bind(row.expert_id.as_deref())
+                .bind(row.conversation_id.as_deref())
+                .bind(value)
+                .bind(serde_json::json!({"currency": currency, "orders": orders, "order_id": row.order_id}).to_string())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(if prev.is_some() { OrderOutcome::Updated(row) } else { OrderOutcome::Created(row) })
+    }
+
+    /// Attributed revenue per conversation, for the conversations export.
+    pub async fn conversation_revenue(&self, m: Tenant<'_>, ids: &[String]) -> Result<HashMap<String, Vec<(String, i64)>>> {
+        let mut out: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+        for chunk in ids.chunks(200) {
+            if chunk.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT conversation_id, currency, SUM(amount_minor) FROM orders WHERE merchant_id = $1 AND conversation_id IN ({}) \
+                 AND status IN ('placed', 'paid', 'fulfilled') GROUP BY conversation_id, currency",
+                placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql).bind(m.as_str());
+            for id in chunk {
+                q = q.bind(id);
+            }
+            for (c, cur, v) in q.fetch_all(&self.pool).await? {
+                out.entry(c).or_default().push((cur, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Currencies of attributed orders placed in [from, to).
+    pub async fn order_currencies(&self, m: Tenant<'_>, from: i64, to: i64) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT DISTINCT currency FROM orders WHERE merchant_id = $1 AND conversation_id IS NOT NULL AND placed_at >= $2 AND placed_at < $3 \
+             ORDER BY currency",
+        )
+        .bind(m.as_str())
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+}
+
+/// "$a, $a+1, …" for `n` values starting at placeholder number `first`.
+pub(crate) fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,277 @@
+//! Analytics, orders and sales attribution, the live dashboard socket and the exports, over
+//! a real server on SQLite and PostgreSQL.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{claim, demo_target, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, Ws, DEMO_PASSWORD};
+use floorwalker::protocol::Out;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+on_both_backends!(
+    a_served_chat_and_its_order_show_up_in_the_figures,
+    orders_are_validated_idempotent_and_private,
+    the_dashboard_socket_pushes_updates,
+);
+
+/// Poll `path` until `ok` holds (the roller folds events in about once a second).
+async fn eventually(c: &Client, path: &str, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (s, v) = c.get(path).await;
+        assert_eq!(s, StatusCode::OK, "{path}: {v}");
+        if ok(&v) {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what} never happened; last answer: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn api_key(admin: &Client) -> Client {
+    let (s, k) = admin.post("/api/v1/api-keys", json!({"name": "orders"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    admin.with_bearer(k["secret"].as_str().unwrap())
+}
+
+/// A shopper asks, expert1 claims and answers, the shopper replies, ends and rates 4.
+async fn served_chat(app: &TestApp, m: &str, store: &str, dep: &str) -> (String, String) {
+    let (mut expert, _) = expert_ws(app, "expert1@demo.example").await;
+    let (mut shopper, shopper_id, _) = shopper_ws(app, m, None).await;
+    let id = start_chat(&mut shopper, store, dep, "Hello?").await;
+    claim(&mut expert, &id).await;
+    expert
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "Hi! How can I help?"}))
+        .await;
+    expert.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "s2", "body": "Thanks, bye"}))
+        .await;
+    shopper.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "s2")).await;
+    shopper.send(json!({"type": "end", "conversation_id": id})).await;
+    shopper
+        .until("ended", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "ended"))
+        .await;
+    shopper.send(json!({"type": "rate", "conversation_id": id, "score": 4})).await;
+    shopper
+        .until("rated", |o| matches!(o, Out::Conversation { conversation } if conversation.rating.is_some()))
+        .await;
+    (id, shopper_id)
+}
+
+async fn a_served_chat_and_its_order_show_up_in_the_figures(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (conv, shopper_id) = served_chat(&app, &m, &store, &dep).await;
+
+    let key = api_key(&admin).await;
+    let (s, order) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "A-1001", "shopper_id": shopper_id, "amount": "129.9", "currency": "eur"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    assert_eq!(order["amount"], "129.90");
+    assert_eq!(order["currency"], "EUR");
+    assert_eq!(order["attributed"], true);
+    assert_eq!(order["conversation_id"], conv.as_str());
+    assert_eq!(order["store_id"], store.as_str());
+
+    let path = "/api/v1/analytics?grain=hour";
+    let v = eventually(&admin, path, "the chat and order in the figures", |v| {
+        v["totals"]["csat_count"] == 1 && v["totals"]["orders"] == 1 && v["totals"]["messages_expert"] == 1
+    })
+    .await;
+    let t = &v["totals"];
+    assert_eq!(t["requested"], 1, "{t}");
+    assert_eq!(t["claimed"], 1);
+    assert_eq!(t["claim_rate"], 1.0);
+    assert_eq!(t["ended"], 1);
+    assert_eq!(t["missed"], 0);
+    assert_eq!(t["messages_shopper"], 2, "the first message and the reply");
+    assert_eq!(t["csat_distribution"], json!([0, 0, 0, 1, 0]));
+    assert_eq!(t["csat_avg"], 4.0);
+    assert!(t["time_to_claim_p50_s"].as_f64().unwrap() <= 5.0, "{t}");
+    assert!(t["first_response_p50_s"].is_number(), "{t}");
+    assert!(t["avg_duration_s"].is_number(), "{t}");
+    assert_eq!(t["revenue"], json!({"EUR": "129.90"}));
+    assert_eq!(v["currencies"], json!(["EUR"]));
+    // Per expert and per store, with names.
+    let experts = v["experts"].as_array().unwrap();
+    assert_eq!(experts.len(), 1, "{experts:?}");
+    assert_eq!(experts[0]["metrics"]["claimed"], 1);
+    assert_eq!(experts[0]["metrics"]["revenue"]["EUR"], "129.90");
+    assert_ne!(experts[0]["name"], experts[0]["expert_id"]);
+    let stores = v["stores"].as_array().unwrap();
+    assert_eq!(stores[0]["name"], "Stockholm Flagship");
+    // The series covers the range, and its buckets add up to the totals.
+    let series = v["series"].as_array().unwrap();
+    assert!(series.len() >= 24, "{}", series.len());
+    let sum: i64 = series.iter().map(|p| p["metrics"]["requested"].as_i64().unwrap()).sum();
+    assert_eq!(sum, 1);
+    // Filters: another store has nothing; the expert filter keeps the expert's part.
+    let other = eventually(&admin, &format!("{path}&store_id={}", uuid::Uuid::now_v7()), "empty store", |_| true).await;
+    assert_eq!(other["totals"]["requested"], 0);
+    let expert_id = experts[0]["expert_id"].as_str().unwrap();
+    let mine = eventually(&admin, &format!("{path}&expert_id={expert_id}"), "expert filter", |_| true).await;
+    assert_eq!(mine["totals"]["claimed"], 1);
+    assert_eq!(mine["totals"]["requested"], 0, "a request belongs to no expert");
+    assert!(mine["totals"]["claim_rate"].is_null());
+
+    // A status change takes the sale back; reporting the same again changes nothing.
+    let cancel = json!({"order_id": "A-1001", "shopper_id": shopper_id, "amount": "129.90", "currency": "EUR", "status": "cancelled", "placed_at": order["placed_at"]});
+    let (s, o) = key.post("/api/v1/orders", cancel.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{o}");
+    assert_eq!(o["status"], "cancelled");
+    assert_eq!(o["conversation_id"], conv.as_str(), "the attribution is kept");
+    let (s, _) = key.post("/api/v1/orders", cancel).await;
+    assert_eq!(s, StatusCode::OK);
+    let v = eventually(&admin, path, "the cancellation in the figures", |v| v["totals"]["orders"] == 0).await;
+    assert_eq!(v["totals"]["revenue"], json!({}));
+    // The dashboard and the API key read the same figures.
+    let (s, by_key) = key.get(path).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(by_key["totals"], v["totals"]);
+    app.stop().await;
+}
+
+async fn orders_are_validated_idempotent_and_private(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, _, _) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (_, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    // A shopper nobody chatted with: stored, not attributed.
+    let good = json!({"order_id": "B-1", "shopper_id": shopper_id, "amount": 15, "currency": "SEK", "placed_at": "2026-11-20T10:00:00Z"});
+    let (s, o) = key.post("/api/v1/orders", good.clone()).await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    assert_eq!(o["attributed"], false);
+    assert_eq!(o["amount"], "15.00");
+    assert_eq!(o["placed_at"], 1_795_168_800_000i64);
+    // Bad input: a clear error per field, nothing stored.
+    for (field, bad) in [
+        ("amount", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "1.234", "currency": "EUR"})),
+        ("amount", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "-5", "currency": "EUR"})),
+        ("currency", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "euro"})),
+        ("status", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "status": "lost"})),
+        ("shopper_id", json!({"order_id": "B-2", "shopper_id": "someone", "amount": "5", "currency": "EUR"})),
+        ("placed_at", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "placed_at": "yesterday"})),
+        ("order_id", json!({"order_id": "", "shopper_id": shopper_id, "amount": "5", "currency": "EUR"})),
+    ] {
+        let (s, p) = key.post("/api/v1/orders", bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{field}: {p}");
+    }
+    let (s, _) = key.get("/api/v1/orders/B-2").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // An order id cannot move to another shopper.
+    let (_, other_shopper, _) = shopper_ws(&app, &m, None).await;
+    let (s, p) = key
+        .post("/api/v1/orders", json!({"order_id": "B-1", "shopper_id": other_shopper, "amount": 15, "currency": "SEK"}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    let (_, again) = key.get("/api/v1/orders/B-1").await;
+    assert_eq!(again["shopper_id"], shopper_id.as_str());
+    // Another merchant neither sees nor overwrites it.
+    let op = app.operator().await;
+    let (_, other_admin) = app.merchant(&op, "Other Shop").await;
+    let other_key = api_key(&other_admin).await;
+    let (s, _) = other_key.get("/api/v1/orders/B-1").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, o) = other_key.post("/api/v1/orders", good).await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let (_, mine) = key.get("/api/v1/orders/B-1").await;
+    assert_eq!(mine["amount"], "15.00");
+    // Analytics of the other merchant stay empty of this merchant's activity.
+    let (_, theirs) = other_admin.get("/api/v1/analytics").await;
+    assert_eq!(theirs["totals"]["orders"], 0);
+    app.stop().await;
+}
+
+async fn dashboard_socket(app: &TestApp, c: &Client, origin: Option<&str>) -> Result<Ws, u16> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let url = format!("{}/ws/dashboard", app.url.replace("http", "ws"));
+    let mut req = url.into_client_request().unwrap();
+    let cookies = reqwest::cookie::CookieStore::cookies(&*c.jar, &app.url.parse().unwrap());
+    if let Some(cookie) = cookies {
+        req.headers_mut().insert("cookie", cookie);
+    }
+    if let Some(o) = origin {
+        req.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((stream, _)) => Ok(Ws { stream }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => Err(res.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+async fn next_json(ws: &mut Ws, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    use futures::StreamExt;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, ws.stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} within 8 s"))
+            .expect("socket open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+}
+
+async fn the_dashboard_socket_pushes_updates(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    // Refused: no session, another site's page, an account without Analytics.
+    assert_eq!(dashboard_socket(&app, &app.client(), None).await.err(), Some(401));
+    assert_eq!(dashboard_socket(&app, &admin, Some("https://evil.example")).await.err(), Some(403));
+    let op = app.operator().await;
+    let (s, b) = op
+        .post(
+            "/api/v1/access/accounts",
+            json!({"merchant_id": m, "role": "merchant", "email": "no-analytics@demo.example", "name": "N", "password": DEMO_PASSWORD, "modules": ["team"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let no_analytics = app.login("no-analytics@demo.example", DEMO_PASSWORD).await;
+    assert_eq!(dashboard_socket(&app, &no_analytics, None).await.err(), Some(403));
+
+    let mut dash = dashboard_socket(&app, &admin, Some(&app.url)).await.expect("dashboard socket");
+    let welcome = next_json(&mut dash, "welcome", |v| v["type"] == "welcome").await;
+    assert_eq!(welcome["live"]["waiting"], 0, "{welcome}");
+    // An expert comes online: available experts go up, without polling.
+    let (_expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    next_json(&mut dash, "an available expert", |v| v["type"] == "live" && v["experts_available"] == 1).await;
+    // A shopper asks: the live counts and an `updated` arrive.
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    start_chat(&mut shopper, &store, &dep, "Anyone there?").await;
+    let (mut live, mut updated) = (None, false);
+    while live.is_none() || !updated {
+        let v = next_json(&mut dash, "live waiting 1 and updated", |v| {
+            (v["type"] == "live" && v["waiting"] == 1) || v["type"] == "updated"
+        })
+        .await;
+        if v["type"] == "updated" {
+            updated = true;
+        } else {
+            live = Some(v);
+        }
+    }
+    let live = live.unwrap();
+    let s = live["stores"].as_array().unwrap().iter().find(|s| s["store_id"] == store.as_str()).unwrap().clone();
+    assert_eq!(s["waiting"], 1);
+    assert_eq!(s["experts_available"], 1);
+    let (_, figures) = admin.get("/api/v1/analytics").await;
+    assert_eq!(figures["totals"]["requested"], 1, "updated means the figures already show it");
+    app.stop().await;
+}
