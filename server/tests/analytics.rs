@@ -14,6 +14,7 @@ on_both_backends!(
     a_served_chat_and_its_order_show_up_in_the_figures,
     orders_are_validated_idempotent_and_private,
     the_dashboard_socket_pushes_updates,
+    exports_read_back_equal_the_database_and_the_dashboard,
 );
 
 /// Poll `path` until `ok` holds (the roller folds events in about once a second).
@@ -273,5 +274,119 @@ async fn the_dashboard_socket_pushes_updates(b: Backend) {
     assert_eq!(s["experts_available"], 1);
     let (_, figures) = admin.get("/api/v1/analytics").await;
     assert_eq!(figures["totals"]["requested"], 1, "updated means the figures already show it");
+    app.stop().await;
+}
+
+async fn csv_get(c: &Client, path: &str) -> (StatusCode, Option<i64>, Vec<csv::StringRecord>, csv::StringRecord) {
+    let res = c.request(reqwest::Method::GET, path).send().await.unwrap();
+    let status = res.status();
+    let count = res.headers().get("x-row-count").map(|v| v.to_str().unwrap().parse().unwrap());
+    let text = res.text().await.unwrap();
+    if status != StatusCode::OK {
+        return (status, count, vec![], csv::StringRecord::new());
+    }
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let rows = r.records().map(|r| r.unwrap()).collect();
+    (status, count, rows, header)
+}
+
+fn col<'a>(h: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a str {
+    let i = h.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name} in {h:?}"));
+    &row[i]
+}
+
+async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (conv, shopper_id) = served_chat(&app, &m, &store, &dep).await;
+    // A second chat with text a spreadsheet would run, and quotes, commas and a line break.
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let evil = "=HYPERLINK(\"http://evil.example\",\"click\")";
+    let id2 = start_chat(&mut shopper, &store, &dep, evil).await;
+    claim(&mut expert, &id2).await;
+    expert
+        .send(json!({"type": "send", "conversation_id": id2, "client_msg_id": "x", "body": "-5% today, \"really\",\nsee you"}))
+        .await;
+    expert.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    let (s, _) = key
+        .post("/api/v1/orders", json!({"order_id": "C-1", "shopper_id": shopper_id, "amount": "20", "currency": "EUR"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    eventually(&admin, "/api/v1/analytics?grain=hour", "all in the rollups", |v| {
+        v["totals"]["orders"] == 1 && v["totals"]["messages_expert"] == 2 && v["totals"]["requested"] == 2
+    })
+    .await;
+
+    // Transcripts: exactly the stored messages, neutralised where needed, by API key.
+    let (s, count, rows, h) = csv_get(&key, "/api/v1/exports/transcripts.csv").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(count, Some(rows.len() as i64));
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let mut stored = app.db.messages_after(&merchant, &conv, 0, 100).await.unwrap();
+    stored.extend(app.db.messages_after(&merchant, &id2, 0, 100).await.unwrap());
+    assert_eq!(rows.len(), stored.len());
+    for msg in &stored {
+        let row = rows
+            .iter()
+            .find(|r| col(&h, r, "conversation_id") == msg.conversation_id && col(&h, r, "seq") == msg.seq.to_string())
+            .unwrap_or_else(|| panic!("message {} #{} missing", msg.conversation_id, msg.seq));
+        assert_eq!(col(&h, row, "author_role"), msg.author.role);
+        let want = if msg.body.starts_with(['=', '+', '-', '@']) { format!("'{}", msg.body) } else { msg.body.clone() };
+        assert_eq!(col(&h, row, "text"), want);
+    }
+    assert!(rows.iter().any(|r| col(&h, r, "text") == format!("'{evil}")));
+    assert!(rows.iter().any(|r| col(&h, r, "text") == "'-5% today, \"really\",\nsee you"));
+
+    // Conversations: one row per chat with outcome, rating and attributed revenue.
+    let (s, count, rows, h) = csv_get(&admin, "/api/v1/exports/conversations.csv").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!((count, rows.len()), (Some(2), 2));
+    let first = rows.iter().find(|r| col(&h, r, "conversation_id") == conv).unwrap();
+    assert_eq!(col(&h, first, "status"), "ended");
+    assert_eq!(col(&h, first, "rating"), "4");
+    assert_eq!(col(&h, first, "store"), "Stockholm Flagship");
+    assert!(!col(&h, first, "duration_s").is_empty());
+    let second = rows.iter().find(|r| col(&h, r, "conversation_id") == id2).unwrap();
+    assert_eq!(col(&h, second, "status"), "claimed");
+    // The order came after the second chat was claimed: it belongs to the latest served chat of
+    // its shopper, which is the first one (the second shopper is someone else).
+    assert_eq!(col(&h, first, "revenue_EUR"), "20.00");
+    assert_eq!(col(&h, second, "revenue_EUR"), "0.00");
+    // A store filter that matches nothing gives a header and no rows.
+    let (_, count, rows, _) = csv_get(&admin, &format!("/api/v1/exports/conversations.csv?store_id={}", uuid::Uuid::now_v7())).await;
+    assert_eq!((count, rows.len()), (Some(0), 0));
+
+    // Metrics: the same numbers as the dashboard for the same filters.
+    let (_, dash) = admin.get("/api/v1/analytics?grain=hour").await;
+    let (s, count, rows, h) = csv_get(&admin, "/api/v1/exports/metrics.csv?grain=hour").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(count, Some(rows.len() as i64));
+    let series = dash["series"].as_array().unwrap();
+    assert_eq!(rows.len(), series.len(), "one row per hour, zero-filled");
+    for (row, point) in rows.iter().zip(series) {
+        let mm = &point["metrics"];
+        for name in ["requested", "claimed", "messages", "csat_count", "orders", "ended"] {
+            assert_eq!(col(&h, row, name), mm[name].to_string(), "{name}");
+        }
+        for name in ["claim_rate", "time_to_claim_p50_s", "first_response_p90_s", "csat_avg"] {
+            let csv_v: Option<f64> = col(&h, row, name).parse().ok();
+            assert_eq!(csv_v, mm[name].as_f64(), "{name}");
+        }
+        assert_eq!(col(&h, row, "revenue_EUR"), mm["revenue"]["EUR"].as_str().unwrap_or("0.00"));
+    }
+    let (_, _, rows, h) = csv_get(&admin, "/api/v1/exports/metrics.csv?grain=hour&by=expert").await;
+    assert!(!rows.is_empty());
+    assert!(rows.iter().all(|r| !col(&h, r, "expert_id").is_empty() && !col(&h, r, "expert").is_empty()));
+    let claimed: i64 = rows.iter().map(|r| col(&h, r, "claimed").parse::<i64>().unwrap()).sum();
+    assert_eq!(claimed, 2);
+    // Bad parameters: a clear error, not a file.
+    for bad in ["by=planet", "grain=minute", "from=yesterday", "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"] {
+        let (s, _, _, _) = csv_get(&admin, &format!("/api/v1/exports/metrics.csv?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
     app.stop().await;
 }

@@ -6,6 +6,7 @@ pub mod account;
 pub mod analytics;
 pub mod api_keys;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod ops;
 pub mod public;
@@ -71,6 +72,7 @@ pub struct AppState {
         (name = "saved_replies", description = "Module Saved replies"),
         (name = "shoppers", description = "Module Shoppers"),
         (name = "integrations", description = "Module Integrations: API keys and their call log"),
+        (name = "exports", description = "Module Exports: metrics, conversations and transcripts as CSV"),
         (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
     )
@@ -109,6 +111,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(saved_replies::router())
         .merge(shoppers::router())
         .merge(analytics::router())
+        .merge(exports::router())
         .merge(api_keys::router())
         .merge(public::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()

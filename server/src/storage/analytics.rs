@@ -397,7 +397,7 @@ impl Db {
                 continue;
             }
             let sql = format!(
-                "SELECT conversation_id, currency, SUM(amount_minor) FROM orders WHERE merchant_id = $1 AND conversation_id IN ({}) \
+                "SELECT conversation_id, currency, CAST(SUM(amount_minor) AS BIGINT) FROM orders WHERE merchant_id = $1 AND conversation_id IN ({}) \
                  AND status IN ('placed', 'paid', 'fulfilled') GROUP BY conversation_id, currency",
                 placeholders(chunk.len(), 2)
             );
@@ -430,4 +430,114 @@ impl Db {
 /// "$a, $a+1, …" for `n` values starting at placeholder number `first`.
 pub(crate) fn placeholders(n: usize, first: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// One message of a transcript export.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TranscriptRow {
+    pub conversation_id: String,
+    pub seq: i64,
+    pub created_at: i64,
+    pub author_role: String,
+    pub expert_id: Option<String>,
+    pub expert_name: Option<String>,
+    pub shopper_id: String,
+    pub kind: String,
+    pub body: String,
+}
+
+/// `AND c.store_id = $n …` for the filters that are set, numbering from `next`.
+fn conv_filter_sql(f: &RollupFilter, next: &mut usize) -> String {
+    let mut sql = String::new();
+    for (col, v) in [("c.store_id", &f.store_id), ("c.department_id", &f.department_id), ("c.expert_id", &f.expert_id)] {
+        if v.is_some() {
+            sql.push_str(&format!(" AND {col} = ${next}"));
+            *next += 1;
+        }
+    }
+    sql
+}
+
+fn filter_values(f: &RollupFilter) -> impl Iterator<Item = &String> {
+    [&f.store_id, &f.department_id, &f.expert_id].into_iter().flatten()
+}
+
+impl Db {
+    /// Conversations created in [from, to), oldest first, after the keyset (created_at, id).
+    pub async fn export_conversations(
+        &self,
+        m: Tenant<'_>,
+        f: &RollupFilter,
+        after: Option<&(i64, String)>,
+        limit: i64,
+    ) -> Result<Vec<super::ConversationRow>> {
+        let mut n = 4;
+        let filters = conv_filter_sql(f, &mut n);
+        let keyset = format!(" AND (c.created_at > ${} OR (c.created_at = ${} AND c.id > ${}))", n, n, n + 1);
+        let sql = format!(
+            "{} WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at < $3{filters}{keyset} ORDER BY c.created_at, c.id LIMIT {}",
+            super::chat::CONV_SELECT,
+            limit.clamp(1, 10_000)
+        );
+        let mut q = sqlx::query_as::<_, super::ConversationRow>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        for v in filter_values(f) {
+            q = q.bind(v);
+        }
+        let (t, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
+        Ok(q.bind(t).bind(id).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn count_conversations(&self, m: Tenant<'_>, f: &RollupFilter) -> Result<i64> {
+        let mut n = 4;
+        let filters = conv_filter_sql(f, &mut n);
+        let sql = format!("SELECT COUNT(*) FROM conversations c WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at < $3{filters}");
+        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        for v in filter_values(f) {
+            q = q.bind(v);
+        }
+        Ok(q.fetch_one(&self.pool).await?.0)
+    }
+
+    /// Messages sent in [from, to), in time order, after the keyset (created_at, conversation, seq).
+    pub async fn export_messages(
+        &self,
+        m: Tenant<'_>,
+        f: &RollupFilter,
+        after: Option<&(i64, String, i64)>,
+        limit: i64,
+    ) -> Result<Vec<TranscriptRow>> {
+        let mut n = 4;
+        let filters = conv_filter_sql(f, &mut n);
+        let keyset = format!(
+            " AND (m.created_at > ${a} OR (m.created_at = ${a} AND (m.conversation_id > ${b} OR (m.conversation_id = ${b} AND m.seq > ${c}))))",
+            a = n,
+            b = n + 1,
+            c = n + 2
+        );
+        let sql = format!(
+            "SELECT m.conversation_id, m.seq, m.created_at, m.author_role, m.expert_id, e.name AS expert_name, c.shopper_id, m.kind, m.body \
+             FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN experts e ON e.id = m.expert_id \
+             WHERE m.merchant_id = $1 AND m.created_at >= $2 AND m.created_at < $3{filters}{keyset} \
+             ORDER BY m.created_at, m.conversation_id, m.seq LIMIT {}",
+            limit.clamp(1, 10_000)
+        );
+        let mut q = sqlx::query_as::<_, TranscriptRow>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        for v in filter_values(f) {
+            q = q.bind(v);
+        }
+        let (t, c, s) = after.cloned().unwrap_or((i64::MIN, String::new(), 0));
+        Ok(q.bind(t).bind(c).bind(s).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn count_messages(&self, m: Tenant<'_>, f: &RollupFilter) -> Result<i64> {
+        let mut n = 4;
+        let filters = conv_filter_sql(f, &mut n);
+        let join = if filters.is_empty() { "" } else { " JOIN conversations c ON c.id = m.conversation_id" };
+        let sql = format!("SELECT COUNT(*) FROM messages m{join} WHERE m.merchant_id = $1 AND m.created_at >= $2 AND m.created_at < $3{filters}");
+        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        for v in filter_values(f) {
+            q = q.bind(v);
+        }
+        Ok(q.fetch_one(&self.pool).await?.0)
+    }
 }

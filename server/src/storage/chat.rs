@@ -47,7 +47,7 @@ pub struct ConversationRow {
     pub ended_at: Option<i64>,
 }
 
-const CONV_SELECT: &str = "SELECT c.id, c.merchant_id, c.shopper_id, sh.name AS shopper_name, c.store_id, \
+pub(crate) const CONV_SELECT: &str = "SELECT c.id, c.merchant_id, c.shopper_id, sh.name AS shopper_name, c.store_id, \
     COALESCE(s.name, '') AS store_name, c.department_id, COALESCE(d.name, '') AS department_name, c.status, c.expert_id, \
     e.name AS expert_name, c.contact_expert_id, c.target_expert_id, c.offline, c.page_url, c.product_json, c.transfer_note, \
     c.last_seq, c.shopper_read_seq, c.expert_read_seq, c.rating, c.rating_comment, c.created_at, c.queued_at, c.claimed_at, \
