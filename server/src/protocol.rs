@@ -303,6 +303,22 @@ pub struct Offer {
     pub reason: String,
     pub note: Option<String>,
     pub offline: bool,
+    /// The shopper's latest page views (newest first, at most 5), when the merchant's site
+    /// reports them with `context`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journey: Vec<PageVisit>,
+}
+
+/// A page the shopper looked at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PageVisit {
+    pub at: i64,
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub product: Option<Product>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,7 @@ on_both_backends!(
     orders_are_validated_idempotent_and_private,
     the_dashboard_socket_pushes_updates,
     exports_read_back_equal_the_database_and_the_dashboard,
+    the_journey_reaches_the_dashboard_and_the_expert,
 );
 
 /// Poll `path` until `ok` holds (the roller folds events in about once a second).
@@ -388,5 +389,57 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
         let (s, _, _, _) = csv_get(&admin, &format!("/api/v1/exports/metrics.csv?{bad}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
+    app.stop().await;
+}
+
+async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    shopper
+        .send(json!({"type": "context", "page_url": "https://shop.example/", "page_title": "Home"}))
+        .await;
+    shopper
+        .send(json!({"type": "context", "page_url": "https://shop.example/tv/55", "page_title": "55\" TV",
+                     "product": {"id": "tv-55", "name": "55\" TV", "price": 799.0, "currency": "EUR"}}))
+        .await;
+    let path = format!("/api/v1/shoppers/{shopper_id}/journey");
+    let j = eventually(&admin, &path, "two page views", |v| v["page_views"].as_array().is_some_and(|a| a.len() == 2)).await;
+    assert_eq!(j["page_views"][0]["url"], "https://shop.example/tv/55", "newest first: {j}");
+    assert_eq!(j["page_views"][0]["product"]["id"], "tv-55");
+    assert_eq!(j["shopper"]["id"], shopper_id.as_str());
+    // The expert sees where the shopper has been in the offer.
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let id = start_chat(&mut shopper, &store, &dep, "Does it come with a wall mount?").await;
+    let Out::Offer { offer } = expert.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await else {
+        unreachable!()
+    };
+    let urls: Vec<&str> = offer.journey.iter().map(|p| p.url.as_str()).collect();
+    assert_eq!(urls, ["https://shop.example/tv/55", "https://shop.example/"]);
+    expert.send(json!({"type": "claim", "conversation_id": id})).await;
+    expert
+        .until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .await;
+    let key = api_key(&admin).await;
+    key.post("/api/v1/orders", json!({"order_id": "J-1", "shopper_id": shopper_id, "amount": "799", "currency": "EUR"}))
+        .await;
+    let j = eventually(&admin, &path, "the chat and the order", |v| {
+        v["orders"].as_array().is_some_and(|a| a.len() == 1)
+            && v["events"].as_array().is_some_and(|e| e.iter().any(|e| e["kind"] == "claimed"))
+    })
+    .await;
+    assert_eq!(j["conversations"][0]["id"], id.as_str());
+    assert_eq!(j["conversations"][0]["status"], "claimed");
+    assert_eq!(j["conversations"][0]["store_name"], "Stockholm Flagship");
+    assert_eq!(j["orders"][0]["attributed"], true);
+    assert_eq!(j["orders"][0]["conversation_id"], id.as_str());
+    let kinds: Vec<&str> = j["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"requested") && kinds.contains(&"order"), "{kinds:?}");
+    // Another merchant cannot read it.
+    let op = app.operator().await;
+    let (_, other) = app.merchant(&op, "Elsewhere").await;
+    let (s, _) = other.get(&path).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     app.stop().await;
 }

@@ -513,6 +513,11 @@ impl Hub {
             reason: reason.to_owned(),
             note: row.transfer_note.clone(),
             offline: row.offline != 0,
+            journey: self
+                .db
+                .page_views(&MerchantId::from_db(row.merchant_id.clone()), &row.shopper_id, 5)
+                .await
+                .unwrap_or_default(),
         }
     }
 

@@ -541,3 +541,60 @@ impl Db {
         Ok(q.fetch_one(&self.pool).await?.0)
     }
 }
+
+/// A fact from the shopper's journey (not a page view).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct JourneyEvent {
+    pub at: i64,
+    pub kind: String,
+    pub conversation_id: Option<String>,
+    pub store_id: Option<String>,
+    pub department_id: Option<String>,
+    pub expert_id: Option<String>,
+    pub value: Option<i64>,
+}
+
+impl Db {
+    /// The shopper's latest page views, newest first.
+    pub async fn page_views(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<crate::protocol::PageVisit>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND shopper_id = $2 AND kind = 'page_view' ORDER BY at DESC LIMIT $3",
+        )
+        .bind(m.as_str())
+        .bind(shopper)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct View {
+            url: String,
+            title: Option<String>,
+            product: Option<crate::protocol::Product>,
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, data)| {
+                let v: View = serde_json::from_str(data.as_deref()?).ok()?;
+                Some(crate::protocol::PageVisit {
+                    at,
+                    url: v.url,
+                    title: v.title.filter(|t| !t.is_empty()),
+                    product: v.product,
+                })
+            })
+            .collect())
+    }
+
+    /// The shopper's other events (requests, claims, ratings, orders…), newest first.
+    pub async fn shopper_events(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<JourneyEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT at, kind, conversation_id, store_id, department_id, NULLIF(expert_id, '') AS expert_id, value FROM events \
+             WHERE merchant_id = $1 AND shopper_id = $2 AND kind <> 'page_view' ORDER BY at DESC LIMIT $3",
+        )
+        .bind(m.as_str())
+        .bind(shopper)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
