@@ -55,7 +55,7 @@ for (const scheme of ['light', 'dark']) {
 
     test('operator pages', async ({ page }) => {
       await login(page, fw, 'operator@demo.example');
-      for (const p of ['access', 'access/operators', 'demo']) {
+      for (const p of ['access', 'access/operators', 'demo', 'demo/new']) {
         await page.goto(dash(fw) + '#/' + p);
         await expectNoSeriousViolations(page, p);
       }

@@ -141,11 +141,12 @@ function LiveStrip({ live, state }: { live: Live | null; state: LiveState }) {
 
 // ---------- key figures ----------
 
-function Kpi({ id, label, children, sub }: { id: string; label: string; children: ComponentChildren; sub?: ComponentChildren }) {
+/** `raw` is the API's value, kept on the element (data-value) so tests can compare it with exports. */
+function Kpi({ id, label, children, sub, raw }: { id: string; label: string; children: ComponentChildren; sub?: ComponentChildren; raw: number | null }) {
   return (
     <li class="kpi" data-kpi={id}>
       <h3 class="kpi-label" id={'kpi-' + id}>{label}</h3>
-      <p class="kpi-value">{children}</p>
+      <p class="kpi-value" data-value={raw === null ? '' : String(raw)}>{children}</p>
       {sub && <p class="kpi-sub">{sub}</p>}
     </li>
   );
@@ -160,23 +161,23 @@ function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) 
     <section aria-labelledby="kpi-title" class="kpi-section">
       <h2 id="kpi-title" class="visually-hidden">{t('analytics.keyFigures')}</h2>
       <ul class="kpis">
-        <Kpi id="requested" label={t('analytics.requested')} sub={t('analytics.requestedSub', { offline: m.offline, abandoned: m.abandoned })}>{num(m.requested)}</Kpi>
-        <Kpi id="claimed" label={t('analytics.claimed')} sub={t('analytics.claimedSub', { n: m.transferred })}>{num(m.claimed)}</Kpi>
-        <Kpi id="claim_rate" label={t('analytics.claimRate')}>{opt(m.claim_rate, pct)}</Kpi>
-        <Kpi id="missed" label={t('analytics.missed')} sub={t('analytics.missedSub', { n: m.unanswered })}>{num(m.missed)}</Kpi>
-        <Kpi id="time_to_claim" label={t('analytics.timeToClaim')}
+        <Kpi id="requested" raw={m.requested} label={t('analytics.requested')} sub={t('analytics.requestedSub', { offline: m.offline, abandoned: m.abandoned })}>{num(m.requested)}</Kpi>
+        <Kpi id="claimed" raw={m.claimed} label={t('analytics.claimed')} sub={t('analytics.claimedSub', { n: m.transferred })}>{num(m.claimed)}</Kpi>
+        <Kpi id="claim_rate" raw={m.claim_rate} label={t('analytics.claimRate')}>{opt(m.claim_rate, pct)}</Kpi>
+        <Kpi id="missed" raw={m.missed} label={t('analytics.missed')} sub={t('analytics.missedSub', { n: m.unanswered })}>{num(m.missed)}</Kpi>
+        <Kpi id="time_to_claim" raw={m.time_to_claim_p50_s} label={t('analytics.timeToClaim')}
           sub={<>{t('analytics.p90')} {opt(m.time_to_claim_p90_s, dur)}</>}>
           <span class="kpi-pfx">{t('analytics.p50')}</span> {opt(m.time_to_claim_p50_s, dur)}
         </Kpi>
-        <Kpi id="first_response" label={t('analytics.firstResponse')}
+        <Kpi id="first_response" raw={m.first_response_p50_s} label={t('analytics.firstResponse')}
           sub={<>{t('analytics.p90')} {opt(m.first_response_p90_s, dur)}</>}>
           <span class="kpi-pfx">{t('analytics.p50')}</span> {opt(m.first_response_p50_s, dur)}
         </Kpi>
-        <Kpi id="avg_duration" label={t('analytics.avgDuration')}>{opt(m.avg_duration_s, dur)}</Kpi>
-        <Kpi id="messages" label={t('analytics.messages')} sub={t('analytics.messagesSub', { shopper: m.messages_shopper, expert: m.messages_expert })}>{num(m.messages)}</Kpi>
+        <Kpi id="avg_duration" raw={m.avg_duration_s} label={t('analytics.avgDuration')}>{opt(m.avg_duration_s, dur)}</Kpi>
+        <Kpi id="messages" raw={m.messages} label={t('analytics.messages')} sub={t('analytics.messagesSub', { shopper: m.messages_shopper, expert: m.messages_expert })}>{num(m.messages)}</Kpi>
         <li class="kpi kpi-wide" data-kpi="csat">
           <h3 class="kpi-label" id="kpi-csat">{t('analytics.csat')}</h3>
-          <p class="kpi-value">{m.csat_avg === null ? <Missing t={t} /> : <>{num(m.csat_avg, 2)}<span class="kpi-unit"> / {num(5)}</span></>}</p>
+          <p class="kpi-value" data-value={m.csat_avg ?? ''}>{m.csat_avg === null ? <Missing t={t} /> : <>{num(m.csat_avg, 2)}<span class="kpi-unit"> / {num(5)}</span></>}</p>
           <p class="kpi-sub">{t('analytics.ratings', { n: m.csat_count })}</p>
           {m.csat_count > 0 && (
             <ul class="csat-bars" aria-label={t('analytics.csatDistribution')}>
@@ -190,17 +191,17 @@ function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) 
             </ul>
           )}
         </li>
-        <Kpi id="orders" label={t('analytics.orders')}>{num(m.orders)}</Kpi>
+        <Kpi id="orders" raw={m.orders} label={t('analytics.orders')}>{num(m.orders)}</Kpi>
         <li class="kpi" data-kpi="revenue">
           <h3 class="kpi-label" id="kpi-revenue">{t('analytics.revenue')}</h3>
           {revenue.length === 0 ? <p class="kpi-value"><Missing t={t} /></p> : (
             <ul class="revenue-list">
-              {revenue.map((c) => <li key={c} class="kpi-value" data-currency={c}>{money(m.revenue[c] ?? '0', c)}</li>)}
+              {revenue.map((c) => <li key={c} class="kpi-value" data-currency={c} data-value={m.revenue[c] ?? '0'}>{money(m.revenue[c] ?? '0', c)}</li>)}
             </ul>
           )}
           <p class="kpi-sub">{t('analytics.revenueSub')}</p>
         </li>
-        <Kpi id="experts_available" label={t('analytics.expertsAvailable')} sub={t('analytics.expertsAvailableSub')}>
+        <Kpi id="experts_available" raw={m.experts_available_avg} label={t('analytics.expertsAvailable')} sub={t('analytics.expertsAvailableSub')}>
           {opt(m.experts_available_avg, (v) => num(v, 1))}
         </Kpi>
       </ul>
