@@ -24,6 +24,7 @@ pub struct Application {
     pub state: AppState,
     addr: SocketAddr,
     hub_tasks: HubTasks,
+    calls_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -57,6 +58,7 @@ impl Application {
         let (hub, hub_tasks) = Hub::start(db.clone(), CancellationToken::new())
             .await
             .context("starting the chat hub")?;
+        let (calls, calls_task) = crate::http::call_log::start(db.clone(), hub_tasks.analytics_stop.clone());
         let state = AppState {
             db,
             throttle: LoginThrottle::new(config.login_per_minute),
@@ -64,12 +66,14 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             hub,
             redis,
+            calls,
         };
         Ok(Application {
             listener,
             state,
             addr,
             hub_tasks,
+            calls_task,
         })
     }
 
@@ -104,6 +108,7 @@ impl Application {
         self.hub_tasks.writer.abort();
         self.hub_tasks.analytics_stop.cancel();
         let _ = self.hub_tasks.analytics.await;
+        let _ = self.calls_task.await;
         self.state.db.pool.close().await;
         self.state.db.writer.close().await;
         tracing::info!("floorwalker stopped");
@@ -120,6 +125,10 @@ async fn housekeeping(state: AppState, stop: CancellationToken) {
             _ = tick.tick() => {
                 if let Err(e) = state.db.delete_expired_sessions().await {
                     tracing::warn!(error = %e, "could not delete expired sessions");
+                }
+                let cutoff = crate::now_ms() - crate::http::call_log::KEEP_DAYS * 86_400_000;
+                if let Err(e) = state.db.delete_api_calls_before(cutoff).await {
+                    tracing::warn!(error = %e, "could not prune the API call log");
                 }
                 state.throttle.shrink();
             }

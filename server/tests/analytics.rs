@@ -16,6 +16,7 @@ on_both_backends!(
     the_dashboard_socket_pushes_updates,
     exports_read_back_equal_the_database_and_the_dashboard,
     the_journey_reaches_the_dashboard_and_the_expert,
+    calls_made_with_api_keys_are_logged_for_their_merchant,
 );
 
 /// Poll `path` until `ok` holds (the roller folds events in about once a second).
@@ -441,5 +442,46 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
     let (_, other) = app.merchant(&op, "Elsewhere").await;
     let (s, _) = other.get(&path).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn calls_made_with_api_keys_are_logged_for_their_merchant(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    assert_eq!(key.get("/api/v1/analytics/live").await.0, StatusCode::OK);
+    assert_eq!(key.get("/api/v1/orders/NOPE-1?x=1").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(key.get("/api/v1/api-keys").await.0, StatusCode::FORBIDDEN);
+    // Calls made in a dashboard session are not API calls.
+    assert_eq!(admin.get("/api/v1/analytics/live").await.0, StatusCode::OK);
+    let all = eventually(&admin, "/api/v1/api-keys/calls", "three logged calls", |v| v["items"].as_array().unwrap().len() == 3).await;
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items[0]["path"], "/api/v1/api-keys", "newest first: {all}");
+    assert_eq!(items[0]["status"], 403);
+    assert_eq!(items[1]["path"], "/api/v1/orders/NOPE-1?x=1");
+    assert_eq!(items[2]["method"], "GET");
+    assert_eq!(items[2]["api_key_name"], "orders");
+    let (_, v) = admin.get("/api/v1/api-keys/calls?status=4xx").await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 2);
+    let (_, v) = admin.get("/api/v1/api-keys/calls?status=404&path=ORDERS").await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 1);
+    let (_, v) = admin.get("/api/v1/api-keys/calls?path=%25").await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 0, "LIKE wildcards are matched literally");
+    // Paging is stable and complete.
+    let (_, p1) = admin.get("/api/v1/api-keys/calls?limit=2").await;
+    assert_eq!(p1["items"].as_array().unwrap().len(), 2);
+    let (_, p2) = admin.get(&format!("/api/v1/api-keys/calls?limit=2&cursor={}", p1["next_cursor"].as_str().unwrap())).await;
+    assert_eq!(p2["items"].as_array().unwrap().len(), 1);
+    assert!(p2["next_cursor"].is_null());
+    assert_eq!(p2["items"][0]["id"], items[2]["id"]);
+    for bad in ["status=9xx", "status=abc", "from=yesterday", "cursor=nonsense"] {
+        let (s, _) = admin.get(&format!("/api/v1/api-keys/calls?{bad}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    // Another merchant's log is its own.
+    let op = app.operator().await;
+    let (_, other) = app.merchant(&op, "Quiet Shop").await;
+    let (_, v) = other.get("/api/v1/api-keys/calls").await;
+    assert_eq!(v["items"].as_array().unwrap().len(), 0);
     app.stop().await;
 }

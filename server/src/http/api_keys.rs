@@ -13,13 +13,79 @@ use super::AppState;
 use crate::auth;
 use crate::domain::Problems;
 use crate::ids::ApiKeyId;
-use crate::storage::{ApiKey, Page};
+use crate::storage::{ApiCall, ApiKey, CallFilter, Page};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(revoke))
         .routes(routes!(identity_secret, rotate_identity_secret))
+        .routes(routes!(calls))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallsQuery {
+    /// Start (ms or RFC 3339); default 7 days before `to`.
+    pub from: Option<String>,
+    /// End, exclusive; default now.
+    pub to: Option<String>,
+    /// 2xx, 4xx, 5xx or an exact code such as 404.
+    pub status: Option<String>,
+    /// Part of the path (case-insensitive).
+    pub path: Option<String>,
+    pub api_key_id: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Calls made with this merchant's API keys, newest first (kept 30 days).
+#[utoipa::path(get, path = "/api-keys/calls", tag = "integrations", params(CallsQuery),
+    responses((status = 200, body = Page<ApiCall>), (status = 422, body = super::error::Problem)), security(("session" = [])))]
+async fn calls(State(state): State<AppState>, m: Merchant<Integrations>, Query(q): Query<CallsQuery>) -> ApiResult<Json<Page<ApiCall>>> {
+    let to = match &q.to {
+        Some(t) => super::analytics::parse_time("to", t)?,
+        None => crate::now_ms() + 1,
+    };
+    let from = match &q.from {
+        Some(f) => super::analytics::parse_time("from", f)?,
+        None => to - 7 * 86_400_000,
+    };
+    let status_range = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => {
+            let lower = s.to_ascii_lowercase();
+            match lower.as_bytes() {
+                [c @ b'1'..=b'5', b'x', b'x'] => {
+                    let base = i64::from(c - b'0') * 100;
+                    Some((base, base + 99))
+                }
+                _ => match lower.parse::<i64>() {
+                    Ok(code) if (100..=599).contains(&code) => Some((code, code)),
+                    _ => return Err(ApiError::invalid("status", "must be 2xx, 4xx, 5xx or a status code")),
+                },
+            }
+        }
+    };
+    if q.path.as_deref().is_some_and(|p| p.chars().count() > 200) {
+        return Err(ApiError::invalid("path", "at most 200 characters"));
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor.clone(),
+    }
+    .request()?;
+    let filter = CallFilter {
+        from,
+        to,
+        status_range,
+        path_contains: q.path.clone().filter(|p| !p.trim().is_empty()),
+        api_key_id: q.api_key_id.clone().filter(|k| !k.is_empty()),
+    };
+    Ok(Json(state.db.list_api_calls(&m.id, &filter, &page).await.map_err(|e| match e {
+        crate::storage::StorageError::Invalid(_) => ApiError::invalid("cursor", "not a cursor from this API"),
+        e => e.into(),
+    })?))
 }
 
 #[utoipa::path(get, path = "/api-keys", tag = "integrations", params(PageQuery), responses((status = 200, body = Page<ApiKey>)), security(("session" = [])))]

@@ -151,10 +151,13 @@ impl<M: ModuleMarker> FromRequestParts<AppState> for Merchant<M> {
                 .api_key_merchant(&auth::token_hash(token))
                 .await?
                 .ok_or(ApiError::Unauthorized)?;
+            // Logged for the merchant whether or not the key may use this module.
+            if let Some(slot) = parts.extensions.get::<super::call_log::ApiKeySlot>() {
+                let _ = slot.0.set(ApiKeyUsed(key.clone(), merchant.clone()));
+            }
             if !M::MODULE.api_key_allowed() {
                 return Err(ApiError::forbidden(format!("API keys cannot use {}", M::MODULE.as_str())));
             }
-            parts.extensions.insert(ApiKeyUsed(key.clone(), merchant.clone()));
             return Ok(Merchant {
                 id: merchant,
                 actor: Actor::ApiKey(key),

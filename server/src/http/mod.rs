@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod analytics;
 pub mod api_keys;
+pub mod call_log;
 pub mod error;
 pub mod exports;
 pub mod extract;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub config: Arc<ServeArgs>,
     pub metrics: PrometheusHandle,
     pub hub: crate::hub::Hub,
+    pub calls: call_log::CallLog,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::aio::ConnectionManager>,
 }
@@ -163,6 +165,7 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let web = front_ends(&state.config.web_dir);
     let request_id = HeaderName::from_static("x-request-id");
+    let api = api.layer(middleware::from_fn_with_state(state.clone(), call_log::record));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

@@ -114,3 +114,111 @@ impl Db {
         Ok(Some((MerchantId::from_db(m), ApiKeyId::from_db(id))))
     }
 }
+
+/// One call made with a merchant API key.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct ApiCall {
+    pub id: String,
+    #[serde(skip)]
+    pub merchant_id: String,
+    pub api_key_id: String,
+    pub api_key_name: Option<String>,
+    pub method: String,
+    /// Path and query string as called (at most 500 characters).
+    pub path: String,
+    pub status: i64,
+    pub duration_ms: i64,
+    pub at: i64,
+}
+
+/// Filters of the call log; `status` is a class (2..5 for 2xx..5xx) or an exact code.
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub from: i64,
+    pub to: i64,
+    pub status_range: Option<(i64, i64)>,
+    pub path_contains: Option<String>,
+    pub api_key_id: Option<String>,
+}
+
+impl Db {
+    pub async fn insert_api_calls(&self, calls: &[ApiCall]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for c in calls {
+            sqlx::query(
+                "INSERT INTO api_calls (id, merchant_id, api_key_id, method, path, status, duration_ms, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&c.id)
+            .bind(&c.merchant_id)
+            .bind(&c.api_key_id)
+            .bind(&c.method)
+            .bind(&c.path)
+            .bind(c.status)
+            .bind(c.duration_ms)
+            .bind(c.at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Newest first, after the keyset cursor `"<at>:<id>"`.
+    pub async fn list_api_calls(&self, m: Tenant<'_>, f: &CallFilter, page: &PageRequest) -> Result<Page<ApiCall>> {
+        let mut sql = String::from(
+            "SELECT c.id, c.merchant_id, c.api_key_id, k.name AS api_key_name, c.method, c.path, c.status, c.duration_ms, c.at \
+             FROM api_calls c LEFT JOIN api_keys k ON k.id = c.api_key_id \
+             WHERE c.merchant_id = $1 AND c.at >= $2 AND c.at < $3",
+        );
+        let mut n = 4;
+        if f.status_range.is_some() {
+            sql.push_str(&format!(" AND c.status >= ${} AND c.status <= ${}", n, n + 1));
+            n += 2;
+        }
+        if f.path_contains.is_some() {
+            sql.push_str(&format!(" AND LOWER(c.path) LIKE ${n} ESCAPE '\\'"));
+            n += 1;
+        }
+        if f.api_key_id.is_some() {
+            sql.push_str(&format!(" AND c.api_key_id = ${n}"));
+            n += 1;
+        }
+        let bad_cursor = || StorageError::Invalid("not a cursor from this API".into());
+        let (cur_at, cur_id) = match page.after.as_deref() {
+            Some(c) => {
+                let (a, i) = c.split_once(':').ok_or_else(bad_cursor)?;
+                (a.parse::<i64>().map_err(|_| bad_cursor())?, i.to_owned())
+            }
+            None => (i64::MAX, String::new()),
+        };
+        sql.push_str(&format!(
+            " AND (c.at < ${a} OR (c.at = ${a} AND c.id < ${b})) ORDER BY c.at DESC, c.id DESC LIMIT ${c}",
+            a = n,
+            b = n + 1,
+            c = n + 2
+        ));
+        let mut q = sqlx::query_as::<_, ApiCall>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        if let Some((lo, hi)) = f.status_range {
+            q = q.bind(lo).bind(hi);
+        }
+        if let Some(p) = &f.path_contains {
+            let escaped = p.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            q = q.bind(format!("%{escaped}%"));
+        }
+        if let Some(k) = &f.api_key_id {
+            q = q.bind(k);
+        }
+        let first = page.after.is_none();
+        let rows = q
+            .bind(cur_at)
+            .bind(if first { "\u{10FFFF}".to_owned() } else { cur_id })
+            .bind(page.fetch())
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Page::from_rows(rows, page, |c| format!("{}:{}", c.at, c.id)))
+    }
+
+    pub async fn delete_api_calls_before(&self, cutoff: i64) -> Result<u64> {
+        Ok(sqlx::query("DELETE FROM api_calls WHERE at < $1").bind(cutoff).execute(&self.writer).await?.rows_affected())
+    }
+}
