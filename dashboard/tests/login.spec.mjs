@@ -41,13 +41,17 @@ test('merchant admin sees every merchant module, stays signed in on reload, and 
   await expect(page.locator('h1')).toHaveText('Sign in');
 });
 
-test('Analytics and Exports are honest placeholders without numbers', async ({ page }) => {
+test('with no chats yet, Analytics shows zeros and empty states, never made-up numbers', async ({ page }) => {
   await login(page, fw, 'admin@demo.example');
   await page.goto(dash(fw) + '#/analytics');
-  await expect(page.locator('main')).toContainText('Analytics arrive with the chat hub');
+  await expect(page.locator('[data-kpi="requested"] .kpi-value')).toHaveText('0');
+  await expect(page.locator('[data-kpi="claim_rate"] .kpi-value')).toHaveText('—no data');
   await expect(page.locator('main')).not.toContainText(/\d+ ?%/);
+  await expect(page.getByText('No chats in this period.')).toBeVisible();
+  await expect(page.getByText('No expert activity in this period.')).toBeVisible();
+  await expect(page.locator('[data-kpi="revenue"] .kpi-value')).toHaveText('—no data');
   await page.goto(dash(fw) + '#/exports');
-  await expect(page.locator('main')).toContainText('Exports arrive with the chat hub');
+  await expect(page.getByRole('button', { name: 'Download CSV' })).toBeEnabled();
 });
 
 test('a session ended on the server sends the browser back to the login screen', async ({ page, context }) => {

@@ -1,14 +1,15 @@
 // Screenshots of every page for a human look: node tests/shots.mjs [outDir]
 import { chromium } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
-import { CHROMIUM, CHROMIUM_ARGS, dash, login, startDemoServer } from './helpers.mjs';
+import { apiKey, CHROMIUM, CHROMIUM_ARGS, dash, demoStores, Expert, fullChat, login, reportOrder, session, Shopper, startDemoServer } from './helpers.mjs';
 
 const out = process.argv[2] || '/tmp/dash-shots';
 mkdirSync(out, { recursive: true });
 const only = process.env.SHOTS_ONLY ? process.env.SHOTS_ONLY.split(',') : null;
 const fw = await startDemoServer();
+const seeded = await seed(fw);
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-const pages = ['stores', 'stores/new', 'team', 'settings/display', 'settings/sites', 'settings/routing', 'saved-replies', 'shoppers', 'integrations', 'analytics', 'exports', 'account'];
+const pages = ['stores', 'stores/new', 'team', 'settings/display', 'settings/sites', 'settings/routing', 'saved-replies', 'shoppers', 'integrations', 'analytics?range=today', 'analytics?range=7d', 'exports', 'account'];
 const viewports = [
   { name: 'desktop', width: 1280, height: 800 },
   { name: 'tablet', width: 820, height: 1180 },
@@ -29,7 +30,25 @@ try {
       for (const p of pages) {
         await page.goto(dash(fw) + '#/' + p);
         await page.waitForTimeout(400);
-        await page.screenshot({ path: `${out}/${tag}-${p.replace(/\//g, '_')}.png`, fullPage: vp.name !== 'phone' });
+        await page.screenshot({ path: `${out}/${tag}-${p.replace(/[/?=]/g, '_')}.png`, fullPage: vp.name !== 'phone' });
+      }
+      // analytics: a chart as a table; exports after a download; a shopper's journey
+      await page.goto(dash(fw) + '#/analytics?range=today');
+      await page.locator('figure.chart button').first().click();
+      await page.waitForTimeout(300);
+      await page.screenshot({ path: `${out}/${tag}-analytics-table.png`, fullPage: true });
+      await page.goto(dash(fw) + '#/exports?kind=transcripts&range=today');
+      await page.locator('.export-form button[type=submit]').click();
+      await page.locator('.export-progress').waitFor();
+      await page.waitForTimeout(500);
+      await page.screenshot({ path: `${out}/${tag}-exports-done.png`, fullPage: vp.name !== 'phone' });
+      if (seeded.shopperId) {
+        await page.goto(dash(fw) + '#/shoppers');
+        await page.locator('#f-shopper-id').fill(seeded.shopperId);
+        await page.locator('form.lookup button[type=submit]').click();
+        await page.locator('#journey-title').waitFor();
+        await page.waitForTimeout(300);
+        await page.screenshot({ path: `${out}/${tag}-shopper-journey.png`, fullPage: true });
       }
       // first store and first expert detail
       await page.goto(dash(fw) + '#/stores');
@@ -66,7 +85,7 @@ try {
       const op = await octx.newPage();
       await op.addInitScript((l) => localStorage.setItem('fw.dashboard.lang', l), lang);
       await login(op, fw, 'operator@demo.example');
-      for (const p of ['access', 'access/operators', 'demo']) {
+      for (const p of ['access', 'access/operators', 'demo', 'demo/new', ...(seeded.demoId ? ['demo/' + seeded.demoId] : [])]) {
         await op.goto(dash(fw) + '#/' + p);
         await op.waitForTimeout(400);
         await op.screenshot({ path: `${out}/${tag}-op-${p.replace(/\//g, '_')}.png`, fullPage: true });
@@ -80,6 +99,38 @@ try {
   }
 } finally {
   await browser.close();
+  for (const e of seeded.experts) e.close();
   await fw.stop();
 }
 console.log('screenshots in', out);
+
+/** Real activity for the pages to show: chats, ratings, orders, page views, API calls and a demo. */
+async function seed(fw) {
+  const admin = await session(fw, 'admin@demo.example');
+  const stores = await demoStores(admin);
+  const s = stores['Stockholm Flagship'];
+  const experts = [await Expert.connect(fw, 'expert1@demo.example'), await Expert.connect(fw, 'expert3@demo.example')];
+  const secret = await apiKey(admin, 'Shop orders');
+  const out = { experts, shopperId: null, demoId: null };
+  const depts = Object.values(s.dept);
+  const amounts = ['129.90', '899.00', '49.50', '1299.00'];
+  for (let i = 0; i < 6; i++) {
+    const shopper = await Shopper.connect(fw);
+    shopper.viewed('https://shop.example/tv', 'TVs – Nordhem');
+    shopper.viewed('https://shop.example/tv/oled-55', 'OLED 55" – Nordhem', { id: 'oled-55', name: 'OLED 55"', price: 1299, currency: 'EUR' });
+    try {
+      await fullChat(fw, experts[i % 2], { store_id: s.id, department_id: depts[i % depts.length], rating: [5, 4, 5, 3, 5, 4][i], shopper, text: 'Is the OLED 55" in stock?' });
+      if (i < amounts.length) await reportOrder(fw, secret, { order_id: `S-${1000 + i}`, shopper_id: shopper.id, amount: amounts[i], currency: 'EUR', status: 'paid' });
+    } catch (e) { console.warn('seeding:', e.message); }
+    out.shopperId ??= shopper.id;
+    shopper.close();
+  }
+  for (const path of ['/stores', '/orders/NOPE-1', '/stores?limit=1']) await fetch(fw.url + '/api/v1' + path, { headers: { authorization: 'Bearer ' + secret } });
+  try {
+    const op = await session(fw, 'operator@demo.example');
+    const d = await op('POST', '/demos', { prospect_name: 'Kvarnby Möbler', website: 'https://kvarnby.example', merchant_id: fw.merchantId,
+      store_id: s.id, primary_color: '#c2185b', background_color: '#fdf6ec', greeting: 'Hej! Välkommen till Kvarnby.' });
+    out.demoId = d.id;
+  } catch (e) { console.warn('no demo:', e.message.slice(0, 120)); }
+  return out;
+}
