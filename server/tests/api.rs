@@ -4,7 +4,7 @@ mod common;
 
 use common::{problem_type, Backend, TestApp, DEMO_PASSWORD};
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 on_both_backends!(
     operations_endpoints_answer,
@@ -23,6 +23,7 @@ on_both_backends!(
     settings_validate_and_persist,
     deactivated_merchant_and_account_lose_access,
     readiness_covers_redis_when_configured,
+    demos_dress_the_widget_and_reject_bad_images,
 );
 
 async fn readiness_covers_redis_when_configured(b: Backend) {
@@ -847,4 +848,121 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(admin.get("/api/v1/stores").await.0, StatusCode::UNAUTHORIZED);
     app.stop().await;
+}
+
+/// The smallest valid PNG (1×1), as a data: URL.
+const PNG_1X1: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let op = app.operator().await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, session) = admin.get("/api/v1/auth/session").await;
+    let merchant = session["account"]["merchant_id"].as_str().unwrap().to_owned();
+    let (_, stores) = admin.get("/api/v1/stores").await;
+    let berlin = stores["items"].as_array().unwrap().iter().find(|s| s["name"] == "Berlin Mitte").unwrap()["id"].clone();
+    let (_, other_merchant) = app.merchant(&op, "Other").await;
+    let (_, other_stores) = other_merchant
+        .post("/api/v1/stores", json!({"name": "Theirs", "timezone": "Europe/Berlin"}))
+        .await;
+
+    // Bad input: one clear error per field, nothing created.
+    let html_as_png = format!("data:image/png;base64,{}", base64_of(b"<html><script>alert(1)</script>"));
+    let svg_with_handler = format!("data:image/svg+xml;base64,{}", base64_of(b"<svg onload=\"alert(1)\"></svg>"));
+    let (s, p) = op
+        .post(
+            "/api/v1/demos",
+            json!({"prospect_name": "", "merchant_id": merchant, "primary_color": "red", "logo": svg_with_handler,
+                   "screenshot": html_as_png, "store_id": other_stores["id"], "website": "ftp://x"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    for f in ["prospect_name", "primary_color", "logo", "screenshot", "store_id", "website"] {
+        assert!(fields.contains(&f), "{f} missing in {fields:?}");
+    }
+    let (s, p) = op.post("/api/v1/demos", json!({"prospect_name": "X", "merchant_id": "mer_nope"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (_, list) = op.get("/api/v1/demos").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    // Merchants cannot manage demos.
+    assert_eq!(admin.get("/api/v1/demos").await.0, StatusCode::FORBIDDEN);
+
+    // A demo with a logo, a greeting and Berlin as its store.
+    let (s, d) = op
+        .post(
+            "/api/v1/demos",
+            json!({"prospect_name": "Acme <Outdoor> & Co", "merchant_id": merchant, "store_id": berlin,
+                   "primary_color": "#AA3300", "background_color": "#f4f1ea", "logo": PNG_1X1, "greeting": "Hej! Ask our gear experts."}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{d}");
+    let slug = d["slug"].as_str().unwrap().to_owned();
+    assert!(slug.starts_with("acme-outdoor-co-") && slug.len() > 25, "{slug}");
+    assert_eq!(d["url"], format!("/demo/{slug}"));
+    assert_eq!(d["primary_color"], "#aa3300");
+    assert_eq!(d["has_screenshot"], false);
+    // The public page: escaped name, the mock shop, the widget with the demo's slug.
+    let page = app.client().request(Method::GET, &format!("/demo/{slug}")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(page.headers()["x-robots-tag"], "noindex, nofollow");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Acme &lt;Outdoor&gt; &amp; Co") && !html.contains("<Outdoor>"));
+    assert!(html.contains(&format!("data-merchant=\"{merchant}\" data-demo=\"{slug}\"")));
+    assert!(html.contains("class=\"grid\""), "the mock shop");
+    let logo = app.client().request(Method::GET, &format!("/demo/{slug}/logo")).send().await.unwrap();
+    assert_eq!(logo.headers()["content-type"], "image/png");
+    // The widget, dressed: name, colour, logo, greeting, and only the demo's store.
+    let (s, cfg) = app
+        .client()
+        .get(&format!("/api/v1/public/widget-config?merchant={merchant}&demo={slug}"))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{cfg}");
+    assert_eq!(cfg["display"]["brand_name"], "Acme <Outdoor> & Co");
+    assert_eq!(cfg["display"]["primary_color"], "#aa3300");
+    assert_eq!(cfg["display"]["logo_url"], format!("/demo/{slug}/logo"));
+    assert_eq!(cfg["display"]["greeting"]["en"], "Hej! Ask our gear experts.");
+    let store_ids: Vec<&Value> = cfg["stores"].as_array().unwrap().iter().map(|s| &s["id"]).collect();
+    assert_eq!(store_ids, [&berlin]);
+    // The slug only dresses its own merchant's widget.
+    let (_, other_session) = other_merchant.get("/api/v1/auth/session").await;
+    let other_id = other_session["account"]["merchant_id"].as_str().unwrap();
+    let (s, _) = app
+        .client()
+        .get(&format!("/api/v1/public/widget-config?merchant={other_id}&demo={slug}"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Without the demo the merchant's own look is untouched.
+    let (_, plain) = app.client().get(&format!("/api/v1/public/widget-config?merchant={merchant}")).await;
+    assert_eq!(plain["display"]["brand_name"], "Nordhem Home & Electronics");
+
+    // A screenshot replaces the mock shop; null removes it again.
+    let id = d["id"].as_str().unwrap();
+    let (s, d2) = op
+        .call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"screenshot": PNG_1X1})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d2}");
+    assert_eq!(d2["has_screenshot"], true);
+    assert_eq!(d2["prospect_name"], "Acme <Outdoor> & Co", "untouched fields stay");
+    let html = app.client().request(Method::GET, &format!("/demo/{slug}")).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains(&format!("/demo/{slug}/screenshot")) && !html.contains("class=\"grid\""));
+    let shot = app.client().request(Method::GET, &format!("/demo/{slug}/screenshot")).send().await.unwrap();
+    assert_eq!(shot.headers()["content-type"], "image/png");
+    assert!(shot.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    let (_, d3) = op.call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"screenshot": null}))).await;
+    assert_eq!(d3["has_screenshot"], false);
+    // A bad update changes nothing.
+    let (s, _) = op.call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"primary_color": "nope"}))).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(op.get(&format!("/api/v1/demos/{id}")).await.1["primary_color"], "#aa3300");
+    // Deleted: the link stops working.
+    assert_eq!(op.call(Method::DELETE, &format!("/api/v1/demos/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    let gone = app.client().request(Method::GET, &format!("/demo/{slug}")).send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+fn base64_of(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }

@@ -69,6 +69,18 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
     ids.insert("shopper_id", shopper.id.to_string());
     ids.insert("merchant_id", merchant_id.to_owned());
     ids.insert("account_id", session["account"]["id"].as_str().unwrap().to_owned());
+    // Order ids are the merchant's own strings: each merchant gets a distinct one.
+    let order_id = format!("ORDER-{}", &merchant_id[4..12]);
+    let (s, order) = admin
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": order_id, "shopper_id": shopper.id.to_string(), "amount": "10", "currency": "EUR"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    ids.insert("order_id", order_id);
+    // Demos belong to the operator, not to a merchant; any id does for the 401/403 checks.
+    ids.insert("demo_id", uuid::Uuid::now_v7().to_string());
     Ids(ids)
 }
 
@@ -204,7 +216,7 @@ async fn authorization_matrix(b: Backend) {
                         );
                     }
                 }
-                "access" => {
+                "access" | "demo" => {
                     expect(
                         what("anonymous"),
                         send(&anonymous, &method, &own_path, body()).await,

@@ -5,6 +5,7 @@ pub mod access;
 pub mod account;
 pub mod analytics;
 pub mod api_keys;
+pub mod demos;
 pub mod call_log;
 pub mod error;
 pub mod exports;
@@ -68,6 +69,7 @@ pub struct AppState {
         (name = "auth", description = "Dashboard sign-in"),
         (name = "store_app", description = "Experts' store app accounts"),
         (name = "access", description = "Operator: merchants and dashboard accounts"),
+        (name = "demo", description = "Operator: demo pages for prospects"),
         (name = "stores", description = "Module Stores: stores, opening hours, departments"),
         (name = "team", description = "Module Team: experts"),
         (name = "settings", description = "Module Settings: display, origins, routing"),
@@ -114,6 +116,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(shoppers::router())
         .merge(analytics::router())
         .merge(exports::router())
+        .merge(demos::router())
         .merge(api_keys::router())
         .merge(public::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
@@ -172,6 +175,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(web)
         .merge(realtime::router())
+        .merge(demos::public_router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -24,6 +24,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct ConfigQuery {
     /// The merchant's public Merchant ID.
     pub merchant: String,
+    /// A demo's slug: its name, colours, logo and greeting are applied.
+    pub demo: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,7 +63,15 @@ pub struct WidgetConfig {
 async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ConfigQuery>) -> ApiResult<Response> {
     let m = MerchantId::parse(&q.merchant).ok_or(ApiError::NotFound)?;
     let settings = state.hub.merchant(&m).await.filter(|s| s.active).ok_or(ApiError::NotFound)?;
-    let stores = state.db.list_stores(&m, &PageRequest::first(200)).await?.items;
+    let mut display = settings.display.clone();
+    let mut only_store = None;
+    if let Some(slug) = q.demo.as_deref().filter(|s| !s.is_empty()) {
+        only_store = super::demos::dress(&state, &m, slug, &mut display).await.ok_or(ApiError::NotFound)?;
+    }
+    let mut stores = state.db.list_stores(&m, &PageRequest::first(200)).await?.items;
+    if let Some(only) = &only_store {
+        stores.retain(|s| s.id.as_str() == only);
+    }
     let mut out = Vec::new();
     let mut any_open = false;
     for s in stores {
@@ -85,7 +95,7 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
     }
     let body = WidgetConfig {
         merchant_id: m.to_string(),
-        display: settings.display.clone(),
+        display,
         availability: WidgetAvailability {
             open: any_open,
             experts_available: state.hub.available_count(m.as_str(), None, None),
