@@ -42,6 +42,8 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
   w.__floorwalkerLoaded = true;
   const origin = new URL(script.src, location.href).origin;
   const merchant = script.getAttribute('data-merchant') || '';
+  // A sales demo (/demo/<slug>) dresses the widget in the prospect's brand.
+  const demo = script.getAttribute('data-demo') || '';
   const queued: IArguments[] | unknown[][] = (w.Floorwalker && w.Floorwalker.q) || [];
   const pending: unknown[][] = [];
   let ready = false;
@@ -139,7 +141,9 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     }
   }
 
-  fetch(origin + '/api/v1/public/widget-config?merchant=' + encodeURIComponent(merchant), { credentials: 'omit' })
+  const configUrl =
+    origin + '/api/v1/public/widget-config?merchant=' + encodeURIComponent(merchant) + (demo ? '&demo=' + encodeURIComponent(demo) : '');
+  fetch(configUrl, { credentials: 'omit' })
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error('widget-config ' + r.status))))
     .then((c: WidgetConfig) => {
       config = c;
