@@ -31,7 +31,7 @@ test('a transcripts export downloads with a progress bar, and its rows match X-R
   await page.getByLabel('Transcripts').check();
   await page.getByLabel('Today').check();
   await expect(page).toHaveURL(/kind=transcripts.*range=today/);
-  await expect(page.getByLabel('One row per')).toHaveCount(0); // grain is for metrics only
+  await expect(page.getByLabel('One row per', { exact: true })).toHaveCount(0); // grain is for metrics only
 
   const { dl, text } = await download(page);
   expect(dl.suggestedFilename()).toMatch(/^floorwalker-transcripts-.*\.csv$/);
@@ -80,7 +80,7 @@ test('the conversations export and the curl command work with an API key', async
 test('metrics by expert per hour, and a download can be cancelled', async ({ page }) => {
   await login(page, fw, 'admin@demo.example');
   await page.goto(dash(fw) + '#/exports?range=today');
-  await page.getByLabel('One row per').selectOption('hour');
+  await page.getByLabel('One row per', { exact: true }).selectOption('hour');
   await page.getByLabel('Split by').selectOption('expert');
   const { text } = await download(page);
   const rows = csvObjects(text);

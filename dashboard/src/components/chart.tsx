@@ -36,8 +36,8 @@ export function useBucketLabel(grain: Grain, spanMs: number) {
   }, [grain, spanMs, lang]);
 }
 
-export function TimeChart({ title, buckets, grain, series, format, kind = 'line', now, emptyText }: {
-  title: string; buckets: number[]; grain: Grain; series: Series[]; format: (v: number) => string;
+export function TimeChart({ title, buckets, grain, series, format, axisFormat, kind = 'line', now, emptyText }: {
+  title: string; buckets: number[]; grain: Grain; series: Series[]; format: (v: number) => string; axisFormat?: (v: number) => string;
   kind?: 'line' | 'bar'; now?: number; emptyText: string;
 }) {
   const { t, lang } = useI18n();
@@ -110,7 +110,7 @@ export function TimeChart({ title, buckets, grain, series, format, kind = 'line'
             {ticks.map((v) => (
               <g key={v} class="tick">
                 <line x1={M.start} x2={width - M.end} y1={y(v)} y2={y(v)} class="grid" transform={rtl ? `translate(${M.end - M.start} 0)` : undefined} />
-                <text x={rtl ? width - M.start + 6 : M.start - 6} y={y(v)} dy="0.32em" text-anchor={rtl ? 'start' : 'end'}>{format(v)}</text>
+                <text x={rtl ? width - M.start + 6 : M.start - 6} y={y(v)} dy="0.32em" text-anchor={rtl ? 'start' : 'end'}>{(axisFormat ?? format)(v)}</text>
               </g>
             ))}
             {buckets.map((b, i) => (i % labelEvery === 0 ? (

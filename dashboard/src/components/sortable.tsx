@@ -11,6 +11,8 @@ export interface Column<R> {
   render?: (r: R) => ComponentChildren;
   numeric?: boolean;
   hideSm?: boolean;
+  /** Hidden below 1440 px, where the table would scroll sideways. */
+  hideMd?: boolean;
 }
 
 export function SortableTable<R>({ rows, columns, rowKey, caption, initial, rowHeader = 0 }: {
@@ -37,7 +39,7 @@ export function SortableTable<R>({ rows, columns, rowKey, caption, initial, rowH
         <caption class="visually-hidden">{caption}{', '}{t('table.sortedBy', { column: col.label, dir: t(sort.dir === 'ascending' ? 'table.ascending' : 'table.descending') })}</caption>
         <thead><tr>
           {columns.map((c) => (
-            <th key={c.key} scope="col" class={(c.numeric ? 'num' : '') + (c.hideSm ? ' hide-sm' : '')} aria-sort={sort.key === c.key ? sort.dir : undefined}>
+            <th key={c.key} scope="col" class={(c.numeric ? 'num' : '') + (c.hideSm ? ' hide-sm' : '') + (c.hideMd ? ' hide-md' : '')} aria-sort={sort.key === c.key ? sort.dir : undefined}>
               <button type="button" class="sort-btn" onClick={() => toggle(c)}>
                 <span>{c.label}</span>
                 <svg class="sort-icon" width="10" height="14" viewBox="0 0 10 14" aria-hidden="true" focusable="false">
@@ -53,7 +55,7 @@ export function SortableTable<R>({ rows, columns, rowKey, caption, initial, rowH
             <tr key={rowKey(r)}>
               {columns.map((c, i) => {
                 const content = c.render ? c.render(r) : c.value(r) ?? '—';
-                const cls = (c.numeric ? 'num' : '') + (c.hideSm ? ' hide-sm' : '');
+                const cls = (c.numeric ? 'num' : '') + (c.hideSm ? ' hide-sm' : '') + (c.hideMd ? ' hide-md' : '');
                 return i === rowHeader ? <th key={c.key} scope="row" class={cls + ' strong'}>{content}</th> : <td key={c.key} class={cls}>{content}</td>;
               })}
             </tr>

@@ -343,6 +343,7 @@ export const cs: Messages = {
   'calls.request': 'Požadavek',
   'calls.duration': 'Trvání',
   'calls.ms': '{n} ms',
+  'analytics.mediansNote': 'Časy jsou mediány.',
 
   'stores.lead': 'Vaše kamenné prodejny, jejich otevírací doba a oddělení.',
   'stores.add': 'Přidat prodejnu',

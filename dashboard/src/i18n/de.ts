@@ -343,6 +343,7 @@ export const de: Messages = {
   'calls.request': 'Anfrage',
   'calls.duration': 'Dauer',
   'calls.ms': '{n} ms',
+  'analytics.mediansNote': 'Zeiten sind Mediane.',
 
   'stores.lead': 'Ihre Filialen, ihre Öffnungszeiten und Abteilungen.',
   'stores.add': 'Filiale hinzufügen',

@@ -343,6 +343,7 @@ export const el: Messages = {
   'calls.request': 'Αίτημα',
   'calls.duration': 'Διάρκεια',
   'calls.ms': '{n} ms',
+  'analytics.mediansNote': 'Οι χρόνοι είναι διάμεσοι.',
 
   'stores.lead': 'Τα φυσικά σας καταστήματα, οι ώρες λειτουργίας και τα τμήματά τους.',
   'stores.add': 'Προσθήκη καταστήματος',

@@ -341,6 +341,7 @@ export const en = {
   'calls.request': 'Request',
   'calls.duration': 'Duration',
   'calls.ms': '{n} ms',
+  'analytics.mediansNote': 'Times are medians.',
 
   'stores.lead': 'Your physical stores, their opening hours and departments.',
   'stores.add': 'Add store',

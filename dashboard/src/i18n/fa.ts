@@ -343,6 +343,7 @@ export const fa: Messages = {
   'calls.request': 'درخواست',
   'calls.duration': 'مدت',
   'calls.ms': '{n} میلی‌ثانیه',
+  'analytics.mediansNote': 'زمان‌ها میانه هستند.',
 
   'stores.lead': 'فروشگاه‌های حضوری شما، ساعت کاری و بخش‌هایشان.',
   'stores.add': 'افزودن فروشگاه',

@@ -343,6 +343,7 @@ export const sv: Messages = {
   'calls.request': 'Anrop',
   'calls.duration': 'Tid',
   'calls.ms': '{n} ms',
+  'analytics.mediansNote': 'Tiderna är medianer.',
 
   'stores.lead': 'Dina fysiska butiker, deras öppettider och avdelningar.',
   'stores.add': 'Lägg till butik',

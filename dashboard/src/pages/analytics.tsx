@@ -202,7 +202,7 @@ function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) 
           <p class="kpi-sub">{t('analytics.revenueSub')}</p>
         </li>
         <Kpi id="experts_available" raw={m.experts_available_avg} label={t('analytics.expertsAvailable')} sub={t('analytics.expertsAvailableSub')}>
-          {opt(m.experts_available_avg, (v) => num(v, 1))}
+          {opt(m.experts_available_avg, (v) => new Intl.NumberFormat(i.lang, { maximumFractionDigits: 2 }).format(v))}
         </Kpi>
       </ul>
     </section>
@@ -242,12 +242,20 @@ function Charts({ data, i }: { data: Analytics; i: I }) {
             </div>
           )}
           <TimeChart title={currency ? t('analytics.chartRevenueIn', { currency }) : t('analytics.chartRevenue')} buckets={buckets} grain={data.grain} now={now} kind="bar"
-            format={(v) => (currency ? money(v, currency) : num(v))} emptyText={t('analytics.noRevenue')}
+            format={(v) => (currency ? money(v, currency) : num(v))} axisFormat={(v) => compactMoney(i.lang, v, currency)} emptyText={t('analytics.noRevenue')}
             series={[{ key: 'revenue', label: t('analytics.revenue'), values: data.series.map((s) => Number(s.metrics.revenue[currency] ?? 0)), cls: 's2' }]} />
         </div>
       </div>
     </section>
   );
+}
+
+function compactMoney(lang: string, v: number, currency: string) {
+  try {
+    return currency
+      ? new Intl.NumberFormat(lang, { style: 'currency', currency, notation: 'compact', maximumFractionDigits: 1 }).format(v)
+      : new Intl.NumberFormat(lang, { notation: 'compact' }).format(v);
+  } catch { return String(v); }
 }
 
 // ---------- tables ----------
@@ -272,16 +280,16 @@ function metricColumns<R extends { metrics: Metrics }>(i: I, currencies: string[
     cols.push({ key: 'claim_rate', label: t('analytics.claimRate'), numeric: true, value: (r) => r.metrics.claim_rate, render: (r) => opt(r.metrics.claim_rate, pct) });
     cols.push({ key: 'missed', label: t('analytics.missed'), numeric: true, value: (r) => r.metrics.missed, render: (r) => num(r.metrics.missed) });
   } else {
-    cols.push({ key: 'transferred', label: t('analytics.transferred'), numeric: true, hideSm: true, value: (r) => r.metrics.transferred, render: (r) => num(r.metrics.transferred) });
+    cols.push({ key: 'transferred', label: t('analytics.transferred'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.transferred, render: (r) => num(r.metrics.transferred) });
   }
   cols.push(
-    { key: 'ttc', label: t('analytics.timeToClaimP50'), numeric: true, hideSm: true, value: (r) => r.metrics.time_to_claim_p50_s, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
-    { key: 'frt', label: t('analytics.firstResponseP50'), numeric: true, hideSm: true, value: (r) => r.metrics.first_response_p50_s, render: (r) => opt(r.metrics.first_response_p50_s, dur) },
+    { key: 'ttc', label: t('analytics.timeToClaim'), numeric: true, hideSm: true, value: (r) => r.metrics.time_to_claim_p50_s, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
+    { key: 'frt', label: t('analytics.firstResponse'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.first_response_p50_s, render: (r) => opt(r.metrics.first_response_p50_s, dur) },
   );
   if (!withRequests) {
     cols.push(
       { key: 'duration', label: t('analytics.avgDuration'), numeric: true, hideSm: true, value: (r) => r.metrics.avg_duration_s, render: (r) => opt(r.metrics.avg_duration_s, dur) },
-      { key: 'messages', label: t('analytics.messages'), numeric: true, hideSm: true, value: (r) => r.metrics.messages, render: (r) => num(r.metrics.messages) },
+      { key: 'messages', label: t('analytics.messages'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.messages, render: (r) => num(r.metrics.messages) },
     );
   }
   cols.push(
@@ -307,6 +315,7 @@ function ExpertTable({ data, i }: { data: Analytics; i: I }) {
         <SortableTable rows={data.experts} columns={columns} rowKey={(r) => r.expert_id} caption={t('analytics.perExpert')}
           initial={{ key: 'claimed', dir: 'descending' }} />
       )}
+      {data.experts.length > 0 && <p class="hint">{t('analytics.mediansNote')}</p>}
     </section>
   );
 }
@@ -325,6 +334,7 @@ function StoreTable({ data, i }: { data: Analytics; i: I }) {
         <SortableTable rows={data.stores} columns={columns} rowKey={(r) => r.store_id} caption={t('analytics.perStore')}
           initial={{ key: 'requested', dir: 'descending' }} />
       )}
+      {data.stores.length > 0 && <p class="hint">{t('analytics.mediansNote')}</p>}
     </section>
   );
 }
