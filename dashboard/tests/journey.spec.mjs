@@ -35,6 +35,7 @@ test('the journey shows page views, the conversation and the attributed order', 
   await expect(timeline).toContainText('Asked for a chat');
   await expect(timeline).toContainText('Sara Lind took the chat');
   await expect(timeline).toContainText('Rated the chat 5 of 5');
+  await expect(timeline).toContainText('Placed an order');
   await expect(journey.locator('.journey-counts')).toContainText('2 page views');
 
   const convs = page.getByRole('region', { name: 'Conversations' });

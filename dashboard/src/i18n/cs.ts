@@ -344,6 +344,7 @@ export const cs: Messages = {
   'calls.duration': 'Trvání',
   'calls.ms': '{n} ms',
   'analytics.mediansNote': 'Časy jsou mediány.',
+  'journey.event.order': 'Vytvořil(a) objednávku',
 
   'stores.lead': 'Vaše kamenné prodejny, jejich otevírací doba a oddělení.',
   'stores.add': 'Přidat prodejnu',

@@ -344,6 +344,7 @@ export const de: Messages = {
   'calls.duration': 'Dauer',
   'calls.ms': '{n} ms',
   'analytics.mediansNote': 'Zeiten sind Mediane.',
+  'journey.event.order': 'Bestellung aufgegeben',
 
   'stores.lead': 'Ihre Filialen, ihre Öffnungszeiten und Abteilungen.',
   'stores.add': 'Filiale hinzufügen',

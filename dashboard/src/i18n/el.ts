@@ -344,6 +344,7 @@ export const el: Messages = {
   'calls.duration': 'Διάρκεια',
   'calls.ms': '{n} ms',
   'analytics.mediansNote': 'Οι χρόνοι είναι διάμεσοι.',
+  'journey.event.order': 'Έκανε παραγγελία',
 
   'stores.lead': 'Τα φυσικά σας καταστήματα, οι ώρες λειτουργίας και τα τμήματά τους.',
   'stores.add': 'Προσθήκη καταστήματος',

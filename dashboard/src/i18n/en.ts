@@ -342,6 +342,7 @@ export const en = {
   'calls.duration': 'Duration',
   'calls.ms': '{n} ms',
   'analytics.mediansNote': 'Times are medians.',
+  'journey.event.order': 'Placed an order',
 
   'stores.lead': 'Your physical stores, their opening hours and departments.',
   'stores.add': 'Add store',

@@ -344,6 +344,7 @@ export const fa: Messages = {
   'calls.duration': 'مدت',
   'calls.ms': '{n} میلی‌ثانیه',
   'analytics.mediansNote': 'زمان‌ها میانه هستند.',
+  'journey.event.order': 'سفارش ثبت کرد',
 
   'stores.lead': 'فروشگاه‌های حضوری شما، ساعت کاری و بخش‌هایشان.',
   'stores.add': 'افزودن فروشگاه',

@@ -344,6 +344,7 @@ export const sv: Messages = {
   'calls.duration': 'Tid',
   'calls.ms': '{n} ms',
   'analytics.mediansNote': 'Tiderna är medianer.',
+  'journey.event.order': 'Lade en order',
 
   'stores.lead': 'Dina fysiska butiker, deras öppettider och avdelningar.',
   'stores.add': 'Lägg till butik',

@@ -12,7 +12,7 @@ type Item = { at: number; view: PageView } | { at: number; event: JourneyEvent }
 const EVENT_ICONS: Record<string, string> = {
   requested: 'chat', offered: 'team', claimed: 'check', first_response: 'chat', transferred: 'refresh',
   missed: 'alert', unanswered: 'alert', ended: 'x', abandoned: 'x', rated: 'check', offline_message: 'chat',
-  order_attributed: 'analytics', identified: 'account',
+  order: 'analytics', order_attributed: 'analytics', identified: 'account',
 };
 const HIDDEN_KINDS = new Set(['page_view', 'message', 'text', 'system']);
 const STATUS_KIND: Record<string, 'ok' | 'warn' | 'muted' | 'info' | 'danger'> = {
