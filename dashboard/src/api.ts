@@ -175,7 +175,7 @@ export interface Order {
   placed_at: number; updated_at: number; attributed: boolean; conversation_id: string | null;
   store_id: string | null; department_id: string | null; expert_id: string | null;
 }
-export interface JourneyProduct { id?: string | null; name: string; price?: number | null; image_url?: string | null; url?: string | null }
+export interface JourneyProduct { id?: string | null; name: string; price?: number | null; currency?: string | null; image_url?: string | null; url?: string | null }
 export interface PageView { at: number; url: string; title: string | null; product: JourneyProduct | null }
 export interface JourneyEvent {
   at: number; kind: string; conversation_id: string | null; store_id: string | null;

@@ -36,7 +36,9 @@ test('the journey shows page views, the conversation and the attributed order', 
   await expect(timeline).toContainText('Sara Lind took the chat');
   await expect(timeline).toContainText('Rated the chat 5 of 5');
   await expect(timeline).toContainText('Placed an order');
-  await expect(journey.locator('.journey-counts')).toContainText('2 page views');
+  await expect(journey.locator('[data-count="page_views"] dd')).toHaveText('2');
+  await expect(journey.locator('[data-count="orders"] dd')).toHaveText('1');
+  await expect(timeline).toContainText('OLED 55" · €1,299.00');
 
   const convs = page.getByRole('region', { name: 'Conversations' });
   const row = convs.getByRole('row').nth(1);

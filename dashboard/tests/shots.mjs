@@ -36,7 +36,12 @@ try {
       await page.goto(dash(fw) + '#/analytics?range=today');
       await page.locator('figure.chart button').first().click();
       await page.waitForTimeout(300);
-      await page.screenshot({ path: `${out}/${tag}-analytics-table.png`, fullPage: true });
+      await page.screenshot({ path: `${out}/${tag}-analytics-table.png`, fullPage: vp.name !== 'phone' });
+      if (vp.name === 'phone') {
+        // Full-page shots of RTL phones include the off-screen drawer; take the sections instead.
+        const sections = ['.live-strip', '.filters-card', '.kpi-section', 'section:has(.charts)', 'section:has(#experts-title)', 'section:has(#stores-title)'];
+        for (const [k, sel] of sections.entries()) await page.locator(sel).first().screenshot({ path: `${out}/${tag}-analytics-part${k + 1}.png` });
+      }
       await page.goto(dash(fw) + '#/exports?kind=transcripts&range=today');
       await page.locator('.export-form button[type=submit]').click();
       await page.locator('.export-progress').waitFor();

@@ -20,6 +20,32 @@ export function niceScale(max: number, ticks = 4): { max: number; step: number }
   return { max: Math.ceil(max / step) * step, step };
 }
 
+/**
+ * Which buckets get an axis label: aligned to round local times (every n minutes or hours, or
+ * midnights over several days), as many as fit in `max`.
+ */
+export function tickIndices(buckets: number[], grain: Grain, max: number): number[] {
+  const n = buckets.length;
+  if (!n) return [];
+  if (grain === 'day') {
+    const every = Math.max(1, Math.ceil(n / Math.max(1, max)));
+    return buckets.map((_, i) => i).filter((i) => i % every === 0);
+  }
+  const span = buckets[n - 1] - buckets[0];
+  const minutes = (b: number) => { const d = new Date(b); return d.getHours() * 60 + d.getMinutes(); };
+  if (grain === 'hour' && span > 86_400_000) {
+    const midnights = buckets.map((b, i) => (minutes(b) === 0 ? i : -1)).filter((i) => i >= 0);
+    const every = Math.max(1, Math.ceil(midnights.length / Math.max(1, max)));
+    return midnights.filter((_, k) => k % every === 0);
+  }
+  const steps = grain === 'minute' ? [5, 10, 15, 30, 60, 120, 180, 360] : [60, 120, 180, 240, 360, 720, 1440];
+  for (const step of steps) {
+    const idx = buckets.map((b, i) => (minutes(b) % step === 0 ? i : -1)).filter((i) => i >= 0);
+    if (idx.length <= max) return idx;
+  }
+  return [0];
+}
+
 /** Formats a bucket start for the grain: day buckets are UTC days, the others local times. */
 export function useBucketLabel(grain: Grain, spanMs: number) {
   const { lang } = useI18n();
@@ -27,10 +53,11 @@ export function useBucketLabel(grain: Grain, spanMs: number) {
     const long = grain === 'day'
       ? new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone: 'UTC' })
       : new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
+    // Axis labels: dates for day buckets and for hour buckets over several days (ticks at midnight).
     const short = grain === 'day'
       ? new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', timeZone: 'UTC' })
       : spanMs > 86_400_000
-        ? new Intl.DateTimeFormat(lang, { weekday: 'short', hour: '2-digit', minute: '2-digit' })
+        ? new Intl.DateTimeFormat(lang, { weekday: 'short', day: 'numeric' })
         : new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
     return { long: (ms: number) => long.format(new Date(ms)), short: (ms: number) => short.format(new Date(ms)) };
   }, [grain, spanMs, lang]);
@@ -71,7 +98,7 @@ export function TimeChart({ title, buckets, grain, series, format, axisFormat, k
   const y = (v: number) => M.top + (HEIGHT - M.top - M.bottom) * (1 - v / max);
   const ticks: number[] = [];
   for (let v = 0; v <= max + 1e-9; v += step) ticks.push(v);
-  const labelEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(plotW / 84))));
+  const ticksX = new Set(tickIndices(buckets, grain, Math.max(2, Math.floor(plotW / 84))));
 
   const summary = series.map((s) => {
     const vals = s.values.slice(0, shown);
@@ -113,7 +140,7 @@ export function TimeChart({ title, buckets, grain, series, format, axisFormat, k
                 <text x={rtl ? width - M.start + 6 : M.start - 6} y={y(v)} dy="0.32em" text-anchor={rtl ? 'start' : 'end'}>{(axisFormat ?? format)(v)}</text>
               </g>
             ))}
-            {buckets.map((b, i) => (i % labelEvery === 0 ? (
+            {buckets.map((b, i) => (ticksX.has(i) ? (
               <text key={b} class="xlabel" x={x(i)} y={HEIGHT - 8} text-anchor="middle">{label.short(b)}</text>
             ) : null))}
             {kind === 'bar' ? series.map((s, si) => (

@@ -161,7 +161,7 @@ export const de: Messages = {
   'analytics.chartRevenueIn': 'Umsatz in {currency}',
   'analytics.currency': 'Währung',
   'analytics.noChats': 'Keine Chats in diesem Zeitraum.',
-  'analytics.noExperts': 'In diesem Zeitraum war niemand verfügbar.',
+  'analytics.noExperts': 'Keine Verfügbarkeit in diesem Zeitraum erfasst.',
   'analytics.noRevenue': 'Keine zugeordneten Bestellungen in diesem Zeitraum.',
   'analytics.perExpert': 'Pro Fachberater:in',
   'analytics.perStore': 'Pro Filiale',

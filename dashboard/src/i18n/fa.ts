@@ -161,7 +161,7 @@ export const fa: Messages = {
   'analytics.chartRevenueIn': 'درآمد به {currency}',
   'analytics.currency': 'واحد پول',
   'analytics.noChats': 'در این بازه گفت‌وگویی نبود.',
-  'analytics.noExperts': 'در این بازه هیچ کارشناسی در دسترس نبود.',
+  'analytics.noExperts': 'در این بازه دسترس‌پذیری‌ای ثبت نشده است.',
   'analytics.noRevenue': 'در این بازه سفارش منتسبی نبود.',
   'analytics.perExpert': 'به تفکیک کارشناس',
   'analytics.perStore': 'به تفکیک فروشگاه',

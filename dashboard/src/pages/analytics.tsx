@@ -283,12 +283,12 @@ function metricColumns<R extends { metrics: Metrics }>(i: I, currencies: string[
     cols.push({ key: 'transferred', label: t('analytics.transferred'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.transferred, render: (r) => num(r.metrics.transferred) });
   }
   cols.push(
-    { key: 'ttc', label: t('analytics.timeToClaim'), numeric: true, hideSm: true, value: (r) => r.metrics.time_to_claim_p50_s, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
+    { key: 'ttc', label: t('analytics.timeToClaim'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.time_to_claim_p50_s, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
     { key: 'frt', label: t('analytics.firstResponse'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.first_response_p50_s, render: (r) => opt(r.metrics.first_response_p50_s, dur) },
   );
   if (!withRequests) {
     cols.push(
-      { key: 'duration', label: t('analytics.avgDuration'), numeric: true, hideSm: true, value: (r) => r.metrics.avg_duration_s, render: (r) => opt(r.metrics.avg_duration_s, dur) },
+      { key: 'duration', label: t('analytics.avgDuration'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.avg_duration_s, render: (r) => opt(r.metrics.avg_duration_s, dur) },
       { key: 'messages', label: t('analytics.messages'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.messages, render: (r) => num(r.metrics.messages) },
     );
   }

@@ -59,11 +59,11 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
     <>
       <section class="card" aria-labelledby="journey-title">
         <h2 id="journey-title">{t('journey.title')}</h2>
-        <ul class="journey-counts">
-          <li><strong>{num(j.page_views.length)}</strong> {t('journey.pageViews')}</li>
-          <li><strong>{num(j.conversations.length)}</strong> {t('journey.conversations')}</li>
-          <li><strong>{num(j.orders.length)}</strong> {t('journey.orders')}</li>
-        </ul>
+        <dl class="journey-counts">
+          <div data-count="page_views"><dt>{t('journey.pageViews')}</dt><dd>{num(j.page_views.length)}</dd></div>
+          <div data-count="conversations"><dt>{t('journey.conversations')}</dt><dd>{num(j.conversations.length)}</dd></div>
+          <div data-count="orders"><dt>{t('journey.orders')}</dt><dd>{num(j.orders.length)}</dd></div>
+        </dl>
         {items.length === 0 ? <p class="muted">{t('journey.empty')}</p> : (
           <ol class="timeline" aria-label={t('journey.timeline')}>
             {shown.map((it, k) => {
@@ -84,7 +84,7 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
                           {it.view.product && (
                             <span class="tl-product">
                               {it.view.product.name}
-                              {typeof it.view.product.price === 'number' && <> · {num(it.view.product.price, 2)}</>}
+                              {typeof it.view.product.price === 'number' && <> · {it.view.product.currency ? money(it.view.product.price, it.view.product.currency) : num(it.view.product.price, 2)}</>}
                             </span>
                           )}
                         </>
