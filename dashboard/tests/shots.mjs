@@ -40,7 +40,11 @@ try {
       if (vp.name === 'phone') {
         // Full-page shots of RTL phones include the off-screen drawer; take the sections instead.
         const sections = ['.live-strip', '.filters-card', '.kpi-section', 'section:has(.charts)', 'section:has(#experts-title)', 'section:has(#stores-title)'];
-        for (const [k, sel] of sections.entries()) await page.locator(sel).first().screenshot({ path: `${out}/${tag}-analytics-part${k + 1}.png` });
+        for (const [k, sel] of sections.entries()) {
+          await page.locator(sel).first().evaluate((el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 64));
+          await page.waitForTimeout(150);
+          await page.screenshot({ path: `${out}/${tag}-analytics-part${k + 1}.png` });
+        }
       }
       await page.goto(dash(fw) + '#/exports?kind=transcripts&range=today');
       await page.locator('.export-form button[type=submit]').click();

@@ -229,7 +229,7 @@ function Charts({ data, i }: { data: Analytics; i: I }) {
             { key: 'claimed', label: t('analytics.claimed'), values: data.series.map((s) => s.metrics.claimed), cls: 's2' },
             { key: 'missed', label: t('analytics.missed'), values: data.series.map((s) => s.metrics.missed), cls: 's3' },
           ]} />
-        <TimeChart title={t('analytics.chartExperts')} buckets={buckets} grain={data.grain} now={now} format={(v) => num(v, v % 1 ? 1 : 0)}
+        <TimeChart title={t('analytics.chartExperts')} buckets={buckets} grain={data.grain} now={now} format={(v) => new Intl.NumberFormat(i.lang, { maximumFractionDigits: 2 }).format(v)}
           emptyText={t('analytics.noExperts')}
           series={[{ key: 'experts', label: t('analytics.expertsAvailable'), values: data.series.map((s) => s.metrics.experts_available_avg), cls: 's4' }]} />
         <div>

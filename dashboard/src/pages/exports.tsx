@@ -213,9 +213,9 @@ export function ExportsPage({ query, account }: { query: URLSearchParams; accoun
                   : run.state === 'running' ? <progress id="export-bar" /> : <progress id="export-bar" max={1} value={run.state === 'done' ? 1 : 0} />}
                 <p class="progress-text" data-rows={run.rows} data-total={run.total ?? ''}>
                   {run.total !== null ? t('exports.rowsOf', { n: run.rows, total: run.total }) : t('exports.rows', { n: run.rows })}
-                  {run.state !== 'cancelled' && 'bytes' in run && run.bytes > 0 ? ` · ${kb(run.bytes)}` : ''}
-                  {run.state === 'done' && <> · <span class="mono" dir="ltr">{run.filename}</span></>}
+                  {run.state !== 'cancelled' && 'bytes' in run && run.bytes > 0 ? <> · <bdi>{kb(run.bytes)}</bdi></> : ''}
                 </p>
+                {run.state === 'done' && <p class="progress-file"><bdi class="mono" dir="ltr">{run.filename}</bdi></p>}
                 {run.state === 'done' && run.total !== null && run.total !== run.rows && (
                   <p class="field-error"><Icon name="alert" size={16} />{t('exports.mismatch', { n: run.rows, total: run.total })}</p>
                 )}
