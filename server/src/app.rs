@@ -55,7 +55,7 @@ impl Application {
             }
             None => None,
         };
-        let (hub, hub_tasks) = Hub::start(db.clone(), CancellationToken::new())
+        let (hub, hub_tasks) = Hub::start(db.clone(), CancellationToken::new(), config.redis_url.as_ref().map(|u| u.expose()))
             .await
             .context("starting the chat hub")?;
         let (calls, calls_task) = crate::http::call_log::start(db.clone(), hub_tasks.analytics_stop.clone());

@@ -660,6 +660,7 @@ impl ExpertSession {
             );
             hub.emit(&fresh, "transferred", None, Some(me));
             hub.offer_round(&fresh, "transfer", true).await;
+            hub.wake_cluster();
         }
         hub.push_backlog(me).await;
         Step::Continue
@@ -667,8 +668,21 @@ impl ExpertSession {
 }
 
 impl Hub {
-    /// Close every socket of an expert (deactivated, or password changed).
+    /// Close every socket of an expert (deactivated, or password changed), on every node.
     pub fn kick_expert(&self, expert: &str) {
+        if let Some(c) = self.cluster.get() {
+            c.send(
+                super::cluster::EVENTS.to_owned(),
+                &super::cluster::Envelope::Kick {
+                    n: c.node.clone(),
+                    expert: expert.to_owned(),
+                },
+            );
+        }
+        self.kick_local(expert);
+    }
+
+    pub fn kick_local(&self, expert: &str) {
         let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
         for c in conns {
             if let Some(conn) = self.conns.get(&c) {

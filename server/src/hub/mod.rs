@@ -7,6 +7,7 @@
 //! [`shopper`] and [`expert`]; storing messages is [`writer`]'s job alone.
 
 pub mod analytics;
+pub mod cluster;
 pub mod expert;
 pub mod shopper;
 pub mod socket;
@@ -133,6 +134,10 @@ pub struct HubInner {
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
     pub analytics: analytics::Emitter,
+    /// Set when `REDIS_URL` joins this node to others.
+    pub cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
+    /// Per conversation viewed on this node: its merchant and the last seq delivered here.
+    delivered: DashMap<String, (String, i64)>,
     token_key: Vec<u8>,
     next_conn: AtomicU64,
     /// Wakes the router early (an offer went away, so experts may have room for the next).
@@ -159,7 +164,7 @@ pub struct HubTasks {
 }
 
 impl Hub {
-    pub async fn start(db: Db, shutdown: CancellationToken) -> anyhow::Result<(Hub, HubTasks)> {
+    pub async fn start(db: Db, shutdown: CancellationToken, redis_url: Option<&str>) -> anyhow::Result<(Hub, HubTasks)> {
         let token_key = db.server_key("shopper_token_hmac").await?.into_bytes();
         let analytics_stop = CancellationToken::new();
         let (emitter, analytics_task) = analytics::start(db.clone(), analytics_stop.clone());
@@ -179,11 +184,17 @@ impl Hub {
             claim_seconds: DashMap::new(),
             writer: wtx,
             analytics: emitter,
+            cluster: std::sync::OnceLock::new(),
+            delivered: DashMap::new(),
             token_key,
             next_conn: AtomicU64::new(1),
             wake: tokio::sync::Notify::new(),
             shutdown,
         }));
+        if let Some(url) = redis_url {
+            let c = cluster::Cluster::start(&hub, url).await?;
+            let _ = hub.cluster.set(c);
+        }
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
         let router_task = tokio::spawn(hub.clone().route_forever());
         tokio::spawn(analytics::roll_forever(hub.clone()));
@@ -236,6 +247,11 @@ impl Hub {
 
     pub fn subscribe(&self, conn: u64, conversation: &str) {
         let mut e = self.conv_subs.entry(conversation.to_owned()).or_default();
+        if e.is_empty() {
+            if let Some(c) = self.cluster.get() {
+                c.subscribe(conversation);
+            }
+        }
         if !e.contains(&conn) {
             e.push(conn);
         }
@@ -249,18 +265,41 @@ impl Hub {
             }
             None => false,
         };
-        if empty {
-            self.conv_subs.remove_if(conversation, |_, v| v.is_empty());
+        if empty && self.conv_subs.remove_if(conversation, |_, v| v.is_empty()).is_some() {
+            self.delivered.remove(conversation);
+            if let Some(c) = self.cluster.get() {
+                c.unsubscribe(conversation);
+            }
         }
     }
 
-    /// Send to every socket on this node viewing a conversation, except `except`.
+    /// Send to every socket viewing a conversation, on this node (except `except`) and on the
+    /// others.
     pub fn send_conversation(&self, conversation: &str, out: &Out, except: Option<u64>) {
         let f = frame(out);
+        if let Some(c) = self.cluster.get() {
+            c.send(
+                cluster::conv_channel(conversation),
+                &cluster::Envelope::Frame {
+                    n: c.node.clone(),
+                    conv: conversation.to_owned(),
+                    f: f.as_str().to_owned(),
+                },
+            );
+        }
+        self.send_frame_local(conversation, &f, except);
+    }
+
+    /// Send to the sockets on this node only (what every node computes for itself).
+    pub fn send_conversation_local(&self, conversation: &str, out: &Out) {
+        self.send_frame_local(conversation, &frame(out), None);
+    }
+
+    fn send_frame_local(&self, conversation: &str, f: &Utf8Bytes, except: Option<u64>) {
         let targets: Vec<u64> = self.conv_subs.get(conversation).map(|v| v.clone()).unwrap_or_default();
         for c in targets {
             if Some(c) != except {
-                self.send_conn(c, &f);
+                self.send_conn(c, f);
             }
         }
     }
@@ -288,8 +327,59 @@ impl Hub {
         }
     }
 
-    /// Called by the writer, in sequence order, for each stored message.
-    pub fn deliver_message(&self, m: &protocol::MessageView, from_conn: Option<u64>) {
+    /// Called by the writer, in sequence order, for each stored message: tell the other nodes,
+    /// then deliver here.
+    pub async fn deliver_message(&self, merchant: &str, m: &protocol::MessageView, from_conn: Option<u64>) {
+        if let Some(c) = self.cluster.get() {
+            c.send(
+                cluster::conv_channel(&m.conversation_id),
+                &cluster::Envelope::Msg {
+                    n: c.node.clone(),
+                    merchant: merchant.to_owned(),
+                    m: m.clone(),
+                },
+            );
+        }
+        self.deliver_in_order(merchant, m, from_conn).await;
+    }
+
+    /// Deliver to this node's viewers exactly once and in seq order: a repeat is dropped, a gap
+    /// is filled from the database first (messages stored by another node arrive over Redis and
+    /// may overtake each other).
+    pub async fn deliver_in_order(&self, merchant: &str, m: &protocol::MessageView, from_conn: Option<u64>) {
+        if !self.conv_subs.contains_key(&m.conversation_id) {
+            return;
+        }
+        let last = self.delivered.get(&m.conversation_id).map(|v| v.1);
+        match last {
+            Some(l) if m.seq <= l => return,
+            Some(l) if m.seq > l + 1 => self.fill_gap(merchant, &m.conversation_id, l, m.seq).await,
+            _ => {}
+        }
+        // The gap filling may have delivered this one already.
+        if self.delivered.get(&m.conversation_id).is_some_and(|v| v.1 >= m.seq) {
+            return;
+        }
+        self.deliver_local(m, from_conn);
+        self.delivered.insert(m.conversation_id.clone(), (merchant.to_owned(), m.seq));
+    }
+
+    /// Deliver the stored messages after `after` and before `before` from the database.
+    pub async fn fill_gap(&self, merchant: &str, conversation: &str, after: i64, before: i64) {
+        let m = MerchantId::from_db(merchant.to_owned());
+        let Ok(missing) = self.db.messages_after(&m, conversation, after, (before - after - 1).clamp(1, 500)).await else {
+            return;
+        };
+        for msg in missing.iter().filter(|x| x.seq < before) {
+            if self.delivered.get(conversation).is_some_and(|v| v.1 >= msg.seq) {
+                continue;
+            }
+            self.deliver_local(msg, None);
+            self.delivered.insert(conversation.to_owned(), (merchant.to_owned(), msg.seq));
+        }
+    }
+
+    fn deliver_local(&self, m: &protocol::MessageView, from_conn: Option<u64>) {
         let mut shown = m.clone();
         // Only the author's own sockets see their client_msg_id.
         let own = Out::Message { message: shown.clone() };
@@ -442,40 +532,58 @@ impl Hub {
     pub fn available_experts(&self, merchant: &str) -> (i64, std::collections::HashMap<String, i64>) {
         let mut total = 0;
         let mut per_store = std::collections::HashMap::new();
-        for e in self.merchant_expert_ids(merchant) {
-            let Some(p) = self.experts.get(&e) else { continue };
-            if !p.available || p.conns.is_empty() {
+        for p in self.cluster_experts(merchant) {
+            if !p.available {
                 continue;
             }
             total += 1;
-            let stores = if p.working_stores.is_empty() { &p.assigned_stores } else { &p.working_stores };
-            for s in stores {
+            for s in &p.stores {
                 *per_store.entry(s.clone()).or_default() += 1;
             }
         }
         (total, per_store)
     }
 
-    /// How many experts are available for a store and department (any if None).
-    pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
-        self.merchant_expert_ids(merchant)
+    /// The merchant's connected experts on every node (this node's live, the others' as of
+    /// their last presence write, at most a second or two old).
+    fn cluster_experts(&self, merchant: &str) -> Vec<cluster::ExpertSnap> {
+        let mut out: Vec<cluster::ExpertSnap> = self
+            .merchant_expert_ids(merchant)
             .iter()
             .filter_map(|e| self.experts.get(e))
+            .filter(|p| !p.conns.is_empty())
+            .map(|p| cluster::ExpertSnap {
+                id: p.key().clone(),
+                available: p.available,
+                free: p.active < p.cap(),
+                stores: if p.working_stores.is_empty() { p.assigned_stores.clone() } else { p.working_stores.clone() },
+                departments: if p.working_departments.is_empty() {
+                    p.assigned_departments.clone()
+                } else {
+                    p.working_departments.clone()
+                },
+            })
+            .collect();
+        if let Some(remote) = self.cluster.get().and_then(|c| c.remote.get(merchant).map(|r| r.clone())) {
+            // An expert with sockets on two nodes counts once.
+            for r in remote {
+                if !out.iter().any(|o| o.id == r.id) {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    }
+
+    /// How many experts are available for a store and department (any if None), cluster-wide.
+    pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
+        self.cluster_experts(merchant)
+            .iter()
             .filter(|p| {
                 p.available
-                    && p.active < p.cap()
-                    && match (store, department) {
-                        (Some(s), Some(d)) => p.works(s, d),
-                        (Some(s), None) => {
-                            let stores = if p.working_stores.is_empty() {
-                                &p.assigned_stores
-                            } else {
-                                &p.working_stores
-                            };
-                            stores.iter().any(|x| x == s)
-                        }
-                        _ => true,
-                    }
+                    && p.free
+                    && store.is_none_or(|s| p.stores.iter().any(|x| x == s))
+                    && department.is_none_or(|d| p.departments.iter().any(|x| x == d))
             })
             .count() as u32
     }
@@ -592,8 +700,23 @@ impl Hub {
         }
     }
 
-    /// Tell everyone on this node holding the offer that it is gone (except `except`).
+    /// Tell every expert holding the offer, on any node, that it is gone (except `except`).
     pub fn withdraw(&self, conversation: &str, reason: &str, except: Option<&str>) {
+        if let Some(c) = self.cluster.get() {
+            c.send(
+                cluster::EVENTS.to_owned(),
+                &cluster::Envelope::Withdraw {
+                    n: c.node.clone(),
+                    conv: conversation.to_owned(),
+                    reason: reason.to_owned(),
+                    except: except.map(str::to_owned),
+                },
+            );
+        }
+        self.withdraw_local(conversation, reason, except);
+    }
+
+    pub fn withdraw_local(&self, conversation: &str, reason: &str, except: Option<&str>) {
         if let Some((_, track)) = self.offers.remove(conversation) {
             let out = Out::OfferWithdrawn {
                 conversation_id: conversation.to_owned(),
@@ -640,6 +763,13 @@ impl Hub {
             }
         }
         out
+    }
+
+    /// A chat waits for an expert: routers on the other nodes run now instead of at their tick.
+    pub fn wake_cluster(&self) {
+        if let Some(c) = self.cluster.get() {
+            c.send(cluster::EVENTS.to_owned(), &cluster::Envelope::Wake { n: c.node.clone() });
+        }
     }
 
     /// Send the backlog to an expert who just freed up.
@@ -760,14 +890,13 @@ impl Hub {
                 let changed = self.queue_sent.get(&row.id).map(|v| *v != (*pos, wait)).unwrap_or(true);
                 if changed {
                     self.queue_sent.insert(row.id.clone(), (*pos, wait));
-                    self.send_conversation(
+                    self.send_conversation_local(
                         &row.id,
                         &Out::Queue {
                             conversation_id: row.id.clone(),
                             position: *pos,
                             estimated_wait_s: wait,
                         },
-                        None,
                     );
                 }
             }
@@ -814,6 +943,7 @@ impl Hub {
                         }
                         self.emit(&fresh, "unanswered", None, Some(&expert));
                         self.offer_round(&fresh, "unanswered", true).await;
+                        self.wake_cluster();
                     }
                 }
             }

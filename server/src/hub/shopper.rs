@@ -516,6 +516,7 @@ impl ShopperSession {
             answer_store(hub, conn, &row.id, &cid, r);
         }
         hub.offer_round(&row, "new", false).await;
+        hub.wake_cluster();
         Step::Continue
     }
 
@@ -581,6 +582,7 @@ impl ShopperSession {
                 );
                 hub.emit(&row, "offline_message", None, None);
                 hub.offer_round(&row, "new", false).await;
+        hub.wake_cluster();
             }
             _ => hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None)),
         }

@@ -49,7 +49,7 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
                 }
                 for (job, outcome) in jobs.drain(..).zip(outcomes) {
                     if let AppendOutcome::Stored(m) = &outcome {
-                        hub.deliver_message(m, job.from_conn);
+                        hub.deliver_message(&job.msg.merchant_id, m, job.from_conn).await;
                         let kind = match m.author.role.as_str() {
                             "shopper" => Some("message.shopper"),
                             "expert" => Some("message.expert"),

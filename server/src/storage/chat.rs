@@ -636,6 +636,22 @@ impl Db {
         Ok((out, firsts))
     }
 
+    /// (id, merchant, last_seq) of these conversations (any merchant: for the hub's catch-up).
+    pub async fn last_seqs(&self, ids: &[String]) -> Result<Vec<(String, String, i64)>> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!(
+            "SELECT id, merchant_id, last_seq FROM conversations WHERE id IN ({})",
+            super::analytics::placeholders(ids.len(), 1)
+        );
+        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        Ok(q.fetch_all(&self.pool).await?)
+    }
+
     /// Messages after `after_seq`, in order, at most `limit`.
     pub async fn messages_after(&self, m: Tenant<'_>, conversation: &str, after_seq: i64, limit: i64) -> Result<Vec<MessageView>> {
         let sql = format!("{MSG_SELECT} WHERE m.merchant_id = $1 AND m.conversation_id = $2 AND m.seq > $3 ORDER BY m.seq LIMIT $4");

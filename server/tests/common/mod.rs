@@ -127,10 +127,23 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        Self::spawn_on(TestDb::new(backend).await, tweak).await
+    }
+
+    /// Another node on the same database (the database belongs to whoever created it).
+    pub async fn spawn_node(database_url: &str, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
+        let db = TestDb {
+            url: database_url.to_owned(),
+            pg_admin: None,
+            _dir: None,
+        };
+        Self::spawn_on(db, tweak).await
+    }
+
+    async fn spawn_on(test_db: TestDb, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
         if std::env::var_os("FW_TRACE_WS").is_some() {
             floorwalker::telemetry::init_logging(false);
         }
-        let test_db = TestDb::new(backend).await;
         let mut args = ServeArgs::for_tests(&test_db.url);
         args.login_per_minute = 1000;
         tweak(&mut args);

@@ -1,0 +1,369 @@
+//! Several nodes acting as one, over Redis (`REDIS_URL`). The database stays the source of
+//! truth; Redis only carries what is fast and disposable:
+//!
+//! - **Conversation traffic** on `fw:c:<conversation>`: stored messages and state frames. A node
+//!   subscribes to a conversation's channel while one of its sockets views it and unsubscribes
+//!   when the last one leaves, so a node's fan-out follows the conversations it serves. Sockets
+//!   on the same node never wait for Redis: the node delivers to them first, then publishes.
+//! - **Lifecycle events** on `fw:events`: a new waiting chat (wake the routers), an offer gone
+//!   (withdraw it everywhere), an expert to disconnect, rollups updated.
+//! - **Presence**: each node writes its experts' availability to `fw:presence:<merchant>:<node>`
+//!   with a 10 s expiry, refreshed every second, and reads the other nodes' — so availability is
+//!   cluster-wide and a dead node's experts disappear within seconds.
+//!
+//! Messages keep their per-conversation order on every node: each node remembers the last seq it
+//! delivered per conversation and fills any gap from the database before delivering a later one.
+//! If Redis goes away nothing is lost: messages are stored before they are published; when the
+//! subscription comes back (and every few seconds anyway) each node compares what it delivered
+//! with the database and catches its sockets up.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use futures::StreamExt;
+use redis::AsyncCommands;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::Hub;
+use crate::protocol::MessageView;
+
+pub const EVENTS: &str = "fw:events";
+pub const PRESENCE_TTL_S: u64 = 10;
+
+pub fn conv_channel(conversation: &str) -> String {
+    format!("fw:c:{conversation}")
+}
+
+/// What one node tells the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum Envelope {
+    /// A stored message.
+    Msg { n: String, merchant: String, m: MessageView },
+    /// A frame for everyone viewing the conversation (state, typing, read).
+    Frame { n: String, conv: String, f: String },
+    /// The offer of this conversation is gone (claimed, missed, ended…).
+    Withdraw {
+        n: String,
+        conv: String,
+        reason: String,
+        except: Option<String>,
+    },
+    /// A chat is waiting: route now rather than at the next tick.
+    Wake { n: String },
+    /// Close every socket of this expert (deactivated, signed out everywhere).
+    Kick { n: String, expert: String },
+    /// The merchant's rollups changed: live dashboards should refetch.
+    Rolled { n: String, merchant: String },
+}
+
+impl Envelope {
+    fn node(&self) -> &str {
+        match self {
+            Envelope::Msg { n, .. }
+            | Envelope::Frame { n, .. }
+            | Envelope::Withdraw { n, .. }
+            | Envelope::Wake { n }
+            | Envelope::Kick { n, .. }
+            | Envelope::Rolled { n, .. } => n,
+        }
+    }
+}
+
+/// One expert as another node reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpertSnap {
+    pub id: String,
+    pub available: bool,
+    /// Below their chat cap.
+    pub free: bool,
+    pub stores: Vec<String>,
+    pub departments: Vec<String>,
+}
+
+enum Cmd {
+    Sub(String),
+    Unsub(String),
+}
+
+pub struct Cluster {
+    pub node: String,
+    publish: mpsc::Sender<(String, String)>,
+    cmds: mpsc::UnboundedSender<Cmd>,
+    /// The other nodes' experts, per merchant.
+    pub remote: DashMap<String, Vec<ExpertSnap>>,
+}
+
+impl Cluster {
+    /// Connect and start the publisher, subscriber and presence tasks.
+    pub async fn start(hub: &Hub, url: &str) -> anyhow::Result<Arc<Cluster>> {
+        let client = redis::Client::open(url)?;
+        let conn = redis::aio::ConnectionManager::new(client.clone()).await?;
+        let (ptx, prx) = mpsc::channel(100_000);
+        let (ctx, crx) = mpsc::unbounded_channel();
+        let cluster = Arc::new(Cluster {
+            node: uuid::Uuid::new_v4().simple().to_string(),
+            publish: ptx,
+            cmds: ctx,
+            remote: DashMap::new(),
+        });
+        tokio::spawn(publisher(conn.clone(), prx, hub.shutdown.clone()));
+        tokio::spawn(subscriber(hub.clone(), client, crx));
+        tokio::spawn(presence(hub.clone(), conn));
+        tracing::info!(node = %cluster.node, "joined the cluster over Redis");
+        Ok(cluster)
+    }
+
+    pub fn send(&self, channel: String, e: &Envelope) {
+        let payload = serde_json::to_string(e).expect("envelope");
+        if self.publish.try_send((channel, payload)).is_err() {
+            metrics::counter!("floorwalker_cluster_publish_dropped_total").increment(1);
+        }
+    }
+
+    pub fn subscribe(&self, conversation: &str) {
+        let _ = self.cmds.send(Cmd::Sub(conv_channel(conversation)));
+    }
+
+    pub fn unsubscribe(&self, conversation: &str) {
+        let _ = self.cmds.send(Cmd::Unsub(conv_channel(conversation)));
+    }
+}
+
+/// Publishes in order, pipelining what has queued up.
+async fn publisher(mut conn: redis::aio::ConnectionManager, mut rx: mpsc::Receiver<(String, String)>, stop: tokio_util::sync::CancellationToken) {
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        let n = tokio::select! {
+            n = rx.recv_many(&mut batch, 256) => n,
+            _ = stop.cancelled() => return,
+        };
+        if n == 0 {
+            return;
+        }
+        let mut pipe = redis::pipe();
+        for (ch, payload) in &batch {
+            pipe.publish(ch, payload).ignore();
+        }
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            // Stored messages are not lost: the receiving nodes catch up from the database.
+            metrics::counter!("floorwalker_cluster_publish_failed_total").increment(batch.len() as u64);
+            tracing::warn!(error = %e, n = batch.len(), "publishing to Redis failed");
+        } else {
+            metrics::counter!("floorwalker_cluster_published_total").increment(batch.len() as u64);
+        }
+        batch.clear();
+    }
+}
+
+/// Keeps one subscription connection: `fw:events` plus the channels of the conversations this
+/// node's sockets view. Reconnects with backoff and then catches the sockets up.
+async fn subscriber(hub: Hub, client: redis::Client, mut cmds: mpsc::UnboundedReceiver<Cmd>) {
+    let mut backoff = Duration::from_millis(200);
+    let mut first = true;
+    let mut safety = tokio::time::interval(Duration::from_secs(5));
+    safety.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        if hub.shutdown.is_cancelled() {
+            return;
+        }
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "Redis subscription failed; retrying");
+                metrics::gauge!("floorwalker_cluster_connected").set(0.0);
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = hub.shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                // Drain commands meanwhile; the resubscribe below covers the current state.
+                while cmds.try_recv().is_ok() {}
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        let mut ok = sink.subscribe(EVENTS).await.is_ok();
+        let convs: Vec<String> = hub.local_conversations();
+        for c in &convs {
+            ok &= sink.subscribe(conv_channel(c)).await.is_ok();
+        }
+        if !ok {
+            continue;
+        }
+        backoff = Duration::from_millis(200);
+        metrics::gauge!("floorwalker_cluster_connected").set(1.0);
+        if !first {
+            tracing::info!("Redis subscription restored; catching sockets up from the database");
+            hub.catch_up().await;
+            hub.wake.notify_one();
+        }
+        first = false;
+        loop {
+            tokio::select! {
+                _ = hub.shutdown.cancelled() => return,
+                cmd = cmds.recv() => match cmd {
+                    Some(Cmd::Sub(ch)) => { let _ = sink.subscribe(ch).await; }
+                    Some(Cmd::Unsub(ch)) => { let _ = sink.unsubscribe(ch).await; }
+                    None => return,
+                },
+                msg = stream.next() => match msg {
+                    Some(msg) => {
+                        let Ok(payload) = msg.get_payload::<String>() else { continue };
+                        match serde_json::from_str::<Envelope>(&payload) {
+                            Ok(e) => hub.on_cluster(e).await,
+                            Err(e) => tracing::warn!(error = %e, "unreadable cluster message"),
+                        }
+                    }
+                    None => {
+                        tracing::warn!("Redis subscription lost; reconnecting");
+                        metrics::gauge!("floorwalker_cluster_connected").set(0.0);
+                        break;
+                    }
+                },
+                _ = safety.tick() => hub.catch_up().await,
+            }
+        }
+    }
+}
+
+/// Every second: write this node's experts per merchant, read the other nodes'.
+async fn presence(hub: Hub, mut conn: redis::aio::ConnectionManager) {
+    let Some(node) = hub.cluster.get().map(|c| c.node.clone()) else { return };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut published: HashSet<String> = HashSet::new();
+    loop {
+        tokio::select! {
+            _ = hub.shutdown.cancelled() => {
+                // Leave at once rather than after the expiry.
+                for m in &published {
+                    let _: Result<(), _> = conn.del(format!("fw:presence:{m}:{node}")).await;
+                    let _: Result<(), _> = conn.srem(format!("fw:presence-nodes:{m}"), &node).await;
+                }
+                return;
+            }
+            _ = tick.tick() => {}
+        }
+        let mine = hub.local_snapshot();
+        let mut pipe = redis::pipe();
+        for (m, snaps) in &mine {
+            pipe.set_ex(format!("fw:presence:{m}:{node}"), serde_json::to_string(snaps).expect("snap"), PRESENCE_TTL_S)
+                .ignore()
+                .sadd(format!("fw:presence-nodes:{m}"), &node)
+                .ignore();
+        }
+        for m in published.iter().filter(|m| !mine.contains_key(*m)) {
+            pipe.del(format!("fw:presence:{m}:{node}")).ignore();
+            pipe.srem(format!("fw:presence-nodes:{m}"), &node).ignore();
+        }
+        if let Err(e) = pipe.query_async::<()>(&mut conn).await {
+            tracing::warn!(error = %e, "writing presence to Redis failed");
+            continue;
+        }
+        published = mine.keys().cloned().collect();
+        // Read the other nodes' experts for every merchant this node deals with.
+        let mut merchants: HashSet<String> = hub.known_merchants();
+        merchants.extend(published.iter().cloned());
+        let Some(cluster) = hub.cluster.get() else { return };
+        for m in merchants {
+            let nodes: Vec<String> = conn.smembers(format!("fw:presence-nodes:{m}")).await.unwrap_or_default();
+            let others: Vec<&String> = nodes.iter().filter(|n| **n != node).collect();
+            let mut snaps = Vec::new();
+            if !others.is_empty() {
+                let keys: Vec<String> = others.iter().map(|n| format!("fw:presence:{m}:{n}")).collect();
+                let values: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.unwrap_or_default();
+                for (n, v) in others.iter().zip(values) {
+                    match v.and_then(|v| serde_json::from_str::<Vec<ExpertSnap>>(&v).ok()) {
+                        Some(s) => snaps.extend(s),
+                        // Expired: that node is gone.
+                        None => {
+                            let _: Result<(), _> = conn.srem(format!("fw:presence-nodes:{m}"), n.as_str()).await;
+                        }
+                    }
+                }
+            }
+            if snaps.is_empty() {
+                cluster.remote.remove(&m);
+            } else {
+                cluster.remote.insert(m, snaps);
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// Conversations with a socket on this node.
+    pub fn local_conversations(&self) -> Vec<String> {
+        self.conv_subs.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// This node's experts, per merchant, for the other nodes.
+    fn local_snapshot(&self) -> HashMap<String, Vec<ExpertSnap>> {
+        let mut out: HashMap<String, Vec<ExpertSnap>> = HashMap::new();
+        for p in self.experts.iter() {
+            if p.conns.is_empty() {
+                continue;
+            }
+            out.entry(p.merchant_id.clone()).or_default().push(ExpertSnap {
+                id: p.key().clone(),
+                available: p.available,
+                free: p.active < p.cap(),
+                stores: if p.working_stores.is_empty() { p.assigned_stores.clone() } else { p.working_stores.clone() },
+                departments: if p.working_departments.is_empty() {
+                    p.assigned_departments.clone()
+                } else {
+                    p.working_departments.clone()
+                },
+            });
+        }
+        out
+    }
+
+    fn known_merchants(&self) -> HashSet<String> {
+        self.settings.iter().map(|e| e.key().clone()).collect()
+    }
+
+    /// Something another node published.
+    pub async fn on_cluster(&self, e: Envelope) {
+        let Some(me) = self.cluster.get() else { return };
+        if e.node() == me.node {
+            return;
+        }
+        match e {
+            Envelope::Msg { merchant, m, .. } => self.deliver_in_order(&merchant, &m, None).await,
+            Envelope::Frame { conv, f, .. } => {
+                let frame: axum::extract::ws::Utf8Bytes = f.into();
+                let targets: Vec<u64> = self.conv_subs.get(&conv).map(|v| v.clone()).unwrap_or_default();
+                for c in targets {
+                    self.send_conn(c, &frame);
+                }
+            }
+            Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
+            Envelope::Wake { .. } => self.wake.notify_one(),
+            Envelope::Kick { expert, .. } => self.kick_local(&expert),
+            Envelope::Rolled { merchant, .. } => {
+                let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));
+            }
+        }
+    }
+
+    /// Compare what this node delivered with the database and send what is missing (after a
+    /// Redis outage, or a publish that never arrived).
+    pub async fn catch_up(&self) {
+        let tracked: Vec<(String, i64)> = self.delivered.iter().map(|e| (e.key().clone(), e.value().1)).collect();
+        for chunk in tracked.chunks(500) {
+            let ids: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+            let Ok(latest) = self.db.last_seqs(&ids).await else { return };
+            for (id, merchant, last) in latest {
+                let mine = chunk.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or(last);
+                if last > mine {
+                    self.fill_gap(&merchant, &id, mine, last + 1).await;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,386 @@
+//! Several nodes on one PostgreSQL and one Redis acting as one platform: cross-node chat, a
+//! cross-node claim race, a Redis outage and a node killed with `kill -9`. PostgreSQL only
+//! (the scale-out configuration).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestApp, Ws, DEMO_PASSWORD};
+use floorwalker::protocol::Out;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn redis_url() -> String {
+    std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+fn ws_base(http: &str) -> String {
+    http.replacen("http", "ws", 1)
+}
+
+async fn shopper(base: &str, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
+    let mut ws = Ws::connect(&format!("{}/ws/shopper?merchant={merchant}&v=1", ws_base(base)), None).await;
+    ws.send(match token {
+        Some(t) => json!({"type": "hello", "token": t}),
+        None => json!({"type": "hello"}),
+    })
+    .await;
+    match ws.recv().await {
+        Out::ShopperWelcome { shopper_id, token, .. } => (ws, shopper_id, token),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+async fn expert(base: &str, email: &str) -> Ws {
+    let res: Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/app/login"))
+        .json(&json!({"email": email, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut ws = Ws::connect(&format!("{}/ws/expert?v=1", ws_base(base)), None).await;
+    ws.send(json!({"type": "hello", "token": res["token"]})).await;
+    let w = ws.recv().await;
+    assert!(matches!(w, Out::ExpertWelcome { .. }), "{w:?}");
+    ws
+}
+
+/// (merchant, Stockholm store, its first department) through any node.
+async fn target(base: &str) -> (String, String, String) {
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let s: Value = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": "admin@demo.example", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stores: Value = http.get(format!("{base}/api/v1/stores")).send().await.unwrap().json().await.unwrap();
+    let st = stores["items"].as_array().unwrap().iter().find(|s| s["name"] == "Stockholm Flagship").unwrap().clone();
+    (
+        s["account"]["merchant_id"].as_str().unwrap().to_owned(),
+        st["id"].as_str().unwrap().to_owned(),
+        st["departments"][0]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Wait until a node's widget config counts `n` available experts (presence is cluster-wide).
+async fn wait_available(base: &str, merchant: &str, n: u64) {
+    // Presence is written every second; allow for a loaded CI machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: Value = reqwest::get(format!("{base}/api/v1/public/widget-config?merchant={merchant}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["availability"]["experts_available"].as_u64() == Some(n) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{base} never saw {n} available experts: {}", v["availability"]);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn request(ws: &mut Ws, store: &str, dep: &str) -> String {
+    ws.send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": "hello", "client_msg_id": "first"}))
+        .await;
+    let Out::Conversation { conversation } = ws.until("conversation", |o| matches!(o, Out::Conversation { .. })).await else {
+        unreachable!()
+    };
+    ws.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+    conversation.id
+}
+
+/// Messages (seq, body) arriving on `ws` for `conv` until `want` bodies from the other side.
+async fn collect(ws: &mut Ws, conv: &str, want: usize) -> Vec<(i64, String)> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        let o = ws.until_within("message", Duration::from_secs(15), |o| matches!(o, Out::Message { .. })).await;
+        if let Out::Message { message } = o {
+            if message.conversation_id == conv && message.kind == "text" {
+                got.push((message.seq, message.body));
+            }
+        }
+    }
+    got
+}
+
+fn assert_increasing(what: &str, seqs: &[(i64, String)]) {
+    for w in seqs.windows(2) {
+        assert!(w[0].0 < w[1].0, "{what}: out of order or doubled: {seqs:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_chat_and_race_as_one() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))).await;
+    let (m, store, dep) = target(&a.url).await;
+    let mut sara = expert(&a.url, "expert1@demo.example").await;
+    let mut other = expert(&b.url, "expert2@demo.example").await;
+    // Each node sees both experts.
+    wait_available(&a.url, &m, 2).await;
+    wait_available(&b.url, &m, 2).await;
+
+    // A shopper on A: the offer reaches the expert on B too, and exactly one claim wins.
+    let (mut shop, _, _) = shopper(&a.url, &m, None).await;
+    let id = request(&mut shop, &store, &dep).await;
+    for e in [&mut sara, &mut other] {
+        e.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
+    }
+    let claim = json!({"type": "claim", "conversation_id": id});
+    tokio::join!(sara.send(claim.clone()), other.send(claim.clone()));
+    let mut won = Vec::new();
+    for e in [&mut sara, &mut other] {
+        let o = e
+            .until("claim outcome", |o| {
+                matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "claimed")
+                    || matches!(o, Out::OfferWithdrawn { conversation_id, .. } if *conversation_id == id)
+                    || matches!(o, Out::Error { .. })
+            })
+            .await;
+        won.push(matches!(o, Out::Conversation { .. }));
+    }
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one claim wins across nodes: {won:?}");
+    let (mut win, mut lose, win_name) = if won[0] { (sara, other, "A") } else { (other, sara, "B") };
+    shop.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .await;
+
+    // Both sides write at once; each sees the other's messages once, in order.
+    let n = 15;
+    let send_shop = async {
+        for i in 0..n {
+            shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("s{i}"), "body": format!("shopper {i}")}))
+                .await;
+        }
+    };
+    let send_win = async {
+        for i in 0..n {
+            win.send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("e{i}"), "body": format!("expert {i}")}))
+                .await;
+        }
+    };
+    tokio::join!(send_shop, send_win);
+    let at_expert = collect(&mut win, &id, n).await;
+    let at_shop = collect(&mut shop, &id, n).await;
+    assert_increasing(&format!("expert on {win_name}"), &at_expert);
+    assert_increasing("shopper on A", &at_shop);
+    assert!(at_shop.iter().all(|(_, b)| b.starts_with("expert ")), "{at_shop:?}");
+    assert_eq!(at_shop.len(), n);
+
+    // The other way round: the expert who lost the race takes a new shopper's chat.
+    let _ = &mut win;
+    // The loser is on the other node from the winner; the new shopper joins the winner's node.
+    let shop_base = if win_name == "A" { &a.url } else { &b.url };
+    let (mut shop_b, _, _) = shopper(shop_base, &m, None).await;
+    let id2 = request(&mut shop_b, &store, &dep).await;
+    lose.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id2)).await;
+    lose.send(json!({"type": "claim", "conversation_id": id2})).await;
+    lose.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.id == id2 && conversation.status == "claimed"))
+        .await;
+    lose.send(json!({"type": "send", "conversation_id": id2, "client_msg_id": "x", "body": "across nodes"})).await;
+    let got = collect(&mut shop_b, &id2, 1).await;
+    assert_eq!(got[0].1, "across nodes");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A private Redis we may stop and start.
+struct PrivateRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> PrivateRedis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server on PATH (./dev test installs it)");
+        let r = PrivateRedis { port, child: Some(child) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
+    let mut redis = PrivateRedis::start(free_port());
+    let url = redis.url();
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()))).await;
+    let (m, store, dep) = target(&a.url).await;
+    let mut exp = expert(&b.url, "expert1@demo.example").await;
+    wait_available(&a.url, &m, 1).await;
+    let (mut shop, _, _) = shopper(&a.url, &m, None).await;
+    let id = request(&mut shop, &store, &dep).await;
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .await;
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "before", "body": "before"})).await;
+    assert_eq!(collect(&mut shop, &id, 1).await[0].1, "before");
+
+    // Redis goes away: sends are still stored and acknowledged (the database is the truth)…
+    redis.kill();
+    for i in 0..3 {
+        exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("d{i}"), "body": format!("during {i}")}))
+            .await;
+        exp.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if *client_msg_id == format!("d{i}")))
+            .await;
+    }
+    // …and when it is back, the shopper on the other node catches up, in order, without asking.
+    let port = redis.port;
+    let _redis2 = PrivateRedis::start(port);
+    let got = collect(&mut shop, &id, 3).await;
+    assert_eq!(got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(), ["during 0", "during 1", "during 2"]);
+    assert_increasing("after the outage", &got);
+    // And live traffic flows again.
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "after", "body": "after"})).await;
+    assert_eq!(collect(&mut shop, &id, 1).await[0].1, "after");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// A real `floorwalker serve` process.
+struct Node {
+    url: String,
+    child: Child,
+}
+
+impl Node {
+    async fn start(database_url: &str, redis: &str, demo: bool) -> Node {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_floorwalker"));
+        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", database_url)
+            .env("REDIS_URL", redis)
+            .env("FLOORWALKER_DEMO_PASSWORD", DEMO_PASSWORD)
+            .env("FLOORWALKER_LOGIN_PER_MINUTE", "1000")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if demo {
+            cmd.arg("--demo");
+        }
+        let child = cmd.spawn().expect("start floorwalker");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
+                if r.status() == StatusCode::OK {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "node on {port} never became ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Node { url, child }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
+    let db = common::TestDb::new(Backend::Postgres).await;
+    let mut a = Node::start(&db.url, &redis_url(), true).await;
+    let b = Node::start(&db.url, &redis_url(), false).await;
+    let (m, store, dep) = target(&a.url).await;
+    let mut exp = expert(&b.url, "expert2@demo.example").await;
+    wait_available(&a.url, &m, 1).await;
+    let (mut shop, _, token) = shopper(&a.url, &m, None).await;
+    let id = request(&mut shop, &store, &dep).await;
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .await;
+    // The shopper on A sends; every ack is recorded. Then A dies without a goodbye.
+    let mut acked = Vec::new();
+    for i in 0..10 {
+        let cid = format!("k{i}");
+        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": cid, "body": format!("kept {i}")})).await;
+        if let Out::Ack { client_msg_id, seq, .. } = shop.until("ack", |o| matches!(o, Out::Ack { .. })).await {
+            acked.push((client_msg_id, seq));
+        }
+    }
+    // One more goes out and A is killed before its ack can be read.
+    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"})).await;
+    let _ = a.child.kill();
+    let _ = a.child.wait();
+    // The expert on B keeps writing meanwhile.
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "still here"})).await;
+    exp.until("ack", |o| matches!(o, Out::Ack { .. })).await;
+
+    // The shopper reconnects to B with its token and resumes from what it saw.
+    let (mut shop2, _, _) = shopper(&b.url, &m, Some(&token)).await;
+    let last_seen = acked.last().map(|a| a.1).unwrap();
+    shop2.send(json!({"type": "sync", "conversation_id": id, "after_seq": last_seen})).await;
+    let Out::Messages { messages, .. } = shop2.until("messages", |o| matches!(o, Out::Messages { .. })).await else { unreachable!() };
+    assert!(messages.iter().any(|m| m.body == "still here"), "{messages:?}");
+    // A retry of the unacknowledged message is idempotent: at most one copy exists.
+    shop2.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"})).await;
+    shop2.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "k-last")).await;
+    // The transcript: every acknowledged message exactly once, seqs 1..n without holes.
+    let store_db = db.connect().await;
+    let all = store_db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 1000).await.unwrap();
+    let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
+    for (cid, seq) in &acked {
+        let found: Vec<_> = all.iter().filter(|m| m.client_msg_id.as_deref() == Some(cid.as_str())).collect();
+        assert_eq!(found.len(), 1, "{cid}");
+        assert_eq!(found[0].seq, *seq);
+    }
+    assert_eq!(all.iter().filter(|m| m.client_msg_id.as_deref() == Some("k-last")).count(), 1);
+    drop(b);
+    store_db.pool.close().await;
+    db.drop_db().await;
+}
