@@ -2,7 +2,7 @@
 // exponential back-off (0.5 s doubling to 30 s, with jitter) except when the server says the
 // session or the module is missing (4401 / 4403).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { Live } from './api';
+import { api, ApiError, type Live } from './api';
 
 export type LiveState = 'connecting' | 'open' | 'retrying' | 'denied';
 
@@ -30,7 +30,8 @@ export function useDashboardSocket(onUpdated: () => void): { live: Live | null; 
       if (stopped) return;
       setState(attempt === 0 ? 'connecting' : 'retrying');
       try { ws = new WebSocket(dashboardSocketUrl()); } catch { schedule(); return; }
-      ws.onopen = () => { attempt = 0; setState('open'); };
+      let opened = false;
+      ws.onopen = () => { opened = true; attempt = 0; setState('open'); };
       ws.onmessage = (ev) => {
         let f: { type?: string; live?: Live } & Partial<Live>;
         try { f = JSON.parse(String(ev.data)); } catch { return; }
@@ -48,6 +49,18 @@ export function useDashboardSocket(onUpdated: () => void): { live: Live | null; 
         ws = null;
         if (stopped) return;
         if (ev.code === 4401 || ev.code === 4403) { denied = true; setState('denied'); return; }
+        // A refused upgrade (HTTP 401/403) reaches the browser only as 1006: ask the REST API
+        // whether the session or the module is the problem before trying again.
+        if (!opened && attempt >= 1) {
+          api.get<Live>('analytics/live').then(
+            (l) => { if (!stopped) { setLive(l); updated.current(); schedule(); } },
+            (e) => {
+              if (stopped) return;
+              if (e instanceof ApiError && (e.status === 401 || e.status === 403)) { denied = true; setState('denied'); }
+              else schedule();
+            });
+          return;
+        }
         schedule();
       };
       // Keeps idle proxies from dropping the socket; the server answers with pong.

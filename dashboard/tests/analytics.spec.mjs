@@ -224,3 +224,23 @@ test('the figures for a filter equal the metrics CSV exported for the same filte
   same(r.revenue_EUR, revenue);
   expect(requestedText).toBe(r.requested);
 });
+
+test('after the live socket drops, the page reconnects and keeps following chats', async ({ page }) => {
+  let sockets = 0;
+  let first;
+  await page.routeWebSocket(/\/ws\/dashboard/, (ws) => {
+    sockets++;
+    ws.connectToServer();
+    if (sockets === 1) first = ws;
+  });
+  await login(page, fw, 'admin@demo.example');
+  await page.goto(dash(fw) + '#/analytics?range=today');
+  await expect(page.locator('.live-state')).toHaveText('Updating live');
+  const before = Number(await kpi(page, 'requested').getAttribute('data-value'));
+  await first.close({ code: 1011, reason: 'test' });
+  await expect.poll(() => sockets).toBe(2);
+  await expect(page.locator('.live-state')).toHaveText('Updating live');
+  const sthlm = stores['Stockholm Flagship'];
+  await fullChat(fw, expert1, { store_id: sthlm.id, department_id: sthlm.dept['Furniture'] });
+  await expect(kpi(page, 'requested')).toHaveText(String(before + 1), { timeout: 5000 });
+});
