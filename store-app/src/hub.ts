@@ -12,7 +12,8 @@ import { alertOffer } from './alerts';
 
 export interface Ref { id: string; name: string }
 export interface Product { id?: string; name: string; price?: string | number | null; currency?: string | null; image_url?: string | null; url?: string | null }
-export interface JourneyStep { page_url?: string; page_title?: string | null; product?: Product | null; at?: number }
+/** A page the shopper looked at (from the site's `context` frames), as offers carry them. */
+export interface PageVisit { at: number; url: string; title?: string | null; product?: Product | null }
 export interface Conversation {
   id: string; status: 'queued' | 'offered' | 'claimed' | 'ended' | 'missed' | 'abandoned';
   store?: Ref | null; department?: Ref | null; expert?: Ref | null;
@@ -21,7 +22,6 @@ export interface Conversation {
   last_seq: number; page_url?: string | null; page_title?: string | null; product?: Product | null;
   offline?: boolean; rating?: { score: number; comment?: string | null } | null;
   shopper_read_seq?: number; expert_read_seq?: number;
-  journey?: JourneyStep[];
 }
 export interface Message {
   conversation_id: string; seq: number; id?: string;
@@ -35,6 +35,8 @@ export interface Offer {
   shopper: { id: string; name?: string | null; returning?: boolean; your_contact?: boolean };
   page_url?: string | null; product?: Product | null; first_message?: string | null;
   waiting_since: number; reason?: 'new' | 'reoffer' | 'transfer' | 'unanswered'; note?: string | null;
+  /** The shopper's latest page views, newest first (at most 5); absent when none. */
+  journey?: PageVisit[];
   /** Local: set when the offer was withdrawn, shown briefly before it disappears. */
   gone?: string; claiming?: boolean;
 }
@@ -69,6 +71,9 @@ export interface HubState {
   outbox: Outgoing[];
   contacts: Contact[] | null;
   history: Map<string, HistoryItem[]>;
+  /** The shopper's latest pages per conversation, from its offers (conversations do not carry
+   *  them), kept on this device so the open chat can still show them after a reload. */
+  journeys: Map<string, PageVisit[]>;
   notice: { text: string; key: number } | null;
   lastError: { code: string; message?: string; ref?: string } | null;
 }
@@ -76,6 +81,22 @@ export interface HubState {
 const OUTBOX_KEY = 'fw.app.outbox';
 function loadOutbox(): Outgoing[] {
   try { return JSON.parse(localStorage.getItem(OUTBOX_KEY) || '[]'); } catch { return []; }
+}
+
+const JOURNEYS_KEY = 'fw.app.journeys';
+const MAX_JOURNEYS = 40;
+/** Only well-formed page views (the server's, or our own stored copy) get into the state. */
+function cleanVisits(v: unknown): PageVisit[] {
+  if (!Array.isArray(v)) return [];
+  return v.filter((x) => x && typeof x.url === 'string' && typeof x.at === 'number').slice(0, 5)
+    .map((x) => ({ at: x.at, url: x.url, title: typeof x.title === 'string' ? x.title : null,
+      product: x.product && typeof x.product.name === 'string' ? x.product : null }));
+}
+function loadJourneys(): Map<string, PageVisit[]> {
+  try {
+    const raw = JSON.parse(localStorage.getItem(JOURNEYS_KEY) || '[]');
+    return new Map((Array.isArray(raw) ? raw : []).filter((e) => Array.isArray(e) && typeof e[0] === 'string').map((e) => [e[0], cleanVisits(e[1])]));
+  } catch { return new Map(); }
 }
 
 export function uuid(): string {
@@ -91,7 +112,7 @@ type Listener = () => void;
 export class Hub {
   state: HubState = {
     conn: 'idle', me: null, status: null, stores: [], colleagues: [], offers: [], chats: new Map(),
-    outbox: loadOutbox(), contacts: null, history: new Map(), notice: null, lastError: null,
+    outbox: loadOutbox(), contacts: null, history: new Map(), journeys: loadJourneys(), notice: null, lastError: null,
   };
   /** Which chat the user has on screen (for read receipts and unread counts). */
   openChat: string | null = null;
@@ -153,6 +174,8 @@ export class Hub {
   clearLocal() {
     this.state.outbox = [];
     this.saveOutbox();
+    this.state.journeys = new Map();
+    try { localStorage.removeItem(JOURNEYS_KEY); } catch { /* */ }
   }
 
   private connectNow() {
@@ -294,7 +317,7 @@ export class Hub {
     // Offers: the server's list is authoritative after a reconnect.
     const prev = new Map(s.offers.map((o) => [o.conversation_id, o]));
     s.offers = (f.offers || []).map((o: Offer) => ({ ...o, claiming: prev.get(o.conversation_id)?.claiming }));
-    for (const o of s.offers) this.learnPlace(o.store, o.department);
+    for (const o of s.offers) { this.learnPlace(o.store, o.department); this.keepJourney(o, false); }
     // Conversations: keep what we have, add new ones; chats not in the list are no longer open.
     const chats = new Map(s.chats);
     const open = new Set<string>();
@@ -308,6 +331,10 @@ export class Hub {
       }
     }
     s.chats = chats;
+    // Forget the pages of conversations that are neither offered nor open here any more.
+    const live = new Set([...s.offers.map((o) => o.conversation_id), ...chats.keys()]);
+    s.journeys = new Map([...s.journeys].filter(([id]) => live.has(id)));
+    this.saveJourneys();
     this.emit();
     this.startPing();
     for (const c of (f.conversations || []) as Conversation[]) this.requestSync(c.id, true);
@@ -340,9 +367,27 @@ export class Hub {
     return chat;
   }
 
+  /** Remember the offer's page views for its conversation (a newer offer's replace them). */
+  private keepJourney(o: Offer, save = true) {
+    const visits = cleanVisits(o.journey);
+    o.journey = visits;
+    if (!visits.length) return;
+    const journeys = new Map(this.state.journeys);
+    journeys.delete(o.conversation_id);
+    journeys.set(o.conversation_id, visits);
+    while (journeys.size > MAX_JOURNEYS) journeys.delete(journeys.keys().next().value as string);
+    this.state.journeys = journeys;
+    if (save) this.saveJourneys();
+  }
+
+  private saveJourneys() {
+    try { localStorage.setItem(JOURNEYS_KEY, JSON.stringify([...this.state.journeys])); } catch { /* full */ }
+  }
+
   private onOffer(o: Offer) {
     const s = this.state;
     this.learnPlace(o.store, o.department);
+    this.keepJourney(o);
     if (s.chats.get(o.conversation_id)?.conv.status === 'claimed' && !s.chats.get(o.conversation_id)?.left) return;
     const existing = s.offers.findIndex((x) => x.conversation_id === o.conversation_id);
     const offers = [...s.offers];

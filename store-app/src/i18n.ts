@@ -63,6 +63,15 @@ export function clock(at: number): string {
 export function date(at: number): string {
   try { return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' }).format(at); } catch { return ''; }
 }
+/** How long ago, in words ("2 minutes ago", "vor 2 Minuten", "۲ دقیقه پیش"). A time a little
+ *  ahead of this device's clock counts as now. */
+export function ago(at: number, now = Date.now(), style: 'long' | 'short' = 'long'): string {
+  const s = Math.min(0, Math.round((at - now) / 1000));
+  const abs = -s;
+  const [v, unit]: [number, Intl.RelativeTimeFormatUnit] =
+    abs < 45 ? [0, 'second'] : abs < 3600 ? [Math.round(s / 60), 'minute'] : abs < 86400 ? [Math.round(s / 3600), 'hour'] : [Math.round(s / 86400), 'day'];
+  try { return new Intl.RelativeTimeFormat(lang, { numeric: 'auto', style }).format(v, unit); } catch { return clock(at); }
+}
 export function money(price: string | number | null | undefined, currency?: string | null): string {
   if (price === null || price === undefined || price === '') return '';
   const n = typeof price === 'number' ? price : Number(String(price).replace(',', '.'));

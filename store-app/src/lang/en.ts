@@ -87,6 +87,8 @@ export const en = {
   'offer.product': 'Product',
   'offer.offline': 'Offline message',
   'offer.noMessage': 'No message yet',
+  'offer.viewed': 'Viewed',
+  'offer.before': 'Before',
 
   'notify.offer': 'A shopper is waiting',
   'notify.offers': '{n} shoppers are waiting',
@@ -168,6 +170,8 @@ export const en = {
   'journey.title': 'Journey',
   'journey.none': 'No pages recorded.',
   'journey.started': 'Chat started {date}',
+  'journey.latest': 'The shopper\'s latest pages, newest first.',
+  'journey.newTab': 'opens in a new tab',
 
   'profile.title': 'Profile',
   'profile.name': 'Name',

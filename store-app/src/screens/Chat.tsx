@@ -1,10 +1,11 @@
 // One conversation: transcript, composer with saved replies ("/"), product cards, transfer,
 // end, and the shopper's journey.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { hub, type Chat as ChatT, type Message, type Product, type Conversation } from '../hub';
+import { hub, type Chat as ChatT, type Message, type PageVisit, type Product, type Conversation } from '../hub';
+import { JourneyList, pageHref, shortUrl } from '../journey';
 import { api, type SavedReply } from '../api';
 import { clock, date, money, shopperName, t, type Key } from '../i18n';
-import { Field, Icon, Sheet, useHub, useId } from '../ui';
+import { Field, Icon, Sheet, useHub, useId, useTick } from '../ui';
 
 function safeHttps(url?: string | null): string | null {
   if (!url) return null;
@@ -20,7 +21,7 @@ export function ProductCard({ p }: { p: Product }) {
       <div>
         <p class="product-name" dir="auto">{p.name}</p>
         {p.price !== undefined && p.price !== null && p.price !== '' ? <p class="product-price">{money(p.price, p.currency)}</p> : null}
-        {href ? <a href={href} target="_blank" rel="noopener noreferrer">{t('product.open')}</a> : null}
+        {href ? <a href={href} target="_blank" rel="noopener noreferrer">{t('product.open')}<span class="sr-only"> ({t('journey.newTab')})</span></a> : null}
       </div>
     </div>
   );
@@ -183,26 +184,26 @@ function TransferSheet({ chat, onDone, onClose }: { chat: ChatT; onDone: () => v
   );
 }
 
-export function Journey({ conv }: { conv: Conversation }) {
-  const steps = conv.journey?.length ? conv.journey : (conv.page_url || conv.product) ? [{ page_url: conv.page_url ?? undefined, page_title: conv.page_title, product: conv.product, at: conv.created_at }] : [];
+/** The shopper's pages: the latest ones from the offer when this device has them, else the page
+ *  and product the chat was started from. */
+export function Journey({ conv, visits }: { conv: Conversation; visits?: PageVisit[] }) {
+  const now = useTick(30_000);
+  const start = conv.page_url || conv.product ? (
+    <ol class="steps">
+      <li>
+        {conv.page_url ? (pageHref(conv.page_url)
+          ? <a class="step-link" href={pageHref(conv.page_url)!} target="_blank" rel="noopener noreferrer"><bdi dir="auto">{conv.page_title || shortUrl(conv.page_url)}</bdi><span class="sr-only"> ({t('journey.newTab')})</span></a>
+          : <bdi class="step-link" dir="auto">{conv.page_title || conv.page_url}</bdi>) : null}
+        {conv.product ? <ProductCard p={conv.product} /> : null}
+      </li>
+    </ol>
+  ) : null;
   return (
     <div class="journey">
       <h3>{t('journey.title')}</h3>
       <p class="muted">{t('journey.started', { date: date(conv.created_at) })}</p>
-      {steps.length === 0 ? <p class="muted">{t('journey.none')}</p> : (
-        <ol class="steps">
-          {steps.map((s) => {
-            const href = safeHttps(s.page_url);
-            return (
-              <li>
-                {s.at ? <time class="muted">{clock(s.at)}</time> : null}
-                {s.page_url ? (href ? <a href={href} target="_blank" rel="noopener noreferrer"><bdi>{s.page_title || s.page_url}</bdi></a> : <bdi>{s.page_title || s.page_url}</bdi>) : null}
-                {s.product ? <ProductCard p={s.product} /> : null}
-              </li>
-            );
-          })}
-        </ol>
-      )}
+      {visits?.length ? <><p class="help">{t('journey.latest')}</p><JourneyList visits={visits} now={now} /></>
+        : start ?? <p class="muted">{t('journey.none')}</p>}
     </div>
   );
 }
@@ -219,7 +220,7 @@ function InfoSheet({ chat, onClose }: { chat: ChatT; onClose: () => void }) {
         <p><strong>{shopperName(c.shopper, 'contacts.anonymous')}</strong>{c.shopper.email ? <> · <bdi>{c.shopper.email}</bdi></> : null}</p>
         <p class="muted">{[c.store?.name, c.department?.name].filter(Boolean).join(' · ')}</p>
         {c.rating ? <p>{t('chat.rating', { score: c.rating.score })}{c.rating.comment ? ` — “${c.rating.comment}”` : ''}</p> : null}
-        <Journey conv={c} />
+        <Journey conv={c} visits={s.journeys.get(c.id)} />
         {contacts ? <History items={history?.filter((h) => h.conversation.id !== c.id)} /> : null}
       </div>
     </Sheet>

@@ -5,11 +5,7 @@ import { hub, type Chat, type Offer, type StoreInfo } from '../hub';
 import { elapsed, shopperName, t, type Key } from '../i18n';
 import { askNotificationPermission, notificationPermission, unlockAudio } from '../alerts';
 import { Icon, Sheet, Toggle, useHub, useTick } from '../ui';
-
-function host(url?: string | null): string {
-  if (!url) return '';
-  try { const u = new URL(url, location.href); return u.host + u.pathname; } catch { return url; }
-}
+import { OfferJourney, shortUrl } from '../journey';
 
 const GONE: Record<string, Key> = {
   taken: 'offer.taken', at_capacity: 'offer.atCapacity', not_eligible: 'offer.notEligible',
@@ -19,6 +15,10 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
   const where = [o.store?.name, o.department?.name].filter(Boolean).join(' · ');
   const reason = o.reason && o.reason !== 'new' ? t(`offer.reason.${o.reason}` as Key) : '';
   const titleId = `offer-${o.conversation_id}`;
+  const journey = o.journey ?? [];
+  // With the shopper's pages shown, the request's page and product only when they add something.
+  const showProduct = !!o.product?.name && o.product.name !== journey[0]?.product?.name;
+  const showPage = !!o.page_url && !journey.some((v) => v.url === o.page_url);
   return (
     <li class={`offer${o.gone ? ' gone' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
       <div class="offer-top">
@@ -37,8 +37,9 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
       </div>
       <p class="offer-msg" dir="auto">{o.first_message ? o.first_message : <span class="muted">{t('offer.noMessage')}</span>}</p>
       {o.note ? <p class="offer-note" dir="auto">{t('offer.note', { note: o.note })}</p> : null}
-      {o.product?.name ? <p class="offer-ctx"><span class="ctx-label">{t('offer.product')}</span> {o.product.name}</p> : null}
-      {o.page_url ? <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{host(o.page_url)}</bdi></p> : null}
+      {journey.length ? <OfferJourney visits={journey} now={now} /> : null}
+      {showProduct ? <p class="offer-ctx"><span class="ctx-label">{t('offer.product')}</span> <bdi dir="auto">{o.product!.name}</bdi></p> : null}
+      {showPage ? <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{shortUrl(o.page_url)}</bdi></p> : null}
       {o.gone ? (
         <p class="offer-gone" role="status">{t(GONE[o.gone] ?? 'offer.gone')}</p>
       ) : (
