@@ -50,6 +50,14 @@ try {
   await page.locator('.shell[data-conn="online"]').waitFor();
   await shot(page, `04-home-empty${suffix}`);
   const s = await shopper(stack.base, stack.merchantId);
+  // The pages the shopper looked at before asking (the offer and the shopper info show them).
+  for (const c of [
+    { page_url: 'https://shop.example/', page_title: 'Nordhem Home & Electronics' },
+    { page_url: 'https://shop.example/tv', page_title: 'TVs — 4K, OLED and QLED televisions' },
+    { page_url: 'https://shop.example/tv/wall-mounts', page_title: 'Wall mounts' },
+    { page_url: 'https://shop.example/tv/sony-bravia-55', page_title: 'Sony Bravia 55" 4K Google TV (2025) — Nordhem', product: { name: 'Sony Bravia 55" 4K', price: 9990, currency: 'SEK', url: 'https://shop.example/tv/55' } },
+  ]) { s.send({ type: 'context', ...c }); await new Promise((r) => setTimeout(r, 50)); }
+  await new Promise((r) => setTimeout(r, 1200)); // page views are written off the request path
   s.send({ type: 'request_chat', store_id: place.store.id, department_id: place.department.id, page_url: 'https://shop.example/tv/sony-bravia-55', product: { name: 'Sony Bravia 55" 4K', price: 9990, currency: 'SEK', url: 'https://shop.example/tv/55' }, text: 'Hi! Is the 55" Bravia in stock in Stockholm?', client_msg_id: 'a1' });
   const conv = (await s.waitFor((f) => f.type === 'conversation')).conversation;
   const s2 = await shopper(stack.base, stack.merchantId);
@@ -57,6 +65,10 @@ try {
   await page.locator(`[data-offer="${conv.id}"]`).waitFor();
   await page.waitForTimeout(2500);
   await shot(page, `05-home-offers${suffix}`);
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.waitForTimeout(300);
+  await shot(page, `05b-home-offers-360${suffix}`);
+  await page.setViewportSize({ width: 390, height: 844 });
   await page.locator('.avail-bar .icon-btn').click();
   await page.locator('dialog.sheet').waitFor();
   await page.waitForTimeout(300);
