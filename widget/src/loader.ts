@@ -220,6 +220,9 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
       const txt = document.createElement('button');
       txt.type = 'button';
       txt.className = 'fw-greet-text';
+      // The greeting may be in another script than the widget's language (a demo's, or the
+      // English fallback in a Persian widget): it takes its own direction.
+      txt.dir = 'auto';
       txt.addEventListener('click', () => api('open'));
       const x = document.createElement('button');
       x.type = 'button';

@@ -312,7 +312,7 @@ function mount(host: Host): PanelApi {
     drawDepts();
     const text = h('textarea', { id: 'fw-q', rows: '3', maxlength: '4000', placeholder: t('placeholder') });
     const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
-      h('p', { class: 'fw-greeting' }, greetingFor(d.greeting, host.locale) || t('chat')),
+      h('p', { class: 'fw-greeting', dir: 'auto' }, greetingFor(d.greeting, host.locale) || t('chat')),
       ctx.product && ctx.product.name ? h('div', { class: 'fw-about' }, h('span', { class: 'fw-label' }, t('about')), productCard(ctx.product, true)) : null,
       stores.filter((s) => s.open).length > 1 && !fixedStore
         ? h('fieldset', { class: 'fw-field' },
