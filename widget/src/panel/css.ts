@@ -5,7 +5,7 @@ export const PANEL_CSS = `
 @keyframes fw-in{from{opacity:0;transform:translateY(12px) scale(.98)}to{opacity:1;transform:none}}
 .fw-head{display:flex;align-items:center;gap:10px;padding:12px 8px 12px 16px;background:var(--fw-primary);color:var(--fw-on-primary);flex:none}
 .fw[dir=rtl] .fw-head{padding:12px 16px 12px 8px}
-.fw-logo{width:40px;height:40px;border-radius:10px;object-fit:contain;background:#fff;flex:none}
+.fw-logo{width:auto;min-width:40px;max-width:min(88px,24%);height:40px;padding:3px;border-radius:10px;object-fit:contain;background:#fff;flex:none}
 .fw-avatar{width:40px;height:40px;border-radius:50%;display:flex;align-items:center;justify-content:center;border:2px solid currentColor;flex:none}
 .fw-avatar svg{width:20px;height:20px}
 .fw-head-text{flex:1;min-width:0}
