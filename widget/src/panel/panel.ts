@@ -275,16 +275,17 @@ function mount(host: Host): PanelApi {
         url && !compact ? h('a', { href: url, class: 'fw-card-link' }, t('view'), h('span', { class: 'fw-sr' }, ': ' + p.name)) : null));
   }
 
-  function radio(name: string, value: string, label: string, note: string, checked: boolean, disabled: boolean, onchange: () => void, chip = false) {
+  // `ok`: someone is there to answer (the green dot); `note` says so, or that nobody is, in words.
+  function radio(name: string, value: string, label: string, note: string, ok: boolean, checked: boolean, disabled: boolean, onchange: () => void, chip = false) {
     const id = 'fw-' + name + '-' + value.replace(/[^a-z0-9_-]/gi, '');
     if (chip) {
       return h('div', { class: 'fw-opt fw-chip' },
         h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
-        h('label', { for: id }, h('span', { dir: 'auto' }, label), note ? h('span', { class: 'fw-sr' }, ', ' + note) : null, note && !disabled ? h('i', { class: 'fw-dot', 'aria-hidden': 'true' }) : null));
+        h('label', { for: id }, h('span', { dir: 'auto' }, label), note ? h('span', { class: 'fw-sr' }, ', ' + note) : null, ok && !disabled ? h('i', { class: 'fw-dot', 'aria-hidden': 'true' }) : null));
     }
     return h('div', { class: 'fw-opt' },
       h('input', { type: 'radio', name, id, value, checked, disabled, onchange }),
-      h('label', { for: id }, h('span', { class: 'fw-opt-name', dir: 'auto' }, label), note ? h('span', { class: 'fw-opt-note' + (disabled ? '' : ' fw-ok') }, note) : null));
+      h('label', { for: id }, h('span', { class: 'fw-opt-name', dir: 'auto' }, label), note ? h('span', { class: 'fw-opt-note' + (ok && !disabled ? ' fw-ok' : '') }, note) : null));
   }
 
   function buildStart(): Node {
@@ -306,8 +307,8 @@ function mount(host: Host): PanelApi {
       deptBox.appendChild(h('fieldset', { class: 'fw-field' },
         h('legend', null, t('dept')),
         h('div', { class: 'fw-chips' },
-          radio('dept', 'any', t('anyDept'), '', !dept, false, () => (dept = ''), true),
-          store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), dept === x.id, false, () => (dept = x.id), true)))));
+          radio('dept', 'any', t('anyDept'), '', false, !dept, false, () => (dept = ''), true),
+          store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), x.experts_available > 0, dept === x.id, false, () => (dept = x.id), true)))));
     };
     drawDepts();
     const text = h('textarea', { id: 'fw-q', rows: '3', maxlength: '4000', placeholder: t('placeholder') });
@@ -319,7 +320,7 @@ function mount(host: Host): PanelApi {
           h('legend', null, t('store')),
           stores.map((s) => {
             const n = s.departments.reduce((a, x) => Math.max(a, x.experts_available || 0), 0);
-            return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), s === store, !s.open, () => {
+            return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), n > 0, s === store, !s.open, () => {
               store = s;
               dept = byName(s);
               drawDepts();
