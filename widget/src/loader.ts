@@ -244,6 +244,7 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     host = {
       origin,
       merchant,
+      demo,
       config,
       root: rootEl,
       shadow,

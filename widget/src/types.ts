@@ -50,6 +50,8 @@ export interface Identity { email: string; name?: string; signature: string }
 export interface Host {
   origin: string;
   merchant: string;
+  /** The sales demo's slug (`data-demo`), on a /demo/<slug> page. */
+  demo: string;
   config: WidgetConfig;
   /** The `.fw` element inside the shadow root; the panel mounts into it. */
   root: HTMLElement;

@@ -1,7 +1,7 @@
 // panel.js — the chat panel, loaded by widget.js on first interaction. It registers a mount
 // function on a one-shot global that the loader picks up; everything renders inside the
 // loader's shadow root.
-import type { Host, PanelApi, Product, StoreInfo } from '../types';
+import type { Host, PanelApi, Product, StoreInfo, WidgetConfig } from '../types';
 import { PANEL_GLOBAL } from '../types';
 import { adopt, greetingFor } from '../util';
 import { ChatClient, isOpen, type Message } from './client';
@@ -156,7 +156,29 @@ function mount(host: Host): PanelApi {
 
   // ---- view selection ----
   function availability() {
-    return client.availability || host.config.availability || { open: true, experts_available: 1 };
+    const a = client.availability || host.config.availability || { open: true, experts_available: 1 };
+    if (!host.demo) return a;
+    // A demo offers only its own store, but the server counts the whole merchant's experts: count
+    // no more than that store has (summed over its departments, which may share experts).
+    let here = 0;
+    for (const s of stores) if (s.open) for (const x of s.departments) here += x.experts_available || 0;
+    return { open: a.open, experts_available: Math.min(a.experts_available, here) };
+  }
+  /** On a demo page, who is there is fetched again on every open (the page may be old by then). */
+  function refreshDemo() {
+    if (!host.demo) return;
+    fetch(host.origin + '/api/v1/public/widget-config?merchant=' + encodeURIComponent(host.merchant) + '&demo=' + encodeURIComponent(host.demo), { credentials: 'omit', cache: 'no-store' })
+      .then((r) => (r.ok ? r.json() : null))
+      .then((c: WidgetConfig | null) => {
+        if (!c || !Array.isArray(c.stores)) return;
+        stores.splice(0, stores.length, ...c.stores);
+        host.config.availability = c.availability;
+        // Draw the start form again (who is online per department) unless the shopper has begun.
+        const q = body.querySelector('#fw-q') as HTMLTextAreaElement | null;
+        if (view === 'start' && q && !q.value && !client.isRequesting()) view = null;
+        render();
+      })
+      .catch(() => { /* keep what we have */ });
   }
   function computeView(): View {
     if (client.conn === 'failed') return 'broken';
@@ -599,6 +621,7 @@ function mount(host: Host): PanelApi {
       return;
     }
     openState = true;
+    refreshDemo();
     if (client.conn === 'idle') client.connect();
     panel.hidden = false;
     host.setOpen(true, false);
