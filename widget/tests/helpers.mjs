@@ -79,14 +79,14 @@ export class Expert {
   close() { this.ws.close(); }
 }
 
-/** A dashboard session as admin@demo.example: `api(method, path, body)`. */
-export async function admin(fw) {
+/** A dashboard session (admin@demo.example unless told; operator@demo.example for demos): `api(method, path, body)`. */
+export async function admin(fw, email = 'admin@demo.example') {
   const res = await fetch(`${fw.url}/api/v1/auth/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'admin@demo.example', password: fw.password }),
+    body: JSON.stringify({ email, password: fw.password }),
   });
-  if (!res.ok) throw new Error(`admin login ${res.status}: ${await res.text()}`);
+  if (!res.ok) throw new Error(`login ${email}: ${res.status}: ${await res.text()}`);
   const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
   const { csrf_token } = await res.json();
   return async (method, path, body) => {
