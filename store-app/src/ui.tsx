@@ -6,7 +6,14 @@ import { onLang } from './i18n';
 
 export function useHub(): HubState {
   const [, force] = useState(0);
-  useEffect(() => hub.subscribe(() => force((n) => n + 1)), []);
+  const rendered = hub.state;
+  useEffect(() => {
+    const off = hub.subscribe(() => force((n) => n + 1));
+    // Effects run after paint: the hub may have changed in between (e.g. `welcome` arriving
+    // right after sign-in on a busy phone). Every change is a new state object, so compare.
+    if (hub.state !== rendered) force((n) => n + 1);
+    return off;
+  }, []);
   return hub.state;
 }
 
