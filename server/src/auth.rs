@@ -17,6 +17,17 @@ use base64::Engine;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
 
+/// Argon2 runs at most this many at once. Each takes 19 MiB and ~50 ms of a core; without a
+/// bound, a burst of 300 sign-ins put 300 of them on the blocking pool at once (5+ GiB of
+/// memory, every core busy for seconds). Waiting callers queue here, asynchronously.
+fn argon2_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        tokio::sync::Semaphore::new(cores.clamp(1, 8))
+    })
+}
+
 fn argon2() -> Argon2<'static> {
     // Argon2id v19, m = 19 MiB, t = 2, p = 1: the OWASP recommendation.
     Argon2::default()
@@ -24,6 +35,7 @@ fn argon2() -> Argon2<'static> {
 
 /// Hash a password (on the blocking pool).
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    let _slot = argon2_slots().acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
@@ -49,6 +61,7 @@ fn dummy_hash() -> &'static str {
 /// that "no such user" and "wrong password" cost the same. Returns true only for a real match.
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     let real = hash.is_some();
+    let Ok(_slot) = argon2_slots().acquire().await else { return false };
     let ok = tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         match PasswordHash::new(&hash) {

@@ -398,6 +398,9 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
     let (m, store, dep) = demo_target(&app).await;
     let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
     let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    // Only web pages belong in a journey.
+    shopper.send(json!({"type": "context", "page_url": "javascript:alert(1)"})).await;
+    shopper.until("error", |o| matches!(o, Out::Error { .. })).await;
     shopper
         .send(json!({"type": "context", "page_url": "https://shop.example/", "page_title": "Home"}))
         .await;
@@ -409,6 +412,7 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
     let j = eventually(&admin, &path, "two page views", |v| v["page_views"].as_array().is_some_and(|a| a.len() == 2)).await;
     assert_eq!(j["page_views"][0]["url"], "https://shop.example/tv/55", "newest first: {j}");
     assert_eq!(j["page_views"][0]["product"]["id"], "tv-55");
+    assert!(!j.to_string().contains("javascript:"));
     assert_eq!(j["shopper"]["id"], shopper_id.as_str());
     // The expert sees where the shopper has been in the offer.
     let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;

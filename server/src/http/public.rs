@@ -98,7 +98,8 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
         display,
         availability: WidgetAvailability {
             open: any_open,
-            experts_available: state.hub.available_count(m.as_str(), None, None),
+            // A demo shows its own store's experts, not the whole merchant's.
+            experts_available: state.hub.available_count(m.as_str(), only_store.as_deref(), None),
         },
         stores: out,
     };

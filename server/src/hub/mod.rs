@@ -520,72 +520,64 @@ impl Hub {
         metrics::gauge!("floorwalker_experts_available").set(n as f64);
     }
 
-    /// Experts on this node of this merchant.
-    fn merchant_expert_ids(&self, merchant: &str) -> Vec<String> {
-        self.merchant_experts
-            .get(merchant)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default()
-    }
 
     /// Available experts of a merchant on this node, in total and per store they work now.
     pub fn available_experts(&self, merchant: &str) -> (i64, std::collections::HashMap<String, i64>) {
         let mut total = 0;
         let mut per_store = std::collections::HashMap::new();
-        for p in self.cluster_experts(merchant) {
-            if !p.available {
-                continue;
+        self.for_each_cluster_expert(merchant, |available, _free, stores, _deps| {
+            if available {
+                total += 1;
+                for s in stores {
+                    *per_store.entry(s.clone()).or_default() += 1;
+                }
             }
-            total += 1;
-            for s in &p.stores {
-                *per_store.entry(s.clone()).or_default() += 1;
-            }
-        }
+        });
         (total, per_store)
     }
 
-    /// The merchant's connected experts on every node (this node's live, the others' as of
-    /// their last presence write, at most a second or two old).
-    fn cluster_experts(&self, merchant: &str) -> Vec<cluster::ExpertSnap> {
-        let mut out: Vec<cluster::ExpertSnap> = self
-            .merchant_expert_ids(merchant)
-            .iter()
-            .filter_map(|e| self.experts.get(e))
-            .filter(|p| !p.conns.is_empty())
-            .map(|p| cluster::ExpertSnap {
-                id: p.key().clone(),
-                available: p.available,
-                free: p.active < p.cap(),
-                stores: if p.working_stores.is_empty() { p.assigned_stores.clone() } else { p.working_stores.clone() },
-                departments: if p.working_departments.is_empty() {
-                    p.assigned_departments.clone()
+    /// Visit the merchant's connected experts on every node (this node's live, the others' as
+    /// of their last presence write, at most a second or two old) without copying them:
+    /// `f(available, below_cap, stores, departments)`. An expert with sockets on this node and
+    /// another counts once.
+    fn for_each_cluster_expert(&self, merchant: &str, mut f: impl FnMut(bool, bool, &[String], &[String])) {
+        if let Some(ids) = self.merchant_experts.get(merchant) {
+            for e in ids.iter() {
+                let Some(p) = self.experts.get(e) else { continue };
+                if p.conns.is_empty() {
+                    continue;
+                }
+                let stores = if p.working_stores.is_empty() { &p.assigned_stores } else { &p.working_stores };
+                let deps = if p.working_departments.is_empty() {
+                    &p.assigned_departments
                 } else {
-                    p.working_departments.clone()
-                },
-            })
-            .collect();
-        if let Some(remote) = self.cluster.get().and_then(|c| c.remote.get(merchant).map(|r| r.clone())) {
-            // An expert with sockets on two nodes counts once.
-            for r in remote {
-                if !out.iter().any(|o| o.id == r.id) {
-                    out.push(r);
+                    &p.working_departments
+                };
+                f(p.available, p.active < p.cap(), stores, deps);
+            }
+        }
+        if let Some(remote) = self.cluster.get().and_then(|c| c.remote.get(merchant)) {
+            for r in remote.iter() {
+                if !self.experts.contains_key(&r.id) {
+                    f(r.available, r.free, &r.stores, &r.departments);
                 }
             }
         }
-        out
     }
 
     /// How many experts are available for a store and department (any if None), cluster-wide.
     pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
-        self.cluster_experts(merchant)
-            .iter()
-            .filter(|p| {
-                p.available
-                    && p.free
-                    && store.is_none_or(|s| p.stores.iter().any(|x| x == s))
-                    && department.is_none_or(|d| p.departments.iter().any(|x| x == d))
-            })
-            .count() as u32
+        let mut n = 0;
+        self.for_each_cluster_expert(merchant, |available, free, stores, deps| {
+            if available
+                && free
+                && store.is_none_or(|s| stores.iter().any(|x| x == s))
+                && department.is_none_or(|d| deps.iter().any(|x| x == d))
+            {
+                n += 1;
+            }
+        });
+        n
     }
 
     pub fn change_active(&self, expert: &str, delta: i64) {
@@ -637,10 +629,10 @@ impl Hub {
 
     /// Which local experts should hold this waiting conversation's offer now.
     fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64) -> Vec<String> {
-        let present = self.merchant_expert_ids(&row.merchant_id);
         let eligible = |e: &String| self.experts.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id));
         if let Some(t) = &row.target_expert_id {
-            return present.into_iter().filter(|e| e == t && eligible(e)).collect();
+            let here = self.merchant_experts.get(&row.merchant_id).is_some_and(|s| s.contains(t));
+            return if here && eligible(t) { vec![t.clone()] } else { vec![] };
         }
         if let Some(c) = &row.contact_expert_id {
             if now - row.queued_at < routing_contact_first_ms {
@@ -650,7 +642,13 @@ impl Hub {
                 }
             }
         }
-        present.into_iter().filter(eligible).collect()
+        // This runs for every waiting chat on every pass: skip (without copying) the experts who
+        // cannot take another offer and do not already hold this one.
+        let room = |e: &String| self.held.get(e).is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id));
+        self.merchant_experts
+            .get(&row.merchant_id)
+            .map(|s| s.iter().filter(|e| room(e) && eligible(e)).cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Offer a waiting conversation to the experts who should have it and do not yet (or to
@@ -743,9 +741,10 @@ impl Hub {
         let Some(settings) = self.merchant(&MerchantId::from_db(p.merchant_id.clone())).await else {
             return vec![];
         };
+        // The oldest few hundred are plenty to fill MAX_OFFERS_PER_EXPERT.
         let rows = self
             .db
-            .waiting_conversations(Some(&MerchantId::from_db(p.merchant_id.clone())))
+            .waiting_conversations_limit(Some(&MerchantId::from_db(p.merchant_id.clone())), 300)
             .await
             .unwrap_or_default();
         let now = now_ms();
@@ -863,6 +862,7 @@ impl Hub {
         let now = now_ms();
         let waiting = self.db.waiting_conversations(None).await?;
         let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
+        let mut avail_cache: std::collections::HashMap<(String, String, String), u32> = Default::default();
         for row in &waiting {
             let m = MerchantId::from_db(row.merchant_id.clone());
             let Some(settings) = self.merchant(&m).await else { continue };
@@ -885,7 +885,10 @@ impl Hub {
             let pos = positions.entry(key).or_insert(0);
             *pos += 1;
             if self.conv_subs.contains_key(&row.id) {
-                let avail = self.available_count(&row.merchant_id, Some(&row.store_id), Some(&row.department_id));
+                let k = (row.merchant_id.clone(), row.store_id.clone(), row.department_id.clone());
+                let avail = *avail_cache
+                    .entry(k)
+                    .or_insert_with(|| self.available_count(&row.merchant_id, Some(&row.store_id), Some(&row.department_id)));
                 let wait = self.estimate_wait(&row.merchant_id, *pos, avail);
                 let changed = self.queue_sent.get(&row.id).map(|v| *v != (*pos, wait)).unwrap_or(true);
                 if changed {

@@ -291,7 +291,8 @@ impl ShopperSession {
                 page_title,
                 product,
             } => {
-                if page_url.chars().count() > 2000 || !short(&page_title, 300) || product.as_ref().is_some_and(|p| p.validate().is_err()) {
+                let web = page_url.starts_with("https://") || page_url.starts_with("http://");
+                if !web || page_url.chars().count() > 2000 || !short(&page_title, 300) || product.as_ref().is_some_and(|p| p.validate().is_err()) {
                     return bad(hub, conn, "invalid page context", None);
                 }
                 hub.analytics.emit(Event {

@@ -355,10 +355,17 @@ impl Db {
 
     /// Waiting conversations of one merchant (or all when `m` is None), longest-waiting first.
     pub async fn waiting_conversations(&self, m: Option<&MerchantId>) -> Result<Vec<ConversationRow>> {
-        let sql =
-            format!("{CONV_SELECT} WHERE c.status IN ('queued', 'offered') AND ($1 = '' OR c.merchant_id = $1) ORDER BY c.queued_at, c.id");
+        self.waiting_conversations_limit(m, i64::MAX).await
+    }
+
+    /// The longest-waiting `limit` conversations.
+    pub async fn waiting_conversations_limit(&self, m: Option<&MerchantId>, limit: i64) -> Result<Vec<ConversationRow>> {
+        let sql = format!(
+            "{CONV_SELECT} WHERE c.status IN ('queued', 'offered') AND ($1 = '' OR c.merchant_id = $1) ORDER BY c.queued_at, c.id LIMIT $2"
+        );
         Ok(sqlx::query_as::<_, ConversationRow>(&sql)
             .bind(m.map(|m| m.as_str()).unwrap_or(""))
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?)
     }
