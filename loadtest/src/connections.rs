@@ -39,7 +39,7 @@ pub struct ConnArgs {
     pub json: bool,
 }
 
-fn rss_kib(pid: &str) -> Option<u64> {
+pub fn rss_kib(pid: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
 }

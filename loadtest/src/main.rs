@@ -13,6 +13,7 @@
 mod chat;
 mod client;
 mod connections;
+mod export;
 mod setup;
 mod stats;
 
@@ -33,6 +34,8 @@ enum Scenario {
     Chat(chat::ChatArgs),
     /// Hold idle shopper sockets and measure the server's memory per connection.
     Connections(connections::ConnArgs),
+    /// Seed a large transcript, download transcripts.csv and watch the server's memory.
+    Export(export::ExportArgs),
 }
 
 /// Parse `30s`, `2m`, `500ms` or a plain number of seconds.
@@ -67,6 +70,11 @@ fn main() -> anyhow::Result<()> {
         match cli.scenario {
             Scenario::Chat(a) => chat::run(a).await,
             Scenario::Connections(a) => connections::run(a).await,
+            Scenario::Export(a) => export::run(a).await,
         }
     })
+}
+
+pub fn now_ms() -> i64 {
+    floorwalker::now_ms()
 }
