@@ -61,7 +61,10 @@ impl Application {
         let (calls, calls_task) = crate::http::call_log::start(db.clone(), hub_tasks.analytics_stop.clone());
         let state = AppState {
             db,
-            throttle: LoginThrottle::new(config.login_per_minute),
+            throttle: match &redis {
+                Some(r) => LoginThrottle::new(config.login_per_minute).with_redis(r.clone()),
+                None => LoginThrottle::new(config.login_per_minute),
+            },
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
             hub,

@@ -101,11 +101,15 @@ pub const API_KEY_PREFIX: &str = "fwk_";
 pub const SESSION_TTL_MS: i64 = 12 * 3600 * 1000;
 pub const EXPERT_TOKEN_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
-/// Login throttling by account email and by client address.
+/// Login throttling by account email and by client address: per node in memory (GCRA), and,
+/// with Redis, across all nodes (fixed one-minute windows), so adding nodes does not multiply
+/// the attempts an attacker gets.
 #[derive(Clone)]
 pub struct LoginThrottle {
     by_email: Arc<DefaultKeyedRateLimiter<String>>,
     by_ip: Arc<DefaultKeyedRateLimiter<IpAddr>>,
+    per_minute: u64,
+    redis: Option<redis::aio::ConnectionManager>,
 }
 
 impl LoginThrottle {
@@ -115,11 +119,49 @@ impl LoginThrottle {
         LoginThrottle {
             by_email: Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute))),
             by_ip: Arc::new(RateLimiter::keyed(Quota::per_minute(ip_rate))),
+            per_minute: u64::from(per_minute.get()),
+            redis: None,
         }
     }
 
+    /// Count attempts cluster-wide in Redis as well.
+    pub fn with_redis(mut self, conn: redis::aio::ConnectionManager) -> Self {
+        self.redis = Some(conn);
+        self
+    }
+
     /// `Ok` when the attempt may proceed, or the seconds to wait.
-    pub fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
+    pub async fn check(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
+        self.check_local(email, ip)?;
+        let Some(conn) = &self.redis else { return Ok(()) };
+        let now = crate::now_ms();
+        let minute = now / 60_000;
+        let wait = (60 - (now / 1000) % 60).max(1) as u64;
+        let k_ip = format!("fw:throttle:ip:{ip}:{minute}");
+        let k_key = format!("fw:throttle:key:{}:{minute}", token_hash(email));
+        let mut c = conn.clone();
+        let counts: redis::RedisResult<(u64, u64)> = redis::pipe()
+            .atomic()
+            .incr(&k_ip, 1)
+            .expire(&k_ip, 120)
+            .ignore()
+            .incr(&k_key, 1)
+            .expire(&k_key, 120)
+            .ignore()
+            .query_async(&mut c)
+            .await;
+        match counts {
+            Ok((ip_n, key_n)) if ip_n > self.per_minute * 4 || key_n > self.per_minute => Err(wait),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Redis down: the per-node limit above still holds.
+                tracing::warn!(error = %e, "cluster login throttle unavailable");
+                Ok(())
+            }
+        }
+    }
+
+    fn check_local(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
         let clock = governor::clock::DefaultClock::default();
         use governor::clock::Clock;
         let wait = |nb: governor::NotUntil<governor::clock::QuantaInstant>| nb.wait_time_from(clock.now()).as_secs().max(1);
@@ -159,14 +201,14 @@ mod tests {
         assert_ne!(token_hash(&a), a);
     }
 
-    #[test]
-    fn throttle_blocks_after_quota() {
+    #[tokio::test]
+    async fn throttle_blocks_after_quota() {
         let t = LoginThrottle::new(3);
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         for _ in 0..3 {
-            assert!(t.check("a@x.example", ip).is_ok());
+            assert!(t.check("a@x.example", ip).await.is_ok());
         }
-        assert!(t.check("a@x.example", ip).is_err());
-        assert!(t.check("b@x.example", ip).is_ok(), "other accounts are not blocked by one");
+        assert!(t.check("a@x.example", ip).await.is_err());
+        assert!(t.check("b@x.example", ip).await.is_ok(), "other accounts are not blocked by one");
     }
 }

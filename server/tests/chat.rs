@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{claim, conv_id, demo_target, expert_ws, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, demo_target, expert_ws, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;

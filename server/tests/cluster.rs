@@ -384,3 +384,45 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     store_db.pool.close().await;
     db.drop_db().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn login_limits_hold_across_nodes() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+        s.login_per_minute = 4;
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+        s.login_per_minute = 4;
+    })
+    .await;
+    // Alternate nodes with wrong passwords: each node alone would allow 4; together they allow 4.
+    // (The cluster counts per clock minute; a round that straddles a minute is run again.)
+    for round in 0..3 {
+        let minute = floorwalker::now_ms() / 60_000;
+        let email = format!("nobody{round}@demo.example");
+        let mut statuses = Vec::new();
+        for i in 0..6 {
+            let base = if i % 2 == 0 { &a.url } else { &b.url };
+            let s = reqwest::Client::new()
+                .post(format!("{base}/api/v1/auth/login"))
+                .json(&json!({"email": email, "password": "wrong-password-123"}))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            statuses.push(s.as_u16());
+        }
+        if floorwalker::now_ms() / 60_000 != minute {
+            continue;
+        }
+        assert_eq!(&statuses[..4], &[401, 401, 401, 401], "{statuses:?}");
+        assert_eq!(&statuses[4..], &[429, 429], "the fifth attempt is refused on whichever node: {statuses:?}");
+        break;
+    }
+    b.stop().await;
+    a.stop().await;
+}

@@ -70,6 +70,7 @@ async fn login(
     state
         .throttle
         .check(&email, ip)
+        .await
         .map_err(|s| ApiError::TooManyRequests { retry_after_s: s })?;
     let found = state.db.account_for_login(&email).await?;
     let (account, hash) = match found {

@@ -64,6 +64,7 @@ async fn signup(
     state
         .throttle
         .check(&format!("signup:{ip}"), ip)
+        .await
         .map_err(|s| ApiError::TooManyRequests { retry_after_s: s })?;
     let mut p = Problems::new();
     p.check(plausible_email(&email), "email", "must be an email address");
@@ -109,6 +110,7 @@ async fn login(
     state
         .throttle
         .check(&format!("expert:{email}"), ip)
+        .await
         .map_err(|s| ApiError::TooManyRequests { retry_after_s: s })?;
     let found = state.db.expert_for_login(&email).await?;
     let (expert, hash) = match found {
