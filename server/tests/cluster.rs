@@ -387,15 +387,18 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn login_limits_hold_across_nodes() {
+    // A Redis of its own: every test logs in from 127.0.0.1, and the per-address count is shared.
+    let redis = PrivateRedis::start(free_port());
+    let url = redis.url();
     let a = TestApp::spawn_with(Backend::Postgres, |s| {
         s.demo = true;
         s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
         s.login_per_minute = 4;
     })
     .await;
     let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
         s.login_per_minute = 4;
     })
     .await;

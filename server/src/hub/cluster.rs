@@ -110,9 +110,11 @@ impl Cluster {
             cmds: ctx,
             remote: DashMap::new(),
         });
+        // Visible to the hub before any task runs (they look it up).
+        let _ = hub.cluster.set(cluster.clone());
         tokio::spawn(publisher(conn.clone(), prx, hub.shutdown.clone()));
         tokio::spawn(subscriber(hub.clone(), client, crx));
-        tokio::spawn(presence(hub.clone(), conn));
+        tokio::spawn(presence(hub.clone(), cluster.clone(), conn));
         tracing::info!(node = %cluster.node, "joined the cluster over Redis");
         Ok(cluster)
     }
@@ -231,8 +233,8 @@ async fn subscriber(hub: Hub, client: redis::Client, mut cmds: mpsc::UnboundedRe
 }
 
 /// Every second: write this node's experts per merchant, read the other nodes'.
-async fn presence(hub: Hub, mut conn: redis::aio::ConnectionManager) {
-    let Some(node) = hub.cluster.get().map(|c| c.node.clone()) else { return };
+async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::ConnectionManager) {
+    let node = cluster.node.clone();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published: HashSet<String> = HashSet::new();
@@ -268,7 +270,6 @@ async fn presence(hub: Hub, mut conn: redis::aio::ConnectionManager) {
         // Read the other nodes' experts for every merchant this node deals with.
         let mut merchants: HashSet<String> = hub.known_merchants();
         merchants.extend(published.iter().cloned());
-        let Some(cluster) = hub.cluster.get() else { return };
         for m in merchants {
             let nodes: Vec<String> = conn.smembers(format!("fw:presence-nodes:{m}")).await.unwrap_or_default();
             let others: Vec<&String> = nodes.iter().filter(|n| **n != node).collect();

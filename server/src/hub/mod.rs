@@ -192,8 +192,7 @@ impl Hub {
             shutdown,
         }));
         if let Some(url) = redis_url {
-            let c = cluster::Cluster::start(&hub, url).await?;
-            let _ = hub.cluster.set(c);
+            cluster::Cluster::start(&hub, url).await?;
         }
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
         let router_task = tokio::spawn(hub.clone().route_forever());
