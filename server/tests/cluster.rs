@@ -429,3 +429,53 @@ async fn login_limits_hold_across_nodes() {
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+    })
+    .await;
+    let (m, store, dep) = target(&a.url).await;
+    let mut exp = expert(&a.url, "expert1@demo.example").await;
+    let (mut shop, _, _) = shopper(&a.url, &m, None).await;
+    let id = request(&mut shop, &store, &dep).await;
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .await;
+
+    // The database goes away: the send is refused with a retryable error, not acknowledged.
+    a.test_db.set_reachable(false).await;
+    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"})).await;
+    let o = shop
+        .until_within("an answer to the send", Duration::from_secs(30), |o| {
+            matches!(o, Out::Ack { .. }) || matches!(o, Out::Error { .. })
+        })
+        .await;
+    assert!(matches!(&o, Out::Error { code, .. } if code == "unavailable"), "{o:?}");
+    assert!(matches!(a.client().get("/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE));
+
+    // It comes back: the same send is retried and acknowledged, exactly once, without a restart.
+    a.test_db.set_reachable(true).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let seq = loop {
+        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"})).await;
+        match shop
+            .until_within("ack or error", Duration::from_secs(15), |o| matches!(o, Out::Ack { .. }) || matches!(o, Out::Error { .. }))
+            .await
+        {
+            Out::Ack { seq, .. } => break seq,
+            other => {
+                assert!(Instant::now() < deadline, "never recovered: {other:?}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let got = collect(&mut exp, &id, 1).await;
+    assert_eq!(got, vec![(seq, "are you there?".to_owned())]);
+    let all = a.db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 100).await.unwrap();
+    assert_eq!(all.iter().filter(|m| m.client_msg_id.as_deref() == Some("during")).count(), 1);
+    a.stop().await;
+}

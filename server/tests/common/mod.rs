@@ -96,6 +96,25 @@ impl TestDb {
         }
     }
 
+    /// PostgreSQL only: end every session on this database and refuse new ones (as if the
+    /// server were down), or let them in again (as if it came back).
+    pub async fn set_reachable(&self, reachable: bool) {
+        let (admin, name) = self.pg_admin.as_ref().expect("a PostgreSQL test database");
+        let mut conn = sqlx::PgConnection::connect(admin).await.expect("admin connection");
+        sqlx::query(&format!("ALTER DATABASE \"{name}\" WITH ALLOW_CONNECTIONS {reachable}"))
+            .execute(&mut conn)
+            .await
+            .expect("alter database");
+        if !reachable {
+            sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+                .bind(name)
+                .execute(&mut conn)
+                .await
+                .expect("terminate sessions");
+        }
+        conn.close().await.ok();
+    }
+
     pub async fn connect(&self) -> Db {
         let db = Db::connect(&ServiceUrl::new(self.url.clone())).await.expect("connect");
         db.migrate().await.expect("migrate");
