@@ -35,6 +35,8 @@ pub const SEND_QUEUE: usize = 256;
 /// Offers one expert holds at once (longest-waiting first). More would be noise on a phone,
 /// and offering every waiting chat to every expert makes fan-out grow with their product.
 pub const MAX_OFFERS_PER_EXPERT: usize = 10;
+/// Waiting chats a top-up pass looks at (oldest first).
+pub const TOP_UP_ROWS: i64 = 300;
 
 /// Tells a socket's task to close with a code.
 pub struct CloseSignal {
@@ -842,18 +844,30 @@ impl Hub {
         let mut tick = tokio::time::interval(Duration::from_millis(1000));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
+            let full = tokio::select! {
                 _ = self.shutdown.cancelled() => return,
-                _ = tick.tick() => {}
+                _ = tick.tick() => true,
                 _ = self.wake.notified() => {
                     // Coalesce bursts of claims into one pass.
                     tokio::time::sleep(Duration::from_millis(50)).await;
+                    false
                 }
-            }
-            if let Err(e) = self.route_once().await {
+            };
+            let result = if full { self.route_once().await } else { self.top_up().await };
+            if let Err(e) = result {
                 tracing::warn!(error = %e, "routing pass failed");
             }
         }
+    }
+
+    /// Between full passes, after offers went away: offer the longest-waiting chats to experts
+    /// who now have room. Reads only the oldest few hundred, so a long queue does not make every
+    /// claim cost a scan of all of it (the once-a-second full pass does the rest).
+    pub async fn top_up(&self) -> anyhow::Result<()> {
+        for row in self.db.waiting_conversations_limit(None, TOP_UP_ROWS).await? {
+            self.offer_round(&row, "new", false).await;
+        }
+        Ok(())
     }
 
     /// One routing pass: missed chats, re-offer waves, unanswered claims, queue positions.
