@@ -145,8 +145,24 @@ test('Persian: numbers and currency in Persian digits, right-to-left, nothing ov
   await expect(page.locator('html')).toHaveAttribute('dir', 'rtl');
   await expect(kpi(page, 'orders')).toHaveText('۱');
   await expect(page.locator('[data-kpi="revenue"] [data-currency="EUR"]')).toContainText('۱۲۹');
-  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
-  expect(scrollWidth).toBeLessThanOrEqual(390);
+  // Once the charts and tables have laid out, nothing is wider than the phone. (Polled: on a
+  // busy CI machine a first measurement can catch the page mid-layout.) The message names the
+  // widest elements, so a real overflow says where it is.
+  await expect
+    .poll(
+      () =>
+        page.evaluate(() => {
+          const w = document.documentElement.scrollWidth;
+          if (w <= 390) return w;
+          const wide = [...document.querySelectorAll('body *')]
+            .filter((el) => el.getBoundingClientRect().width > 390 || el.getBoundingClientRect().left < 0)
+            .slice(-3)
+            .map((el) => `${el.tagName.toLowerCase()}.${el.className}`);
+          return `${w}: ${wide.join(', ')}`;
+        }),
+      { timeout: 10_000 },
+    )
+    .toBeLessThanOrEqual(390);
   await expectNoSeriousViolations(page, 'fa analytics');
 });
 
