@@ -39,6 +39,10 @@ pub struct ChatArgs {
     #[arg(long, env = "FLOORWALKER_DEMO_PASSWORD", hide_env_values = true)]
     pub password: String,
     /// Print one JSON object as the last line.
+    /// Time after the last send before every client syncs its chats from the start, and again
+    /// from that sync to the closing of the books (longer under overload, when deliveries lag).
+    #[arg(long, default_value = "4s", value_parser = parse_duration)]
+    pub settle: Duration,
     #[arg(long)]
     pub json: bool,
 }
@@ -84,8 +88,8 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
     let phase = Arc::new(Phase {
         start,
         stop_sending: start + a.duration,
-        final_sync: start + a.duration + Duration::from_secs(5),
-        finish: start + a.duration + Duration::from_secs(9),
+        final_sync: start + a.duration + a.settle + Duration::from_secs(1),
+        finish: start + a.duration + a.settle * 2 + Duration::from_secs(1),
     });
     let mut tasks = Vec::new();
     // A few experts reach for each offer, as on a real shop floor (not all of them at once).
