@@ -98,6 +98,14 @@ export function TimeChart({ title, buckets, grain, series, format, axisFormat, k
   const y = (v: number) => M.top + (HEIGHT - M.top - M.bottom) * (1 - v / max);
   const ticks: number[] = [];
   for (let v = 0; v <= max + 1e-9; v += step) ticks.push(v);
+  // Axis labels must tell the ticks apart: with a fractional step (0.05, 0.25…) the series'
+  // formatter may round two ticks to the same text, so then show as many decimals as the step has.
+  const chosen = axisFormat ?? format;
+  const distinct = new Set(ticks.map((v) => chosen(v))).size === ticks.length;
+  const decimals = step >= 1 ? 0 : Math.min(4, Math.ceil(-Math.log10(step) - 1e-9) + (Number((step * 10 ** Math.ceil(-Math.log10(step) - 1e-9)).toFixed(6)) % 1 ? 1 : 0));
+  const tickFormat = distinct
+    ? chosen
+    : ((f) => (v: number) => f.format(v))(new Intl.NumberFormat(document.documentElement.lang || undefined, { maximumFractionDigits: decimals }));
   const ticksX = new Set(tickIndices(buckets, grain, Math.max(2, Math.floor(plotW / 84))));
 
   const summary = series.map((s) => {
@@ -137,7 +145,7 @@ export function TimeChart({ title, buckets, grain, series, format, axisFormat, k
             {ticks.map((v) => (
               <g key={v} class="tick">
                 <line x1={M.start} x2={width - M.end} y1={y(v)} y2={y(v)} class="grid" transform={rtl ? `translate(${M.end - M.start} 0)` : undefined} />
-                <text x={rtl ? width - M.start + 6 : M.start - 6} y={y(v)} dy="0.32em" text-anchor={rtl ? 'start' : 'end'}>{(axisFormat ?? format)(v)}</text>
+                <text x={rtl ? width - M.start + 6 : M.start - 6} y={y(v)} dy="0.32em" text-anchor={rtl ? 'start' : 'end'}>{tickFormat(v)}</text>
               </g>
             ))}
             {buckets.map((b, i) => (ticksX.has(i) ? (
