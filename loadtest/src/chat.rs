@@ -43,6 +43,10 @@ pub struct ChatArgs {
     /// from that sync to the closing of the books (longer under overload, when deliveries lag).
     #[arg(long, default_value = "4s", value_parser = parse_duration)]
     pub settle: Duration,
+    /// The server's database (optional): every message counted lost is then looked up, to tell
+    /// "stored but never delivered" from "acknowledged but not stored" (which must never happen).
+    #[arg(long)]
+    pub database_url: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -134,6 +138,27 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
     }
     progress.abort();
     let (lost, duplicates, double_claims) = stats.reconcile();
+    let lost_stored = match &a.database_url {
+        Some(url) if lost > 0 => {
+            let db = floorwalker::storage::Db::connect(&floorwalker::config::ServiceUrl::new(url.clone())).await?;
+            let mut stored = 0u64;
+            for (conv, id) in stats.lost_ids() {
+                let row: Option<(i64,)> = sqlx::query_as("SELECT seq FROM messages WHERE conversation_id = $1 AND client_msg_id = $2")
+                    .bind(&conv)
+                    .bind(&id)
+                    .fetch_optional(&db.pool)
+                    .await?;
+                if row.is_some() {
+                    stored += 1;
+                } else {
+                    eprintln!("acknowledged but not in the database: conversation {conv}, client id {id}");
+                }
+            }
+            Some(stored)
+        }
+        Some(_) => Some(0),
+        None => None,
+    };
     let c = &stats.c;
     let secs = a.duration.as_secs_f64();
     let delivered = c.messages_delivered.load(Ordering::Relaxed);
@@ -154,6 +179,8 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         "messages_delivered": delivered,
         "messages_per_s": (c.messages_acked.load(Ordering::Relaxed) as f64 / secs),
         "lost": lost,
+        // Of those, how many the database holds (with --database-url).
+        "lost_but_stored": lost_stored,
         "duplicates": duplicates,
         "out_of_order": c.out_of_order.load(Ordering::Relaxed),
         "reconnects": c.reconnects.load(Ordering::Relaxed),

@@ -74,6 +74,27 @@ impl Stats {
         first
     }
 
+    /// The (conversation, client id) of every acknowledged message the other side never got.
+    pub fn lost_ids(&self) -> Vec<(String, String)> {
+        let acked = self.acked.lock().unwrap();
+        let received = self.received.lock().unwrap();
+        let winners = self.winners.lock().unwrap();
+        let mut out = Vec::new();
+        for ((conv, from), ids) in acked.iter() {
+            if !winners.contains_key(conv) {
+                continue;
+            }
+            let to = if *from == Side::Shopper { Side::Expert } else { Side::Shopper };
+            let got = received.get(&(conv.clone(), to));
+            for id in ids {
+                if got.is_none_or(|g| !g.contains_key(id)) {
+                    out.push((conv.clone(), id.clone()));
+                }
+            }
+        }
+        out
+    }
+
     /// (lost, duplicates, double_claims) from the books.
     pub fn reconcile(&self) -> (u64, u64, u64) {
         let acked = self.acked.lock().unwrap();
