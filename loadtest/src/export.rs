@@ -75,10 +75,16 @@ pub async fn run(a: ExportArgs) -> anyhow::Result<()> {
     let t0 = crate::now_ms() - 3_600_000;
     if have < a.messages {
         let started = Instant::now();
-        let shopper = db.create_shopper(&floorwalker::ids::MerchantId::parse(&merchant).context("merchant id")?).await?;
+        let shopper = db
+            .create_shopper(&floorwalker::ids::MerchantId::parse(&merchant).context("merchant id")?)
+            .await?;
         let conversations = (a.messages + a.per_conversation - 1) / a.per_conversation;
-        sqlx::query("DELETE FROM messages WHERE conversation_id LIKE 'bench-%'").execute(&db.writer).await?;
-        sqlx::query("DELETE FROM conversations WHERE id LIKE 'bench-%'").execute(&db.writer).await?;
+        sqlx::query("DELETE FROM messages WHERE conversation_id LIKE 'bench-%'")
+            .execute(&db.writer)
+            .await?;
+        sqlx::query("DELETE FROM conversations WHERE id LIKE 'bench-%'")
+            .execute(&db.writer)
+            .await?;
         sqlx::query(
             "INSERT INTO conversations (id, merchant_id, shopper_id, store_id, department_id, status, expert_id, last_seq, \
                                         created_at, queued_at, claimed_at, ended_at, ended_by) \
@@ -107,7 +113,11 @@ pub async fn run(a: ExportArgs) -> anyhow::Result<()> {
         .bind(a.per_conversation)
         .execute(&db.writer)
         .await?;
-        eprintln!("seeded {} messages in {:.1} s", conversations * a.per_conversation, started.elapsed().as_secs_f64());
+        eprintln!(
+            "seeded {} messages in {:.1} s",
+            conversations * a.per_conversation,
+            started.elapsed().as_secs_f64()
+        );
     }
 
     let rss = |pid: &Option<String>| pid.as_deref().and_then(crate::connections::rss_kib);
@@ -124,7 +134,11 @@ pub async fn run(a: ExportArgs) -> anyhow::Result<()> {
     if !res.status().is_success() {
         bail!("export failed: {}", res.status());
     }
-    let announced: i64 = res.headers().get("x-row-count").and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(-1);
+    let announced: i64 = res
+        .headers()
+        .get("x-row-count")
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+        .unwrap_or(-1);
     let mut stream = res.bytes_stream();
     let (mut bytes, mut lines) = (0u64, 0i64);
     let mut peak = before.unwrap_or(0);

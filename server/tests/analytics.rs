@@ -52,14 +52,22 @@ async fn served_chat(app: &TestApp, m: &str, store: &str, dep: &str) -> (String,
     shopper
         .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "s2", "body": "Thanks, bye"}))
         .await;
-    shopper.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "s2")).await;
+    shopper
+        .until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "s2"))
+        .await;
     shopper.send(json!({"type": "end", "conversation_id": id})).await;
     shopper
-        .until("ended", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "ended"))
+        .until(
+            "ended",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "ended"),
+        )
         .await;
     shopper.send(json!({"type": "rate", "conversation_id": id, "score": 4})).await;
     shopper
-        .until("rated", |o| matches!(o, Out::Conversation { conversation } if conversation.rating.is_some()))
+        .until(
+            "rated",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.rating.is_some()),
+        )
         .await;
     (id, shopper_id)
 }
@@ -117,7 +125,10 @@ async fn a_served_chat_and_its_order_show_up_in_the_figures(b: Backend) {
     let sum: i64 = series.iter().map(|p| p["metrics"]["requested"].as_i64().unwrap()).sum();
     assert_eq!(sum, 1);
     // Filters: another store has nothing; the expert filter keeps the expert's part.
-    let other = eventually(&admin, &format!("{path}&store_id={}", uuid::Uuid::now_v7()), "empty store", |_| true).await;
+    let other = eventually(&admin, &format!("{path}&store_id={}", uuid::Uuid::now_v7()), "empty store", |_| {
+        true
+    })
+    .await;
     assert_eq!(other["totals"]["requested"], 0);
     let expert_id = experts[0]["expert_id"].as_str().unwrap();
     let mine = eventually(&admin, &format!("{path}&expert_id={expert_id}"), "expert filter", |_| true).await;
@@ -157,13 +168,34 @@ async fn orders_are_validated_idempotent_and_private(b: Backend) {
     assert_eq!(o["placed_at"], 1_795_168_800_000i64);
     // Bad input: a clear error per field, nothing stored.
     for (field, bad) in [
-        ("amount", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "1.234", "currency": "EUR"})),
-        ("amount", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "-5", "currency": "EUR"})),
-        ("currency", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "euro"})),
-        ("status", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "status": "lost"})),
-        ("shopper_id", json!({"order_id": "B-2", "shopper_id": "someone", "amount": "5", "currency": "EUR"})),
-        ("placed_at", json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "placed_at": "yesterday"})),
-        ("order_id", json!({"order_id": "", "shopper_id": shopper_id, "amount": "5", "currency": "EUR"})),
+        (
+            "amount",
+            json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "1.234", "currency": "EUR"}),
+        ),
+        (
+            "amount",
+            json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "-5", "currency": "EUR"}),
+        ),
+        (
+            "currency",
+            json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "euro"}),
+        ),
+        (
+            "status",
+            json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "status": "lost"}),
+        ),
+        (
+            "shopper_id",
+            json!({"order_id": "B-2", "shopper_id": "someone", "amount": "5", "currency": "EUR"}),
+        ),
+        (
+            "placed_at",
+            json!({"order_id": "B-2", "shopper_id": shopper_id, "amount": "5", "currency": "EUR", "placed_at": "yesterday"}),
+        ),
+        (
+            "order_id",
+            json!({"order_id": "", "shopper_id": shopper_id, "amount": "5", "currency": "EUR"}),
+        ),
     ] {
         let (s, p) = key.post("/api/v1/orders", bad).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
@@ -174,7 +206,10 @@ async fn orders_are_validated_idempotent_and_private(b: Backend) {
     // An order id cannot move to another shopper.
     let (_, other_shopper, _) = shopper_ws(&app, &m, None).await;
     let (s, p) = key
-        .post("/api/v1/orders", json!({"order_id": "B-1", "shopper_id": other_shopper, "amount": 15, "currency": "SEK"}))
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "B-1", "shopper_id": other_shopper, "amount": 15, "currency": "SEK"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{p}");
     let (_, again) = key.get("/api/v1/orders/B-1").await;
@@ -254,7 +289,10 @@ async fn the_dashboard_socket_pushes_updates(b: Backend) {
     assert_eq!(welcome["live"]["waiting"], 0, "{welcome}");
     // An expert comes online: available experts go up, without polling.
     let (_expert, _) = expert_ws(&app, "expert1@demo.example").await;
-    next_json(&mut dash, "an available expert", |v| v["type"] == "live" && v["experts_available"] == 1).await;
+    next_json(&mut dash, "an available expert", |v| {
+        v["type"] == "live" && v["experts_available"] == 1
+    })
+    .await;
     // A shopper asks: the live counts and an `updated` arrive.
     let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
     start_chat(&mut shopper, &store, &dep, "Anyone there?").await;
@@ -271,7 +309,13 @@ async fn the_dashboard_socket_pushes_updates(b: Backend) {
         }
     }
     let live = live.unwrap();
-    let s = live["stores"].as_array().unwrap().iter().find(|s| s["store_id"] == store.as_str()).unwrap().clone();
+    let s = live["stores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["store_id"] == store.as_str())
+        .unwrap()
+        .clone();
     assert_eq!(s["waiting"], 1);
     assert_eq!(s["experts_available"], 1);
     let (_, figures) = admin.get("/api/v1/analytics").await;
@@ -294,7 +338,10 @@ async fn csv_get(c: &Client, path: &str) -> (StatusCode, Option<i64>, Vec<csv::S
 }
 
 fn col<'a>(h: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a str {
-    let i = h.iter().position(|c| c == name).unwrap_or_else(|| panic!("no column {name} in {h:?}"));
+    let i = h
+        .iter()
+        .position(|c| c == name)
+        .unwrap_or_else(|| panic!("no column {name} in {h:?}"));
     &row[i]
 }
 
@@ -315,7 +362,10 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
         .await;
     expert.until("ack", |o| matches!(o, Out::Ack { .. })).await;
     let (s, _) = key
-        .post("/api/v1/orders", json!({"order_id": "C-1", "shopper_id": shopper_id, "amount": "20", "currency": "EUR"}))
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "C-1", "shopper_id": shopper_id, "amount": "20", "currency": "EUR"}),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     eventually(&admin, "/api/v1/analytics?grain=hour", "all in the rollups", |v| {
@@ -337,7 +387,11 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
             .find(|r| col(&h, r, "conversation_id") == msg.conversation_id && col(&h, r, "seq") == msg.seq.to_string())
             .unwrap_or_else(|| panic!("message {} #{} missing", msg.conversation_id, msg.seq));
         assert_eq!(col(&h, row, "author_role"), msg.author.role);
-        let want = if msg.body.starts_with(['=', '+', '-', '@']) { format!("'{}", msg.body) } else { msg.body.clone() };
+        let want = if msg.body.starts_with(['=', '+', '-', '@']) {
+            format!("'{}", msg.body)
+        } else {
+            msg.body.clone()
+        };
         assert_eq!(col(&h, row, "text"), want);
     }
     assert!(rows.iter().any(|r| col(&h, r, "text") == format!("'{evil}")));
@@ -359,7 +413,11 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
     assert_eq!(col(&h, first, "revenue_EUR"), "20.00");
     assert_eq!(col(&h, second, "revenue_EUR"), "0.00");
     // A store filter that matches nothing gives a header and no rows.
-    let (_, count, rows, _) = csv_get(&admin, &format!("/api/v1/exports/conversations.csv?store_id={}", uuid::Uuid::now_v7())).await;
+    let (_, count, rows, _) = csv_get(
+        &admin,
+        &format!("/api/v1/exports/conversations.csv?store_id={}", uuid::Uuid::now_v7()),
+    )
+    .await;
     assert_eq!((count, rows.len()), (Some(0), 0));
 
     // Metrics: the same numbers as the dashboard for the same filters.
@@ -382,11 +440,18 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
     }
     let (_, _, rows, h) = csv_get(&admin, "/api/v1/exports/metrics.csv?grain=hour&by=expert").await;
     assert!(!rows.is_empty());
-    assert!(rows.iter().all(|r| !col(&h, r, "expert_id").is_empty() && !col(&h, r, "expert").is_empty()));
+    assert!(rows
+        .iter()
+        .all(|r| !col(&h, r, "expert_id").is_empty() && !col(&h, r, "expert").is_empty()));
     let claimed: i64 = rows.iter().map(|r| col(&h, r, "claimed").parse::<i64>().unwrap()).sum();
     assert_eq!(claimed, 2);
     // Bad parameters: a clear error, not a file.
-    for bad in ["by=planet", "grain=minute", "from=yesterday", "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z"] {
+    for bad in [
+        "by=planet",
+        "grain=minute",
+        "from=yesterday",
+        "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+    ] {
         let (s, _, _, _) = csv_get(&admin, &format!("/api/v1/exports/metrics.csv?{bad}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }
@@ -405,11 +470,16 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
         .send(json!({"type": "context", "page_url": "https://shop.example/", "page_title": "Home"}))
         .await;
     shopper
-        .send(json!({"type": "context", "page_url": "https://shop.example/tv/55", "page_title": "55\" TV",
-                     "product": {"id": "tv-55", "name": "55\" TV", "price": 799.0, "currency": "EUR"}}))
+        .send(
+            json!({"type": "context", "page_url": "https://shop.example/tv/55", "page_title": "55\" TV",
+                     "product": {"id": "tv-55", "name": "55\" TV", "price": 799.0, "currency": "EUR"}}),
+        )
         .await;
     let path = format!("/api/v1/shoppers/{shopper_id}/journey");
-    let j = eventually(&admin, &path, "two page views", |v| v["page_views"].as_array().is_some_and(|a| a.len() == 2)).await;
+    let j = eventually(&admin, &path, "two page views", |v| {
+        v["page_views"].as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
     assert_eq!(j["page_views"][0]["url"], "https://shop.example/tv/55", "newest first: {j}");
     assert_eq!(j["page_views"][0]["product"]["id"], "tv-55");
     assert!(!j.to_string().contains("javascript:"));
@@ -417,18 +487,27 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
     // The expert sees where the shopper has been in the offer.
     let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
     let id = start_chat(&mut shopper, &store, &dep, "Does it come with a wall mount?").await;
-    let Out::Offer { offer } = expert.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await else {
+    let Out::Offer { offer } = expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+        .await
+    else {
         unreachable!()
     };
     let urls: Vec<&str> = offer.journey.iter().map(|p| p.url.as_str()).collect();
     assert_eq!(urls, ["https://shop.example/tv/55", "https://shop.example/"]);
     expert.send(json!({"type": "claim", "conversation_id": id})).await;
     expert
-        .until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+        .until(
+            "claimed",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+        )
         .await;
     let key = api_key(&admin).await;
-    key.post("/api/v1/orders", json!({"order_id": "J-1", "shopper_id": shopper_id, "amount": "799", "currency": "EUR"}))
-        .await;
+    key.post(
+        "/api/v1/orders",
+        json!({"order_id": "J-1", "shopper_id": shopper_id, "amount": "799", "currency": "EUR"}),
+    )
+    .await;
     let j = eventually(&admin, &path, "the chat and the order", |v| {
         v["orders"].as_array().is_some_and(|a| a.len() == 1)
             && v["events"].as_array().is_some_and(|e| e.iter().any(|e| e["kind"] == "claimed"))
@@ -439,7 +518,12 @@ async fn the_journey_reaches_the_dashboard_and_the_expert(b: Backend) {
     assert_eq!(j["conversations"][0]["store_name"], "Stockholm Flagship");
     assert_eq!(j["orders"][0]["attributed"], true);
     assert_eq!(j["orders"][0]["conversation_id"], id.as_str());
-    let kinds: Vec<&str> = j["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = j["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     assert!(kinds.contains(&"requested") && kinds.contains(&"order"), "{kinds:?}");
     // Another merchant cannot read it.
     let op = app.operator().await;
@@ -458,7 +542,10 @@ async fn calls_made_with_api_keys_are_logged_for_their_merchant(b: Backend) {
     assert_eq!(key.get("/api/v1/api-keys").await.0, StatusCode::FORBIDDEN);
     // Calls made in a dashboard session are not API calls.
     assert_eq!(admin.get("/api/v1/analytics/live").await.0, StatusCode::OK);
-    let all = eventually(&admin, "/api/v1/api-keys/calls", "three logged calls", |v| v["items"].as_array().unwrap().len() == 3).await;
+    let all = eventually(&admin, "/api/v1/api-keys/calls", "three logged calls", |v| {
+        v["items"].as_array().unwrap().len() == 3
+    })
+    .await;
     let items = all["items"].as_array().unwrap();
     assert_eq!(items[0]["path"], "/api/v1/api-keys", "newest first: {all}");
     assert_eq!(items[0]["status"], 403);
@@ -474,7 +561,12 @@ async fn calls_made_with_api_keys_are_logged_for_their_merchant(b: Backend) {
     // Paging is stable and complete.
     let (_, p1) = admin.get("/api/v1/api-keys/calls?limit=2").await;
     assert_eq!(p1["items"].as_array().unwrap().len(), 2);
-    let (_, p2) = admin.get(&format!("/api/v1/api-keys/calls?limit=2&cursor={}", p1["next_cursor"].as_str().unwrap())).await;
+    let (_, p2) = admin
+        .get(&format!(
+            "/api/v1/api-keys/calls?limit=2&cursor={}",
+            p1["next_cursor"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(p2["items"].as_array().unwrap().len(), 1);
     assert!(p2["next_cursor"].is_null());
     assert_eq!(p2["items"][0]["id"], items[2]["id"]);

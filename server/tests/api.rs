@@ -851,7 +851,8 @@ async fn deactivated_merchant_and_account_lose_access(b: Backend) {
 }
 
 /// The smallest valid PNG (1×1), as a data: URL.
-const PNG_1X1: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+const PNG_1X1: &str =
+    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
 
 async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
     let app = TestApp::spawn_demo(b).await;
@@ -860,7 +861,13 @@ async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
     let (_, session) = admin.get("/api/v1/auth/session").await;
     let merchant = session["account"]["merchant_id"].as_str().unwrap().to_owned();
     let (_, stores) = admin.get("/api/v1/stores").await;
-    let berlin = stores["items"].as_array().unwrap().iter().find(|s| s["name"] == "Berlin Mitte").unwrap()["id"].clone();
+    let berlin = stores["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Berlin Mitte")
+        .unwrap()["id"]
+        .clone();
     let (_, other_merchant) = app.merchant(&op, "Other").await;
     let (_, other_stores) = other_merchant
         .post("/api/v1/stores", json!({"name": "Theirs", "timezone": "Europe/Berlin"}))
@@ -877,11 +884,18 @@ async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
-    let fields: Vec<&str> = p["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
     for f in ["prospect_name", "primary_color", "logo", "screenshot", "store_id", "website"] {
         assert!(fields.contains(&f), "{f} missing in {fields:?}");
     }
-    let (s, p) = op.post("/api/v1/demos", json!({"prospect_name": "X", "merchant_id": "mer_nope"})).await;
+    let (s, p) = op
+        .post("/api/v1/demos", json!({"prospect_name": "X", "merchant_id": "mer_nope"}))
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
     let (_, list) = op.get("/api/v1/demos").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 0);
@@ -910,7 +924,12 @@ async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
     assert!(html.contains("Acme &lt;Outdoor&gt; &amp; Co") && !html.contains("<Outdoor>"));
     assert!(html.contains(&format!("data-merchant=\"{merchant}\" data-demo=\"{slug}\"")));
     assert!(html.contains("class=\"grid\""), "the mock shop");
-    let logo = app.client().request(Method::GET, &format!("/demo/{slug}/logo")).send().await.unwrap();
+    let logo = app
+        .client()
+        .request(Method::GET, &format!("/demo/{slug}/logo"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(logo.headers()["content-type"], "image/png");
     // The widget, dressed: name, colour, logo, greeting, and only the demo's store.
     let (s, cfg) = app
@@ -944,19 +963,43 @@ async fn demos_dress_the_widget_and_reject_bad_images(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{d2}");
     assert_eq!(d2["has_screenshot"], true);
     assert_eq!(d2["prospect_name"], "Acme <Outdoor> & Co", "untouched fields stay");
-    let html = app.client().request(Method::GET, &format!("/demo/{slug}")).send().await.unwrap().text().await.unwrap();
+    let html = app
+        .client()
+        .request(Method::GET, &format!("/demo/{slug}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(html.contains(&format!("/demo/{slug}/screenshot")) && !html.contains("class=\"grid\""));
-    let shot = app.client().request(Method::GET, &format!("/demo/{slug}/screenshot")).send().await.unwrap();
+    let shot = app
+        .client()
+        .request(Method::GET, &format!("/demo/{slug}/screenshot"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(shot.headers()["content-type"], "image/png");
     assert!(shot.bytes().await.unwrap().starts_with(b"\x89PNG"));
-    let (_, d3) = op.call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"screenshot": null}))).await;
+    let (_, d3) = op
+        .call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"screenshot": null})))
+        .await;
     assert_eq!(d3["has_screenshot"], false);
     // A bad update changes nothing.
-    let (s, _) = op.call(Method::PATCH, &format!("/api/v1/demos/{id}"), Some(json!({"primary_color": "nope"}))).await;
+    let (s, _) = op
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/demos/{id}"),
+            Some(json!({"primary_color": "nope"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(op.get(&format!("/api/v1/demos/{id}")).await.1["primary_color"], "#aa3300");
     // Deleted: the link stops working.
-    assert_eq!(op.call(Method::DELETE, &format!("/api/v1/demos/{id}"), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        op.call(Method::DELETE, &format!("/api/v1/demos/{id}"), None).await.0,
+        StatusCode::NO_CONTENT
+    );
     let gone = app.client().request(Method::GET, &format!("/demo/{slug}")).send().await.unwrap();
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     app.stop().await;

@@ -62,8 +62,21 @@ async fn target(base: &str) -> (String, String, String) {
         .json()
         .await
         .unwrap();
-    let stores: Value = http.get(format!("{base}/api/v1/stores")).send().await.unwrap().json().await.unwrap();
-    let st = stores["items"].as_array().unwrap().iter().find(|s| s["name"] == "Stockholm Flagship").unwrap().clone();
+    let stores: Value = http
+        .get(format!("{base}/api/v1/stores"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let st = stores["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Stockholm Flagship")
+        .unwrap()
+        .clone();
     (
         s["account"]["merchant_id"].as_str().unwrap().to_owned(),
         st["id"].as_str().unwrap().to_owned(),
@@ -85,7 +98,11 @@ async fn wait_available(base: &str, merchant: &str, n: u64) {
         if v["availability"]["experts_available"].as_u64() == Some(n) {
             return;
         }
-        assert!(Instant::now() < deadline, "{base} never saw {n} available experts: {}", v["availability"]);
+        assert!(
+            Instant::now() < deadline,
+            "{base} never saw {n} available experts: {}",
+            v["availability"]
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -104,7 +121,9 @@ async fn request(ws: &mut Ws, store: &str, dep: &str) -> String {
 async fn collect(ws: &mut Ws, conv: &str, want: usize) -> Vec<(i64, String)> {
     let mut got = Vec::new();
     while got.len() < want {
-        let o = ws.until_within("message", Duration::from_secs(15), |o| matches!(o, Out::Message { .. })).await;
+        let o = ws
+            .until_within("message", Duration::from_secs(15), |o| matches!(o, Out::Message { .. }))
+            .await;
         if let Out::Message { message } = o {
             if message.conversation_id == conv && message.kind == "text" {
                 got.push((message.seq, message.body));
@@ -128,7 +147,10 @@ async fn two_nodes_chat_and_race_as_one() {
         s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
     })
     .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))).await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
+    })
+    .await;
     let (m, store, dep) = target(&a.url).await;
     let mut sara = expert(&a.url, "expert1@demo.example").await;
     let mut other = expert(&b.url, "expert2@demo.example").await;
@@ -140,7 +162,8 @@ async fn two_nodes_chat_and_race_as_one() {
     let (mut shop, _, _) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
     for e in [&mut sara, &mut other] {
-        e.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
+        e.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+            .await;
     }
     let claim = json!({"type": "claim", "conversation_id": id});
     tokio::join!(sara.send(claim.clone()), other.send(claim.clone()));
@@ -155,10 +178,17 @@ async fn two_nodes_chat_and_race_as_one() {
             .await;
         won.push(matches!(o, Out::Conversation { .. }));
     }
-    assert_eq!(won.iter().filter(|w| **w).count(), 1, "exactly one claim wins across nodes: {won:?}");
+    assert_eq!(
+        won.iter().filter(|w| **w).count(),
+        1,
+        "exactly one claim wins across nodes: {won:?}"
+    );
     let (mut win, mut lose, win_name) = if won[0] { (sara, other, "A") } else { (other, sara, "B") };
-    shop.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
-        .await;
+    shop.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+    )
+    .await;
 
     // Both sides write at once; each sees the other's messages once, in order.
     let n = 15;
@@ -188,11 +218,16 @@ async fn two_nodes_chat_and_race_as_one() {
     let shop_base = if win_name == "A" { &a.url } else { &b.url };
     let (mut shop_b, _, _) = shopper(shop_base, &m, None).await;
     let id2 = request(&mut shop_b, &store, &dep).await;
-    lose.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id2)).await;
-    lose.send(json!({"type": "claim", "conversation_id": id2})).await;
-    lose.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.id == id2 && conversation.status == "claimed"))
+    lose.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id2))
         .await;
-    lose.send(json!({"type": "send", "conversation_id": id2, "client_msg_id": "x", "body": "across nodes"})).await;
+    lose.send(json!({"type": "claim", "conversation_id": id2})).await;
+    lose.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.id == id2 && conversation.status == "claimed"),
+    )
+    .await;
+    lose.send(json!({"type": "send", "conversation_id": id2, "client_msg_id": "x", "body": "across nodes"}))
+        .await;
     let got = collect(&mut shop_b, &id2, 1).await;
     assert_eq!(got[0].1, "across nodes");
     b.stop().await;
@@ -208,7 +243,16 @@ struct PrivateRedis {
 impl PrivateRedis {
     fn start(port: u16) -> PrivateRedis {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -252,17 +296,25 @@ async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
         s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
     })
     .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()))).await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()))
+    })
+    .await;
     let (m, store, dep) = target(&a.url).await;
     let mut exp = expert(&b.url, "expert1@demo.example").await;
     wait_available(&a.url, &m, 1).await;
     let (mut shop, _, _) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
         .await;
-    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "before", "body": "before"})).await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+    )
+    .await;
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "before", "body": "before"}))
+        .await;
     assert_eq!(collect(&mut shop, &id, 1).await[0].1, "before");
 
     // Redis goes away: sends are still stored and acknowledged (the database is the truth)…
@@ -270,17 +322,24 @@ async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
     for i in 0..3 {
         exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("d{i}"), "body": format!("during {i}")}))
             .await;
-        exp.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if *client_msg_id == format!("d{i}")))
-            .await;
+        exp.until(
+            "ack",
+            |o| matches!(o, Out::Ack { client_msg_id, .. } if *client_msg_id == format!("d{i}")),
+        )
+        .await;
     }
     // …and when it is back, the shopper on the other node catches up, in order, without asking.
     let port = redis.port;
     let _redis2 = PrivateRedis::start(port);
     let got = collect(&mut shop, &id, 3).await;
-    assert_eq!(got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(), ["during 0", "during 1", "during 2"]);
+    assert_eq!(
+        got.iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["during 0", "during 1", "during 2"]
+    );
     assert_increasing("after the outage", &got);
     // And live traffic flows again.
-    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "after", "body": "after"})).await;
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "after", "body": "after"}))
+        .await;
     assert_eq!(collect(&mut shop, &id, 1).await[0].1, "after");
     b.stop().await;
     a.stop().await;
@@ -339,39 +398,57 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     wait_available(&a.url, &m, 1).await;
     let (mut shop, _, token) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
         .await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+    )
+    .await;
     // The shopper on A sends; every ack is recorded. Then A dies without a goodbye.
     let mut acked = Vec::new();
     for i in 0..10 {
         let cid = format!("k{i}");
-        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": cid, "body": format!("kept {i}")})).await;
+        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": cid, "body": format!("kept {i}")}))
+            .await;
         if let Out::Ack { client_msg_id, seq, .. } = shop.until("ack", |o| matches!(o, Out::Ack { .. })).await {
             acked.push((client_msg_id, seq));
         }
     }
     // One more goes out and A is killed before its ack can be read.
-    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"})).await;
+    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"}))
+        .await;
     let _ = a.child.kill();
     let _ = a.child.wait();
     // The expert on B keeps writing meanwhile.
-    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "still here"})).await;
+    exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "still here"}))
+        .await;
     exp.until("ack", |o| matches!(o, Out::Ack { .. })).await;
 
     // The shopper reconnects to B with its token and resumes from what it saw.
     let (mut shop2, _, _) = shopper(&b.url, &m, Some(&token)).await;
     let last_seen = acked.last().map(|a| a.1).unwrap();
-    shop2.send(json!({"type": "sync", "conversation_id": id, "after_seq": last_seen})).await;
-    let Out::Messages { messages, .. } = shop2.until("messages", |o| matches!(o, Out::Messages { .. })).await else { unreachable!() };
+    shop2
+        .send(json!({"type": "sync", "conversation_id": id, "after_seq": last_seen}))
+        .await;
+    let Out::Messages { messages, .. } = shop2.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+        unreachable!()
+    };
     assert!(messages.iter().any(|m| m.body == "still here"), "{messages:?}");
     // A retry of the unacknowledged message is idempotent: at most one copy exists.
-    shop2.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"})).await;
-    shop2.until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "k-last")).await;
+    shop2
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"}))
+        .await;
+    shop2
+        .until("ack", |o| matches!(o, Out::Ack { client_msg_id, .. } if client_msg_id == "k-last"))
+        .await;
     // The transcript: every acknowledged message exactly once, seqs 1..n without holes.
     let store_db = db.connect().await;
-    let all = store_db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 1000).await.unwrap();
+    let all = store_db
+        .messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 1000)
+        .await
+        .unwrap();
     let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
     for (cid, seq) in &acked {
@@ -423,7 +500,11 @@ async fn login_limits_hold_across_nodes() {
             continue;
         }
         assert_eq!(&statuses[..4], &[401, 401, 401, 401], "{statuses:?}");
-        assert_eq!(&statuses[4..], &[429, 429], "the fifth attempt is refused on whichever node: {statuses:?}");
+        assert_eq!(
+            &statuses[4..],
+            &[429, 429],
+            "the fifth attempt is refused on whichever node: {statuses:?}"
+        );
         break;
     }
     b.stop().await;
@@ -441,14 +522,19 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     let mut exp = expert(&a.url, "expert1@demo.example").await;
     let (mut shop, _, _) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)).await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until("claimed", |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"))
+    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
         .await;
+    exp.send(json!({"type": "claim", "conversation_id": id})).await;
+    exp.until(
+        "claimed",
+        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
+    )
+    .await;
 
     // The database goes away: the send is refused with a retryable error, not acknowledged.
     a.test_db.set_reachable(false).await;
-    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"})).await;
+    shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"}))
+        .await;
     let o = shop
         .until_within("an answer to the send", Duration::from_secs(30), |o| {
             matches!(o, Out::Ack { .. }) || matches!(o, Out::Error { .. })
@@ -461,9 +547,12 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     a.test_db.set_reachable(true).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let seq = loop {
-        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"})).await;
+        shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "during", "body": "are you there?"}))
+            .await;
         match shop
-            .until_within("ack or error", Duration::from_secs(15), |o| matches!(o, Out::Ack { .. }) || matches!(o, Out::Error { .. }))
+            .until_within("ack or error", Duration::from_secs(15), |o| {
+                matches!(o, Out::Ack { .. }) || matches!(o, Out::Error { .. })
+            })
             .await
         {
             Out::Ack { seq, .. } => break seq,
@@ -475,7 +564,10 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     };
     let got = collect(&mut exp, &id, 1).await;
     assert_eq!(got, vec![(seq, "are you there?".to_owned())]);
-    let all = a.db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 100).await.unwrap();
+    let all =
+        a.db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 100)
+            .await
+            .unwrap();
     assert_eq!(all.iter().filter(|m| m.client_msg_id.as_deref() == Some("during")).count(), 1);
     a.stop().await;
 }

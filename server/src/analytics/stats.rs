@@ -314,7 +314,11 @@ pub fn parse_amount(s: &str, currency: &str) -> Option<i64> {
     let e = currency_exponent(currency) as usize;
     let s = s.trim();
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    if int.is_empty() || int.len() > 12 || !int.bytes().all(|b| b.is_ascii_digit()) || frac.len() > e || !frac.bytes().all(|b| b.is_ascii_digit())
+    if int.is_empty()
+        || int.len() > 12
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > e
+        || !frac.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
@@ -366,7 +370,10 @@ mod tests {
         assert_eq!(m.csat_distribution, [0, 0, 1, 0, 1]);
         assert_eq!(m.csat_avg, Some(4.0));
         assert_eq!(m.orders, 1);
-        assert_eq!(m.revenue.into_iter().collect::<Vec<_>>(), vec![("SEK".to_owned(), "5.00".to_owned())]);
+        assert_eq!(
+            m.revenue.into_iter().collect::<Vec<_>>(),
+            vec![("SEK".to_owned(), "5.00".to_owned())]
+        );
         // Round-trips through the stored JSON.
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), a);

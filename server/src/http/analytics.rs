@@ -81,7 +81,9 @@ impl RangeQuery {
         let id = |field: &str, v: &Option<String>| -> Result<Option<String>, ApiError> {
             match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
                 None => Ok(None),
-                Some(s) if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => Ok(Some(s.to_owned())),
+                Some(s) if s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => {
+                    Ok(Some(s.to_owned()))
+                }
                 Some(_) => Err(ApiError::invalid(field, "not an id")),
             }
         };
@@ -111,7 +113,10 @@ impl RangeQuery {
         };
         let sel = Selection::new(grain, from, to, self.filter(from, to)?, now_ms());
         if (sel.filter.to - sel.filter.from) / grain.width_ms() > grain.max_buckets() {
-            return Err(ApiError::invalid("grain", "too many buckets for this range; choose a coarser grain"));
+            return Err(ApiError::invalid(
+                "grain",
+                "too many buckets for this range; choose a coarser grain",
+            ));
         }
         Ok(sel)
     }
@@ -266,10 +271,18 @@ async fn post_order(
     };
     let amount_minor = amount.as_deref().and_then(|a| parse_amount(a, &currency));
     if currency_ok {
-        p.check(amount_minor.is_some(), "amount", "must be a non-negative decimal with at most the currency's decimals");
+        p.check(
+            amount_minor.is_some(),
+            "amount",
+            "must be a non-negative decimal with at most the currency's decimals",
+        );
     }
     let status = req.status.as_deref().unwrap_or("placed").trim().to_ascii_lowercase();
-    p.check(ORDER_STATUSES.contains(&status.as_str()), "status", "must be placed, paid, fulfilled, cancelled or refunded");
+    p.check(
+        ORDER_STATUSES.contains(&status.as_str()),
+        "status",
+        "must be placed, paid, fulfilled, cancelled or refunded",
+    );
     let placed_at = match &req.placed_at {
         None | Some(serde_json::Value::Null) => Some(now),
         Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|v| parse_time("placed_at", &v.to_string()).ok()),

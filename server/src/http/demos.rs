@@ -361,7 +361,16 @@ async fn page(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
             esc(&d.slug)
         )
     } else {
-        let items = ["Linen shirt", "Leather tote", "Desk lamp", "Wool throw", "Headphones", "Ceramic mug", "Trainers", "Watch"];
+        let items = [
+            "Linen shirt",
+            "Leather tote",
+            "Desk lamp",
+            "Wool throw",
+            "Headphones",
+            "Ceramic mug",
+            "Trainers",
+            "Watch",
+        ];
         let prices = ["49", "129", "79", "89", "199", "19", "110", "240"];
         let cards: String = items
             .iter()
@@ -413,8 +422,10 @@ footer {{ padding: 2rem 1.5rem; color: #555; }}
     );
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     private_headers(&mut res);
-    res.headers_mut()
-        .insert("content-security-policy", HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'none'"));
+    res.headers_mut().insert(
+        "content-security-policy",
+        HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
+    );
     res
 }
 
@@ -422,8 +433,10 @@ fn image(mime: &str, bytes: Vec<u8>) -> Response {
     let mut res = ([(header::CONTENT_TYPE, mime.to_owned())], bytes).into_response();
     private_headers(&mut res);
     // An SVG opened directly must not run anything.
-    res.headers_mut()
-        .insert("content-security-policy", HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"));
+    res.headers_mut().insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
     res
 }
 
@@ -441,14 +454,23 @@ async fn logo(State(state): State<AppState>, Path(slug): Path<String>) -> Respon
     let Ok(d) = state.db.demo_by_slug(&slug).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match d.logo.as_deref().map(|l| data_url(l, &["image/png", "image/jpeg", "image/webp", "image/svg+xml"], MAX_LOGO_BYTES)) {
+    match d
+        .logo
+        .as_deref()
+        .map(|l| data_url(l, &["image/png", "image/jpeg", "image/webp", "image/svg+xml"], MAX_LOGO_BYTES))
+    {
         Some(Ok((mime, bytes))) => image(&mime, bytes),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
 /// The demo's look applied to a merchant's widget configuration (for `widget-config?demo=`).
-pub async fn dress(state: &AppState, merchant: &MerchantId, slug: &str, display: &mut crate::domain::settings::DisplaySettings) -> Option<Option<String>> {
+pub async fn dress(
+    state: &AppState,
+    merchant: &MerchantId,
+    slug: &str,
+    display: &mut crate::domain::settings::DisplaySettings,
+) -> Option<Option<String>> {
     let d = state.db.demo_by_slug(slug).await.ok()?;
     if d.merchant_id != merchant.as_str() {
         return None;
@@ -464,7 +486,10 @@ pub async fn dress(state: &AppState, merchant: &MerchantId, slug: &str, display:
         for v in display.greeting.values_mut() {
             *v = g.clone();
         }
-        display.greeting.entry(display.default_language.clone()).or_insert_with(|| g.clone());
+        display
+            .greeting
+            .entry(display.default_language.clone())
+            .or_insert_with(|| g.clone());
     }
     Some(d.store_id)
 }

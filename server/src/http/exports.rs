@@ -51,7 +51,9 @@ fn day(ms: i64) -> String {
 }
 
 fn csv_bytes(rows: &[Vec<String>]) -> Result<Bytes, std::io::Error> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::with_capacity(64 * 1024));
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::with_capacity(64 * 1024));
     for r in rows {
         w.write_record(r).map_err(std::io::Error::other)?;
     }
@@ -141,8 +143,12 @@ async fn metrics_csv(
     }
     let rows = state.db.rollup_rows(&m.id, sel.grain.as_str(), &sel.filter).await?;
     let names = state.db.dimension_names(&m.id).await?;
-    let mut currencies: std::collections::BTreeSet<String> =
-        state.db.order_currencies(&m.id, sel.filter.from, sel.filter.to).await?.into_iter().collect();
+    let mut currencies: std::collections::BTreeSet<String> = state
+        .db
+        .order_currencies(&m.id, sel.filter.from, sel.filter.to)
+        .await?
+        .into_iter()
+        .collect();
     // Group per period and the chosen dimension; empty keys belong to no store/department/expert.
     let mut groups: std::collections::BTreeMap<(i64, String, String, String), Stats> = Default::default();
     for r in &rows {
@@ -163,14 +169,28 @@ async fn metrics_csv(
         }
     }
     let currencies: Vec<String> = currencies.into_iter().collect();
-    let mut header: Vec<String> = ["period_start", "store_id", "store", "department_id", "department", "expert_id", "expert"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let mut header: Vec<String> = [
+        "period_start",
+        "store_id",
+        "store",
+        "department_id",
+        "department",
+        "expert_id",
+        "expert",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     header.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
     header.extend(currencies.iter().map(|c| format!("revenue_{c}")));
     let w = sel.grain.width_ms();
-    let name = |id: &str| if id.is_empty() { String::new() } else { csv_safe(&names.get(id).cloned().unwrap_or_default()).into_owned() };
+    let name = |id: &str| {
+        if id.is_empty() {
+            String::new()
+        } else {
+            csv_safe(&names.get(id).cloned().unwrap_or_default()).into_owned()
+        }
+    };
     let mut out = vec![header];
     for ((bucket, store, dep, expert), s) in &groups {
         let by_store = by == "store" || sel.filter.store_id.is_some();
@@ -178,7 +198,15 @@ async fn metrics_csv(
         if by == "department" {
             metrics.experts_available_avg = None;
         }
-        let mut row = vec![time(*bucket), store.clone(), name(store), dep.clone(), name(dep), expert.clone(), name(expert)];
+        let mut row = vec![
+            time(*bucket),
+            store.clone(),
+            name(store),
+            dep.clone(),
+            name(dep),
+            expert.clone(),
+            name(expert),
+        ];
         row.extend(metric_cells(&metrics, &currencies));
         out.push(row);
     }
@@ -301,10 +329,20 @@ async fn conversation_page(
 async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let f = plain_filter(&q)?;
     let n = state.db.count_messages(&m.id, &f).await?;
-    let header: Vec<String> = ["conversation_id", "seq", "sent_at", "author_role", "expert_id", "expert", "shopper_id", "kind", "text"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let header: Vec<String> = [
+        "conversation_id",
+        "seq",
+        "sent_at",
+        "author_role",
+        "expert_id",
+        "expert",
+        "shopper_id",
+        "kind",
+        "text",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let (db, mid, filter) = (state.db.clone(), m.id.clone(), f.clone());
     let body = paged(header, None, move |after: Option<(i64, String, i64)>| {
         let (db, mid, filter) = (db.clone(), mid.clone(), filter.clone());

@@ -66,7 +66,9 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
     let mut display = settings.display.clone();
     let mut only_store = None;
     if let Some(slug) = q.demo.as_deref().filter(|s| !s.is_empty()) {
-        only_store = super::demos::dress(&state, &m, slug, &mut display).await.ok_or(ApiError::NotFound)?;
+        only_store = super::demos::dress(&state, &m, slug, &mut display)
+            .await
+            .ok_or(ApiError::NotFound)?;
     }
     let mut stores = state.db.list_stores(&m, &PageRequest::first(200)).await?.items;
     if let Some(only) = &only_store {

@@ -1,12 +1,12 @@
 //! WebSocket endpoints: `/ws/shopper` and `/ws/expert` (see docs/protocol.md).
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum_extra::extract::CookieJar;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
+use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::analytics::live;
@@ -102,7 +102,9 @@ async fn dashboard(
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let own = own_origin(&headers, state.config.secure_cookies);
     if let Some(o) = origin {
-        if crate::domain::settings::canonical_origin(o).is_none() || own.as_deref().and_then(crate::domain::settings::canonical_origin) != crate::domain::settings::canonical_origin(o) {
+        if crate::domain::settings::canonical_origin(o).is_none()
+            || own.as_deref().and_then(crate::domain::settings::canonical_origin) != crate::domain::settings::canonical_origin(o)
+        {
             return Err(ApiError::forbidden("cross-origin dashboard sockets are not allowed"));
         }
     }

@@ -91,7 +91,10 @@ pub async fn roll_forever(hub: Hub) {
                         if let Some(c) = hub.cluster.get() {
                             c.send(
                                 super::cluster::EVENTS.to_owned(),
-                                &super::cluster::Envelope::Rolled { n: c.node.clone(), merchant: m.clone() },
+                                &super::cluster::Envelope::Rolled {
+                                    n: c.node.clone(),
+                                    merchant: m.clone(),
+                                },
                             );
                         }
                     }
@@ -124,7 +127,11 @@ fn sample_availability(hub: &Hub, at: i64) {
             expert_id: Some(p.key().clone()),
             ..Default::default()
         };
-        let stores = if p.working_stores.is_empty() { &p.assigned_stores } else { &p.working_stores };
+        let stores = if p.working_stores.is_empty() {
+            &p.assigned_stores
+        } else {
+            &p.working_stores
+        };
         for s in stores {
             hub.analytics.emit(Event {
                 kind: "available_store",

@@ -136,7 +136,11 @@ impl Cluster {
 }
 
 /// Publishes in order, pipelining what has queued up.
-async fn publisher(mut conn: redis::aio::ConnectionManager, mut rx: mpsc::Receiver<(String, String)>, stop: tokio_util::sync::CancellationToken) {
+async fn publisher(
+    mut conn: redis::aio::ConnectionManager,
+    mut rx: mpsc::Receiver<(String, String)>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     let mut batch = Vec::with_capacity(256);
     loop {
         let n = tokio::select! {
@@ -253,10 +257,14 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
         let mine = hub.local_snapshot();
         let mut pipe = redis::pipe();
         for (m, snaps) in &mine {
-            pipe.set_ex(format!("fw:presence:{m}:{node}"), serde_json::to_string(snaps).expect("snap"), PRESENCE_TTL_S)
-                .ignore()
-                .sadd(format!("fw:presence-nodes:{m}"), &node)
-                .ignore();
+            pipe.set_ex(
+                format!("fw:presence:{m}:{node}"),
+                serde_json::to_string(snaps).expect("snap"),
+                PRESENCE_TTL_S,
+            )
+            .ignore()
+            .sadd(format!("fw:presence-nodes:{m}"), &node)
+            .ignore();
         }
         for m in published.iter().filter(|m| !mine.contains_key(*m)) {
             pipe.del(format!("fw:presence:{m}:{node}")).ignore();
@@ -313,7 +321,11 @@ impl Hub {
                 id: p.key().clone(),
                 available: p.available,
                 free: p.active < p.cap(),
-                stores: if p.working_stores.is_empty() { p.assigned_stores.clone() } else { p.working_stores.clone() },
+                stores: if p.working_stores.is_empty() {
+                    p.assigned_stores.clone()
+                } else {
+                    p.working_stores.clone()
+                },
                 departments: if p.working_departments.is_empty() {
                     p.assigned_departments.clone()
                 } else {

@@ -368,7 +368,11 @@ impl Hub {
     /// Deliver the stored messages after `after` and before `before` from the database.
     pub async fn fill_gap(&self, merchant: &str, conversation: &str, after: i64, before: i64) {
         let m = MerchantId::from_db(merchant.to_owned());
-        let Ok(missing) = self.db.messages_after(&m, conversation, after, (before - after - 1).clamp(1, 500)).await else {
+        let Ok(missing) = self
+            .db
+            .messages_after(&m, conversation, after, (before - after - 1).clamp(1, 500))
+            .await
+        else {
             return;
         };
         for msg in missing.iter().filter(|x| x.seq < before) {
@@ -521,7 +525,6 @@ impl Hub {
         metrics::gauge!("floorwalker_experts_available").set(n as f64);
     }
 
-
     /// Available experts of a merchant on this node, in total and per store they work now.
     pub fn available_experts(&self, merchant: &str) -> (i64, std::collections::HashMap<String, i64>) {
         let mut total = 0;
@@ -548,7 +551,11 @@ impl Hub {
                 if p.conns.is_empty() {
                     continue;
                 }
-                let stores = if p.working_stores.is_empty() { &p.assigned_stores } else { &p.working_stores };
+                let stores = if p.working_stores.is_empty() {
+                    &p.assigned_stores
+                } else {
+                    &p.working_stores
+                };
                 let deps = if p.working_departments.is_empty() {
                     &p.assigned_departments
                 } else {
@@ -645,7 +652,11 @@ impl Hub {
         }
         // This runs for every waiting chat on every pass: skip (without copying) the experts who
         // cannot take another offer and do not already hold this one.
-        let room = |e: &String| self.held.get(e).is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id));
+        let room = |e: &String| {
+            self.held
+                .get(e)
+                .is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id))
+        };
         self.merchant_experts
             .get(&row.merchant_id)
             .map(|s| s.iter().filter(|e| room(e) && eligible(e)).cloned().collect())

@@ -292,7 +292,11 @@ impl ShopperSession {
                 product,
             } => {
                 let web = page_url.starts_with("https://") || page_url.starts_with("http://");
-                if !web || page_url.chars().count() > 2000 || !short(&page_title, 300) || product.as_ref().is_some_and(|p| p.validate().is_err()) {
+                if !web
+                    || page_url.chars().count() > 2000
+                    || !short(&page_title, 300)
+                    || product.as_ref().is_some_and(|p| p.validate().is_err())
+                {
                     return bad(hub, conn, "invalid page context", None);
                 }
                 hub.analytics.emit(Event {
@@ -583,7 +587,7 @@ impl ShopperSession {
                 );
                 hub.emit(&row, "offline_message", None, None);
                 hub.offer_round(&row, "new", false).await;
-        hub.wake_cluster();
+                hub.wake_cluster();
             }
             _ => hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None)),
         }

@@ -115,7 +115,9 @@ impl Db {
     pub async fn roll_events(&self, limit: i64) -> Result<RollOutcome> {
         let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
-            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7311001)").fetch_one(&mut *tx).await?;
+            let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7311001)")
+                .fetch_one(&mut *tx)
+                .await?;
             if !got {
                 return Ok(RollOutcome::default());
             }
@@ -218,14 +220,22 @@ impl Db {
              WHERE merchant_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4",
         );
         let mut n = 4;
-        for (col, v) in [("store_id", &f.store_id), ("department_id", &f.department_id), ("expert_id", &f.expert_id)] {
+        for (col, v) in [
+            ("store_id", &f.store_id),
+            ("department_id", &f.department_id),
+            ("expert_id", &f.expert_id),
+        ] {
             if v.is_some() {
                 n += 1;
                 sql.push_str(&format!(" AND {col} = ${n}"));
             }
         }
         sql.push_str(" ORDER BY bucket");
-        let mut q = sqlx::query_as::<_, RollupRow>(&sql).bind(m.as_str()).bind(grain).bind(f.from).bind(f.to);
+        let mut q = sqlx::query_as::<_, RollupRow>(&sql)
+            .bind(m.as_str())
+            .bind(grain)
+            .bind(f.from)
+            .bind(f.to);
         for v in [&f.store_id, &f.department_id, &f.expert_id].into_iter().flatten() {
             q = q.bind(v);
         }
@@ -386,7 +396,11 @@ impl Db {
             }
         }
         tx.commit().await?;
-        Ok(if prev.is_some() { OrderOutcome::Updated(row) } else { OrderOutcome::Created(row) })
+        Ok(if prev.is_some() {
+            OrderOutcome::Updated(row)
+        } else {
+            OrderOutcome::Created(row)
+        })
     }
 
     /// Attributed revenue per conversation, for the conversations export.
@@ -449,7 +463,11 @@ pub struct TranscriptRow {
 /// `AND c.store_id = $n …` for the filters that are set, numbering from `next`.
 fn conv_filter_sql(f: &RollupFilter, next: &mut usize) -> String {
     let mut sql = String::new();
-    for (col, v) in [("c.store_id", &f.store_id), ("c.department_id", &f.department_id), ("c.expert_id", &f.expert_id)] {
+    for (col, v) in [
+        ("c.store_id", &f.store_id),
+        ("c.department_id", &f.department_id),
+        ("c.expert_id", &f.expert_id),
+    ] {
         if v.is_some() {
             sql.push_str(&format!(" AND {col} = ${next}"));
             *next += 1;
@@ -479,7 +497,10 @@ impl Db {
             super::chat::CONV_SELECT,
             limit.clamp(1, 10_000)
         );
-        let mut q = sqlx::query_as::<_, super::ConversationRow>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
+        let mut q = sqlx::query_as::<_, super::ConversationRow>(&sql)
+            .bind(m.as_str())
+            .bind(f.from)
+            .bind(f.to);
         for v in filter_values(f) {
             q = q.bind(v);
         }
@@ -490,7 +511,8 @@ impl Db {
     pub async fn count_conversations(&self, m: Tenant<'_>, f: &RollupFilter) -> Result<i64> {
         let mut n = 4;
         let filters = conv_filter_sql(f, &mut n);
-        let sql = format!("SELECT COUNT(*) FROM conversations c WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at < $3{filters}");
+        let sql =
+            format!("SELECT COUNT(*) FROM conversations c WHERE c.merchant_id = $1 AND c.created_at >= $2 AND c.created_at < $3{filters}");
         let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
         for v in filter_values(f) {
             q = q.bind(v);
@@ -532,8 +554,13 @@ impl Db {
     pub async fn count_messages(&self, m: Tenant<'_>, f: &RollupFilter) -> Result<i64> {
         let mut n = 4;
         let filters = conv_filter_sql(f, &mut n);
-        let join = if filters.is_empty() { "" } else { " JOIN conversations c ON c.id = m.conversation_id" };
-        let sql = format!("SELECT COUNT(*) FROM messages m{join} WHERE m.merchant_id = $1 AND m.created_at >= $2 AND m.created_at < $3{filters}");
+        let join = if filters.is_empty() {
+            ""
+        } else {
+            " JOIN conversations c ON c.id = m.conversation_id"
+        };
+        let sql =
+            format!("SELECT COUNT(*) FROM messages m{join} WHERE m.merchant_id = $1 AND m.created_at >= $2 AND m.created_at < $3{filters}");
         let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(m.as_str()).bind(f.from).bind(f.to);
         for v in filter_values(f) {
             q = q.bind(v);

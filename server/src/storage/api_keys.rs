@@ -219,6 +219,10 @@ impl Db {
     }
 
     pub async fn delete_api_calls_before(&self, cutoff: i64) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM api_calls WHERE at < $1").bind(cutoff).execute(&self.writer).await?.rows_affected())
+        Ok(sqlx::query("DELETE FROM api_calls WHERE at < $1")
+            .bind(cutoff)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
     }
 }

@@ -144,7 +144,13 @@ impl Db {
     }
 
     pub async fn delete_demo(&self, id: &str) -> Result<()> {
-        if sqlx::query("DELETE FROM demos WHERE id = $1").bind(id).execute(&self.writer).await?.rows_affected() == 0 {
+        if sqlx::query("DELETE FROM demos WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?
+            .rows_affected()
+            == 0
+        {
             return Err(StorageError::NotFound);
         }
         Ok(())

@@ -508,4 +508,3 @@ pub async fn claim(expert: &mut Ws, id: &str) {
         .await;
     assert!(matches!(c, Out::Conversation { .. }));
 }
-
