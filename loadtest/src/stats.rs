@@ -97,23 +97,9 @@ impl Stats {
 
     /// (lost, duplicates, double_claims) from the books.
     pub fn reconcile(&self) -> (u64, u64, u64) {
-        let acked = self.acked.lock().unwrap();
+        let lost = self.lost_ids().len() as u64;
         let received = self.received.lock().unwrap();
         let winners = self.winners.lock().unwrap();
-        let mut lost = 0;
-        for ((conv, from), ids) in acked.iter() {
-            // A chat nobody claimed has no other side to deliver to.
-            if !winners.contains_key(conv) {
-                continue;
-            }
-            let to = if *from == Side::Shopper { Side::Expert } else { Side::Shopper };
-            let got = received.get(&(conv.clone(), to));
-            for id in ids {
-                if got.is_none_or(|g| !g.contains_key(id)) {
-                    lost += 1;
-                }
-            }
-        }
         let duplicates = received.values().flat_map(|m| m.values()).filter(|seqs| seqs.len() > 1).count() as u64;
         let double_claims = winners.values().filter(|w| w.len() > 1).count() as u64;
         (lost, duplicates, double_claims)

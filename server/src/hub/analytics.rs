@@ -127,12 +127,7 @@ fn sample_availability(hub: &Hub, at: i64) {
             expert_id: Some(p.key().clone()),
             ..Default::default()
         };
-        let stores = if p.working_stores.is_empty() {
-            &p.assigned_stores
-        } else {
-            &p.working_stores
-        };
-        for s in stores {
+        for s in p.stores() {
             hub.analytics.emit(Event {
                 kind: "available_store",
                 store_id: Some(s.clone()),

@@ -321,16 +321,8 @@ impl Hub {
                 id: p.key().clone(),
                 available: p.available,
                 free: p.active < p.cap(),
-                stores: if p.working_stores.is_empty() {
-                    p.assigned_stores.clone()
-                } else {
-                    p.working_stores.clone()
-                },
-                departments: if p.working_departments.is_empty() {
-                    p.assigned_departments.clone()
-                } else {
-                    p.working_departments.clone()
-                },
+                stores: p.stores().to_vec(),
+                departments: p.departments().to_vec(),
             });
         }
         out

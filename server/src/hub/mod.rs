@@ -85,18 +85,24 @@ impl Presence {
     pub fn cap(&self) -> i64 {
         self.own_cap.min(self.merchant_cap).max(1)
     }
-    pub fn works(&self, store: &str, department: &str) -> bool {
-        let stores = if self.working_stores.is_empty() {
+    /// The stores the expert works now (their choice, else every assigned one).
+    pub fn stores(&self) -> &[String] {
+        if self.working_stores.is_empty() {
             &self.assigned_stores
         } else {
             &self.working_stores
-        };
-        let deps = if self.working_departments.is_empty() {
+        }
+    }
+    /// The departments the expert works now (their choice, else every assigned one).
+    pub fn departments(&self) -> &[String] {
+        if self.working_departments.is_empty() {
             &self.assigned_departments
         } else {
             &self.working_departments
-        };
-        stores.iter().any(|s| s == store) && deps.iter().any(|d| d == department)
+        }
+    }
+    pub fn works(&self, store: &str, department: &str) -> bool {
+        self.stores().iter().any(|s| s == store) && self.departments().iter().any(|d| d == department)
     }
     pub fn eligible(&self, store: &str, department: &str) -> bool {
         self.available && self.active < self.cap() && self.works(store, department)
@@ -551,17 +557,7 @@ impl Hub {
                 if p.conns.is_empty() {
                     continue;
                 }
-                let stores = if p.working_stores.is_empty() {
-                    &p.assigned_stores
-                } else {
-                    &p.working_stores
-                };
-                let deps = if p.working_departments.is_empty() {
-                    &p.assigned_departments
-                } else {
-                    &p.working_departments
-                };
-                f(p.available, p.active < p.cap(), stores, deps);
+                f(p.available, p.active < p.cap(), p.stores(), p.departments());
             }
         }
         if let Some(remote) = self.cluster.get().and_then(|c| c.remote.get(merchant)) {
