@@ -118,8 +118,14 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 let c = &stats.c;
+                let window = {
+                    let mut w = stats.window_delivery_us.lock().unwrap();
+                    let p = (w.value_at_quantile(0.5) as f64 / 1000.0, w.value_at_quantile(0.99) as f64 / 1000.0);
+                    w.reset();
+                    p
+                };
                 eprintln!(
-                    "[{:>4.0}s] chats {}/{} claimed, sent {}, acked {}, delivered {}, reconnects {}",
+                    "[{:>4.0}s] chats {}/{} claimed, sent {}, acked {}, delivered {}, reconnects {}, delivery ms p50 {:.1} p99 {:.1}",
                     phase.start.elapsed().as_secs_f64(),
                     c.chats_claimed.load(Ordering::Relaxed),
                     c.chats_requested.load(Ordering::Relaxed),
@@ -127,6 +133,8 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
                     c.messages_acked.load(Ordering::Relaxed),
                     c.messages_delivered.load(Ordering::Relaxed),
                     c.reconnects.load(Ordering::Relaxed),
+                    window.0,
+                    window.1,
                 );
             }
         })
@@ -251,7 +259,9 @@ fn on_message(
     if first {
         Stats::inc(&stats.c.messages_delivered);
         if live {
-            let _ = stats.delivery_us.lock().unwrap().record(now_us().saturating_sub(sent).max(1));
+            let took = now_us().saturating_sub(sent).max(1);
+            let _ = stats.delivery_us.lock().unwrap().record(took);
+            let _ = stats.window_delivery_us.lock().unwrap().record(took);
         }
     }
     (first && live).then(|| cid.to_owned())

@@ -18,7 +18,12 @@ pub fn ws_url(http: &str, path: &str) -> String {
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<(Sink, Stream)> {
-    let (ws, _) = tokio::time::timeout(Duration::from_secs(20), tokio_tungstenite::connect_async(url)).await??;
+    // Nagle off, as browsers have it: small frames leave at once.
+    let (ws, _) = tokio::time::timeout(
+        Duration::from_secs(20),
+        tokio_tungstenite::connect_async_with_config(url, None, true),
+    )
+    .await??;
     Ok(ws.split())
 }
 

@@ -32,6 +32,8 @@ pub struct Stats {
     pub c: Counters,
     pub claim_ms: Mutex<Histogram<u64>>,
     pub delivery_us: Mutex<Histogram<u64>>,
+    /// Deliveries since the last progress line (reset by it), to see when a tail happens.
+    pub window_delivery_us: Mutex<Histogram<u64>>,
     /// conversation → experts who were told they won it.
     pub winners: Mutex<HashMap<String, HashSet<String>>>,
     /// (conversation, sender side) → client ids acknowledged to the sender.
@@ -46,6 +48,7 @@ impl Stats {
             c: Counters::default(),
             claim_ms: Mutex::new(Histogram::new_with_bounds(1, 600_000, 3).unwrap()),
             delivery_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
+            window_delivery_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
             winners: Mutex::new(HashMap::new()),
             acked: Mutex::new(HashMap::new()),
             received: Mutex::new(HashMap::new()),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -96,7 +97,15 @@ impl Application {
             // Tell every socket to reconnect elsewhere (close 1001) while HTTP drains.
             hub.shutdown.cancel();
         };
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        // TCP_NODELAY: a chat frame is small and must leave at once. With Nagle's algorithm a
+        // frame written while the previous one is unacknowledged waits for the peer's delayed
+        // ACK (40 ms on Linux) — that was the whole delivery-latency tail in the load test.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(signal)
             .await?;
         stop.cancel();

@@ -149,10 +149,13 @@ async fn a_full_chat_from_request_to_rating(b: Backend) {
     // Contacts: the claim made the shopper the expert's contact.
     let sid = floorwalker::ids::ExpertId::parse(offer_expert(&app, "expert1@demo.example").await.as_str()).unwrap();
     assert_eq!(app.db.count_contacts(&merchant, &sid).await.unwrap(), 1);
-    // Every transition was recorded as an event (written off the message path).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Every transition was recorded as an event (written off the message path, a moment later).
     for kind in ["requested", "offered", "claimed", "ended", "rated"] {
-        assert!(app.db.count_events(&merchant, kind).await.unwrap() >= 1, "no {kind} event");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while app.db.count_events(&merchant, kind).await.unwrap() == 0 {
+            assert!(std::time::Instant::now() < deadline, "no {kind} event");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     }
     app.stop().await;
 }

@@ -190,8 +190,9 @@ impl Stats {
                 self.csat.resize(5, 0);
                 self.csat[(v - 1) as usize] += 1;
             }
-            "message.shopper" => self.msg_shopper += 1,
-            "message.expert" => self.msg_expert += 1,
+            // One event may count several messages (the emitter folds them).
+            "message.shopper" => self.msg_shopper += value.unwrap_or(1),
+            "message.expert" => self.msg_expert += value.unwrap_or(1),
             "available" => self.avail_min += 1,
             "available_store" => self.store_avail_min += 1,
             "order" => {

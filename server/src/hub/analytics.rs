@@ -18,7 +18,7 @@ use crate::storage::{Db, Event};
 #[derive(Clone)]
 pub struct Emitter {
     tx: mpsc::Sender<Event>,
-    /// Rings after events were written, so the roller need not wait for its tick.
+    /// Asks the roller to run now rather than at its tick (after an order changed, say).
     pub written: Arc<Notify>,
     /// Merchant ids whose rollups just changed.
     pub rolled: broadcast::Sender<Arc<str>>,
@@ -32,33 +32,47 @@ impl Emitter {
     }
 }
 
+/// Events written per transaction at most.
+const MAX_BATCH: usize = 2000;
+/// How long the writer gathers events before it writes them.
+const FLUSH_EVERY: Duration = Duration::from_millis(250);
+
 pub fn start(db: Db, stop: CancellationToken) -> (Emitter, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::channel::<Event>(50_000);
-    let written = Arc::new(Notify::new());
     let (rolled, _) = broadcast::channel(1024);
     let emitter = Emitter {
         tx,
-        written: written.clone(),
+        written: Arc::new(Notify::new()),
         rolled,
     };
     let handle = tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(1000);
+        let mut batch = Vec::with_capacity(MAX_BATCH);
         loop {
             tokio::select! {
-                n = rx.recv_many(&mut batch, 1000) => {
+                n = rx.recv_many(&mut batch, MAX_BATCH) => {
                     if n == 0 { break; }
                 }
                 _ = stop.cancelled() => {
                     // Drain what is queued, then stop.
                     rx.close();
-                    while rx.recv_many(&mut batch, 1000).await > 0 {
+                    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
                         write(&db, &mut batch).await;
                     }
                     break;
                 }
             }
+            // Gather for a moment: one transaction (one fsync on SQLite) every FLUSH_EVERY
+            // instead of one per message batch, which would double the load on the writer.
+            let deadline = tokio::time::Instant::now() + FLUSH_EVERY;
+            while batch.len() < MAX_BATCH {
+                let room = MAX_BATCH - batch.len();
+                match tokio::time::timeout_at(deadline, rx.recv_many(&mut batch, room)).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+            fold_messages(&mut batch);
             write(&db, &mut batch).await;
-            written.notify_one();
         }
     });
     (emitter, handle)
@@ -84,7 +98,10 @@ pub async fn roll_forever(hub: Hub) {
             sample_availability(&hub, minute * 60_000);
         }
         loop {
-            match hub.db.roll_events(2000).await {
+            let started = std::time::Instant::now();
+            let rolled = hub.db.roll_events(2000).await;
+            metrics::histogram!("floorwalker_roll_seconds").record(started.elapsed().as_secs_f64());
+            match rolled {
                 Ok(out) => {
                     for m in &out.merchants {
                         let _ = hub.analytics.rolled.send(Arc::from(m.as_str()));
@@ -143,15 +160,60 @@ fn sample_availability(hub: &Hub, at: i64) {
     }
 }
 
-async fn write(db: &Db, batch: &mut Vec<Event>) {
-    if batch.is_empty() {
-        return;
+/// Fold per-message events of the same merchant, kind, place, expert and minute into one event
+/// whose `value` is the count (the rollups' finest grain is a minute). At a thousand messages a
+/// second this turns a thousand rows to insert, roll and delete into a few dozen.
+fn fold_messages(batch: &mut Vec<Event>) {
+    let mut counts: std::collections::HashMap<(String, &'static str, i64, Option<String>, Option<String>, Option<String>), usize> =
+        Default::default();
+    let mut kept = Vec::with_capacity(batch.len());
+    for e in batch.drain(..) {
+        let foldable = e.kind.starts_with("message.") && e.conversation_id.is_none() && e.shopper_id.is_none();
+        if !foldable {
+            kept.push(e);
+            continue;
+        }
+        let key = (
+            e.merchant_id.clone(),
+            e.kind,
+            e.at.div_euclid(60_000),
+            e.store_id.clone(),
+            e.department_id.clone(),
+            e.expert_id.clone(),
+        );
+        match counts.get(&key) {
+            Some(&i) => {
+                let folded: &mut Event = &mut kept[i];
+                folded.value = Some(folded.value.unwrap_or(1) + e.value.unwrap_or(1));
+            }
+            None => {
+                counts.insert(key, kept.len());
+                kept.push(e);
+            }
+        }
     }
+    *batch = kept;
+}
+
+/// Write events a hundred per transaction (each a few milliseconds, so chat messages never wait
+/// long for SQLite's one writer), retrying each part a few times before dropping it.
+async fn write(db: &Db, batch: &mut Vec<Event>) {
+    for part in batch.chunks(WRITE_CHUNK) {
+        write_part(db, part).await;
+    }
+    batch.clear();
+}
+
+const WRITE_CHUNK: usize = 100;
+
+async fn write_part(db: &Db, part: &[Event]) {
     for attempt in 0..3 {
-        match db.insert_events(batch).await {
+        let started = std::time::Instant::now();
+        let written = db.insert_events(part).await;
+        metrics::histogram!("floorwalker_events_insert_seconds").record(started.elapsed().as_secs_f64());
+        match written {
             Ok(()) => {
-                metrics::counter!("floorwalker_events_written_total").increment(batch.len() as u64);
-                batch.clear();
+                metrics::counter!("floorwalker_events_written_total").increment(part.len() as u64);
                 return;
             }
             Err(e) => {
@@ -160,6 +222,60 @@ async fn write(db: &Db, batch: &mut Vec<Event>) {
             }
         }
     }
-    metrics::counter!("floorwalker_events_dropped_total").increment(batch.len() as u64);
-    batch.clear();
+    metrics::counter!("floorwalker_events_dropped_total").increment(part.len() as u64);
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(kind: &'static str, at: i64, expert: &str) -> Event {
+        Event {
+            merchant_id: "m".into(),
+            kind,
+            at,
+            store_id: Some("s".into()),
+            department_id: Some("d".into()),
+            expert_id: Some(expert.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn message_events_fold_per_place_expert_and_minute() {
+        let claimed = Event {
+            merchant_id: "m".into(),
+            kind: "claimed",
+            at: 1_000,
+            conversation_id: Some("c".into()),
+            ..Default::default()
+        };
+        let mut batch = vec![
+            msg("message.shopper", 1_000, ""),
+            claimed.clone(),
+            msg("message.shopper", 59_999, ""),
+            msg("message.expert", 2_000, "e1"),
+            msg("message.expert", 3_000, "e2"),
+            msg("message.shopper", 60_000, ""),
+            msg("message.expert", 4_000, "e1"),
+        ];
+        fold_messages(&mut batch);
+        let got: Vec<(&str, i64, Option<&str>, Option<i64>)> =
+            batch.iter().map(|e| (e.kind, e.at, e.expert_id.as_deref(), e.value)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("message.shopper", 1_000, Some(""), Some(2)),
+                ("claimed", 1_000, None, None),
+                ("message.expert", 2_000, Some("e1"), Some(2)),
+                ("message.expert", 3_000, Some("e2"), None),
+                ("message.shopper", 60_000, Some(""), None),
+            ]
+        );
+        // Counted the same as unfolded: 3 shopper and 3 expert messages.
+        let mut stats = crate::analytics::stats::Stats::default();
+        for e in &batch {
+            stats.apply(e.kind, e.value, None);
+        }
+        assert_eq!((stats.msg_shopper, stats.msg_expert), (3, 3));
+    }
 }

@@ -537,7 +537,10 @@ impl ExpertSession {
             return failed("not_eligible");
         }
         let eid = ExpertId::from_db(me.to_owned());
-        match hub.db.claim(m, conversation_id, &eid).await {
+        let started = std::time::Instant::now();
+        let claimed = hub.db.claim(m, conversation_id, &eid).await;
+        metrics::histogram!("floorwalker_claim_update_seconds").record(started.elapsed().as_secs_f64());
+        match claimed {
             Ok(true) => {}
             Ok(false) => return failed("taken"),
             Err(_) => {
@@ -557,7 +560,7 @@ impl ExpertSession {
         let waited = crate::now_ms() - row.queued_at;
         hub.record_claim_time(m.as_str(), waited as f64 / 1000.0);
         let name = self.expert.as_ref().map(|e| e.name.clone()).unwrap_or_default();
-        // Answer first; the contact and the transcript line follow off the claim's path.
+        // Answer first; the transcript line follows off the claim's path.
         if let Some(fresh) = hub.announce(m, conversation_id).await {
             hub.emit(&fresh, "claimed", Some(waited), Some(me));
             hub.send_expert(
@@ -567,11 +570,8 @@ impl ExpertSession {
                     reason: "claimed_by_you".into(),
                 },
             );
-            let (hub, m, me, shopper) = (hub.clone(), m.clone(), me.to_owned(), row.shopper_id.clone());
+            let hub = hub.clone();
             tokio::spawn(async move {
-                if let Err(e) = hub.db.touch_contact(&m, &me, &shopper).await {
-                    tracing::warn!(error = %e, "could not record the contact");
-                }
                 hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))
                     .await;
             });

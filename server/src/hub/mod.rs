@@ -138,6 +138,9 @@ pub struct HubInner {
     /// Claims of one conversation on this node run one at a time; see `claim_gate`.
     claiming: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     queue_sent: DashMap<String, (u32, u32)>,
+    /// Conversations offered for the first time, to be marked `offered` in one write after the
+    /// routing pass (one statement, not one commit per chat).
+    to_mark: std::sync::Mutex<Vec<String>>,
     settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
@@ -188,6 +191,7 @@ impl Hub {
             held: DashMap::new(),
             claiming: DashMap::new(),
             queue_sent: DashMap::new(),
+            to_mark: Default::default(),
             settings: DashMap::new(),
             claim_seconds: DashMap::new(),
             writer: wtx,
@@ -420,7 +424,17 @@ impl Hub {
     /// Hand a message to the writer and wait until it is stored (or failed).
     pub async fn store(&self, msg: NewMessage, from_conn: Option<u64>) -> Result<AppendOutcome, ()> {
         let (reply, rx) = oneshot::channel();
-        if self.writer.send(writer::WriteJob { msg, from_conn, reply }).await.is_err() {
+        if self
+            .writer
+            .send(writer::WriteJob {
+                msg,
+                from_conn,
+                reply,
+                queued: Instant::now(),
+            })
+            .await
+            .is_err()
+        {
             return Err(());
         }
         match tokio::time::timeout(Duration::from_secs(15), rx).await {
@@ -692,7 +706,7 @@ impl Hub {
             return;
         }
         if row.status == "queued" {
-            let _ = self.db.mark_offered(&row.id).await;
+            self.to_mark.lock().expect("to_mark").push(row.id.clone());
             self.emit(row, "offered", None, None);
         }
         let base = self.base_offer(row, reason).await;
@@ -729,6 +743,11 @@ impl Hub {
                 reason: reason.to_owned(),
             };
             for e in track.experts {
+                // Free the slot at once, so the next top-up can fill it (not only the next
+                // full pass, which would hold claims to about one round a second).
+                if let Some(mut h) = self.held.get_mut(&e) {
+                    h.remove(conversation);
+                }
                 if Some(e.as_str()) != except {
                     self.send_expert(&e, &out);
                 }
@@ -863,6 +882,10 @@ impl Hub {
             let result = if full { self.route_once().await } else { self.top_up().await };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "routing pass failed");
+            }
+            let marks = std::mem::take(&mut *self.to_mark.lock().expect("to_mark"));
+            if let Err(e) = self.db.mark_offered(&marks).await {
+                tracing::warn!(error = %e, "marking chats offered failed");
             }
         }
     }

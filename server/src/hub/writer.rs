@@ -21,6 +21,8 @@ pub struct WriteJob {
     /// The socket that sent it: it gets the `ack`, not the `message`.
     pub from_conn: Option<u64>,
     pub reply: oneshot::Sender<Result<AppendOutcome, ()>>,
+    /// When the session handed it over (for the queue-wait metric).
+    pub queued: std::time::Instant,
 }
 
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
@@ -31,12 +33,15 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
         jobs.sort_by(|a, b| a.msg.conversation_id.cmp(&b.msg.conversation_id));
         let batch: Vec<NewMessage> = jobs.iter().map(|j| j.msg.clone()).collect();
         let started = std::time::Instant::now();
+        if let Some(first) = jobs.iter().map(|j| j.queued).min() {
+            metrics::histogram!("floorwalker_message_queue_seconds").record((started - first).as_secs_f64());
+        }
         let result = hub.db.append_messages(&batch).await;
         metrics::histogram!("floorwalker_message_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("floorwalker_message_batch_size").record(batch.len() as f64);
         match result {
-            Ok((outcomes, firsts)) => {
-                for (i, ms) in firsts {
+            Ok(done) => {
+                for (i, ms) in done.first_responses {
                     let j = &jobs[i];
                     hub.analytics.emit(Event {
                         merchant_id: j.msg.merchant_id.clone(),
@@ -47,7 +52,7 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
                         ..Default::default()
                     });
                 }
-                for (job, outcome) in jobs.drain(..).zip(outcomes) {
+                for ((job, outcome), (store, department)) in jobs.drain(..).zip(done.outcomes).zip(done.places) {
                     if let AppendOutcome::Stored(m) = &outcome {
                         hub.deliver_message(&job.msg.merchant_id, m, job.from_conn).await;
                         let kind = match m.author.role.as_str() {
@@ -56,12 +61,15 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
                             _ => None,
                         };
                         if let Some(kind) = kind {
+                            // Store and department set, no conversation: the emitter folds these
+                            // into one counted event per place and minute.
                             hub.analytics.emit(Event {
                                 merchant_id: job.msg.merchant_id.clone(),
                                 kind,
                                 at: m.sent_at,
-                                conversation_id: Some(m.conversation_id.clone()),
-                                expert_id: m.author.expert_id.clone(),
+                                store_id: Some(store),
+                                department_id: Some(department),
+                                expert_id: Some(m.author.expert_id.clone().unwrap_or_default()),
                                 ..Default::default()
                             });
                         }

@@ -108,108 +108,142 @@ pub struct LiveStore {
     pub experts_available: i64,
 }
 
+/// The place and person an event counts for: each event adds to one rollup row per grain of
+/// its combination, so a combination's events and rows can be folded on their own.
+type Combo = (String, String, String, String);
+
+/// Part of a roll, small enough to write in a few milliseconds.
+#[derive(Default)]
+struct RollChunk {
+    adds: Vec<(RollKey, Stats)>,
+    /// Per-message events: deleted once counted.
+    delete: Vec<String>,
+    /// Everything else: kept as facts (the shopper journey reads them), marked rolled.
+    mark: Vec<String>,
+}
+
+/// Rollup rows a chunk may write at most, and events it may settle.
+const CHUNK_KEYS: usize = 150;
+const CHUNK_EVENTS: usize = 400;
+
+const PENDING_EVENTS: &str = "SELECT e.id, e.merchant_id, e.kind, e.at, \
+        COALESCE(e.store_id, c.store_id, '') AS store_id, \
+        COALESCE(e.department_id, c.department_id, '') AS department_id, \
+        COALESCE(e.expert_id, c.expert_id, '') AS expert_id, e.value, e.data_json \
+     FROM events e LEFT JOIN conversations c ON c.id = e.conversation_id \
+     WHERE e.rolled = 0 ORDER BY e.at LIMIT $1";
+
+const BUCKET_ROWS: &str =
+    "SELECT store_id, department_id, expert_id, stats FROM rollups WHERE merchant_id = $1 AND grain = $2 AND bucket = $3";
+
+/// Group events by combination and cut the groups into chunks.
+fn plan_roll(events: &[PendingEvent], out: &mut RollOutcome) -> Vec<RollChunk> {
+    let mut groups: BTreeMap<Combo, RollChunk> = BTreeMap::new();
+    for e in events {
+        let combo = (
+            e.merchant_id.clone(),
+            e.store_id.clone(),
+            e.department_id.clone(),
+            e.expert_id.clone(),
+        );
+        let g = groups.entry(combo).or_default();
+        if e.kind.starts_with("message.") {
+            g.delete.push(e.id.clone());
+        } else {
+            g.mark.push(e.id.clone());
+        }
+        let mut one = Stats::default();
+        if !one.apply(&e.kind, e.value, e.data_json.as_deref()) {
+            continue;
+        }
+        out.merchants.insert(e.merchant_id.clone());
+        for (grain, width) in GRAINS {
+            let key = RollKey {
+                merchant_id: e.merchant_id.clone(),
+                grain,
+                bucket: e.at - e.at.rem_euclid(width),
+                store_id: e.store_id.clone(),
+                department_id: e.department_id.clone(),
+                expert_id: e.expert_id.clone(),
+            };
+            match g.adds.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, s)) => s.merge(&one),
+                None => g.adds.push((key, one.clone())),
+            }
+        }
+    }
+    let mut chunks = vec![RollChunk::default()];
+    for (_, g) in groups {
+        let last = chunks.last_mut().expect("one");
+        let started = !last.adds.is_empty() || !last.delete.is_empty() || !last.mark.is_empty();
+        if started && (last.adds.len() + g.adds.len() > CHUNK_KEYS || last.delete.len() + last.mark.len() >= CHUNK_EVENTS) {
+            chunks.push(RollChunk::default());
+        }
+        let last = chunks.last_mut().expect("one");
+        last.adds.extend(g.adds);
+        last.delete.extend(g.delete);
+        last.mark.extend(g.mark);
+    }
+    chunks
+}
+
 impl Db {
-    /// Fold up to `limit` unrolled events into the rollups, in one write transaction, so every
-    /// event counts exactly once. On PostgreSQL an advisory lock keeps to one roller at a time
-    /// across nodes (the others find the lock taken and skip this round).
+    /// Fold up to `limit` unrolled events into the rollups so every event counts exactly once:
+    /// a rollup row changes in the same transaction that settles (deletes or marks) the events
+    /// it counted.
+    ///
+    /// On SQLite, whose one writer also stores every chat message, the work is read and
+    /// computed first and written in chunks of a few milliseconds each, so a message never
+    /// waits behind a whole roll (the roller is the only writer of rollups and of `rolled`).
+    /// On PostgreSQL everything runs in one transaction under an advisory lock, which keeps to
+    /// one roller at a time across nodes (the others find it taken and skip this round).
     pub async fn roll_events(&self, limit: i64) -> Result<RollOutcome> {
-        let mut tx = self.begin_write().await?;
+        let mut out = RollOutcome::default();
         if self.backend == Backend::Postgres {
+            let mut tx = self.begin_write().await?;
             let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7311001)")
                 .fetch_one(&mut *tx)
                 .await?;
             if !got {
-                return Ok(RollOutcome::default());
+                return Ok(out);
             }
-        }
-        let events: Vec<PendingEvent> = sqlx::query_as(
-            "SELECT e.id, e.merchant_id, e.kind, e.at, \
-                    COALESCE(e.store_id, c.store_id, '') AS store_id, \
-                    COALESCE(e.department_id, c.department_id, '') AS department_id, \
-                    COALESCE(e.expert_id, c.expert_id, '') AS expert_id, e.value, e.data_json \
-             FROM events e LEFT JOIN conversations c ON c.id = e.conversation_id \
-             WHERE e.rolled = 0 ORDER BY e.at LIMIT $1",
-        )
-        .bind(limit)
-        .fetch_all(&mut *tx)
-        .await?;
-        if events.is_empty() {
-            return Ok(RollOutcome::default());
-        }
-        let mut adds: HashMap<RollKey, Stats> = HashMap::new();
-        let mut out = RollOutcome {
-            events: events.len(),
-            ..Default::default()
-        };
-        for e in &events {
-            let mut one = Stats::default();
-            if !one.apply(&e.kind, e.value, e.data_json.as_deref()) {
-                continue;
+            let events: Vec<PendingEvent> = sqlx::query_as(PENDING_EVENTS).bind(limit).fetch_all(&mut *tx).await?;
+            out.events = events.len();
+            let chunks = plan_roll(&events, &mut out);
+            let mut old = HashMap::new();
+            for (merchant, grain, bucket) in touched_buckets(&chunks) {
+                let rows = sqlx::query_as(BUCKET_ROWS)
+                    .bind(merchant)
+                    .bind(grain)
+                    .bind(bucket)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                add_bucket_rows(&mut old, merchant, grain, bucket, rows);
             }
-            out.merchants.insert(e.merchant_id.clone());
-            for (grain, width) in GRAINS {
-                let key = RollKey {
-                    merchant_id: e.merchant_id.clone(),
-                    grain,
-                    bucket: e.at - e.at.rem_euclid(width),
-                    store_id: e.store_id.clone(),
-                    department_id: e.department_id.clone(),
-                    expert_id: e.expert_id.clone(),
-                };
-                adds.entry(key).or_default().merge(&one);
+            for chunk in &chunks {
+                write_chunk(&mut tx, chunk, &old).await?;
             }
+            tx.commit().await?;
+            return Ok(out);
         }
-        let mut keys: Vec<_> = adds.into_iter().collect();
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
-        for (k, add) in keys {
-            let old: Option<(String,)> = sqlx::query_as(
-                "SELECT stats FROM rollups WHERE merchant_id = $1 AND grain = $2 AND bucket = $3 AND store_id = $4 \
-                 AND department_id = $5 AND expert_id = $6",
-            )
-            .bind(&k.merchant_id)
-            .bind(k.grain)
-            .bind(k.bucket)
-            .bind(&k.store_id)
-            .bind(&k.department_id)
-            .bind(&k.expert_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let mut stats = match old {
-                Some((s,)) => serde_json::from_str::<Stats>(&s).map_err(|e| StorageError::Corrupt(format!("rollup: {e}")))?,
-                None => Stats::default(),
-            };
-            stats.merge(&add);
-            sqlx::query(
-                "INSERT INTO rollups (merchant_id, grain, bucket, store_id, department_id, expert_id, stats) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (merchant_id, grain, bucket, store_id, department_id, expert_id) DO UPDATE SET stats = excluded.stats",
-            )
-            .bind(&k.merchant_id)
-            .bind(k.grain)
-            .bind(k.bucket)
-            .bind(&k.store_id)
-            .bind(&k.department_id)
-            .bind(&k.expert_id)
-            .bind(serde_json::to_string(&stats).expect("stats"))
-            .execute(&mut *tx)
-            .await?;
+        let events: Vec<PendingEvent> = sqlx::query_as(PENDING_EVENTS).bind(limit).fetch_all(&self.pool).await?;
+        out.events = events.len();
+        let chunks = plan_roll(&events, &mut out);
+        let mut old = HashMap::new();
+        for (merchant, grain, bucket) in touched_buckets(&chunks) {
+            let rows = sqlx::query_as(BUCKET_ROWS)
+                .bind(merchant)
+                .bind(grain)
+                .bind(bucket)
+                .fetch_all(&self.pool)
+                .await?;
+            add_bucket_rows(&mut old, merchant, grain, bucket, rows);
         }
-        // Per-message events have done their job once counted; everything else stays as a fact
-        // (the shopper journey reads them).
-        for chunk in events.chunks(200) {
-            let ids = placeholders(chunk.len(), 1);
-            let del_sql = format!("DELETE FROM events WHERE id IN ({ids}) AND kind IN ('message.shopper', 'message.expert')");
-            let upd_sql = format!("UPDATE events SET rolled = 1 WHERE id IN ({ids})");
-            let mut del = sqlx::query(&del_sql);
-            let mut upd = sqlx::query(&upd_sql);
-            for e in chunk {
-                del = del.bind(&e.id);
-                upd = upd.bind(&e.id);
-            }
-            del.execute(&mut *tx).await?;
-            upd.execute(&mut *tx).await?;
+        for chunk in &chunks {
+            let mut tx = self.begin_write().await?;
+            write_chunk(&mut tx, chunk, &old).await?;
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -439,6 +473,83 @@ impl Db {
         .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
+}
+
+/// The (merchant, grain, bucket)s a roll writes to: a handful (this minute, hour and day).
+fn touched_buckets(chunks: &[RollChunk]) -> Vec<(&str, &'static str, i64)> {
+    let mut b: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| c.adds.iter().map(|(k, _)| (k.merchant_id.as_str(), k.grain, k.bucket)))
+        .collect();
+    b.sort();
+    b.dedup();
+    b
+}
+
+fn add_bucket_rows(
+    old: &mut HashMap<RollKey, String>,
+    merchant: &str,
+    grain: &'static str,
+    bucket: i64,
+    rows: Vec<(String, String, String, String)>,
+) {
+    for (store_id, department_id, expert_id, stats) in rows {
+        let key = RollKey {
+            merchant_id: merchant.to_owned(),
+            grain,
+            bucket,
+            store_id,
+            department_id,
+            expert_id,
+        };
+        old.insert(key, stats);
+    }
+}
+
+/// Write one chunk's rollup rows (old value merged with what it adds) and settle its events.
+async fn write_chunk(tx: &mut sqlx::Transaction<'static, sqlx::Any>, chunk: &RollChunk, old: &HashMap<RollKey, String>) -> Result<()> {
+    let mut merged = Vec::with_capacity(chunk.adds.len());
+    for (k, add) in &chunk.adds {
+        let mut stats = match old.get(k) {
+            Some(s) => serde_json::from_str::<Stats>(s).map_err(|e| StorageError::Corrupt(format!("rollup: {e}")))?,
+            None => Stats::default(),
+        };
+        stats.merge(add);
+        merged.push((k, serde_json::to_string(&stats).expect("stats")));
+    }
+    for rows in merged.chunks(100) {
+        let sql = format!(
+            "INSERT INTO rollups (merchant_id, grain, bucket, store_id, department_id, expert_id, stats) VALUES {} \
+             ON CONFLICT (merchant_id, grain, bucket, store_id, department_id, expert_id) DO UPDATE SET stats = excluded.stats",
+            super::value_rows(rows.len(), 7)
+        );
+        let mut q = sqlx::query(&sql);
+        for (k, stats) in rows {
+            q = q
+                .bind(&k.merchant_id)
+                .bind(k.grain)
+                .bind(k.bucket)
+                .bind(&k.store_id)
+                .bind(&k.department_id)
+                .bind(&k.expert_id)
+                .bind(stats);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for (ids, sql) in [
+        (&chunk.delete, "DELETE FROM events WHERE id IN"),
+        (&chunk.mark, "UPDATE events SET rolled = 1 WHERE id IN"),
+    ] {
+        for part in ids.chunks(300) {
+            let sql = format!("{sql} ({})", placeholders(part.len(), 1));
+            let mut q = sqlx::query(&sql);
+            for id in part {
+                q = q.bind(id);
+            }
+            q.execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
 }
 
 /// "$a, $a+1, …" for `n` values starting at placeholder number `first`.

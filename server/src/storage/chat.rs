@@ -156,6 +156,19 @@ pub enum AppendOutcome {
     InvalidState(String),
 }
 
+/// What one `append_messages` call did.
+#[derive(Debug, Default)]
+pub struct Appended {
+    /// One per input message, in input order.
+    pub outcomes: Vec<AppendOutcome>,
+    /// Expert messages that were their conversation's first answer: (input index, ms since
+    /// the claim), for the first-response analytics.
+    pub first_responses: Vec<(usize, i64)>,
+    /// (store, department) of each input message's conversation ('' when not stored), so
+    /// message counts can be rolled up without a lookup per message.
+    pub places: Vec<(String, String)>,
+}
+
 #[derive(sqlx::FromRow)]
 struct MessageRow {
     conversation_id: String,
@@ -381,29 +394,59 @@ impl Db {
             .await?)
     }
 
-    pub async fn mark_offered(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE id = $2 AND status = 'queued'")
-            .bind(now_ms())
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+    /// `queued` → `offered` for these conversations (those still queued), in one transaction.
+    pub async fn mark_offered(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for chunk in ids.chunks(500) {
+            let sql = format!(
+                "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
+                super::analytics::placeholders(chunk.len(), 2)
+            );
+            let mut q = sqlx::query(&sql).bind(now_ms());
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// The claim: one conditional update, so exactly one expert wins on any number of nodes.
+    /// The winner's shopper becomes their contact (or the last-chat time is refreshed) in the
+    /// same transaction: one commit, not two.
     pub async fn claim(&self, m: Tenant<'_>, conversation: &str, expert: &ExpertId) -> Result<bool> {
-        let done = sqlx::query(
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        let won: Option<(String,)> = sqlx::query_as(
             "UPDATE conversations SET status = 'claimed', expert_id = $1, claimed_at = $2, last_expert_msg_at = NULL, target_expert_id = NULL \
              WHERE merchant_id = $3 AND id = $4 AND expert_id IS NULL AND status IN ('queued', 'offered') \
-             AND (target_expert_id IS NULL OR target_expert_id = $1)",
+             AND (target_expert_id IS NULL OR target_expert_id = $1) RETURNING shopper_id",
         )
         .bind(expert.as_str())
-        .bind(now_ms())
+        .bind(now)
         .bind(m.as_str())
         .bind(conversation)
-        .execute(&self.writer)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let Some((shopper,)) = won else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at",
+        )
+        .bind(m.as_str())
+        .bind(expert.as_str())
+        .bind(shopper)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Put a claimed conversation whose expert never answered back in the queue.
@@ -513,14 +556,15 @@ impl Db {
     /// Store a batch of messages in one transaction. Each gets the next sequence number of its
     /// conversation; a repeated `client_msg_id` returns the original. Outcomes are in input order.
     /// If the transaction fails nothing is stored and the caller must not acknowledge anything.
-    /// The second list names the expert messages that were their conversation's first answer,
-    /// with the time since the claim in ms (for the first-response analytics).
-    pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<(Vec<AppendOutcome>, Vec<(usize, i64)>)> {
+    pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<Appended> {
         let now = now_ms();
         let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(batch.len());
         let mut firsts = Vec::new();
+        let mut places = Vec::with_capacity(batch.len());
         for m in batch {
+            // Every path below pushes exactly one outcome; the place is filled in when stored.
+            places.push((String::new(), String::new()));
             if let Some(cid) = &m.client_msg_id {
                 let prev = sqlx::query_as::<_, MessageRow>(&format!("{MSG_SELECT} WHERE m.conversation_id = $1 AND m.client_msg_id = $2"))
                     .bind(&m.conversation_id)
@@ -555,16 +599,16 @@ impl Db {
             // RETURNING sees the new values: a first answer shows first_response_at = now.
             let sql = format!(
                 "UPDATE conversations SET last_seq = last_seq + 1{expert_stamp} WHERE id = $2 AND merchant_id = $3 AND {cond} \
-                 RETURNING last_seq, first_response_at, claimed_at"
+                 RETURNING last_seq, first_response_at, claimed_at, store_id, department_id"
             );
-            let seq: Option<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(&sql)
+            let seq: Option<(i64, Option<i64>, Option<i64>, String, String)> = sqlx::query_as(&sql)
                 .bind(now)
                 .bind(&m.conversation_id)
                 .bind(&m.merchant_id)
                 .bind(who)
                 .fetch_optional(&mut *tx)
                 .await?;
-            let Some((seq, first_at, claimed_at)) = seq else {
+            let Some((seq, first_at, claimed_at, store_id, department_id)) = seq else {
                 let status: Option<(String,)> = sqlx::query_as("SELECT status FROM conversations WHERE id = $1 AND merchant_id = $2")
                     .bind(&m.conversation_id)
                     .bind(&m.merchant_id)
@@ -592,6 +636,7 @@ impl Db {
                     }
                 }
             }
+            *places.last_mut().expect("pushed above") = (store_id, department_id);
             let id = uuid::Uuid::now_v7().to_string();
             let expert_id = match &m.sender {
                 Sender::Expert { id, .. } => Some(id.clone()),
@@ -640,7 +685,11 @@ impl Db {
             }));
         }
         tx.commit().await?;
-        Ok((out, firsts))
+        Ok(Appended {
+            outcomes: out,
+            first_responses: firsts,
+            places,
+        })
     }
 
     /// (id, merchant, last_seq) of these conversations (any merchant: for the hub's catch-up).
@@ -679,22 +728,6 @@ impl Db {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|r| r.0))
-    }
-
-    /// Make the shopper the expert's contact (or refresh the last-chat time).
-    pub async fn touch_contact(&self, m: Tenant<'_>, expert: &str, shopper: &str) -> Result<()> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at",
-        )
-        .bind(m.as_str())
-        .bind(expert)
-        .bind(shopper)
-        .bind(now)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
     }
 
     /// The approved expert who served this shopper most recently, if any.
@@ -740,27 +773,32 @@ impl Db {
         .await?)
     }
 
-    /// Write a batch of analytics events in one transaction.
+    /// Write analytics events in one transaction, a hundred rows per statement. (Callers keep
+    /// batches short: SQLite's one writer also stores every chat message.)
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for e in events {
-            sqlx::query(
+        for chunk in events.chunks(100) {
+            let sql = format!(
                 "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&e.merchant_id)
-            .bind(e.kind)
-            .bind(e.at)
-            .bind(e.shopper_id.as_deref())
-            .bind(e.store_id.as_deref())
-            .bind(e.department_id.as_deref())
-            .bind(e.expert_id.as_deref())
-            .bind(e.conversation_id.as_deref())
-            .bind(e.value)
-            .bind(e.data_json.as_deref())
-            .execute(&mut *tx)
-            .await?;
+                 VALUES {}",
+                super::value_rows(chunk.len(), 11)
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(uuid::Uuid::now_v7().to_string())
+                    .bind(e.merchant_id.clone())
+                    .bind(e.kind)
+                    .bind(e.at)
+                    .bind(e.shopper_id.clone())
+                    .bind(e.store_id.clone())
+                    .bind(e.department_id.clone())
+                    .bind(e.expert_id.clone())
+                    .bind(e.conversation_id.clone())
+                    .bind(e.value)
+                    .bind(e.data_json.clone());
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -214,6 +214,14 @@ impl<T> Page<T> {
     }
 }
 
+/// "($1, …, $cols), ($cols+1, …), …" for a multi-row `VALUES` of `rows` rows.
+pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", analytics::placeholders(cols, r * cols + 1)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub(crate) fn json_col<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T> {
     serde_json::from_str(s).map_err(|e| StorageError::Corrupt(format!("{what}: {e}")))
 }
