@@ -497,6 +497,8 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                 offers
             }
             _ => {
+                // The welcome must be the first frame after hello; anything else is an error.
+                Stats::inc(&stats.c.errors);
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }

@@ -343,10 +343,7 @@ impl ExpertSession {
             active: open.len() as i64,
             contacts_on: e.features.contacts,
         };
-        hub.add_presence(e.id.as_str(), presence, conn);
-        for c in &open {
-            self.follow(hub, conn, &c.id);
-        }
+        hub.add_presence(e.id.as_str(), presence);
         let stores = hub
             .db
             .list_stores(&m, &PageRequest::first(200))
@@ -380,17 +377,17 @@ impl ExpertSession {
         let offers = hub.backlog(e.id.as_str()).await;
         let colleagues = hub
             .db
-            .list_experts(&m, Some(ExpertStatus::Approved), &PageRequest::first(200))
+            .approved_expert_names(&m)
             .await
-            .map(|p| p.items)
             .unwrap_or_default()
             .into_iter()
-            .filter(|x| x.id != e.id)
-            .map(|x| NamedRef {
-                id: x.id.to_string(),
-                name: x.name,
-            })
+            .filter(|(id, _)| id.as_str() != e.id.as_str())
+            .map(|(id, name)| NamedRef { id, name })
             .collect();
+        // The welcome is this socket's first frame: the socket joins the expert's presence and
+        // the open conversations only now, with nothing awaited in between.
+        hub.attach_conn(e.id.as_str(), conn);
+        let welcomed: std::collections::HashSet<String> = offers.iter().map(|o| o.conversation_id.clone()).collect();
         hub.send_out(
             conn,
             &Out::ExpertWelcome {
@@ -408,6 +405,21 @@ impl ExpertSession {
                 colleagues,
             },
         );
+        for c in &open {
+            self.follow(hub, conn, &c.id);
+        }
+        // Offers that reached this expert while the backlog was read went to their other
+        // sockets (or none): this one gets them after the welcome.
+        let late: Vec<String> = hub
+            .held
+            .get(e.id.as_str())
+            .map(|h| h.iter().filter(|c| !welcomed.contains(*c)).cloned().collect())
+            .unwrap_or_default();
+        for conversation in late {
+            if let Some(offer) = hub.offer_for(&m, &conversation, e.id.as_str()).await {
+                hub.send_out(conn, &Out::Offer { offer });
+            }
+        }
         Step::Continue
     }
 

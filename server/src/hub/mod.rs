@@ -501,12 +501,14 @@ impl Hub {
 
     // ----- presence -----
 
-    pub fn add_presence(&self, expert: &str, p: Presence, conn: u64) {
+    /// Make an expert present on this node (or refresh a present one's settings). The new socket
+    /// is attached with [`Hub::attach_conn`] once its welcome is queued, so the welcome is the
+    /// first frame it gets.
+    pub fn add_presence(&self, expert: &str, p: Presence) {
         let merchant = p.merchant_id.clone();
         self.experts
             .entry(expert.to_owned())
             .and_modify(|cur| {
-                cur.conns.push(conn);
                 // A later socket refreshes assignments and settings; availability stays.
                 cur.assigned_stores = p.assigned_stores.clone();
                 cur.assigned_departments = p.assigned_departments.clone();
@@ -514,9 +516,16 @@ impl Hub {
                 cur.contacts_on = p.contacts_on;
                 cur.active = p.active;
             })
-            .or_insert_with(|| Presence { conns: vec![conn], ..p });
+            .or_insert_with(|| Presence { conns: vec![], ..p });
         self.merchant_experts.entry(merchant).or_default().insert(expert.to_owned());
         self.publish_availability();
+    }
+
+    /// From now on, frames for this expert reach this socket too.
+    pub fn attach_conn(&self, expert: &str, conn: u64) {
+        if let Some(mut p) = self.experts.get_mut(expert) {
+            p.conns.push(conn);
+        }
     }
 
     pub fn remove_presence_conn(&self, expert: &str, conn: u64) {
@@ -645,31 +654,37 @@ impl Hub {
         o
     }
 
-    /// Which local experts should hold this waiting conversation's offer now.
-    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64) -> Vec<String> {
-        let eligible = |e: &String| self.experts.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id));
+    /// Whether this local expert should hold this waiting conversation's offer now: the
+    /// targeted expert only; else the shopper's contact first, for a while, if they can take it;
+    /// else every eligible expert with room for another offer (or already holding this one).
+    fn is_target(&self, row: &ConversationRow, expert: &str, routing_contact_first_ms: i64, now: i64) -> bool {
+        let eligible = |e: &str| self.experts.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id));
         if let Some(t) = &row.target_expert_id {
-            let here = self.merchant_experts.get(&row.merchant_id).is_some_and(|s| s.contains(t));
-            return if here && eligible(t) { vec![t.clone()] } else { vec![] };
+            return t == expert && eligible(expert);
         }
         if let Some(c) = &row.contact_expert_id {
-            if now - row.queued_at < routing_contact_first_ms {
-                // The contact expert first, if they can take it; otherwise everyone.
-                if self.experts.get(c).is_some_and(|p| p.eligible(&row.store_id, &row.department_id)) {
-                    return vec![c.clone()];
-                }
+            if now - row.queued_at < routing_contact_first_ms && eligible(c) {
+                return c == expert;
             }
         }
-        // This runs for every waiting chat on every pass: skip (without copying) the experts who
-        // cannot take another offer and do not already hold this one.
-        let room = |e: &String| {
-            self.held
-                .get(e)
-                .is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id))
-        };
+        let room = self
+            .held
+            .get(expert)
+            .is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id));
+        room && eligible(expert)
+    }
+
+    /// Which local experts should hold this waiting conversation's offer now. This runs for
+    /// every waiting chat on every pass, so it filters without copying until it keeps one.
+    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64) -> Vec<String> {
         self.merchant_experts
             .get(&row.merchant_id)
-            .map(|s| s.iter().filter(|e| room(e) && eligible(e)).cloned().collect())
+            .map(|s| {
+                s.iter()
+                    .filter(|e| self.is_target(row, e, routing_contact_first_ms, now))
+                    .cloned()
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -775,13 +790,10 @@ impl Hub {
             .await
             .unwrap_or_default();
         let now = now_ms();
+        let contact_first_ms = i64::from(settings.routing.contact_first_s) * 1000;
         let mut out = Vec::new();
         for row in rows {
-            if self.held.get(expert).is_some_and(|h| h.len() >= MAX_OFFERS_PER_EXPERT) {
-                break;
-            }
-            let targets = self.targets(&row, i64::from(settings.routing.contact_first_s) * 1000, now);
-            if targets.iter().any(|t| t == expert) {
+            if self.is_target(&row, expert, contact_first_ms, now) {
                 self.offers.entry(row.id.clone()).or_default().experts.insert(expert.to_owned());
                 self.held.entry(expert.to_owned()).or_default().insert(row.id.clone());
                 let base = self.base_offer(&row, "new").await;
@@ -789,6 +801,16 @@ impl Hub {
             }
         }
         out
+    }
+
+    /// The offer for one conversation as this expert should see it, if it still waits.
+    pub async fn offer_for(&self, merchant: &MerchantId, conversation: &str, expert: &str) -> Option<Offer> {
+        let row = self.db.conversation(merchant, conversation).await.ok()?;
+        if !row.is_waiting() {
+            return None;
+        }
+        let base = self.base_offer(&row, "new").await;
+        Some(Self::offer_to(&base, &row, expert))
     }
 
     /// A chat waits for an expert: routers on the other nodes run now instead of at their tick.

@@ -172,6 +172,8 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     };
     hub.unregister(conn, &session.conversations());
     session.finish(&hub, conn).await;
+    let why = code.map_or_else(|| "client".to_owned(), |c| c.to_string());
+    metrics::counter!("floorwalker_socket_closes_total", "code" => why).increment(1);
     if let Some(code) = code {
         // Whatever was queued before the close (e.g. the error that explains it) goes first.
         if code != close::SLOW_CONSUMER {

@@ -1,5 +1,7 @@
 //! Experts: sign-up, lifecycle, assignments, feature switches, store-app tokens and contacts.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::{json_col, to_json, Db, Page, PageRequest, Result, StorageError, Tenant};
@@ -131,13 +133,45 @@ impl Db {
             .bind(page.fetch())
             .fetch_all(&self.pool)
             .await?;
+        // Assignments of the whole page in two queries, not two per expert.
+        let mut stores: HashMap<String, Vec<StoreId>> = HashMap::new();
+        let mut deps: HashMap<String, Vec<DepartmentId>> = HashMap::new();
+        if !rows.is_empty() {
+            let ids = super::analytics::placeholders(rows.len(), 2);
+            for (table, col) in [("expert_stores", "store_id"), ("expert_departments", "department_id")] {
+                let sql = format!(
+                    "SELECT expert_id, {col} FROM {table} WHERE merchant_id = $1 AND expert_id IN ({ids}) ORDER BY expert_id, {col}"
+                );
+                let mut q = sqlx::query_as::<_, (String, String)>(&sql).bind(m.as_str());
+                for r in &rows {
+                    q = q.bind(&r.id);
+                }
+                for (expert, x) in q.fetch_all(&self.pool).await? {
+                    if table == "expert_stores" {
+                        stores.entry(expert).or_default().push(StoreId::from_db(x));
+                    } else {
+                        deps.entry(expert).or_default().push(DepartmentId::from_db(x));
+                    }
+                }
+            }
+        }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let id = ExpertId::from_db(r.id.clone());
-            let (s, d) = self.assignments(m, &id).await?;
+            let (s, d) = (stores.remove(&r.id).unwrap_or_default(), deps.remove(&r.id).unwrap_or_default());
             out.push(r.into_expert(s, d)?);
         }
         Ok(Page::from_rows(out, page, |e| e.id.to_string()))
+    }
+
+    /// (id, name) of the merchant's approved experts, by name (at most 500): the store app's
+    /// list of colleagues to transfer to.
+    pub async fn approved_expert_names(&self, m: Tenant<'_>) -> Result<Vec<(String, String)>> {
+        Ok(
+            sqlx::query_as("SELECT id, name FROM experts WHERE merchant_id = $1 AND status = 'approved' ORDER BY name, id LIMIT 500")
+                .bind(m.as_str())
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 
     /// Apply a lifecycle action. Deactivation ends every store-app token of the expert.
