@@ -20,6 +20,7 @@ on_both_backends!(
     transfer_contacts_history_and_saved_replies,
     unclaimed_chats_become_missed,
     deactivation_closes_the_experts_socket,
+    the_welcome_comes_first_while_chats_keep_arriving,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -716,5 +717,72 @@ async fn identify_needs_the_merchants_signature(b: Backend) {
     shopper
         .until("forbidden", |o| matches!(o, Out::Error { code, .. } if code == "forbidden"))
         .await;
+    app.stop().await;
+}
+
+/// The welcome is an expert socket's first frame even when offers are being made at that very
+/// moment (before, an offer could overtake it and a client would take the hello for failed).
+async fn the_welcome_comes_first_while_chats_keep_arriving(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let mut tokens = Vec::new();
+    for email in ["expert1@demo.example", "expert2@demo.example"] {
+        let (_, body) = app
+            .client()
+            .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+            .await;
+        tokens.push(body["token"].as_str().unwrap().to_owned());
+    }
+    // Four shoppers keep requesting chats and leaving them, so offers are made all the time
+    // (and the queue stays short enough for the experts to have room for them). A third expert
+    // stays online throughout, so the store counts as staffed.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (mut staff, _) = expert_ws(&app, "expert3@demo.example").await;
+    let staffed = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                staff.drain(50).await;
+            }
+        })
+    };
+    let mut churn = Vec::new();
+    for i in 0..4u64 {
+        let (stop, store, dep) = (stop.clone(), store.clone(), dep.clone());
+        let url = format!("{}/ws/shopper?merchant={m}&v=1", app.url.replace("http", "ws"));
+        churn.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut shopper = Ws::connect(&url, None).await;
+                shopper.send(json!({"type": "hello"})).await;
+                shopper.until("welcome", |o| matches!(o, Out::ShopperWelcome { .. })).await;
+                let id = start_chat(&mut shopper, &store, &dep, &format!("churn {i}")).await;
+                shopper.send(json!({"type": "end", "conversation_id": id})).await;
+                shopper.drain(20).await;
+                n += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20 + 10 * i)).await;
+            }
+            n
+        }));
+    }
+    let mut offers_seen = 0;
+    for round in 0..40 {
+        let mut ws = Ws::expert(&app).await;
+        ws.send(json!({"type": "hello", "token": tokens[round % tokens.len()]})).await;
+        let first = ws.recv().await;
+        assert!(matches!(first, Out::ExpertWelcome { .. }), "round {round}: first frame {first:?}");
+        if let Out::ExpertWelcome { offers, .. } = &first {
+            offers_seen += offers.len();
+        }
+        offers_seen += ws.drain(30).await.iter().filter(|o| matches!(o, Out::Offer { .. })).count();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut chats = 0;
+    for c in churn {
+        chats += c.await.unwrap();
+    }
+    staffed.await.unwrap();
+    assert!(chats >= 8, "the shoppers kept chats coming ({chats})");
+    assert!(offers_seen > 0, "the experts were offered those chats");
     app.stop().await;
 }
