@@ -756,8 +756,17 @@ async fn the_welcome_comes_first_while_chats_keep_arriving(b: Backend) {
                 let mut shopper = Ws::connect(&url, None).await;
                 shopper.send(json!({"type": "hello"})).await;
                 shopper.until("welcome", |o| matches!(o, Out::ShopperWelcome { .. })).await;
-                let id = start_chat(&mut shopper, &store, &dep, &format!("churn {i}")).await;
-                shopper.send(json!({"type": "end", "conversation_id": id})).await;
+                shopper
+                    .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": format!("churn {i}"), "client_msg_id": "first"}))
+                    .await;
+                // Only the churn matters here, not each chat's fate.
+                let answer = shopper
+                    .until_within("an answer", std::time::Duration::from_secs(5), |o| {
+                        matches!(o, Out::Conversation { .. } | Out::Unavailable { .. } | Out::Error { .. })
+                    })
+                    .await;
+                let Out::Conversation { conversation } = answer else { continue };
+                shopper.send(json!({"type": "end", "conversation_id": conversation.id})).await;
                 shopper.drain(20).await;
                 n += 1;
                 tokio::time::sleep(std::time::Duration::from_millis(20 + 10 * i)).await;

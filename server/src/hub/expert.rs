@@ -384,11 +384,11 @@ impl ExpertSession {
             .filter(|(id, _)| id.as_str() != e.id.as_str())
             .map(|(id, name)| NamedRef { id, name })
             .collect();
-        // The welcome is this socket's first frame: the socket joins the expert's presence and
-        // the open conversations only now, with nothing awaited in between.
-        hub.attach_conn(e.id.as_str(), conn);
         let welcomed: std::collections::HashSet<String> = offers.iter().map(|o| o.conversation_id.clone()).collect();
-        hub.send_out(
+        // The welcome is this socket's first frame: the socket joins the expert's presence (and
+        // then the open conversations) only as it is queued.
+        hub.attach_conn(
+            e.id.as_str(),
             conn,
             &Out::ExpertWelcome {
                 protocol: PROTOCOL_VERSION,

@@ -521,10 +521,17 @@ impl Hub {
         self.publish_availability();
     }
 
-    /// From now on, frames for this expert reach this socket too.
-    pub fn attach_conn(&self, expert: &str, conn: u64) {
-        if let Some(mut p) = self.experts.get_mut(expert) {
-            p.conns.push(conn);
+    /// Queue `first` on the socket, then let every later frame for this expert reach it too.
+    /// Both happen under the presence entry's lock, which senders to the expert also take, so
+    /// no frame from another thread can overtake `first`.
+    pub fn attach_conn(&self, expert: &str, conn: u64, first: &Out) {
+        let f = frame(first);
+        match self.experts.get_mut(expert) {
+            Some(mut p) => {
+                self.send_conn(conn, &f);
+                p.conns.push(conn);
+            }
+            None => self.send_conn(conn, &f),
         }
     }
 
