@@ -10,6 +10,7 @@ use floorwalker::{app, auth, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    return_large_frees_to_the_os();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
@@ -53,5 +54,18 @@ async fn main() -> anyhow::Result<()> {
             println!("operator {} created ({})", account.email, account.id);
             Ok(())
         }
+    }
+}
+
+/// Large allocations (an Argon2 password hash takes 19 MiB) always come from `mmap`, so freeing
+/// one gives the memory back. glibc otherwise raises its mmap threshold after the first such free
+/// and keeps later ones in per-thread arenas: a hundred expert sign-ups left a node at 575 MiB
+/// resident instead of 40.
+fn return_large_frees_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tunable; it is called before anything large is
+    // allocated.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
