@@ -47,6 +47,10 @@ pub struct ChatArgs {
     /// "stored but never delivered" from "acknowledged but not stored" (which must never happen).
     #[arg(long)]
     pub database_url: Option<String>,
+    /// Clients send a `read` receipt for every live message they get, as the widget and the
+    /// store app do while the chat is on screen.
+    #[arg(long)]
+    pub read_receipts: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -72,6 +76,8 @@ struct Phase {
     stop_sending: Instant,
     final_sync: Instant,
     finish: Instant,
+    /// Whether clients acknowledge what they read (`--read-receipts`).
+    read_receipts: bool,
 }
 
 impl Phase {
@@ -94,6 +100,7 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         stop_sending: start + a.duration,
         final_sync: start + a.duration + a.settle + Duration::from_secs(1),
         finish: start + a.duration + a.settle * 2 + Duration::from_secs(1),
+        read_receipts: a.read_receipts,
     });
     let mut tasks = Vec::new();
     // A few experts reach for each offer, as on a real shop floor (not all of them at once).
@@ -412,6 +419,9 @@ async fn shopper(
                     Ok(Out::Message { message }) => {
                         seen_seq = seen_seq.max(message.seq);
                         on_message(&stats, Side::Shopper, &message, true, &mut max_live);
+                        if phase.read_receipts {
+                            let _ = client::send(&mut sink, &ShopperIn::Read { conversation_id: message.conversation_id.clone(), seq: message.seq }).await;
+                        }
                     }
                     Ok(Out::Messages { messages, .. }) => {
                         for m in &messages {
@@ -598,6 +608,9 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                     }
                     Ok(Out::Message { message }) => {
                         if let Some(s) = chats.get_mut(&message.conversation_id) { *s = (*s).max(message.seq); }
+                        if phase.read_receipts {
+                            let _ = client::send(&mut sink, &ExpertIn::Read { conversation_id: message.conversation_id.clone(), seq: message.seq }).await;
+                        }
                         if on_message(&stats, Side::Expert, &message, true, &mut max_live).is_some() && Instant::now() < phase.stop_sending {
                             let cid = format!("e{}-{n}", &me[4..12]);
                             n += 1;

@@ -91,6 +91,21 @@ async fn a_full_chat_from_request_to_rating(b: Backend) {
             |o| matches!(o, Out::Read { role, seq: s, .. } if role == "shopper" && *s == seq),
         )
         .await;
+    // Read marks are stored a moment later (several receipts in one write); a receipt past the
+    // last message or behind the stored mark changes nothing.
+    shopper.send(json!({"type": "read", "conversation_id": id, "seq": 0})).await;
+    let merchant_id = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let stored = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let row = app.db.conversation(&merchant_id, &id).await.unwrap();
+            if row.shopper_read_seq == seq || std::time::Instant::now() > deadline {
+                return row.shopper_read_seq;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    assert_eq!(stored.await, seq, "the read mark is stored");
     shopper
         .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "s2", "body": "Great, I'll come by"}))
         .await;

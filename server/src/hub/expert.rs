@@ -187,7 +187,7 @@ impl ExpertSession {
             ExpertIn::Read { conversation_id, seq } => {
                 if let Some(row) = self.mine(hub, conn, &m, &me_id, &conversation_id).await {
                     let seq = seq.clamp(0, row.last_seq);
-                    let _ = hub.db.set_read(&m, &conversation_id, "expert", seq).await;
+                    hub.note_read(m.as_str(), &conversation_id, "expert", seq);
                     hub.send_conversation(
                         &conversation_id,
                         &Out::Read {

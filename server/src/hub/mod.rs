@@ -141,6 +141,10 @@ pub struct HubInner {
     /// Conversations offered for the first time, to be marked `offered` in one write after the
     /// routing pass (one statement, not one commit per chat).
     to_mark: std::sync::Mutex<Vec<String>>,
+    /// Read receipts not stored yet: (conversation, role) → (merchant, seq). Stored a few times a
+    /// second in one transaction; with one write per receipt, clients that acknowledge every
+    /// message (as the widget and store app do) doubled the writes on SQLite's one writer.
+    reads: DashMap<(String, &'static str), (String, i64)>,
     settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
@@ -192,6 +196,7 @@ impl Hub {
             claiming: DashMap::new(),
             queue_sent: DashMap::new(),
             to_mark: Default::default(),
+            reads: DashMap::new(),
             settings: DashMap::new(),
             claim_seconds: DashMap::new(),
             writer: wtx,
@@ -209,6 +214,7 @@ impl Hub {
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
         let router_task = tokio::spawn(hub.clone().route_forever());
         tokio::spawn(analytics::roll_forever(hub.clone()));
+        tokio::spawn(hub.clone().store_reads_forever());
         Ok((
             hub,
             HubTasks {
@@ -891,6 +897,49 @@ impl Hub {
             return false;
         };
         self.db.get_store(merchant, &sid).await.is_ok_and(|s| s.is_open_at(now_ms()))
+    }
+
+    // ----- read receipts -----
+
+    /// Note that `role` has read `conversation` up to `seq` (stored within a moment).
+    pub fn note_read(&self, merchant: &str, conversation: &str, role: &'static str, seq: i64) {
+        self.reads
+            .entry((conversation.to_owned(), role))
+            .and_modify(|v| v.1 = v.1.max(seq))
+            .or_insert_with(|| (merchant.to_owned(), seq));
+    }
+
+    async fn store_reads(&self) {
+        let keys: Vec<(String, &'static str)> = self.reads.iter().map(|e| e.key().clone()).collect();
+        let marks: Vec<crate::storage::ReadMark> = keys
+            .into_iter()
+            .filter_map(|k| self.reads.remove(&k))
+            .map(|((conversation_id, role), (merchant_id, seq))| crate::storage::ReadMark {
+                merchant_id,
+                conversation_id,
+                role,
+                seq,
+            })
+            .collect();
+        if let Err(e) = self.db.set_reads(&marks).await {
+            // Kept for the next round (a newer receipt of the same chat wins).
+            tracing::warn!(error = %e, n = marks.len(), "storing read receipts failed; will retry");
+            for r in marks {
+                self.note_read(&r.merchant_id, &r.conversation_id, r.role, r.seq);
+            }
+        }
+    }
+
+    async fn store_reads_forever(self) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => {
+                    self.store_reads().await;
+                    return;
+                }
+                _ = tokio::time::sleep(Duration::from_millis(250)) => self.store_reads().await,
+            }
+        }
     }
 
     // ----- the routing loop -----

@@ -204,7 +204,7 @@ impl ShopperSession {
             ShopperIn::Read { conversation_id, seq } => {
                 if let Some(row) = self.own(hub, conn, &conversation_id).await {
                     let seq = seq.clamp(0, row.last_seq);
-                    let _ = hub.db.set_read(&self.merchant, &conversation_id, "shopper", seq).await;
+                    hub.note_read(self.merchant.as_str(), &conversation_id, "shopper", seq);
                     hub.send_conversation(
                         &conversation_id,
                         &Out::Read {

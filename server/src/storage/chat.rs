@@ -156,6 +156,15 @@ pub enum AppendOutcome {
     InvalidState(String),
 }
 
+/// How far one side of a conversation has read.
+#[derive(Debug, Clone)]
+pub struct ReadMark {
+    pub merchant_id: String,
+    pub conversation_id: String,
+    pub role: &'static str,
+    pub seq: i64,
+}
+
 /// What one `append_messages` call did.
 #[derive(Debug, Default)]
 pub struct Appended {
@@ -546,10 +555,28 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn set_read(&self, m: Tenant<'_>, id: &str, role: &str, seq: i64) -> Result<()> {
-        let col = if role == "shopper" { "shopper_read_seq" } else { "expert_read_seq" };
-        let sql = format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
-        sqlx::query(&sql).bind(seq).bind(m.as_str()).bind(id).execute(&self.writer).await?;
+    /// Store read marks (`role` is "shopper" or "expert"), in one transaction; a mark never moves
+    /// back and never past the last message.
+    pub async fn set_reads(&self, marks: &[ReadMark]) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for r in marks {
+            let col = if r.role == "shopper" {
+                "shopper_read_seq"
+            } else {
+                "expert_read_seq"
+            };
+            let sql = format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
+            sqlx::query(&sql)
+                .bind(r.seq)
+                .bind(&r.merchant_id)
+                .bind(&r.conversation_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
