@@ -7,47 +7,13 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, expert_at as expert, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 fn redis_url() -> String {
     std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-fn ws_base(http: &str) -> String {
-    http.replacen("http", "ws", 1)
-}
-
-async fn shopper(base: &str, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
-    let mut ws = Ws::connect(&format!("{}/ws/shopper?merchant={merchant}&v=1", ws_base(base)), None).await;
-    ws.send(match token {
-        Some(t) => json!({"type": "hello", "token": t}),
-        None => json!({"type": "hello"}),
-    })
-    .await;
-    match ws.recv().await {
-        Out::ShopperWelcome { shopper_id, token, .. } => (ws, shopper_id, token),
-        other => panic!("expected welcome, got {other:?}"),
-    }
-}
-
-async fn expert(base: &str, email: &str) -> Ws {
-    let res: Value = reqwest::Client::new()
-        .post(format!("{base}/api/v1/app/login"))
-        .json(&json!({"email": email, "password": DEMO_PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut ws = Ws::connect(&format!("{}/ws/expert?v=1", ws_base(base)), None).await;
-    ws.send(json!({"type": "hello", "token": res["token"]})).await;
-    let w = ws.recv().await;
-    assert!(matches!(w, Out::ExpertWelcome { .. }), "{w:?}");
-    ws
 }
 
 /// (merchant, Stockholm store, its first department) through any node.
@@ -165,8 +131,8 @@ async fn two_nodes_chat_and_race_as_one() {
         e.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
             .await;
     }
-    let claim = json!({"type": "claim", "conversation_id": id});
-    tokio::join!(sara.send(claim.clone()), other.send(claim.clone()));
+    let frame = json!({"type": "claim", "conversation_id": id});
+    tokio::join!(sara.send(frame.clone()), other.send(frame.clone()));
     let mut won = Vec::new();
     for e in [&mut sara, &mut other] {
         let o = e
@@ -218,14 +184,7 @@ async fn two_nodes_chat_and_race_as_one() {
     let shop_base = if win_name == "A" { &a.url } else { &b.url };
     let (mut shop_b, _, _) = shopper(shop_base, &m, None).await;
     let id2 = request(&mut shop_b, &store, &dep).await;
-    lose.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id2))
-        .await;
-    lose.send(json!({"type": "claim", "conversation_id": id2})).await;
-    lose.until(
-        "claimed",
-        |o| matches!(o, Out::Conversation { conversation } if conversation.id == id2 && conversation.status == "claimed"),
-    )
-    .await;
+    claim(&mut lose, &id2).await;
     lose.send(json!({"type": "send", "conversation_id": id2, "client_msg_id": "x", "body": "across nodes"}))
         .await;
     let got = collect(&mut shop_b, &id2, 1).await;
@@ -305,14 +264,7 @@ async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
     wait_available(&a.url, &m, 1).await;
     let (mut shop, _, _) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
-        .await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until(
-        "claimed",
-        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
-    )
-    .await;
+    claim(&mut exp, &id).await;
     exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "before", "body": "before"}))
         .await;
     assert_eq!(collect(&mut shop, &id, 1).await[0].1, "before");
@@ -398,14 +350,7 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     wait_available(&a.url, &m, 1).await;
     let (mut shop, _, token) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
-        .await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until(
-        "claimed",
-        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
-    )
-    .await;
+    claim(&mut exp, &id).await;
     // The shopper on A sends; every ack is recorded. Then A dies without a goodbye.
     let mut acked = Vec::new();
     for i in 0..10 {
@@ -522,14 +467,7 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     let mut exp = expert(&a.url, "expert1@demo.example").await;
     let (mut shop, _, _) = shopper(&a.url, &m, None).await;
     let id = request(&mut shop, &store, &dep).await;
-    exp.until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
-        .await;
-    exp.send(json!({"type": "claim", "conversation_id": id})).await;
-    exp.until(
-        "claimed",
-        |o| matches!(o, Out::Conversation { conversation } if conversation.status == "claimed"),
-    )
-    .await;
+    claim(&mut exp, &id).await;
 
     // The database goes away: the send is refused with a retryable error, not acknowledged.
     a.test_db.set_reachable(false).await;

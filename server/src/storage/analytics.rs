@@ -199,6 +199,8 @@ impl Db {
     /// one roller at a time across nodes (the others find it taken and skip this round).
     pub async fn roll_events(&self, limit: i64) -> Result<RollOutcome> {
         let mut out = RollOutcome::default();
+        // PostgreSQL reads and writes in this one transaction; SQLite reads from the pool.
+        let mut pg = None;
         if self.backend == Backend::Postgres {
             let mut tx = self.begin_write().await?;
             let (got,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_xact_lock(7311001)")
@@ -207,42 +209,38 @@ impl Db {
             if !got {
                 return Ok(out);
             }
-            let events: Vec<PendingEvent> = sqlx::query_as(PENDING_EVENTS).bind(limit).fetch_all(&mut *tx).await?;
-            out.events = events.len();
-            let chunks = plan_roll(&events, &mut out);
-            let mut old = HashMap::new();
-            for (merchant, grain, bucket) in touched_buckets(&chunks) {
-                let rows = sqlx::query_as(BUCKET_ROWS)
-                    .bind(merchant)
-                    .bind(grain)
-                    .bind(bucket)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                add_bucket_rows(&mut old, merchant, grain, bucket, rows);
-            }
-            for chunk in &chunks {
-                write_chunk(&mut tx, chunk, &old).await?;
-            }
-            tx.commit().await?;
-            return Ok(out);
+            pg = Some(tx);
         }
-        let events: Vec<PendingEvent> = sqlx::query_as(PENDING_EVENTS).bind(limit).fetch_all(&self.pool).await?;
+        let q = sqlx::query_as::<_, PendingEvent>(PENDING_EVENTS).bind(limit);
+        let events = match pg.as_mut() {
+            Some(tx) => q.fetch_all(&mut **tx).await?,
+            None => q.fetch_all(&self.pool).await?,
+        };
         out.events = events.len();
         let chunks = plan_roll(&events, &mut out);
         let mut old = HashMap::new();
         for (merchant, grain, bucket) in touched_buckets(&chunks) {
-            let rows = sqlx::query_as(BUCKET_ROWS)
-                .bind(merchant)
-                .bind(grain)
-                .bind(bucket)
-                .fetch_all(&self.pool)
-                .await?;
+            let q = sqlx::query_as(BUCKET_ROWS).bind(merchant).bind(grain).bind(bucket);
+            let rows = match pg.as_mut() {
+                Some(tx) => q.fetch_all(&mut **tx).await?,
+                None => q.fetch_all(&self.pool).await?,
+            };
             add_bucket_rows(&mut old, merchant, grain, bucket, rows);
         }
-        for chunk in &chunks {
-            let mut tx = self.begin_write().await?;
-            write_chunk(&mut tx, chunk, &old).await?;
-            tx.commit().await?;
+        match pg {
+            Some(mut tx) => {
+                for chunk in &chunks {
+                    write_chunk(&mut tx, chunk, &old).await?;
+                }
+                tx.commit().await?;
+            }
+            None => {
+                for chunk in &chunks {
+                    let mut tx = self.begin_write().await?;
+                    write_chunk(&mut tx, chunk, &old).await?;
+                    tx.commit().await?;
+                }
+            }
         }
         Ok(out)
     }

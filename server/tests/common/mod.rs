@@ -451,12 +451,24 @@ pub async fn demo_target(app: &TestApp) -> (String, String, String) {
 
 /// A signed-in expert socket (said hello, got welcome).
 pub async fn expert_ws(app: &TestApp, email: &str) -> (Ws, Out) {
-    let (s, b) = app
-        .client()
-        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
-        .await;
-    assert_eq!(s, StatusCode::OK, "{b}");
-    let mut ws = Ws::expert(app).await;
+    expert_at_with_welcome(&app.url, email).await
+}
+
+/// A signed-in expert socket on the server at `base` (any node of a cluster).
+pub async fn expert_at(base: &str, email: &str) -> Ws {
+    expert_at_with_welcome(base, email).await.0
+}
+
+async fn expert_at_with_welcome(base: &str, email: &str) -> (Ws, Out) {
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/v1/app/login"))
+        .json(&json!({"email": email, "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let b: Value = res.json().await.unwrap();
+    let mut ws = Ws::connect(&format!("{}/ws/expert?v=1", base.replacen("http", "ws", 1)), None).await;
     ws.send(json!({"type": "hello", "token": b["token"]})).await;
     let welcome = ws.recv().await;
     assert!(matches!(welcome, Out::ExpertWelcome { .. }), "{welcome:?}");
@@ -465,7 +477,16 @@ pub async fn expert_ws(app: &TestApp, email: &str) -> (Ws, Out) {
 
 /// A shopper socket that said hello; returns (socket, shopper id, token).
 pub async fn shopper_ws(app: &TestApp, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
-    let mut ws = Ws::shopper(app, merchant).await;
+    shopper_at(&app.url, merchant, token).await
+}
+
+/// The same, on the server at `base` (any node of a cluster).
+pub async fn shopper_at(base: &str, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
+    let mut ws = Ws::connect(
+        &format!("{}/ws/shopper?merchant={merchant}&v=1", base.replacen("http", "ws", 1)),
+        None,
+    )
+    .await;
     ws.send(match token {
         Some(t) => json!({"type": "hello", "token": t}),
         None => json!({"type": "hello"}),
