@@ -6,7 +6,10 @@ use common::{Backend, TestDb};
 use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
 use floorwalker::ids::{ShopperId, StoreId};
-use floorwalker::storage::{Address, NewAccount, NewExpert, PageRequest, SavedReplyFields, StorageError, StoreFields};
+use floorwalker::storage::{
+    Address, AppendOutcome, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest, SavedReplyFields, Sender, StorageError,
+    StoreFields,
+};
 
 on_both_backends!(
     migrations_are_idempotent,
@@ -15,6 +18,7 @@ on_both_backends!(
     concurrent_lifecycle_actions_apply_once,
     sessions_expire_and_die_with_their_account,
     shopper_ids_are_issued_by_the_server,
+    a_message_batch_is_numbered_and_checked_message_by_message,
 );
 
 fn store(name: &str) -> StoreFields {
@@ -196,6 +200,146 @@ async fn shopper_ids_are_issued_by_the_server(b: Backend) {
         db.identify_shopper(&bm.id, &s1.id, Some("x"), None).await,
         Err(StorageError::NotFound)
     ));
+    db.pool.close().await;
+    db.writer.close().await;
+    t.drop_db().await;
+}
+
+fn msg(merchant: &str, conversation: &str, sender: Sender, body: &str, client_id: Option<&str>) -> NewMessage {
+    NewMessage {
+        merchant_id: merchant.into(),
+        conversation_id: conversation.into(),
+        client_msg_id: client_id.map(Into::into),
+        sender,
+        kind: "text",
+        body: body.into(),
+        data_json: None,
+    }
+}
+
+fn seq_of(o: &AppendOutcome) -> Option<i64> {
+    match o {
+        AppendOutcome::Stored(m) => Some(m.seq),
+        _ => None,
+    }
+}
+
+/// One batch, many conversations and senders: each message is numbered or refused on its own
+/// merits, retries inside and across batches are answered with the original, and the first
+/// answer is counted once.
+async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) {
+    let t = TestDb::new(b).await;
+    let db = t.connect().await;
+    let a = db.create_merchant("A").await.unwrap();
+    let other = db.create_merchant("B").await.unwrap();
+    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
+    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    let (s1, s2) = (db.create_shopper(&a.id).await.unwrap(), db.create_shopper(&a.id).await.unwrap());
+    let conv = |shopper| NewConversation {
+        merchant_id: &a.id,
+        shopper_id: shopper,
+        store_id: s.id.as_str(),
+        department_id: d.id.as_str(),
+        contact_expert_id: None,
+        offline: None,
+        page_url: None,
+        page_title: None,
+        product: None,
+    };
+    let c1 = db.create_conversation(&conv(&s1.id)).await.unwrap().id;
+    let c2 = db.create_conversation(&conv(&s2.id)).await.unwrap().id;
+    let e = db
+        .create_expert(
+            &a.id,
+            &NewExpert {
+                email: "e@a.example",
+                name: "Eva",
+                password_hash: "h",
+                status: ExpertStatus::Approved,
+            },
+        )
+        .await
+        .unwrap();
+    let claimed = db.claim(&a.id, &c1, &e.id).await.unwrap().expect("the first claim wins");
+    assert_eq!((claimed.status.as_str(), claimed.expert_name.as_deref()), ("claimed", Some("Eva")));
+    assert!(db.claim(&a.id, &c1, &e.id).await.unwrap().is_none(), "a second claim loses");
+    let (m, b_id) = (a.id.as_str(), other.id.as_str());
+    let shopper = |x: &floorwalker::storage::Shopper| Sender::Shopper(x.id.as_str().to_owned());
+    let expert = Sender::Expert {
+        id: e.id.as_str().to_owned(),
+        name: "Eva".into(),
+    };
+    let batch = vec![
+        msg(m, &c1, shopper(&s1), "one", Some("x1")),
+        msg(m, &c2, shopper(&s2), "to two", Some("y1")),
+        msg(m, &c1, shopper(&s1), "two", Some("x2")),
+        msg(m, &c1, shopper(&s1), "one", Some("x1")),
+        msg(m, &c1, shopper(&s1), "not two", Some("x2")),
+        msg(m, &c1, expert.clone(), "hello", None),
+        msg(m, &c1, expert.clone(), "again", None),
+        msg(m, &c2, shopper(&s1), "wrong shopper", Some("z1")),
+        msg(m, &c2, expert.clone(), "not claimed by me", None),
+        msg(b_id, &c1, shopper(&s1), "other merchant", Some("w1")),
+        msg(m, "no-such-conversation", shopper(&s1), "nowhere", Some("v1")),
+    ];
+    let done = db.append_messages(batch).await.unwrap();
+    let o = &done.outcomes;
+    assert_eq!(o.len(), 11);
+    assert_eq!(
+        [0, 1, 2, 5, 6].map(|i| seq_of(&o[i])),
+        [Some(1), Some(1), Some(2), Some(3), Some(4)]
+    );
+    assert!(
+        matches!(&o[3], AppendOutcome::Duplicate(v) if v.seq == 1 && v.body == "one"),
+        "{:?}",
+        o[3]
+    );
+    assert!(matches!(o[4], AppendOutcome::Conflict), "{:?}", o[4]);
+    assert!(
+        matches!(&o[7], AppendOutcome::InvalidState(s) if s == "the conversation is queued"),
+        "{:?}",
+        o[7]
+    );
+    assert!(matches!(&o[8], AppendOutcome::InvalidState(_)), "{:?}", o[8]);
+    assert!(matches!(o[9], AppendOutcome::NotFound), "{:?}", o[9]);
+    assert!(matches!(o[10], AppendOutcome::NotFound), "{:?}", o[10]);
+    assert_eq!(
+        done.first_responses.iter().map(|f| f.0).collect::<Vec<_>>(),
+        vec![5],
+        "the first answer, once"
+    );
+    assert_eq!(done.places[0], (s.id.as_str().to_owned(), d.id.as_str().to_owned()));
+    if let AppendOutcome::Stored(v) = &o[5] {
+        assert_eq!((v.author.role.as_str(), v.author.name.as_deref()), ("expert", Some("Eva")));
+    }
+
+    // The next batch: retries answered with the originals, new messages continue the count.
+    let done = db
+        .append_messages(vec![
+            msg(m, &c1, shopper(&s1), "one", Some("x1")),
+            msg(m, &c1, shopper(&s1), "changed", Some("x2")),
+            msg(m, &c1, shopper(&s1), "three", Some("x3")),
+            msg(m, &c1, expert.clone(), "more", None),
+        ])
+        .await
+        .unwrap();
+    let o = &done.outcomes;
+    assert!(matches!(&o[0], AppendOutcome::Duplicate(v) if v.seq == 1 && v.client_msg_id.as_deref() == Some("x1")));
+    assert!(matches!(o[1], AppendOutcome::Conflict));
+    assert_eq!((seq_of(&o[2]), seq_of(&o[3])), (Some(5), Some(6)));
+    assert!(done.first_responses.is_empty(), "answered already");
+
+    let stored = db.messages_after(&a.id, &c1, 0, 100).await.unwrap();
+    let seqs: Vec<(i64, &str)> = stored.iter().map(|m| (m.seq, m.body.as_str())).collect();
+    assert_eq!(
+        seqs,
+        vec![(1, "one"), (2, "two"), (3, "hello"), (4, "again"), (5, "three"), (6, "more")]
+    );
+    let row = db.conversation(&a.id, &c1).await.unwrap();
+    assert_eq!(row.last_seq, 6);
+    assert!(row.first_response_at.is_some() && row.last_expert_msg_at.is_some());
+    assert_eq!(db.conversation(&a.id, &c2).await.unwrap().last_seq, 1);
+    assert!(db.conversation(&a.id, &c2).await.unwrap().first_response_at.is_none());
     db.pool.close().await;
     db.writer.close().await;
     t.drop_db().await;

@@ -163,7 +163,8 @@ impl From<StorageError> for ApiError {
             StorageError::Conflict(m) => ApiError::Conflict(m),
             StorageError::Invalid(m) => ApiError::Unprocessable(m),
             StorageError::Db(e) => ApiError::Internal(e.into()),
-            StorageError::Corrupt(m) => ApiError::Internal(anyhow::anyhow!(m)),
+            StorageError::Corrupt(m) | StorageError::Writer(m) => ApiError::Internal(anyhow::anyhow!(m)),
+            StorageError::Sqlite(e) => ApiError::Internal(e.into()),
         }
     }
 }

@@ -552,14 +552,14 @@ impl ExpertSession {
         let started = std::time::Instant::now();
         let claimed = hub.db.claim(m, conversation_id, &eid).await;
         metrics::histogram!("floorwalker_claim_update_seconds").record(started.elapsed().as_secs_f64());
-        match claimed {
-            Ok(true) => {}
-            Ok(false) => return failed("taken"),
+        let fresh = match claimed {
+            Ok(Some(fresh)) => fresh,
+            Ok(None) => return failed("taken"),
             Err(_) => {
                 hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id.to_owned())));
                 return Step::Continue;
             }
-        }
+        };
         metrics::counter!("floorwalker_claims_total").increment(1);
         hub.change_active(me, 1);
         if let Some(conns) = hub.experts.get(me).map(|p| p.conns.clone()) {
@@ -573,21 +573,26 @@ impl ExpertSession {
         hub.record_claim_time(m.as_str(), waited as f64 / 1000.0);
         let name = self.expert.as_ref().map(|e| e.name.clone()).unwrap_or_default();
         // Answer first; the transcript line follows off the claim's path.
-        if let Some(fresh) = hub.announce(m, conversation_id).await {
-            hub.emit(&fresh, "claimed", Some(waited), Some(me));
-            hub.send_expert(
-                me,
-                &Out::OfferWithdrawn {
-                    conversation_id: conversation_id.to_owned(),
-                    reason: "claimed_by_you".into(),
-                },
-            );
-            let hub = hub.clone();
-            tokio::spawn(async move {
-                hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))
-                    .await;
-            });
-        }
+        hub.send_conversation(
+            conversation_id,
+            &Out::Conversation {
+                conversation: fresh.view(),
+            },
+            None,
+        );
+        hub.emit(&fresh, "claimed", Some(waited), Some(me));
+        hub.send_expert(
+            me,
+            &Out::OfferWithdrawn {
+                conversation_id: conversation_id.to_owned(),
+                reason: "claimed_by_you".into(),
+            },
+        );
+        let hub = hub.clone();
+        tokio::spawn(async move {
+            hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))
+                .await;
+        });
         Step::Continue
     }
 

@@ -36,9 +36,10 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
         if let Some(first) = jobs.iter().map(|j| j.queued).min() {
             metrics::histogram!("floorwalker_message_queue_seconds").record((started - first).as_secs_f64());
         }
-        let result = hub.db.append_messages(&batch).await;
+        let size = batch.len();
+        let result = hub.db.append_messages(batch).await;
         metrics::histogram!("floorwalker_message_batch_seconds").record(started.elapsed().as_secs_f64());
-        metrics::histogram!("floorwalker_message_batch_size").record(batch.len() as f64);
+        metrics::histogram!("floorwalker_message_batch_size").record(size as f64);
         match result {
             Ok(done) => {
                 for (i, ms) in done.first_responses {

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::sqlite_writer::{bind_all, Param};
 use super::{Backend, Db, Result, StorageError, Tenant};
 use crate::analytics::stats::Stats;
 
@@ -192,7 +193,7 @@ impl Db {
     /// a rollup row changes in the same transaction that settles (deletes or marks) the events
     /// it counted.
     ///
-    /// On SQLite, whose one writer also stores every chat message, the work is read and
+    /// On SQLite, whose writer thread also stores every chat message, the work is read and
     /// computed first and written in chunks of a few milliseconds each, so a message never
     /// waits behind a whole roll (the roller is the only writer of rollups and of `rolled`).
     /// On PostgreSQL everything runs in one transaction under an advisory lock, which keeps to
@@ -230,15 +231,15 @@ impl Db {
         match pg {
             Some(mut tx) => {
                 for chunk in &chunks {
-                    write_chunk(&mut tx, chunk, &old).await?;
+                    for (sql, params) in chunk_statements(chunk, &old)? {
+                        bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?;
+                    }
                 }
                 tx.commit().await?;
             }
             None => {
                 for chunk in &chunks {
-                    let mut tx = self.begin_write().await?;
-                    write_chunk(&mut tx, chunk, &old).await?;
-                    tx.commit().await?;
+                    self.write_all(chunk_statements(chunk, &old)?).await?;
                 }
             }
         }
@@ -505,7 +506,7 @@ fn add_bucket_rows(
 }
 
 /// Write one chunk's rollup rows (old value merged with what it adds) and settle its events.
-async fn write_chunk(tx: &mut sqlx::Transaction<'static, sqlx::Any>, chunk: &RollChunk, old: &HashMap<RollKey, String>) -> Result<()> {
+fn chunk_statements(chunk: &RollChunk, old: &HashMap<RollKey, String>) -> Result<Vec<(String, Vec<Param>)>> {
     let mut merged = Vec::with_capacity(chunk.adds.len());
     for (k, add) in &chunk.adds {
         let mut stats = match old.get(k) {
@@ -515,39 +516,39 @@ async fn write_chunk(tx: &mut sqlx::Transaction<'static, sqlx::Any>, chunk: &Rol
         stats.merge(add);
         merged.push((k, serde_json::to_string(&stats).expect("stats")));
     }
+    let mut out = Vec::new();
     for rows in merged.chunks(100) {
         let sql = format!(
             "INSERT INTO rollups (merchant_id, grain, bucket, store_id, department_id, expert_id, stats) VALUES {} \
              ON CONFLICT (merchant_id, grain, bucket, store_id, department_id, expert_id) DO UPDATE SET stats = excluded.stats",
             super::value_rows(rows.len(), 7)
         );
-        let mut q = sqlx::query(&sql);
+        let mut params = Vec::with_capacity(rows.len() * 7);
         for (k, stats) in rows {
-            q = q
-                .bind(&k.merchant_id)
-                .bind(k.grain)
-                .bind(k.bucket)
-                .bind(&k.store_id)
-                .bind(&k.department_id)
-                .bind(&k.expert_id)
-                .bind(stats);
+            params.extend([
+                Param::text(&k.merchant_id),
+                Param::text(k.grain),
+                Param::Int(k.bucket),
+                Param::text(&k.store_id),
+                Param::text(&k.department_id),
+                Param::text(&k.expert_id),
+                Param::Text(stats.clone()),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        out.push((sql, params));
     }
     for (ids, sql) in [
         (&chunk.delete, "DELETE FROM events WHERE id IN"),
         (&chunk.mark, "UPDATE events SET rolled = 1 WHERE id IN"),
     ] {
         for part in ids.chunks(300) {
-            let sql = format!("{sql} ({})", placeholders(part.len(), 1));
-            let mut q = sqlx::query(&sql);
-            for id in part {
-                q = q.bind(id);
-            }
-            q.execute(&mut **tx).await?;
+            out.push((
+                format!("{sql} ({})", placeholders(part.len(), 1)),
+                part.iter().map(|id| Param::text(id)).collect(),
+            ));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
 /// "$a, $a+1, …" for `n` values starting at placeholder number `first`.

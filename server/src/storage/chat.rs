@@ -5,9 +5,12 @@
 //! is taken by incrementing the conversation's `last_seq` in the same transaction that stores
 //! the message (which also serialises concurrent writers of one conversation on PostgreSQL).
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
-use super::{Db, Result, StorageError, Tenant};
+use super::sqlite_writer::{self, bind_all, bind_all_as, Param};
+use super::{Backend, Db, Result, StorageError, Tenant};
 use crate::ids::{ExpertId, MerchantId, ShopperId};
 use crate::now_ms;
 use crate::protocol::{Author, ConversationView, MessageView, NamedRef, Product, Rating, ShopperRef};
@@ -133,6 +136,13 @@ impl Sender {
             Sender::System => "system",
         }
     }
+
+    pub fn expert_id(&self) -> Option<&str> {
+        match self {
+            Sender::Expert { id, .. } => Some(id),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -144,6 +154,36 @@ pub struct NewMessage {
     pub kind: &'static str,
     pub body: String,
     pub data_json: Option<String>,
+}
+
+impl NewMessage {
+    /// How this message reads once stored as `seq` with `id` at `sent_at`.
+    fn view(&self, seq: i64, id: String, sent_at: i64) -> MessageView {
+        let data: Option<serde_json::Value> = self.data_json.as_deref().and_then(|d| serde_json::from_str(d).ok());
+        MessageView {
+            conversation_id: self.conversation_id.clone(),
+            seq,
+            id,
+            author: Author {
+                role: self.sender.role().into(),
+                name: match &self.sender {
+                    Sender::Expert { name, .. } => Some(name.clone()),
+                    _ => None,
+                },
+                expert_id: self.sender.expert_id().map(str::to_owned),
+            },
+            kind: self.kind.into(),
+            body: self.body.clone(),
+            product: if self.kind == "product" {
+                data.clone().and_then(|d| serde_json::from_value(d).ok())
+            } else {
+                None
+            },
+            data: if self.kind == "system" { data } else { None },
+            client_msg_id: self.client_msg_id.clone(),
+            sent_at,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -178,7 +218,30 @@ pub struct Appended {
     pub places: Vec<(String, String)>,
 }
 
+/// What `append_messages` reads of a conversation to number its messages.
 #[derive(sqlx::FromRow)]
+struct SeqRow {
+    id: String,
+    merchant_id: String,
+    shopper_id: String,
+    expert_id: Option<String>,
+    status: String,
+    last_seq: i64,
+    claimed_at: Option<i64>,
+    first_response_at: Option<i64>,
+    store_id: String,
+    department_id: String,
+}
+
+/// A conversation's state while a batch is numbered: `row` is updated as messages are taken.
+struct SeqState {
+    row: SeqRow,
+    start_seq: i64,
+    first_stamped: bool,
+    expert_wrote: bool,
+}
+
+#[derive(Clone, sqlx::FromRow)]
 struct MessageRow {
     conversation_id: String,
     seq: i64,
@@ -251,12 +314,11 @@ impl Db {
     /// A cluster-wide secret, created by whichever node asks first.
     pub async fn server_key(&self, name: &str) -> Result<String> {
         let fresh = crate::auth::new_token("");
-        sqlx::query("INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(&fresh)
-            .bind(now_ms())
-            .execute(&self.writer)
-            .await?;
+        self.write_one(
+            "INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+            vec![Param::from(name), Param::from(&fresh), Param::from(now_ms())],
+        )
+        .await?;
         let (v,): (String,) = sqlx::query_as("SELECT value FROM server_keys WHERE name = $1")
             .bind(name)
             .fetch_one(&self.pool)
@@ -273,11 +335,11 @@ impl Db {
             Some((s,)) if !s.is_empty() => Ok(s),
             Some(_) => {
                 let s = crate::auth::new_token("fwi_");
-                sqlx::query("UPDATE merchants SET identity_secret = $1 WHERE id = $2 AND identity_secret = ''")
-                    .bind(&s)
-                    .bind(m.as_str())
-                    .execute(&self.writer)
-                    .await?;
+                self.write_one(
+                    "UPDATE merchants SET identity_secret = $1 WHERE id = $2 AND identity_secret = ''",
+                    vec![Param::from(&s), Param::from(m.as_str())],
+                )
+                .await?;
                 Box::pin(self.identity_secret(m)).await
             }
             None => Err(StorageError::NotFound),
@@ -286,12 +348,13 @@ impl Db {
 
     pub async fn rotate_identity_secret(&self, m: Tenant<'_>) -> Result<String> {
         let s = crate::auth::new_token("fwi_");
-        let done = sqlx::query("UPDATE merchants SET identity_secret = $1 WHERE id = $2")
-            .bind(&s)
-            .bind(m.as_str())
-            .execute(&self.writer)
+        let done = self
+            .write_one(
+                "UPDATE merchants SET identity_secret = $1 WHERE id = $2",
+                vec![Param::from(&s), Param::from(m.as_str())],
+            )
             .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StorageError::NotFound);
         }
         Ok(s)
@@ -309,25 +372,26 @@ impl Db {
     pub async fn create_conversation(&self, c: &NewConversation<'_>) -> Result<ConversationRow> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        sqlx::query(
+        self.write_one(
             "INSERT INTO conversations (id, merchant_id, shopper_id, store_id, department_id, status, contact_expert_id, offline, \
              offline_email, offline_name, page_url, page_title, product_json, created_at, queued_at) \
              VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+            vec![
+                Param::from(&id),
+                Param::from(c.merchant_id.as_str()),
+                Param::from(c.shopper_id.as_str()),
+                Param::from(c.store_id),
+                Param::from(c.department_id),
+                Param::from(c.contact_expert_id),
+                Param::from(i64::from(c.offline.is_some())),
+                Param::from(c.offline.map(|o| o.0)),
+                Param::from(c.offline.and_then(|o| o.1)),
+                Param::from(c.page_url),
+                Param::from(c.page_title),
+                Param::from(c.product.map(|p| serde_json::to_string(p).expect("product"))),
+                Param::from(now),
+            ],
         )
-        .bind(&id)
-        .bind(c.merchant_id.as_str())
-        .bind(c.shopper_id.as_str())
-        .bind(c.store_id)
-        .bind(c.department_id)
-        .bind(c.contact_expert_id)
-        .bind(i64::from(c.offline.is_some()))
-        .bind(c.offline.map(|o| o.0))
-        .bind(c.offline.and_then(|o| o.1))
-        .bind(c.page_url)
-        .bind(c.page_title)
-        .bind(c.product.map(|p| serde_json::to_string(p).expect("product")))
-        .bind(now)
-        .execute(&self.writer)
         .await?;
         self.conversation(c.merchant_id, &id).await
     }
@@ -405,20 +469,51 @@ impl Db {
 
     /// `queued` → `offered` for these conversations (those still queued), in one transaction.
     pub async fn mark_offered(&self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() {
+        let now = now_ms();
+        let statements: Vec<(String, Vec<Param>)> = ids
+            .chunks(500)
+            .map(|chunk| {
+                let sql = format!(
+                    "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
+                    super::analytics::placeholders(chunk.len(), 2)
+                );
+                (
+                    sql,
+                    std::iter::once(Param::Int(now))
+                        .chain(chunk.iter().map(|id| Param::text(id)))
+                        .collect(),
+                )
+            })
+            .collect();
+        self.write_all(statements).await
+    }
+
+    /// Run one writing statement (on SQLite, on the writer thread); the number of rows changed.
+    pub(crate) async fn write_one(&self, sql: &'static str, params: Vec<Param>) -> Result<u64> {
+        if let Some(fast) = &self.fast {
+            return fast.transaction(move |c| Ok(sqlite_writer::execute(c, sql, &params)? as u64)).await;
+        }
+        Ok(bind_all(sqlx::query(sql), &params).execute(&self.writer).await?.rows_affected())
+    }
+
+    /// Run these statements in one write transaction (on SQLite, on the writer thread).
+    pub(crate) async fn write_all(&self, statements: Vec<(String, Vec<Param>)>) -> Result<()> {
+        if statements.is_empty() {
             return Ok(());
         }
+        if let Some(fast) = &self.fast {
+            return fast
+                .transaction(move |tx| {
+                    for (sql, params) in &statements {
+                        sqlite_writer::execute(tx, sql, params)?;
+                    }
+                    Ok(())
+                })
+                .await;
+        }
         let mut tx = self.begin_write().await?;
-        for chunk in ids.chunks(500) {
-            let sql = format!(
-                "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
-                super::analytics::placeholders(chunk.len(), 2)
-            );
-            let mut q = sqlx::query(&sql).bind(now_ms());
-            for id in chunk {
-                q = q.bind(id);
-            }
-            q.execute(&mut *tx).await?;
+        for (sql, params) in &statements {
+            bind_all(sqlx::query(sql), params).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -426,90 +521,85 @@ impl Db {
 
     /// The claim: one conditional update, so exactly one expert wins on any number of nodes.
     /// The winner's shopper becomes their contact (or the last-chat time is refreshed) in the
-    /// same transaction: one commit, not two.
-    pub async fn claim(&self, m: Tenant<'_>, conversation: &str, expert: &ExpertId) -> Result<bool> {
-        let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        let won: Option<(String,)> = sqlx::query_as(
-            "UPDATE conversations SET status = 'claimed', expert_id = $1, claimed_at = $2, last_expert_msg_at = NULL, target_expert_id = NULL \
+    /// same transaction: one commit, not two. The winner gets the claimed conversation as it now
+    /// reads (read in the same transaction, so the answer needs no second round trip).
+    pub async fn claim(&self, m: Tenant<'_>, conversation: &str, expert: &ExpertId) -> Result<Option<ConversationRow>> {
+        const CLAIM: &str = "UPDATE conversations SET status = 'claimed', expert_id = $1, claimed_at = $2, last_expert_msg_at = NULL, target_expert_id = NULL \
              WHERE merchant_id = $3 AND id = $4 AND expert_id IS NULL AND status IN ('queued', 'offered') \
-             AND (target_expert_id IS NULL OR target_expert_id = $1) RETURNING shopper_id",
-        )
-        .bind(expert.as_str())
-        .bind(now)
-        .bind(m.as_str())
-        .bind(conversation)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((shopper,)) = won else {
-            return Ok(false);
-        };
-        sqlx::query(
+             AND (target_expert_id IS NULL OR target_expert_id = $1) RETURNING shopper_id";
+        const CONTACT: &str =
             "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at",
-        )
-        .bind(m.as_str())
-        .bind(expert.as_str())
-        .bind(shopper)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at";
+        let now = now_ms();
+        let claim = vec![
+            Param::text(expert.as_str()),
+            Param::Int(now),
+            Param::text(m.as_str()),
+            Param::text(conversation),
+        ];
+        let (merchant, expert) = (m.as_str().to_owned(), expert.as_str().to_owned());
+        let contact = move |shopper: String| vec![Param::Text(merchant), Param::Text(expert), Param::Text(shopper), Param::Int(now)];
+        let fresh_sql = format!("{CONV_SELECT} WHERE c.id = $1");
+        let fresh = vec![Param::text(conversation)];
+        if let Some(fast) = &self.fast {
+            return fast
+                .transaction(move |tx| {
+                    let Some(shopper) = sqlite_writer::query(tx, CLAIM, &claim, |r| r.get::<_, String>(0))?.pop() else {
+                        return Ok(None);
+                    };
+                    sqlite_writer::execute(tx, CONTACT, &contact(shopper))?;
+                    Ok(sqlite_writer::query(tx, &fresh_sql, &fresh, ConversationRow::from_sqlite)?.pop())
+                })
+                .await;
+        }
+        let mut tx = self.begin_write().await?;
+        let won: Option<(String,)> = bind_all_as(sqlx::query_as(CLAIM), &claim).fetch_optional(&mut *tx).await?;
+        let Some((shopper,)) = won else {
+            return Ok(None);
+        };
+        let contact = contact(shopper);
+        bind_all(sqlx::query(CONTACT), &contact).execute(&mut *tx).await?;
+        let row = bind_all_as(sqlx::query_as::<_, ConversationRow>(&fresh_sql), &fresh)
+            .fetch_optional(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(row)
     }
 
     /// Put a claimed conversation whose expert never answered back in the queue.
     pub async fn unclaim_unanswered(&self, id: &str, expert: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET status = 'queued', expert_id = NULL, queued_at = $1, claimed_at = NULL \
+        let done = self
+            .write_one(
+                "UPDATE conversations SET status = 'queued', expert_id = NULL, queued_at = $1, claimed_at = NULL \
              WHERE id = $2 AND expert_id = $3 AND status = 'claimed' AND last_expert_msg_at IS NULL",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(expert)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+                vec![Param::from(now_ms()), Param::from(id), Param::from(expert)],
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     /// End a conversation: `ended` if it was claimed, `abandoned` if the shopper left while it
     /// waited. Returns the new status, or None if it had already finished.
     pub async fn finish(&self, m: Tenant<'_>, id: &str, by: &str) -> Result<Option<&'static str>> {
         let now = now_ms();
-        let done = sqlx::query("UPDATE conversations SET status = 'ended', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status = 'claimed'")
-            .bind(now)
-            .bind(by)
-            .bind(m.as_str())
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        if done.rows_affected() == 1 {
+        let done = self.write_one("UPDATE conversations SET status = 'ended', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status = 'claimed'", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)]).await?;
+        if done == 1 {
             return Ok(Some("ended"));
         }
-        let done = sqlx::query(
-            "UPDATE conversations SET status = 'abandoned', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status IN ('queued', 'offered')",
-        )
-        .bind(now)
-        .bind(by)
-        .bind(m.as_str())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok((done.rows_affected() == 1).then_some("abandoned"))
+        let done = self.write_one("UPDATE conversations SET status = 'abandoned', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status IN ('queued', 'offered')", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)]).await?;
+        Ok((done == 1).then_some("abandoned"))
     }
 
     /// Mark a waiting, non-offline conversation missed if it has waited since before `cutoff`.
     pub async fn mark_missed(&self, id: &str, cutoff: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET status = 'missed', ended_at = $1, ended_by = 'timeout' \
+        let done = self
+            .write_one(
+                "UPDATE conversations SET status = 'missed', ended_at = $1, ended_by = 'timeout' \
              WHERE id = $2 AND status IN ('queued', 'offered') AND offline = 0 AND queued_at < $3",
-        )
-        .bind(now_ms())
-        .bind(id)
-        .bind(cutoff)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+                vec![Param::from(now_ms()), Param::from(id), Param::from(cutoff)],
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     /// Hand a claimed conversation back to the queue for another department or a named expert.
@@ -523,200 +613,112 @@ impl Db {
         target_expert: Option<&str>,
         note: Option<&str>,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET status = 'queued', expert_id = NULL, claimed_at = NULL, store_id = $1, department_id = $2, \
+        let done = self
+            .write_one(
+                "UPDATE conversations SET status = 'queued', expert_id = NULL, claimed_at = NULL, store_id = $1, department_id = $2, \
              target_expert_id = $3, transfer_note = $4, transfers = transfers + 1, queued_at = $5, contact_expert_id = NULL \
              WHERE merchant_id = $6 AND id = $7 AND expert_id = $8 AND status = 'claimed'",
-        )
-        .bind(store_id)
-        .bind(department_id)
-        .bind(target_expert)
-        .bind(note)
-        .bind(now_ms())
-        .bind(m.as_str())
-        .bind(id)
-        .bind(from_expert)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+                vec![
+                    Param::from(store_id),
+                    Param::from(department_id),
+                    Param::from(target_expert),
+                    Param::from(note),
+                    Param::from(now_ms()),
+                    Param::from(m.as_str()),
+                    Param::from(id),
+                    Param::from(from_expert),
+                ],
+            )
+            .await?;
+        Ok(done == 1)
     }
 
     pub async fn rate(&self, m: Tenant<'_>, id: &str, shopper: &str, score: i64, comment: Option<&str>) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'",
-        )
-        .bind(score)
-        .bind(comment)
-        .bind(m.as_str())
-        .bind(id)
-        .bind(shopper)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let done = self.write_one("UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'", vec![Param::from(score), Param::from(comment), Param::from(m.as_str()), Param::from(id), Param::from(shopper)]).await?;
+        Ok(done == 1)
     }
 
     /// Store read marks (`role` is "shopper" or "expert"), in one transaction; a mark never moves
     /// back and never past the last message.
     pub async fn set_reads(&self, marks: &[ReadMark]) -> Result<()> {
-        if marks.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.begin_write().await?;
-        for r in marks {
-            let col = if r.role == "shopper" {
-                "shopper_read_seq"
-            } else {
-                "expert_read_seq"
-            };
-            let sql = format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
-            sqlx::query(&sql)
-                .bind(r.seq)
-                .bind(&r.merchant_id)
-                .bind(&r.conversation_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let statements = marks
+            .iter()
+            .map(|r| {
+                let col = if r.role == "shopper" {
+                    "shopper_read_seq"
+                } else {
+                    "expert_read_seq"
+                };
+                let sql =
+                    format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
+                (
+                    sql,
+                    vec![Param::Int(r.seq), Param::text(&r.merchant_id), Param::text(&r.conversation_id)],
+                )
+            })
+            .collect();
+        self.write_all(statements).await
     }
 
     /// Store a batch of messages in one transaction. Each gets the next sequence number of its
     /// conversation; a repeated `client_msg_id` returns the original. Outcomes are in input order.
     /// If the transaction fails nothing is stored and the caller must not acknowledge anything.
-    pub async fn append_messages(&self, batch: &[NewMessage]) -> Result<Appended> {
+    ///
+    /// The batch costs the same few statements whatever its size (earlier client ids, the
+    /// conversations' state, one update of their counters, one insert of the rows), not three
+    /// per message. Sequence numbers are computed from the state read inside the transaction,
+    /// which holds the write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the rows are read
+    /// `FOR UPDATE`, in id order, so writers on several nodes cannot deadlock), and the update
+    /// checks that each counter still holds the number it started from. On SQLite the whole
+    /// transaction runs on the writer thread ([`SqliteWriter`]).
+    pub async fn append_messages(&self, batch: Vec<NewMessage>) -> Result<Appended> {
         let now = now_ms();
-        let mut tx = self.begin_write().await?;
-        let mut out = Vec::with_capacity(batch.len());
-        let mut firsts = Vec::new();
-        let mut places = Vec::with_capacity(batch.len());
-        for m in batch {
-            // Every path below pushes exactly one outcome; the place is filled in when stored.
-            places.push((String::new(), String::new()));
-            if let Some(cid) = &m.client_msg_id {
-                let prev = sqlx::query_as::<_, MessageRow>(&format!("{MSG_SELECT} WHERE m.conversation_id = $1 AND m.client_msg_id = $2"))
-                    .bind(&m.conversation_id)
-                    .bind(cid)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if let Some(prev) = prev {
-                    let same_author = prev.author_role == m.sender.role()
-                        && match &m.sender {
-                            Sender::Expert { id, .. } => prev.expert_id.as_deref() == Some(id.as_str()),
-                            _ => true,
-                        };
-                    out.push(if same_author && prev.body == m.body {
-                        AppendOutcome::Duplicate(prev.view())
-                    } else {
-                        AppendOutcome::Conflict
-                    });
-                    continue;
-                }
-            }
-            // Take the next seq, checking in the same statement that this sender may write.
-            let (cond, who) = match &m.sender {
-                Sender::Shopper(s) => ("shopper_id = $4 AND status IN ('queued', 'offered', 'claimed')", s.as_str()),
-                Sender::Expert { id, .. } => ("expert_id = $4 AND status = 'claimed'", id.as_str()),
-                Sender::System => ("$4 = $4", ""),
-            };
-            let expert_stamp = if matches!(m.sender, Sender::Expert { .. }) {
-                ", first_response_at = COALESCE(first_response_at, $1), last_expert_msg_at = $1"
-            } else {
-                ", first_response_at = first_response_at"
-            };
-            // RETURNING sees the new values: a first answer shows first_response_at = now.
-            let sql = format!(
-                "UPDATE conversations SET last_seq = last_seq + 1{expert_stamp} WHERE id = $2 AND merchant_id = $3 AND {cond} \
-                 RETURNING last_seq, first_response_at, claimed_at, store_id, department_id"
-            );
-            let seq: Option<(i64, Option<i64>, Option<i64>, String, String)> = sqlx::query_as(&sql)
-                .bind(now)
-                .bind(&m.conversation_id)
-                .bind(&m.merchant_id)
-                .bind(who)
-                .fetch_optional(&mut *tx)
-                .await?;
-            let Some((seq, first_at, claimed_at, store_id, department_id)) = seq else {
-                let status: Option<(String,)> = sqlx::query_as("SELECT status FROM conversations WHERE id = $1 AND merchant_id = $2")
-                    .bind(&m.conversation_id)
-                    .bind(&m.merchant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                out.push(match status {
-                    None => AppendOutcome::NotFound,
-                    Some((s,)) => AppendOutcome::InvalidState(format!("the conversation is {s}")),
-                });
-                continue;
-            };
-            if let (Sender::Expert { .. }, Some(first), Some(claimed)) = (&m.sender, first_at, claimed_at) {
-                if first == now {
-                    // Stamped by this statement, unless an expert message stored earlier in this
-                    // same millisecond (this batch or the one before) did it.
-                    let earlier: Option<(i64,)> = sqlx::query_as(
-                        "SELECT seq FROM messages WHERE conversation_id = $1 AND author_role = 'expert' AND created_at = $2 LIMIT 1",
-                    )
-                    .bind(&m.conversation_id)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                    if earlier.is_none() {
-                        firsts.push((out.len(), (now - claimed).max(0)));
+        if let Some(fast) = &self.fast {
+            return fast
+                .transaction(move |tx| {
+                    let mut plan = AppendPlan::new(&batch, now);
+                    for (sql, params) in plan.earlier_ids_sql() {
+                        plan.earlier_ids(sqlite_writer::query(tx, &sql, &params, MessageRow::from_sqlite)?);
                     }
-                }
+                    for (sql, params) in plan.state_sql(Backend::Sqlite) {
+                        plan.states(sqlite_writer::query(tx, &sql, &params, SeqRow::from_sqlite)?);
+                    }
+                    plan.number();
+                    for (sql, params, expect) in plan.counters_sql() {
+                        if sqlite_writer::execute(tx, &sql, &params)? != expect {
+                            return Err(StorageError::Corrupt(MOVED.into()));
+                        }
+                    }
+                    for (sql, params) in plan.insert_sql() {
+                        sqlite_writer::execute(tx, &sql, &params)?;
+                    }
+                    Ok(plan.finish())
+                })
+                .await;
+        }
+        let mut tx = self.begin_write().await?;
+        let mut plan = AppendPlan::new(&batch, now);
+        for (sql, params) in plan.earlier_ids_sql() {
+            let rows = bind_all_as(sqlx::query_as::<_, MessageRow>(&sql), &params)
+                .fetch_all(&mut *tx)
+                .await?;
+            plan.earlier_ids(rows);
+        }
+        for (sql, params) in plan.state_sql(self.backend) {
+            let rows = bind_all_as(sqlx::query_as::<_, SeqRow>(&sql), &params).fetch_all(&mut *tx).await?;
+            plan.states(rows);
+        }
+        plan.number();
+        for (sql, params, expect) in plan.counters_sql() {
+            if bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?.rows_affected() != expect as u64 {
+                return Err(StorageError::Corrupt(MOVED.into()));
             }
-            *places.last_mut().expect("pushed above") = (store_id, department_id);
-            let id = uuid::Uuid::now_v7().to_string();
-            let expert_id = match &m.sender {
-                Sender::Expert { id, .. } => Some(id.clone()),
-                _ => None,
-            };
-            sqlx::query(
-                "INSERT INTO messages (conversation_id, seq, id, merchant_id, client_msg_id, author_role, expert_id, kind, body, data_json, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(&m.conversation_id)
-            .bind(seq)
-            .bind(&id)
-            .bind(&m.merchant_id)
-            .bind(m.client_msg_id.as_deref())
-            .bind(m.sender.role())
-            .bind(expert_id.as_deref())
-            .bind(m.kind)
-            .bind(&m.body)
-            .bind(m.data_json.as_deref())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            let data: Option<serde_json::Value> = m.data_json.as_deref().and_then(|d| serde_json::from_str(d).ok());
-            out.push(AppendOutcome::Stored(MessageView {
-                conversation_id: m.conversation_id.clone(),
-                seq,
-                id,
-                author: Author {
-                    role: m.sender.role().into(),
-                    name: match &m.sender {
-                        Sender::Expert { name, .. } => Some(name.clone()),
-                        _ => None,
-                    },
-                    expert_id,
-                },
-                kind: m.kind.into(),
-                body: m.body.clone(),
-                product: if m.kind == "product" {
-                    data.clone().and_then(|d| serde_json::from_value(d).ok())
-                } else {
-                    None
-                },
-                data: if m.kind == "system" { data } else { None },
-                client_msg_id: m.client_msg_id.clone(),
-                sent_at: now,
-            }));
+        }
+        for (sql, params) in plan.insert_sql() {
+            bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        Ok(Appended {
-            outcomes: out,
-            first_responses: firsts,
-            places,
-        })
+        Ok(plan.finish())
     }
 
     /// (id, merchant, last_seq) of these conversations (any merchant: for the hub's catch-up).
@@ -803,32 +805,34 @@ impl Db {
     /// Write analytics events in one transaction, a hundred rows per statement. (Callers keep
     /// batches short: SQLite's one writer also stores every chat message.)
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        for chunk in events.chunks(100) {
-            let sql = format!(
-                "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \
-                 VALUES {}",
-                super::value_rows(chunk.len(), 11)
-            );
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q
-                    .bind(uuid::Uuid::now_v7().to_string())
-                    .bind(e.merchant_id.clone())
-                    .bind(e.kind)
-                    .bind(e.at)
-                    .bind(e.shopper_id.clone())
-                    .bind(e.store_id.clone())
-                    .bind(e.department_id.clone())
-                    .bind(e.expert_id.clone())
-                    .bind(e.conversation_id.clone())
-                    .bind(e.value)
-                    .bind(e.data_json.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let statements = events
+            .chunks(100)
+            .map(|chunk| {
+                let sql = format!(
+                    "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \
+                     VALUES {}",
+                    super::value_rows(chunk.len(), 11)
+                );
+                let mut params = Vec::with_capacity(chunk.len() * 11);
+                for e in chunk {
+                    params.extend([
+                        Param::Text(uuid::Uuid::now_v7().to_string()),
+                        Param::text(&e.merchant_id),
+                        Param::text(e.kind),
+                        Param::Int(e.at),
+                        Param::opt_text(e.shopper_id.as_deref()),
+                        Param::opt_text(e.store_id.as_deref()),
+                        Param::opt_text(e.department_id.as_deref()),
+                        Param::opt_text(e.expert_id.as_deref()),
+                        Param::opt_text(e.conversation_id.as_deref()),
+                        Param::opt_int(e.value),
+                        Param::opt_text(e.data_json.as_deref()),
+                    ]);
+                }
+                (sql, params)
+            })
+            .collect();
+        self.write_all(statements).await
     }
 
     pub async fn count_events(&self, m: Tenant<'_>, kind: &str) -> Result<i64> {
@@ -850,12 +854,339 @@ impl Db {
     }
 
     pub async fn set_expert_presence_json(&self, m: Tenant<'_>, expert: &str, json: &str) -> Result<()> {
-        sqlx::query("UPDATE experts SET presence_json = $1 WHERE merchant_id = $2 AND id = $3")
-            .bind(json)
-            .bind(m.as_str())
-            .bind(expert)
-            .execute(&self.writer)
-            .await?;
+        self.write_one(
+            "UPDATE experts SET presence_json = $1 WHERE merchant_id = $2 AND id = $3",
+            vec![Param::from(json), Param::from(m.as_str()), Param::from(expert)],
+        )
+        .await?;
         Ok(())
+    }
+}
+
+const MOVED: &str = "a conversation's sequence moved during its own write";
+
+impl MessageRow {
+    /// The same row read through rusqlite (columns in `MSG_SELECT` order).
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
+        Ok(MessageRow {
+            conversation_id: r.get(0)?,
+            seq: r.get(1)?,
+            id: r.get(2)?,
+            client_msg_id: r.get(3)?,
+            author_role: r.get(4)?,
+            expert_id: r.get(5)?,
+            expert_name: r.get(6)?,
+            kind: r.get(7)?,
+            body: r.get(8)?,
+            data_json: r.get(9)?,
+            created_at: r.get(10)?,
+        })
+    }
+}
+
+impl ConversationRow {
+    /// The same row read through rusqlite (columns in `CONV_SELECT` order).
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+        Ok(ConversationRow {
+            id: r.get(0)?,
+            merchant_id: r.get(1)?,
+            shopper_id: r.get(2)?,
+            shopper_name: r.get(3)?,
+            store_id: r.get(4)?,
+            store_name: r.get(5)?,
+            department_id: r.get(6)?,
+            department_name: r.get(7)?,
+            status: r.get(8)?,
+            expert_id: r.get(9)?,
+            expert_name: r.get(10)?,
+            contact_expert_id: r.get(11)?,
+            target_expert_id: r.get(12)?,
+            offline: r.get(13)?,
+            page_url: r.get(14)?,
+            product_json: r.get(15)?,
+            transfer_note: r.get(16)?,
+            last_seq: r.get(17)?,
+            shopper_read_seq: r.get(18)?,
+            expert_read_seq: r.get(19)?,
+            rating: r.get(20)?,
+            rating_comment: r.get(21)?,
+            created_at: r.get(22)?,
+            queued_at: r.get(23)?,
+            claimed_at: r.get(24)?,
+            first_response_at: r.get(25)?,
+            last_expert_msg_at: r.get(26)?,
+            ended_at: r.get(27)?,
+        })
+    }
+}
+
+impl SeqRow {
+    /// The same row read through rusqlite (columns in `AppendPlan::state_sql` order).
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<SeqRow> {
+        Ok(SeqRow {
+            id: r.get(0)?,
+            merchant_id: r.get(1)?,
+            shopper_id: r.get(2)?,
+            expert_id: r.get(3)?,
+            status: r.get(4)?,
+            last_seq: r.get(5)?,
+            claimed_at: r.get(6)?,
+            first_response_at: r.get(7)?,
+            store_id: r.get(8)?,
+            department_id: r.get(9)?,
+        })
+    }
+}
+
+/// One `append_messages` call, driver-free: it says which statements to run, is told what they
+/// read, and works out every outcome. Both drivers run the same steps in the same order.
+struct AppendPlan<'a> {
+    batch: &'a [NewMessage],
+    now: i64,
+    out: Vec<Option<AppendOutcome>>,
+    places: Vec<(String, String)>,
+    firsts: Vec<(usize, i64)>,
+    /// Client ids stored by an earlier batch.
+    stored_before: HashMap<(String, String), MessageRow>,
+    /// Conversations written to, by id.
+    convs: HashMap<String, SeqState>,
+    /// (index, id, seq) of each message to insert.
+    rows: Vec<(usize, String, i64)>,
+}
+
+impl<'a> AppendPlan<'a> {
+    fn new(batch: &'a [NewMessage], now: i64) -> Self {
+        AppendPlan {
+            batch,
+            now,
+            out: vec![None; batch.len()],
+            places: vec![(String::new(), String::new()); batch.len()],
+            firsts: Vec::new(),
+            stored_before: HashMap::new(),
+            convs: HashMap::new(),
+            rows: Vec::new(),
+        }
+    }
+
+    /// Messages stored before with the same (conversation, client id) as one of this batch.
+    fn earlier_ids_sql(&self) -> Vec<(String, Vec<Param>)> {
+        let keyed: Vec<&NewMessage> = self.batch.iter().filter(|m| m.client_msg_id.is_some()).collect();
+        keyed
+            .chunks(400)
+            .map(|chunk| {
+                let cond = (0..chunk.len())
+                    .map(|k| format!("(m.conversation_id = ${} AND m.client_msg_id = ${})", 2 * k + 1, 2 * k + 2))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let params = chunk
+                    .iter()
+                    .flat_map(|m| [Param::text(&m.conversation_id), Param::opt_text(m.client_msg_id.as_deref())])
+                    .collect();
+                (format!("{MSG_SELECT} WHERE {cond}"), params)
+            })
+            .collect()
+    }
+
+    fn earlier_ids(&mut self, rows: Vec<MessageRow>) {
+        for row in rows {
+            if let Some(cid) = row.client_msg_id.clone() {
+                self.stored_before.insert((row.conversation_id.clone(), cid), row);
+            }
+        }
+    }
+
+    /// The messages that still need a number: no earlier copy, first of their client id here.
+    fn fresh(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        (0..self.batch.len()).filter(move |&i| {
+            let m = &self.batch[i];
+            match m.client_msg_id.as_deref() {
+                None => true,
+                Some(cid) => {
+                    !self.stored_before.contains_key(&(m.conversation_id.clone(), cid.to_owned()))
+                        && seen.insert((m.conversation_id.as_str(), cid))
+                }
+            }
+        })
+    }
+
+    /// The state of the conversations written to, locked on PostgreSQL.
+    fn state_sql(&self, backend: super::Backend) -> Vec<(String, Vec<Param>)> {
+        let mut ids: Vec<&str> = self.fresh().map(|i| self.batch[i].conversation_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let lock = if backend == super::Backend::Postgres { " FOR UPDATE" } else { "" };
+        ids.chunks(500)
+            .map(|chunk| {
+                let sql = format!(
+                    "SELECT id, merchant_id, shopper_id, expert_id, status, last_seq, claimed_at, first_response_at, store_id, department_id \
+                     FROM conversations WHERE id IN ({}) ORDER BY id{lock}",
+                    super::analytics::placeholders(chunk.len(), 1)
+                );
+                (sql, chunk.iter().map(|id| Param::text(id)).collect())
+            })
+            .collect()
+    }
+
+    fn states(&mut self, rows: Vec<SeqRow>) {
+        for row in rows {
+            let state = SeqState {
+                start_seq: row.last_seq,
+                first_stamped: false,
+                expert_wrote: false,
+                row,
+            };
+            self.convs.insert(state.row.id.clone(), state);
+        }
+    }
+
+    /// Who may write, and the next numbers, in input order.
+    fn number(&mut self) {
+        let fresh: Vec<usize> = self.fresh().collect();
+        for i in fresh {
+            let m = &self.batch[i];
+            let Some(c) = self
+                .convs
+                .get_mut(&m.conversation_id)
+                .filter(|c| c.row.merchant_id == m.merchant_id)
+            else {
+                self.out[i] = Some(AppendOutcome::NotFound);
+                continue;
+            };
+            let allowed = match &m.sender {
+                Sender::Shopper(s) => c.row.shopper_id == *s && matches!(c.row.status.as_str(), "queued" | "offered" | "claimed"),
+                Sender::Expert { id, .. } => c.row.expert_id.as_deref() == Some(id.as_str()) && c.row.status == "claimed",
+                Sender::System => true,
+            };
+            if !allowed {
+                self.out[i] = Some(AppendOutcome::InvalidState(format!("the conversation is {}", c.row.status)));
+                continue;
+            }
+            c.row.last_seq += 1;
+            if matches!(m.sender, Sender::Expert { .. }) {
+                c.expert_wrote = true;
+                if c.row.first_response_at.is_none() {
+                    c.row.first_response_at = Some(self.now);
+                    c.first_stamped = true;
+                    if let Some(claimed) = c.row.claimed_at {
+                        self.firsts.push((i, (self.now - claimed).max(0)));
+                    }
+                }
+            }
+            self.places[i] = (c.row.store_id.clone(), c.row.department_id.clone());
+            self.rows.push((i, uuid::Uuid::now_v7().to_string(), c.row.last_seq));
+        }
+    }
+
+    /// The counters, one statement per 200 conversations, with the rows each must change. Each
+    /// row must still hold the number read above. A VALUES list's columns are column1,
+    /// column2… on both backends (SQLite cannot name them): id, seq read, new seq, first
+    /// answer stamped (0/1), an expert wrote (0/1).
+    fn counters_sql(&self) -> Vec<(String, Vec<Param>, usize)> {
+        let mut touched: Vec<&SeqState> = self.convs.values().filter(|c| c.row.last_seq > c.start_seq).collect();
+        touched.sort_unstable_by(|a, b| a.row.id.cmp(&b.row.id));
+        touched
+            .chunks(200)
+            .map(|chunk| {
+                let sql = format!(
+                    "UPDATE conversations SET last_seq = v.column3, \
+                     first_response_at = CASE WHEN v.column4 = 1 THEN $1 ELSE conversations.first_response_at END, \
+                     last_expert_msg_at = CASE WHEN v.column5 = 1 THEN $1 ELSE conversations.last_expert_msg_at END \
+                     FROM (VALUES {}) AS v \
+                     WHERE conversations.id = v.column1 AND conversations.last_seq = v.column2",
+                    super::value_rows_from(chunk.len(), 5, 2)
+                );
+                let mut params = vec![Param::Int(self.now)];
+                for c in chunk {
+                    params.extend([
+                        Param::text(&c.row.id),
+                        Param::Int(c.start_seq),
+                        Param::Int(c.row.last_seq),
+                        Param::Int(i64::from(c.first_stamped)),
+                        Param::Int(i64::from(c.expert_wrote)),
+                    ]);
+                }
+                (sql, params, chunk.len())
+            })
+            .collect()
+    }
+
+    /// The messages, 200 rows per statement.
+    fn insert_sql(&self) -> Vec<(String, Vec<Param>)> {
+        const COLS: usize = 11;
+        self.rows
+            .chunks(200)
+            .map(|chunk| {
+                let sql = format!(
+                    "INSERT INTO messages (conversation_id, seq, id, merchant_id, client_msg_id, author_role, expert_id, kind, body, data_json, created_at) \
+                     VALUES {}",
+                    super::value_rows(chunk.len(), COLS)
+                );
+                let mut params = Vec::with_capacity(chunk.len() * COLS);
+                for (i, id, seq) in chunk {
+                    let m = &self.batch[*i];
+                    params.extend([
+                        Param::text(&m.conversation_id),
+                        Param::Int(*seq),
+                        Param::text(id),
+                        Param::text(&m.merchant_id),
+                        Param::opt_text(m.client_msg_id.as_deref()),
+                        Param::text(m.sender.role()),
+                        Param::opt_text(m.sender.expert_id()),
+                        Param::text(m.kind),
+                        Param::text(&m.body),
+                        Param::opt_text(m.data_json.as_deref()),
+                        Param::Int(self.now),
+                    ]);
+                }
+                (sql, params)
+            })
+            .collect()
+    }
+
+    /// Every outcome, once the transaction has committed.
+    fn finish(mut self) -> Appended {
+        let same = |m: &NewMessage, role: &str, expert: Option<&str>, body: &str| {
+            role == m.sender.role() && (!matches!(m.sender, Sender::Expert { .. }) || expert == m.sender.expert_id()) && body == m.body
+        };
+        for (i, id, seq) in std::mem::take(&mut self.rows) {
+            self.out[i] = Some(AppendOutcome::Stored(self.batch[i].view(seq, id, self.now)));
+        }
+        // A client id stored before, or first seen earlier in this batch: that one's outcome.
+        let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+        for i in 0..self.batch.len() {
+            let m = &self.batch[i];
+            let Some(cid) = m.client_msg_id.as_deref() else { continue };
+            if let Some(prev) = self.stored_before.get(&(m.conversation_id.clone(), cid.to_owned())) {
+                self.out[i] = Some(if same(m, &prev.author_role, prev.expert_id.as_deref(), &prev.body) {
+                    AppendOutcome::Duplicate(prev.clone().view())
+                } else {
+                    AppendOutcome::Conflict
+                });
+                continue;
+            }
+            match first_of.get(&(m.conversation_id.as_str(), cid)) {
+                None => {
+                    first_of.insert((m.conversation_id.as_str(), cid), i);
+                }
+                Some(&first) => {
+                    self.out[i] = Some(match &self.out[first] {
+                        Some(AppendOutcome::Stored(v)) => {
+                            if same(m, &v.author.role, v.author.expert_id.as_deref(), &v.body) {
+                                AppendOutcome::Duplicate(v.clone())
+                            } else {
+                                AppendOutcome::Conflict
+                            }
+                        }
+                        other => other.clone().unwrap_or(AppendOutcome::NotFound),
+                    });
+                }
+            }
+        }
+        Appended {
+            outcomes: self.out.into_iter().map(|o| o.unwrap_or(AppendOutcome::NotFound)).collect(),
+            first_responses: self.firsts,
+            places: self.places,
+        }
     }
 }

@@ -18,6 +18,7 @@ mod experts;
 mod merchants;
 mod saved_replies;
 mod shoppers;
+mod sqlite_writer;
 mod stores;
 
 pub use accounts::*;
@@ -29,6 +30,7 @@ pub use experts::*;
 pub use merchants::*;
 pub use saved_replies::*;
 pub use shoppers::*;
+pub use sqlite_writer::SqliteWriter;
 pub use stores::*;
 
 use std::str::FromStr;
@@ -66,6 +68,10 @@ pub enum StorageError {
     Db(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Writer(String),
 }
 
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
@@ -91,6 +97,8 @@ pub struct Db {
     pub pool: AnyPool,
     pub writer: AnyPool,
     pub backend: Backend,
+    /// SQLite (a file): the thread that runs the hot writes (see `sqlite_writer`).
+    pub fast: Option<SqliteWriter>,
 }
 
 impl Db {
@@ -99,10 +107,12 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = if url.is_postgres() { Backend::Postgres } else { Backend::Sqlite };
         let mut raw = url.expose().to_owned();
+        let mut file = None;
         if backend == Backend::Sqlite {
             let path = raw.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default().to_owned();
             if path != ":memory:" {
+                file = Some(std::path::PathBuf::from(&path));
                 if let Some(parent) = std::path::Path::new(&path).parent() {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent)?;
@@ -132,7 +142,16 @@ impl Db {
             }
             Backend::Postgres => pool.clone(),
         };
-        Ok(Db { pool, writer, backend })
+        let fast = match file {
+            Some(path) => Some(SqliteWriter::open(path)?),
+            None => None,
+        };
+        Ok(Db {
+            pool,
+            writer,
+            backend,
+            fast,
+        })
     }
 
     /// Apply every pending migration of this backend's dialect.
@@ -164,14 +183,16 @@ impl Db {
 /// Per-connection SQLite settings.
 /// synchronous = FULL: a commit is on disk (fsync of the WAL) before it returns, so an
 /// acknowledged message survives a power cut, not only a crash. The message writer batches
-/// commits, which keeps the fsync cost per message small.
+/// commits, which keeps the fsync cost per message small. No connection checkpoints the WAL
+/// on commit: a thread of the writer does it (see `sqlite_writer`).
 fn sqlite_pragmas(
     conn: &mut sqlx::AnyConnection,
     _meta: sqlx::pool::PoolConnectionMetadata,
 ) -> futures::future::BoxFuture<'_, Result<(), sqlx::Error>> {
     Box::pin(async move {
         conn.execute(sqlx::raw_sql(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+             PRAGMA wal_autocheckpoint = 0;",
         ))
         .await?;
         Ok(())
@@ -216,8 +237,13 @@ impl<T> Page<T> {
 
 /// "($1, …, $cols), ($cols+1, …), …" for a multi-row `VALUES` of `rows` rows.
 pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
+    value_rows_from(rows, cols, 1)
+}
+
+/// As [`value_rows`], numbering from `$first` (earlier placeholders are the statement's own).
+pub(crate) fn value_rows_from(rows: usize, cols: usize, first: usize) -> String {
     (0..rows)
-        .map(|r| format!("({})", analytics::placeholders(cols, r * cols + 1)))
+        .map(|r| format!("({})", analytics::placeholders(cols, r * cols + first)))
         .collect::<Vec<_>>()
         .join(", ")
 }

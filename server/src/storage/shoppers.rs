@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::sqlite_writer::Param;
 use super::{Db, Result, StorageError, Tenant};
 use crate::ids::ShopperId;
 use crate::now_ms;
@@ -29,12 +30,11 @@ impl Db {
     pub async fn create_shopper(&self, m: Tenant<'_>) -> Result<Shopper> {
         let id = ShopperId::generate();
         let now = now_ms();
-        sqlx::query("INSERT INTO shoppers (id, merchant_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)")
-            .bind(id.as_str())
-            .bind(m.as_str())
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
+        self.write_one(
+            "INSERT INTO shoppers (id, merchant_id, created_at, last_seen_at) VALUES ($1, $2, $3, $3)",
+            vec![Param::from(id.as_str()), Param::from(m.as_str()), Param::from(now)],
+        )
+        .await?;
         Ok(Shopper {
             id,
             name: None,
@@ -61,17 +61,8 @@ impl Db {
     }
 
     pub async fn identify_shopper(&self, m: Tenant<'_>, id: &ShopperId, name: Option<&str>, email: Option<&str>) -> Result<Shopper> {
-        let done = sqlx::query(
-            "UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5",
-        )
-        .bind(name)
-        .bind(email)
-        .bind(now_ms())
-        .bind(m.as_str())
-        .bind(id.as_str())
-        .execute(&self.writer)
-        .await?;
-        if done.rows_affected() == 0 {
+        let done = self.write_one("UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5", vec![Param::from(name), Param::from(email), Param::from(now_ms()), Param::from(m.as_str()), Param::from(id.as_str())]).await?;
+        if done == 0 {
             return Err(StorageError::NotFound);
         }
         self.get_shopper(m, id).await

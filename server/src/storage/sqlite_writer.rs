@@ -1,0 +1,296 @@
+//! SQLite's writes on a thread of their own.
+//!
+//! Through sqlx every SQL statement is a hand-off to the driver's worker thread and back; a
+//! message batch (begin, a few statements, commit) was five such round trips, and on a busy
+//! two-core machine each waits to be scheduled twice. So on SQLite the writes that sit on a
+//! person's wait (messages, claims, read marks, offers, new shoppers and conversations, chat
+//! ends and transfers) and the analytics writes run here instead: a plain thread owning one
+//! connection, which runs each job whole and answers once. Jobs that queue up while a commit
+//! is on its way share the next one (group commit). The SQL is the same text the sqlx path
+//! runs for PostgreSQL (`$n` placeholders are numbered parameters in SQLite too), built in
+//! one place and bound from [`Param`]s.
+//!
+//! The other (administrative) writes keep sqlx's writer connection. SQLite allows one writer
+//! at a time: when the two meet, this thread polls for the lock every 50 µs (a custom busy
+//! handler; the default one sleeps 1, 2, 5, 10… ms), and sqlx's connection waits with its
+//! `busy_timeout`.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use tokio::sync::oneshot;
+
+use super::{Result, StorageError};
+
+/// A bound parameter, for either driver.
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+    NullText,
+    NullInt,
+}
+
+impl Param {
+    pub(crate) fn text(s: &str) -> Param {
+        Param::Text(s.to_owned())
+    }
+    pub(crate) fn opt_text(s: Option<&str>) -> Param {
+        s.map_or(Param::NullText, Param::text)
+    }
+    pub(crate) fn opt_int(i: Option<i64>) -> Param {
+        i.map_or(Param::NullInt, Param::Int)
+    }
+    fn value(&self) -> Value {
+        match self {
+            Param::Text(s) => Value::Text(s.clone()),
+            Param::Int(i) => Value::Integer(*i),
+            Param::NullText | Param::NullInt => Value::Null,
+        }
+    }
+}
+
+impl From<&str> for Param {
+    fn from(s: &str) -> Param {
+        Param::text(s)
+    }
+}
+impl From<&String> for Param {
+    fn from(s: &String) -> Param {
+        Param::text(s)
+    }
+}
+impl From<String> for Param {
+    fn from(s: String) -> Param {
+        Param::Text(s)
+    }
+}
+impl From<i64> for Param {
+    fn from(i: i64) -> Param {
+        Param::Int(i)
+    }
+}
+impl From<Option<&str>> for Param {
+    fn from(s: Option<&str>) -> Param {
+        Param::opt_text(s)
+    }
+}
+impl From<Option<String>> for Param {
+    fn from(s: Option<String>) -> Param {
+        s.map_or(Param::NullText, Param::Text)
+    }
+}
+impl From<Option<i64>> for Param {
+    fn from(i: Option<i64>) -> Param {
+        Param::opt_int(i)
+    }
+}
+
+/// Bind `params` to an sqlx query, in order.
+pub(crate) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Int(i) => q.bind(*i),
+            Param::NullText => q.bind(None::<String>),
+            Param::NullInt => q.bind(None::<i64>),
+        };
+    }
+    q
+}
+
+/// Bind `params` to an sqlx typed query, in order.
+pub(crate) fn bind_all_as<'q, O>(
+    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s.as_str()),
+            Param::Int(i) => q.bind(*i),
+            Param::NullText => q.bind(None::<String>),
+            Param::NullInt => q.bind(None::<i64>),
+        };
+    }
+    q
+}
+
+/// Run `sql` with `params` on a rusqlite connection; the number of rows changed.
+pub(crate) fn execute(c: &rusqlite::Connection, sql: &str, params: &[Param]) -> rusqlite::Result<usize> {
+    c.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params.iter().map(Param::value)))
+}
+
+/// Run a query with `params` on a rusqlite connection, mapping each row.
+pub(crate) fn query<T>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: &[Param],
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = c.prepare_cached(sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter().map(Param::value)), map)?;
+    rows.collect()
+}
+
+/// A job runs inside the writer's transaction (in a savepoint of its own) and returns what to
+/// do once the transaction has ended: answer its caller, told whether it committed.
+type Job = Box<dyn FnOnce(&rusqlite::Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+
+/// The thread and its connection. Cheap to clone; the thread ends when the last clone is dropped.
+#[derive(Clone)]
+pub struct SqliteWriter {
+    jobs: mpsc::Sender<Job>,
+    /// The checkpointer thread runs while this lives.
+    _alive: std::sync::Arc<()>,
+}
+
+impl std::fmt::Debug for SqliteWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteWriter")
+    }
+}
+
+/// At most this many jobs share one commit.
+const GROUP: usize = 64;
+
+impl SqliteWriter {
+    /// Open the database file (already created by sqlx) on a new thread.
+    pub fn open(path: PathBuf) -> anyhow::Result<SqliteWriter> {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(256);
+        conn.busy_handler(Some(|tries: i32| {
+            // 50 µs a poll, for at most about 10 s (as sqlx's busy_timeout).
+            std::thread::sleep(Duration::from_micros(50));
+            tries < 200_000
+        }))?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || group_commit(conn, rx))?;
+        let alive = std::sync::Arc::new(());
+        let checkpoints = rusqlite::Connection::open(&path)?;
+        let watch = std::sync::Arc::downgrade(&alive);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_forever(checkpoints, watch))?;
+        Ok(SqliteWriter { jobs: tx, _alive: alive })
+    }
+
+    /// Run `f` in the writer's next transaction and wait until that has committed. `f` runs in a
+    /// savepoint: if it fails, what it wrote is undone and the other jobs of the group are not
+    /// affected. Its answer is only given once the commit is on disk.
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |c| {
+            let done = in_savepoint(c, f);
+            Box::new(move |committed| {
+                let _ = tx.send(match done {
+                    Ok(v) if committed => Ok(v),
+                    Ok(_) => Err(StorageError::Writer("the write could not be committed".into())),
+                    Err(e) => Err(e),
+                });
+            })
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| StorageError::Writer("the SQLite writer thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StorageError::Writer("the SQLite writer thread dropped a job".into()))?
+    }
+}
+
+fn in_savepoint<T>(c: &rusqlite::Connection, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+    c.execute_batch("SAVEPOINT job")?;
+    match f(c) {
+        Ok(v) => {
+            c.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK TO job; RELEASE job");
+            Err(e)
+        }
+    }
+}
+
+/// The thread: take the jobs waiting (at most [`GROUP`]), run them in one `BEGIN IMMEDIATE`
+/// transaction, commit once, then answer them all. A quiet writer commits each job on its own;
+/// a busy one shares each fsync between everything that queued up meanwhile.
+fn group_commit(conn: rusqlite::Connection, rx: mpsc::Receiver<Job>) {
+    let mut finishers: Vec<Box<dyn FnOnce(bool) + Send>> = Vec::with_capacity(GROUP);
+    while let Ok(first) = rx.recv() {
+        let began = conn.execute_batch("BEGIN IMMEDIATE").is_ok();
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            if began {
+                // A job that panics (a bug) loses its own writes and answer, not the thread.
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
+                    Ok(finish) => finishers.push(finish),
+                    Err(_) => {
+                        let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
+                    }
+                }
+            }
+            // Without the write lock nothing can be written: the job is dropped unrun, and its
+            // caller told so (its answer channel closes).
+            if finishers.len() < GROUP {
+                next = rx.try_recv().ok();
+            }
+        }
+        let committed = began && conn.execute_batch("COMMIT").is_ok();
+        if began && !committed {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        metrics::histogram!("floorwalker_sqlite_group_size").record(finishers.len() as f64);
+        for f in finishers.drain(..) {
+            f(committed);
+        }
+    }
+}
+
+/// The WAL is copied back into the database by this thread, not by the commit that happens to
+/// cross SQLite's threshold: that commit (and every write queued behind it) would otherwise wait
+/// for 4 MB to be copied and the database file synced. Every 200 ms a PASSIVE checkpoint copies
+/// what it can while writers go on; once the log holds more than [`RESTART_AT`] frames, a
+/// RESTART checkpoint (which holds writers back only for the few frames written since, and
+/// gives up within about a millisecond if readers are in the way) lets the next writer start
+/// the log from the beginning, so the file stays a few megabytes.
+fn checkpoint_forever(conn: rusqlite::Connection, alive: std::sync::Weak<()>) {
+    const RESTART_AT: i64 = 1000;
+    let _ = conn.busy_handler(Some(|tries: i32| {
+        std::thread::sleep(Duration::from_micros(50));
+        tries < 20
+    }));
+    let checkpoint = |mode: &str| -> Option<(i64, i64, i64)> {
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .ok()
+    };
+    while alive.strong_count() > 0 {
+        std::thread::sleep(Duration::from_millis(200));
+        let Some((_, log, _)) = checkpoint("PASSIVE") else { continue };
+        metrics::gauge!("floorwalker_sqlite_wal_frames").set(log as f64);
+        if log > RESTART_AT {
+            let started = std::time::Instant::now();
+            let restarted = checkpoint("RESTART").is_some_and(|(busy, _, _)| busy == 0);
+            metrics::histogram!("floorwalker_sqlite_restart_seconds").record(started.elapsed().as_secs_f64());
+            if !restarted {
+                metrics::counter!("floorwalker_sqlite_restart_busy_total").increment(1);
+            }
+        }
+    }
+}
