@@ -337,10 +337,14 @@ impl Hub {
     }
 
     pub fn send_expert(&self, expert: &str, out: &Out) {
+        self.send_expert_frame(expert, &frame(out));
+    }
+
+    /// As `send_expert`, for a frame serialised once and sent to many experts.
+    pub fn send_expert_frame(&self, expert: &str, f: &Utf8Bytes) {
         let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
-        let f = frame(out);
         for c in conns {
-            self.send_conn(c, &f);
+            self.send_conn(c, f);
         }
     }
 
@@ -738,13 +742,19 @@ impl Hub {
             self.emit(row, "offered", None, None);
         }
         let base = self.base_offer(row, reason).await;
+        // One serialisation for everyone but the shopper's contact (their copy says so).
+        let common = frame(&Out::Offer { offer: base.clone() });
         for e in fresh {
-            self.send_expert(
-                &e,
-                &Out::Offer {
-                    offer: Self::offer_to(&base, row, &e),
-                },
-            );
+            if row.contact_expert_id.as_deref() == Some(e.as_str()) {
+                self.send_expert(
+                    &e,
+                    &Out::Offer {
+                        offer: Self::offer_to(&base, row, &e),
+                    },
+                );
+            } else {
+                self.send_expert_frame(&e, &common);
+            }
         }
     }
 
@@ -766,10 +776,10 @@ impl Hub {
 
     pub fn withdraw_local(&self, conversation: &str, reason: &str, except: Option<&str>) {
         if let Some((_, track)) = self.offers.remove(conversation) {
-            let out = Out::OfferWithdrawn {
+            let out = frame(&Out::OfferWithdrawn {
                 conversation_id: conversation.to_owned(),
                 reason: reason.to_owned(),
-            };
+            });
             for e in track.experts {
                 // Free the slot at once, so the next top-up can fill it (not only the next
                 // full pass, which would hold claims to about one round a second).
@@ -777,7 +787,7 @@ impl Hub {
                     h.remove(conversation);
                 }
                 if Some(e.as_str()) != except {
-                    self.send_expert(&e, &out);
+                    self.send_expert_frame(&e, &out);
                 }
             }
             self.wake.notify_one();

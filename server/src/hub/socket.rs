@@ -145,7 +145,23 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                     }
                     // Boxed: an idle socket's task then does not reserve room for the (large)
                     // state of frame handling; it is allocated only while a frame is handled.
-                    match Box::pin(session.handle(&hub, conn, t.as_str())).await {
+                    // While it runs (a send waits for its commit), frames for this socket keep
+                    // going out: an expert storing an answer still receives the next question.
+                    let mut send_failed = false;
+                    let step = {
+                        let mut handling = Box::pin(session.handle(&hub, conn, t.as_str()));
+                        loop {
+                            tokio::select! {
+                                biased;
+                                s = &mut handling => break s,
+                                Some(f) = rx.recv(), if !send_failed => {
+                                    send_failed = socket.send(Message::Text(f)).await.is_err();
+                                }
+                            }
+                        }
+                    };
+                    if send_failed { break None }
+                    match step {
                         Step::Continue => malformed = 0,
                         Step::Malformed => {
                             malformed += 1;
