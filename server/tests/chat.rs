@@ -21,6 +21,7 @@ on_both_backends!(
     unclaimed_chats_become_missed,
     deactivation_closes_the_experts_socket,
     the_welcome_comes_first_while_chats_keep_arriving,
+    a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -808,5 +809,46 @@ async fn the_welcome_comes_first_while_chats_keep_arriving(b: Backend) {
     staffed.await.unwrap();
     assert!(chats >= 8, "the shoppers kept chats coming ({chats})");
     assert!(offers_seen > 0, "the experts were offered those chats");
+    app.stop().await;
+}
+
+/// A routing pass reads the waiting chats, then offers them; a chat that is ended (or claimed)
+/// in between must not be offered afterwards: the expert would hold an offer for a chat that is
+/// gone, with no withdrawal to follow. The pass is driven by hand with the row read before the
+/// end, so the race is not left to timing.
+async fn a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "still there?").await;
+    expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+        .await;
+    let merchant = floorwalker::ids::MerchantId::from_db(m.clone());
+    let read_before = app.db.conversation(&merchant, &id).await.unwrap();
+    assert!(read_before.is_waiting());
+    shopper.send(json!({"type": "end", "conversation_id": id})).await;
+    expert
+        .until(
+            "withdrawn",
+            |o| matches!(o, Out::OfferWithdrawn { conversation_id, .. } if *conversation_id == id),
+        )
+        .await;
+    // The late half of a pass that read the chat before it ended.
+    app.hub.offer_round(&read_before, "reoffer", true).await;
+    let after = expert.drain(700).await;
+    assert!(
+        !after
+            .iter()
+            .any(|o| matches!(o, Out::Offer { offer } if offer.conversation_id == id)),
+        "an ended chat was offered again: {after:?}"
+    );
+    // A chat that really waits is still offered.
+    let (mut other, _, _) = shopper_ws(&app, &m, None).await;
+    let next = start_chat(&mut other, &store, &dep, "and me?").await;
+    expert
+        .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == next))
+        .await;
     app.stop().await;
 }

@@ -138,6 +138,10 @@ pub struct HubInner {
     /// Claims of one conversation on this node run one at a time; see `claim_gate`.
     claiming: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     queue_sent: DashMap<String, (u32, u32)>,
+    /// conversation → when its offers were last withdrawn (claimed, ended, missed). A routing
+    /// pass that read the chat as waiting before that must not offer it again afterwards; a
+    /// chat queued again later (transfer, unanswered claim) has a later `queued_at` and may be.
+    withdrawn_at: DashMap<String, i64>,
     /// Conversations offered for the first time, to be marked `offered` in one write after the
     /// routing pass (one statement, not one commit per chat).
     to_mark: std::sync::Mutex<Vec<String>>,
@@ -195,6 +199,7 @@ impl Hub {
             held: DashMap::new(),
             claiming: DashMap::new(),
             queue_sent: DashMap::new(),
+            withdrawn_at: DashMap::new(),
             to_mark: Default::default(),
             reads: DashMap::new(),
             settings: DashMap::new(),
@@ -711,6 +716,9 @@ impl Hub {
         let Some(settings) = self.merchant(&MerchantId::from_db(row.merchant_id.clone())).await else {
             return;
         };
+        if self.withdrawn_since_read(row) {
+            return;
+        }
         let now = now_ms();
         let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now);
         let fresh: Vec<String> = {
@@ -742,6 +750,17 @@ impl Hub {
             self.emit(row, "offered", None, None);
         }
         let base = self.base_offer(row, reason).await;
+        if self.withdrawn_since_read(row) {
+            // Claimed or ended while the offer was being put together: undo, send nothing.
+            if let Some((_, track)) = self.offers.remove(&row.id) {
+                for e in track.experts {
+                    if let Some(mut h) = self.held.get_mut(&e) {
+                        h.remove(&row.id);
+                    }
+                }
+            }
+            return;
+        }
         // One serialisation for everyone but the shopper's contact (their copy says so).
         let common = frame(&Out::Offer { offer: base.clone() });
         for e in fresh {
@@ -774,7 +793,13 @@ impl Hub {
         self.withdraw_local(conversation, reason, except);
     }
 
+    /// Whether this chat's offers were withdrawn after `row` (read as waiting) was queued.
+    fn withdrawn_since_read(&self, row: &ConversationRow) -> bool {
+        self.withdrawn_at.get(&row.id).is_some_and(|at| *at > row.queued_at)
+    }
+
     pub fn withdraw_local(&self, conversation: &str, reason: &str, except: Option<&str>) {
+        self.withdrawn_at.insert(conversation.to_owned(), now_ms());
         if let Some((_, track)) = self.offers.remove(conversation) {
             let out = frame(&Out::OfferWithdrawn {
                 conversation_id: conversation.to_owned(),
@@ -991,6 +1016,8 @@ impl Hub {
     /// One routing pass: missed chats, re-offer waves, unanswered claims, queue positions.
     pub async fn route_once(&self) -> anyhow::Result<()> {
         let now = now_ms();
+        // A pass reads and offers within seconds; older marks are of no use.
+        self.withdrawn_at.retain(|_, at| now - *at < 300_000);
         let waiting = self.db.waiting_conversations(None).await?;
         let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
         let mut avail_cache: std::collections::HashMap<(String, String, String), u32> = Default::default();

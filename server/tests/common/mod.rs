@@ -125,6 +125,8 @@ impl TestDb {
 pub struct TestApp {
     pub url: String,
     pub db: Db,
+    /// The running hub, for tests that drive a race by hand.
+    pub hub: floorwalker::hub::Hub,
     pub test_db: TestDb,
     stop: CancellationToken,
     handle: Option<tokio::task::JoinHandle<()>>,
@@ -169,6 +171,7 @@ impl TestApp {
         let app = Application::build(args).await.expect("build app");
         let url = format!("http://{}", app.addr());
         let db = app.state.db.clone();
+        let hub = app.state.hub.clone();
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(async move {
@@ -177,6 +180,7 @@ impl TestApp {
         TestApp {
             url,
             db,
+            hub,
             test_db,
             stop,
             handle: Some(handle),
