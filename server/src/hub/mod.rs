@@ -752,13 +752,7 @@ impl Hub {
         let base = self.base_offer(row, reason).await;
         if self.withdrawn_since_read(row) {
             // Claimed or ended while the offer was being put together: undo, send nothing.
-            if let Some((_, track)) = self.offers.remove(&row.id) {
-                for e in track.experts {
-                    if let Some(mut h) = self.held.get_mut(&e) {
-                        h.remove(&row.id);
-                    }
-                }
-            }
+            self.release_offer(&row.id);
             return;
         }
         // One serialisation for everyone but the shopper's contact (their copy says so).
@@ -793,6 +787,19 @@ impl Hub {
         self.withdraw_local(conversation, reason, except);
     }
 
+    /// Forget this chat's offer and free each holder's slot at once, so the next top-up can fill
+    /// it (not only the next full pass, which would hold claims to about one round a second).
+    /// The experts who held it.
+    fn release_offer(&self, conversation: &str) -> Option<HashSet<String>> {
+        let (_, track) = self.offers.remove(conversation)?;
+        for e in &track.experts {
+            if let Some(mut h) = self.held.get_mut(e) {
+                h.remove(conversation);
+            }
+        }
+        Some(track.experts)
+    }
+
     /// Whether this chat's offers were withdrawn after `row` (read as waiting) was queued.
     fn withdrawn_since_read(&self, row: &ConversationRow) -> bool {
         self.withdrawn_at.get(&row.id).is_some_and(|at| *at > row.queued_at)
@@ -800,20 +807,13 @@ impl Hub {
 
     pub fn withdraw_local(&self, conversation: &str, reason: &str, except: Option<&str>) {
         self.withdrawn_at.insert(conversation.to_owned(), now_ms());
-        if let Some((_, track)) = self.offers.remove(conversation) {
+        if let Some(holders) = self.release_offer(conversation) {
             let out = frame(&Out::OfferWithdrawn {
                 conversation_id: conversation.to_owned(),
                 reason: reason.to_owned(),
             });
-            for e in track.experts {
-                // Free the slot at once, so the next top-up can fill it (not only the next
-                // full pass, which would hold claims to about one round a second).
-                if let Some(mut h) = self.held.get_mut(&e) {
-                    h.remove(conversation);
-                }
-                if Some(e.as_str()) != except {
-                    self.send_expert_frame(&e, &out);
-                }
+            for e in holders.iter().filter(|e| Some(e.as_str()) != except) {
+                self.send_expert_frame(e, &out);
             }
             self.wake.notify_one();
         }

@@ -156,10 +156,20 @@ pub struct NewMessage {
     pub data_json: Option<String>,
 }
 
+/// A message's product (kind "product") or system data (kind "system") from its stored JSON.
+fn payload(kind: &str, data_json: Option<&str>) -> (Option<Product>, Option<serde_json::Value>) {
+    let data: Option<serde_json::Value> = data_json.and_then(|d| serde_json::from_str(d).ok());
+    match kind {
+        "product" => (data.and_then(|d| serde_json::from_value(d).ok()), None),
+        "system" => (None, data),
+        _ => (None, None),
+    }
+}
+
 impl NewMessage {
     /// How this message reads once stored as `seq` with `id` at `sent_at`.
     fn view(&self, seq: i64, id: String, sent_at: i64) -> MessageView {
-        let data: Option<serde_json::Value> = self.data_json.as_deref().and_then(|d| serde_json::from_str(d).ok());
+        let (product, data) = payload(self.kind, self.data_json.as_deref());
         MessageView {
             conversation_id: self.conversation_id.clone(),
             seq,
@@ -174,12 +184,8 @@ impl NewMessage {
             },
             kind: self.kind.into(),
             body: self.body.clone(),
-            product: if self.kind == "product" {
-                data.clone().and_then(|d| serde_json::from_value(d).ok())
-            } else {
-                None
-            },
-            data: if self.kind == "system" { data } else { None },
+            product,
+            data,
             client_msg_id: self.client_msg_id.clone(),
             sent_at,
         }
@@ -258,12 +264,7 @@ struct MessageRow {
 
 impl MessageRow {
     fn view(self) -> MessageView {
-        let data: Option<serde_json::Value> = self.data_json.as_deref().and_then(|d| serde_json::from_str(d).ok());
-        let product = if self.kind == "product" {
-            data.clone().and_then(|d| serde_json::from_value(d).ok())
-        } else {
-            None
-        };
+        let (product, data) = payload(&self.kind, self.data_json.as_deref());
         MessageView {
             conversation_id: self.conversation_id,
             seq: self.seq,
@@ -273,10 +274,10 @@ impl MessageRow {
                 name: self.expert_name,
                 expert_id: self.expert_id,
             },
-            kind: self.kind.clone(),
+            kind: self.kind,
             body: self.body,
             product,
-            data: if self.kind == "system" { data } else { None },
+            data,
             client_msg_id: self.client_msg_id,
             sent_at: self.created_at,
         }
@@ -946,8 +947,10 @@ struct AppendPlan<'a> {
     out: Vec<Option<AppendOutcome>>,
     places: Vec<(String, String)>,
     firsts: Vec<(usize, i64)>,
-    /// Client ids stored by an earlier batch.
-    stored_before: HashMap<(String, String), MessageRow>,
+    /// Messages stored by an earlier batch, by conversation and client id.
+    stored_before: HashMap<String, HashMap<String, MessageRow>>,
+    /// The messages that need a number (see `earlier_ids`), in input order.
+    fresh: Vec<usize>,
     /// Conversations written to, by id.
     convs: HashMap<String, SeqState>,
     /// (index, id, seq) of each message to insert.
@@ -963,6 +966,7 @@ impl<'a> AppendPlan<'a> {
             places: vec![(String::new(), String::new()); batch.len()],
             firsts: Vec::new(),
             stored_before: HashMap::new(),
+            fresh: (0..batch.len()).collect(),
             convs: HashMap::new(),
             rows: Vec::new(),
         }
@@ -987,32 +991,32 @@ impl<'a> AppendPlan<'a> {
             .collect()
     }
 
+    /// Take what the earlier-ids query found; the messages left to number are those with no
+    /// earlier copy that are the first of their client id in this batch.
     fn earlier_ids(&mut self, rows: Vec<MessageRow>) {
         for row in rows {
             if let Some(cid) = row.client_msg_id.clone() {
-                self.stored_before.insert((row.conversation_id.clone(), cid), row);
+                self.stored_before.entry(row.conversation_id.clone()).or_default().insert(cid, row);
             }
         }
+        let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        let (batch, before) = (self.batch, &self.stored_before);
+        self.fresh.retain(|&i| {
+            let m = &batch[i];
+            m.client_msg_id.as_deref().is_none_or(|cid| {
+                !before.get(&m.conversation_id).is_some_and(|c| c.contains_key(cid)) && seen.insert((m.conversation_id.as_str(), cid))
+            })
+        });
     }
 
-    /// The messages that still need a number: no earlier copy, first of their client id here.
-    fn fresh(&self) -> impl Iterator<Item = usize> + '_ {
-        let mut seen: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
-        (0..self.batch.len()).filter(move |&i| {
-            let m = &self.batch[i];
-            match m.client_msg_id.as_deref() {
-                None => true,
-                Some(cid) => {
-                    !self.stored_before.contains_key(&(m.conversation_id.clone(), cid.to_owned()))
-                        && seen.insert((m.conversation_id.as_str(), cid))
-                }
-            }
-        })
+    /// The copy an earlier batch stored of this message (same conversation and client id).
+    fn stored_before(&self, m: &NewMessage) -> Option<&MessageRow> {
+        self.stored_before.get(&m.conversation_id)?.get(m.client_msg_id.as_deref()?)
     }
 
     /// The state of the conversations written to, locked on PostgreSQL.
     fn state_sql(&self, backend: super::Backend) -> Vec<(String, Vec<Param>)> {
-        let mut ids: Vec<&str> = self.fresh().map(|i| self.batch[i].conversation_id.as_str()).collect();
+        let mut ids: Vec<&str> = self.fresh.iter().map(|&i| self.batch[i].conversation_id.as_str()).collect();
         ids.sort_unstable();
         ids.dedup();
         let lock = if backend == super::Backend::Postgres { " FOR UPDATE" } else { "" };
@@ -1042,8 +1046,7 @@ impl<'a> AppendPlan<'a> {
 
     /// Who may write, and the next numbers, in input order.
     fn number(&mut self) {
-        let fresh: Vec<usize> = self.fresh().collect();
-        for i in fresh {
+        for &i in &self.fresh {
             let m = &self.batch[i];
             let Some(c) = self
                 .convs
@@ -1157,7 +1160,7 @@ impl<'a> AppendPlan<'a> {
         for i in 0..self.batch.len() {
             let m = &self.batch[i];
             let Some(cid) = m.client_msg_id.as_deref() else { continue };
-            if let Some(prev) = self.stored_before.get(&(m.conversation_id.clone(), cid.to_owned())) {
+            if let Some(prev) = self.stored_before(m) {
                 self.out[i] = Some(if same(m, &prev.author_role, prev.expert_id.as_deref(), &prev.body) {
                     AppendOutcome::Duplicate(prev.clone().view())
                 } else {

@@ -88,36 +88,32 @@ impl From<Option<i64>> for Param {
     }
 }
 
-/// Bind `params` to an sqlx query, in order.
-pub(crate) fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for p in params {
-        q = match p {
+/// `q.bind(…)` for each of `params`, in order (sqlx's `Query` and `QueryAs` share no trait).
+macro_rules! bind_params {
+    ($q:expr, $params:expr) => {
+        $params.iter().fold($q, |q, p| match p {
             Param::Text(s) => q.bind(s.as_str()),
             Param::Int(i) => q.bind(*i),
             Param::NullText => q.bind(None::<String>),
             Param::NullInt => q.bind(None::<i64>),
-        };
-    }
-    q
+        })
+    };
+}
+
+/// Bind `params` to an sqlx query, in order.
+pub(crate) fn bind_all<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    bind_params!(q, params)
 }
 
 /// Bind `params` to an sqlx typed query, in order.
 pub(crate) fn bind_all_as<'q, O>(
-    mut q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
     params: &'q [Param],
 ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-    for p in params {
-        q = match p {
-            Param::Text(s) => q.bind(s.as_str()),
-            Param::Int(i) => q.bind(*i),
-            Param::NullText => q.bind(None::<String>),
-            Param::NullInt => q.bind(None::<i64>),
-        };
-    }
-    q
+    bind_params!(q, params)
 }
 
 /// Run `sql` with `params` on a rusqlite connection; the number of rows changed.
