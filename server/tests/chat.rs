@@ -22,6 +22,7 @@ on_both_backends!(
     deactivation_closes_the_experts_socket,
     the_welcome_comes_first_while_chats_keep_arriving,
     a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it,
+    an_experts_rapid_answers_in_several_chats_keep_their_order,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -851,4 +852,96 @@ async fn a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it(b: Ba
         .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == next))
         .await;
     app.stop().await;
+}
+
+/// An expert's socket reads its next frame while an earlier answer is still being stored, so
+/// answers in several chats do not queue behind each other's commits: every one is still
+/// acknowledged after it is stored, numbered in the order sent, and shown in that order. Read
+/// receipts for the expert's own chats are relayed; one for a chat that is not theirs is refused.
+async fn an_experts_rapid_answers_in_several_chats_keep_their_order(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut one, _, _) = shopper_ws(&app, &m, None).await;
+    let (mut two, _, _) = shopper_ws(&app, &m, None).await;
+    let (mut stranger, _, _) = shopper_ws(&app, &m, None).await;
+    let c1 = start_chat(&mut one, &store, &dep, "first chat").await;
+    claim(&mut expert, &c1).await;
+    let c2 = start_chat(&mut two, &store, &dep, "second chat").await;
+    claim(&mut expert, &c2).await;
+    let other = start_chat(&mut stranger, &store, &dep, "not claimed").await;
+    // The "expert joined" lines are stored first, so the answers below are numbered back to back.
+    for shopper in [&mut one, &mut two] {
+        shopper
+            .until(
+                "joined",
+                |o| matches!(o, Out::Message { message } if message.author.role == "system"),
+            )
+            .await;
+    }
+
+    // Twenty answers sent back to back, alternating between the two chats, without waiting.
+    for i in 0..20 {
+        let c = if i % 2 == 0 { &c1 } else { &c2 };
+        expert
+            .send(json!({"type": "send", "conversation_id": c, "client_msg_id": format!("a{i}"), "body": format!("answer {i}")}))
+            .await;
+    }
+    let mut acked: Vec<(String, String, i64)> = Vec::new();
+    while acked.len() < 20 {
+        if let Out::Ack {
+            conversation_id,
+            client_msg_id,
+            seq,
+            ..
+        } = expert.recv().await
+        {
+            acked.push((conversation_id, client_msg_id, seq));
+        }
+    }
+    for c in [&c1, &c2] {
+        let mine: Vec<(&str, i64)> = acked.iter().filter(|a| &a.0 == c).map(|a| (a.1.as_str(), a.2)).collect();
+        assert_eq!(mine.len(), 10, "{acked:?}");
+        let sent: Vec<String> = (0..20).filter(|i| (i % 2 == 0) == (c == &c1)).map(|i| format!("a{i}")).collect();
+        assert_eq!(mine.iter().map(|x| x.0).collect::<Vec<_>>(), sent, "acks in the order sent");
+        assert!(
+            mine.windows(2).all(|w| w[1].1 == w[0].1 + 1),
+            "numbered in the order sent: {mine:?}"
+        );
+    }
+    for (shopper, c, first) in [(&mut one, &c1, 0), (&mut two, &c2, 1)] {
+        let mut bodies = Vec::new();
+        while bodies.len() < 10 {
+            if let Out::Message { message } = shopper.recv().await {
+                if message.author.role == "expert" && message.conversation_id == *c {
+                    bodies.push(message.body);
+                }
+            }
+        }
+        let expected: Vec<String> = (0..10).map(|k| format!("answer {}", first + 2 * k)).collect();
+        assert_eq!(bodies, expected);
+    }
+
+    // A receipt for the expert's own chat reaches its shopper; one for a chat that is not theirs
+    // is refused and relayed to nobody.
+    let last = acked.iter().filter(|a| a.0 == c1).map(|a| a.2).max().unwrap();
+    expert.send(json!({"type": "read", "conversation_id": c1, "seq": 1})).await;
+    one.until("read", |o| matches!(o, Out::Read { role, seq: 1, .. } if role == "expert"))
+        .await;
+    expert.send(json!({"type": "read", "conversation_id": other, "seq": 1})).await;
+    expert
+        .until(
+            "refused",
+            |o| matches!(o, Out::Error { code, .. } if code == "invalid_state" || code == "not_found"),
+        )
+        .await;
+    let seen = stranger.drain(500).await;
+    assert!(seen.iter().all(|o| !matches!(o, Out::Read { .. })), "{seen:?}");
+    // A receipt past the last message is held to it.
+    expert.send(json!({"type": "read", "conversation_id": c1, "seq": last + 50})).await;
+    one.until(
+        "read",
+        |o| matches!(o, Out::Read { role, seq, .. } if role == "expert" && *seq == last),
+    )
+    .await;
 }

@@ -7,7 +7,7 @@ use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
 use floorwalker::ids::{ShopperId, StoreId};
 use floorwalker::storage::{
-    Address, AppendOutcome, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest, SavedReplyFields, Sender, StorageError,
+    Address, AppendOutcome, Claim, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest, SavedReplyFields, Sender, StorageError,
     StoreFields,
 };
 
@@ -19,6 +19,7 @@ on_both_backends!(
     sessions_expire_and_die_with_their_account,
     shopper_ids_are_issued_by_the_server,
     a_message_batch_is_numbered_and_checked_message_by_message,
+    a_claim_is_checked_and_decided_in_one_transaction,
 );
 
 fn store(name: &str) -> StoreFields {
@@ -260,9 +261,10 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
         )
         .await
         .unwrap();
-    let claimed = db.claim(&a.id, &c1, &e.id).await.unwrap().expect("the first claim wins");
+    let Claim::Won(claimed) = db.claim(&a.id, &c1, &e.id, |_| true).await.unwrap() else {
+        panic!("the first claim wins")
+    };
     assert_eq!((claimed.status.as_str(), claimed.expert_name.as_deref()), ("claimed", Some("Eva")));
-    assert!(db.claim(&a.id, &c1, &e.id).await.unwrap().is_none(), "a second claim loses");
     let (m, b_id) = (a.id.as_str(), other.id.as_str());
     let shopper = |x: &floorwalker::storage::Shopper| Sender::Shopper(x.id.as_str().to_owned());
     let expert = Sender::Expert {
@@ -343,4 +345,92 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
     db.pool.close().await;
     db.writer.close().await;
     t.drop_db().await;
+}
+
+/// A claim reads, checks and takes the conversation in one transaction: only a waiting
+/// conversation of the expert's own merchant, in a place they work (or transferred to them by
+/// name), and only once; a refused claim changes nothing.
+async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
+    let t = TestDb::new(b).await;
+    let db = t.connect().await;
+    let a = db.create_merchant("A").await.unwrap();
+    let other = db.create_merchant("B").await.unwrap();
+    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
+    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    let shopper = db.create_shopper(&a.id).await.unwrap();
+    let expert = |email: &'static str, name: &'static str| NewExpert {
+        email,
+        name,
+        password_hash: "h",
+        status: ExpertStatus::Approved,
+    };
+    let eva = db.create_expert(&a.id, &expert("e@a.example", "Eva")).await.unwrap();
+    let olle = db.create_expert(&a.id, &expert("o@a.example", "Olle")).await.unwrap();
+    let conv = NewConversation {
+        merchant_id: &a.id,
+        shopper_id: &shopper.id,
+        store_id: s.id.as_str(),
+        department_id: d.id.as_str(),
+        contact_expert_id: None,
+        offline: None,
+        page_url: None,
+        page_title: None,
+        product: None,
+    };
+    let c = db.create_conversation(&conv).await.unwrap().id;
+    let works_here = {
+        let (s, d) = (s.id.as_str().to_owned(), d.id.as_str().to_owned());
+        move |row: &floorwalker::storage::ConversationRow| row.store_id == s && row.department_id == d
+    };
+
+    // Refused claims change nothing.
+    let no = db.claim(&a.id, &c, &eva.id, |_| false).await.unwrap();
+    assert!(matches!(no, Claim::NotEligible), "{no:?}");
+    let no = db.claim(&other.id, &c, &eva.id, |_| true).await.unwrap();
+    assert!(
+        matches!(no, Claim::Gone),
+        "another merchant's conversation does not exist for it: {no:?}"
+    );
+    let no = db.claim(&a.id, "no-such-conversation", &eva.id, |_| true).await.unwrap();
+    assert!(matches!(no, Claim::Gone), "{no:?}");
+    let row = db.conversation(&a.id, &c).await.unwrap();
+    assert!(row.is_waiting() && row.expert_id.is_none(), "{row:?}");
+    assert!(db.contacts_of(&a.id, eva.id.as_str(), None).await.unwrap().is_empty());
+
+    // The first eligible claim wins, the shopper becomes a contact; the next one is told it is taken.
+    let Claim::Won(won) = db.claim(&a.id, &c, &eva.id, works_here.clone()).await.unwrap() else {
+        panic!("Eva's claim wins")
+    };
+    assert_eq!((won.status.as_str(), won.expert_id.as_deref()), ("claimed", Some(eva.id.as_str())));
+    assert!(db.is_contact(&a.id, eva.id.as_str(), shopper.id.as_str()).await.unwrap());
+    let late = db.claim(&a.id, &c, &olle.id, works_here.clone()).await.unwrap();
+    assert!(matches!(late, Claim::Taken), "{late:?}");
+
+    // Transferred to Olle by name: only Olle may claim it, even where Eva works.
+    assert!(db
+        .transfer(
+            &a.id,
+            &c,
+            eva.id.as_str(),
+            s.id.as_str(),
+            d.id.as_str(),
+            Some(olle.id.as_str()),
+            Some("for you")
+        )
+        .await
+        .unwrap());
+    let no = db.claim(&a.id, &c, &eva.id, works_here.clone()).await.unwrap();
+    assert!(matches!(no, Claim::NotEligible), "{no:?}");
+    let Claim::Won(won) = db.claim(&a.id, &c, &olle.id, |_| false).await.unwrap() else {
+        panic!("the named expert may claim a transfer outside their departments")
+    };
+    assert_eq!(
+        (won.expert_id.as_deref(), won.target_expert_id.as_deref()),
+        (Some(olle.id.as_str()), None)
+    );
+
+    // An ended conversation is gone, not taken.
+    assert_eq!(db.finish(&a.id, &c, "expert").await.unwrap(), Some("ended"));
+    let no = db.claim(&a.id, &c, &eva.id, works_here).await.unwrap();
+    assert!(matches!(no, Claim::Gone), "{no:?}");
 }

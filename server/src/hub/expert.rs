@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::shopper::{answer_store, check_body, check_client_id, end_conversation, sync};
+use super::shopper::{check_body, check_client_id, end_conversation, sync};
 use super::socket::Step;
 use super::{Hub, Presence};
 use crate::auth;
@@ -14,7 +14,7 @@ use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
     close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
-use crate::storage::{ConversationRow, NewMessage, PageRequest, Sender};
+use crate::storage::{Claim, ConversationRow, NewMessage, PageRequest, Sender};
 
 /// What the expert chose in the app, kept across reconnects (experts.presence_json).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -166,8 +166,7 @@ impl ExpertSession {
                     body,
                     data_json: data,
                 };
-                let r = hub.store(msg, Some(conn)).await;
-                answer_store(hub, conn, &conversation_id, &client_msg_id, r);
+                hub.store_then_answer(msg, conn).await;
                 Step::Continue
             }
             ExpertIn::Typing { conversation_id, typing } => {
@@ -185,8 +184,14 @@ impl ExpertSession {
                 Step::Continue
             }
             ExpertIn::Read { conversation_id, seq } => {
-                if let Some(row) = self.mine(hub, conn, &m, &me_id, &conversation_id).await {
-                    let seq = seq.clamp(0, row.last_seq);
+                let seq = if self.convs.contains(&conversation_id) && hub.receipt_in_hand(conn, &conversation_id, seq) {
+                    Some(seq)
+                } else {
+                    self.mine(hub, conn, &m, &me_id, &conversation_id)
+                        .await
+                        .map(|row| seq.clamp(0, row.last_seq))
+                };
+                if let Some(seq) = seq {
                     hub.note_read(m.as_str(), &conversation_id, "expert", seq);
                     hub.send_conversation(
                         &conversation_id,
@@ -531,30 +536,18 @@ impl ExpertSession {
         if p.active >= p.cap() {
             return failed("at_capacity");
         }
-        let gate = hub.claim_gate(conversation_id);
-        let _turn = gate.lock().await;
-        let held_here = hub.offer_live(conversation_id);
-        let row = match hub.db.conversation(m, conversation_id).await {
-            Ok(r) => r,
-            Err(_) => return failed("gone"),
-        };
-        if !held_here && row.status == "claimed" {
-            return failed("taken");
-        }
-        if !row.is_waiting() {
-            return failed(if row.status == "claimed" { "taken" } else { "gone" });
-        }
-        let targeted_elsewhere = row.target_expert_id.as_deref().is_some_and(|t| t != me);
-        if targeted_elsewhere || !(p.works(&row.store_id, &row.department_id) || row.target_expert_id.as_deref() == Some(me)) {
-            return failed("not_eligible");
-        }
         let eid = ExpertId::from_db(me.to_owned());
         let started = std::time::Instant::now();
-        let claimed = hub.db.claim(m, conversation_id, &eid).await;
+        let claimed = hub
+            .db
+            .claim(m, conversation_id, &eid, move |row| p.works(&row.store_id, &row.department_id))
+            .await;
         metrics::histogram!("floorwalker_claim_update_seconds").record(started.elapsed().as_secs_f64());
         let fresh = match claimed {
-            Ok(Some(fresh)) => fresh,
-            Ok(None) => return failed("taken"),
+            Ok(Claim::Won(fresh)) => *fresh,
+            Ok(Claim::Taken) => return failed("taken"),
+            Ok(Claim::Gone) => return failed("gone"),
+            Ok(Claim::NotEligible) => return failed("not_eligible"),
             Err(_) => {
                 hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id.to_owned())));
                 return Step::Continue;
@@ -569,7 +562,7 @@ impl ExpertSession {
         }
         self.convs.insert(conversation_id.to_owned());
         hub.withdraw(conversation_id, "claimed", Some(me));
-        let waited = crate::now_ms() - row.queued_at;
+        let waited = crate::now_ms() - fresh.queued_at;
         hub.record_claim_time(m.as_str(), waited as f64 / 1000.0);
         let name = self.expert.as_ref().map(|e| e.name.clone()).unwrap_or_default();
         // Answer first; the transcript line follows off the claim's path.

@@ -135,8 +135,6 @@ pub struct HubInner {
     offers: DashMap<String, OfferTrack>,
     /// expert → conversations whose offer they hold (the reverse of `offers`).
     held: DashMap<String, HashSet<String>>,
-    /// Claims of one conversation on this node run one at a time; see `claim_gate`.
-    claiming: DashMap<String, Arc<tokio::sync::Mutex<()>>>,
     queue_sent: DashMap<String, (u32, u32)>,
     /// conversation → when its offers were last withdrawn (claimed, ended, missed). A routing
     /// pass that read the chat as waiting before that must not offer it again afterwards; a
@@ -197,7 +195,6 @@ impl Hub {
             merchant_experts: DashMap::new(),
             offers: DashMap::new(),
             held: DashMap::new(),
-            claiming: DashMap::new(),
             queue_sent: DashMap::new(),
             withdrawn_at: DashMap::new(),
             to_mark: Default::default(),
@@ -439,23 +436,32 @@ impl Hub {
     /// Hand a message to the writer and wait until it is stored (or failed).
     pub async fn store(&self, msg: NewMessage, from_conn: Option<u64>) -> Result<AppendOutcome, ()> {
         let (reply, rx) = oneshot::channel();
-        if self
-            .writer
-            .send(writer::WriteJob {
-                msg,
-                from_conn,
-                reply,
-                queued: Instant::now(),
-            })
-            .await
-            .is_err()
-        {
+        if self.hand_to_writer(msg, from_conn, writer::Reply::Wait(reply)).await.is_err() {
             return Err(());
         }
         match tokio::time::timeout(Duration::from_secs(15), rx).await {
             Ok(Ok(r)) => r,
             _ => Err(()),
         }
+    }
+
+    /// Store a client's message and answer its socket (`ack` or error) once stored, without
+    /// waiting here: the session goes on reading the socket's next frames meanwhile.
+    pub async fn store_then_answer(&self, msg: NewMessage, conn: u64) {
+        let (conversation, client_id) = (msg.conversation_id.clone(), msg.client_msg_id.clone().unwrap_or_default());
+        if self.hand_to_writer(msg, Some(conn), writer::Reply::Answer(conn)).await.is_err() {
+            shopper::answer_store(self, conn, &conversation, &client_id, Err(()));
+        }
+    }
+
+    async fn hand_to_writer(&self, msg: NewMessage, from_conn: Option<u64>, reply: writer::Reply) -> Result<(), ()> {
+        let job = writer::WriteJob {
+            msg,
+            from_conn,
+            reply,
+            queued: Instant::now(),
+        };
+        self.writer.send(job).await.map_err(|_| ())
     }
 
     /// A system line in the transcript (expert joined, transferred, ended…).
@@ -894,18 +900,6 @@ impl Hub {
         });
     }
 
-    /// Serialise claims of one conversation on this node. The first claimer runs the
-    /// conditional UPDATE; the others then find the offer gone in memory and fail fast,
-    /// instead of queueing a doomed write each. (Across nodes the UPDATE still decides.)
-    pub fn claim_gate(&self, conversation: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.claiming.entry(conversation.to_owned()).or_default().clone()
-    }
-
-    /// Whether this node still holds an offer for the conversation (it was not claimed here).
-    pub fn offer_live(&self, conversation: &str) -> bool {
-        self.offers.contains_key(conversation)
-    }
-
     pub fn record_claim_time(&self, merchant: &str, seconds: f64) {
         let mut e = self.claim_seconds.entry(merchant.to_owned()).or_insert(seconds);
         *e = *e * 0.8 + seconds * 0.2;
@@ -935,6 +929,15 @@ impl Hub {
     }
 
     // ----- read receipts -----
+
+    /// Whether a read receipt for `seq` can be taken without reading the conversation: the
+    /// socket follows the conversation (its session verified it is theirs when it did) and the
+    /// receipt is for a message this node has delivered. Otherwise the caller checks the
+    /// database (a socket that stopped following — transfer, unanswered claim — falls there).
+    pub fn receipt_in_hand(&self, conn: u64, conversation: &str, seq: i64) -> bool {
+        let follows = self.conv_subs.get(conversation).is_some_and(|c| c.contains(&conn));
+        follows && seq >= 0 && self.delivered.get(conversation).is_some_and(|d| seq <= d.1)
+    }
 
     /// Note that `role` has read `conversation` up to `seq` (stored within a moment).
     pub fn note_read(&self, merchant: &str, conversation: &str, role: &'static str, seq: i64) {
@@ -1115,7 +1118,6 @@ impl Hub {
         for mut h in self.held.iter_mut() {
             h.retain(|c| live.contains(c.as_str()));
         }
-        self.claiming.retain(|k, _| live.contains(k.as_str()));
         self.queue_sent.retain(|k, _| live.contains(k.as_str()));
         Ok(())
     }

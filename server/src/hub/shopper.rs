@@ -180,6 +180,11 @@ impl ShopperSession {
                     body,
                     data_json: None,
                 };
+                if self.convs.contains(&conversation_id) {
+                    hub.store_then_answer(msg, conn).await;
+                    return Step::Continue;
+                }
+                // A chat this socket does not follow yet: followed once the message is stored.
                 let r = hub.store(msg, Some(conn)).await;
                 if matches!(r, Ok(AppendOutcome::Stored(_)) | Ok(AppendOutcome::Duplicate(_))) {
                     self.follow(hub, conn, &conversation_id);
@@ -202,8 +207,12 @@ impl ShopperSession {
                 Step::Continue
             }
             ShopperIn::Read { conversation_id, seq } => {
-                if let Some(row) = self.own(hub, conn, &conversation_id).await {
-                    let seq = seq.clamp(0, row.last_seq);
+                let seq = if self.convs.contains(&conversation_id) && hub.receipt_in_hand(conn, &conversation_id, seq) {
+                    Some(seq)
+                } else {
+                    self.own(hub, conn, &conversation_id).await.map(|row| seq.clamp(0, row.last_seq))
+                };
+                if let Some(seq) = seq {
                     hub.note_read(self.merchant.as_str(), &conversation_id, "shopper", seq);
                     hub.send_conversation(
                         &conversation_id,

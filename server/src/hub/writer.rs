@@ -20,9 +20,36 @@ pub struct WriteJob {
     pub msg: NewMessage,
     /// The socket that sent it: it gets the `ack`, not the `message`.
     pub from_conn: Option<u64>,
-    pub reply: oneshot::Sender<Result<AppendOutcome, ()>>,
+    pub reply: Reply,
     /// When the session handed it over (for the queue-wait metric).
     pub queued: std::time::Instant,
+}
+
+/// Who hears how a message's store went.
+pub enum Reply {
+    /// A caller waiting for the outcome.
+    Wait(oneshot::Sender<Result<AppendOutcome, ()>>),
+    /// The sender's socket, which is answered here (`ack` or error) so its session can read its
+    /// next frame meanwhile: an expert's answer in one chat does not wait for the commit of their
+    /// answer in another. Its messages still reach the database in the order they were sent.
+    Answer(u64),
+}
+
+impl Reply {
+    fn send(self, hub: &Hub, msg: &NewMessage, outcome: Result<AppendOutcome, ()>) {
+        match self {
+            Reply::Wait(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Reply::Answer(conn) => super::shopper::answer_store(
+                hub,
+                conn,
+                &msg.conversation_id,
+                msg.client_msg_id.as_deref().unwrap_or_default(),
+                outcome,
+            ),
+        }
+    }
 }
 
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
@@ -75,14 +102,14 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
                             });
                         }
                     }
-                    let _ = job.reply.send(Ok(outcome));
+                    job.reply.send(&hub, &job.msg, Ok(outcome));
                 }
             }
             Err(e) => {
                 tracing::warn!(error = %e, n = jobs.len(), "storing messages failed; none acknowledged");
                 metrics::counter!("floorwalker_message_store_failures_total").increment(jobs.len() as u64);
                 for job in jobs.drain(..) {
-                    let _ = job.reply.send(Err(()));
+                    job.reply.send(&hub, &job.msg, Err(()));
                 }
                 // Do not spin against a database that is down.
                 tokio::time::sleep(Duration::from_millis(100)).await;

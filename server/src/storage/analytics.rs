@@ -239,7 +239,7 @@ impl Db {
             }
             None => {
                 for chunk in &chunks {
-                    self.write_all(chunk_statements(chunk, &old)?).await?;
+                    self.write_later(chunk_statements(chunk, &old)?).await?;
                 }
             }
         }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::sqlite_writer::{self, bind_all, bind_all_as, Param};
+use super::sqlite_writer::{self, bind_all, bind_all_as, Lane, Param};
 use super::{Backend, Db, Result, StorageError, Tenant};
 use crate::ids::{ExpertId, MerchantId, ShopperId};
 use crate::now_ms;
@@ -200,6 +200,20 @@ pub enum AppendOutcome {
     Conflict,
     NotFound,
     InvalidState(String),
+}
+
+/// How a claim ended.
+#[derive(Debug, Clone)]
+pub enum Claim {
+    /// This expert has the conversation (as it now reads).
+    Won(Box<ConversationRow>),
+    /// Another expert has it.
+    Taken,
+    /// It is no longer waiting (ended, abandoned, missed), or there is no such conversation of
+    /// this merchant.
+    Gone,
+    /// It waits for a department or store this expert is not working in, or for another expert.
+    NotEligible,
 }
 
 /// How far one side of a conversation has read.
@@ -471,22 +485,20 @@ impl Db {
     /// `queued` → `offered` for these conversations (those still queued), in one transaction.
     pub async fn mark_offered(&self, ids: &[String]) -> Result<()> {
         let now = now_ms();
-        let statements: Vec<(String, Vec<Param>)> = ids
-            .chunks(500)
-            .map(|chunk| {
-                let sql = format!(
-                    "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
-                    super::analytics::placeholders(chunk.len(), 2)
-                );
-                (
-                    sql,
-                    std::iter::once(Param::Int(now))
-                        .chain(chunk.iter().map(|id| Param::text(id)))
-                        .collect(),
-                )
-            })
-            .collect();
-        self.write_all(statements).await
+        // Small writes, one after another: each is bookkeeping that must not hold up a message.
+        let mut ids: Vec<&String> = ids.iter().collect();
+        ids.sort_unstable();
+        for chunk in ids.chunks(64) {
+            let sql = format!(
+                "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
+                super::analytics::placeholders(chunk.len(), 2)
+            );
+            let params = std::iter::once(Param::Int(now))
+                .chain(chunk.iter().map(|id| Param::text(id)))
+                .collect();
+            self.write_later(vec![(sql, params)]).await?;
+        }
+        Ok(())
     }
 
     /// Run one writing statement (on SQLite, on the writer thread); the number of rows changed.
@@ -497,14 +509,16 @@ impl Db {
         Ok(bind_all(sqlx::query(sql), &params).execute(&self.writer).await?.rows_affected())
     }
 
-    /// Run these statements in one write transaction (on SQLite, on the writer thread).
-    pub(crate) async fn write_all(&self, statements: Vec<(String, Vec<Param>)>) -> Result<()> {
+    /// Run these statements in one write transaction nobody waits on (on SQLite, in the writer
+    /// thread's `Later` lane: after every message, claim or new chat that is waiting). Callers
+    /// keep each call small; a long job would hold up the writes that arrive while it runs.
+    pub(crate) async fn write_later(&self, statements: Vec<(String, Vec<Param>)>) -> Result<()> {
         if statements.is_empty() {
             return Ok(());
         }
         if let Some(fast) = &self.fast {
             return fast
-                .transaction(move |tx| {
+                .run(Lane::Later, move |tx| {
                     for (sql, params) in &statements {
                         sqlite_writer::execute(tx, sql, params)?;
                     }
@@ -520,11 +534,20 @@ impl Db {
         Ok(())
     }
 
-    /// The claim: one conditional update, so exactly one expert wins on any number of nodes.
-    /// The winner's shopper becomes their contact (or the last-chat time is refreshed) in the
-    /// same transaction: one commit, not two. The winner gets the claimed conversation as it now
-    /// reads (read in the same transaction, so the answer needs no second round trip).
-    pub async fn claim(&self, m: Tenant<'_>, conversation: &str, expert: &ExpertId) -> Result<Option<ConversationRow>> {
+    /// The claim, decided in one transaction: the conversation is read, checked (still waiting,
+    /// and `eligible` for this expert: their stores and departments, or a transfer to them), then
+    /// taken with one conditional update, so exactly one expert wins on any number of nodes. The
+    /// winner's shopper becomes their contact (or the last-chat time is refreshed) in the same
+    /// commit, and the winner gets the conversation as it now reads. On SQLite the whole claim is
+    /// one job on the writer thread: a claim never waits for a read connection, and the experts
+    /// who lose a race are answered with the winner's commit.
+    pub async fn claim(
+        &self,
+        m: Tenant<'_>,
+        conversation: &str,
+        expert: &ExpertId,
+        eligible: impl Fn(&ConversationRow) -> bool + Send + 'static,
+    ) -> Result<Claim> {
         const CLAIM: &str = "UPDATE conversations SET status = 'claimed', expert_id = $1, claimed_at = $2, last_expert_msg_at = NULL, target_expert_id = NULL \
              WHERE merchant_id = $3 AND id = $4 AND expert_id IS NULL AND status IN ('queued', 'offered') \
              AND (target_expert_id IS NULL OR target_expert_id = $1) RETURNING shopper_id";
@@ -532,39 +555,62 @@ impl Db {
             "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at";
         let now = now_ms();
+        let read_sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+        let read = vec![Param::text(m.as_str()), Param::text(conversation)];
         let claim = vec![
             Param::text(expert.as_str()),
             Param::Int(now),
             Param::text(m.as_str()),
             Param::text(conversation),
         ];
+        let me = expert.as_str().to_owned();
+        let verdict = move |row: Option<&ConversationRow>| -> Option<Claim> {
+            let Some(row) = row else { return Some(Claim::Gone) };
+            if !row.is_waiting() {
+                return Some(if row.status == "claimed" { Claim::Taken } else { Claim::Gone });
+            }
+            let targeted = row.target_expert_id.as_deref();
+            if targeted.is_some_and(|t| t != me) || !(targeted == Some(me.as_str()) || eligible(row)) {
+                return Some(Claim::NotEligible);
+            }
+            None
+        };
         let (merchant, expert) = (m.as_str().to_owned(), expert.as_str().to_owned());
         let contact = move |shopper: String| vec![Param::Text(merchant), Param::Text(expert), Param::Text(shopper), Param::Int(now)];
-        let fresh_sql = format!("{CONV_SELECT} WHERE c.id = $1");
-        let fresh = vec![Param::text(conversation)];
         if let Some(fast) = &self.fast {
             return fast
                 .transaction(move |tx| {
+                    let before = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
+                    if let Some(no) = verdict(before.as_ref()) {
+                        return Ok(no);
+                    }
                     let Some(shopper) = sqlite_writer::query(tx, CLAIM, &claim, |r| r.get::<_, String>(0))?.pop() else {
-                        return Ok(None);
+                        return Ok(Claim::Taken);
                     };
                     sqlite_writer::execute(tx, CONTACT, &contact(shopper))?;
-                    Ok(sqlite_writer::query(tx, &fresh_sql, &fresh, ConversationRow::from_sqlite)?.pop())
+                    let now = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
+                    Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
                 })
                 .await;
         }
         let mut tx = self.begin_write().await?;
+        let before = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(no) = verdict(before.as_ref()) {
+            return Ok(no);
+        }
         let won: Option<(String,)> = bind_all_as(sqlx::query_as(CLAIM), &claim).fetch_optional(&mut *tx).await?;
         let Some((shopper,)) = won else {
-            return Ok(None);
+            return Ok(Claim::Taken);
         };
         let contact = contact(shopper);
         bind_all(sqlx::query(CONTACT), &contact).execute(&mut *tx).await?;
-        let row = bind_all_as(sqlx::query_as::<_, ConversationRow>(&fresh_sql), &fresh)
+        let now = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
             .fetch_optional(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(row)
+        Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
     }
 
     /// Put a claimed conversation whose expert never answered back in the queue.
@@ -639,26 +685,30 @@ impl Db {
         Ok(done == 1)
     }
 
-    /// Store read marks (`role` is "shopper" or "expert"), in one transaction; a mark never moves
-    /// back and never past the last message.
+    /// Store read marks (`role` is "shopper" or "expert"); a mark never moves back and never past
+    /// the last message.
     pub async fn set_reads(&self, marks: &[ReadMark]) -> Result<()> {
-        let statements = marks
-            .iter()
-            .map(|r| {
-                let col = if r.role == "shopper" {
-                    "shopper_read_seq"
-                } else {
-                    "expert_read_seq"
-                };
-                let sql =
-                    format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
-                (
-                    sql,
-                    vec![Param::Int(r.seq), Param::text(&r.merchant_id), Param::text(&r.conversation_id)],
-                )
-            })
-            .collect();
-        self.write_all(statements).await
+        let update = |r: &ReadMark| {
+            let col = if r.role == "shopper" {
+                "shopper_read_seq"
+            } else {
+                "expert_read_seq"
+            };
+            let sql = format!("UPDATE conversations SET {col} = $1 WHERE merchant_id = $2 AND id = $3 AND {col} < $1 AND last_seq >= $1");
+            (
+                sql,
+                vec![Param::Int(r.seq), Param::text(&r.merchant_id), Param::text(&r.conversation_id)],
+            )
+        };
+        // A few dozen at a time: a mark only ever moves forward, so a chunk stored before a
+        // later one failed is simply stored again by the retry. In id order: ids are time-ordered
+        // (UUIDv7) like the rows on disk, so each chunk touches a few pages, not one per mark.
+        let mut marks: Vec<&ReadMark> = marks.iter().collect();
+        marks.sort_unstable_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
+        for chunk in marks.chunks(32) {
+            self.write_later(chunk.iter().map(|r| update(r)).collect()).await?;
+        }
+        Ok(())
     }
 
     /// Store a batch of messages in one transaction. Each gets the next sequence number of its
@@ -833,7 +883,7 @@ impl Db {
                 (sql, params)
             })
             .collect();
-        self.write_all(statements).await
+        self.write_later(statements).await
     }
 
     pub async fn count_events(&self, m: Tenant<'_>, kind: &str) -> Result<i64> {
