@@ -488,7 +488,7 @@ impl Db {
         // Small writes, one after another: each is bookkeeping that must not hold up a message.
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort_unstable();
-        for chunk in ids.chunks(64) {
+        for chunk in ids.chunks(if self.fast.is_some() { 64 } else { 500 }) {
             let sql = format!(
                 "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
                 super::analytics::placeholders(chunk.len(), 2)
@@ -703,9 +703,10 @@ impl Db {
         // A few dozen at a time: a mark only ever moves forward, so a chunk stored before a
         // later one failed is simply stored again by the retry. In id order: ids are time-ordered
         // (UUIDv7) like the rows on disk, so each chunk touches a few pages, not one per mark.
+        // (PostgreSQL has no single writer to keep free: one transaction for them all.)
         let mut marks: Vec<&ReadMark> = marks.iter().collect();
         marks.sort_unstable_by(|a, b| a.conversation_id.cmp(&b.conversation_id));
-        for chunk in marks.chunks(32) {
+        for chunk in marks.chunks(if self.fast.is_some() { 32 } else { marks.len().max(1) }) {
             self.write_later(chunk.iter().map(|r| update(r)).collect()).await?;
         }
         Ok(())
