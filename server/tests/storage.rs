@@ -5,7 +5,7 @@ mod common;
 use common::{Backend, TestDb};
 use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
-use floorwalker::ids::{ShopperId, StoreId};
+use floorwalker::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use floorwalker::storage::{
     Address, AppendOutcome, Claim, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest, SavedReplyFields, Sender, StorageError,
     StoreFields,
@@ -218,6 +218,21 @@ fn msg(merchant: &str, conversation: &str, sender: Sender, body: &str, client_id
     }
 }
 
+/// A plain chat request (no contact, page or product) of `shopper` for a store and department.
+fn waiting<'a>(merchant: &'a MerchantId, shopper: &'a ShopperId, store: &'a StoreId, dep: &'a DepartmentId) -> NewConversation<'a> {
+    NewConversation {
+        merchant_id: merchant,
+        shopper_id: shopper,
+        store_id: store.as_str(),
+        department_id: dep.as_str(),
+        contact_expert_id: None,
+        offline: None,
+        page_url: None,
+        page_title: None,
+        product: None,
+    }
+}
+
 fn seq_of(o: &AppendOutcome) -> Option<i64> {
     match o {
         AppendOutcome::Stored(m) => Some(m.seq),
@@ -236,17 +251,7 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
     let s = db.create_store(&a.id, &store("A store")).await.unwrap();
     let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
     let (s1, s2) = (db.create_shopper(&a.id).await.unwrap(), db.create_shopper(&a.id).await.unwrap());
-    let conv = |shopper| NewConversation {
-        merchant_id: &a.id,
-        shopper_id: shopper,
-        store_id: s.id.as_str(),
-        department_id: d.id.as_str(),
-        contact_expert_id: None,
-        offline: None,
-        page_url: None,
-        page_title: None,
-        product: None,
-    };
+    let conv = |shopper| waiting(&a.id, shopper, &s.id, &d.id);
     let c1 = db.create_conversation(&conv(&s1.id)).await.unwrap().id;
     let c2 = db.create_conversation(&conv(&s2.id)).await.unwrap().id;
     let e = db
@@ -366,18 +371,7 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     };
     let eva = db.create_expert(&a.id, &expert("e@a.example", "Eva")).await.unwrap();
     let olle = db.create_expert(&a.id, &expert("o@a.example", "Olle")).await.unwrap();
-    let conv = NewConversation {
-        merchant_id: &a.id,
-        shopper_id: &shopper.id,
-        store_id: s.id.as_str(),
-        department_id: d.id.as_str(),
-        contact_expert_id: None,
-        offline: None,
-        page_url: None,
-        page_title: None,
-        product: None,
-    };
-    let c = db.create_conversation(&conv).await.unwrap().id;
+    let c = db.create_conversation(&waiting(&a.id, &shopper.id, &s.id, &d.id)).await.unwrap().id;
     let works_here = {
         let (s, d) = (s.id.as_str().to_owned(), d.id.as_str().to_owned());
         move |row: &floorwalker::storage::ConversationRow| row.store_id == s && row.department_id == d
@@ -433,4 +427,7 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     assert_eq!(db.finish(&a.id, &c, "expert").await.unwrap(), Some("ended"));
     let no = db.claim(&a.id, &c, &eva.id, works_here).await.unwrap();
     assert!(matches!(no, Claim::Gone), "{no:?}");
+    db.pool.close().await;
+    db.writer.close().await;
+    t.drop_db().await;
 }
