@@ -466,6 +466,7 @@ mod tests {
     /// The writer thread asks to be favoured: as root (CI, this machine) it gets ten nice levels
     /// above the thread that started it, which itself keeps its own.
     #[test]
+    #[cfg(target_os = "linux")]
     fn the_writer_thread_is_favoured() {
         let before = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
         let dir = tempfile::tempdir().unwrap();
