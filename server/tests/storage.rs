@@ -7,8 +7,8 @@ use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
 use floorwalker::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use floorwalker::storage::{
-    Address, AppendOutcome, Claim, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest, SavedReplyFields, Sender, StorageError,
-    StoreFields,
+    Address, AppendOutcome, Claim, Db, Department, Merchant, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest,
+    SavedReplyFields, Sender, StorageError, Store, StoreFields,
 };
 
 on_both_backends!(
@@ -21,6 +21,15 @@ on_both_backends!(
     a_message_batch_is_numbered_and_checked_message_by_message,
     a_claim_is_checked_and_decided_in_one_transaction,
 );
+
+/// Merchant A with a store and a department, and a second merchant B.
+async fn two_merchants(db: &Db) -> (Merchant, Merchant, Store, Department) {
+    let a = db.create_merchant("A").await.unwrap();
+    let b = db.create_merchant("B").await.unwrap();
+    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
+    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    (a, b, s, d)
+}
 
 fn store(name: &str) -> StoreFields {
     StoreFields {
@@ -38,18 +47,13 @@ async fn migrations_are_idempotent(b: Backend) {
     db.migrate().await.unwrap();
     db.migrate().await.unwrap();
     assert_eq!(db.count_merchants().await.unwrap(), 0);
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 async fn another_merchants_objects_do_not_exist(b: Backend) {
     let t = TestDb::new(b).await;
     let db = t.connect().await;
-    let a = db.create_merchant("A").await.unwrap();
-    let bm = db.create_merchant("B").await.unwrap();
-    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
-    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    let (a, bm, s, d) = two_merchants(&db).await;
     let r = db
         .create_saved_reply(
             &bm.id,
@@ -84,9 +88,7 @@ async fn another_merchants_objects_do_not_exist(b: Backend) {
         db.get_store(&a.id, &StoreId::generate()).await,
         Err(StorageError::NotFound)
     ));
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 async fn uniqueness_is_a_conflict_not_a_crash(b: Backend) {
@@ -117,9 +119,7 @@ async fn uniqueness_is_a_conflict_not_a_crash(b: Backend) {
     };
     db.create_expert(&a.id, &e).await.unwrap();
     assert!(matches!(db.create_expert(&a.id, &e).await, Err(StorageError::Conflict(_))));
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 async fn concurrent_lifecycle_actions_apply_once(b: Backend) {
@@ -153,9 +153,7 @@ async fn concurrent_lifecycle_actions_apply_once(b: Backend) {
     }
     assert_eq!(wins, 1, "exactly one approval applies");
     assert_eq!(db.get_expert(&a.id, &e.id).await.unwrap().status, ExpertStatus::Approved);
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 async fn sessions_expire_and_die_with_their_account(b: Backend) {
@@ -180,9 +178,7 @@ async fn sessions_expire_and_die_with_their_account(b: Backend) {
     assert_eq!(db.delete_expired_sessions().await.unwrap(), 1);
     db.update_account(&acc.id, None, None, Some(false)).await.unwrap();
     assert!(db.session("live").await.unwrap().is_none(), "deactivation ends sessions");
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 async fn shopper_ids_are_issued_by_the_server(b: Backend) {
@@ -201,9 +197,7 @@ async fn shopper_ids_are_issued_by_the_server(b: Backend) {
         db.identify_shopper(&bm.id, &s1.id, Some("x"), None).await,
         Err(StorageError::NotFound)
     ));
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 fn msg(merchant: &str, conversation: &str, sender: Sender, body: &str, client_id: Option<&str>) -> NewMessage {
@@ -246,10 +240,7 @@ fn seq_of(o: &AppendOutcome) -> Option<i64> {
 async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) {
     let t = TestDb::new(b).await;
     let db = t.connect().await;
-    let a = db.create_merchant("A").await.unwrap();
-    let other = db.create_merchant("B").await.unwrap();
-    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
-    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    let (a, other, s, d) = two_merchants(&db).await;
     let (s1, s2) = (db.create_shopper(&a.id).await.unwrap(), db.create_shopper(&a.id).await.unwrap());
     let conv = |shopper| waiting(&a.id, shopper, &s.id, &d.id);
     let c1 = db.create_conversation(&conv(&s1.id)).await.unwrap().id;
@@ -347,9 +338,7 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
     assert!(row.first_response_at.is_some() && row.last_expert_msg_at.is_some());
     assert_eq!(db.conversation(&a.id, &c2).await.unwrap().last_seq, 1);
     assert!(db.conversation(&a.id, &c2).await.unwrap().first_response_at.is_none());
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }
 
 /// A claim reads, checks and takes the conversation in one transaction: only a waiting
@@ -358,10 +347,7 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
 async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     let t = TestDb::new(b).await;
     let db = t.connect().await;
-    let a = db.create_merchant("A").await.unwrap();
-    let other = db.create_merchant("B").await.unwrap();
-    let s = db.create_store(&a.id, &store("A store")).await.unwrap();
-    let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
+    let (a, other, s, d) = two_merchants(&db).await;
     let shopper = db.create_shopper(&a.id).await.unwrap();
     let expert = |email: &'static str, name: &'static str| NewExpert {
         email,
@@ -427,7 +413,5 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     assert_eq!(db.finish(&a.id, &c, "expert").await.unwrap(), Some("ended"));
     let no = db.claim(&a.id, &c, &eva.id, works_here).await.unwrap();
     assert!(matches!(no, Claim::Gone), "{no:?}");
-    db.pool.close().await;
-    db.writer.close().await;
-    t.drop_db().await;
+    t.close(db).await;
 }

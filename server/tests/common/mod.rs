@@ -86,6 +86,14 @@ impl TestDb {
         }
     }
 
+    /// Close `db`'s connections, then drop the database (PostgreSQL; the SQLite file goes with
+    /// the temporary folder).
+    pub async fn close(&self, db: Db) {
+        db.pool.close().await;
+        db.writer.close().await;
+        self.drop_db().await;
+    }
+
     pub async fn drop_db(&self) {
         if let Some((admin, name)) = &self.pg_admin {
             if let Ok(mut conn) = sqlx::PgConnection::connect(admin).await {
