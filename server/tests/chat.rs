@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{claim, demo_target, expert_ws, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, demo_target, expert_ws, request_answer, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -23,6 +23,7 @@ on_both_backends!(
     the_welcome_comes_first_while_chats_keep_arriving,
     a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it,
     an_experts_rapid_answers_in_several_chats_keep_their_order,
+    store_edits_reach_the_next_chat_request_at_once,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -944,4 +945,51 @@ async fn an_experts_rapid_answers_in_several_chats_keep_their_order(b: Backend) 
         |o| matches!(o, Out::Read { role, seq, .. } if role == "expert" && *seq == last),
     )
     .await;
+}
+
+/// Routing reads stores and departments from a per-node cache; an edit through the API must
+/// still decide the very next chat request (a stale copy would say "unknown department", or
+/// route into a store that has just closed).
+async fn store_edits_reach_the_next_chat_request_at_once(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (mut expert, _) = expert_ws(&app, "expert1@demo.example").await;
+    // A first chat warms the cache with the store as it was.
+    let (mut first, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut first, &store, &dep, "hello").await;
+    claim(&mut expert, &id).await;
+
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let (s, garden) = admin
+        .post(&format!("/api/v1/stores/{store}/departments"), json!({"name": "Garden"}))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::CREATED, "{garden}");
+    let garden = garden["id"].as_str().unwrap().to_owned();
+    // Known at once; nobody works there yet.
+    let got = request_answer(&mut shopper, &store, &garden).await;
+    assert!(matches!(&got, Out::Unavailable { reason, .. } if reason == "no_experts"), "{got:?}");
+
+    let closed =
+        json!({"hours": {"monday": [], "tuesday": [], "wednesday": [], "thursday": [], "friday": [], "saturday": [], "sunday": []}});
+    let (s, body) = admin
+        .call(reqwest::Method::PATCH, &format!("/api/v1/stores/{store}"), Some(closed))
+        .await;
+    assert_eq!(s, reqwest::StatusCode::OK, "{body}");
+    let got = request_answer(&mut shopper, &store, &dep).await;
+    assert!(
+        matches!(&got, Out::Unavailable { reason, offline_form: true } if reason == "closed"),
+        "{got:?}"
+    );
+
+    let (s, _) = admin
+        .call(reqwest::Method::DELETE, &format!("/api/v1/departments/{garden}"), None)
+        .await;
+    assert_eq!(s, reqwest::StatusCode::NO_CONTENT);
+    let got = request_answer(&mut shopper, &store, &garden).await;
+    assert!(
+        matches!(&got, Out::Error { code, message, .. } if code == "bad_request" && message == "unknown department"),
+        "{got:?}"
+    );
+    app.stop().await;
 }

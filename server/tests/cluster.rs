@@ -7,7 +7,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{claim, expert_at as expert, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, expert_at as expert, request_answer, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -189,6 +189,32 @@ async fn two_nodes_chat_and_race_as_one() {
         .await;
     let got = collect(&mut shop_b, &id2, 1).await;
     assert_eq!(got[0].1, "across nodes");
+
+    // A store edit through A reaches routing on B at once, not when B's cached copy of the
+    // stores runs out (a shopper's hello on B has just read them).
+    let (mut shop_c, _, _) = shopper(&b.url, &m, None).await;
+    let admin = a.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (s, garden) = admin
+        .post(&format!("/api/v1/stores/{store}/departments"), json!({"name": "Garden"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{garden}");
+    let edited = Instant::now();
+    loop {
+        let got = request_answer(&mut shop_c, &store, garden["id"].as_str().unwrap()).await;
+        if matches!(&got, Out::Unavailable { reason, .. } if reason == "no_experts") {
+            break;
+        }
+        assert!(
+            matches!(&got, Out::Error { message, .. } if message == "unknown department"),
+            "{got:?}"
+        );
+        // B's own copy would last floorwalker::hub::CACHED_FOR (5 s).
+        assert!(
+            edited.elapsed() < Duration::from_secs(2),
+            "node B still routes by the stores as they were"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     b.stop().await;
     a.stop().await;
 }

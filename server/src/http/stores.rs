@@ -118,6 +118,7 @@ async fn create_store(
     for d in &req.departments {
         state.db.create_department(&m.id, &store.id, d.trim()).await?;
     }
+    state.hub.forget_merchant(&m.id);
     Ok((StatusCode::CREATED, Json(state.db.get_store(&m.id, &store.id).await?)))
 }
 
@@ -147,7 +148,9 @@ async fn update_store(
         exceptions: req.exceptions.unwrap_or(cur.exceptions),
     };
     validate_store(&fields)?;
-    Ok(Json(state.db.update_store(&m.id, &id, &fields).await?))
+    let store = state.db.update_store(&m.id, &id, &fields).await?;
+    state.hub.forget_merchant(&m.id);
+    Ok(Json(store))
 }
 
 /// Delete a store with its departments and expert assignments.
@@ -155,6 +158,7 @@ async fn update_store(
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
 async fn delete_store(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_store(&m.id, &store_id(&id)?).await?;
+    state.hub.forget_merchant(&m.id);
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,10 +187,9 @@ async fn create_department(
 ) -> ApiResult<(StatusCode, Json<Department>)> {
     let id = store_id(&id)?;
     check_department_name("name", &req.name)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(state.db.create_department(&m.id, &id, req.name.trim()).await?),
-    ))
+    let department = state.db.create_department(&m.id, &id, req.name.trim()).await?;
+    state.hub.forget_merchant(&m.id);
+    Ok((StatusCode::CREATED, Json(department)))
 }
 
 #[utoipa::path(patch, path = "/departments/{department_id}", tag = "stores", params(("department_id" = String, Path)), request_body = DepartmentInput,
@@ -200,12 +203,15 @@ async fn update_department(
 ) -> ApiResult<Json<Department>> {
     let id = department_id(&id)?;
     check_department_name("name", &req.name)?;
-    Ok(Json(state.db.rename_department(&m.id, &id, req.name.trim()).await?))
+    let department = state.db.rename_department(&m.id, &id, req.name.trim()).await?;
+    state.hub.forget_merchant(&m.id);
+    Ok(Json(department))
 }
 
 #[utoipa::path(delete, path = "/departments/{department_id}", tag = "stores", params(("department_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
 async fn delete_department(State(state): State<AppState>, m: Merchant<Stores>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_department(&m.id, &department_id(&id)?).await?;
+    state.hub.forget_merchant(&m.id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -58,6 +58,8 @@ pub enum Envelope {
     Kick { n: String, expert: String },
     /// The merchant's rollups changed: live dashboards should refetch.
     Rolled { n: String, merchant: String },
+    /// The merchant's settings or stores changed: drop what was cached of them.
+    Forget { n: String, merchant: String },
 }
 
 impl Envelope {
@@ -68,7 +70,8 @@ impl Envelope {
             | Envelope::Withdraw { n, .. }
             | Envelope::Wake { n }
             | Envelope::Kick { n, .. }
-            | Envelope::Rolled { n, .. } => n,
+            | Envelope::Rolled { n, .. }
+            | Envelope::Forget { n, .. } => n,
         }
     }
 }
@@ -350,6 +353,7 @@ impl Hub {
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
             Envelope::Wake { .. } => self.wake.notify_one(),
             Envelope::Kick { expert, .. } => self.kick_local(&expert),
+            Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));
             }

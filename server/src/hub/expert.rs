@@ -14,7 +14,7 @@ use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
     close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
-use crate::storage::{Claim, ConversationRow, NewMessage, PageRequest, Sender};
+use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
 
 /// What the expert chose in the app, kept across reconnects (experts.presence_json).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -349,14 +349,9 @@ impl ExpertSession {
             contacts_on: e.features.contacts,
         };
         hub.add_presence(e.id.as_str(), presence);
-        let stores = hub
-            .db
-            .list_stores(&m, &PageRequest::first(200))
-            .await
-            .map(|p| p.items)
-            .unwrap_or_default();
+        let stores = hub.stores(&m).await.unwrap_or_default();
         let stores = stores
-            .into_iter()
+            .iter()
             .filter(|s| assigned_stores.contains(&s.id.to_string()))
             .map(|s| StoreChoice {
                 id: s.id.to_string(),

@@ -28,13 +28,16 @@ use tokio_util::sync::CancellationToken;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, close, Offer, OfferShopper, Out};
-use crate::storage::{AppendOutcome, ConversationRow, Db, Event, MerchantPublic, NewMessage, Sender};
+use crate::storage::{AppendOutcome, ConversationRow, Db, Event, MerchantPublic, NewMessage, PageRequest, Sender, Store};
 
 /// Outgoing frames a socket may have queued before it counts as a slow consumer.
 pub const SEND_QUEUE: usize = 256;
 /// Offers one expert holds at once (longest-waiting first). More would be noise on a phone,
 /// and offering every waiting chat to every expert makes fan-out grow with their product.
 pub const MAX_OFFERS_PER_EXPERT: usize = 10;
+/// How long a node goes on using merchant settings and stores it read (an edit made through
+/// any node is seen at once: it tells every node to forget them).
+pub const CACHED_FOR: Duration = Duration::from_secs(5);
 /// Waiting chats a top-up pass looks at (oldest first).
 pub const TOP_UP_ROWS: i64 = 300;
 
@@ -147,7 +150,11 @@ pub struct HubInner {
     /// second in one transaction; with one write per receipt, clients that acknowledge every
     /// message (as the widget and store app do) doubled the writes on SQLite's one writer.
     reads: DashMap<(String, &'static str), (String, i64)>,
+    /// Merchant settings and stores (with their departments), read at most every
+    /// [`CACHED_FOR`]: every chat request routes by them, and reading them each time was most
+    /// of the reads a chat request made.
     settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
+    catalogue: DashMap<String, (Instant, Arc<Vec<Store>>)>,
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
     pub analytics: analytics::Emitter,
@@ -200,6 +207,7 @@ impl Hub {
             to_mark: Default::default(),
             reads: DashMap::new(),
             settings: DashMap::new(),
+            catalogue: DashMap::new(),
             claim_seconds: DashMap::new(),
             writer: wtx,
             analytics: emitter,
@@ -502,11 +510,11 @@ impl Hub {
         bool::from(expected.as_bytes().ct_eq(token.as_bytes())).then(|| shopper.to_owned())
     }
 
-    // ----- merchant settings (cached briefly) -----
+    // ----- merchant settings and stores (cached briefly) -----
 
     pub async fn merchant(&self, m: &MerchantId) -> Option<Arc<MerchantPublic>> {
         if let Some(e) = self.settings.get(m.as_str()) {
-            if e.0.elapsed() < Duration::from_secs(5) {
+            if e.0.elapsed() < CACHED_FOR {
                 return Some(e.1.clone());
             }
         }
@@ -515,9 +523,46 @@ impl Hub {
         Some(fresh)
     }
 
-    /// Drop the cached settings of a merchant (after an edit), so the next read is fresh.
+    /// The merchant's stores, each with its departments, in id order.
+    pub async fn stores(&self, m: &MerchantId) -> Option<Arc<Vec<Store>>> {
+        if let Some(e) = self.catalogue.get(m.as_str()) {
+            if e.0.elapsed() < CACHED_FOR {
+                return Some(e.1.clone());
+            }
+        }
+        let mut all = Vec::new();
+        let mut page = PageRequest::first(500);
+        loop {
+            let p = self.db.list_stores(m, &page).await.ok()?;
+            all.extend(p.items);
+            match p.next_cursor {
+                Some(c) => page.after = Some(c),
+                None => break,
+            }
+        }
+        let fresh = Arc::new(all);
+        self.catalogue.insert(m.to_string(), (Instant::now(), fresh.clone()));
+        Some(fresh)
+    }
+
+    /// Drop what this node and every other one cached of a merchant's settings and stores
+    /// (after an edit), so the next read is fresh everywhere.
     pub fn forget_merchant(&self, m: &MerchantId) {
-        self.settings.remove(m.as_str());
+        if let Some(c) = self.cluster.get() {
+            c.send(
+                cluster::EVENTS.to_owned(),
+                &cluster::Envelope::Forget {
+                    n: c.node.clone(),
+                    merchant: m.to_string(),
+                },
+            );
+        }
+        self.forget_merchant_local(m.as_str());
+    }
+
+    pub fn forget_merchant_local(&self, m: &str) {
+        self.settings.remove(m);
+        self.catalogue.remove(m);
     }
 
     // ----- presence -----
@@ -922,10 +967,10 @@ impl Hub {
 
     /// Whether a store is open now.
     pub async fn store_open(&self, merchant: &MerchantId, store_id: &str) -> bool {
-        let Some(sid) = crate::ids::StoreId::parse(store_id) else {
-            return false;
-        };
-        self.db.get_store(merchant, &sid).await.is_ok_and(|s| s.is_open_at(now_ms()))
+        let now = now_ms();
+        self.stores(merchant)
+            .await
+            .is_some_and(|all| all.iter().any(|s| s.id.as_str() == store_id && s.is_open_at(now)))
     }
 
     // ----- read receipts -----

@@ -12,7 +12,7 @@ use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
 use crate::protocol::{close, Availability, Out, Product, ShopperIn, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID, PROTOCOL_VERSION};
-use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, PageRequest, Sender};
+use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
     pub merchant: MerchantId,
@@ -399,15 +399,14 @@ impl ShopperSession {
     /// Resolve the store and department: given, or the ones with most available experts.
     async fn choose(&self, hub: &Hub, store_id: Option<String>, department_id: Option<String>) -> Result<(String, String), &'static str> {
         let m = &self.merchant;
-        let stores = hub
-            .db
-            .list_stores(m, &PageRequest::first(200))
-            .await
-            .map_err(|_| "unavailable")?
-            .items;
+        let stores = hub.stores(m).await.ok_or("unavailable")?;
         if let Some(d) = department_id {
             let dep = DepartmentId::parse(&d).ok_or("unknown department")?;
-            let dep = hub.db.get_department(m, &dep).await.map_err(|_| "unknown department")?;
+            let dep = stores
+                .iter()
+                .flat_map(|s| &s.departments)
+                .find(|x| x.id == dep)
+                .ok_or("unknown department")?;
             if store_id.as_deref().is_some_and(|s| s != dep.store_id.as_str()) {
                 return Err("the department is not in that store");
             }
@@ -416,9 +415,9 @@ impl ShopperSession {
         let candidates: Vec<_> = match &store_id {
             Some(s) => {
                 let sid = StoreId::parse(s).ok_or("unknown store")?;
-                stores.into_iter().filter(|x| x.id == sid).collect()
+                stores.iter().filter(|x| x.id == sid).collect()
             }
-            None => stores,
+            None => stores.iter().collect(),
         };
         if candidates.is_empty() {
             return Err(if store_id.is_some() {
@@ -605,14 +604,8 @@ impl ShopperSession {
 }
 
 async fn any_store_open(hub: &Hub, m: &MerchantId) -> bool {
-    let stores = hub
-        .db
-        .list_stores(m, &PageRequest::first(200))
-        .await
-        .map(|p| p.items)
-        .unwrap_or_default();
     let now = now_ms();
-    stores.iter().any(|s| s.is_open_at(now))
+    hub.stores(m).await.is_some_and(|all| all.iter().any(|s| s.is_open_at(now)))
 }
 
 /// Answer a `sync`: messages after `after_seq`, in order.

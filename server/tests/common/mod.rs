@@ -517,6 +517,18 @@ pub fn conv_id(o: &Out) -> String {
     }
 }
 
+/// Ask for a chat and return what the server answers: the conversation, `unavailable` or an error.
+pub async fn request_answer(shopper: &mut Ws, store: &str, dep: &str) -> Out {
+    shopper
+        .send(json!({"type": "request_chat", "store_id": store, "department_id": dep}))
+        .await;
+    shopper
+        .until("an answer to request_chat", |o| {
+            matches!(o, Out::Unavailable { .. } | Out::Error { .. } | Out::Conversation { .. })
+        })
+        .await
+}
+
 pub async fn start_chat(shopper: &mut Ws, store: &str, dep: &str, text: &str) -> String {
     shopper
         .send(json!({"type": "request_chat", "store_id": store, "department_id": dep, "text": text, "client_msg_id": "first", "page_url": "https://shop.example/tv"}))
