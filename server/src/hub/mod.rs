@@ -155,6 +155,8 @@ pub struct HubInner {
     /// of the reads a chat request made.
     settings: DashMap<String, (Instant, Arc<MerchantPublic>)>,
     catalogue: DashMap<String, (Instant, Arc<Vec<Store>>)>,
+    /// When each merchant's cached settings and stores were last dropped after an edit.
+    forgotten: DashMap<String, Instant>,
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
     pub analytics: analytics::Emitter,
@@ -208,6 +210,7 @@ impl Hub {
             reads: DashMap::new(),
             settings: DashMap::new(),
             catalogue: DashMap::new(),
+            forgotten: DashMap::new(),
             claim_seconds: DashMap::new(),
             writer: wtx,
             analytics: emitter,
@@ -518,8 +521,9 @@ impl Hub {
                 return Some(e.1.clone());
             }
         }
+        let started = Instant::now();
         let fresh = Arc::new(self.db.merchant_public(m).await.ok()?);
-        self.settings.insert(m.to_string(), (Instant::now(), fresh.clone()));
+        self.keep(&self.settings, m, started, fresh.clone());
         Some(fresh)
     }
 
@@ -530,6 +534,7 @@ impl Hub {
                 return Some(e.1.clone());
             }
         }
+        let started = Instant::now();
         let mut all = Vec::new();
         let mut page = PageRequest::first(500);
         loop {
@@ -541,8 +546,16 @@ impl Hub {
             }
         }
         let fresh = Arc::new(all);
-        self.catalogue.insert(m.to_string(), (Instant::now(), fresh.clone()));
+        self.keep(&self.catalogue, m, started, fresh.clone());
         Some(fresh)
+    }
+
+    /// Cache what was read from `started` on, unless an edit made this node forget the
+    /// merchant meanwhile (the read may have seen the database from before that edit).
+    fn keep<T>(&self, cache: &DashMap<String, (Instant, T)>, m: &MerchantId, started: Instant, value: T) {
+        if self.forgotten.get(m.as_str()).is_none_or(|at| *at < started) {
+            cache.insert(m.to_string(), (started, value));
+        }
     }
 
     /// Drop what this node and every other one cached of a merchant's settings and stores
@@ -561,6 +574,7 @@ impl Hub {
     }
 
     pub fn forget_merchant_local(&self, m: &str) {
+        self.forgotten.insert(m.to_owned(), Instant::now());
         self.settings.remove(m);
         self.catalogue.remove(m);
     }
