@@ -105,15 +105,7 @@ pub async fn roll_forever(hub: Hub) {
                 Ok(out) => {
                     for m in &out.merchants {
                         let _ = hub.analytics.rolled.send(Arc::from(m.as_str()));
-                        if let Some(c) = hub.cluster.get() {
-                            c.send(
-                                super::cluster::EVENTS.to_owned(),
-                                &super::cluster::Envelope::Rolled {
-                                    n: c.node.clone(),
-                                    merchant: m.clone(),
-                                },
-                            );
-                        }
+                        hub.tell_nodes(|n| super::cluster::Envelope::Rolled { n, merchant: m.clone() });
                     }
                     metrics::counter!("floorwalker_events_rolled_total").increment(out.events as u64);
                     if out.events < 2000 {

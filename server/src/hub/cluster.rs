@@ -308,6 +308,13 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
 }
 
 impl Hub {
+    /// Tell every other node (no-op without Redis): `envelope` gets this node's name.
+    pub fn tell_nodes(&self, envelope: impl FnOnce(String) -> Envelope) {
+        if let Some(c) = self.cluster.get() {
+            c.send(EVENTS.to_owned(), &envelope(c.node.clone()));
+        }
+    }
+
     /// Conversations with a socket on this node.
     pub fn local_conversations(&self) -> Vec<String> {
         self.conv_subs.iter().map(|e| e.key().clone()).collect()

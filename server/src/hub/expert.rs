@@ -675,15 +675,10 @@ impl ExpertSession {
 impl Hub {
     /// Close every socket of an expert (deactivated, or password changed), on every node.
     pub fn kick_expert(&self, expert: &str) {
-        if let Some(c) = self.cluster.get() {
-            c.send(
-                super::cluster::EVENTS.to_owned(),
-                &super::cluster::Envelope::Kick {
-                    n: c.node.clone(),
-                    expert: expert.to_owned(),
-                },
-            );
-        }
+        self.tell_nodes(|n| super::cluster::Envelope::Kick {
+            n,
+            expert: expert.to_owned(),
+        });
         self.kick_local(expert);
     }
 

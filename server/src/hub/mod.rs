@@ -561,15 +561,10 @@ impl Hub {
     /// Drop what this node and every other one cached of a merchant's settings and stores
     /// (after an edit), so the next read is fresh everywhere.
     pub fn forget_merchant(&self, m: &MerchantId) {
-        if let Some(c) = self.cluster.get() {
-            c.send(
-                cluster::EVENTS.to_owned(),
-                &cluster::Envelope::Forget {
-                    n: c.node.clone(),
-                    merchant: m.to_string(),
-                },
-            );
-        }
+        self.tell_nodes(|n| cluster::Envelope::Forget {
+            n,
+            merchant: m.to_string(),
+        });
         self.forget_merchant_local(m.as_str());
     }
 
@@ -838,17 +833,12 @@ impl Hub {
 
     /// Tell every expert holding the offer, on any node, that it is gone (except `except`).
     pub fn withdraw(&self, conversation: &str, reason: &str, except: Option<&str>) {
-        if let Some(c) = self.cluster.get() {
-            c.send(
-                cluster::EVENTS.to_owned(),
-                &cluster::Envelope::Withdraw {
-                    n: c.node.clone(),
-                    conv: conversation.to_owned(),
-                    reason: reason.to_owned(),
-                    except: except.map(str::to_owned),
-                },
-            );
-        }
+        self.tell_nodes(|n| cluster::Envelope::Withdraw {
+            n,
+            conv: conversation.to_owned(),
+            reason: reason.to_owned(),
+            except: except.map(str::to_owned),
+        });
         self.withdraw_local(conversation, reason, except);
     }
 
@@ -928,9 +918,7 @@ impl Hub {
 
     /// A chat waits for an expert: routers on the other nodes run now instead of at their tick.
     pub fn wake_cluster(&self) {
-        if let Some(c) = self.cluster.get() {
-            c.send(cluster::EVENTS.to_owned(), &cluster::Envelope::Wake { n: c.node.clone() });
-        }
+        self.tell_nodes(|n| cluster::Envelope::Wake { n });
     }
 
     /// Send the backlog to an expert who just freed up.
