@@ -20,6 +20,7 @@ on_both_backends!(
     shopper_ids_are_issued_by_the_server,
     a_message_batch_is_numbered_and_checked_message_by_message,
     a_claim_is_checked_and_decided_in_one_transaction,
+    waiting_chats_are_read_oldest_first_a_page_at_a_time,
 );
 
 /// Merchant A with a store and a department, and a second merchant B.
@@ -413,5 +414,69 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     assert_eq!(db.finish(&a.id, &c, "expert").await.unwrap(), Some("ended"));
     let no = db.claim(&a.id, &c, &eva.id, works_here).await.unwrap();
     assert!(matches!(no, Claim::Gone), "{no:?}");
+    t.close(db).await;
+}
+
+/// Routing reads waiting chats a page at a time (`waiting_page`, after the last one's
+/// `(queued_at, id)`): the pages together are every waiting chat of every merchant, oldest
+/// first, each once, and nothing that is no longer waiting; the per-merchant read sees only
+/// that merchant's.
+async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
+    let t = TestDb::new(b).await;
+    let db = t.connect().await;
+    let (a, other, s, d) = two_merchants(&db).await;
+    let os = db.create_store(&other.id, &store("B store")).await.unwrap();
+    let od = db.create_department(&other.id, &os.id, "Dep").await.unwrap();
+    let eva = db
+        .create_expert(
+            &a.id,
+            &NewExpert {
+                email: "e@a.example",
+                name: "Eva",
+                password_hash: "h",
+                status: ExpertStatus::Approved,
+            },
+        )
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for i in 0..45 {
+        let (m, st, dep) = if i % 3 == 0 { (&other, &os, &od) } else { (&a, &s, &d) };
+        let shopper = db.create_shopper(&m.id).await.unwrap();
+        made.push(db.create_conversation(&waiting(&m.id, &shopper.id, &st.id, &dep.id)).await.unwrap());
+    }
+    // One is claimed and one ended: neither waits any more.
+    let Claim::Won(_) = db.claim(&a.id, &made[4].id, &eva.id, |_| true).await.unwrap() else {
+        panic!("the claim wins")
+    };
+    db.finish(&a.id, &made[7].id, "shopper").await.unwrap();
+
+    let mut paged = Vec::new();
+    let mut after: Option<(i64, String)> = None;
+    loop {
+        let page = db
+            .waiting_page(after.as_ref().map(|(at, id)| (*at, id.as_str())), 16)
+            .await
+            .unwrap();
+        assert!(page.len() <= 16);
+        paged.extend(page.iter().map(|r| (r.queued_at, r.id.clone())));
+        match page.last() {
+            Some(last) if page.len() == 16 => after = Some((last.queued_at, last.id.clone())),
+            _ => break,
+        }
+    }
+    let mut expected: Vec<(i64, String)> = made
+        .iter()
+        .filter(|c| c.id != made[4].id && c.id != made[7].id)
+        .map(|c| (c.queued_at, c.id.clone()))
+        .collect();
+    expected.sort();
+    assert_eq!(paged.len(), 43, "every waiting chat once");
+    assert_eq!(paged, expected, "oldest first, by (queued_at, id), across pages");
+    let all: Vec<String> = db.waiting_conversations(None).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(all, expected.iter().map(|e| e.1.clone()).collect::<Vec<_>>());
+    let mine = db.waiting_conversations_limit(Some(&a.id), 300).await.unwrap();
+    assert_eq!(mine.len(), 28);
+    assert!(mine.iter().all(|r| r.merchant_id == a.id.as_str()), "only merchant A's");
     t.close(db).await;
 }

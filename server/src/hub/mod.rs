@@ -13,7 +13,7 @@ pub mod shopper;
 pub mod socket;
 pub mod writer;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,8 +38,10 @@ pub const MAX_OFFERS_PER_EXPERT: usize = 10;
 /// How long a node goes on using merchant settings and stores it read (an edit made through
 /// any node is seen at once: it tells every node to forget them).
 pub const CACHED_FOR: Duration = Duration::from_secs(5);
-/// Waiting chats a top-up pass looks at (oldest first).
+/// Waiting chats a top-up pass looks at (oldest first), at most …
 pub const TOP_UP_ROWS: i64 = 300;
+/// … read this many at a time, until no expert here has room for another offer.
+pub const TOP_UP_PAGE: i64 = 32;
 
 /// Tells a socket's task to close with a code.
 pub struct CloseSignal {
@@ -119,6 +121,15 @@ impl Presence {
             active_chats: self.active,
         }
     }
+}
+
+/// What a routing pass over many chats keeps between them: per merchant, the local experts
+/// who had room for another offer when the pass first looked (they drop out as they fill up).
+/// An expert who gets room during the pass is left to the next one, which a withdrawn offer
+/// wakes at once.
+#[derive(Default)]
+struct Pass {
+    room: HashMap<String, Vec<String>>,
 }
 
 /// Who on this node holds an offer for a waiting conversation.
@@ -756,23 +767,54 @@ impl Hub {
         room && eligible(expert)
     }
 
-    /// Which local experts should hold this waiting conversation's offer now. This runs for
-    /// every waiting chat on every pass, so it filters without copying until it keeps one.
-    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64) -> Vec<String> {
-        self.merchant_experts
-            .get(&row.merchant_id)
-            .map(|s| {
-                s.iter()
-                    .filter(|e| self.is_target(row, e, routing_contact_first_ms, now))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default()
+    /// A merchant's local experts who could take another offer now (available, under their
+    /// chat cap, holding fewer than [`MAX_OFFERS_PER_EXPERT`]), whatever the store.
+    fn with_room(&self, merchant: &str) -> Vec<String> {
+        let Some(all) = self.merchant_experts.get(merchant).map(|s| s.iter().cloned().collect::<Vec<_>>()) else {
+            return Vec::new();
+        };
+        all.into_iter()
+            .filter(|e| self.experts.get(e).is_some_and(|p| p.available && p.active < p.cap()) && self.has_room(e))
+            .collect()
+    }
+
+    fn has_room(&self, expert: &str) -> bool {
+        self.held.get(expert).is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT)
+    }
+
+    /// Which local experts should hold this waiting conversation's offer now (when `wave`,
+    /// including those who hold it already). This runs for every waiting chat on every pass, so
+    /// it only looks at who could be one: the experts `pass` still knows to have room, the
+    /// chat's holders, its targeted expert and the shopper's contact. Everyone else is full or
+    /// gone, and is_target would turn them down one by one.
+    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64, wave: bool, pass: &mut Pass) -> Vec<String> {
+        let room = pass
+            .room
+            .entry(row.merchant_id.clone())
+            .or_insert_with(|| self.with_room(&row.merchant_id));
+        room.retain(|e| self.has_room(e));
+        let mut candidates = room.clone();
+        if wave {
+            if let Some(track) = self.offers.get(&row.id) {
+                candidates.extend(track.experts.iter().cloned());
+            }
+        }
+        candidates.extend(row.target_expert_id.iter().cloned());
+        candidates.extend(row.contact_expert_id.iter().cloned());
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates.retain(|e| self.is_target(row, e, routing_contact_first_ms, now));
+        candidates
     }
 
     /// Offer a waiting conversation to the experts who should have it and do not yet (or to
     /// all of them again when `wave`).
     pub async fn offer_round(&self, row: &ConversationRow, reason: &str, wave: bool) {
+        self.offer_round_in(row, reason, wave, &mut Pass::default()).await
+    }
+
+    /// As [`Hub::offer_round`], as one step of a pass over many chats.
+    async fn offer_round_in(&self, row: &ConversationRow, reason: &str, wave: bool, pass: &mut Pass) {
         let Some(settings) = self.merchant(&MerchantId::from_db(row.merchant_id.clone())).await else {
             return;
         };
@@ -780,7 +822,7 @@ impl Hub {
             return;
         }
         let now = now_ms();
-        let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now);
+        let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now, wave, pass);
         let fresh: Vec<String> = {
             let mut track = self.offers.entry(row.id.clone()).or_default();
             let mut fresh = Vec::new();
@@ -1042,7 +1084,10 @@ impl Hub {
                     false
                 }
             };
+            let started = std::time::Instant::now();
             let result = if full { self.route_once().await } else { self.top_up().await };
+            metrics::histogram!("floorwalker_routing_pass_seconds", "pass" => if full { "full" } else { "top_up" })
+                .record(started.elapsed().as_secs_f64());
             if let Err(e) = result {
                 tracing::warn!(error = %e, "routing pass failed");
             }
@@ -1054,13 +1099,35 @@ impl Hub {
     }
 
     /// Between full passes, after offers went away: offer the longest-waiting chats to experts
-    /// who now have room. Reads only the oldest few hundred, so a long queue does not make every
-    /// claim cost a scan of all of it (the once-a-second full pass does the rest).
+    /// who now have room. Reads the oldest a page at a time and stops when no expert has room
+    /// (usually after the first page), and at most a few hundred, so a long queue does not make
+    /// every claim cost a scan of all of it (the once-a-second full pass does the rest).
     pub async fn top_up(&self) -> anyhow::Result<()> {
-        for row in self.db.waiting_conversations_limit(None, TOP_UP_ROWS).await? {
-            self.offer_round(&row, "new", false).await;
+        let mut pass = Pass::default();
+        let mut after: Option<(i64, String)> = None;
+        let mut seen = 0;
+        while seen < TOP_UP_ROWS && self.anyone_has_room() {
+            let rows = self
+                .db
+                .waiting_page(after.as_ref().map(|(at, id)| (*at, id.as_str())), TOP_UP_PAGE)
+                .await?;
+            for row in &rows {
+                self.offer_round_in(row, "new", false, &mut pass).await;
+            }
+            seen += rows.len() as i64;
+            match rows.last() {
+                Some(last) if rows.len() as i64 == TOP_UP_PAGE => after = Some((last.queued_at, last.id.clone())),
+                _ => break,
+            }
         }
         Ok(())
+    }
+
+    /// Whether any expert on this node could take another offer.
+    fn anyone_has_room(&self) -> bool {
+        self.experts
+            .iter()
+            .any(|p| p.available && p.active < p.cap() && self.has_room(p.key()))
     }
 
     /// One routing pass: missed chats, re-offer waves, unanswered claims, queue positions.
@@ -1069,6 +1136,7 @@ impl Hub {
         // A pass reads and offers within seconds; older marks are of no use.
         self.withdrawn_at.retain(|_, at| now - *at < 300_000);
         let waiting = self.db.waiting_conversations(None).await?;
+        let mut pass = Pass::default();
         let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
         let mut avail_cache: std::collections::HashMap<(String, String, String), u32> = Default::default();
         for row in &waiting {
@@ -1086,7 +1154,8 @@ impl Hub {
             }
             let last_wave = self.offers.get(&row.id).map(|t| t.last_wave).unwrap_or(0);
             let wave = last_wave > 0 && now - last_wave >= i64::from(r.reoffer_every_s) * 1000;
-            self.offer_round(row, if wave { "reoffer" } else { "new" }, wave).await;
+            self.offer_round_in(row, if wave { "reoffer" } else { "new" }, wave, &mut pass)
+                .await;
 
             // Queue position among chats for the same store and department.
             let key = (row.merchant_id.clone(), row.store_id.clone(), row.department_id.clone());

@@ -365,14 +365,17 @@ impl ShopperSession {
             },
             None => None,
         };
-        let shopper = match known {
-            Some(id) => id,
+        let (shopper, convs) = match known {
+            Some(id) => {
+                let convs = hub.db.shopper_conversations(&m, &id).await.unwrap_or_default();
+                (id, convs)
+            }
+            // A shopper made just now has no conversations yet.
             None => match hub.db.create_shopper(&m).await {
-                Ok(s) => s.id.to_string(),
+                Ok(s) => (s.id.to_string(), Vec::new()),
                 Err(_) => return Step::Close(close::INTERNAL),
             },
         };
-        let convs = hub.db.shopper_conversations(&m, &shopper).await.unwrap_or_default();
         for c in &convs {
             self.follow(hub, conn, &c.id);
         }

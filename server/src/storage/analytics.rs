@@ -694,14 +694,13 @@ pub struct JourneyEvent {
 impl Db {
     /// The shopper's latest page views, newest first.
     pub async fn page_views(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<crate::protocol::PageVisit>> {
-        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND shopper_id = $2 AND kind = 'page_view' ORDER BY at DESC LIMIT $3",
-        )
-        .bind(m.as_str())
-        .bind(shopper)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<(i64, Option<String>)> = self
+            .hot_rows(
+                "SELECT at, data_json FROM events WHERE merchant_id = $1 AND shopper_id = $2 AND kind = 'page_view' ORDER BY at DESC LIMIT $3",
+                &[Param::text(m.as_str()), Param::text(shopper), Param::Int(limit)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .await?;
         #[derive(serde::Deserialize)]
         struct View {
             url: String,

@@ -376,48 +376,60 @@ impl Db {
     }
 
     pub async fn shopper_exists(&self, m: Tenant<'_>, id: &str) -> Result<bool> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM shoppers WHERE merchant_id = $1 AND id = $2")
-            .bind(m.as_str())
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let rows: Vec<(String,)> = self
+            .hot_rows(
+                "SELECT id FROM shoppers WHERE merchant_id = $1 AND id = $2",
+                &[Param::text(m.as_str()), Param::text(id)],
+                first_text,
+            )
             .await?;
-        Ok(row.is_some())
+        Ok(!rows.is_empty())
     }
 
     pub async fn create_conversation(&self, c: &NewConversation<'_>) -> Result<ConversationRow> {
         let id = uuid::Uuid::now_v7().to_string();
         let now = now_ms();
-        self.write_one(
+        const INSERT: &str =
             "INSERT INTO conversations (id, merchant_id, shopper_id, store_id, department_id, status, contact_expert_id, offline, \
              offline_email, offline_name, page_url, page_title, product_json, created_at, queued_at) \
-             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13, $13)",
-            vec![
-                Param::from(&id),
-                Param::from(c.merchant_id.as_str()),
-                Param::from(c.shopper_id.as_str()),
-                Param::from(c.store_id),
-                Param::from(c.department_id),
-                Param::from(c.contact_expert_id),
-                Param::from(i64::from(c.offline.is_some())),
-                Param::from(c.offline.map(|o| o.0)),
-                Param::from(c.offline.and_then(|o| o.1)),
-                Param::from(c.page_url),
-                Param::from(c.page_title),
-                Param::from(c.product.map(|p| serde_json::to_string(p).expect("product"))),
-                Param::from(now),
-            ],
-        )
-        .await?;
+             VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9, $10, $11, $12, $13, $13)";
+        let insert = vec![
+            Param::from(&id),
+            Param::from(c.merchant_id.as_str()),
+            Param::from(c.shopper_id.as_str()),
+            Param::from(c.store_id),
+            Param::from(c.department_id),
+            Param::from(c.contact_expert_id),
+            Param::from(i64::from(c.offline.is_some())),
+            Param::from(c.offline.map(|o| o.0)),
+            Param::from(c.offline.and_then(|o| o.1)),
+            Param::from(c.page_url),
+            Param::from(c.page_title),
+            Param::from(c.product.map(|p| serde_json::to_string(p).expect("product"))),
+            Param::from(now),
+        ];
+        if let Some(fast) = &self.fast {
+            // The new row is read back in the same job: the chat's first step waits for no read.
+            let read_sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+            let read = [Param::text(c.merchant_id.as_str()), Param::text(&id)];
+            return fast
+                .transaction(move |tx| {
+                    sqlite_writer::execute(tx, INSERT, &insert)?;
+                    sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?
+                        .pop()
+                        .ok_or(StorageError::NotFound)
+                })
+                .await;
+        }
+        self.write_one(INSERT, insert).await?;
         self.conversation(c.merchant_id, &id).await
     }
 
     pub async fn conversation(&self, m: Tenant<'_>, id: &str) -> Result<ConversationRow> {
         let sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
-        sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(id)
-            .fetch_optional(&self.pool)
+        self.hot_rows(&sql, &[Param::text(m.as_str()), Param::text(id)], ConversationRow::from_sqlite)
             .await?
+            .pop()
             .ok_or(StorageError::NotFound)
     }
 
@@ -426,12 +438,12 @@ impl Db {
         let sql = format!(
             "{CONV_SELECT} WHERE c.merchant_id = $1 AND c.shopper_id = $2 AND (c.ended_at IS NULL OR c.ended_at > $3) ORDER BY c.created_at"
         );
-        Ok(sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(shopper)
-            .bind(now_ms() - 24 * 3600 * 1000)
-            .fetch_all(&self.pool)
-            .await?)
+        let params = [
+            Param::text(m.as_str()),
+            Param::text(shopper),
+            Param::Int(now_ms() - 24 * 3600 * 1000),
+        ];
+        self.hot_rows(&sql, &params, ConversationRow::from_sqlite).await
     }
 
     /// Every past and present conversation of a shopper, newest first.
@@ -461,14 +473,18 @@ impl Db {
 
     /// The longest-waiting `limit` conversations.
     pub async fn waiting_conversations_limit(&self, m: Option<&MerchantId>, limit: i64) -> Result<Vec<ConversationRow>> {
-        let sql = format!(
-            "{CONV_SELECT} WHERE c.status IN ('queued', 'offered') AND ($1 = '' OR c.merchant_id = $1) ORDER BY c.queued_at, c.id LIMIT $2"
-        );
-        Ok(sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(m.map(|m| m.as_str()).unwrap_or(""))
-            .bind(limit)
+        let params = waiting_params(m, None, limit);
+        Ok(bind_all_as(sqlx::query_as::<_, ConversationRow>(&waiting_sql()), &params)
             .fetch_all(&self.pool)
             .await?)
+    }
+
+    /// The next `limit` waiting conversations of all merchants after `after` (a conversation's
+    /// `(queued_at, id)`), longest-waiting first: a routing pass reads them a page at a time
+    /// and stops once no expert has room.
+    pub async fn waiting_page(&self, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ConversationRow>> {
+        self.hot_rows(&waiting_sql(), &waiting_params(None, after, limit), ConversationRow::from_sqlite)
+            .await
     }
 
     /// Claimed conversations whose expert has not written since `before` (for re-offering).
@@ -803,25 +819,27 @@ impl Db {
     }
 
     pub async fn first_message(&self, conversation: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT body FROM messages WHERE conversation_id = $1 AND author_role = 'shopper' ORDER BY seq LIMIT 1")
-                .bind(conversation)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| r.0))
+        let rows: Vec<(String,)> = self
+            .hot_rows(
+                "SELECT body FROM messages WHERE conversation_id = $1 AND author_role = 'shopper' ORDER BY seq LIMIT 1",
+                &[Param::text(conversation)],
+                first_text,
+            )
+            .await?;
+        Ok(rows.into_iter().next().map(|r| r.0))
     }
 
     /// The approved expert who served this shopper most recently, if any.
     pub async fn contact_expert(&self, m: Tenant<'_>, shopper: &str) -> Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT c.expert_id FROM contacts c JOIN experts e ON e.id = c.expert_id \
-             WHERE c.merchant_id = $1 AND c.shopper_id = $2 AND e.status = 'approved' ORDER BY c.last_chat_at DESC LIMIT 1",
-        )
-        .bind(m.as_str())
-        .bind(shopper)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.0))
+        let rows: Vec<(String,)> = self
+            .hot_rows(
+                "SELECT c.expert_id FROM contacts c JOIN experts e ON e.id = c.expert_id \
+                 WHERE c.merchant_id = $1 AND c.shopper_id = $2 AND e.status = 'approved' ORDER BY c.last_chat_at DESC LIMIT 1",
+                &[Param::text(m.as_str()), Param::text(shopper)],
+                first_text,
+            )
+            .await?;
+        Ok(rows.into_iter().next().map(|r| r.0))
     }
 
     pub async fn is_contact(&self, m: Tenant<'_>, expert: &str, shopper: &str) -> Result<bool> {
@@ -1243,4 +1261,30 @@ impl<'a> AppendPlan<'a> {
             places: self.places,
         }
     }
+}
+
+/// Waiting conversations in the order they are offered (`$1`: a merchant or '' for all; after
+/// `($2, $3)` = `(queued_at, id)`; at most `$4`). The ids come from the index alone
+/// (`conversations_waiting`), so only the rows returned are read and joined.
+fn waiting_sql() -> String {
+    format!(
+        "{CONV_SELECT} WHERE c.id IN (SELECT id FROM conversations WHERE status IN ('queued', 'offered') \
+         AND ($1 = '' OR merchant_id = $1) AND (queued_at > $2 OR (queued_at = $2 AND id > $3)) \
+         ORDER BY queued_at, id LIMIT $4) ORDER BY c.queued_at, c.id"
+    )
+}
+
+fn waiting_params(m: Option<&MerchantId>, after: Option<(i64, &str)>, limit: i64) -> [Param; 4] {
+    let (at, id) = after.unwrap_or((i64::MIN, ""));
+    [
+        Param::text(m.map_or("", |m| m.as_str())),
+        Param::Int(at),
+        Param::text(id),
+        Param::Int(limit),
+    ]
+}
+
+/// A row's first column as text, for `Db::hot_rows` of `(String,)`.
+fn first_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String,)> {
+    Ok((r.get(0)?,))
 }

@@ -18,6 +18,7 @@ mod experts;
 mod merchants;
 mod saved_replies;
 mod shoppers;
+mod sqlite_reader;
 mod sqlite_writer;
 mod stores;
 
@@ -30,6 +31,7 @@ pub use experts::*;
 pub use merchants::*;
 pub use saved_replies::*;
 pub use shoppers::*;
+pub use sqlite_reader::SqliteReader;
 pub use sqlite_writer::SqliteWriter;
 pub use stores::*;
 
@@ -42,6 +44,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::ServiceUrl;
 use crate::ids::MerchantId;
+use sqlite_writer::{bind_all_as, Param};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -99,6 +102,8 @@ pub struct Db {
     pub backend: Backend,
     /// SQLite (a file): the thread that runs the hot writes (see `sqlite_writer`).
     pub fast: Option<SqliteWriter>,
+    /// SQLite (a file): the connections that run the hot reads (see `sqlite_reader`).
+    pub reader: Option<std::sync::Arc<SqliteReader>>,
 }
 
 impl Db {
@@ -142,15 +147,19 @@ impl Db {
             }
             Backend::Postgres => pool.clone(),
         };
-        let fast = match file {
-            Some(path) => Some(SqliteWriter::open(path)?),
-            None => None,
+        let (fast, reader) = match file {
+            Some(path) => (
+                Some(SqliteWriter::open(path.clone())?),
+                Some(std::sync::Arc::new(SqliteReader::open(path)?)),
+            ),
+            None => (None, None),
         };
         Ok(Db {
             pool,
             writer,
             backend,
             fast,
+            reader,
         })
     }
 
@@ -171,6 +180,24 @@ impl Db {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.writer.begin().await?,
         })
+    }
+
+    /// The rows of a read on a chat's path: on SQLite on this thread (see `sqlite_reader`),
+    /// on PostgreSQL through the pool. One SQL text for both; `from_sqlite` maps a row as
+    /// sqlx's `FromRow` does.
+    pub(crate) async fn hot_rows<T>(
+        &self,
+        sql: &str,
+        params: &[Param],
+        from_sqlite: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        if let Some(reader) = &self.reader {
+            return reader.read(|c| sqlite_writer::query(c, sql, params, from_sqlite));
+        }
+        Ok(bind_all_as(sqlx::query_as::<_, T>(sql), params).fetch_all(&self.pool).await?)
     }
 
     /// A cheap round trip, for `/readyz`.
