@@ -191,10 +191,11 @@ impl SqliteWriter {
         tracing::info!(priority = ?thread.1, "SQLite writer thread started");
         let alive = std::sync::Arc::new(());
         let checkpoints = rusqlite::Connection::open(&path)?;
+        let file = std::fs::File::open(&path)?;
         let watch = std::sync::Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_forever(checkpoints, watch))?;
+            .spawn(move || checkpoint_forever(checkpoints, file, watch))?;
         Ok(SqliteWriter {
             jobs: tx,
             _alive: alive,
@@ -416,7 +417,13 @@ fn group_commit(conn: rusqlite::Connection, rx: mpsc::Receiver<(Lane, Job)>) {
 /// (giving up within about a millisecond if readers are in the way). Measured: a RESTART right
 /// after one PASSIVE round held writers back 7–25 ms (the frames written during that round);
 /// after the catch-up, about a millisecond.
-fn checkpoint_forever(conn: rusqlite::Connection, alive: std::sync::Weak<()>) {
+///
+/// A PASSIVE round that cannot copy every frame (writers keep adding some) leaves the database
+/// file unsynced, so the RESTART used to sync every page copied since the last one — about 8 ms
+/// of holding writers back on a later machine (docs/benchmarks.md, eighth round). So before
+/// the RESTART this thread syncs the database file itself (`db`, no lock held: writers go on)
+/// and copies what arrived meanwhile; the RESTART is then left a few pages to copy and sync.
+fn checkpoint_forever(conn: rusqlite::Connection, db: std::fs::File, alive: std::sync::Weak<()>) {
     /// 32 MB of 4 KiB pages: a restart every second or two at a thousand messages a second.
     const RESTART_AT: i64 = 8000;
     const RESTART_LEFT: i64 = 16;
@@ -446,6 +453,13 @@ fn checkpoint_forever(conn: rusqlite::Connection, alive: std::sync::Weak<()>) {
             left = checkpoint("PASSIVE").map_or(i64::MAX, |(_, log, copied)| log - copied);
         }
         if left > RESTART_LEFT {
+            metrics::counter!("floorwalker_sqlite_restart_busy_total").increment(1);
+            continue;
+        }
+        if db.sync_data().is_err() {
+            continue;
+        }
+        if checkpoint("PASSIVE").is_none_or(|(_, log, copied)| log - copied > RESTART_LEFT) {
             metrics::counter!("floorwalker_sqlite_restart_busy_total").increment(1);
             continue;
         }
