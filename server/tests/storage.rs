@@ -7,7 +7,7 @@ use floorwalker::domain::hours::WeeklyHours;
 use floorwalker::domain::team::{ExpertAction, ExpertStatus, Module, Role};
 use floorwalker::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use floorwalker::storage::{
-    Address, AppendOutcome, Claim, Db, Department, Merchant, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest,
+    Address, AppendOutcome, Claim, Db, Department, Expert, Merchant, NewAccount, NewConversation, NewExpert, NewMessage, PageRequest,
     SavedReplyFields, Sender, StorageError, Store, StoreFields,
 };
 
@@ -30,6 +30,17 @@ async fn two_merchants(db: &Db) -> (Merchant, Merchant, Store, Department) {
     let s = db.create_store(&a.id, &store("A store")).await.unwrap();
     let d = db.create_department(&a.id, &s.id, "Dep").await.unwrap();
     (a, b, s, d)
+}
+
+/// An approved expert of merchant `m`.
+async fn approved_expert(db: &Db, m: &MerchantId, email: &str, name: &str) -> Expert {
+    let e = NewExpert {
+        email,
+        name,
+        password_hash: "h",
+        status: ExpertStatus::Approved,
+    };
+    db.create_expert(m, &e).await.unwrap()
 }
 
 fn store(name: &str) -> StoreFields {
@@ -246,18 +257,7 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
     let conv = |shopper| waiting(&a.id, shopper, &s.id, &d.id);
     let c1 = db.create_conversation(&conv(&s1.id)).await.unwrap().id;
     let c2 = db.create_conversation(&conv(&s2.id)).await.unwrap().id;
-    let e = db
-        .create_expert(
-            &a.id,
-            &NewExpert {
-                email: "e@a.example",
-                name: "Eva",
-                password_hash: "h",
-                status: ExpertStatus::Approved,
-            },
-        )
-        .await
-        .unwrap();
+    let e = approved_expert(&db, &a.id, "e@a.example", "Eva").await;
     let Claim::Won(claimed) = db.claim(&a.id, &c1, &e.id, |_| true).await.unwrap() else {
         panic!("the first claim wins")
     };
@@ -350,14 +350,8 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     let db = t.connect().await;
     let (a, other, s, d) = two_merchants(&db).await;
     let shopper = db.create_shopper(&a.id).await.unwrap();
-    let expert = |email: &'static str, name: &'static str| NewExpert {
-        email,
-        name,
-        password_hash: "h",
-        status: ExpertStatus::Approved,
-    };
-    let eva = db.create_expert(&a.id, &expert("e@a.example", "Eva")).await.unwrap();
-    let olle = db.create_expert(&a.id, &expert("o@a.example", "Olle")).await.unwrap();
+    let eva = approved_expert(&db, &a.id, "e@a.example", "Eva").await;
+    let olle = approved_expert(&db, &a.id, "o@a.example", "Olle").await;
     let c = db.create_conversation(&waiting(&a.id, &shopper.id, &s.id, &d.id)).await.unwrap().id;
     let works_here = {
         let (s, d) = (s.id.as_str().to_owned(), d.id.as_str().to_owned());
@@ -427,18 +421,7 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
     let (a, other, s, d) = two_merchants(&db).await;
     let os = db.create_store(&other.id, &store("B store")).await.unwrap();
     let od = db.create_department(&other.id, &os.id, "Dep").await.unwrap();
-    let eva = db
-        .create_expert(
-            &a.id,
-            &NewExpert {
-                email: "e@a.example",
-                name: "Eva",
-                password_hash: "h",
-                status: ExpertStatus::Approved,
-            },
-        )
-        .await
-        .unwrap();
+    let eva = approved_expert(&db, &a.id, "e@a.example", "Eva").await;
     let mut made = Vec::new();
     for i in 0..45 {
         let (m, st, dep) = if i % 3 == 0 { (&other, &os, &od) } else { (&a, &s, &d) };

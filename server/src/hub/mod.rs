@@ -788,10 +788,10 @@ impl Hub {
     /// chat's holders, its targeted expert and the shopper's contact. Everyone else is full or
     /// gone, and is_target would turn them down one by one.
     fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64, wave: bool, pass: &mut Pass) -> Vec<String> {
-        let room = pass
-            .room
-            .entry(row.merchant_id.clone())
-            .or_insert_with(|| self.with_room(&row.merchant_id));
+        if !pass.room.contains_key(&row.merchant_id) {
+            pass.room.insert(row.merchant_id.clone(), self.with_room(&row.merchant_id));
+        }
+        let room = pass.room.get_mut(&row.merchant_id).expect("just filled");
         room.retain(|e| self.has_room(e));
         let mut candidates = room.clone();
         if wave {

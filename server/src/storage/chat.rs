@@ -410,7 +410,7 @@ impl Db {
         ];
         if let Some(fast) = &self.fast {
             // The new row is read back in the same job: the chat's first step waits for no read.
-            let read_sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+            let read_sql = one_conversation_sql();
             let read = [Param::text(c.merchant_id.as_str()), Param::text(&id)];
             return fast
                 .transaction(move |tx| {
@@ -426,7 +426,7 @@ impl Db {
     }
 
     pub async fn conversation(&self, m: Tenant<'_>, id: &str) -> Result<ConversationRow> {
-        let sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+        let sql = one_conversation_sql();
         self.hot_rows(&sql, &[Param::text(m.as_str()), Param::text(id)], ConversationRow::from_sqlite)
             .await?
             .pop()
@@ -571,7 +571,7 @@ impl Db {
             "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at";
         let now = now_ms();
-        let read_sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2");
+        let read_sql = one_conversation_sql();
         let read = vec![Param::text(m.as_str()), Param::text(conversation)];
         let claim = vec![
             Param::text(expert.as_str()),
@@ -1261,6 +1261,11 @@ impl<'a> AppendPlan<'a> {
             places: self.places,
         }
     }
+}
+
+/// One conversation of a merchant (`$1`), by id (`$2`).
+fn one_conversation_sql() -> String {
+    format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.id = $2")
 }
 
 /// Waiting conversations in the order they are offered (`$1`: a merchant or '' for all; after
