@@ -11,6 +11,37 @@ pub const MAX_BODY_CHARS: usize = 4000;
 /// Largest WebSocket frame or message the server accepts, in bytes.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
 pub const MAX_CLIENT_MSG_ID: usize = 64;
+/// The messages one `messages` or `history` frame carries are cut to about this many bytes of
+/// JSON (always at least one message): a page of long messages must stay well under what a
+/// socket may have waiting to be written (256 KiB), and a client pages on with `sync` while
+/// `last_seq` is ahead of what it has.
+pub const MAX_PAGE_BYTES: usize = 128 * 1024;
+
+/// Keep the longest prefix of `messages` whose JSON fits in `budget` bytes (at least one
+/// message); returns the bytes kept.
+pub fn fit_page(messages: &mut Vec<MessageView>, budget: usize) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut used = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let mut c = Count(1); // the comma between elements
+        let _ = serde_json::to_writer(&mut c, m);
+        if i > 0 && used + c.0 > budget {
+            messages.truncate(i);
+            break;
+        }
+        used += c.0;
+    }
+    used
+}
 
 /// Close codes (1000–1011 are the standard ones).
 pub mod close {
@@ -566,5 +597,49 @@ mod tests {
         assert!(p.validate().is_err());
         p.url = Some("//evil.example".into());
         assert!(p.validate().is_err());
+    }
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    fn msg(seq: i64, body: &str) -> MessageView {
+        MessageView {
+            conversation_id: "c".into(),
+            seq,
+            id: format!("m{seq}"),
+            author: Author {
+                role: "expert".into(),
+                name: Some("E".into()),
+                expert_id: Some("e".into()),
+            },
+            kind: "text".into(),
+            body: body.into(),
+            product: None,
+            data: None,
+            client_msg_id: None,
+            sent_at: 0,
+        }
+    }
+
+    #[test]
+    fn a_page_of_long_messages_is_cut_to_the_budget_and_never_to_nothing() {
+        let long = "é".repeat(4000); // 8,000 bytes of UTF-8
+        let mut page: Vec<_> = (1..=500).map(|s| msg(s, &long)).collect();
+        let used = fit_page(&mut page, MAX_PAGE_BYTES);
+        assert!(page.len() > 10 && page.len() < 20, "{} kept", page.len());
+        assert!(used <= MAX_PAGE_BYTES);
+        assert_eq!(page.last().unwrap().seq, page.len() as i64, "a prefix, in order");
+        let frame = serde_json::to_string(&page).unwrap();
+        assert!(frame.len() <= MAX_PAGE_BYTES + 2, "{} bytes", frame.len());
+
+        let mut short: Vec<_> = (1..=500).map(|s| msg(s, "ok")).collect();
+        fit_page(&mut short, MAX_PAGE_BYTES);
+        assert_eq!(short.len(), 500, "short messages all fit");
+
+        let mut one = vec![msg(1, &"x".repeat(200_000))];
+        fit_page(&mut one, MAX_PAGE_BYTES);
+        assert_eq!(one.len(), 1, "one message is always sent, however long");
     }
 }

@@ -12,7 +12,7 @@ use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
 use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
-    close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
+    self, close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
 
@@ -251,8 +251,16 @@ impl ExpertSession {
                     return Step::Continue;
                 }
                 let mut conversations = Vec::new();
+                // One frame: the newest conversations first get the room; an older one's long
+                // transcript may be cut short (its full transcript comes with `sync`).
+                let mut room = protocol::MAX_PAGE_BYTES;
                 for r in rows {
-                    let messages = hub.db.messages_after(&m, &r.id, 0, 200).await.unwrap_or_default();
+                    let mut messages = hub.db.messages_after(&m, &r.id, 0, 200).await.unwrap_or_default();
+                    if room == 0 {
+                        messages.clear();
+                    } else {
+                        room = room.saturating_sub(protocol::fit_page(&mut messages, room));
+                    }
                     conversations.push(HistoryEntry {
                         conversation: r.view(),
                         messages,

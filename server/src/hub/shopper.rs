@@ -11,7 +11,7 @@ use super::Hub;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
-use crate::protocol::{close, Availability, Out, Product, ShopperIn, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID, PROTOCOL_VERSION};
+use crate::protocol::{self, close, Availability, Out, Product, ShopperIn, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID, PROTOCOL_VERSION};
 use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
@@ -614,7 +614,9 @@ async fn any_store_open(hub: &Hub, m: &MerchantId) -> bool {
 /// Answer a `sync`: messages after `after_seq`, in order.
 pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, after_seq: i64) {
     match hub.db.messages_after(m, &row.id, after_seq.max(0), 500).await {
-        Ok(messages) => {
+        Ok(mut messages) => {
+            // Long messages make a short page; `last_seq` tells the client to ask for more.
+            protocol::fit_page(&mut messages, protocol::MAX_PAGE_BYTES);
             let last_seq = messages.last().map(|x| x.seq).unwrap_or(after_seq).max(row.last_seq);
             hub.send_out(
                 conn,
