@@ -24,6 +24,7 @@ on_both_backends!(
     a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it,
     an_experts_rapid_answers_in_several_chats_keep_their_order,
     store_edits_reach_the_next_chat_request_at_once,
+    a_client_that_stops_reading_is_closed_and_resumes_with_everything,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -991,5 +992,156 @@ async fn store_edits_reach_the_next_chat_request_at_once(b: Backend) {
         matches!(&got, Out::Error { code, message, .. } if code == "bad_request" && message == "unknown department"),
         "{got:?}"
     );
+    app.stop().await;
+}
+
+/// A shopper socket whose TCP receive window is tiny, so the server's writes to it block as soon
+/// as the client stops reading (on loopback they would otherwise buffer megabytes).
+async fn small_window_shopper(app: &TestApp, merchant: &str) -> (Ws, String) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let addr: std::net::SocketAddr = app.url.trim_start_matches("http://").parse().unwrap();
+    let sock = tokio::net::TcpSocket::new_v4().unwrap();
+    sock.set_recv_buffer_size(4096).unwrap();
+    let tcp = sock.connect(addr).await.unwrap();
+    let req = format!("{}/ws/shopper?merchant={merchant}&v=1", app.url.replace("http", "ws"))
+        .into_client_request()
+        .unwrap();
+    let (stream, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
+        .await
+        .unwrap();
+    let mut ws = Ws { stream };
+    ws.send(json!({"type": "hello"})).await;
+    match ws.recv().await {
+        Out::ShopperWelcome { token, .. } => (ws, token),
+        other => panic!("expected welcome, got {other:?}"),
+    }
+}
+
+/// A client that stops reading is closed with 4009 once its queue is full; the experts writing
+/// to it are not held up (every message of theirs is acked), and back on a new socket the
+/// shopper syncs every message, once, in order.
+async fn a_client_that_stops_reading_is_closed_and_resumes_with_everything(b: Backend) {
+    use futures::{SinkExt, StreamExt};
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut expert, _) = expert_ws(&app, "expert2@demo.example").await;
+    let (mut shopper, token) = small_window_shopper(&app, &m).await;
+    let id = start_chat(&mut shopper, &store, &dep, "hello").await;
+    claim(&mut expert, &id).await;
+    // From here the shopper reads nothing. The expert writes from several sockets at once, each
+    // within its frame rate limit and reading its own frames as they come, until the server
+    // has dropped the shopper's socket (however much the kernel buffered before that).
+    const SOCKETS: usize = 8;
+    const AT_MOST: usize = 400;
+    let mut sockets = vec![expert];
+    for _ in 1..SOCKETS {
+        sockets.push(expert_ws(&app, "expert2@demo.example").await.0);
+    }
+    let before = app.hub.connections();
+    let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (hub, dropped) = (app.hub.clone(), dropped.clone());
+        tokio::spawn(async move {
+            while hub.connections() >= before {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    // Once dropped, the shopper reads again: what the pipe held, then the close that says why
+    // (the server gives a blocked close two seconds to get through).
+    let closed = {
+        let dropped = dropped.clone();
+        tokio::spawn(async move {
+            while !dropped.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            shopper.close_code().await
+        })
+    };
+    let body = "x".repeat(3900);
+    let mut writers = Vec::new();
+    for (w, ws) in sockets.into_iter().enumerate() {
+        let (id, body, dropped) = (id.clone(), body.clone(), dropped.clone());
+        writers.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = ws.stream.split();
+            let (total_tx, mut total_rx) = tokio::sync::oneshot::channel::<usize>();
+            let reader = tokio::spawn(async move {
+                let (mut acked, mut total) = (0, None);
+                while total.is_none_or(|t| acked < t) {
+                    if total.is_none() {
+                        total = total_rx.try_recv().ok();
+                    }
+                    match tokio::time::timeout(std::time::Duration::from_millis(500), stream.next()).await {
+                        Ok(Some(Ok(WsMessage::Text(t)))) => match floorwalker::protocol::decode(t.as_str()) {
+                            Ok(Out::Ack { .. }) => acked += 1,
+                            Ok(Out::Error { .. }) => panic!("a writer got an error: {t}"),
+                            _ => {}
+                        },
+                        Ok(Some(Ok(_))) | Err(_) => {}
+                        Ok(other) => panic!("a writer's socket ended: {other:?}"),
+                    }
+                }
+                acked
+            });
+            let mut sent = 0;
+            while sent < AT_MOST && !dropped.load(std::sync::atomic::Ordering::SeqCst) {
+                let f = json!({"type": "send", "conversation_id": id, "client_msg_id": format!("w{w}-{sent}"), "body": format!("{w}-{sent} {body}")});
+                sink.send(WsMessage::Text(f.to_string().into())).await.unwrap();
+                sent += 1;
+                if sent > 30 {
+                    // 20 frames a second is what a socket may send for long.
+                    tokio::time::sleep(std::time::Duration::from_millis(55)).await;
+                }
+            }
+            total_tx.send(sent).unwrap();
+            let acked = tokio::time::timeout(std::time::Duration::from_secs(20), reader).await.expect("acks").unwrap();
+            (sent, acked)
+        }));
+    }
+    let mut sent = 0;
+    for w in writers {
+        let (s, acked) = w.await.unwrap();
+        assert_eq!(acked, s, "every message of every writer acked");
+        sent += s;
+    }
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "the shopper's socket was dropped after {sent} messages"
+    );
+    watcher.await.unwrap();
+    assert_eq!(
+        closed.await.unwrap(),
+        Some(4009),
+        "a client that stops reading is closed as too slow"
+    );
+    // Back with the same token: sync hands over every message, once each, in order.
+    let (mut again, _, _) = shopper_ws(&app, &m, Some(&token)).await;
+    let mut messages = Vec::new();
+    loop {
+        let after = messages.last().map_or(0, |m: &floorwalker::protocol::MessageView| m.seq);
+        again.send(json!({"type": "sync", "conversation_id": id, "after_seq": after})).await;
+        let Out::Messages { messages: page, .. } = again.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+            unreachable!()
+        };
+        if page.is_empty() {
+            break;
+        }
+        messages.extend(page);
+    }
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+    assert!(seqs.windows(2).all(|p| p[1] == p[0] + 1), "in order, no gaps: {seqs:?}");
+    let mut ids: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| m.client_msg_id.as_deref())
+        .filter(|c| c.starts_with('w'))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), sent, "every acked message, once");
+    eprintln!("the shopper was dropped after {sent} messages of ~4 KB");
+    // The server is healthy and the writers' socket still works.
+    let (status, _) = app.client().get("/readyz").await;
+    assert!(status.is_success());
     app.stop().await;
 }

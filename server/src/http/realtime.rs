@@ -62,30 +62,35 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String], own: Option<&str
 async fn shopper(State(state): State<AppState>, Query(p): Query<ShopperParams>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let own = own_origin(&headers, state.config.secure_cookies);
-    socket::configure(ws).on_upgrade(move |sock| async move {
+    // The closure's captures live as long as the socket: only the hub and what the checks need,
+    // not the whole AppState (~600 bytes for each of many idle sockets).
+    let hub = state.hub.clone();
+    socket::configure(ws).on_upgrade(move |mut sock| async move {
         if p.v.unwrap_or(PROTOCOL_VERSION) != PROTOCOL_VERSION {
-            return socket::close_now(sock, close::BAD_VERSION, "unsupported protocol version").await;
+            return socket::close_now(&mut sock, close::BAD_VERSION, "unsupported protocol version").await;
         }
         let Some(m) = p.merchant.as_deref().and_then(MerchantId::parse) else {
-            return socket::close_now(sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
+            return socket::close_now(&mut sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
         };
-        let Some(settings) = state.hub.merchant(&m).await.filter(|s| s.active) else {
-            return socket::close_now(sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
+        let Some(settings) = hub.merchant(&m).await.filter(|s| s.active) else {
+            return socket::close_now(&mut sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
         };
         if !origin_allowed(origin.as_deref(), &settings.origins, own.as_deref()) {
             metrics::counter!("floorwalker_ws_origin_rejected_total").increment(1);
-            return socket::close_now(sock, close::ORIGIN, "origin not allowed").await;
+            return socket::close_now(&mut sock, close::ORIGIN, "origin not allowed").await;
         }
-        socket::run(state.hub.clone(), sock, Session::Shopper(ShopperSession::new(m))).await
+        drop(settings);
+        socket::run(hub, sock, Session::Shopper(ShopperSession::new(m))).await
     })
 }
 
 async fn expert(State(state): State<AppState>, Query(p): Query<ExpertParams>, ws: WebSocketUpgrade) -> Response {
-    socket::configure(ws).on_upgrade(move |sock| async move {
+    let hub = state.hub.clone();
+    socket::configure(ws).on_upgrade(move |mut sock| async move {
         if p.v.unwrap_or(PROTOCOL_VERSION) != PROTOCOL_VERSION {
-            return socket::close_now(sock, close::BAD_VERSION, "unsupported protocol version").await;
+            return socket::close_now(&mut sock, close::BAD_VERSION, "unsupported protocol version").await;
         }
-        socket::run(state.hub.clone(), sock, Session::Expert(ExpertSession::new())).await
+        socket::run(hub, sock, Session::Expert(ExpertSession::new())).await
     })
 }
 

@@ -694,7 +694,7 @@ impl Hub {
         let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
         for c in conns {
             if let Some(conn) = self.conns.get(&c) {
-                conn.close.close(close::UNAUTHORIZED);
+                conn.close(close::UNAUTHORIZED);
             }
         }
     }

@@ -9,12 +9,13 @@
 pub mod analytics;
 pub mod cluster;
 pub mod expert;
+pub mod outbox;
 pub mod shopper;
 pub mod socket;
 pub mod writer;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,7 @@ use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, close, Offer, OfferShopper, Out};
 use crate::storage::{AppendOutcome, ConversationRow, Db, Event, MerchantPublic, NewMessage, PageRequest, Sender, Store};
+use outbox::Outbox;
 
 /// Outgoing frames a socket may have queued before it counts as a slow consumer.
 pub const SEND_QUEUE: usize = 256;
@@ -42,30 +44,6 @@ pub const CACHED_FOR: Duration = Duration::from_secs(5);
 pub const TOP_UP_ROWS: i64 = 300;
 /// … read this many at a time, until no expert here has room for another offer.
 pub const TOP_UP_PAGE: i64 = 32;
-
-/// Tells a socket's task to close with a code.
-pub struct CloseSignal {
-    pub token: CancellationToken,
-    pub code: AtomicU16,
-}
-
-impl CloseSignal {
-    pub fn new() -> Arc<Self> {
-        Arc::new(CloseSignal {
-            token: CancellationToken::new(),
-            code: AtomicU16::new(close::NORMAL),
-        })
-    }
-    pub fn close(&self, code: u16) {
-        self.code.store(code, Ordering::Relaxed);
-        self.token.cancel();
-    }
-}
-
-struct Conn {
-    tx: mpsc::Sender<Utf8Bytes>,
-    close: Arc<CloseSignal>,
-}
 
 /// An expert connected to this node (with one or more sockets).
 #[derive(Debug, Clone)]
@@ -141,7 +119,7 @@ struct OfferTrack {
 
 pub struct HubInner {
     pub db: Db,
-    conns: DashMap<u64, Conn>,
+    conns: DashMap<u64, Arc<Outbox>>,
     conv_subs: DashMap<String, Vec<u64>>,
     shopper_conns: DashMap<String, Vec<u64>>,
     pub experts: DashMap<String, Presence>,
@@ -252,9 +230,9 @@ impl Hub {
 
     // ----- sockets -----
 
-    pub fn register(&self, tx: mpsc::Sender<Utf8Bytes>, close: Arc<CloseSignal>) -> u64 {
+    pub fn register(&self, outbox: Arc<Outbox>) -> u64 {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
-        self.conns.insert(id, Conn { tx, close });
+        self.conns.insert(id, outbox);
         metrics::gauge!("floorwalker_sockets").increment(1.0);
         id
     }
@@ -275,9 +253,9 @@ impl Hub {
     /// closed (4009) and resumes from the database when it reconnects.
     pub fn send_conn(&self, id: u64, frame: &Utf8Bytes) {
         if let Some(c) = self.conns.get(&id) {
-            if let Err(mpsc::error::TrySendError::Full(_)) = c.tx.try_send(frame.clone()) {
+            if let Err(outbox::Refused::Full) = c.push(frame.clone()) {
                 metrics::counter!("floorwalker_slow_consumers_total").increment(1);
-                c.close.close(close::SLOW_CONSUMER);
+                c.close(close::SLOW_CONSUMER);
             }
         }
     }

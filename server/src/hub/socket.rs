@@ -3,27 +3,30 @@
 //! nothing of chat: parsed text goes to the audience's session ([`Session`]).
 
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use governor::{Quota, RateLimiter};
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::expert::ExpertSession;
+use super::outbox::{Next, Outbox};
 use super::shopper::ShopperSession;
-use super::{CloseSignal, Hub, SEND_QUEUE};
+use super::{Hub, SEND_QUEUE};
 use crate::protocol::{close, Out, MAX_FRAME_BYTES};
 
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_EVERY: Duration = Duration::from_secs(25);
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Apply our limits to an upgrade: small frames, small buffers (idle sockets are many).
+/// Apply our limits to an upgrade: small frames, small buffers (idle sockets are many). A
+/// hello or a chat message fits the 256-byte read buffer; a longer frame grows it to fit
+/// (tungstenite reserves a frame's length once its header is read).
 pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .read_buffer_size(1024)
+        .read_buffer_size(256)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
 }
@@ -92,7 +95,8 @@ impl Session {
     }
 }
 
-pub async fn close_now(mut socket: WebSocket, code: u16, reason: &'static str) {
+/// Close with a code and a reason the client can show or act on.
+pub async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
             code,
@@ -114,25 +118,62 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
+/// Send one frame, unless a close is asked for first: a client that stopped reading blocks the
+/// send once the kernel's buffers are full, and its close (4009 when its queue fills meanwhile)
+/// must not wait for that. `Err(Some(code))`: close with the code; `Err(None)`: the socket failed.
+async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> Result<(), Option<u16>> {
+    let send = socket.send(m);
+    tokio::pin!(send);
+    loop {
+        tokio::select! {
+            biased;
+            r = &mut send => return r.map_err(|_| None),
+            _ = outbox.ready() => {
+                if let Some(code) = outbox.closing() {
+                    return Err(Some(code));
+                }
+            }
+        }
+    }
+}
+
+/// Frames sent from the queue before the socket's reads get a look in again.
+const SEND_BATCH: usize = 64;
+
 pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
-    let (tx, mut rx) = mpsc::channel(SEND_QUEUE);
-    let signal = CloseSignal::new();
-    let conn = hub.register(tx, signal.clone());
+    let outbox = Arc::new(Outbox::new(SEND_QUEUE));
+    let conn = hub.register(outbox.clone());
     let limiter = RateLimiter::direct(Quota::per_second(NonZeroU32::new(20).unwrap()).allow_burst(NonZeroU32::new(40).unwrap()));
     let hello_deadline = Instant::now() + HELLO_TIMEOUT;
     let mut last_seen = Instant::now();
     let mut next_ping = Instant::now() + PING_EVERY;
+    // One timer, reset as it fires, for both the hello deadline and the pings: what an idle
+    // socket's task holds is kept to what it needs.
+    let timer = sleep_until(hello_deadline.min(next_ping));
+    tokio::pin!(timer);
     let mut strikes = 0u32;
     let mut malformed = 0u32;
-    let code: Option<u16> = loop {
+    let code: Option<u16> = 'socket: loop {
+        // What is queued goes out first (a close asked for, before anything), a batch at a time.
+        let mut sent = 0;
+        let more = loop {
+            match outbox.next() {
+                Next::Close(code) => break 'socket Some(code),
+                Next::Empty => break false,
+                Next::Frame(f) => {
+                    if let Err(why) = send_or_close(&mut socket, &outbox, Message::Text(f)).await {
+                        break 'socket why;
+                    }
+                    sent += 1;
+                    if sent == SEND_BATCH {
+                        break true;
+                    }
+                }
+            }
+        };
         tokio::select! {
             biased;
-            _ = signal.token.cancelled() => break Some(signal.code.load(std::sync::atomic::Ordering::Relaxed)),
             _ = hub.shutdown.cancelled() => break Some(close::GOING_AWAY),
-            f = rx.recv() => match f {
-                Some(f) => if socket.send(Message::Text(f)).await.is_err() { break None },
-                None => break None,
-            },
             m = socket.recv() => match m {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
                 Some(Ok(Message::Text(t))) => {
@@ -154,8 +195,13 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                             tokio::select! {
                                 biased;
                                 s = &mut handling => break s,
-                                Some(f) = rx.recv(), if !send_failed => {
-                                    send_failed = socket.send(Message::Text(f)).await.is_err();
+                                _ = outbox.ready(), if !send_failed => {
+                                    while outbox.closing().is_none() && !send_failed {
+                                        let Some(f) = outbox.pop() else { break };
+                                        // A close asked for meanwhile is acted on once the
+                                        // frame is handled (the loop's top sees it).
+                                        send_failed = matches!(send_or_close(&mut socket, &outbox, Message::Text(f)).await, Err(None));
+                                    }
                                 }
                             }
                         }
@@ -178,11 +224,18 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
                 Some(Ok(_)) => last_seen = Instant::now(),
             },
-            _ = sleep_until(hello_deadline), if !session.greeted() => break Some(close::HELLO_TIMEOUT),
-            _ = sleep_until(next_ping) => {
-                if last_seen.elapsed() > IDLE_TIMEOUT { break Some(close::GOING_AWAY) }
-                next_ping = Instant::now() + PING_EVERY;
-                if socket.send(Message::Ping(Default::default())).await.is_err() { break None }
+            _ = outbox.ready(), if !more => {}
+            _ = std::future::ready(()), if more => {}
+            _ = &mut timer => {
+                let now = Instant::now();
+                if !session.greeted() && now >= hello_deadline { break Some(close::HELLO_TIMEOUT) }
+                if now >= next_ping {
+                    if last_seen.elapsed() > IDLE_TIMEOUT { break Some(close::GOING_AWAY) }
+                    next_ping = now + PING_EVERY;
+                    if let Err(why) = send_or_close(&mut socket, &outbox, Message::Ping(Default::default())).await { break why }
+                }
+                let wake_at = if session.greeted() { next_ping } else { hello_deadline.min(next_ping) };
+                timer.as_mut().reset(wake_at);
             }
         }
     };
@@ -193,7 +246,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     if let Some(code) = code {
         // Whatever was queued before the close (e.g. the error that explains it) goes first.
         if code != close::SLOW_CONSUMER {
-            while let Ok(f) = rx.try_recv() {
+            while let Some(f) = outbox.pop() {
                 if tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Text(f)))
                     .await
                     .is_err()
@@ -202,6 +255,6 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), close_now(socket, code, reason(code))).await;
+        let _ = tokio::time::timeout(Duration::from_secs(2), close_now(&mut socket, code, reason(code))).await;
     }
 }
