@@ -162,7 +162,8 @@ impl LoginThrottle {
     }
 
     fn check_local(&self, email: &str, ip: IpAddr) -> Result<(), u64> {
-        let clock = governor::clock::DefaultClock::default();
+        // The limiter's own clock: making a new one reads the CPU's features, slow in a VM.
+        let clock = self.by_ip.clock();
         use governor::clock::Clock;
         let wait = |nb: governor::NotUntil<governor::clock::QuantaInstant>| nb.wait_time_from(clock.now()).as_secs().max(1);
         self.by_ip.check_key(&ip).map_err(wait)?;

@@ -3,10 +3,11 @@
 //! nothing of chat: parsed text goes to the audience's session ([`Session`]).
 
 use std::num::NonZeroU32;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use governor::clock::DefaultClock;
 use governor::{Quota, RateLimiter};
 use tokio::time::{sleep_until, Instant};
 
@@ -137,13 +138,20 @@ async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> R
     }
 }
 
+/// One clock for every socket's rate limiter: making one reads the CPU's features (`cpuid`,
+/// which traps to the hypervisor in a VM), and sockets come and go with every page view.
+static CLOCK: LazyLock<DefaultClock> = LazyLock::new(DefaultClock::default);
+
 /// Frames sent from the queue before the socket's reads get a look in again.
 const SEND_BATCH: usize = 64;
 
 pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     let outbox = Arc::new(Outbox::new(SEND_QUEUE));
     let conn = hub.register(outbox.clone());
-    let limiter = RateLimiter::direct(Quota::per_second(NonZeroU32::new(20).unwrap()).allow_burst(NonZeroU32::new(40).unwrap()));
+    let limiter = RateLimiter::direct_with_clock(
+        Quota::per_second(NonZeroU32::new(20).unwrap()).allow_burst(NonZeroU32::new(40).unwrap()),
+        CLOCK.clone(),
+    );
     let hello_deadline = Instant::now() + HELLO_TIMEOUT;
     let mut last_seen = Instant::now();
     let mut next_ping = Instant::now() + PING_EVERY;
