@@ -21,6 +21,7 @@ on_both_backends!(
     a_message_batch_is_numbered_and_checked_message_by_message,
     a_claim_is_checked_and_decided_in_one_transaction,
     waiting_chats_are_read_oldest_first_a_page_at_a_time,
+    a_full_routing_pass_reaches_every_waiting_chat,
 );
 
 /// Merchant A with a store and a department, and a second merchant B.
@@ -461,5 +462,36 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
     let mine = db.waiting_conversations_limit(Some(&a.id), 300).await.unwrap();
     assert_eq!(mine.len(), 28);
     assert!(mine.iter().all(|r| r.merchant_id == a.id.as_str()), "only merchant A's");
+    t.close(db).await;
+}
+
+/// The once-a-second routing pass reads the queue a page at a time: chats past the first pages
+/// are handled too. Here every chat has waited past the merchant's limit, so one pass (the
+/// background one stopped) must mark every one of them missed.
+async fn a_full_routing_pass_reaches_every_waiting_chat(b: Backend) {
+    let t = TestDb::new(b).await;
+    let db = t.connect().await;
+    let (a, _, s, d) = two_merchants(&db).await;
+    let n = floorwalker::hub::FULL_PASS_PAGE as usize * 2 + 7;
+    let mut made = Vec::new();
+    for _ in 0..n {
+        let shopper = db.create_shopper(&a.id).await.unwrap();
+        made.push(db.create_conversation(&waiting(&a.id, &shopper.id, &s.id, &d.id)).await.unwrap().id);
+    }
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let (hub, tasks) = floorwalker::hub::Hub::start(db.clone(), shutdown.clone(), None).await.unwrap();
+    tasks.router.abort();
+    let _ = tasks.router.await;
+    // Ten minutes ago, past the default limit of three.
+    sqlx::query("UPDATE conversations SET queued_at = queued_at - 600000")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    hub.route_once().await.unwrap();
+    assert!(db.waiting_conversations(None).await.unwrap().is_empty(), "nothing left waiting");
+    for id in &made {
+        assert_eq!(db.conversation(&a.id, id).await.unwrap().status, "missed", "{id}");
+    }
+    shutdown.cancel();
     t.close(db).await;
 }

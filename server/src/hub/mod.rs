@@ -44,6 +44,9 @@ pub const CACHED_FOR: Duration = Duration::from_secs(5);
 pub const TOP_UP_ROWS: i64 = 300;
 /// … read this many at a time, until no expert here has room for another offer.
 pub const TOP_UP_PAGE: i64 = 32;
+/// The once-a-second full pass reads every waiting chat this many at a time, and lets other
+/// tasks run after each page (and after offering each page's worth).
+pub const FULL_PASS_PAGE: i64 = 128;
 
 /// An expert connected to this node (with one or more sockets).
 #[derive(Debug, Clone)]
@@ -1108,16 +1111,36 @@ impl Hub {
             .any(|p| p.available && p.active < p.cap() && self.has_room(p.key()))
     }
 
+    /// Every waiting chat, longest-waiting first, read a page at a time from the index (on
+    /// SQLite on a kept read connection), letting the node's other tasks run between pages: one
+    /// query joining a long queue at once held a runtime thread for tens of milliseconds.
+    async fn all_waiting(&self) -> anyhow::Result<Vec<ConversationRow>> {
+        let mut all: Vec<ConversationRow> = Vec::new();
+        loop {
+            let after = all.last().map(|r| (r.queued_at, r.id.as_str()));
+            let page = self.db.waiting_page(after, FULL_PASS_PAGE).await?;
+            let full = page.len() as i64 == FULL_PASS_PAGE;
+            all.extend(page);
+            if !full {
+                return Ok(all);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// One routing pass: missed chats, re-offer waves, unanswered claims, queue positions.
     pub async fn route_once(&self) -> anyhow::Result<()> {
         let now = now_ms();
         // A pass reads and offers within seconds; older marks are of no use.
         self.withdrawn_at.retain(|_, at| now - *at < 300_000);
-        let waiting = self.db.waiting_conversations(None).await?;
+        let waiting = self.all_waiting().await?;
         let mut pass = Pass::default();
         let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
         let mut avail_cache: std::collections::HashMap<(String, String, String), u32> = Default::default();
-        for row in &waiting {
+        for (i, row) in waiting.iter().enumerate() {
+            if i % FULL_PASS_PAGE as usize == FULL_PASS_PAGE as usize - 1 {
+                tokio::task::yield_now().await;
+            }
             let m = MerchantId::from_db(row.merchant_id.clone());
             let Some(settings) = self.merchant(&m).await else { continue };
             let r = &settings.routing;
