@@ -1009,12 +1009,8 @@ async fn small_window_shopper(app: &TestApp, merchant: &str) -> (Ws, String) {
     let (stream, _) = tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp))
         .await
         .unwrap();
-    let mut ws = Ws { stream };
-    ws.send(json!({"type": "hello"})).await;
-    match ws.recv().await {
-        Out::ShopperWelcome { token, .. } => (ws, token),
-        other => panic!("expected welcome, got {other:?}"),
-    }
+    let (ws, _, token) = common::shopper_hello(Ws { stream }, None).await;
+    (ws, token)
 }
 
 /// A client that stops reading is closed with 4009 once its queue is full; the experts writing

@@ -457,7 +457,13 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
     expected.sort();
     assert_eq!(paged.len(), 43, "every waiting chat once");
     assert_eq!(paged, expected, "oldest first, by (queued_at, id), across pages");
-    let all: Vec<String> = db.waiting_conversations(None).await.unwrap().into_iter().map(|r| r.id).collect();
+    let all: Vec<String> = db
+        .waiting_conversations_limit(None, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     assert_eq!(all, expected.iter().map(|e| e.1.clone()).collect::<Vec<_>>());
     let mine = db.waiting_conversations_limit(Some(&a.id), 300).await.unwrap();
     assert_eq!(mine.len(), 28);
@@ -488,7 +494,10 @@ async fn a_full_routing_pass_reaches_every_waiting_chat(b: Backend) {
         .await
         .unwrap();
     hub.route_once().await.unwrap();
-    assert!(db.waiting_conversations(None).await.unwrap().is_empty(), "nothing left waiting");
+    assert!(
+        db.waiting_conversations_limit(None, i64::MAX).await.unwrap().is_empty(),
+        "nothing left waiting"
+    );
     for id in &made {
         assert_eq!(db.conversation(&a.id, id).await.unwrap().status, "missed", "{id}");
     }

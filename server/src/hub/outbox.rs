@@ -105,10 +105,6 @@ impl Outbox {
     pub async fn ready(&self) {
         self.wake.notified().await
     }
-
-    pub fn queued(&self) -> usize {
-        self.frames.lock().expect("outbox").len()
-    }
 }
 
 #[cfg(test)]

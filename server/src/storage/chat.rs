@@ -466,12 +466,8 @@ impl Db {
             .await?)
     }
 
-    /// Waiting conversations of one merchant (or all when `m` is None), longest-waiting first.
-    pub async fn waiting_conversations(&self, m: Option<&MerchantId>) -> Result<Vec<ConversationRow>> {
-        self.waiting_conversations_limit(m, i64::MAX).await
-    }
-
-    /// The longest-waiting `limit` conversations.
+    /// The longest-waiting `limit` conversations of one merchant (or of all when `m` is None),
+    /// oldest first.
     pub async fn waiting_conversations_limit(&self, m: Option<&MerchantId>, limit: i64) -> Result<Vec<ConversationRow>> {
         let params = waiting_params(m, None, limit);
         Ok(bind_all_as(sqlx::query_as::<_, ConversationRow>(&waiting_sql()), &params)

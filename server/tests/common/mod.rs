@@ -494,11 +494,16 @@ pub async fn shopper_ws(app: &TestApp, merchant: &str, token: Option<&str>) -> (
 
 /// The same, on the server at `base` (any node of a cluster).
 pub async fn shopper_at(base: &str, merchant: &str, token: Option<&str>) -> (Ws, String, String) {
-    let mut ws = Ws::connect(
+    let ws = Ws::connect(
         &format!("{}/ws/shopper?merchant={merchant}&v=1", base.replacen("http", "ws", 1)),
         None,
     )
     .await;
+    shopper_hello(ws, token).await
+}
+
+/// Say hello on a fresh shopper socket; returns (socket, shopper id, token).
+pub async fn shopper_hello(mut ws: Ws, token: Option<&str>) -> (Ws, String, String) {
     ws.send(match token {
         Some(t) => json!({"type": "hello", "token": t}),
         None => json!({"type": "hello"}),
