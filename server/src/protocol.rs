@@ -355,16 +355,26 @@ pub struct PageVisit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Availability {
     pub open: bool,
+    /// Experts able to take a chat now (switched on, working a store and department, room
+    /// under their cap).
     pub experts_available: u32,
+    /// Experts switched on and working a store and department, busy or not: with none
+    /// available, more than 0 means everyone is busy; 0 means nobody is online.
+    #[serde(default)]
+    pub experts_online: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExpertStatusView {
     pub available: bool,
+    /// The cap in force: the expert's own choice, at most the merchant's limit.
     pub max_chats: i64,
     pub store_ids: Vec<String>,
     pub department_ids: Vec<String>,
     pub active_chats: i64,
+    /// The most the merchant allows this expert (Team); `set_status` above it is held to it.
+    #[serde(default)]
+    pub max_chats_limit: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -567,6 +577,7 @@ mod tests {
             availability: Availability {
                 open: true,
                 experts_available: 2,
+                experts_online: 3,
             },
         };
         let s = encode(&out);

@@ -147,19 +147,24 @@ pub struct Live {
     pub waiting: i64,
     /// Chats an expert is in.
     pub active: i64,
+    /// Experts able to take a chat now: switched to available, working a store and one of its
+    /// departments, and below their chat cap.
     pub experts_available: i64,
+    /// Experts switched to available and working a store, busy or not.
+    pub experts_online: i64,
     pub stores: Vec<LiveStore>,
 }
 
 pub async fn live(state: &AppState, m: &MerchantId) -> ApiResult<Live> {
     let counts = state.db.live_counts(m).await?;
-    let (available, per_store) = state.hub.available_experts(m.as_str());
     let stores = state.db.list_all_stores(m).await?;
+    let staffing = state.hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores));
     let mut out = Live {
         at: now_ms(),
         waiting: 0,
         active: 0,
-        experts_available: available,
+        experts_available: staffing.available,
+        experts_online: staffing.online,
         stores: Vec::new(),
     };
     for s in stores {
@@ -167,8 +172,10 @@ pub async fn live(state: &AppState, m: &MerchantId) -> ApiResult<Live> {
         let (w, a) = counts.iter().find(|c| c.0 == id).map(|c| (c.1, c.2)).unwrap_or((0, 0));
         out.waiting += w;
         out.active += a;
+        let (available, online) = staffing.stores.get(&id).copied().unwrap_or((0, 0));
         out.stores.push(LiveStore {
-            experts_available: per_store.get(&id).copied().unwrap_or(0),
+            experts_available: available,
+            experts_online: online,
             store_id: id,
             name: s.name,
             waiting: w,

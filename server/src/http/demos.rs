@@ -172,8 +172,10 @@ fn has_event_handler(text: &str) -> bool {
     })
 }
 
+/// A readable, unguessable slug: the prospect's name in ASCII (transliterated: "Villa Röd
+/// Interiör" → `villa-rod-interior`, "Αθήνα" → `athena`), then 12 random hex digits.
 fn slug_for(name: &str) -> String {
-    let mut base: String = name
+    let mut base: String = deunicode::deunicode(name)
         .to_lowercase()
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -492,4 +494,30 @@ pub async fn dress(
             .or_insert_with(|| g.clone());
     }
     Some(d.store_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug_for;
+
+    fn base(name: &str) -> String {
+        let s = slug_for(name);
+        s[..s.len().saturating_sub(13)].to_owned()
+    }
+
+    #[test]
+    fn slugs_transliterate_names_to_ascii() {
+        assert_eq!(base("Villa Röd Interiör"), "villa-rod-interior");
+        assert_eq!(base("Ærø Øl & Brød"), "aero-ol-brod");
+        assert_eq!(base("Straße Åkersberga"), "strasse-akersberga");
+        assert_eq!(base("Αθήνα Σπίτι"), "athena-spiti");
+        assert_eq!(base("Žluťoučký kůň"), "zlutoucky-kun");
+        assert_eq!(base("Crème brûlée, S.A."), "creme-brulee-s-a");
+        // Nothing usable: the slug is the random part alone.
+        let only = slug_for("★★★");
+        assert_eq!(only.len(), 12, "{only}");
+        assert!(only.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Long names are cut to 30 characters before the random part.
+        assert!(base("Nordhem Home & Electronics of Greater Stockholm AB").len() <= 30);
+    }
 }

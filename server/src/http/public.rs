@@ -32,7 +32,10 @@ pub struct ConfigQuery {
 pub struct DepartmentAvailability {
     pub id: String,
     pub name: String,
+    /// Experts able to take a chat here now.
     pub experts_available: u32,
+    /// Experts switched on here, busy or not.
+    pub experts_online: u32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -46,7 +49,10 @@ pub struct StoreAvailability {
 #[derive(Serialize, ToSchema)]
 pub struct WidgetAvailability {
     pub open: bool,
+    /// Experts able to take a chat in one of the listed stores now.
     pub experts_available: u32,
+    /// Experts switched on in one of the listed stores, busy or not (0 = nobody online).
+    pub experts_online: u32,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -74,6 +80,8 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
     if let Some(only) = &only_store {
         stores.retain(|s| s.id.as_str() == only);
     }
+    // A demo shows its own store's experts, not the whole merchant's.
+    let staffing = state.hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores));
     let mut out = Vec::new();
     let mut any_open = false;
     for s in stores {
@@ -86,6 +94,7 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
                 id: d.id.to_string(),
                 name: d.name.clone(),
                 experts_available: state.hub.available_count(m.as_str(), Some(s.id.as_str()), Some(d.id.as_str())),
+                experts_online: state.hub.online_count(m.as_str(), Some(s.id.as_str()), Some(d.id.as_str())),
             })
             .collect();
         out.push(StoreAvailability {
@@ -100,8 +109,8 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
         display,
         availability: WidgetAvailability {
             open: any_open,
-            // A demo shows its own store's experts, not the whole merchant's.
-            experts_available: state.hub.available_count(m.as_str(), only_store.as_deref(), None),
+            experts_available: staffing.available as u32,
+            experts_online: staffing.online as u32,
         },
         stores: out,
     };

@@ -158,7 +158,7 @@ async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<Str
                     }
                 }
                 if let Ok(now) = live(&state, &m).await {
-                    if now.waiting != last.waiting || now.active != last.active || now.experts_available != last.experts_available || now.stores != last.stores {
+                    if now.waiting != last.waiting || now.active != last.active || now.experts_available != last.experts_available || now.experts_online != last.experts_online || now.stores != last.stores {
                         let mut v = serde_json::to_value(&now).expect("live");
                         v["type"] = "live".into();
                         if sock.send(Message::Text(v.to_string().into())).await.is_err() {

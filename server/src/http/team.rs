@@ -106,12 +106,13 @@ async fn update_expert(
         p.check((1..=20).contains(&c), "max_chats", "must be 1–20");
     }
     p.into_result().map_err(ApiError::Validation)?;
-    Ok(Json(
-        state
-            .db
-            .update_expert(&m.id, &id, req.name.as_deref().map(str::trim), req.features.as_ref(), req.max_chats)
-            .await?,
-    ))
+    let e = state
+        .db
+        .update_expert(&m.id, &id, req.name.as_deref().map(str::trim), req.features.as_ref(), req.max_chats)
+        .await?;
+    // A connected expert gets the new cap (and switches) in a `status` frame now.
+    state.hub.refresh_expert(id.as_str()).await;
+    Ok(Json(e))
 }
 
 async fn act(state: &AppState, m: &Merchant<Team>, id: &str, action: ExpertAction) -> ApiResult<Json<Expert>> {
@@ -183,7 +184,9 @@ async fn set_assignments(
         })
         .collect();
     p.into_result().map_err(ApiError::Validation)?;
-    Ok(Json(state.db.set_assignments(&m.id, &id, &stores, &deps).await?))
+    let e = state.db.set_assignments(&m.id, &id, &stores, &deps).await?;
+    state.hub.refresh_expert(id.as_str()).await;
+    Ok(Json(e))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -123,10 +123,11 @@ pub async fn roll_forever(hub: Hub) {
 
 /// One `available` event per available expert connected to this node, and one
 /// `available_store` per store they work now. Each node samples its own experts, so the
-/// rollups add up the cluster.
+/// rollups add up the cluster. An expert who works no store or department (e.g. approved but
+/// not assigned yet) cannot take a chat and is not counted.
 fn sample_availability(hub: &Hub, at: i64) {
     for p in hub.experts.iter() {
-        if !p.available || p.conns.is_empty() {
+        if !p.available || p.conns.is_empty() || p.stores().is_empty() || p.departments().is_empty() {
             continue;
         }
         let base = Event {

@@ -56,6 +56,8 @@ pub enum Envelope {
     Wake { n: String },
     /// Close every socket of this expert (deactivated, signed out everywhere).
     Kick { n: String, expert: String },
+    /// The merchant changed this expert (cap, assignments, features): read them again.
+    Expert { n: String, expert: String },
     /// The merchant's rollups changed: live dashboards should refetch.
     Rolled { n: String, merchant: String },
     /// The merchant's settings or stores changed: drop what was cached of them.
@@ -70,6 +72,7 @@ impl Envelope {
             | Envelope::Withdraw { n, .. }
             | Envelope::Wake { n }
             | Envelope::Kick { n, .. }
+            | Envelope::Expert { n, .. }
             | Envelope::Rolled { n, .. }
             | Envelope::Forget { n, .. } => n,
         }
@@ -360,6 +363,7 @@ impl Hub {
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
             Envelope::Wake { .. } => self.wake.notify_one(),
             Envelope::Kick { expert, .. } => self.kick_local(&expert),
+            Envelope::Expert { expert, .. } => self.refresh_expert_local(&expert).await,
             Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));

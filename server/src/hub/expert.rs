@@ -690,6 +690,39 @@ impl Hub {
         self.kick_local(expert);
     }
 
+    /// The merchant edited an expert (chat cap, stores and departments, feature switches): every
+    /// node where they are connected reads them again and sends them their new `status`.
+    pub async fn refresh_expert(&self, expert: &str) {
+        self.tell_nodes(|n| super::cluster::Envelope::Expert {
+            n,
+            expert: expert.to_owned(),
+        });
+        self.refresh_expert_local(expert).await;
+    }
+
+    pub async fn refresh_expert_local(&self, expert: &str) {
+        let Some(m) = self.experts.get(expert).map(|p| MerchantId::from_db(p.merchant_id.clone())) else {
+            return;
+        };
+        let Some(id) = ExpertId::parse(expert) else { return };
+        let Ok(e) = self.db.get_expert(&m, &id).await else { return };
+        let status = self.experts.get_mut(expert).map(|mut p| {
+            p.merchant_cap = e.max_chats;
+            p.contacts_on = e.features.contacts;
+            p.assigned_stores = e.store_ids.iter().map(|s| s.to_string()).collect();
+            p.assigned_departments = e.department_ids.iter().map(|d| d.to_string()).collect();
+            // Working subsets keep only what is still assigned (empty = all assigned).
+            let (stores, deps) = (p.assigned_stores.clone(), p.assigned_departments.clone());
+            p.working_stores.retain(|s| stores.contains(s));
+            p.working_departments.retain(|d| deps.contains(d));
+            p.status()
+        });
+        if let Some(s) = status {
+            self.send_expert(expert, &Out::Status(s));
+            self.wake.notify_one();
+        }
+    }
+
     pub fn kick_local(&self, expert: &str) {
         let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
         for c in conns {

@@ -100,6 +100,7 @@ impl Presence {
             store_ids: self.working_stores.clone(),
             department_ids: self.working_departments.clone(),
             active_chats: self.active,
+            max_chats_limit: self.merchant_cap.max(1),
         }
     }
 }
@@ -161,6 +162,25 @@ pub struct HubInner {
     /// Wakes the router early (an offer went away, so experts may have room for the next).
     wake: tokio::sync::Notify,
     pub shutdown: CancellationToken,
+}
+
+/// Experts able to take a chat (`available`) and switched on at all (`online`), in total and
+/// per store id (available, online). See [`Hub::staffing`].
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Staffing {
+    pub available: i64,
+    pub online: i64,
+    pub stores: HashMap<String, (i64, i64)>,
+}
+
+impl Staffing {
+    /// The stores and their departments, as [`Hub::staffing`] takes them.
+    pub fn catalogue(stores: &[Store]) -> Vec<(String, Vec<String>)> {
+        stores
+            .iter()
+            .map(|s| (s.id.to_string(), s.departments.iter().map(|d| d.id.to_string()).collect()))
+            .collect()
+    }
 }
 
 /// Cheap handle to the hub.
@@ -628,19 +648,33 @@ impl Hub {
         metrics::gauge!("floorwalker_experts_available").set(n as f64);
     }
 
-    /// Available experts of a merchant on this node, in total and per store they work now.
-    pub fn available_experts(&self, merchant: &str) -> (i64, std::collections::HashMap<String, i64>) {
-        let mut total = 0;
-        let mut per_store = std::collections::HashMap::new();
-        self.for_each_cluster_expert(merchant, |available, _free, stores, _deps| {
-            if available {
-                total += 1;
-                for s in stores {
-                    *per_store.entry(s.clone()).or_default() += 1;
+    /// Who of a merchant's experts can take a chat now, cluster-wide, over `catalogue` (each
+    /// store with its department ids). An expert counts as **online** when switched to
+    /// available and working at least one of these stores with one of its departments, and as
+    /// **available** when they also have room under their cap: able to take a chat. An
+    /// approved expert with no stores (or none of these) is neither.
+    pub fn staffing(&self, merchant: &str, catalogue: &[(String, Vec<String>)]) -> Staffing {
+        let mut out = Staffing::default();
+        self.for_each_cluster_expert(merchant, |available, free, stores, deps| {
+            if !available {
+                return;
+            }
+            let (mut online, mut able) = (false, false);
+            for (store, store_deps) in catalogue {
+                if stores.iter().any(|s| s == store) && store_deps.iter().any(|d| deps.contains(d)) {
+                    let e = out.stores.entry(store.clone()).or_default();
+                    e.1 += 1;
+                    online = true;
+                    if free {
+                        e.0 += 1;
+                        able = true;
+                    }
                 }
             }
+            out.online += i64::from(online);
+            out.available += i64::from(able);
         });
-        (total, per_store)
+        out
     }
 
     /// Visit the merchant's connected experts on every node (this node's live, the others' as
@@ -666,12 +700,22 @@ impl Hub {
         }
     }
 
-    /// How many experts are available for a store and department (any if None), cluster-wide.
+    /// How many experts can take a chat in this store and department now, cluster-wide.
     pub fn available_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
+        self.count_experts(merchant, store, department, true)
+    }
+
+    /// How many experts are switched to available for this store and department, whether or
+    /// not they have room for another chat.
+    pub fn online_count(&self, merchant: &str, store: Option<&str>, department: Option<&str>) -> u32 {
+        self.count_experts(merchant, store, department, false)
+    }
+
+    fn count_experts(&self, merchant: &str, store: Option<&str>, department: Option<&str>, need_room: bool) -> u32 {
         let mut n = 0;
         self.for_each_cluster_expert(merchant, |available, free, stores, deps| {
             if available
-                && free
+                && (free || !need_room)
                 && store.is_none_or(|s| stores.iter().any(|x| x == s))
                 && department.is_none_or(|d| deps.iter().any(|x| x == d))
             {
@@ -681,9 +725,17 @@ impl Hub {
         n
     }
 
+    /// Count a chat more (claimed) or less (ended, transferred, back in the queue) for an
+    /// expert on this node, and send them their `status` so the app shows the server's
+    /// `active_chats` (and cap) at once.
     pub fn change_active(&self, expert: &str, delta: i64) {
-        if let Some(mut p) = self.experts.get_mut(expert) {
+        let status = self.experts.get_mut(expert).map(|mut p| {
             p.active = (p.active + delta).max(0);
+            p.status()
+        });
+        // Sent after the entry is unlocked: send_expert takes it again.
+        if let Some(s) = status {
+            self.send_expert(expert, &Out::Status(s));
         }
     }
 

@@ -19,6 +19,8 @@ pub struct ShopperSession {
     pub shopper: Option<String>,
     /// Conversations this socket is subscribed to (all of them are this shopper's).
     pub convs: BTreeSet<String>,
+    /// When this socket last moved the shopper's `last_seen_at` (at most once a minute).
+    pub seen_at: i64,
 }
 
 fn bad(hub: &Hub, conn: u64, msg: &str, r: Option<String>) -> Step {
@@ -71,6 +73,7 @@ impl ShopperSession {
             merchant,
             shopper: None,
             convs: BTreeSet::new(),
+            seen_at: 0,
         }
     }
 
@@ -308,6 +311,7 @@ impl ShopperSession {
                 {
                     return bad(hub, conn, "invalid page context", None);
                 }
+                self.seen(hub, &shopper).await;
                 hub.analytics.emit(Event {
                     merchant_id: self.merchant.to_string(),
                     kind: "page_view",
@@ -355,6 +359,18 @@ impl ShopperSession {
         }
     }
 
+    /// Record that the shopper is here now (at most once a minute per socket).
+    async fn seen(&mut self, hub: &Hub, shopper: &str) {
+        let now = now_ms();
+        if now - self.seen_at < 60_000 {
+            return;
+        }
+        self.seen_at = now;
+        if let Err(e) = hub.db.shopper_seen(&self.merchant, shopper, now).await {
+            tracing::debug!(error = %e, "last seen not stored");
+        }
+    }
+
     async fn hello(&mut self, hub: &Hub, conn: u64, token: Option<&str>) -> Step {
         let m = self.merchant.clone();
         let known = match token.and_then(|t| hub.verify_shopper_token(m.as_str(), t)) {
@@ -368,11 +384,16 @@ impl ShopperSession {
         let (shopper, convs) = match known {
             Some(id) => {
                 let convs = hub.db.shopper_conversations(&m, &id).await.unwrap_or_default();
+                // A returning shopper: "last seen" is now.
+                self.seen(hub, &id).await;
                 (id, convs)
             }
             // A shopper made just now has no conversations yet.
             None => match hub.db.create_shopper(&m).await {
-                Ok(s) => (s.id.to_string(), Vec::new()),
+                Ok(s) => {
+                    self.seen_at = s.last_seen_at;
+                    (s.id.to_string(), Vec::new())
+                }
                 Err(_) => return Step::Close(close::INTERNAL),
             },
         };
@@ -382,6 +403,11 @@ impl ShopperSession {
         hub.add_shopper_conn(&shopper, conn);
         let token = hub.shopper_token(m.as_str(), &shopper);
         let open = any_store_open(hub, &m).await;
+        let staffing = hub
+            .stores(&m)
+            .await
+            .map(|stores| hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores)))
+            .unwrap_or_default();
         hub.send_out(
             conn,
             &Out::ShopperWelcome {
@@ -391,7 +417,8 @@ impl ShopperSession {
                 conversations: convs.iter().map(|c| c.view()).collect(),
                 availability: Availability {
                     open,
-                    experts_available: hub.available_count(m.as_str(), None, None),
+                    experts_available: staffing.available as u32,
+                    experts_online: staffing.online as u32,
                 },
             },
         );
@@ -479,10 +506,12 @@ impl ShopperSession {
             return Step::Continue;
         }
         if hub.available_count(m.as_str(), Some(&store), Some(&department)) == 0 {
+            // Say what is true: experts are there but all at their cap, or nobody is.
+            let busy = hub.online_count(m.as_str(), Some(&store), Some(&department)) > 0;
             hub.send_out(
                 conn,
                 &Out::Unavailable {
-                    reason: "no_experts".into(),
+                    reason: if busy { "busy" } else { "no_experts" }.into(),
                     offline_form: true,
                 },
             );

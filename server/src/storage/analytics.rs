@@ -106,7 +106,10 @@ pub struct LiveStore {
     pub name: String,
     pub waiting: i64,
     pub active: i64,
+    /// Experts able to take a chat in this store now.
     pub experts_available: i64,
+    /// Experts switched to available in this store, busy or not.
+    pub experts_online: i64,
 }
 
 /// The place and person an event counts for: each event adds to one rollup row per grain of

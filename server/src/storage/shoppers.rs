@@ -60,6 +60,16 @@ impl Db {
             .ok_or(StorageError::NotFound)
     }
 
+    /// The shopper's widget was back (connected, or reported a page): move `last_seen_at` to
+    /// `at`, never back. Bookkeeping nobody waits on (the writer's later lane on SQLite).
+    pub async fn shopper_seen(&self, m: Tenant<'_>, id: &str, at: i64) -> Result<()> {
+        self.write_later(vec![(
+            "UPDATE shoppers SET last_seen_at = $1 WHERE merchant_id = $2 AND id = $3 AND last_seen_at < $1".to_owned(),
+            vec![Param::from(at), Param::from(m.as_str()), Param::from(id)],
+        )])
+        .await
+    }
+
     pub async fn identify_shopper(&self, m: Tenant<'_>, id: &ShopperId, name: Option<&str>, email: Option<&str>) -> Result<Shopper> {
         let done = self.write_one("UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5", vec![Param::from(name), Param::from(email), Param::from(now_ms()), Param::from(m.as_str()), Param::from(id.as_str())]).await?;
         if done == 0 {
