@@ -6,7 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use chrono_tz::Tz;
+
 use super::stats::{Metrics, Stats};
+use super::zone::{self, Plan, RollGrain};
 use crate::storage::{RollupFilter, RollupRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,26 +74,43 @@ impl Grain {
     }
 }
 
-/// A range aligned to a grain, with the dimension filters.
+/// A range cut into the grain's periods in a time zone, with the dimension filters.
 #[derive(Debug, Clone)]
 pub struct Selection {
     pub grain: Grain,
+    /// `from` and `to` are the first period's start and the last one's end.
     pub filter: RollupFilter,
     /// When the figures are computed: a bucket still running counts its elapsed minutes only.
     pub now: i64,
+    /// The zone whose days and hours the periods are.
+    pub tz: Tz,
+    /// Period `i` is `[bounds[i], bounds[i+1])` (UTC ms): local days are 23 to 25 hours long.
+    pub bounds: Vec<i64>,
 }
 
 impl Selection {
-    pub fn new(grain: Grain, from: i64, to: i64, filter: RollupFilter, now: i64) -> Selection {
+    pub fn new(grain: Grain, from: i64, to: i64, filter: RollupFilter, now: i64, tz: Tz) -> Selection {
+        let bounds = zone::periods(grain, tz, from, to);
         Selection {
             grain,
             filter: RollupFilter {
-                from: grain.floor(from),
-                to: grain.ceil(to),
+                from: bounds[0],
+                to: *bounds.last().expect("at least one period"),
                 ..filter
             },
             now,
+            tz,
+            bounds,
         }
+    }
+
+    /// How many periods the range has.
+    pub fn len(&self) -> usize {
+        self.bounds.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     fn by_store(&self) -> bool {
@@ -116,30 +136,66 @@ impl Selection {
         m
     }
 
-    /// Buckets in the range, oldest first.
+    /// Period starts, oldest first.
     pub fn buckets(&self) -> impl Iterator<Item = i64> + '_ {
-        (self.filter.from..self.filter.to).step_by(self.grain.width_ms() as usize)
+        self.bounds[..self.len()].iter().copied()
     }
 
-    pub fn report(&self, rows: &[RollupRow], names: &BTreeMap<String, String>, currencies: Vec<String>) -> Report {
-        let mut total = Stats::default();
-        let mut per_bucket: BTreeMap<i64, Stats> = BTreeMap::new();
-        let mut per_expert: BTreeMap<&str, Stats> = BTreeMap::new();
-        let mut per_store: BTreeMap<&str, Stats> = BTreeMap::new();
-        for r in rows {
+    /// Which rollup rows make up each period (see [`zone::Plan`]).
+    pub fn plan(&self, quarter_since: i64) -> Plan {
+        Plan::new(self.bounds.clone(), quarter_since)
+    }
+
+    /// Sum the rows a plan read into one [`Stats`] per period and `key` (rows whose key is
+    /// `None` are left out). Keys whose sum is empty are dropped.
+    pub fn fold<K: Ord + Clone>(
+        &self,
+        plan: &Plan,
+        rows: &[(RollGrain, RollupRow)],
+        key: impl Fn(&RollupRow) -> Option<K>,
+    ) -> BTreeMap<(usize, K), Stats> {
+        let mut out: BTreeMap<(usize, K), Stats> = BTreeMap::new();
+        for (g, r) in rows {
+            let Some(uses) = plan.uses.get(&(*g, r.bucket)) else { continue };
+            let Some(k) = key(r) else { continue };
             let s = parse(r);
-            total.merge(&s);
-            per_bucket.entry(r.bucket).or_default().merge(&s);
-            if !r.expert_id.is_empty() {
-                per_expert.entry(&r.expert_id).or_default().merge(&s);
-            }
-            if !r.store_id.is_empty() {
-                per_store.entry(&r.store_id).or_default().merge(&s);
+            for &(period, sign) in uses {
+                out.entry((period, k.clone())).or_default().add_scaled(&s, sign);
             }
         }
+        out.retain(|_, s| !s.is_empty());
+        out
+    }
+
+    pub fn report(
+        &self,
+        plan: &Plan,
+        rows: &[(RollGrain, RollupRow)],
+        names: &BTreeMap<String, String>,
+        currencies: Vec<String>,
+    ) -> Report {
+        let mut total = Stats::default();
+        let mut per_bucket: Vec<Stats> = vec![Stats::default(); self.len()];
+        let mut per_expert: BTreeMap<&str, Stats> = BTreeMap::new();
+        let mut per_store: BTreeMap<&str, Stats> = BTreeMap::new();
+        for (g, r) in rows {
+            let Some(uses) = plan.uses.get(&(*g, r.bucket)) else { continue };
+            let s = parse(r);
+            for &(period, sign) in uses {
+                total.add_scaled(&s, sign);
+                per_bucket[period].add_scaled(&s, sign);
+                if !r.expert_id.is_empty() {
+                    per_expert.entry(&r.expert_id).or_default().add_scaled(&s, sign);
+                }
+                if !r.store_id.is_empty() {
+                    per_store.entry(&r.store_id).or_default().add_scaled(&s, sign);
+                }
+            }
+        }
+        // A row taken back out at an edge can leave a dimension with nothing in the range.
+        per_expert.retain(|_, s| !s.is_empty());
+        per_store.retain(|_, s| !s.is_empty());
         let (from, to) = (self.filter.from, self.filter.to);
-        let w = self.grain.width_ms();
-        let empty = Stats::default();
         let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
         let mut revenue_currencies: BTreeSet<String> = currencies.into_iter().collect();
         revenue_currencies.extend(total.revenue.keys().cloned());
@@ -147,13 +203,15 @@ impl Selection {
             from,
             to,
             grain: self.grain.as_str(),
+            time_zone: self.tz.name().to_owned(),
             currencies: revenue_currencies.into_iter().collect(),
             totals: self.metrics(&total, from, to, self.by_store()),
-            series: self
-                .buckets()
-                .map(|b| SeriesPoint {
-                    bucket: b,
-                    metrics: self.metrics(per_bucket.get(&b).unwrap_or(&empty), b, b + w, self.by_store()),
+            series: per_bucket
+                .iter()
+                .enumerate()
+                .map(|(i, s)| SeriesPoint {
+                    bucket: self.bounds[i],
+                    metrics: self.metrics(s, self.bounds[i], self.bounds[i + 1], self.by_store()),
                 })
                 .collect(),
             experts: per_expert
@@ -190,6 +248,8 @@ pub struct Report {
     /// End of the last bucket (ms, exclusive).
     pub to: i64,
     pub grain: &'static str,
+    /// The IANA time zone whose days and hours the buckets are (e.g. `Europe/Stockholm`).
+    pub time_zone: String,
     /// Currencies of attributed revenue in the range.
     pub currencies: Vec<String>,
     pub totals: Metrics,
@@ -202,6 +262,8 @@ pub struct Report {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SeriesPoint {
+    /// The period's start (ms); it ends where the next one starts (local days may be 23 or 25
+    /// hours long), the last at the report's `to`.
     pub bucket: i64,
     pub metrics: Metrics,
 }

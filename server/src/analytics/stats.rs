@@ -45,6 +45,11 @@ impl Hist {
     }
 
     pub fn merge(&mut self, o: &Hist) {
+        self.add_scaled(o, 1);
+    }
+
+    /// Add `k` times `o` (`k` = -1 takes a part back out of a sum that holds it).
+    pub fn add_scaled(&mut self, o: &Hist, k: i64) {
         if o.b.is_empty() {
             return;
         }
@@ -52,9 +57,9 @@ impl Hist {
             self.b = vec![0; BOUNDS_S.len() + 1];
         }
         for (a, b) in self.b.iter_mut().zip(&o.b) {
-            *a += b;
+            *a += k * b;
         }
-        self.sum_ms += o.sum_ms;
+        self.sum_ms += k * o.sum_ms;
     }
 
     /// The q-quantile, interpolated linearly inside its bucket; `None` without data.
@@ -139,32 +144,61 @@ pub struct Stats {
 
 impl Stats {
     pub fn merge(&mut self, o: &Stats) {
-        self.requested += o.requested;
-        self.claimed += o.claimed;
-        self.missed += o.missed;
-        self.abandoned += o.abandoned;
-        self.transferred += o.transferred;
-        self.offline += o.offline;
-        self.ended += o.ended;
-        self.unanswered += o.unanswered;
-        self.ttc.merge(&o.ttc);
-        self.frt.merge(&o.frt);
-        self.dur.merge(&o.dur);
-        self.msg_shopper += o.msg_shopper;
-        self.msg_expert += o.msg_expert;
+        self.add_scaled(o, 1);
+    }
+
+    /// Add `k` times `o`. Every field is an integer sum, so `k` = -1 takes a part back out of a
+    /// sum that holds it exactly (a local day is a UTC day plus and minus a few hours).
+    pub fn add_scaled(&mut self, o: &Stats, k: i64) {
+        self.requested += k * o.requested;
+        self.claimed += k * o.claimed;
+        self.missed += k * o.missed;
+        self.abandoned += k * o.abandoned;
+        self.transferred += k * o.transferred;
+        self.offline += k * o.offline;
+        self.ended += k * o.ended;
+        self.unanswered += k * o.unanswered;
+        self.ttc.add_scaled(&o.ttc, k);
+        self.frt.add_scaled(&o.frt, k);
+        self.dur.add_scaled(&o.dur, k);
+        self.msg_shopper += k * o.msg_shopper;
+        self.msg_expert += k * o.msg_expert;
         if !o.csat.is_empty() {
             self.csat.resize(5, 0);
             for (a, b) in self.csat.iter_mut().zip(&o.csat) {
-                *a += b;
+                *a += k * b;
             }
         }
-        self.avail_min += o.avail_min;
-        self.store_avail_min += o.store_avail_min;
-        self.orders += o.orders;
+        self.avail_min += k * o.avail_min;
+        self.store_avail_min += k * o.store_avail_min;
+        self.orders += k * o.orders;
         for (c, v) in &o.revenue {
-            *self.revenue.entry(c.clone()).or_default() += v;
+            *self.revenue.entry(c.clone()).or_default() += k * v;
         }
         self.revenue.retain(|_, v| *v != 0);
+    }
+
+    /// Nothing counted (also after parts were added and taken back out).
+    pub fn is_empty(&self) -> bool {
+        let counters = [
+            self.requested,
+            self.claimed,
+            self.missed,
+            self.abandoned,
+            self.transferred,
+            self.offline,
+            self.ended,
+            self.unanswered,
+            self.msg_shopper,
+            self.msg_expert,
+            self.avail_min,
+            self.store_avail_min,
+            self.orders,
+        ];
+        counters.iter().all(|v| *v == 0)
+            && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
+            && self.csat.iter().all(|c| *c == 0)
+            && self.revenue.is_empty()
     }
 
     /// Fold one event in. Returns false for kinds the rollups do not count.

@@ -154,7 +154,7 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// Routing timeouts, in seconds, and the sales attribution window.
+/// Routing timeouts, in seconds, the sales attribution window and the time zone of reports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingSettings {
@@ -168,6 +168,11 @@ pub struct RoutingSettings {
     pub unanswered_reoffer_s: u32,
     /// Orders within this many days of a chat are attributed to its expert.
     pub attribution_window_days: u32,
+    /// IANA time zone whose days and hours Analytics and `metrics.csv` use (e.g.
+    /// `Europe/Stockholm`); null: the zone of the merchant's first store, else UTC.
+    #[serde(default)]
+    #[schema(example = "Europe/Stockholm")]
+    pub report_timezone: Option<String>,
 }
 
 impl Default for RoutingSettings {
@@ -178,6 +183,7 @@ impl Default for RoutingSettings {
             missed_after_s: 180,
             unanswered_reoffer_s: 90,
             attribution_window_days: 7,
+            report_timezone: None,
         }
     }
 }
@@ -198,6 +204,13 @@ impl RoutingSettings {
             "attribution_window_days",
             "must be 1–90",
         );
+        if let Some(z) = &self.report_timezone {
+            p.check(
+                super::hours::parse_timezone(z).is_some(),
+                "report_timezone",
+                "must be an IANA time zone such as Europe/Stockholm",
+            );
+        }
         p.into_result()
     }
 }

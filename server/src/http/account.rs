@@ -35,6 +35,34 @@ pub struct SessionView {
     pub account: Account,
     /// Send as `X-CSRF-Token` on every POST, PUT, PATCH and DELETE.
     pub csrf_token: String,
+    /// The IANA time zone the merchant's figures are shown in (Settings → Routing, else the
+    /// first store's, else UTC); null for the operator.
+    pub time_zone: Option<String>,
+}
+
+/// A cookie scripts may read (no secret in it): `1` while this browser holds a session, so the
+/// dashboard asks for its session only then and a signed-out visit makes no failing request.
+pub const SIGNED_IN_HINT: &str = "fw_signed_in";
+
+async fn view(state: &AppState, account: Account, csrf_token: String) -> SessionView {
+    let time_zone = match &account.merchant_id {
+        Some(m) => Some(super::analytics::merchant_zone(state, m).await.name().to_owned()),
+        None => None,
+    };
+    SessionView {
+        account,
+        csrf_token,
+        time_zone,
+    }
+}
+
+fn hint_cookie(state: &AppState) -> Cookie<'static> {
+    Cookie::build((SIGNED_IN_HINT, "1"))
+        .http_only(false)
+        .same_site(SameSite::Lax)
+        .secure(state.config.secure_cookies)
+        .path("/")
+        .build()
 }
 
 pub(crate) fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
@@ -53,7 +81,8 @@ async fn start_session(state: &AppState, jar: CookieJar, account: Account) -> Ap
         .db
         .create_session(&account.id, &auth::token_hash(&token), &csrf, auth::SESSION_TTL_MS)
         .await?;
-    Ok((jar.add(session_cookie(state, token)), SessionView { account, csrf_token: csrf }))
+    let view = view(state, account, csrf).await;
+    Ok((jar.add(session_cookie(state, token)).add(hint_cookie(state)), view))
 }
 
 /// Sign in to the dashboard. Unknown email and wrong password get the same answer.
@@ -96,17 +125,18 @@ async fn login(
     security(("session" = [])))]
 async fn logout(State(state): State<AppState>, Session(s): Session, jar: CookieJar) -> ApiResult<(CookieJar, StatusCode)> {
     state.db.delete_session(&s.token_hash).await?;
-    Ok((jar.remove(Cookie::build(SESSION_COOKIE).path("/")), StatusCode::NO_CONTENT))
+    Ok((
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/"))
+            .remove(Cookie::build(SIGNED_IN_HINT).path("/")),
+        StatusCode::NO_CONTENT,
+    ))
 }
 
 /// The signed-in account, its modules and the CSRF token.
 #[utoipa::path(get, path = "/auth/session", tag = "auth", responses((status = 200, body = SessionView), (status = 401, body = super::error::Problem)),
     security(("session" = [])))]
-async fn session(Session(s): Session) -> Json<SessionView> {
-    Json(SessionView {
-        account: s.account,
-        csrf_token: s.csrf_token,
-    })
+async fn session(State(state): State<AppState>, Session(s): Session) -> Json<SessionView> {
+    Json(view(&state, s.account, s.csrf_token).await)
 }
 
 #[derive(Deserialize, ToSchema)]

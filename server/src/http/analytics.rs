@@ -11,12 +11,16 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ApiResult};
 use super::extract::{modules::Analytics, JsonBody, Merchant, Query};
 use super::AppState;
+use chrono_tz::Tz;
+
 use crate::analytics::report::{Grain, Report, Selection};
 use crate::analytics::stats::{format_minor, parse_amount};
+use crate::analytics::zone::{self, Plan, RollGrain};
+use crate::domain::hours::parse_timezone;
 use crate::domain::Problems;
 use crate::ids::{MerchantId, ShopperId};
 use crate::now_ms;
-use crate::storage::{LiveStore, NewOrder, OrderOutcome, OrderRow, RollupFilter};
+use crate::storage::{LiveStore, NewOrder, OrderOutcome, OrderRow, RollupFilter, RollupRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,6 +43,38 @@ pub fn parse_time(field: &str, v: &str) -> Result<i64, ApiError> {
     Err(ApiError::invalid(field, "must be ms since the epoch or an RFC 3339 time"))
 }
 
+/// As [`parse_time`], or a date `YYYY-MM-DD`: the start of that day in `tz`.
+pub fn parse_time_in(field: &str, v: &str, tz: Tz) -> Result<i64, ApiError> {
+    let t = v.trim();
+    if t.len() == 10 && t.as_bytes()[4] == b'-' {
+        return chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d")
+            .ok()
+            .filter(|d| (1970..=9999).contains(&chrono::Datelike::year(d)))
+            .map(|d| zone::day_start(tz, d))
+            .ok_or_else(|| ApiError::invalid(field, "must be a date YYYY-MM-DD, ms since the epoch or an RFC 3339 time"));
+    }
+    parse_time(field, v).map_err(|_| ApiError::invalid(field, "must be a date YYYY-MM-DD, ms since the epoch or an RFC 3339 time"))
+}
+
+/// The time zone a merchant's figures are cut in when the request names none: the report time
+/// zone of Settings → Routing, else the zone of the merchant's first store, else UTC.
+pub async fn merchant_zone(state: &AppState, m: &MerchantId) -> Tz {
+    if let Some(z) = state
+        .hub
+        .merchant(m)
+        .await
+        .and_then(|s| s.routing.report_timezone.as_deref().and_then(parse_timezone))
+    {
+        return z;
+    }
+    state
+        .hub
+        .stores(m)
+        .await
+        .and_then(|all| all.first().and_then(|s| parse_timezone(&s.timezone)))
+        .unwrap_or(Tz::UTC)
+}
+
 /// The range and dimension filters shared by analytics and exports.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -52,19 +88,31 @@ pub struct RangeQuery {
     pub store_id: Option<String>,
     pub department_id: Option<String>,
     pub expert_id: Option<String>,
+    /// IANA time zone whose days and hours the figures are cut in (and in which dates in
+    /// `from`/`to` start); default the merchant's report time zone (Settings → Routing), else
+    /// their first store's, else UTC.
+    pub tz: Option<String>,
 }
 
 /// Longest range a query may cover.
 pub const MAX_RANGE_MS: i64 = 400 * 86_400_000;
 
 impl RangeQuery {
-    pub fn range(&self) -> Result<(i64, i64), ApiError> {
+    /// The zone: the request's `tz`, else the merchant's.
+    pub async fn zone(&self, state: &AppState, m: &MerchantId) -> Result<Tz, ApiError> {
+        match self.tz.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(name) => parse_timezone(name).ok_or_else(|| ApiError::invalid("tz", "must be an IANA time zone such as Europe/Stockholm")),
+            None => Ok(merchant_zone(state, m).await),
+        }
+    }
+
+    pub fn range(&self, tz: Tz) -> Result<(i64, i64), ApiError> {
         let to = match &self.to {
-            Some(t) => parse_time("to", t)?,
+            Some(t) => parse_time_in("to", t, tz)?,
             None => now_ms(),
         };
         let from = match &self.from {
-            Some(f) => parse_time("from", f)?,
+            Some(f) => parse_time_in("from", f, tz)?,
             None => to - 86_400_000,
         };
         if from >= to {
@@ -96,8 +144,8 @@ impl RangeQuery {
         })
     }
 
-    pub fn selection(&self, allowed: &[Grain]) -> Result<Selection, ApiError> {
-        let (from, to) = self.range()?;
+    pub fn selection(&self, allowed: &[Grain], tz: Tz) -> Result<Selection, ApiError> {
+        let (from, to) = self.range(tz)?;
         let grain = match self.grain.as_deref() {
             None | Some("") => {
                 let g = Grain::auto(from, to);
@@ -111,8 +159,15 @@ impl RangeQuery {
                 .filter(|g| allowed.contains(g))
                 .ok_or_else(|| ApiError::invalid("grain", "not a grain this report offers"))?,
         };
-        let sel = Selection::new(grain, from, to, self.filter(from, to)?, now_ms());
-        if (sel.filter.to - sel.filter.from) / grain.width_ms() > grain.max_buckets() {
+        // Checked on the range first: cutting a 400-day range into minutes would take a while.
+        if (to - from) / grain.width_ms() > grain.max_buckets() + 2 {
+            return Err(ApiError::invalid(
+                "grain",
+                "too many buckets for this range; choose a coarser grain",
+            ));
+        }
+        let sel = Selection::new(grain, from, to, self.filter(from, to)?, now_ms(), tz);
+        if sel.len() as i64 > grain.max_buckets() {
             return Err(ApiError::invalid(
                 "grain",
                 "too many buckets for this range; choose a coarser grain",
@@ -122,11 +177,29 @@ impl RangeQuery {
     }
 }
 
+/// The rollup rows a selection's periods are made of (see `analytics::zone`), with the plan
+/// that says which period each adds to or is taken from.
+pub async fn plan_rows(state: &AppState, m: &MerchantId, sel: &Selection) -> ApiResult<(Plan, Vec<(RollGrain, RollupRow)>)> {
+    let plan = sel.plan(state.db.grain_since("quarter").await?);
+    let mut rows = Vec::new();
+    for (grain, buckets) in plan.wanted() {
+        rows.extend(
+            state
+                .db
+                .rollup_rows_in(m, grain.as_str(), &buckets, &sel.filter)
+                .await?
+                .into_iter()
+                .map(|r| (grain, r)),
+        );
+    }
+    Ok((plan, rows))
+}
+
 pub async fn report(state: &AppState, m: &MerchantId, sel: &Selection) -> ApiResult<Report> {
-    let rows = state.db.rollup_rows(m, sel.grain.as_str(), &sel.filter).await?;
+    let (plan, rows) = plan_rows(state, m, sel).await?;
     let names = state.db.dimension_names(m).await?;
     let currencies = state.db.order_currencies(m, sel.filter.from, sel.filter.to).await?;
-    Ok(sel.report(&rows, &names, currencies))
+    Ok(sel.report(&plan, &rows, &names, currencies))
 }
 
 /// Figures for a date range: totals, a zero-filled time series, per expert and per store.
@@ -135,7 +208,8 @@ pub async fn report(state: &AppState, m: &MerchantId, sel: &Selection) -> ApiRes
     responses((status = 200, body = Report), (status = 422, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn get_analytics(State(state): State<AppState>, m: Merchant<Analytics>, Query(q): Query<RangeQuery>) -> ApiResult<Json<Report>> {
-    let sel = q.selection(&[Grain::Minute, Grain::Hour, Grain::Day])?;
+    let tz = q.zone(&state, &m.id).await?;
+    let sel = q.selection(&[Grain::Minute, Grain::Hour, Grain::Day], tz)?;
     Ok(Json(report(&state, &m.id, &sel).await?))
 }
 

@@ -19,8 +19,10 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{modules::Exports, Merchant, Query};
 use super::saved_replies::csv_safe;
 use super::AppState;
-use crate::analytics::report::{metric_cells, parse, Grain, METRIC_COLUMNS};
-use crate::analytics::stats::{format_minor, Stats};
+use chrono_tz::Tz;
+
+use crate::analytics::report::{metric_cells, Grain, METRIC_COLUMNS};
+use crate::analytics::stats::format_minor;
 use crate::ids::MerchantId;
 use crate::storage::{Db, RollupFilter};
 
@@ -44,9 +46,17 @@ fn opt_time(ms: Option<i64>) -> String {
     ms.map(time).unwrap_or_default()
 }
 
-fn day(ms: i64) -> String {
+/// The local date in `tz`, `YYYYMMDD` (for file names).
+fn day(ms: i64, tz: Tz) -> String {
     DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y%m%d").to_string())
+        .map(|t| t.with_timezone(&tz).format("%Y%m%d").to_string())
+        .unwrap_or_default()
+}
+
+/// RFC 3339 with the zone's offset at that instant, e.g. `2026-03-29T00:00:00+01:00`.
+fn local_time(ms: i64, tz: Tz) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
 }
 
@@ -60,8 +70,12 @@ fn csv_bytes(rows: &[Vec<String>]) -> Result<Bytes, std::io::Error> {
     w.into_inner().map(Bytes::from).map_err(|e| std::io::Error::other(e.to_string()))
 }
 
-fn csv_response(kind: &str, f: &RollupFilter, rows: i64, body: Body) -> Response {
-    let name = format!("attachment; filename=\"floorwalker-{kind}-{}-{}.csv\"", day(f.from), day(f.to - 1));
+fn csv_response(kind: &str, f: &RollupFilter, tz: Tz, rows: i64, body: Body) -> Response {
+    let name = format!(
+        "attachment; filename=\"floorwalker-{kind}-{}-{}.csv\"",
+        day(f.from, tz),
+        day(f.to - 1, tz)
+    );
     (
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -136,12 +150,13 @@ async fn metrics_csv(
         grain: Some(q.grain.clone().filter(|g| !g.is_empty()).unwrap_or_else(|| "day".into())),
         ..q
     };
-    let sel = q.selection(&[Grain::Day, Grain::Hour])?;
+    let tz = q.zone(&state, &m.id).await?;
+    let sel = q.selection(&[Grain::Day, Grain::Hour], tz)?;
     let by = mq.by.as_deref().unwrap_or("merchant");
     if !["merchant", "store", "department", "expert"].contains(&by) {
         return Err(ApiError::invalid("by", "must be merchant, store, department or expert"));
     }
-    let rows = state.db.rollup_rows(&m.id, sel.grain.as_str(), &sel.filter).await?;
+    let (plan, rows) = super::analytics::plan_rows(&state, &m.id, &sel).await?;
     let names = state.db.dimension_names(&m.id).await?;
     let mut currencies: std::collections::BTreeSet<String> = state
         .db
@@ -149,23 +164,21 @@ async fn metrics_csv(
         .await?
         .into_iter()
         .collect();
-    // Group per period and the chosen dimension; empty keys belong to no store/department/expert.
-    let mut groups: std::collections::BTreeMap<(i64, String, String, String), Stats> = Default::default();
-    for r in &rows {
-        let key = match by {
-            "merchant" => (r.bucket, String::new(), String::new(), String::new()),
-            "store" if !r.store_id.is_empty() => (r.bucket, r.store_id.clone(), String::new(), String::new()),
-            "department" if !r.department_id.is_empty() => (r.bucket, r.store_id.clone(), r.department_id.clone(), String::new()),
-            "expert" if !r.expert_id.is_empty() => (r.bucket, String::new(), String::new(), r.expert_id.clone()),
-            _ => continue,
-        };
-        let s = parse(r);
+    // Group per period (a local day or hour) and the chosen dimension; empty keys belong to no
+    // store/department/expert.
+    let mut groups = sel.fold(&plan, &rows, |r| match by {
+        "merchant" => Some((String::new(), String::new(), String::new())),
+        "store" if !r.store_id.is_empty() => Some((r.store_id.clone(), String::new(), String::new())),
+        "department" if !r.department_id.is_empty() => Some((r.store_id.clone(), r.department_id.clone(), String::new())),
+        "expert" if !r.expert_id.is_empty() => Some((String::new(), String::new(), r.expert_id.clone())),
+        _ => None,
+    });
+    for s in groups.values() {
         currencies.extend(s.revenue.keys().cloned());
-        groups.entry(key).or_default().merge(&s);
     }
     if by == "merchant" {
-        for b in sel.buckets() {
-            groups.entry((b, String::new(), String::new(), String::new())).or_default();
+        for i in 0..sel.len() {
+            groups.entry((i, (String::new(), String::new(), String::new()))).or_default();
         }
     }
     let currencies: Vec<String> = currencies.into_iter().collect();
@@ -183,7 +196,6 @@ async fn metrics_csv(
     .collect();
     header.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
     header.extend(currencies.iter().map(|c| format!("revenue_{c}")));
-    let w = sel.grain.width_ms();
     let name = |id: &str| {
         if id.is_empty() {
             String::new()
@@ -192,14 +204,15 @@ async fn metrics_csv(
         }
     };
     let mut out = vec![header];
-    for ((bucket, store, dep, expert), s) in &groups {
+    for ((period, (store, dep, expert)), s) in &groups {
         let by_store = by == "store" || sel.filter.store_id.is_some();
-        let mut metrics = sel.metrics(s, *bucket, bucket + w, by_store);
+        let (start, end) = (sel.bounds[*period], sel.bounds[*period + 1]);
+        let mut metrics = sel.metrics(s, start, end, by_store);
         if by == "department" {
             metrics.experts_available_avg = None;
         }
         let mut row = vec![
-            time(*bucket),
+            local_time(start, tz),
             store.clone(),
             name(store),
             dep.clone(),
@@ -212,12 +225,13 @@ async fn metrics_csv(
     }
     let n = out.len() as i64 - 1;
     let body = csv_bytes(&out).map_err(ApiError::internal)?;
-    Ok(csv_response("metrics", &sel.filter, n, Body::from(body)))
+    Ok(csv_response("metrics", &sel.filter, tz, n, Body::from(body)))
 }
 
-fn plain_filter(q: &RangeQuery) -> ApiResult<RollupFilter> {
-    let (from, to) = q.range()?;
-    q.filter(from, to)
+async fn plain_filter(state: &AppState, m: &MerchantId, q: &RangeQuery) -> ApiResult<(RollupFilter, Tz)> {
+    let tz = q.zone(state, m).await?;
+    let (from, to) = q.range(tz)?;
+    Ok((q.filter(from, to)?, tz))
 }
 
 /// One row per chat created in the range: who, where, when, how it ended, rating and the
@@ -226,7 +240,7 @@ fn plain_filter(q: &RangeQuery) -> ApiResult<RollupFilter> {
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn conversations_csv(State(state): State<AppState>, m: Merchant<Exports>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
-    let f = plain_filter(&q)?;
+    let (f, tz) = plain_filter(&state, &m.id, &q).await?;
     let n = state.db.count_conversations(&m.id, &f).await?;
     let currencies = state.db.order_currencies(&m.id, 0, i64::MAX).await?;
     let mut header: Vec<String> = [
@@ -262,7 +276,7 @@ async fn conversations_csv(State(state): State<AppState>, m: Merchant<Exports>, 
         let (db, mid, filter, currencies) = (db.clone(), mid.clone(), filter.clone(), currencies.clone());
         async move { conversation_page(&db, &mid, &filter, after, &currencies).await }
     });
-    Ok(csv_response("conversations", &f, n, body))
+    Ok(csv_response("conversations", &f, tz, n, body))
 }
 
 fn secs(a: Option<i64>, b: Option<i64>) -> String {
@@ -327,7 +341,7 @@ async fn conversation_page(
     responses((status = 200, content_type = "text/csv", body = String), (status = 422, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
-    let f = plain_filter(&q)?;
+    let (f, tz) = plain_filter(&state, &m.id, &q).await?;
     let n = state.db.count_messages(&m.id, &f).await?;
     let header: Vec<String> = [
         "conversation_id",
@@ -369,5 +383,5 @@ async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Qu
             Ok(Some((out, key)))
         }
     });
-    Ok(csv_response("transcripts", &f, n, body))
+    Ok(csv_response("transcripts", &f, tz, n, body))
 }

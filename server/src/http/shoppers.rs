@@ -12,7 +12,7 @@ use super::AppState;
 use crate::domain::{plausible_email, Problems};
 use crate::ids::ShopperId;
 use crate::protocol::PageVisit;
-use crate::storage::{JourneyEvent, Shopper};
+use crate::storage::{JourneyEvent, Shopper, ShopperContact};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_shopper, identify)).routes(routes!(journey))
@@ -95,6 +95,9 @@ pub struct Journey {
     pub conversations: Vec<JourneyConversation>,
     /// Newest first, at most 200.
     pub orders: Vec<super::analytics::Order>,
+    /// The shopper's contact expert (the one who last claimed a chat with them, `until` null)
+    /// and the earlier ones, at most 50.
+    pub contacts: Vec<ShopperContact>,
 }
 
 /// Everything known about one shopper: pages seen, chats, events and orders.
@@ -133,5 +136,6 @@ async fn journey(State(state): State<AppState>, m: Merchant<Shoppers>, Path(id):
             })
             .collect(),
         orders: state.db.shopper_orders(&m.id, &sid).await?.into_iter().map(Into::into).collect(),
+        contacts: state.db.shopper_contacts(&m.id, &sid).await?,
     }))
 }

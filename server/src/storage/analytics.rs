@@ -6,7 +6,9 @@ use super::sqlite_writer::{bind_all, Param};
 use super::{Backend, Db, Result, StorageError, Tenant};
 use crate::analytics::stats::Stats;
 
-pub const GRAINS: [(&str, i64); 3] = [("minute", 60_000), ("hour", 3_600_000), ("day", 86_400_000)];
+/// The UTC grains every event is rolled into. Quarter-hours let reports cut local days and
+/// hours at any offset (`analytics::zone`); they exist from `rollup_grains.since` on.
+pub const GRAINS: [(&str, i64); 4] = [("minute", 60_000), ("quarter", 900_000), ("hour", 3_600_000), ("day", 86_400_000)];
 
 /// A rollup key below the merchant: ('' for none).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -249,33 +251,52 @@ impl Db {
         Ok(out)
     }
 
-    /// Rollup rows of one grain in [from, to) matching the filter.
-    pub async fn rollup_rows(&self, m: Tenant<'_>, grain: &str, f: &RollupFilter) -> Result<Vec<RollupRow>> {
-        let mut sql = String::from(
-            "SELECT bucket, store_id, department_id, expert_id, stats FROM rollups \
-             WHERE merchant_id = $1 AND grain = $2 AND bucket >= $3 AND bucket < $4",
-        );
-        let mut n = 4;
-        for (col, v) in [
-            ("store_id", &f.store_id),
-            ("department_id", &f.department_id),
-            ("expert_id", &f.expert_id),
-        ] {
-            if v.is_some() {
-                n += 1;
-                sql.push_str(&format!(" AND {col} = ${n}"));
+    /// Rollup rows of one grain at exactly these buckets (sorted), matching the filter's
+    /// dimensions (its range is not used: the buckets say which rows).
+    pub async fn rollup_rows_in(&self, m: Tenant<'_>, grain: &str, buckets: &[i64], f: &RollupFilter) -> Result<Vec<RollupRow>> {
+        let mut out = Vec::new();
+        for part in buckets.chunks(500) {
+            let (Some(lo), Some(hi)) = (part.first(), part.last()) else {
+                continue;
+            };
+            // The bucket list is ours (computed, not taken from the request): integers inline,
+            // and the range lets the primary key's order do the work.
+            let list = part.iter().map(|b| b.to_string()).collect::<Vec<_>>().join(", ");
+            let mut sql = format!(
+                "SELECT bucket, store_id, department_id, expert_id, stats FROM rollups \
+                 WHERE merchant_id = $1 AND grain = $2 AND bucket >= $3 AND bucket <= $4 AND bucket IN ({list})"
+            );
+            let mut n = 4;
+            for (col, v) in [
+                ("store_id", &f.store_id),
+                ("department_id", &f.department_id),
+                ("expert_id", &f.expert_id),
+            ] {
+                if v.is_some() {
+                    n += 1;
+                    sql.push_str(&format!(" AND {col} = ${n}"));
+                }
             }
+            let mut q = sqlx::query_as::<_, RollupRow>(&sql)
+                .bind(m.as_str())
+                .bind(grain)
+                .bind(*lo)
+                .bind(*hi);
+            for v in [&f.store_id, &f.department_id, &f.expert_id].into_iter().flatten() {
+                q = q.bind(v);
+            }
+            out.extend(q.fetch_all(&self.pool).await?);
         }
-        sql.push_str(" ORDER BY bucket");
-        let mut q = sqlx::query_as::<_, RollupRow>(&sql)
-            .bind(m.as_str())
+        Ok(out)
+    }
+
+    /// From when rows of a grain added later (the quarter-hour) exist; `i64::MAX` if never.
+    pub async fn grain_since(&self, grain: &str) -> Result<i64> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT since FROM rollup_grains WHERE grain = $1")
             .bind(grain)
-            .bind(f.from)
-            .bind(f.to);
-        for v in [&f.store_id, &f.department_id, &f.expert_id].into_iter().flatten() {
-            q = q.bind(v);
-        }
-        Ok(q.fetch_all(&self.pool).await?)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or(i64::MAX, |r| r.0))
     }
 
     /// Names of the merchant's stores, departments and experts, for labelling.

@@ -563,9 +563,13 @@ impl Db {
         const CLAIM: &str = "UPDATE conversations SET status = 'claimed', expert_id = $1, claimed_at = $2, last_expert_msg_at = NULL, target_expert_id = NULL \
              WHERE merchant_id = $3 AND id = $4 AND expert_id IS NULL AND status IN ('queued', 'offered') \
              AND (target_expert_id IS NULL OR target_expert_id = $1) RETURNING shopper_id";
-        const CONTACT: &str =
-            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at";
+        // The winner becomes the shopper's one current contact; whoever was before stays as
+        // history (superseded now).
+        const CONTACT: &str = "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at, superseded_at) \
+             VALUES ($1, $2, $3, $4, $4, NULL) \
+             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at, superseded_at = NULL";
+        const SUPERSEDE: &str = "UPDATE contacts SET superseded_at = $4 \
+             WHERE merchant_id = $1 AND shopper_id = $3 AND expert_id <> $2 AND superseded_at IS NULL";
         let now = now_ms();
         let read_sql = one_conversation_sql();
         let read = vec![Param::text(m.as_str()), Param::text(conversation)];
@@ -599,7 +603,9 @@ impl Db {
                     let Some(shopper) = sqlite_writer::query(tx, CLAIM, &claim, |r| r.get::<_, String>(0))?.pop() else {
                         return Ok(Claim::Taken);
                     };
-                    sqlite_writer::execute(tx, CONTACT, &contact(shopper))?;
+                    let contact = contact(shopper);
+                    sqlite_writer::execute(tx, CONTACT, &contact)?;
+                    sqlite_writer::execute(tx, SUPERSEDE, &contact)?;
                     let now = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
                     Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
                 })
@@ -618,6 +624,7 @@ impl Db {
         };
         let contact = contact(shopper);
         bind_all(sqlx::query(CONTACT), &contact).execute(&mut *tx).await?;
+        bind_all(sqlx::query(SUPERSEDE), &contact).execute(&mut *tx).await?;
         let now = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
             .fetch_optional(&mut *tx)
             .await?;
@@ -825,7 +832,9 @@ impl Db {
         Ok(rows.into_iter().next().map(|r| r.0))
     }
 
-    /// The approved expert who served this shopper most recently, if any.
+    /// The shopper's contact expert: the current one (who last claimed a chat with them, so
+    /// the most recent last-chat time), or while they are not approved (deactivated), the
+    /// most recent earlier contact who is.
     pub async fn contact_expert(&self, m: Tenant<'_>, shopper: &str) -> Result<Option<String>> {
         let rows: Vec<(String,)> = self
             .hot_rows(
@@ -839,13 +848,14 @@ impl Db {
     }
 
     pub async fn is_contact(&self, m: Tenant<'_>, expert: &str, shopper: &str) -> Result<bool> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT shopper_id FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND shopper_id = $3")
-                .bind(m.as_str())
-                .bind(expert)
-                .bind(shopper)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT shopper_id FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND shopper_id = $3 AND superseded_at IS NULL",
+        )
+        .bind(m.as_str())
+        .bind(expert)
+        .bind(shopper)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.is_some())
     }
 
@@ -857,7 +867,7 @@ impl Db {
             "SELECT c.shopper_id, s.name, s.email, c.last_chat_at, \
              (SELECT COUNT(*) FROM conversations v WHERE v.merchant_id = c.merchant_id AND v.shopper_id = c.shopper_id) AS conversations \
              FROM contacts c JOIN shoppers s ON s.id = c.shopper_id \
-             WHERE c.merchant_id = $1 AND c.expert_id = $2 AND ($3 = '' OR LOWER(COALESCE(s.name, '')) LIKE $3 \
+             WHERE c.merchant_id = $1 AND c.expert_id = $2 AND c.superseded_at IS NULL AND ($3 = '' OR LOWER(COALESCE(s.name, '')) LIKE $3 \
                OR LOWER(COALESCE(s.email, '')) LIKE $3 OR LOWER(c.shopper_id) LIKE $3) \
              ORDER BY c.last_chat_at DESC LIMIT 200",
         )

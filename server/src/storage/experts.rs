@@ -375,9 +375,10 @@ impl Db {
         Ok(())
     }
 
-    /// Move every contact of `from` to `to` (both this merchant's). A shopper who already is
-    /// `to`'s contact keeps one contact row, with the later last-chat time. Returns how many
-    /// contacts `from` had.
+    /// Move every current contact of `from` to `to` (both this merchant's): `to` becomes those
+    /// shoppers' contact. A shopper `to` already had (as current or earlier contact) keeps one
+    /// row, with the later last-chat time. `from`'s earlier contacts stay as history. Returns
+    /// how many contacts `from` had.
     pub async fn reassign_contacts(&self, m: Tenant<'_>, from: &ExpertId, to: &ExpertId) -> Result<u64> {
         if from == to {
             return Err(StorageError::Invalid("choose a different expert to receive the contacts".into()));
@@ -392,9 +393,10 @@ impl Db {
         }
         let mut tx = self.begin_write().await?;
         let moved = sqlx::query(
-            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at) \
-             SELECT merchant_id, $1, shopper_id, created_at, last_chat_at FROM contacts WHERE merchant_id = $2 AND expert_id = $3 \
-             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = \
+            "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at, superseded_at) \
+             SELECT merchant_id, $1, shopper_id, created_at, last_chat_at, NULL FROM contacts \
+             WHERE merchant_id = $2 AND expert_id = $3 AND superseded_at IS NULL \
+             ON CONFLICT (expert_id, shopper_id) DO UPDATE SET superseded_at = NULL, last_chat_at = \
              CASE WHEN excluded.last_chat_at > contacts.last_chat_at THEN excluded.last_chat_at ELSE contacts.last_chat_at END",
         )
         .bind(to.as_str())
@@ -402,7 +404,7 @@ impl Db {
         .bind(from.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM contacts WHERE merchant_id = $1 AND expert_id = $2")
+        sqlx::query("DELETE FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND superseded_at IS NULL")
             .bind(m.as_str())
             .bind(from.as_str())
             .execute(&mut *tx)
@@ -412,11 +414,12 @@ impl Db {
     }
 
     pub async fn count_contacts(&self, m: Tenant<'_>, expert: &ExpertId) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM contacts WHERE merchant_id = $1 AND expert_id = $2")
-            .bind(m.as_str())
-            .bind(expert.as_str())
-            .fetch_one(&self.pool)
-            .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND superseded_at IS NULL")
+                .bind(m.as_str())
+                .bind(expert.as_str())
+                .fetch_one(&self.pool)
+                .await?;
         Ok(n)
     }
 }

@@ -25,7 +25,35 @@ struct Row {
     last_seen_at: i64,
 }
 
+/// An expert who is or was the shopper's contact.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ShopperContact {
+    pub expert_id: String,
+    pub expert_name: String,
+    /// When the expert first became the contact.
+    pub since: i64,
+    /// Their latest claimed chat with the shopper.
+    pub last_chat_at: i64,
+    /// When another expert took over (claimed a chat with the shopper); null for the current
+    /// contact.
+    pub until: Option<i64>,
+}
+
 impl Db {
+    /// The shopper's contact and the earlier ones, current first, then the latest first.
+    pub async fn shopper_contacts(&self, m: Tenant<'_>, shopper: &str) -> Result<Vec<ShopperContact>> {
+        Ok(sqlx::query_as::<_, ShopperContact>(
+            "SELECT c.expert_id, e.name AS expert_name, c.created_at AS since, c.last_chat_at, c.superseded_at AS until \
+             FROM contacts c JOIN experts e ON e.id = c.expert_id \
+             WHERE c.merchant_id = $1 AND c.shopper_id = $2 \
+             ORDER BY CASE WHEN c.superseded_at IS NULL THEN 0 ELSE 1 END, c.last_chat_at DESC LIMIT 50",
+        )
+        .bind(m.as_str())
+        .bind(shopper)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Issue a new Shopper ID for this merchant. Clients never choose it.
     pub async fn create_shopper(&self, m: Tenant<'_>) -> Result<Shopper> {
         let id = ShopperId::generate();
