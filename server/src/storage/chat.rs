@@ -568,8 +568,9 @@ impl Db {
         const CONTACT: &str = "INSERT INTO contacts (merchant_id, expert_id, shopper_id, created_at, last_chat_at, superseded_at) \
              VALUES ($1, $2, $3, $4, $4, NULL) \
              ON CONFLICT (expert_id, shopper_id) DO UPDATE SET last_chat_at = excluded.last_chat_at, superseded_at = NULL";
-        const SUPERSEDE: &str = "UPDATE contacts SET superseded_at = $4 \
-             WHERE merchant_id = $1 AND shopper_id = $3 AND expert_id <> $2 AND superseded_at IS NULL";
+        // (Placeholders in order of first use: rusqlite binds them by that order.)
+        const SUPERSEDE: &str = "UPDATE contacts SET superseded_at = $1 \
+             WHERE merchant_id = $2 AND shopper_id = $3 AND expert_id <> $4 AND superseded_at IS NULL";
         let now = now_ms();
         let read_sql = one_conversation_sql();
         let read = vec![Param::text(m.as_str()), Param::text(conversation)];
@@ -592,7 +593,17 @@ impl Db {
             None
         };
         let (merchant, expert) = (m.as_str().to_owned(), expert.as_str().to_owned());
-        let contact = move |shopper: String| vec![Param::Text(merchant), Param::Text(expert), Param::Text(shopper), Param::Int(now)];
+        let contact = move |shopper: String| {
+            (
+                vec![
+                    Param::Text(merchant.clone()),
+                    Param::Text(expert.clone()),
+                    Param::Text(shopper.clone()),
+                    Param::Int(now),
+                ],
+                vec![Param::Int(now), Param::Text(merchant), Param::Text(shopper), Param::Text(expert)],
+            )
+        };
         if let Some(fast) = &self.fast {
             return fast
                 .transaction(move |tx| {
@@ -603,9 +614,9 @@ impl Db {
                     let Some(shopper) = sqlite_writer::query(tx, CLAIM, &claim, |r| r.get::<_, String>(0))?.pop() else {
                         return Ok(Claim::Taken);
                     };
-                    let contact = contact(shopper);
+                    let (contact, others) = contact(shopper);
                     sqlite_writer::execute(tx, CONTACT, &contact)?;
-                    sqlite_writer::execute(tx, SUPERSEDE, &contact)?;
+                    sqlite_writer::execute(tx, SUPERSEDE, &others)?;
                     let now = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
                     Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
                 })
@@ -622,9 +633,9 @@ impl Db {
         let Some((shopper,)) = won else {
             return Ok(Claim::Taken);
         };
-        let contact = contact(shopper);
+        let (contact, others) = contact(shopper);
         bind_all(sqlx::query(CONTACT), &contact).execute(&mut *tx).await?;
-        bind_all(sqlx::query(SUPERSEDE), &contact).execute(&mut *tx).await?;
+        bind_all(sqlx::query(SUPERSEDE), &others).execute(&mut *tx).await?;
         let now = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
             .fetch_optional(&mut *tx)
             .await?;
@@ -847,15 +858,16 @@ impl Db {
         Ok(rows.into_iter().next().map(|r| r.0))
     }
 
+    /// Whether the expert is or was the shopper's contact (an earlier contact keeps their view
+    /// of the shopper's history).
     pub async fn is_contact(&self, m: Tenant<'_>, expert: &str, shopper: &str) -> Result<bool> {
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT shopper_id FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND shopper_id = $3 AND superseded_at IS NULL",
-        )
-        .bind(m.as_str())
-        .bind(expert)
-        .bind(shopper)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT shopper_id FROM contacts WHERE merchant_id = $1 AND expert_id = $2 AND shopper_id = $3")
+                .bind(m.as_str())
+                .bind(expert)
+                .bind(shopper)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 
