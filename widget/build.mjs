@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { indexPage, productPage, products, svgFor } from './shop/templates.mjs';
+import { FAVICON, indexPage, productPage, products, svgFor } from './shop/templates.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist');
@@ -39,6 +39,7 @@ writeFileSync(join(out, 'widget.js'), loader.outputFiles[0].contents);
 copyFileSync(join(root, 'shop', 'shop.css'), join(out, 'shop', 'shop.css'));
 writeFileSync(join(out, 'shop', 'index.html'), indexPage());
 writeFileSync(join(out, 'shop', 'product.html'), productPage(products[0]));
+writeFileSync(join(out, 'shop', 'img', 'favicon.svg'), FAVICON);
 for (const p of products) {
   writeFileSync(join(out, 'shop', `product-${p.slug}.html`), productPage(p));
   writeFileSync(join(out, 'shop', 'img', `${p.slug}.svg`), svgFor(p));

@@ -10,6 +10,7 @@ function page({ title, body, extraHead = '', script = '' }) {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Nordhem Home &amp; Electronics</title>
+<link rel="icon" href="img/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="shop.css">
 ${extraHead}<script>window.Floorwalker=window.Floorwalker||function(){(Floorwalker.q=Floorwalker.q||[]).push(arguments)};${script}</script>
 <script async src="/widget.js" data-merchant="${MERCHANT}"></script>
@@ -57,5 +58,8 @@ export function productPage(p) {
 </div></div></main>`,
   });
 }
+
+/** The shop's icon (the logo mark), served as img/favicon.svg. */
+export const FAVICON = LOGO.replace('<svg ', '<svg xmlns="http://www.w3.org/2000/svg" ');
 
 export { products, svgFor };

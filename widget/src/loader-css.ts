@@ -1,12 +1,16 @@
 // The launcher's styles. `:host` declarations are !important: for important rules the shadow
 // tree wins over the page, so `* { all: unset !important }` or `display:none!important` on the
 // page cannot hide or move the widget. `all: initial` stops inherited page styles (font, colour,
-// direction, line-height) from leaking in.
+// direction, line-height) from leaking in. Where the Popover API exists, `.fw` is a manual
+// popover shown in the top layer (a 0×0 box; the launcher and panel inside are fixed to the
+// viewport), so no overlay or stacking context on the page can cover it.
 export const LOADER_CSS = `
-:host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483000!important;inset:auto!important;width:0!important;height:0!important;margin:0!important;padding:0!important;border:0!important;overflow:visible!important;visibility:visible!important;opacity:1!important;transform:none!important;contain:none!important}
+:host{all:initial!important;display:block!important;position:fixed!important;z-index:2147483647!important;inset:auto!important;width:0!important;height:0!important;margin:0!important;padding:0!important;border:0!important;overflow:visible!important;visibility:visible!important;opacity:1!important;transform:none!important;contain:none!important}
 .fw{--fw-accent:var(--fw-accent-light);--fw-bg:#fff;--fw-fg:#1b1f24;--fw-muted:#57606a;--fw-line:#d0d7de;--fw-soft:#f3f5f7;--fw-shadow:0 12px 40px rgba(0,0,0,.22),0 2px 6px rgba(0,0,0,.12);font:400 15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Vazirmatn",Tahoma,Arial,sans-serif;color:var(--fw-fg);-webkit-font-smoothing:antialiased;text-align:start;letter-spacing:normal;word-spacing:normal;text-transform:none;white-space:normal}
 .fw[data-scheme=dark]{--fw-accent:var(--fw-accent-dark);--fw-bg:#16191d;--fw-fg:#e8ebef;--fw-muted:#a5adb7;--fw-line:#3a414a;--fw-soft:#22272e;--fw-shadow:0 12px 40px rgba(0,0,0,.6),0 0 0 1px #3a414a}
 @media (prefers-color-scheme:dark){.fw[data-scheme=auto]{--fw-accent:var(--fw-accent-dark);--fw-bg:#16191d;--fw-fg:#e8ebef;--fw-muted:#a5adb7;--fw-line:#3a414a;--fw-soft:#22272e;--fw-shadow:0 12px 40px rgba(0,0,0,.6),0 0 0 1px #3a414a}}
+.fw[popover]{position:fixed;inset:auto;width:0;height:0;margin:0;padding:0;border:0;background:none;overflow:visible;color:var(--fw-fg)}
+.fw[popover]::backdrop{display:none}
 .fw *,.fw *::before,.fw *::after{box-sizing:border-box}
 .fw [hidden]{display:none!important}
 .fw svg{width:24px;height:24px;fill:currentColor;display:block;flex:none}

@@ -9,15 +9,29 @@ import { LOADER_CSS } from './loader-css';
 
 declare const PANEL_VERSION: string;
 
-const L: Record<string, [string, string, string]> = {
+// A count's message: one form, or one per plural category (Intl.PluralRules), `other` last resort.
+type Counted = string | { one?: string; few?: string; many?: string; other: string };
+const L: Record<string, [string, Counted, string]> = {
   // [launcher name, "{n} unread" , dismiss]
   en: ['Chat with a store expert', '{n} unread', 'Dismiss'],
-  sv: ['Chatta med en butiksexpert', '{n} olästa', 'Stäng'],
+  sv: ['Chatta med en butiksexpert', { one: '{n} oläst', other: '{n} olästa' }, 'Stäng'],
   de: ['Mit einer Fachkraft im Laden chatten', '{n} ungelesen', 'Ausblenden'],
-  el: ['Συνομιλία με ειδικό του καταστήματος', '{n} μη αναγνωσμένα', 'Απόκρυψη'],
-  cs: ['Chat s odborníkem z prodejny', '{n} nepřečtené', 'Zavřít'],
+  el: ['Συνομιλία με ειδικό του καταστήματος', { one: '{n} μη αναγνωσμένο', other: '{n} μη αναγνωσμένα' }, 'Απόκρυψη'],
+  cs: ['Chat s odborníkem z prodejny', { one: '{n} nepřečtená', few: '{n} nepřečtené', many: '{n} nepřečtené', other: '{n} nepřečtených' }, 'Zavřít'],
   fa: ['گفتگو با کارشناس فروشگاه', '{n} پیام خوانده‌نشده', 'بستن'],
 };
+
+function counted(m: Counted, lang: string, n: number): string {
+  let form: string;
+  let digits = String(n);
+  try {
+    form = typeof m === 'string' ? m : (m as any)[new Intl.PluralRules(lang).select(n)] || m.other;
+    digits = new Intl.NumberFormat(lang).format(n);
+  } catch {
+    form = typeof m === 'string' ? m : m.other;
+  }
+  return form.replace('{n}', digits);
+}
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 function icon(d: string): SVGSVGElement {
@@ -68,6 +82,9 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
   let panel: PanelApi | null = null;
   let panelLoading: Promise<PanelApi> | null = null;
   let host: Host;
+  // The browser's top layer (Popover API): nothing on the page — an overlay at the highest
+  // z-index, a transform on <body>, `all: unset` — can cover or move what is in it.
+  let topLayer = false;
 
   function emit(name: string, detail?: unknown) {
     window.dispatchEvent(new CustomEvent('floorwalker:' + name, { detail }));
@@ -188,6 +205,8 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     adopt(shadow, LOADER_CSS);
     rootEl = document.createElement('div');
     rootEl.className = 'fw';
+    topLayer = typeof (rootEl as any).showPopover === 'function';
+    if (topLayer) rootEl.setAttribute('popover', 'manual');
     const primary = validColor(d.primary_color);
     rootEl.style.setProperty('--fw-primary', primary);
     rootEl.style.setProperty('--fw-on-primary', onColor(primary));
@@ -260,6 +279,7 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
       },
       setOpen(open: boolean, returnFocus: boolean) {
         st.open = open;
+        if (open) raise();
         if (open && greet) {
           greet.remove();
           greet = null;
@@ -271,12 +291,24 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     };
     setLocale();
     (document.body || document.documentElement).appendChild(el);
+    raise();
+  }
+
+  /** Into the top layer, above anything the page put there before (again on every open). */
+  function raise() {
+    if (!topLayer) return;
+    try {
+      if (rootEl.matches(':popover-open')) (rootEl as any).hidePopover();
+      (rootEl as any).showPopover();
+    } catch {
+      topLayer = false; // e.g. detached by the page: stay a fixed element with the top z-index
+    }
   }
 
   function paint() {
     if (!launcher) return;
     const s = L[locale] || L.en;
-    const label = s[0] + (st.unread ? ', ' + s[1].replace('{n}', String(st.unread)) : '');
+    const label = s[0] + (st.unread ? ', ' + counted(s[1], locale, st.unread) : '');
     launcher.setAttribute('aria-label', label);
     launcher.setAttribute('aria-expanded', String(st.open));
     badge.textContent = st.unread ? (st.unread > 9 ? '9+' : String(st.unread)) : '';

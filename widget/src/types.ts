@@ -23,9 +23,10 @@ export interface Display {
   show_when?: 'always' | 'available_only' | 'opening_hours';
 }
 
-export interface Department { id: string; name: string; experts_available: number }
+/** `experts_available`: able to take a chat now; `experts_online`: switched on, busy or not. */
+export interface Department { id: string; name: string; experts_available: number; experts_online?: number }
 export interface StoreInfo { id: string; name: string; open: boolean; departments: Department[] }
-export interface Availability { open: boolean; experts_available: number }
+export interface Availability { open: boolean; experts_available: number; experts_online?: number }
 
 export interface WidgetConfig {
   merchant_id: string;

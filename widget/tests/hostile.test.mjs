@@ -1,6 +1,7 @@
-// A hostile host page on another origin: aggressive global CSS, a right-to-left document and a
-// strict Content-Security-Policy that allows only 'self' and the widget's host (no inline
-// scripts or styles at all). The widget must still show, not shift the page, and work.
+// A hostile host page on another origin: aggressive global CSS, a full-screen overlay at the
+// highest z-index (a cookie wall), a transform on <body>, a right-to-left document and a strict
+// Content-Security-Policy that allows only 'self' and the widget's host (no inline scripts or
+// styles at all). The widget must still show on top, not shift the page, and work.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -27,7 +28,9 @@ button { background: red !important; width: 10px !important; height: 10px !impor
 floorwalker-widget { display: none !important; position: static !important; opacity: 0 !important; }
 html { font-size: 4px !important; line-height: 0 !important; color: red !important; }
 body, p { display: block !important; }
-p { height: 900px !important; }`);
+p { height: 900px !important; }
+${req.url.includes('plain') ? '' : 'body { transform: translateZ(0) !important; }'}
+#cover { all: unset !important; display: block !important; position: fixed !important; inset: 0 !important; z-index: 2147483647 !important; background: rgba(20, 20, 20, .45) !important; }`);
       return;
     }
     if (path === '/snippet.js') {
@@ -42,9 +45,9 @@ window.define = function () { throw new Error('AMD define called'); }; window.de
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': csp });
     res.end(`<!doctype html><html dir="rtl" lang="ar"><head><meta charset="utf-8"><title>Hostile</title>
-<link rel="stylesheet" href="/hostile.css"><script src="/snippet.js"></script>
+<link rel="stylesheet" href="/hostile.css${req.url.includes('nocover') ? '?plain' : ''}"><script src="/snippet.js"></script>
 <script async src="${fw.url}/widget.js" data-merchant="${req.url.includes('bad') ? 'mer_00000000000000000000000000000000' : fw.merchantId}"></script></head>
-<body><p id="marker">نص الصفحة</p><div id="gone">hidden by the page</div></body></html>`);
+<body><p id="marker">نص الصفحة</p><div id="gone">hidden by the page</div>${req.url.includes('nocover') ? '' : '<section id="cover"></section>'}</body></html>`);
   });
   await new Promise((r) => site.listen(0, '127.0.0.1', r));
   siteUrl = `http://127.0.0.1:${site.address().port}`;
@@ -79,8 +82,10 @@ test('hostile CSS, an RTL document and a strict CSP do not break the widget', as
   assert.deepEqual(await page.locator('#marker').boundingBox(), markerBefore, 'no layout shift');
   const hostBox = await page.locator('floorwalker-widget').evaluate((el) => { const r = el.getBoundingClientRect(); return [r.width, r.height, getComputedStyle(el).position]; });
   assert.deepEqual(hostBox, [0, 0, 'fixed']);
+  // Above the full-screen overlay: the launcher is what is at its own centre.
+  assert.deepEqual(await hitAt(page, '.fw-launch'), { page: 'FLOORWALKER-WIDGET', widget: true });
 
-  await page.click(W.launcher);
+  await page.click(W.launcher); // Playwright clicks only what is on top at that point
   await page.waitForSelector(W.question);
   await sleep(400);
   assert.deepEqual(await page.locator('#marker').boundingBox(), markerBefore, 'opening the panel shifts nothing');
@@ -89,6 +94,8 @@ test('hostile CSS, an RTL document and a strict CSP do not break the widget', as
   const style = await page.locator('floorwalker-widget .fw-greeting').evaluate((el) => [getComputedStyle(el).fontSize, getComputedStyle(el).color, getComputedStyle(el.closest('.fw')).direction]);
   assert.deepEqual(style, ['18px', 'rgb(27, 31, 36)', 'ltr'], 'page styles do not leak in; English is left-to-right inside an RTL page');
   assert.match(await page.locator(W.panel).innerText(), /Hostile Lamp/);
+  assert.deepEqual(await hitAt(page, '.fw-panel'), { page: 'FLOORWALKER-WIDGET', widget: true });
+  assert.deepEqual(await hitAt(page, '#fw-q'), { page: 'FLOORWALKER-WIDGET', widget: true });
 
   // A whole exchange works under the CSP.
   await page.fill(W.question, 'Does it come in blue?');
@@ -111,6 +118,38 @@ test('hostile CSS, an RTL document and a strict CSP do not break the widget', as
 
   assert.deepEqual(await page.evaluate(() => window.__csp), [], 'no CSP violations');
   assert.deepEqual(cspConsole, []);
+  assert.deepEqual(errors, []);
+  await context.close();
+  expert.close();
+});
+
+/** What the page and the widget's shadow root have at the centre of `sel` (inside the widget). */
+function hitAt(page, sel) {
+  return page.evaluate((sel) => {
+    const host = document.querySelector('floorwalker-widget');
+    const el = host.shadowRoot.querySelector(sel);
+    const r = el.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    const top = document.elementFromPoint(x, y);
+    const inner = host.shadowRoot.elementFromPoint(x, y);
+    return { page: top && top.tagName, widget: !!(inner && (inner === el || el.contains(inner) || inner.closest(sel))) };
+  }, sel);
+}
+
+test('without the Popover API the widget still shows and works (fixed, top z-index)', async () => {
+  const expert = await Expert.connect(fw);
+  const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+  await context.addInitScript(() => { delete HTMLElement.prototype.showPopover; delete HTMLElement.prototype.hidePopover; });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(siteUrl + '/?nocover');
+  await page.waitForSelector(W.launcher);
+  assert.equal(await page.locator('floorwalker-widget .fw').getAttribute('popover'), null);
+  assert.deepEqual(await hitAt(page, '.fw-launch'), { page: 'FLOORWALKER-WIDGET', widget: true });
+  await page.click(W.launcher);
+  await page.waitForSelector(W.question);
+  assert.match(await page.locator(W.panel).innerText(), /Hostile Lamp/);
   assert.deepEqual(errors, []);
   await context.close();
   expert.close();

@@ -231,3 +231,26 @@ test('client: a chat started in another tab is adopted; its read position and ou
   b.fromOtherTab(storage.getItem('fw:m'));
   assert.deepEqual(wsB2.frames('send').at(-1), { type: 'send', conversation_id: 'c1', client_msg_id: id, body: 'queued in A' });
 });
+
+test('counts: every plural message has each form its language needs, and t() picks it', async () => {
+  const i18n = await load('src/panel/i18n.ts');
+  for (const [lang, strings] of Object.entries(i18n.STRINGS)) {
+    const needed = new Intl.PluralRules(lang).resolvedOptions().pluralCategories;
+    for (const [key, m] of Object.entries(strings)) {
+      if (typeof m === 'string') {
+        assert.doesNotMatch(m, /\{n\} (experts|Fachkräfte|experter|odborníků)/, `${lang}.${key} reads as a plural for every count`);
+        continue;
+      }
+      for (const c of needed) assert.ok(typeof m[c] === 'string' && m[c].includes('{n}'), `${lang}.${key} lacks the "${c}" form`);
+    }
+  }
+  const cs = i18n.STRINGS.cs;
+  const t = (n) => i18n.t(cs, 'onlineN', { n }, 'cs');
+  assert.equal(t(1), 'Právě je online 1 odborník');
+  assert.equal(t(3), 'Právě jsou online 3 odborníci');
+  assert.equal(t(5), 'Právě je online 5 odborníků');
+  assert.equal(t(1.5), 'Právě je online 1,5 odborníka');
+  assert.equal(i18n.t(i18n.STRINGS.en, 'onlineN', { n: 1 }, 'en'), '1 expert online now');
+  assert.equal(i18n.t(i18n.STRINGS.fa, 'onlineN', { n: 12 }, 'fa'), 'اکنون ۱۲ کارشناس آنلاین هستند');
+  assert.equal(i18n.t(i18n.STRINGS.el, 'wait', { n: 1 }, 'el'), 'Εκτιμώμενη αναμονή: περίπου 1 λεπτό');
+});

@@ -111,6 +111,11 @@ export class ChatClient {
   private missed = false;
   private welcomed = false;
   private pendingRequest: Record<string, unknown> | null = null;
+  /** Whether a socket was ever welcomed: later connecting is reconnecting. */
+  private wasOnline = false;
+  private connectStartedAt = 0;
+  private connectTimer: any = null;
+  private ackTimer: any = null;
   private identity: Identity | null = null;
   private context: Context | null = null;
   private lastFrameAt = 0;
@@ -223,6 +228,12 @@ export class ChatClient {
       return;
     }
     this.ws = ws;
+    this.connectStartedAt = Date.now();
+    // A handshake that hangs (a network that swallows packets) is given up after 10 s.
+    this.o.clearTimer(this.connectTimer);
+    this.connectTimer = this.o.setTimer(() => {
+      if (this.ws === ws && !this.welcomed) this.drop();
+    }, 10_000);
     ws.onopen = () => {
       const hello: Record<string, unknown> = { type: 'hello', locale: this.o.locale() };
       if (this.token) hello.token = this.token;
@@ -263,6 +274,52 @@ export class ChatClient {
     };
   }
 
+  /** The connection is lost or being won back (after it had been up): show it. */
+  reconnecting(): boolean {
+    return this.conn === 'offline' || (this.conn === 'connecting' && this.wasOnline);
+  }
+
+  /**
+   * Treat the socket as dead now (the browser went offline, or it stopped answering): a socket
+   * on a dropped network can take a minute to close by itself. Reconnects with back-off.
+   */
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    ws.onclose = null;
+    ws.onmessage = null;
+    try {
+      ws.close();
+    } catch { /* ignore */ }
+    this.syncing = false;
+    this.o.clearTimer(this.pingTimer);
+    this.o.clearTimer(this.ackTimer);
+    this.expertTyping = false;
+    this.conn = 'offline';
+    this.o.onChange();
+    this.scheduleReconnect();
+  }
+
+  /**
+   * A message is waiting for its ack: if none comes within 8 s, ping; if the socket is silent
+   * for 5 s more, it is dead (a network that drops packets closes nothing).
+   */
+  private watchAcks() {
+    if (this.ackTimer) return;
+    this.ackTimer = this.o.setTimer(() => {
+      this.ackTimer = null;
+      if (!this.outbox.length || this.conn !== 'online' || !this.ws) return;
+      const asked = Date.now();
+      this.raw({ type: 'ping' });
+      this.ackTimer = this.o.setTimer(() => {
+        this.ackTimer = null;
+        if (this.lastFrameAt < asked) this.drop();
+        else if (this.outbox.length) this.watchAcks();
+      }, 5_000);
+    }, 8_000);
+  }
+
   private scheduleReconnect(min = 0) {
     if (this.retryTimer) return;
     const base = Math.min(30_000, 500 * Math.pow(2, this.attempt++));
@@ -275,6 +332,9 @@ export class ChatClient {
 
   /** Reconnect now (the network came back, or the tab became visible). */
   nudge() {
+    if (this.conn === 'connecting' && this.ws && Date.now() - this.connectStartedAt > 3_000) {
+      this.drop(); // an attempt started while the network was gone: start afresh
+    }
     if (this.conn === 'offline') {
       this.o.clearTimer(this.retryTimer);
       this.retryTimer = null;
@@ -288,6 +348,7 @@ export class ChatClient {
   disconnect() {
     this.o.clearTimer(this.retryTimer);
     this.o.clearTimer(this.pingTimer);
+    this.o.clearTimer(this.ackTimer);
     const ws = this.ws;
     this.ws = null;
     this.conn = 'idle';
@@ -325,7 +386,9 @@ export class ChatClient {
   handle(f: any) {
     switch (f.type) {
       case 'welcome': {
+        this.o.clearTimer(this.connectTimer);
         this.welcomed = true;
+        this.wasOnline = true;
         this.conn = 'online';
         this.attempt = 0;
         this.failure = null;
@@ -579,6 +642,7 @@ export class ChatClient {
     this.addPending(o);
     this.save();
     if (!this.syncing) this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+    this.watchAcks();
     this.setTyping(false);
     this.o.onChange();
   }

@@ -21,7 +21,7 @@ export const PANEL_CSS = `
 .fw-confirm{display:flex;align-items:center;flex-wrap:wrap;gap:8px;padding:8px 16px;background:var(--fw-soft);border-bottom:1px solid var(--fw-line)}
 .fw-confirm p{margin:0;flex:1 1 100%;font-weight:600}
 .fw-conn:not(:empty),.fw-err:not(:empty){padding:8px 16px;font-size:14px;font-weight:600}
-.fw-conn:not(:empty){background:#fff4ce;color:#3b2f00}
+.fw-conn:not(:empty){background:var(--fw-soft);color:var(--fw-fg);font-weight:500;font-size:13px;padding:6px 16px;border-bottom:1px solid var(--fw-line)}
 .fw-err:not(:empty){background:#fde7e9;color:#8a1020}
 .fw-body{flex:1;min-height:0;display:flex;flex-direction:column;overflow:auto}
 .fw-pad{padding:16px}
@@ -65,7 +65,11 @@ export const PANEL_CSS = `
 .fw-about{display:flex;flex-direction:column;gap:6px}
 .fw-card{display:flex;gap:12px;align-items:center;border:1px solid var(--fw-line);border-radius:12px;padding:10px;background:var(--fw-bg);color:var(--fw-fg);text-align:start;margin-top:6px}
 .fw-card img{width:64px;height:64px;border-radius:8px;object-fit:cover;flex:none;background:var(--fw-soft)}
-.fw-card-compact img{width:48px;height:48px}
+.fw-card-ph{width:64px;height:64px;border-radius:8px;flex:none;background:var(--fw-soft);color:var(--fw-muted);display:flex;align-items:center;justify-content:center}
+.fw-card-ph svg{width:28px;height:28px;opacity:.8}
+.fw-card-compact img,.fw-card-compact .fw-card-ph{width:48px;height:48px}
+.fw-conn{display:flex;align-items:center;gap:8px}
+.fw-spinner-small{width:14px;height:14px;border-width:2px}
 .fw-card-text{display:flex;flex-direction:column;gap:2px;min-width:0}
 .fw-card-text strong{font-weight:650;line-height:1.3}
 .fw-price{color:var(--fw-muted);font-size:14px}

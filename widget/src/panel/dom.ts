@@ -46,6 +46,7 @@ export const ICON = {
   chat: 'M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z',
   check: 'M9.5 16.2 5.3 12l-1.4 1.4 5.6 5.6 11-11-1.4-1.4z',
   warn: 'M1 21h22L12 2zm12-3h-2v-2h2zm0-4h-2v-4h2z',
+  bag: 'M7 7V6a5 5 0 0 1 10 0v1h3l-1 14H5L4 7zm2 0h6V6a3 3 0 0 0-6 0z',
 };
 
 /** `https:` URLs, or URLs on the page's own origin (site-relative paths); nothing else. */

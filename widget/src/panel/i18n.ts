@@ -8,14 +8,15 @@ const en = {
   cancel: 'Cancel',
   leave: 'Leave the queue',
   online0: 'No experts online right now',
-  online1: '1 expert online now',
-  onlineN: '{n} experts online now',
+  onlineN: { one: '{n} expert online now', other: '{n} experts online now' },
   closedNow: 'Our stores are closed right now',
+  busyNow: 'All our experts are busy right now',
   store: 'Which store?',
   dept: 'Which department?',
   anyDept: 'First available',
   closed: 'Closed',
   nobody: 'Nobody online',
+  busy: 'All busy',
   avail: '{n} online',
   question: 'Your question',
   placeholder: 'Ask us anything…',
@@ -23,7 +24,7 @@ const en = {
   starting: 'Connecting you…',
   about: 'You are looking at',
   queue: 'You are number {n} in line',
-  wait: 'Estimated wait: about {m} min',
+  wait: 'Estimated wait: about {n} min',
   waitShort: 'Estimated wait: under a minute',
   waiting: 'Finding an expert for you…',
   with: 'Chatting with {name}',
@@ -52,6 +53,7 @@ const en = {
   offTitle: 'Leave us a message',
   offClosed: 'We are closed right now. Leave a message and we will reply by email.',
   offBusy: 'All our experts are busy right now. Leave a message and we will reply by email.',
+  offNobody: 'Nobody is online right now. Leave a message and we will reply by email.',
   offMissed: 'Sorry, nobody could answer in time. Leave a message and we will reply by email.',
   email: 'Email',
   name: 'Name (optional)',
@@ -67,7 +69,10 @@ const en = {
   view: 'View product',
   ended: 'This chat has ended.',
 };
-export type Strings = typeof en;
+/** A message that depends on a count `{n}`: one form per plural category of the language
+ *  (`Intl.PluralRules`: English one/other, Czech one/few/many/other…), `other` as fallback. */
+export interface Plural { zero?: string; one?: string; two?: string; few?: string; many?: string; other: string }
+export type Strings = { [K in keyof typeof en]: string | Plural };
 
 const sv: Strings = {
   chat: 'Chatt',
@@ -78,14 +83,15 @@ const sv: Strings = {
   cancel: 'Avbryt',
   leave: 'Lämna kön',
   online0: 'Inga experter online just nu',
-  online1: '1 expert online nu',
-  onlineN: '{n} experter online nu',
+  onlineN: { one: '{n} expert online nu', other: '{n} experter online nu' },
   closedNow: 'Våra butiker har stängt just nu',
+  busyNow: 'Alla våra experter är upptagna just nu',
   store: 'Vilken butik?',
   dept: 'Vilken avdelning?',
   anyDept: 'Första lediga',
   closed: 'Stängd',
   nobody: 'Ingen online',
+  busy: 'Alla upptagna',
   avail: '{n} online',
   question: 'Din fråga',
   placeholder: 'Fråga oss vad som helst…',
@@ -93,7 +99,7 @@ const sv: Strings = {
   starting: 'Kopplar dig…',
   about: 'Du tittar på',
   queue: 'Du är nummer {n} i kön',
-  wait: 'Beräknad väntetid: cirka {m} min',
+  wait: 'Beräknad väntetid: cirka {n} min',
   waitShort: 'Beräknad väntetid: under en minut',
   waiting: 'Vi letar upp en expert åt dig…',
   with: 'Du chattar med {name}',
@@ -122,6 +128,7 @@ const sv: Strings = {
   offTitle: 'Lämna ett meddelande',
   offClosed: 'Vi har stängt just nu. Lämna ett meddelande så svarar vi via e-post.',
   offBusy: 'Alla experter är upptagna just nu. Lämna ett meddelande så svarar vi via e-post.',
+  offNobody: 'Ingen är online just nu. Lämna ett meddelande så svarar vi via e-post.',
   offMissed: 'Tyvärr hann ingen svara. Lämna ett meddelande så svarar vi via e-post.',
   email: 'E-post',
   name: 'Namn (valfritt)',
@@ -147,14 +154,15 @@ const de: Strings = {
   cancel: 'Abbrechen',
   leave: 'Warteschlange verlassen',
   online0: 'Gerade ist keine Fachkraft online',
-  online1: '1 Fachkraft jetzt online',
-  onlineN: '{n} Fachkräfte jetzt online',
+  onlineN: { one: '{n} Fachkraft jetzt online', other: '{n} Fachkräfte jetzt online' },
   closedNow: 'Unsere Läden sind gerade geschlossen',
+  busyNow: 'Alle unsere Fachkräfte sind gerade beschäftigt',
   store: 'Welcher Laden?',
   dept: 'Welche Abteilung?',
   anyDept: 'Erste freie Person',
   closed: 'Geschlossen',
   nobody: 'Niemand online',
+  busy: 'Alle beschäftigt',
   avail: '{n} online',
   question: 'Ihre Frage',
   placeholder: 'Fragen Sie uns alles…',
@@ -162,7 +170,7 @@ const de: Strings = {
   starting: 'Wir verbinden Sie…',
   about: 'Sie sehen sich an',
   queue: 'Sie sind Nummer {n} in der Warteschlange',
-  wait: 'Geschätzte Wartezeit: etwa {m} Min.',
+  wait: 'Geschätzte Wartezeit: etwa {n} Min.',
   waitShort: 'Geschätzte Wartezeit: unter einer Minute',
   waiting: 'Wir suchen eine Fachkraft für Sie…',
   with: 'Im Chat mit {name}',
@@ -191,6 +199,7 @@ const de: Strings = {
   offTitle: 'Hinterlassen Sie uns eine Nachricht',
   offClosed: 'Wir haben gerade geschlossen. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.',
   offBusy: 'Alle Fachkräfte sind gerade beschäftigt. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.',
+  offNobody: 'Gerade ist niemand online. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.',
   offMissed: 'Leider konnte niemand rechtzeitig antworten. Hinterlassen Sie eine Nachricht, wir antworten per E-Mail.',
   email: 'E-Mail',
   name: 'Name (optional)',
@@ -216,22 +225,23 @@ const el: Strings = {
   cancel: 'Άκυρο',
   leave: 'Έξοδος από την ουρά',
   online0: 'Κανένας ειδικός συνδεδεμένος τώρα',
-  online1: '1 ειδικός συνδεδεμένος τώρα',
-  onlineN: '{n} ειδικοί συνδεδεμένοι τώρα',
+  onlineN: { one: '{n} ειδικός συνδεδεμένος τώρα', other: '{n} ειδικοί συνδεδεμένοι τώρα' },
   closedNow: 'Τα καταστήματά μας είναι κλειστά αυτή τη στιγμή',
+  busyNow: 'Όλοι οι ειδικοί μας είναι απασχολημένοι αυτή τη στιγμή',
   store: 'Ποιο κατάστημα;',
   dept: 'Ποιο τμήμα;',
   anyDept: 'Ο πρώτος διαθέσιμος',
   closed: 'Κλειστό',
   nobody: 'Κανείς συνδεδεμένος',
-  avail: '{n} συνδεδεμένοι',
+  busy: 'Όλοι απασχολημένοι',
+  avail: { one: '{n} συνδεδεμένος', other: '{n} συνδεδεμένοι' },
   question: 'Η ερώτησή σας',
   placeholder: 'Ρωτήστε μας ό,τι θέλετε…',
   start: 'Έναρξη συνομιλίας',
   starting: 'Σας συνδέουμε…',
   about: 'Βλέπετε το προϊόν',
   queue: 'Είστε νούμερο {n} στην ουρά',
-  wait: 'Εκτιμώμενη αναμονή: περίπου {m} λεπτά',
+  wait: { one: 'Εκτιμώμενη αναμονή: περίπου {n} λεπτό', other: 'Εκτιμώμενη αναμονή: περίπου {n} λεπτά' },
   waitShort: 'Εκτιμώμενη αναμονή: λιγότερο από ένα λεπτό',
   waiting: 'Αναζητούμε έναν ειδικό για εσάς…',
   with: 'Συνομιλία με {name}',
@@ -260,6 +270,7 @@ const el: Strings = {
   offTitle: 'Αφήστε μας ένα μήνυμα',
   offClosed: 'Είμαστε κλειστά αυτή τη στιγμή. Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.',
   offBusy: 'Όλοι οι ειδικοί μας είναι απασχολημένοι. Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.',
+  offNobody: 'Κανείς δεν είναι συνδεδεμένος αυτή τη στιγμή. Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.',
   offMissed: 'Λυπούμαστε, κανείς δεν πρόλαβε να απαντήσει. Αφήστε ένα μήνυμα και θα σας απαντήσουμε με email.',
   email: 'Email',
   name: 'Όνομα (προαιρετικό)',
@@ -285,22 +296,23 @@ const cs: Strings = {
   cancel: 'Zrušit',
   leave: 'Opustit frontu',
   online0: 'Právě není online žádný odborník',
-  online1: 'Právě je online 1 odborník',
-  onlineN: 'Online odborníků: {n}',
+  onlineN: { one: 'Právě je online {n} odborník', few: 'Právě jsou online {n} odborníci', many: 'Právě je online {n} odborníka', other: 'Právě je online {n} odborníků' },
   closedNow: 'Naše prodejny mají právě zavřeno',
+  busyNow: 'Všichni naši odborníci jsou právě vytížení',
   store: 'Která prodejna?',
   dept: 'Které oddělení?',
   anyDept: 'Kdokoli volný',
   closed: 'Zavřeno',
   nobody: 'Nikdo online',
-  avail: 'online: {n}',
+  busy: 'Všichni vytížení',
+  avail: '{n} online',
   question: 'Váš dotaz',
   placeholder: 'Zeptejte se nás na cokoli…',
   start: 'Zahájit chat',
   starting: 'Spojujeme vás…',
   about: 'Prohlížíte si',
   queue: 'Jste {n}. ve frontě',
-  wait: 'Odhadované čekání: asi {m} min',
+  wait: 'Odhadované čekání: asi {n} min',
   waitShort: 'Odhadované čekání: méně než minuta',
   waiting: 'Hledáme pro vás odborníka…',
   with: 'Chatujete s: {name}',
@@ -329,6 +341,7 @@ const cs: Strings = {
   offTitle: 'Zanechte nám zprávu',
   offClosed: 'Právě máme zavřeno. Zanechte zprávu a odpovíme vám e-mailem.',
   offBusy: 'Všichni odborníci jsou právě vytížení. Zanechte zprávu a odpovíme vám e-mailem.',
+  offNobody: 'Právě nikdo není online. Zanechte zprávu a odpovíme vám e-mailem.',
   offMissed: 'Omlouváme se, nikdo nestihl odpovědět. Zanechte zprávu a odpovíme vám e-mailem.',
   email: 'E-mail',
   name: 'Jméno (nepovinné)',
@@ -354,14 +367,15 @@ const fa: Strings = {
   cancel: 'انصراف',
   leave: 'خروج از صف',
   online0: 'اکنون هیچ کارشناسی آنلاین نیست',
-  online1: 'اکنون ۱ کارشناس آنلاین است',
-  onlineN: 'اکنون {n} کارشناس آنلاین هستند',
+  onlineN: { one: 'اکنون {n} کارشناس آنلاین است', other: 'اکنون {n} کارشناس آنلاین هستند' },
   closedNow: 'فروشگاه‌های ما اکنون بسته هستند',
+  busyNow: 'همه کارشناسان ما اکنون مشغول هستند',
   store: 'کدام فروشگاه؟',
   dept: 'کدام بخش؟',
   anyDept: 'اولین کارشناس آزاد',
   closed: 'بسته',
   nobody: 'کسی آنلاین نیست',
+  busy: 'همه مشغول\u200cاند',
   avail: '{n} آنلاین',
   question: 'پرسش شما',
   placeholder: 'هر سؤالی دارید بپرسید…',
@@ -369,7 +383,7 @@ const fa: Strings = {
   starting: 'در حال اتصال شما…',
   about: 'در حال دیدن',
   queue: 'شما نفر {n} در صف هستید',
-  wait: 'زمان انتظار تقریبی: حدود {m} دقیقه',
+  wait: 'زمان انتظار تقریبی: حدود {n} دقیقه',
   waitShort: 'زمان انتظار تقریبی: کمتر از یک دقیقه',
   waiting: 'در حال یافتن کارشناس برای شما…',
   with: 'گفتگو با {name}',
@@ -398,6 +412,7 @@ const fa: Strings = {
   offTitle: 'برای ما پیام بگذارید',
   offClosed: 'اکنون بسته هستیم. پیام بگذارید تا با ایمیل پاسخ دهیم.',
   offBusy: 'همه کارشناسان ما اکنون مشغول هستند. پیام بگذارید تا با ایمیل پاسخ دهیم.',
+  offNobody: 'اکنون هیچ\u200cکس آنلاین نیست. پیام بگذارید تا با ایمیل پاسخ دهیم.',
   offMissed: 'متأسفیم، کسی به‌موقع پاسخ نداد. پیام بگذارید تا با ایمیل پاسخ دهیم.',
   email: 'ایمیل',
   name: 'نام (اختیاری)',
@@ -416,8 +431,38 @@ const fa: Strings = {
 
 export const STRINGS: Record<string, Strings> = { en, sv, de, el, cs, fa };
 
-export function t(s: Strings, key: keyof Strings, vars?: Record<string, string | number>): string {
-  let out = s[key] || en[key];
-  if (vars) for (const k in vars) out = out.split('{' + k + '}').join(String(vars[k]));
+const rules: Record<string, Intl.PluralRules> = {};
+/** The plural category of `n` in `lang` ("one", "few", …). */
+export function pluralOf(lang: string, n: number): string {
+  try {
+    return (rules[lang] = rules[lang] || new Intl.PluralRules(lang)).select(n);
+  } catch {
+    return n === 1 ? 'one' : 'other';
+  }
+}
+
+/** The message for `key`; a plural message takes the form for `vars.n` in `lang`. */
+export function t(s: Strings, key: keyof Strings, vars?: Record<string, string | number>, lang = 'en'): string {
+  let m = s[key] || en[key];
+  if (typeof m !== 'string') {
+    const n = Number(vars && vars.n);
+    m = (m as any)[pluralOf(lang, n)] || m.other;
+  }
+  let out = m as string;
+  if (vars) {
+    for (const k in vars) {
+      const v = vars[k];
+      out = out.split('{' + k + '}').join(typeof v === 'number' ? num(lang, v) : v);
+    }
+  }
   return out;
+}
+
+/** A number with the language's digits and grouping (Persian digits in `fa`). */
+export function num(lang: string, n: number): string {
+  try {
+    return new Intl.NumberFormat(lang).format(n);
+  } catch {
+    return String(n);
+  }
 }

@@ -15,18 +15,12 @@ type Foot = 'compose' | 'rate' | 'rated' | 'none';
 function mount(host: Host): PanelApi {
   adopt(host.shadow, PANEL_CSS);
   let S: Strings = STRINGS[host.locale] || STRINGS.en;
-  const t = (k: keyof Strings, v?: Record<string, string | number>) => tr(S, k, v);
-  const num = (n: number) => {
-    try {
-      return new Intl.NumberFormat(host.locale).format(n);
-    } catch {
-      return String(n);
-    }
-  };
+  // Numbers in `v` are formatted for the language; a plural message takes the form for `v.n`.
+  const t = (k: keyof Strings, v?: Record<string, string | number>) => tr(S, k, v, host.locale);
   const d = host.config.display || {};
   const stores: StoreInfo[] = host.config.stores || [];
   let openState = false;
-  let offlineReason: 'closed' | 'no_experts' | 'missed' | null = null;
+  let offlineReason: 'closed' | 'no_experts' | 'busy' | 'missed' | null = null;
   let offlineEmail = '';
   let forceOffline = false;
   let view: View | null = null;
@@ -51,7 +45,7 @@ function mount(host: Host): PanelApi {
       if (!own && m.kind !== 'system') announce(m);
     },
     onUnavailable: (reason) => {
-      offlineReason = reason === 'closed' ? 'closed' : 'no_experts';
+      offlineReason = reason === 'closed' || reason === 'busy' ? reason : 'no_experts';
       forceOffline = true;
       render();
     },
@@ -161,8 +155,15 @@ function mount(host: Host): PanelApi {
     // A demo offers only its own store, but the server counts the whole merchant's experts: count
     // no more than that store has (summed over its departments, which may share experts).
     let here = 0;
-    for (const s of stores) if (s.open) for (const x of s.departments) here += x.experts_available || 0;
-    return { open: a.open, experts_available: Math.min(a.experts_available, here) };
+    let on = 0;
+    for (const s of stores) {
+      if (!s.open) continue;
+      for (const x of s.departments) {
+        here += x.experts_available || 0;
+        on += x.experts_online || 0;
+      }
+    }
+    return { open: a.open, experts_available: Math.min(a.experts_available, here), experts_online: Math.min(a.experts_online || 0, on) };
   }
   /** On a demo page, who is there is fetched again on every open (the page may be old by then). */
   function refreshDemo() {
@@ -195,7 +196,7 @@ function mount(host: Host): PanelApi {
     if (forceOffline) return 'offline';
     const a = availability();
     if (!a.open || !a.experts_available) {
-      offlineReason = a.open ? 'no_experts' : 'closed';
+      offlineReason = !a.open ? 'closed' : a.experts_online ? 'busy' : 'no_experts';
       return 'offline';
     }
     return 'start';
@@ -226,7 +227,7 @@ function mount(host: Host): PanelApi {
     else if (v === 'chat' && c && c.store) sub.textContent = c.store.name + (c.department ? ' · ' + c.department.name : '');
     else {
       const a = availability();
-      sub.textContent = !a.open ? t('closedNow') : !a.experts_available ? t('online0') : a.experts_available === 1 ? t('online1') : t('onlineN', { n: num(a.experts_available) });
+      sub.textContent = !a.open ? t('closedNow') : a.experts_available ? t('onlineN', { n: a.experts_available }) : a.experts_online ? t('busyNow') : t('online0');
     }
     // confirm
     confirmBar.hidden = !confirmEnd || !(v === 'chat' && c && isOpen(c));
@@ -237,8 +238,11 @@ function mount(host: Host): PanelApi {
         h('button', { type: 'button', class: 'fw-text-btn', onclick: () => { confirmEnd = false; render(); endBtn.focus(); } }, t('cancel')),
       );
     } else if (confirmBar.hidden) confirmBar.replaceChildren();
-    // connection
-    connBar.textContent = client.conn === 'offline' ? t('reconnecting') : '';
+    // connection: a quiet notice (role=status) while the socket is down or coming back
+    const down = client.reconnecting() ? t('reconnecting') : '';
+    if (connBar.textContent !== down) {
+      connBar.replaceChildren(...(down ? [h('span', { class: 'fw-spinner fw-spinner-small', 'aria-hidden': 'true' }), down] : []));
+    }
     if (v === 'chat') renderChat();
     if (v === 'start') {
       const btn = body.querySelector('.fw-start') as HTMLButtonElement | null;
@@ -289,8 +293,16 @@ function mount(host: Host): PanelApi {
         } catch { /* unknown currency */ }
       }
     }
+    // Without a usable picture (none, not https, or it fails to load) the card keeps its shape
+    // with a neutral tile, so it looks meant.
+    const tile = () => h('span', { class: 'fw-card-ph', 'aria-hidden': 'true' }, svg(ICON.bag));
+    let pic: HTMLElement = tile();
+    if (img) {
+      pic = h('img', { src: img, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+      pic.addEventListener('error', () => pic.replaceWith(tile()), { once: true });
+    }
     return h('div', { class: 'fw-card' + (compact ? ' fw-card-compact' : '') },
-      img ? h('img', { src: img, alt: '', loading: 'lazy' }) : null,
+      pic,
       h('div', { class: 'fw-card-text' },
         h('strong', { dir: 'auto' }, p.name),
         price ? h('span', { class: 'fw-price' }, price) : null,
@@ -310,48 +322,76 @@ function mount(host: Host): PanelApi {
       h('label', { for: id }, h('span', { class: 'fw-opt-name', dir: 'auto' }, label), note ? h('span', { class: 'fw-opt-note' + (ok && !disabled ? ' fw-ok' : '') }, note) : null));
   }
 
-  function buildStart(): Node {
+  // The start form's choices. The store and department follow the page's context
+  // (setContext, at any time) until the shopper picks one themselves.
+  const picked: { store: string | null; dept: string | null } = { store: null, dept: null };
+  let redrawStart: (() => void) | null = null;
+
+  /** Where a chat started now would go: the shopper's choice, else the context's, else the
+   *  open store with someone to answer (and the department the context names, if any). */
+  function target(): { store?: StoreInfo; dept: string; fixedStore: boolean; fixedDept: boolean } {
     const ctx = host.context;
-    const fixedStore = ctx.store_id && stores.find((s) => s.id === ctx.store_id);
-    let store: StoreInfo | undefined =
-      fixedStore || stores.find((s) => s.open && s.departments.some((x) => x.experts_available > 0)) || stores.find((s) => s.open) || stores[0];
-    // A department named in the context (e.g. the product's category) is preselected.
-    const byName = (st: StoreInfo | undefined) => {
-      const want = (ctx.department || '').trim().toLowerCase();
-      const hit = want && st ? st.departments.find((x) => x.name.trim().toLowerCase() === want) : undefined;
-      return hit ? hit.id : '';
-    };
-    let dept = ctx.department_id && store && store.departments.some((x) => x.id === ctx.department_id) ? ctx.department_id : byName(store);
+    const fixed = ctx.store_id ? stores.find((s) => s.id === ctx.store_id) : undefined;
+    const store = fixed || stores.find((s) => s.id === picked.store) ||
+      stores.find((s) => s.open && s.departments.some((x) => x.experts_available > 0)) || stores.find((s) => s.open) || stores[0];
+    const has = (id: string | null | undefined) => !!id && !!store && store.departments.some((x) => x.id === id);
+    const want = (ctx.department || '').trim().toLowerCase();
+    const byName = want && store ? store.departments.find((x) => x.name.trim().toLowerCase() === want) : undefined;
+    const fixedDept = has(ctx.department_id);
+    const dept = fixedDept ? ctx.department_id! : picked.dept !== null && (picked.dept === '' || has(picked.dept)) ? picked.dept : byName ? byName.id : '';
+    return { store, dept, fixedStore: !!fixed, fixedDept };
+  }
+
+  function buildStart(): Node {
+    const about = h('div', { class: 'fw-about' });
+    const storeBox = h('div');
     const deptBox = h('div');
-    const drawDepts = () => {
+    const note = (x: { experts_available: number; experts_online?: number }) =>
+      x.experts_available ? t('avail', { n: x.experts_available }) : x.experts_online ? t('busy') : t('nobody');
+    const draw = () => {
+      const ctx = host.context;
+      const tg = target();
+      const store = tg.store;
+      const dept = tg.dept;
+      // Keep keyboard focus on the same control across a redraw.
+      const focused = host.shadow.activeElement as HTMLElement | null;
+      const focusId = focused && form.contains(focused) && (storeBox.contains(focused) || deptBox.contains(focused)) ? focused.id : '';
+      about.replaceChildren(...(ctx.product && ctx.product.name ? [h('span', { class: 'fw-label' }, t('about')), productCard(ctx.product, true)] : []));
+      about.hidden = !about.firstChild;
+      storeBox.replaceChildren();
+      if (stores.filter((s) => s.open).length > 1 && !tg.fixedStore) {
+        storeBox.appendChild(h('fieldset', { class: 'fw-field' },
+          h('legend', null, t('store')),
+          stores.map((s) => {
+            const best = s.departments.reduce((a, x) => (x.experts_available > a.experts_available || (!a.experts_available && (x.experts_online || 0) > (a.experts_online || 0)) ? x : a), { experts_available: 0, experts_online: 0 } as { experts_available: number; experts_online?: number });
+            return radio('store', s.id, s.name, !s.open ? t('closed') : note(best), best.experts_available > 0, s === store, !s.open, () => {
+              picked.store = s.id;
+              picked.dept = null;
+              draw();
+            });
+          })));
+      }
       deptBox.replaceChildren();
-      if (!store || store.departments.length < 2 || (ctx.department_id && dept)) return;
-      deptBox.appendChild(h('fieldset', { class: 'fw-field' },
-        h('legend', null, t('dept')),
-        h('div', { class: 'fw-chips' },
-          radio('dept', 'any', t('anyDept'), '', false, !dept, false, () => (dept = ''), true),
-          store.departments.map((x) => radio('dept', x.id, x.name, x.experts_available ? t('avail', { n: num(x.experts_available) }) : t('nobody'), x.experts_available > 0, dept === x.id, false, () => (dept = x.id), true)))));
+      if (store && store.departments.length > 1 && !tg.fixedDept) {
+        deptBox.appendChild(h('fieldset', { class: 'fw-field' },
+          h('legend', null, t('dept')),
+          h('div', { class: 'fw-chips' },
+            radio('dept', 'any', t('anyDept'), '', false, !dept, false, () => (picked.dept = ''), true),
+            store.departments.map((x) => radio('dept', x.id, x.name, note(x), x.experts_available > 0, dept === x.id, false, () => (picked.dept = x.id), true)))));
+      }
+      const again = focusId ? (form.querySelector('#' + focusId) as HTMLElement | null) : null;
+      if (again) again.focus({ preventScroll: true } as FocusOptions);
     };
-    drawDepts();
     const text = h('textarea', { id: 'fw-q', rows: '3', maxlength: '4000', placeholder: t('placeholder') });
     const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
       h('p', { class: 'fw-greeting', dir: 'auto' }, greetingFor(d.greeting, host.locale) || t('chat')),
-      ctx.product && ctx.product.name ? h('div', { class: 'fw-about' }, h('span', { class: 'fw-label' }, t('about')), productCard(ctx.product, true)) : null,
-      stores.filter((s) => s.open).length > 1 && !fixedStore
-        ? h('fieldset', { class: 'fw-field' },
-          h('legend', null, t('store')),
-          stores.map((s) => {
-            const n = s.departments.reduce((a, x) => Math.max(a, x.experts_available || 0), 0);
-            return radio('store', s.id, s.name, !s.open ? t('closed') : n ? t('avail', { n: num(n) }) : t('nobody'), n > 0, s === store, !s.open, () => {
-              store = s;
-              dept = byName(s);
-              drawDepts();
-            });
-          }))
-        : null,
+      about,
+      storeBox,
       deptBox,
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-q', class: 'fw-label' }, t('question')), text),
       h('button', { type: 'submit', class: 'fw-btn fw-start' }, t('start')));
+    draw();
+    redrawStart = draw;
     text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
@@ -362,7 +402,9 @@ function mount(host: Host): PanelApi {
       e.preventDefault();
       if (client.isRequesting()) return;
       lastQuestion = text.value;
-      client.requestChat({ store_id: store && store.id, department_id: dept || undefined, text: text.value, context: currentContext() });
+      // Routed by the context as it is now (it may have changed since the form was drawn).
+      const tg = target();
+      client.requestChat({ store_id: tg.store && tg.store.id, department_id: tg.dept || undefined, text: text.value, context: currentContext() });
     });
     return form;
   }
@@ -381,7 +423,7 @@ function mount(host: Host): PanelApi {
     const msg = h('textarea', { id: 'fw-off-msg', rows: '4', maxlength: '4000', required: true, value: (firstOwn && firstOwn.body) || lastQuestion });
     const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
       h('h3', { class: 'fw-h3' }, t('offTitle')),
-      h('p', { class: 'fw-muted' }, reason === 'closed' ? t('offClosed') : reason === 'missed' ? t('offMissed') : t('offBusy')),
+      h('p', { class: 'fw-muted' }, reason === 'closed' ? t('offClosed') : reason === 'missed' ? t('offMissed') : reason === 'busy' ? t('offBusy') : t('offNobody')),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-email', class: 'fw-label' }, t('email')), email),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-name', class: 'fw-label' }, t('name')), name),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-off-msg', class: 'fw-label' }, t('message')), msg),
@@ -457,7 +499,8 @@ function mount(host: Host): PanelApi {
       h('div', { class: 'fw-bubble' },
         h('span', { class: 'fw-sr' }, who + ': '),
         m.kind === 'product' && m.product
-          ? [m.body ? h('p', { dir: 'auto' }, linkify(m.body)) : null, productCard(m.product)]
+          // The card carries the name; a body that only repeats it is not shown again.
+          ? [m.body && m.body.trim() !== m.product.name.trim() ? h('p', { dir: 'auto' }, linkify(m.body)) : null, productCard(m.product)]
           : h('div', { dir: 'auto' }, linkify(m.body))),
       timeText ? h('span', { class: 'fw-time' }, timeText) : null);
   }
@@ -477,8 +520,8 @@ function mount(host: Host): PanelApi {
       const parts = queueBar.children[1].children;
       const strong = parts[0] as HTMLElement;
       const wait = parts[1] as HTMLElement;
-      strong.textContent = q ? t('queue', { n: num(q.position) }) : t('waiting');
-      wait.textContent = q ? (q.estimated_wait_s < 60 ? t('waitShort') : t('wait', { m: num(Math.round(q.estimated_wait_s / 60)) })) : '';
+      strong.textContent = q ? t('queue', { n: q.position }) : t('waiting');
+      wait.textContent = q ? (q.estimated_wait_s < 60 ? t('waitShort') : t('wait', { n: Math.round(q.estimated_wait_s / 60) })) : '';
       (queueBar.lastChild as HTMLElement).textContent = t('leave');
     } else {
       queueBar.hidden = true;
@@ -584,7 +627,7 @@ function mount(host: Host): PanelApi {
       h('legend', { class: 'fw-h3' }, t('rateQ')),
       [1, 2, 3, 4, 5].map((n) => {
         const id = 'fw-star-' + n;
-        const lab = h('label', { for: id, title: t('star', { n: num(n) }) }, svg(ICON.star), h('span', { class: 'fw-sr' }, t('star', { n: num(n) })));
+        const lab = h('label', { for: id, title: t('star', { n }) }, svg(ICON.star), h('span', { class: 'fw-sr' }, t('star', { n })));
         stars.push(lab);
         return [h('input', { type: 'radio', name: 'fw-score', id, value: String(n), class: 'fw-sr-input', onchange: () => { score = n; paint(); } }), lab];
       }));
@@ -639,6 +682,8 @@ function mount(host: Host): PanelApi {
   }
 
   window.addEventListener('online', () => client.nudge());
+  // The browser knows the network is gone before the socket does: say so at once.
+  window.addEventListener('offline', () => client.drop());
   window.addEventListener('storage', (e) => {
     if (e.key === 'fw:' + host.merchant) client.fromOtherTab(e.newValue);
   });
@@ -660,6 +705,7 @@ function mount(host: Host): PanelApi {
     close: () => close(true),
     isOpen: () => openState,
     update() {
+      if (view === 'start' && redrawStart) redrawStart();
       if (host.identity !== identity) {
         identity = host.identity;
         client.identify(identity);
