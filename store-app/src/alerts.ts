@@ -79,6 +79,6 @@ export function alertOffer(o: Offer | null, count: number, message = false) {
   if (document.hidden) {
     const where = [o.store?.name, o.department?.name].filter(Boolean).join(' · ');
     const body = [where, o.first_message].filter(Boolean).join('\n');
-    void showNotification(count > 1 ? t('notify.offers', { n: count }) : t('notify.offer'), body, 'fw-offer');
+    void showNotification(t('notify.offers', { n: Math.max(1, count) }), body, 'fw-offer');
   }
 }

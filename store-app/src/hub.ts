@@ -40,7 +40,8 @@ export interface Offer {
   /** Local: set when the offer was withdrawn, shown briefly before it disappears. */
   gone?: string; claiming?: boolean;
 }
-export interface Status { available: boolean; max_chats: number; store_ids: string[]; department_ids: string[]; active_chats?: number }
+/** The server's `status`: sent after `set_status` and whenever the chat count or cap changes. */
+export interface Status { available: boolean; max_chats: number; store_ids: string[]; department_ids: string[]; active_chats?: number; max_chats_limit?: number }
 export interface StoreInfo { id: string; name: string; departments: Ref[] }
 export interface Outgoing { conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string }
 export interface Contact { shopper_id: string; name?: string | null; email?: string | null; last_chat_at?: number | null; conversations?: number }
@@ -613,9 +614,12 @@ export class Hub {
 
   // ---- actions ----------------------------------------------------------------------------
 
+  /** Ask the server; the switches follow at once, the chat count and cap only as the server
+   *  answers (it may hold the cap to the merchant's limit). Offline, nothing changes. */
   setStatus(patch: Partial<Status>) {
-    if (this.state.status) { this.state.status = { ...this.state.status, ...patch }; this.emit(); }
-    this.send({ type: 'set_status', ...patch });
+    if (!this.send({ type: 'set_status', ...patch })) { this.notify('offline'); return; }
+    const { max_chats: _cap, active_chats: _active, max_chats_limit: _limit, ...shown } = patch;
+    if (this.state.status) { this.state.status = { ...this.state.status, ...shown }; this.emit(); }
   }
 
   claim(id: string) {

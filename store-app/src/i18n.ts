@@ -1,5 +1,5 @@
 // Translations. English is the reference; every language has the same keys (checked by tsc).
-import { en } from './lang/en';
+import { en, type Plural } from './lang/en';
 import { sv } from './lang/sv';
 import { de } from './lang/de';
 import { el } from './lang/el';
@@ -43,10 +43,28 @@ export function setLang(l: Lang) {
 }
 export function onLang(fn: () => void) { listeners.add(fn); return () => { listeners.delete(fn); }; }
 
+const pluralRules = new Map<string, Intl.PluralRules>();
+/** The plural category of `n` in the current language ("one", "few", …). */
+export function pluralOf(n: number): Intl.LDMLPluralRule {
+  let r = pluralRules.get(lang);
+  if (!r) { r = new Intl.PluralRules(lang); pluralRules.set(lang, r); }
+  return r.select(n);
+}
+
+/** The message for `key` with `{x}` filled in (numbers formatted for the language). A plural
+ *  message takes the form for `vars.count`, else `vars.n`. */
 export function t(key: Key, vars?: Record<string, string | number>): string {
-  let s: string = (LANGS[lang] as Messages)[key] ?? en[key] ?? key;
-  if (vars) for (const [k, v] of Object.entries(vars)) s = s.split(`{${k}}`).join(String(v));
+  const m = ((LANGS[lang] as Messages)[key] ?? en[key] ?? key) as string | Plural;
+  let s = typeof m === 'string' ? m : m[pluralOf(Number(vars?.count ?? vars?.n))] ?? m.other;
+  if (vars) {
+    for (const [k, v] of Object.entries(vars)) s = s.split(`{${k}}`).join(typeof v === 'number' ? num(v) : v);
+  }
   return s;
+}
+
+/** A count in the language's digits and grouping. */
+export function num(n: number): string {
+  try { return new Intl.NumberFormat(lang).format(n); } catch { return String(n); }
 }
 
 /** Elapsed time as m:ss or h:mm:ss (digits stay Latin for quick reading). */

@@ -56,9 +56,10 @@ export const en = {
   'avail.maxChats': 'Chats at once',
   'avail.where': 'Stores and departments',
   'avail.whereHelp': 'Choose none to work everywhere you are assigned.',
-  'avail.active': '{n} of {max} chats',
+  'avail.active': { one: '{n} of {max} chat', other: '{n} of {max} chats' },
   'avail.noStores': 'Your store names arrive when you are connected.',
   'avail.done': 'Done',
+  'avail.limit': { one: 'Your manager allows up to {n} chat at once.', other: 'Your manager allows up to {n} chats at once.' },
 
   'conn.connecting': 'Connecting…',
   'conn.reconnecting': 'Reconnecting… Nothing is lost; messages go out when you are back.',
@@ -69,6 +70,9 @@ export const en = {
   'home.away': 'You are away. Switch to Available to get new chats.',
   'home.myChats': 'My chats',
   'home.noChats': 'No open chats.',
+  'home.ended': 'Recently ended',
+  'home.clearEnded': 'Clear',
+  'home.clearEndedLabel': 'Clear recently ended chats',
 
   'offer.claim': 'Claim chat',
   'offer.claiming': 'Claiming…',
@@ -90,8 +94,7 @@ export const en = {
   'offer.viewed': 'Viewed',
   'offer.before': 'Before',
 
-  'notify.offer': 'A shopper is waiting',
-  'notify.offers': '{n} shoppers are waiting',
+  'notify.offers': { one: '{n} shopper is waiting', other: '{n} shoppers are waiting' },
   'notify.message': 'New message from a shopper',
   'notify.ask': 'Get a notification when a shopper is waiting and the app is in the background?',
   'notify.enable': 'Turn on',
@@ -161,8 +164,7 @@ export const en = {
   'contacts.noMatch': 'No contact matches.',
   'contacts.off': 'Contacts are turned off for your account.',
   'contacts.last': 'Last chat {date}',
-  'contacts.count': '{n} chats',
-  'contacts.count1': '1 chat',
+  'contacts.count': { one: '{n} chat', other: '{n} chats' },
   'contacts.history': 'Past conversations',
   'contacts.noHistory': 'No past conversations.',
   'contacts.anonymous': 'Anonymous shopper',
@@ -187,4 +189,7 @@ export const en = {
   'profile.vibrate': 'Vibrate for new chats',
   'profile.logout': 'Sign out',
 };
-export type Messages = Record<keyof typeof en, string>;
+/** A message that depends on a count: one form per plural category of the language
+ *  (`Intl.PluralRules`; English one/other, Czech one/few/many/other), `other` as fallback. */
+export interface Plural { zero?: string; one?: string; two?: string; few?: string; many?: string; other: string }
+export type Messages = Record<keyof typeof en, string | Plural>;

@@ -15,9 +15,11 @@ function safeHttps(url?: string | null): string | null {
 export function ProductCard({ p }: { p: Product }) {
   const href = safeHttps(p.url);
   const img = safeHttps(p.image_url);
+  // A picture that cannot be shown (none, not https, or it fails to load) leaves a tile.
+  const [failed, setFailed] = useState(false);
   return (
     <div class="product-card">
-      {img ? <img src={img} alt="" loading="lazy" referrerpolicy="no-referrer" /> : <span class="product-ph" aria-hidden="true"><Icon name="product" /></span>}
+      {img && !failed ? <img src={img} alt="" loading="lazy" referrerpolicy="no-referrer" onError={() => setFailed(true)} /> : <span class="product-ph" aria-hidden="true"><Icon name="product" /></span>}
       <div>
         <p class="product-name" dir="auto">{p.name}</p>
         {p.price !== undefined && p.price !== null && p.price !== '' ? <p class="product-price">{money(p.price, p.currency)}</p> : null}

@@ -51,7 +51,7 @@ export function Contacts() {
                   {c.email ? <span class="chat-row-where"><bdi>{c.email}</bdi></span> : null}
                   <span class="chat-row-last">
                     {c.last_chat_at ? t('contacts.last', { date: date(c.last_chat_at) }) : ''}
-                    {typeof c.conversations === 'number' ? ` · ${c.conversations === 1 ? t('contacts.count1') : t('contacts.count', { n: c.conversations })}` : ''}
+                    {typeof c.conversations === 'number' ? ` · ${t('contacts.count', { n: c.conversations })}` : ''}
                   </span>
                 </span>
               </button></li>

@@ -11,6 +11,12 @@ const GONE: Record<string, Key> = {
   taken: 'offer.taken', at_capacity: 'offer.atCapacity', not_eligible: 'offer.notEligible',
 };
 
+/** The waiting time's colour: calm at first, amber after 30 s, red after 90 s (a shopper who
+ *  has waited that long is close to being missed). */
+export function waitClass(ms: number): 'fresh' | 'warn' | 'late' {
+  return ms >= 90_000 ? 'late' : ms >= 30_000 ? 'warn' : 'fresh';
+}
+
 export function OfferCard({ o, now }: { o: Offer; now: number }) {
   const where = [o.store?.name, o.department?.name].filter(Boolean).join(' · ');
   const reason = o.reason && o.reason !== 'new' ? t(`offer.reason.${o.reason}` as Key) : '';
@@ -23,7 +29,7 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
     <li class={`offer${o.gone ? ' gone' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
       <div class="offer-top">
         <h3 id={titleId} class="offer-where">{where || t('chat.shopper')}</h3>
-        <span class="offer-wait">
+        <span class={`offer-wait ${waitClass(now - o.waiting_since)}`}>
           <span class="sr-only">{t('offer.waiting', { time: elapsed(now - o.waiting_since) })}</span>
           <span aria-hidden="true">{elapsed(now - o.waiting_since)}</span>
         </span>
@@ -96,7 +102,8 @@ export function AvailabilitySheet({ onClose }: { onClose: () => void }) {
   const stores: StoreInfo[] = s.stores;
   const selectedDeps = new Set(st?.department_ids ?? []);
   const selectedStores = new Set(st?.store_ids ?? []);
-  const max = s.me?.max_chats ?? st?.max_chats ?? 20;
+  // The most the merchant allows (the server says, and holds set_status to it).
+  const limit = st?.max_chats_limit ?? s.me?.max_chats ?? 20;
   const toggleStore = (id: string, on: boolean) => {
     const ids = new Set(selectedStores);
     if (on) ids.add(id); else ids.delete(id);
@@ -115,10 +122,11 @@ export function AvailabilitySheet({ onClose }: { onClose: () => void }) {
           <label for="max-chats">{t('avail.maxChats')}</label>
           <div class="stepper">
             <button type="button" class="btn small" aria-label="−" disabled={!st || st.max_chats <= 1} onClick={() => hub.setStatus({ max_chats: (st?.max_chats ?? 1) - 1 })}>−</button>
-            <input id="max-chats" type="number" inputMode="numeric" min={1} max={Math.max(1, Math.min(20, max))} value={st?.max_chats ?? ''}
-              onChange={(e) => { const n = Number((e.currentTarget as HTMLInputElement).value); if (n >= 1 && n <= 20) hub.setStatus({ max_chats: n }); }} />
-            <button type="button" class="btn small" aria-label="+" disabled={!st || st.max_chats >= 20} onClick={() => hub.setStatus({ max_chats: (st?.max_chats ?? 1) + 1 })}>+</button>
+            <input id="max-chats" type="number" inputMode="numeric" min={1} max={Math.max(1, Math.min(20, limit))} value={st?.max_chats ?? ''} aria-describedby="max-chats-help"
+              onChange={(e) => { const n = Number((e.currentTarget as HTMLInputElement).value); if (n >= 1 && n <= Math.min(20, limit)) hub.setStatus({ max_chats: n }); }} />
+            <button type="button" class="btn small" aria-label="+" disabled={!st || st.max_chats >= Math.min(20, limit)} onClick={() => hub.setStatus({ max_chats: (st?.max_chats ?? 1) + 1 })}>+</button>
           </div>
+          <p class="help" id="max-chats-help">{t('avail.limit', { n: Math.min(20, limit) })}</p>
         </div>
         <fieldset class="where">
           <legend>{t('avail.where')}</legend>
@@ -143,7 +151,12 @@ export function AvailabilitySheet({ onClose }: { onClose: () => void }) {
 export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
   const s = useHub();
   const now = useTick(1000);
-  const chats = [...s.chats.values()].sort((a, b) => (b.conv.claimed_at ?? b.conv.created_at) - (a.conv.claimed_at ?? a.conv.created_at));
+  const all = [...s.chats.values()];
+  // Open chats first; a chat that ended or is no longer this expert's moves to "Recently ended"
+  // (kept on this device until cleared or the app reloads).
+  const isOpen = (c: Chat) => c.conv.status === 'claimed' && !c.left;
+  const chats = all.filter(isOpen).sort((a, b) => (b.conv.claimed_at ?? b.conv.created_at) - (a.conv.claimed_at ?? a.conv.created_at));
+  const ended = all.filter((c) => !isOpen(c)).sort((a, b) => (b.conv.ended_at ?? b.conv.claimed_at ?? b.conv.created_at) - (a.conv.ended_at ?? a.conv.claimed_at ?? a.conv.created_at));
   const away = s.status && !s.status.available;
   const live = s.offers.filter((o) => !o.gone).length;
   return (
@@ -153,7 +166,7 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
         <h2 id="offers-h">{t('home.offers')} {s.offers.filter((o) => !o.gone).length ? <span class="count">{s.offers.filter((o) => !o.gone).length}</span> : null}</h2>
         {away ? <p class="card hint">{t('home.away')}</p> : null}
         {s.offers.length === 0 && !away ? <p class="empty">{t('home.noOffers')}</p> : null}
-        <p class="sr-only" role="status">{live ? (live > 1 ? t('notify.offers', { n: live }) : t('notify.offer')) : ''}</p>
+        <p class="sr-only" role="status">{live ? t('notify.offers', { n: live }) : ''}</p>
         <ul class="offers">
           {s.offers.map((o) => <OfferCard key={o.conversation_id} o={o} now={now} />)}
         </ul>
@@ -164,6 +177,15 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
           <ul class="chat-list">{chats.map((c) => <ChatRow key={c.conv.id} chat={c} onOpen={() => onOpenChat(c.conv.id)} />)}</ul>
         )}
       </section>
+      {ended.length ? (
+        <section aria-labelledby="ended-h" class="section ended">
+          <div class="section-head">
+            <h2 id="ended-h">{t('home.ended')}</h2>
+            <button type="button" class="btn small" aria-label={t('home.clearEndedLabel')} onClick={() => { for (const c of ended) hub.closeChat(c.conv.id); }}>{t('home.clearEnded')}</button>
+          </div>
+          <ul class="chat-list">{ended.map((c) => <ChatRow key={c.conv.id} chat={c} onOpen={() => onOpenChat(c.conv.id)} />)}</ul>
+        </section>
+      ) : null}
     </>
   );
 }
@@ -172,12 +194,12 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
 export function AvailabilityBar({ onSettings }: { onSettings: () => void }) {
   const s = useHub();
   const st = s.status;
-  const active = st?.active_chats ?? [...s.chats.values()].filter((c) => c.conv.status === 'claimed' && !c.left).length;
+  // Always the server's numbers: it sends `status` whenever they change.
   return (
     <div class={`avail-bar${st?.available ? ' on' : ''}`}>
       <Toggle id="avail-switch" ariaLabel={t('avail.switch')} checked={!!st?.available} onChange={(v) => { unlockAudio(); hub.setStatus({ available: v }); }}
         label={<><span class="avail-state">{st?.available ? t('avail.available') : t('avail.away')}</span>
-          {st ? <span class="avail-count">{t('avail.active', { n: active, max: st.max_chats })}</span> : null}</>} />
+          {st && typeof st.active_chats === 'number' ? <span class="avail-count">{t('avail.active', { n: st.active_chats, max: st.max_chats, count: st.max_chats })}</span> : null}</>} />
       <button type="button" class="icon-btn" onClick={onSettings} aria-label={t('avail.settings')}><Icon name="sliders" /></button>
     </div>
   );

@@ -61,6 +61,7 @@ export async function admin(base, password) {
     get: (p) => api(base, 'GET', p, { cookie }),
     post: (p, body) => api(base, 'POST', p, { cookie, csrf, body }),
     put: (p, body) => api(base, 'PUT', p, { cookie, csrf, body }),
+    patch: (p, body) => api(base, 'PATCH', p, { cookie, csrf, body }),
   };
 }
 
