@@ -12,6 +12,7 @@ const watch = process.argv.includes('--watch');
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
 copyFileSync(join(root, 'src', 'index.html'), join(out, 'index.html'));
+copyFileSync(join(root, 'src', 'favicon.svg'), join(out, 'favicon.svg'));
 
 const options = {
   entryPoints: [

@@ -16,7 +16,17 @@ export interface Account {
   active: boolean;
   created_at: number;
 }
-export interface Session { account: Account; csrf_token: string }
+/** `time_zone`: the IANA zone the merchant's figures are cut in (null for the operator). */
+export interface Session { account: Account; csrf_token: string; time_zone?: string | null }
+
+const HINT = 'fw_signed_in';
+/** Whether this browser holds a session (the server's readable hint cookie). */
+export function signedInHint(): boolean {
+  return document.cookie.split(';').some((c) => c.trim() === HINT + '=1');
+}
+export function forgetSignedInHint() {
+  document.cookie = `${HINT}=; Max-Age=0; path=/; SameSite=Lax`;
+}
 export interface Merchant { id: string; name: string; active: boolean; created_at: number }
 export interface Interval { open: string; close: string }
 export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
@@ -44,6 +54,8 @@ export interface DisplaySettings {
 export interface RoutingSettings {
   contact_first_s: number; reoffer_every_s: number; missed_after_s: number;
   unanswered_reoffer_s: number; attribution_window_days: number;
+  /** IANA zone for Analytics and metrics.csv; null = the first store's. */
+  report_timezone?: string | null;
 }
 export interface SavedReply { id: string; shortcut: string; title: string; body: string; updated_at: number }
 export interface Shopper { id: string; name?: string | null; email?: string | null; created_at: number; last_seen_at: number }
@@ -160,14 +172,16 @@ export interface Metrics {
 }
 export type Grain = 'minute' | 'hour' | 'day';
 export interface Analytics {
-  from: number; to: number; grain: Grain; currencies: string[];
+  /** `time_zone`: the IANA zone whose days and hours the buckets are. */
+  from: number; to: number; grain: Grain; currencies: string[]; time_zone?: string;
   totals: Metrics;
   series: { bucket: number; metrics: Metrics }[];
   experts: { expert_id: string; name: string; metrics: Metrics }[];
   stores: { store_id: string; name: string; metrics: Metrics }[];
 }
-export interface LiveStore { store_id: string; name: string; waiting: number; active: number; experts_available: number }
-export interface Live { at: number; waiting: number; active: number; experts_available: number; stores: LiveStore[] }
+/** `experts_available`: able to take a chat now; `experts_online`: switched on, busy or not. */
+export interface LiveStore { store_id: string; name: string; waiting: number; active: number; experts_available: number; experts_online?: number }
+export interface Live { at: number; waiting: number; active: number; experts_available: number; experts_online?: number; stores: LiveStore[] }
 
 export type OrderStatus = 'placed' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded';
 export interface Order {
@@ -186,7 +200,9 @@ export interface JourneyConversation {
   department_name: string | null; expert_id: string | null; expert_name: string | null; created_at: number;
   claimed_at: number | null; ended_at: number | null; rating: number | { score: number; comment?: string | null } | null; messages: number;
 }
-export interface Journey { shopper: Shopper; page_views: PageView[]; events: JourneyEvent[]; conversations: JourneyConversation[]; orders: Order[] }
+/** An expert who is (`until` null) or was the shopper's contact. */
+export interface ShopperContact { expert_id: string; expert_name: string; since: number; last_chat_at: number; until?: number | null }
+export interface Journey { shopper: Shopper; page_views: PageView[]; events: JourneyEvent[]; conversations: JourneyConversation[]; orders: Order[]; contacts?: ShopperContact[] }
 
 export interface ApiCall {
   id: string; api_key_id: string; api_key_name: string; method: string; path: string;

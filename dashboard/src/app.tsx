@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, onUnauthorized, setCsrf, type Account, type Module, type Session } from './api';
+import { api, ApiError, forgetSignedInHint, onUnauthorized, setCsrf, signedInHint, type Account, type Module, type Session } from './api';
+import { setReportZone } from './components/filters';
 import { applyLang, I18nContext, loadLang, makeI18n, rememberLang, type Lang } from './i18n';
 import { Layout, type NavItem } from './components/layout';
 import { ToastProvider, Loading } from './components/ui';
@@ -48,15 +49,20 @@ export function App({ initial }: { initial: Lang }) {
   useEffect(() => { document.title = i18n.t('app.name'); }, [i18n]);
 
   useEffect(() => {
-    api.get<Session>('auth/session', { quiet401: true }).then(
-      (s) => { setCsrf(s.csrf_token); setSession(s); },
-      () => setSession(null),
-    );
+    // The server sets a readable `fw_signed_in` cookie beside the session cookie: without it
+    // there is no session to ask for, and a signed-out visit makes no failing request.
+    if (!signedInHint()) { setSession(null); } else {
+      api.get<Session>('auth/session', { quiet401: true }).then(
+        (s) => { setCsrf(s.csrf_token); setReportZone(s.time_zone); setSession(s); },
+        () => { forgetSignedInHint(); setSession(null); },
+      );
+    }
     return onUnauthorized(() => { setCsrf(''); setSession((s) => { if (s) setExpired(true); return null; }); });
   }, []);
 
   const signedIn = (s: Session) => {
     setCsrf(s.csrf_token);
+    setReportZone(s.time_zone);
     setExpired(false);
     setSession(s);
   };

@@ -147,12 +147,14 @@ export class Expert extends Peer {
 
 /** A shopper's widget, over the real protocol. */
 export class Shopper extends Peer {
-  static async connect(fw) {
+  /** `token`: a returning shopper's (from an earlier `welcome`). */
+  static async connect(fw, token) {
     const s = new Shopper();
     await s.open(`${fw.url.replace(/^http/, 'ws')}/ws/shopper?merchant=${fw.merchantId}&v=1`);
-    s.send({ type: 'hello', locale: 'en' });
+    s.send(token ? { type: 'hello', locale: 'en', token } : { type: 'hello', locale: 'en' });
     s.welcome = await s.next((f) => f.type === 'welcome');
     s.id = s.welcome.shopper_id;
+    s.token = s.welcome.token;
     return s;
   }
   viewed(page_url, page_title, product) { this.send({ type: 'context', page_url, page_title, product }); }

@@ -4,6 +4,7 @@
 import { useEffect, useId, useMemo, useRef, useState } from 'preact/hooks';
 import type { Grain } from '../api';
 import { useI18n } from '../i18n';
+import { getReportZone } from './filters';
 
 export interface Series { key: string; label: string; values: (number | null)[]; cls: string }
 
@@ -32,7 +33,7 @@ export function tickIndices(buckets: number[], grain: Grain, max: number): numbe
     return buckets.map((_, i) => i).filter((i) => i % every === 0);
   }
   const span = buckets[n - 1] - buckets[0];
-  const minutes = (b: number) => { const d = new Date(b); return d.getHours() * 60 + d.getMinutes(); };
+  const minutes = minutesInZone;
   if (grain === 'hour' && span > 86_400_000) {
     const midnights = buckets.map((b, i) => (minutes(b) === 0 ? i : -1)).filter((i) => i >= 0);
     const every = Math.max(1, Math.ceil(midnights.length / Math.max(1, max)));
@@ -46,21 +47,35 @@ export function tickIndices(buckets: number[], grain: Grain, max: number): numbe
   return [0];
 }
 
-/** Formats a bucket start for the grain: day buckets are UTC days, the others local times. */
+/** Minutes past local midnight in the report's time zone (the merchant's, as the server cut it). */
+function minutesInZone(b: number): number {
+  const parts = zoneClock().formatToParts(new Date(b));
+  const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
+  return (get('hour') % 24) * 60 + get('minute');
+}
+let clockFmt: { zone: string | undefined; f: Intl.DateTimeFormat } | null = null;
+function zoneClock(): Intl.DateTimeFormat {
+  const zone = getReportZone();
+  if (!clockFmt || clockFmt.zone !== zone) clockFmt = { zone, f: new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: zone }) };
+  return clockFmt.f;
+}
+
+/** Formats a bucket start for the grain, in the report's time zone (days start at its midnight). */
 export function useBucketLabel(grain: Grain, spanMs: number) {
   const { lang } = useI18n();
+  const timeZone = getReportZone();
   return useMemo(() => {
     const long = grain === 'day'
-      ? new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone: 'UTC' })
-      : new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short' });
+      ? new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone })
+      : new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeStyle: 'short', timeZone });
     // Axis labels: dates for day buckets and for hour buckets over several days (ticks at midnight).
     const short = grain === 'day'
-      ? new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', timeZone: 'UTC' })
+      ? new Intl.DateTimeFormat(lang, { month: 'short', day: 'numeric', timeZone })
       : spanMs > 86_400_000
-        ? new Intl.DateTimeFormat(lang, { weekday: 'short', day: 'numeric' })
-        : new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit' });
+        ? new Intl.DateTimeFormat(lang, { weekday: 'short', day: 'numeric', timeZone })
+        : new Intl.DateTimeFormat(lang, { hour: '2-digit', minute: '2-digit', timeZone });
     return { long: (ms: number) => long.format(new Date(ms)), short: (ms: number) => short.format(new Date(ms)) };
-  }, [grain, spanMs, lang]);
+  }, [grain, spanMs, lang, timeZone]);
 }
 
 export function TimeChart({ title, buckets, grain, series, format, axisFormat, kind = 'line', now, emptyText }: {

@@ -13,26 +13,41 @@ export interface Filters { range: Preset; from: string; to: string; store: strin
 
 const DAY = 86_400_000;
 
-/** YYYY-MM-DD of a local date. */
+// Days are calendar dates in the merchant's report time zone (the session's `time_zone`): the
+// server cuts days and hours there, so "today" is the merchant's today wherever the viewer is.
+// Dates are kept as UTC midnights (pure calendar arithmetic, no clock changes in between).
+let reportZone: string | undefined;
+export function setReportZone(z: string | null | undefined) {
+  try { new Intl.DateTimeFormat('en', { timeZone: z || undefined }); reportZone = z || undefined; } catch { reportZone = undefined; }
+}
+/** The IANA zone figures are shown in (undefined: the browser's own). */
+export function getReportZone(): string | undefined { return reportZone; }
+
+/** YYYY-MM-DD of a calendar date (a UTC midnight). */
 export function isoDay(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return `${d.getUTCFullYear()}-${p(d.getUTCMonth() + 1)}-${p(d.getUTCDate())}`;
 }
 function parseDay(s: string): Date | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
   if (!m) return null;
-  const d = new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
   return isNaN(d.getTime()) ? null : d;
 }
-function addDays(d: Date, n: number) { const x = new Date(d); x.setDate(x.getDate() + n); return x; }
+function addDays(d: Date, n: number) { return new Date(d.getTime() + n * DAY); }
+/** Today's date in the report zone, as a UTC midnight. */
+export function todayIn(now = new Date()): Date {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone: reportZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  return parseDay(parts) ?? new Date(Date.UTC(now.getFullYear(), now.getMonth(), now.getDate()));
+}
 
 export function filtersFromQuery(q: URLSearchParams, fallback: Preset = '7d'): Filters {
   const r = q.get('range');
   const range = (PRESETS as string[]).includes(r ?? '') ? (r as Preset) : fallback;
-  const today = isoDay(new Date());
+  const today = isoDay(todayIn());
   return {
     range,
-    from: q.get('from') ?? (range === 'custom' ? isoDay(addDays(new Date(), -6)) : ''),
+    from: q.get('from') ?? (range === 'custom' ? isoDay(addDays(todayIn(), -6)) : ''),
     to: q.get('to') ?? (range === 'custom' ? today : ''),
     store: q.get('store') ?? '',
     dept: q.get('dept') ?? '',
@@ -50,15 +65,15 @@ export function filtersToQuery(f: Filters): Record<string, string> {
 }
 
 /**
- * The half-open interval [from, to) in ms for the filters, in the browser's time zone: whole local
- * days, ending at the next midnight. null with a reason when a custom range is not valid.
+ * The calendar days of the filters, first and last (inclusive), as UTC midnights: whole days in
+ * the report zone. An error when a custom range is not valid.
  */
 export function rangeOf(f: Filters, now = new Date()): { from: number; to: number } | { error: 'order' | 'missing' | 'tooLong' } {
-  const midnight = new Date(now.getFullYear(), now.getMonth(), now.getDate());
-  const end = addDays(midnight, 1);
-  if (f.range === 'today') return { from: midnight.getTime(), to: end.getTime() };
-  if (f.range === '7d') return { from: addDays(midnight, -6).getTime(), to: end.getTime() };
-  if (f.range === '30d') return { from: addDays(midnight, -29).getTime(), to: end.getTime() };
+  const today = todayIn(now);
+  const end = addDays(today, 1);
+  if (f.range === 'today') return { from: today.getTime(), to: end.getTime() };
+  if (f.range === '7d') return { from: addDays(today, -6).getTime(), to: end.getTime() };
+  if (f.range === '30d') return { from: addDays(today, -29).getTime(), to: end.getTime() };
   const a = parseDay(f.from), b = parseDay(f.to);
   if (!a || !b) return { error: 'missing' };
   if (a > b) return { error: 'order' };
@@ -67,11 +82,15 @@ export function rangeOf(f: Filters, now = new Date()): { from: number; to: numbe
   return { from: a.getTime(), to: to.getTime() };
 }
 
-/** API query parameters for the filters (from/to in ms, ids), or null when the range is invalid. */
+/**
+ * API query parameters for the filters: `from`/`to` as dates (the server starts each at midnight
+ * in `tz`, `to` exclusive), the zone, the ids; null when the range is invalid.
+ */
 export function apiParams(f: Filters): URLSearchParams | null {
   const r = rangeOf(f);
   if ('error' in r) return null;
-  const p = new URLSearchParams({ from: String(r.from), to: String(r.to) });
+  const p = new URLSearchParams({ from: isoDay(new Date(r.from)), to: isoDay(new Date(r.to)) });
+  if (reportZone) p.set('tz', reportZone);
   if (f.store) p.set('store_id', f.store);
   if (f.dept) p.set('department_id', f.dept);
   if (f.expert) p.set('expert_id', f.expert);
@@ -123,7 +142,7 @@ export function FilterBar({ value, onChange, stores, experts, idPrefix, children
   const range = rangeOf(f);
   const err = 'error' in range ? range.error : null;
   const store = stores.find((s) => s.id === f.store);
-  const fmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium' });
+  const fmt = new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone: 'UTC' });
   const shown = 'error' in range ? '' : `${fmt.format(new Date(range.from))} – ${fmt.format(new Date(range.to - 1))}`;
   // Keep an id that is not among the options visible (e.g. an expert with no activity yet).
   const storeOpts = f.store && !store ? [...stores, { id: f.store, name: f.store, departments: [] }] : stores;
@@ -138,7 +157,7 @@ export function FilterBar({ value, onChange, stores, experts, idPrefix, children
           {PRESETS.map((p) => (
             <label key={p} class={'seg-radio' + (f.range === p ? ' on' : '')}>
               <input type="radio" name={idPrefix + '-range'} value={p} checked={f.range === p}
-                onChange={() => set(p === 'custom' && !f.from ? { range: p, from: isoDay(addDays(new Date(), -6)), to: isoDay(new Date()) } : { range: p })} />
+                onChange={() => set(p === 'custom' && !f.from ? { range: p, from: isoDay(addDays(todayIn(), -6)), to: isoDay(todayIn()) } : { range: p })} />
               <span>{t(('filters.preset.' + p) as 'filters.preset.today')}</span>
             </label>
           ))}

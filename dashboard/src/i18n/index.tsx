@@ -1,6 +1,6 @@
 import { createContext } from 'preact';
 import { useContext } from 'preact/hooks';
-import { en, type Messages } from './en';
+import { en, type Messages, type Plural } from './en';
 
 export type { Messages };
 export type Key = keyof Messages;
@@ -69,8 +69,11 @@ export type T = (key: Key | (string & {}), vars?: Record<string, string | number
 export function makeT(lang: Lang): T {
   const msgs = CATALOG[lang] ?? en;
   const nf = new Intl.NumberFormat(lang);
+  const rules = new Intl.PluralRules(lang);
   return (key, vars) => {
-    let s: string = (msgs as Record<string, string>)[key] ?? (en as Record<string, string>)[key] ?? key;
+    const m = (msgs as Record<string, string | Plural>)[key] ?? (en as Record<string, string | Plural>)[key] ?? key;
+    // A count's text: the form for `count` (else `n`) in this language's plural rules.
+    let s: string = typeof m === 'string' ? m : m[rules.select(Number(vars?.count ?? vars?.n))] ?? m.other;
     if (vars) {
       s = s.replace(/\{(\w+)\}/g, (m, name) => {
         const v = vars[name];

@@ -74,7 +74,7 @@ export function AnalyticsPage({ query, account }: { query: URLSearchParams; acco
         <div class={'analytics' + (stale ? ' is-stale' : '')} aria-busy={busy || undefined}>
           <p class="as-of muted small">
             {busy ? <span class="spinner inline" aria-hidden="true" /> : <Icon name="clock" size={16} />}
-            <span>{t('analytics.grain.' + data.grain)} · {fetchedAt ? t('analytics.updatedAt', { time: i.time(fetchedAt, true) }) : ''}</span>
+            <span>{t('analytics.grain.' + data.grain)}{data.time_zone ? <> · <span data-zone={data.time_zone}>{t('analytics.zone', { zone: data.time_zone })}</span></> : null} · {fetchedAt ? t('analytics.updatedAt', { time: i.time(fetchedAt, true) }) : ''}</span>
             {error ? <span class="field-error">{t('analytics.refreshFailed')}</span> : null}
           </p>
           {filters.expert && <p class="hint expert-note"><Icon name="alert" size={16} />{t('analytics.expertNote')}</p>}
@@ -121,13 +121,15 @@ function LiveStrip({ live, state }: { live: Live | null; state: LiveState }) {
             <div data-live="waiting"><dt>{t('live.waiting')}</dt><dd>{num(live.waiting)}</dd></div>
             <div data-live="active"><dt>{t('live.active')}</dt><dd>{num(live.active)}</dd></div>
             <div data-live="experts"><dt>{t('live.expertsAvailable')}</dt><dd>{num(live.experts_available)}</dd></div>
+            {live.experts_online !== undefined && <div data-live="online"><dt>{t('live.expertsOnline')}</dt><dd>{num(live.experts_online)}</dd></div>}
           </dl>
+          <p class="hint small live-hint">{t('live.availableHint')}</p>
           {live.stores.length > 0 && (
             <ul class="live-stores" aria-label={t('live.perStore')}>
               {live.stores.map((s) => (
                 <li key={s.store_id}>
                   <span class="strong">{s.name}</span>
-                  <span class="muted">{t('live.storeLine', { waiting: s.waiting, active: s.active, experts: s.experts_available })}</span>
+                  <span class="muted">{t('live.storeLine', { waiting: s.waiting, active: s.active, experts: s.experts_available })}{s.experts_online !== undefined ? ' · ' + t('live.storeOnline', { n: s.experts_online }) : ''}</span>
                 </li>
               ))}
             </ul>

@@ -1,7 +1,7 @@
 // A shopper's journey (Shoppers page): page views and chat events on one timeline, then their
 // conversations and orders.
 import { useState } from 'preact/hooks';
-import { api, type Journey, type JourneyConversation, type JourneyEvent, type PageView } from '../api';
+import { api, type Journey, type JourneyConversation, type JourneyEvent, type PageView, type ShopperContact } from '../api';
 import { useI18n, type Key } from '../i18n';
 import { Badge, LoadError, Loading, useAsync } from '../components/ui';
 import { Icon } from '../components/icons';
@@ -57,6 +57,7 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
 
   return (
     <>
+      <ContactSection contacts={j.contacts ?? []} />
       <section class="card" aria-labelledby="journey-title">
         <h2 id="journey-title">{t('journey.title')}</h2>
         <dl class="journey-counts">
@@ -171,5 +172,27 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
         )}
       </section>
     </>
+  );
+}
+
+/** Who the shopper's contact expert is (offered their chats first), and who was before. */
+function ContactSection({ contacts }: { contacts: ShopperContact[] }) {
+  const { t, date } = useI18n();
+  const current = contacts.find((c) => !c.until);
+  const earlier = contacts.filter((c) => c.until);
+  return (
+    <section class="card" aria-labelledby="contact-title">
+      <h2 id="contact-title">{t('shoppers.contact')}</h2>
+      <p data-contact="current">{current ? t('shoppers.contactSince', { name: current.expert_name, date: date(current.since) }) : <span class="muted">{t('shoppers.contactNone')}</span>}</p>
+      {earlier.length > 0 && (
+        <>
+          <h3 class="small-heading">{t('shoppers.earlier')}</h3>
+          <ul class="plain-list" data-contact="earlier">
+            {earlier.map((c) => <li key={c.expert_id}>{t('shoppers.earlierItem', { name: c.expert_name, date: date(c.until!) })}</li>)}
+          </ul>
+        </>
+      )}
+      <p class="hint">{t('shoppers.contactRule')}</p>
+    </section>
   );
 }

@@ -182,7 +182,7 @@ function ReplyDialog({ reply, onClose, onSaved }: { reply: SavedReply | 'new' | 
         <TextField name="shortcut" label={t('replies.shortcut')} hint={t('replies.shortcutHint')} value={shortcut} onValue={setShortcut}
           error={f.errors.shortcut} class="narrow mono" dir="ltr" autocomplete="off" spellcheck={false} />
         <TextField name="title" label={t('replies.titleField')} value={title} onValue={setTitle} error={f.errors.title} />
-        <Field name="body" label={t('replies.body')} hint={t('replies.bodyHint', { n: body.length, max: MAX_BODY })} error={f.errors.body}>
+        <Field name="body" label={t('replies.body')} hint={t('replies.bodyHint', { n: body.length, max: MAX_BODY, count: MAX_BODY })} error={f.errors.body}>
           {({ id, describedBy, invalid }) => (
             <textarea id={id} rows={6} value={body} dir="auto" aria-describedby={describedBy} aria-invalid={invalid || undefined}
               onInput={(e) => setBody((e.target as HTMLTextAreaElement).value)} />

@@ -1,5 +1,6 @@
-import { useEffect, useState } from 'preact/hooks';
-import { api, type DisplaySettings, type RoutingSettings } from '../api';
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import { api, type DisplaySettings, type RoutingSettings, type Session } from '../api';
+import { setReportZone } from '../components/filters';
 import { LANGUAGES, useI18n, type Key } from '../i18n';
 import { href } from '../router';
 import { ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField, UnsavedNote, useAsync, useFormErrors, useToast, useUnsaved } from '../components/ui';
@@ -292,7 +293,13 @@ function RoutingForm() {
   const [v, setV] = useState<Record<string, string> | null>(null);
   const [busy, setBusy] = useState(false);
   const f = useFormErrors();
-  useEffect(() => { if (data) setV(Object.fromEntries(Object.entries(data).map(([k, x]) => [k, String(x)]))); }, [data]);
+  const asText = (r: RoutingSettings) => Object.fromEntries(Object.entries(r).map(([k, x]) => [k, x === null || x === undefined ? '' : String(x)]));
+  useEffect(() => { if (data) setV(asText(data)); }, [data]);
+  const zones = useMemo(() => {
+    const all: string[] = (Intl as any).supportedValuesOf ? (Intl as any).supportedValuesOf('timeZone') : [];
+    const cur = v?.report_timezone;
+    return cur && !all.includes(cur) ? [cur, ...all] : all;
+  }, [v?.report_timezone]);
   if (loading && !data) return <Loading />;
   if (error) return <LoadError error={error} retry={reload} />;
   if (!v) return <Loading />;
@@ -303,9 +310,12 @@ function RoutingForm() {
     if (local.length) { f.setLocal(local); return; }
     setBusy(true);
     try {
-      const body = Object.fromEntries(ROUTING_FIELDS.map((x) => [x.key, Number(v[x.key])]));
+      const body: Record<string, unknown> = Object.fromEntries(ROUTING_FIELDS.map((x) => [x.key, Number(v[x.key])]));
+      body.report_timezone = v.report_timezone || null;
       const r = await api.put<RoutingSettings>('settings/routing', body);
-      if (r && typeof r === 'object') setV(Object.fromEntries(Object.entries(r).map(([k, x]) => [k, String(x)])));
+      if (r && typeof r === 'object') setV(asText(r));
+      // Analytics follows the new zone (the server resolves "automatic" to the first store's).
+      api.get<Session>('auth/session').then((s) => setReportZone(s.time_zone), () => {});
       toast(t('common.saved'));
     } catch (x) { f.fromError(x); }
     finally { setBusy(false); }
@@ -327,6 +337,15 @@ function RoutingForm() {
             )}
           </Field>
         ))}
+        <Field name="report_timezone" label={t('routing.report_timezone')} hint={t('routing.report_timezoneHint')} error={f.errors.report_timezone}>
+          {({ id, describedBy, invalid }) => (
+            <select id={id} value={v.report_timezone ?? ''} aria-describedby={describedBy} aria-invalid={invalid || undefined}
+              onChange={(e) => setV({ ...v, report_timezone: (e.target as HTMLSelectElement).value })}>
+              <option value="">{t('routing.zoneAuto')}</option>
+              {zones.map((z) => <option key={z} value={z}>{z.replace(/_/g, ' ')}</option>)}
+            </select>
+          )}
+        </Field>
       </div>
       <div class="form-actions">
         <button type="submit" class="btn btn-primary" disabled={busy}>{t('common.saveChanges')}</button>

@@ -58,7 +58,7 @@ export function ShoppersPage() {
             <div><dt>{t('shoppers.id')}</dt><dd><code>{shopper.id}</code> <CopyButton text={shopper.id} class="btn btn-ghost btn-small" /></dd></div>
             <div><dt>{t('shoppers.email')}</dt><dd>{shopper.email || '—'}</dd></div>
             <div><dt>{t('shoppers.firstSeen')}</dt><dd>{dateTime(shopper.created_at)}</dd></div>
-            <div><dt>{t('shoppers.lastSeen')}</dt><dd>{dateTime(shopper.last_seen_at)}</dd></div>
+            <div><dt>{t('shoppers.lastSeen')}</dt><dd data-ms={shopper.last_seen_at}>{dateTime(shopper.last_seen_at)}</dd></div>
           </dl>
           <form class="stack identify" onSubmit={identify} noValidate>
             <h3>{t('shoppers.identify')}</h3>
