@@ -379,6 +379,8 @@ function mount(host: Host): PanelApi {
             radio('dept', 'any', t('anyDept'), '', false, !dept, false, () => (picked.dept = ''), true),
             store.departments.map((x) => radio('dept', x.id, x.name, note(x), x.experts_available > 0, dept === x.id, false, () => (picked.dept = x.id), true)))));
       }
+      storeBox.hidden = !storeBox.firstChild;
+      deptBox.hidden = !deptBox.firstChild;
       const again = focusId ? (form.querySelector('#' + focusId) as HTMLElement | null) : null;
       if (again) again.focus({ preventScroll: true } as FocusOptions);
     };
