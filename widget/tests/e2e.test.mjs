@@ -257,7 +257,8 @@ test('an expert who leaves before the shopper starts: unavailable → offline fo
     await page.fill(W.question, 'Anyone there?');
     await page.click(W.start);
     await page.waitForSelector('floorwalker-widget #fw-email');
-    assert.match(await text(page, W.panel), /All our experts are busy/);
+    assert.match(await text(page, W.panel), /Nobody is online right now/);
+    assert.match(await text(page, 'floorwalker-widget .fw-sub'), /No experts online/, 'the header agrees with the form');
     assert.equal(await page.locator('floorwalker-widget #fw-off-msg').inputValue(), 'Anyone there?');
 
     // Missed: an expert is online but nobody claims within missed_after_s.

@@ -46,6 +46,13 @@ function mount(host: Host): PanelApi {
     },
     onUnavailable: (reason) => {
       offlineReason = reason === 'closed' || reason === 'busy' ? reason : 'no_experts';
+      // What the server just said is newer than the availability we had: the header agrees.
+      const a = client.availability || host.config.availability;
+      client.availability = {
+        open: reason !== 'closed' && !!(a && a.open),
+        experts_available: 0,
+        experts_online: reason === 'busy' ? Math.max(1, (a && a.experts_online) || 0) : 0,
+      };
       forceOffline = true;
       render();
     },
