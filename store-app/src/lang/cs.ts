@@ -83,7 +83,7 @@ export const cs: Messages = {
   'offer.noMessage': 'Zatím bez zprávy',
   'offer.viewed': 'Zobrazeno',
   'offer.before': 'Předtím',
-  'notify.offers': { one: 'Čeká {n} zákazník', few: 'Čekají {n} zákazníci', many: 'Čeká {n} zákazníka', other: 'Čeká {n} zákazníků' },
+  'notify.offers': { one: 'Čeká jeden zákazník', few: 'Čekají {n} zákazníci', many: 'Čeká {n} zákazníka', other: 'Čeká {n} zákazníků' },
   'notify.message': 'Nová zpráva od zákazníka',
   'notify.ask': 'Chcete dostat upozornění, když zákazník čeká a aplikace běží na pozadí?',
   'notify.enable': 'Zapnout',

@@ -83,7 +83,7 @@ export const de: Messages = {
   'offer.noMessage': 'Noch keine Nachricht',
   'offer.viewed': 'Angesehen',
   'offer.before': 'Davor',
-  'notify.offers': { one: '{n} Kunde wartet', other: '{n} Kunden warten' },
+  'notify.offers': { one: 'Ein Kunde wartet', other: '{n} Kunden warten' },
   'notify.message': 'Neue Nachricht von einem Kunden',
   'notify.ask': 'Benachrichtigung erhalten, wenn ein Kunde wartet und die App im Hintergrund ist?',
   'notify.enable': 'Einschalten',

@@ -83,7 +83,7 @@ export const el: Messages = {
   'offer.noMessage': 'Κανένα μήνυμα ακόμη',
   'offer.viewed': 'Είδε',
   'offer.before': 'Πριν',
-  'notify.offers': { one: '{n} πελάτης περιμένει', other: '{n} πελάτες περιμένουν' },
+  'notify.offers': { one: 'Ένας πελάτης περιμένει', other: '{n} πελάτες περιμένουν' },
   'notify.message': 'Νέο μήνυμα από πελάτη',
   'notify.ask': 'Να λαμβάνετε ειδοποίηση όταν περιμένει πελάτης και η εφαρμογή είναι στο παρασκήνιο;',
   'notify.enable': 'Ενεργοποίηση',

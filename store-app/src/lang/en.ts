@@ -94,7 +94,7 @@ export const en = {
   'offer.viewed': 'Viewed',
   'offer.before': 'Before',
 
-  'notify.offers': { one: '{n} shopper is waiting', other: '{n} shoppers are waiting' },
+  'notify.offers': { one: 'A shopper is waiting', other: '{n} shoppers are waiting' },
   'notify.message': 'New message from a shopper',
   'notify.ask': 'Get a notification when a shopper is waiting and the app is in the background?',
   'notify.enable': 'Turn on',

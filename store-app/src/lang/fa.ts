@@ -83,7 +83,7 @@ export const fa: Messages = {
   'offer.noMessage': 'هنوز پیامی نیست',
   'offer.viewed': 'بازدید',
   'offer.before': 'پیش از آن',
-  'notify.offers': { one: '{n} خریدار منتظر است', other: '{n} خریدار منتظرند' },
+  'notify.offers': { one: 'یک خریدار منتظر است', other: '{n} خریدار منتظرند' },
   'notify.message': 'پیام تازه از خریدار',
   'notify.ask': 'وقتی خریداری منتظر است و اپ در پس‌زمینه است، اعلان دریافت کنید؟',
   'notify.enable': 'روشن کردن',

@@ -83,7 +83,7 @@ export const sv: Messages = {
   'offer.noMessage': 'Inget meddelande än',
   'offer.viewed': 'Tittade på',
   'offer.before': 'Innan',
-  'notify.offers': { one: '{n} kund väntar', other: '{n} kunder väntar' },
+  'notify.offers': { one: 'En kund väntar', other: '{n} kunder väntar' },
   'notify.message': 'Nytt meddelande från en kund',
   'notify.ask': 'Vill du få en avisering när en kund väntar och appen ligger i bakgrunden?',
   'notify.enable': 'Slå på',
