@@ -21,7 +21,9 @@ async function shopPage(path = '/shop/index.html', opts = {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
   const page = await context.newPage();
   page.errors = [];
+  page.failed = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('response', (r) => { if (r.status() >= 400) page.failed.push(`${r.status()} ${r.url()}`); });
   await page.goto(fw.url + path);
   await page.waitForSelector(W.launcher);
   return { context, page };
@@ -84,6 +86,7 @@ test('setContext after the panel loaded: the open form shows the product, presel
   assert.equal(log.split('Strand Bluetooth Speaker').length - 1, 1, log);
   assert.equal(await page.locator('floorwalker-widget .fw-log img').count(), 0, 'no broken picture left');
   assert.deepEqual(page.errors, []);
+  assert.deepEqual(page.failed, [], 'no failed request on the sample shop (its icon included)');
   expert.send({ type: 'end', conversation_id: offer.conversation_id });
   await expert.next((f) => f.type === 'conversation' && f.conversation.status === 'ended');
   await context.close();
