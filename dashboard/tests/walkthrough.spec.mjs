@@ -104,6 +104,16 @@ test('a signed-out visit makes no failing request and logs no error (the icon in
   expect(errors).toEqual([]);
 });
 
+test('a session from before the signed-in hint is still found (no new sign-in after an upgrade)', async ({ page, context }) => {
+  const res = await fetch(`${fw.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'admin@demo.example', password: fw.password }) });
+  const session = res.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c.startsWith('fw_session='));
+  const url = new URL(fw.url);
+  await context.addCookies([{ name: 'fw_session', value: session.slice('fw_session='.length), domain: url.hostname, path: '/', httpOnly: true, sameSite: 'Lax' }]);
+  await page.goto(dash(fw));
+  await page.locator('#sidebar nav a').first().waitFor({ state: 'attached' });
+  expect((await context.cookies()).some((c) => c.name === 'fw_signed_in' && c.value === '1')).toBe(true);
+});
+
 test('Live now: an approved expert with no stores is not available; busy is online, not available', async ({ page }) => {
   const pending = (await admin('GET', '/team/experts?status=pending')).items[0];
   await admin('POST', `/team/experts/${pending.id}/approve`);

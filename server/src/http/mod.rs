@@ -142,7 +142,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The built front ends (`<web_dir>/<app>/dist`), each a single-page app whose unknown paths
 /// fall back to its `index.html`. `/widget.js` is the loader merchants embed.
-fn front_ends(web_dir: &std::path::Path) -> Router<AppState> {
+fn front_ends(web_dir: &std::path::Path, secure_cookies: bool) -> Router<AppState> {
     use tower_http::services::{ServeDir, ServeFile};
     let spa = |name: &str| {
         let dist = web_dir.join(name).join("dist");
@@ -162,11 +162,40 @@ fn front_ends(web_dir: &std::path::Path) -> Router<AppState> {
         )
         .route("/shop/", axum::routing::get(public::shop))
         .route("/shop/{*path}", axum::routing::get(public::shop))
+        .layer(middleware::from_fn_with_state(secure_cookies, signed_in_hint))
+}
+
+/// A dashboard session from before the readable `fw_signed_in` hint existed (see
+/// `account::SIGNED_IN_HINT`): the dashboard's page gets the hint when the browser sends a
+/// session cookie without it, so the session is found without signing in again. (A stale
+/// session cookie costs one 401, after which the dashboard drops the hint.)
+async fn signed_in_hint(axum::extract::State(secure): axum::extract::State<bool>, req: Request, next: Next) -> Response {
+    let cookies: Vec<String> = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|c| c.split(';').map(|p| p.trim().to_owned()))
+        .collect();
+    let has = |name: &str| cookies.iter().any(|c| c.starts_with(name) && c[name.len()..].starts_with('='));
+    let add = req.uri().path().starts_with("/dashboard") && has(extract::SESSION_COOKIE) && !has(account::SIGNED_IN_HINT);
+    let mut res = next.run(req).await;
+    if add {
+        let cookie = format!(
+            "{}=1; Path=/; SameSite=Lax{}",
+            account::SIGNED_IN_HINT,
+            if secure { "; Secure" } else { "" }
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            res.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    res
 }
 
 pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
-    let web = front_ends(&state.config.web_dir);
+    let web = front_ends(&state.config.web_dir, state.config.secure_cookies);
     let request_id = HeaderName::from_static("x-request-id");
     let api = api.layer(middleware::from_fn_with_state(state.clone(), call_log::record));
     Router::new()
