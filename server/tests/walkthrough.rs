@@ -381,3 +381,35 @@ async fn demo_links_are_transliterated(b: Backend) {
     assert_eq!(s, StatusCode::OK);
     app.stop().await;
 }
+
+/// Two nodes (PostgreSQL and Redis): the expert is on B, the shopper on A ends the chat; the
+/// expert's node counts it and tells them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chat_ended_on_another_node_counts_for_the_expert() {
+    let redis = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()))
+    })
+    .await;
+    let (m, store, dep) = demo_target(&a).await;
+    let mut sara = common::expert_at(&b.url, "expert1@demo.example").await;
+    // Wait until node A sees the expert on B.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.hub.available_count(&m, Some(&store), Some(&dep)) == 0 {
+        assert!(Instant::now() < deadline, "node A never saw the expert on B");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (mut shopper, _, _) = common::shopper_at(&a.url, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "Across nodes").await;
+    assert_eq!(claim_counted(&mut sara, &id).await.active_chats, 1);
+    shopper.send(json!({"type": "end", "conversation_id": id})).await;
+    assert_eq!(next_status(&mut sara, "status after the end on node A").await.active_chats, 0);
+    b.stop().await;
+    a.stop().await;
+}

@@ -56,8 +56,15 @@ pub enum Envelope {
     Wake { n: String },
     /// Close every socket of this expert (deactivated, signed out everywhere).
     Kick { n: String, expert: String },
-    /// The merchant changed this expert (cap, assignments, features): read them again.
-    Expert { n: String, expert: String },
+    /// The merchant changed this expert (cap, assignments, features): read them again. With
+    /// `active` ≠ 0, one of their chats was claimed or ended on another node: count it (and send
+    /// them their `status`) where they are connected.
+    Expert {
+        n: String,
+        expert: String,
+        #[serde(default)]
+        active: i64,
+    },
     /// The merchant's rollups changed: live dashboards should refetch.
     Rolled { n: String, merchant: String },
     /// The merchant's settings or stores changed: drop what was cached of them.
@@ -363,7 +370,11 @@ impl Hub {
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
             Envelope::Wake { .. } => self.wake.notify_one(),
             Envelope::Kick { expert, .. } => self.kick_local(&expert),
-            Envelope::Expert { expert, .. } => self.refresh_expert_local(&expert).await,
+            Envelope::Expert { expert, active: 0, .. } => self.refresh_expert_local(&expert).await,
+            Envelope::Expert { expert, active, .. } => {
+                self.change_active(&expert, active);
+                self.wake.notify_one();
+            }
             Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));

@@ -696,6 +696,7 @@ impl Hub {
         self.tell_nodes(|n| super::cluster::Envelope::Expert {
             n,
             expert: expert.to_owned(),
+            active: 0,
         });
         self.refresh_expert_local(expert).await;
     }

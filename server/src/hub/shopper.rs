@@ -674,7 +674,17 @@ pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &Conver
                 hub.emit(&fresh, "ended", Some(now_ms() - fresh.claimed_at.unwrap_or(fresh.created_at)), None);
             }
             if let Some(e) = &row.expert_id {
-                hub.change_active(e, -1);
+                if hub.experts.contains_key(e) {
+                    hub.change_active(e, -1);
+                } else {
+                    // The shopper ended it on a node the expert is not connected to: their
+                    // node counts it and tells them.
+                    hub.tell_nodes(|n| super::cluster::Envelope::Expert {
+                        n,
+                        expert: e.clone(),
+                        active: -1,
+                    });
+                }
                 hub.push_backlog(e).await;
             }
         }
