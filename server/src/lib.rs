@@ -9,6 +9,7 @@
 //! - [`auth`] hashes passwords, mints and checks tokens, throttles logins.
 //! - [`domain`] holds the parsed, validated shapes of merchant data.
 //! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
+//! - [`outbound`] delivers e-mail, SMS and webhooks from the transactional outbox.
 
 pub mod analytics;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod outbound;
 pub mod protocol;
 pub mod storage;
 pub mod telemetry;

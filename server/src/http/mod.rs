@@ -10,7 +10,10 @@ pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod messaging;
 pub mod ops;
+pub mod outbox;
+pub mod outreach;
 pub mod public;
 pub mod realtime;
 pub mod saved_replies;
@@ -19,6 +22,7 @@ pub mod shoppers;
 pub mod store_app;
 pub mod stores;
 pub mod team;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +57,8 @@ pub struct AppState {
     pub calls: call_log::CallLog,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// E-mail, SMS and webhooks (composes outbox items, wakes the local worker).
+    pub outbound: crate::outbound::Outbound,
 }
 
 #[derive(OpenApi)]
@@ -75,10 +81,11 @@ pub struct AppState {
         (name = "settings", description = "Module Settings: display, origins, routing"),
         (name = "saved_replies", description = "Module Saved replies"),
         (name = "shoppers", description = "Module Shoppers"),
-        (name = "integrations", description = "Module Integrations: API keys and their call log"),
+        (name = "integrations", description = "Module Integrations: API keys and their call log, webhooks, the Outbox"),
         (name = "exports", description = "Module Exports: metrics, conversations and transcripts as CSV"),
         (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
+        (name = "shopper", description = "The shopper's own chats, with the shopper token the widget holds (or a signed e-mail link)"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +101,10 @@ impl Modify for SecuritySchemes {
         );
         c.add_security_scheme(
             "expert_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "shopper_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         c.add_security_scheme(
@@ -118,8 +129,14 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(exports::router())
         .merge(demos::router())
         .merge(api_keys::router())
+        .merge(webhooks::router())
+        .merge(outbox::router())
+        .merge(messaging::router())
+        .merge(outreach::router())
         .merge(public::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
+    crate::outbound::events::document(&mut openapi);
+    (router, openapi)
 }
 
 /// Count and time requests by route template (never by raw path, to bound label cardinality).
@@ -176,6 +193,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web)
         .merge(realtime::router())
         .merge(demos::public_router())
+        .merge(outreach::link_router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
