@@ -5,6 +5,8 @@
 //! when that variable is missing they fail, they never skip: CI must run both.
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use floorwalker::app::Application;
