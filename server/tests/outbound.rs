@@ -337,7 +337,7 @@ async fn a_gone_endpoint_is_disabled_and_private_targets_are_refused(b: Backend)
     let op = app.operator().await;
     let (_, admin) = app.merchant(&op, "Strict").await;
     for url in [
-        "http://hooks.example.com/x",
+        "http://hooks.invalid/x",
         "https://127.0.0.1/x",
         "https://10.0.0.5/x",
         "https://169.254.169.254/latest",
@@ -351,11 +351,11 @@ async fn a_gone_endpoint_is_disabled_and_private_targets_are_refused(b: Backend)
     let (s, v) = admin
         .post(
             "/api/v1/webhooks",
-            json!({"url": "https://hooks.example.com/x", "events": ["conversation.nope"]}),
+            json!({"url": "https://hooks.invalid/x", "events": ["conversation.nope"]}),
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    let (s, v) = admin.post("/api/v1/webhooks", json!({"url": "https://hooks.example.com/x"})).await;
+    let (s, v) = admin.post("/api/v1/webhooks", json!({"url": "https://hooks.invalid/x"})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
     assert!(
         !v["endpoint"]["events"].as_array().unwrap().contains(&json!("message.created")),
@@ -630,4 +630,128 @@ async fn two_nodes_deliver_each_message_once() {
     assert_eq!(rx.got().len(), 6, "each event once");
     b.stop().await;
     a.stop().await;
+}
+
+on_both_backends!(shoppers_and_experts_get_transcripts_and_links_reopen_the_chat);
+
+async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backend) {
+    let sink = SmtpSink::start().await;
+    let app = TestApp::spawn_with(b, |a| {
+        a.demo = true;
+        a.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        fast(Some(sink.url()))(a);
+    })
+    .await;
+    let (m, store, dep) = common::demo_target(&app).await;
+    let (mut expert, _) = common::expert_ws(&app, "expert1@demo.example").await;
+    let (mut shop, _, token) = common::shopper_ws(&app, &m, None).await;
+    let id = common::start_chat(&mut shop, &store, &dep, "Is the <b>X90</b> in stock?").await;
+    common::claim(&mut expert, &id).await;
+    expert
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "Yes, two left."}))
+        .await;
+    expert.until("ack", |o| matches!(o, floorwalker::protocol::Out::Ack { .. })).await;
+    let http = reqwest::Client::new();
+    let path = format!("{}/api/v1/public/conversations/{id}/transcript?merchant={m}", app.url);
+    // Download, as the shopper only.
+    let r = http.get(&path).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("Is the <b>X90</b> in stock?") && text.contains("Yes, two left."),
+        "{text}"
+    );
+    let html = http
+        .get(format!("{path}&format=html&lang=de"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("&lt;b&gt;X90") && html.contains("lang=\"de\""));
+    assert_eq!(http.get(&path).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let (_, _, stranger) = common::shopper_ws(&app, &m, None).await;
+    assert_eq!(
+        http.get(&path).bearer_auth(&stranger).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    // "E-mail me this chat", and the expert sends it from the store app.
+    let r = http
+        .post(format!(
+            "{}/api/v1/public/conversations/{id}/transcript/email?merchant={m}",
+            app.url
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"email": "kim@example.com", "language": "sv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let mails = sink.wait_for(3, 20).await;
+    let kim = mails.iter().find(|m| m.to == ["kim@example.com"]).unwrap();
+    assert!(kim.header("Subject").unwrap().contains("=?utf-8?") || kim.header("Subject").unwrap().contains("Din chatt"));
+    assert!(
+        kim.header("List-Unsubscribe").is_none(),
+        "a transcript the shopper asked for is transactional"
+    );
+    let login: Value = http
+        .post(format!("{}/api/v1/app/login", app.url))
+        .json(&json!({"email": "expert1@demo.example", "password": DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!("{}/api/v1/app/conversations/{id}/transcript", app.url))
+        .bearer_auth(login["token"].as_str().unwrap())
+        .json(&json!({"email": "sam@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    sink.wait_for(4, 20).await;
+    // A "continue the conversation" link re-issues the shopper's token for this chat.
+    let key = app.db.server_key("outbound_links").await.unwrap();
+    let conv = app
+        .db
+        .conversation(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id)
+        .await
+        .unwrap();
+    let claims = floorwalker::outbound::links::Claims::Reopen {
+        m: m.clone(),
+        c: id.clone(),
+        s: conv.shopper_id.clone(),
+        e: floorwalker::now_ms() + 60_000,
+    };
+    let link = floorwalker::outbound::links::sign(key.as_bytes(), &claims);
+    let (s, v) = app.client().post("/api/v1/public/reopen", json!({"token": link})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["token"], token.as_str());
+    assert_eq!(v["conversation_id"], id.as_str());
+    let expired = floorwalker::outbound::links::sign(
+        key.as_bytes(),
+        &floorwalker::outbound::links::Claims::Reopen {
+            m: m.clone(),
+            c: id.clone(),
+            s: conv.shopper_id.clone(),
+            e: floorwalker::now_ms() - 1,
+        },
+    );
+    assert_eq!(
+        app.client().post("/api/v1/public/reopen", json!({"token": expired})).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect.get(format!("{}/r/{link}", app.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()["location"].to_str().unwrap().ends_with(&format!("#fw-reopen={link}")));
+    app.stop().await;
 }
