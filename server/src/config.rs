@@ -125,7 +125,7 @@ impl std::str::FromStr for SmtpUrl {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let u = url::Url::parse(s).map_err(|_| "expected smtp://[user:pass@]host[:port] or smtps://…".to_owned())?;
-        if !matches!(u.scheme(), "smtp" | "smtps") || u.host_str().map_or(true, str::is_empty) {
+        if !matches!(u.scheme(), "smtp" | "smtps") || u.host_str().unwrap_or("").is_empty() {
             return Err("expected smtp://[user:pass@]host[:port] or smtps://…".into());
         }
         Ok(SmtpUrl(Secret::new(s)))
