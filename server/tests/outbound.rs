@@ -601,6 +601,37 @@ async fn a_node_killed_mid_delivery_sends_mail_once_and_webhooks_at_least_once(b
     db.drop_db().await;
 }
 
+on_both_backends!(a_node_killed_after_the_hand_off_does_not_send_twice);
+
+async fn a_node_killed_after_the_hand_off_does_not_send_twice(b: Backend) {
+    let db = common::TestDb::new(b).await;
+    let sink = SmtpSink::start().await;
+    let mut a = Node::start(&db.url, &sink.url(), true).await;
+    let admin = login(&a.url).await;
+    // Let the demo's own invitations go first.
+    until("the demo's mail", 20, async || (sink.mails().len() >= 2).then_some(())).await;
+    // The server keeps the message and the node dies before it hears so.
+    sink.set_mode(SmtpMode::StallAfterDot);
+    invite(&admin, &["kim@example.com"], "en").await;
+    until("the message kept, unanswered", 20, async || (sink.stalled() >= 1).then_some(())).await;
+    a.kill();
+    sink.set_mode(SmtpMode::Accept);
+    let b_node = Node::start(&db.url, &sink.url(), false).await;
+    let admin = login(&b_node.url).await;
+    let row = until("the new node to settle the message", 30, async || {
+        let r = outbox(&admin, "?recipient=kim@example.com").await.pop()?;
+        (r["status"] == "sent").then_some(r)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sink.mails().iter().filter(|m| m.to == ["kim@example.com"]).count(), 1, "not sent twice");
+    let (_, d) = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap())).await;
+    assert_eq!(d["unconfirmed"], true, "{d}");
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "one recorded attempt: the new node's settlement");
+    drop(b_node);
+    db.drop_db().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_deliver_each_message_once() {
     let sink = SmtpSink::start().await;

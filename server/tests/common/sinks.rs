@@ -56,6 +56,9 @@ pub enum SmtpMode {
     Accept,
     /// Hold every session after RCPT (never answer DATA) until the mode changes.
     StallBeforeData,
+    /// Keep the message when its final dot arrives, then never answer (the client cannot
+    /// know it was kept) until the mode changes.
+    StallAfterDot,
 }
 
 #[derive(Default)]
@@ -203,6 +206,13 @@ async fn session(sock: tokio::net::TcpStream, state: Arc<Mutex<SmtpState>>, mode
                 });
                 s.mails.len()
             };
+            if *mode.lock().unwrap() == SmtpMode::StallAfterDot {
+                state.lock().unwrap().stalled += 1;
+                while *mode.lock().unwrap() == SmtpMode::StallAfterDot {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                return Ok(());
+            }
             w.write_all(format!("250 2.0.0 ok queued as {n}\r\n").as_bytes()).await?;
         } else if upper.starts_with("QUIT") {
             w.write_all(b"221 bye\r\n").await?;
