@@ -104,8 +104,8 @@ async fn mail_goes_out_once_and_reads_the_same_in_the_outbox(b: Backend) {
         html.contains("dir=\"rtl\"") && html.contains("#aa3300"),
         "Persian, in the merchant's colour"
     );
-    assert_eq!(detail["attempts"].as_array().unwrap().len(), 1);
-    assert_eq!(detail["attempts"][0]["status_code"], 250);
+    assert_eq!(detail["attempt_log"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["attempt_log"][0]["status_code"], 250);
 
     // The same invitation again is the same message: nothing new goes out.
     let again = invite(&admin, &["kim@example.com"], "fa").await;
@@ -160,7 +160,7 @@ async fn mail_waits_out_an_smtp_outage_then_arrives_once(b: Backend) {
         (d["status"] == "sent").then_some(d)
     })
     .await;
-    let attempts = detail["attempts"].as_array().unwrap();
+    let attempts = detail["attempt_log"].as_array().unwrap();
     assert!(attempts.len() >= 4);
     assert!(attempts[..attempts.len() - 1].iter().all(|a| a["error"].is_string()));
     assert_eq!(attempts.last().unwrap()["status_code"], 250);
@@ -258,14 +258,14 @@ async fn webhooks_are_signed_retried_and_redelivered_with_the_same_id(b: Backend
     })
     .await;
     let (_, detail) = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap())).await;
-    let codes: Vec<i64> = detail["attempts"]
+    let codes: Vec<i64> = detail["attempt_log"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["status_code"].as_i64().unwrap())
         .collect();
     assert_eq!(codes, [500, 500, 200]);
-    assert!(detail["attempts"][0]["latency_ms"].is_i64());
+    assert!(detail["attempt_log"][0]["latency_ms"].is_i64());
     // Redeliver: the same webhook-id again.
     let (s, re) = admin
         .post(
@@ -624,10 +624,18 @@ async fn a_node_killed_after_the_hand_off_does_not_send_twice(b: Backend) {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(sink.mails().iter().filter(|m| m.to == ["kim@example.com"]).count(), 1, "not sent twice");
+    assert_eq!(
+        sink.mails().iter().filter(|m| m.to == ["kim@example.com"]).count(),
+        1,
+        "not sent twice"
+    );
     let (_, d) = admin.get(&format!("/api/v1/outbox/{}", row["id"].as_str().unwrap())).await;
     assert_eq!(d["unconfirmed"], true, "{d}");
-    assert_eq!(d["attempts"].as_array().unwrap().len(), 1, "one recorded attempt: the new node's settlement");
+    assert_eq!(
+        d["attempt_log"].as_array().unwrap().len(),
+        1,
+        "one recorded attempt: the new node's settlement"
+    );
     drop(b_node);
     db.drop_db().await;
 }

@@ -7,6 +7,7 @@ import {
 } from '../components/ui';
 import { Icon } from '../components/icons';
 import { ApiCallLog } from './api-calls';
+import { WebhooksCard } from './webhooks';
 
 export function IntegrationsPage({ merchantId }: { merchantId: string | null }) {
   const { t, dateTime } = useI18n();
@@ -92,6 +93,8 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
           </div>
         )}
       </section>
+
+      <WebhooksCard />
 
       <ApiCallLog keys={data ?? []} />
 

@@ -85,17 +85,18 @@ pub struct OutboxDetail {
     pub unconfirmed: bool,
     /// Whether the recipient gets only transactional mail or everything.
     pub transactional: bool,
-    pub attempts: Vec<AttemptRow>,
+    /// Every delivery attempt, oldest first (`attempts` is their count).
+    pub attempt_log: Vec<AttemptRow>,
 }
 
 pub(super) async fn detail(state: &AppState, m: Option<&MerchantId>, id: &str) -> ApiResult<OutboxDetail> {
     let message = state.db.outbox_row(m, id).await?;
-    let attempts = state.db.outbox_attempts(id).await?;
+    let attempt_log = state.db.outbox_attempts(id).await?;
     Ok(OutboxDetail {
         unconfirmed: message.unconfirmed(),
         transactional: message.transactional(),
         message,
-        attempts,
+        attempt_log,
     })
 }
 
