@@ -177,7 +177,7 @@ export function WebhookPage({ id }: { id: string }) {
           <div><dt>{t('hooks.health')}</dt><dd>{health(t, e, dateTime)}</dd></div>
           <div><dt>{t('hooks.lastSuccess')}</dt><dd>{e.last_success_at ? dateTime(e.last_success_at) : '—'}</dd></div>
           <div><dt>{t('hooks.signingSecret')}</dt><dd><code dir="ltr">{e.secret_prefix}…</code>{e.previous_secret_until && <div class="small muted">{t('hooks.previousUntil', { date: dateTime(e.previous_secret_until) })}</div>}</dd></div>
-          <div><dt>{t('hooks.events')}</dt><dd>{e.events.map((x) => <code key={x} dir="ltr" class="chip">{x}</code>)}</dd></div>
+          <div class="span-all"><dt>{t('hooks.events')}</dt><dd><span class="chips">{e.events.map((x) => <code key={x} dir="ltr" class="chip">{x}</code>)}</span></dd></div>
         </dl>
         <div class="link-actions">
           <button type="button" class="btn btn-secondary btn-small" disabled={busy} onClick={() => { f.clear(); setEditing(e.events); }}><Icon name="edit" size={16} />{t('hooks.editEvents')}</button>
