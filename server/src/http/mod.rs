@@ -185,7 +185,9 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let web = front_ends(&state.config.web_dir);
     let request_id = HeaderName::from_static("x-request-id");
-    let api = api.layer(middleware::from_fn_with_state(state.clone(), call_log::record));
+    let api = api
+        .layer(middleware::from_fn_with_state(state.clone(), call_log::record))
+        .layer(middleware::from_fn_with_state(state.clone(), outreach::shopper_cors));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

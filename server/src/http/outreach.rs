@@ -415,3 +415,61 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -
         }
     }
 }
+
+/// CORS for the shopper routes, which the widget calls from the merchant's site: an `Origin`
+/// the merchant allows (Settings → sites; `merchant=` names the merchant) gets
+/// `Access-Control-Allow-Origin`, and its preflight is answered. Other routes pass untouched.
+pub async fn shopper_cors(State(state): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let shopper_route = path.starts_with("/api/v1/public/conversations/") || path == "/api/v1/public/reopen";
+    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (Some(origin), true) = (origin, shopper_route) else {
+        return next.run(req).await;
+    };
+    let merchant = req
+        .uri()
+        .query()
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "merchant")
+                .map(|(_, v)| v.into_owned())
+        })
+        .and_then(|m| MerchantId::parse(&m));
+    let own = super::realtime::own_origin(req.headers(), state.config.secure_cookies);
+    let allowed = match &merchant {
+        Some(m) => match state.db.merchant_public(m).await {
+            Ok(p) => super::realtime::origin_allowed(Some(&origin), &p.origins, own.as_deref()),
+            Err(_) => false,
+        },
+        None => false,
+    };
+    let preflight = req.method() == axum::http::Method::OPTIONS;
+    let mut res = if preflight {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        next.run(req).await
+    };
+    if allowed {
+        let h = res.headers_mut();
+        if let Ok(v) = axum::http::HeaderValue::from_str(&origin) {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        }
+        h.insert(header::VARY, axum::http::HeaderValue::from_static("origin"));
+        if preflight {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                axum::http::HeaderValue::from_static("GET, POST"),
+            );
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                axum::http::HeaderValue::from_static("authorization, content-type"),
+            );
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, axum::http::HeaderValue::from_static("600"));
+        }
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            axum::http::HeaderValue::from_static("content-disposition, retry-after"),
+        );
+    }
+    res
+}
