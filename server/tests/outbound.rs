@@ -88,10 +88,14 @@ async fn mail_goes_out_once_and_reads_the_same_in_the_outbox(b: Backend) {
         "invitations are not transactional"
     );
     assert!(kim.data.contains("multipart/alternative"));
-    let rows = outbox(&admin, "?kind=email").await;
+    // The server's 250 arrives before the worker records it: wait for both to be recorded.
+    let rows = until("both recorded as sent", 10, async || {
+        let rows = outbox(&admin, "?kind=email").await;
+        rows.iter().all(|r| r["status"] == "sent").then_some(rows)
+    })
+    .await;
     assert_eq!(rows.len(), 2);
     let row = rows.iter().find(|r| r["recipient"] == "kim@example.com").unwrap();
-    assert_eq!(row["status"], "sent");
     assert_eq!(row["attempts"], 1);
     assert_eq!(
         kim.header("Message-ID").unwrap(),
@@ -487,6 +491,60 @@ async fn a_lease_is_a_fencing_token(b: Backend) {
         .await
         .unwrap());
     assert_eq!(outbox(&admin, "").await[0]["status"], "sent");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_writer_thread_enqueues_inside_its_own_transaction() {
+    use floorwalker::outbound::events::{self, EventType, ShopperData};
+    use floorwalker::storage::{enqueue_on_writer, Enqueued, StorageError};
+    let rx = HookReceiver::start().await;
+    let app = TestApp::spawn_with(Backend::Sqlite, fast(None)).await;
+    let op = app.operator().await;
+    let (mid, admin) = app.merchant(&op, "Writer").await;
+    let (_, secret) = new_endpoint(&admin, &rx.url, Some(vec!["shopper.identified"])).await;
+    rx.trust(&secret);
+    let m = floorwalker::ids::MerchantId::parse(&mid).unwrap();
+    let event = |n: u32| {
+        let data = ShopperData {
+            shopper_id: format!("shp_{n}"),
+            name: Some(format!("writer {n}")),
+            email: None,
+        };
+        events::event(&m, EventType::ShopperIdentified, Some("conv-w"), &data, 1000)
+    };
+    let fast_writer = app.db.fast.clone().expect("a file database has the writer thread");
+    // A job that fails after enqueueing leaves nothing behind: the rows share its fate.
+    let (first, second) = (event(1), event(2));
+    let failed: Result<(), StorageError> = fast_writer
+        .transaction(move |c| {
+            enqueue_on_writer(c, &[first])?;
+            Err(StorageError::Invalid("the change itself failed".into()))
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(outbox(&admin, "").await.is_empty(), "rolled back with the job");
+    // A job that commits: its rows are delivered, in order, and a replay of the same item is a duplicate.
+    let third = event(3);
+    let replay = third.clone();
+    let done = fast_writer
+        .transaction(move |c| enqueue_on_writer(c, &[second, third]))
+        .await
+        .unwrap();
+    assert!(done.iter().all(|d| matches!(d, Enqueued::Queued(_))), "{done:?}");
+    let again = fast_writer.transaction(move |c| enqueue_on_writer(c, &[replay])).await.unwrap();
+    assert_eq!(again, [Enqueued::Duplicate]);
+    let got = rx.wait_ok(2, 20).await;
+    let names: Vec<String> = got
+        .iter()
+        .map(|h| {
+            serde_json::from_str::<Value>(&h.body).unwrap()["data"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["writer 2", "writer 3"]);
     app.stop().await;
 }
 

@@ -251,6 +251,7 @@ impl Outbound {
             order_key: None,
             give_up_after_ms: self.0.timing.give_up_ms(Channel::Email),
             hourly_limit: HOURLY_LIMIT,
+            delay_ms: 0,
         });
         Ok((item, rendered))
     }
@@ -274,6 +275,7 @@ impl Outbound {
             order_key: None,
             give_up_after_ms: self.0.timing.give_up_ms(Channel::Sms),
             hourly_limit: HOURLY_LIMIT,
+            delay_ms: 0,
         })
     }
 }

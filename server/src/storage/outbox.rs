@@ -127,6 +127,9 @@ pub struct NewOutbound {
     pub give_up_after_ms: i64,
     /// Per-recipient limit: at most this many e-mails/SMS to one address per hour (0: none).
     pub hourly_limit: i64,
+    /// Hold the first attempt this long (e.g. a reply e-mail that waits to see whether the
+    /// shopper reads it in the widget first); 0: at once.
+    pub delay_ms: i64,
 }
 
 /// A webhook event to fan out to the merchant's endpoints subscribed to `event_type`.
@@ -168,12 +171,13 @@ const ENDPOINTS: &str = "SELECT id, url, events_json FROM webhook_endpoints WHER
 const SUPPRESSED: &str = "SELECT reason FROM suppressed_addresses WHERE merchant_id = $1 AND channel = $2 AND address = $3";
 const RECENT: &str = "SELECT COUNT(*) FROM outbox WHERE merchant_id = $1 AND recipient = $2 AND created_at > $3 AND status <> 'failed'";
 
+// Placeholders first appear in ascending order: the SQLite writer thread binds by position.
 const INSERT: &str = "INSERT INTO outbox (id, merchant_id, kind, template, idempotency_key, recipient, endpoint_id, conversation_id, \
-    message_id, subject, body_text, body_html, payload_json, transactional, order_key, order_seq, status, attempts, next_attempt_at, \
-    give_up_at, last_error, created_at, updated_at) \
+    message_id, subject, body_text, body_html, payload_json, transactional, order_key, order_seq, status, attempts, created_at, \
+    updated_at, next_attempt_at, give_up_at, last_error) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
     CASE WHEN $15 IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(o.order_seq), 0) + 1 FROM outbox o WHERE o.order_key = $15) END, \
-    $16, 0, $17, $18, $19, $17, $17) ON CONFLICT (idempotency_key) DO NOTHING";
+    $16, 0, $17, $17, $18, $19, $20) ON CONFLICT (idempotency_key) DO NOTHING";
 
 /// Enqueue in the caller's transaction (PostgreSQL, or SQLite through sqlx). One
 /// [`Enqueued`] per row considered (an event yields one per endpoint it went to).
@@ -297,6 +301,7 @@ fn fan_out(e: &NewEvent, endpoints: Vec<(String, String, String)>) -> Vec<NewOut
             order_key,
             give_up_after_ms: e.give_up_after_ms,
             hourly_limit: 0,
+            delay_ms: 0,
         });
     }
     out
@@ -349,7 +354,8 @@ fn insert_params(m: &NewOutbound, refused: Option<&str>, now: i64) -> (String, V
         Param::opt_text(m.order_key.as_deref()),
         Param::text(if refused.is_some() { "failed" } else { "queued" }),
         Param::Int(now),
-        Param::Int(now + m.give_up_after_ms),
+        Param::Int(now + m.delay_ms.max(0)),
+        Param::Int(now + m.give_up_after_ms.max(m.delay_ms)),
         Param::opt_text(refused),
     ];
     (id, params)
@@ -501,10 +507,10 @@ impl Db {
             "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 \
              WHERE id IN (SELECT o.id FROM outbox o WHERE \
                ((o.status = 'queued' AND o.next_attempt_at <= $3) OR (o.status = 'sending' AND o.lease_until < $3)) \
-               AND (o.kind <> 'email' OR $5 = 1) \
+               AND (o.kind <> 'email' OR $4 = 1) \
                AND (o.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_key = o.order_key \
                     AND p.order_seq < o.order_seq AND p.status IN ('queued', 'sending'))) \
-               ORDER BY o.next_attempt_at, o.id LIMIT $4{lock}) \
+               ORDER BY o.next_attempt_at, o.id LIMIT $5{lock}) \
              RETURNING id"
         );
         let mut tx = self.begin_write().await?;
@@ -512,8 +518,8 @@ impl Db {
             .bind(owner)
             .bind(lease_until)
             .bind(now)
-            .bind(limit)
             .bind(i64::from(with_email))
+            .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
         let mut rows = Vec::with_capacity(ids.len());
