@@ -852,3 +852,114 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
     assert!(r.headers()["location"].to_str().unwrap().ends_with(&format!("#fw-reopen={link}")));
     app.stop().await;
 }
+
+on_both_backends!(sms_go_through_the_merchants_gateway_with_retries);
+
+/// A Twilio-style gateway on loopback: checks Basic auth and the form, answers from a script.
+async fn sms_gateway(script: Vec<u16>) -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>) {
+    use std::sync::{Arc, Mutex};
+    let got: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        axum::routing::post(
+            move |axum::extract::Path(sid): axum::extract::Path<String>, headers: axum::http::HeaderMap, body: String| {
+                let (g, script) = (g.clone(), script.clone());
+                async move {
+                    use base64::Engine as _;
+                    let expected = format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(format!("{sid}:tok-123"))
+                    );
+                    if sid != "AC42" || headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(expected.as_str()) {
+                        return (axum::http::StatusCode::UNAUTHORIZED, "{}".to_owned());
+                    }
+                    let form: std::collections::HashMap<String, String> =
+                        url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+                    let status = script.lock().unwrap().pop_front().unwrap_or(201);
+                    g.lock()
+                        .unwrap()
+                        .push((form["To"].clone(), form["From"].clone(), form["Body"].clone()));
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        r#"{"sid":"SM1","status":"queued"}"#.to_owned(),
+                    )
+                }
+            },
+        ),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (base, got)
+}
+
+fn sms(m: &floorwalker::ids::MerchantId, to: &str, body: &str, key: &str) -> floorwalker::storage::Outgoing {
+    floorwalker::storage::Outgoing::Message(floorwalker::storage::NewOutbound {
+        merchant_id: m.clone(),
+        channel: floorwalker::storage::Channel::Sms,
+        template: "expert_answered".into(),
+        idempotency_key: key.into(),
+        recipient: to.into(),
+        endpoint_id: None,
+        conversation_id: None,
+        message_id: uuid::Uuid::now_v7().to_string(),
+        subject: None,
+        body_text: Some(body.into()),
+        body_html: None,
+        payload_json: "{}".into(),
+        transactional: true,
+        order_key: None,
+        give_up_after_ms: 60_000,
+        hourly_limit: 10,
+        delay_ms: 0,
+    })
+}
+
+async fn sms_go_through_the_merchants_gateway_with_retries(b: Backend) {
+    // The first request fails (503), the second succeeds; a second message is refused for good (400).
+    let (base, got) = sms_gateway(vec![503, 201, 400]).await;
+    let app = TestApp::spawn_with(b, fast(None)).await;
+    let op = app.operator().await;
+    let (mid, admin) = app.merchant(&op, "Texts").await;
+    let m = floorwalker::ids::MerchantId::parse(&mid).unwrap();
+    // Not set up yet: the message fails with a reason the merchant can act on.
+    app.db.enqueue(&[sms(&m, "+46701234567", "Too early", "sms-0")]).await.unwrap();
+    let row = until("a failed SMS", 20, async || {
+        let r = outbox(&admin, "?kind=sms").await.pop()?;
+        (r["status"] == "failed").then_some(r)
+    })
+    .await;
+    assert!(row["last_error"].as_str().unwrap().contains("not set up"), "{row}");
+    let settings = json!({"sender_name": "Texts", "sender_address": null, "reply_to": null, "away_email_after_min": 0,
+        "sms": {"enabled": true, "base_url": base, "account_sid": "AC42", "auth_token": "tok-123", "from": "+46700000000"}});
+    let (s, v) = admin.call(reqwest::Method::PUT, "/api/v1/settings/messaging", Some(settings)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(!v.to_string().contains("tok-123"), "the token is never read back: {v}");
+    assert_eq!(v["sms"]["auth_token_set"], true);
+    app.db
+        .enqueue(&[sms(&m, "+46701234567", "Your expert answered", "sms-1")])
+        .await
+        .unwrap();
+    until("the SMS sent", 20, async || {
+        let rows = outbox(&admin, "?kind=sms&status=sent").await;
+        (!rows.is_empty()).then_some(())
+    })
+    .await;
+    app.db.enqueue(&[sms(&m, "+4670", "Bad number", "sms-2")]).await.unwrap();
+    until("the refused SMS failed", 20, async || {
+        let rows = outbox(&admin, "?kind=sms&recipient=%2B4670").await;
+        (rows.first()?["status"] == "failed").then_some(())
+    })
+    .await;
+    let got = got.lock().unwrap().clone();
+    assert_eq!(got.len(), 3, "503, then 201, then 400: {got:?}");
+    assert_eq!(
+        got[1],
+        ("+46701234567".into(), "+46700000000".into(), "Your expert answered".into())
+    );
+    app.stop().await;
+}

@@ -69,7 +69,14 @@ impl OutboxQuery {
             channel,
             status,
             endpoint_id: None,
-            recipient: self.recipient.clone().filter(|r| !r.is_empty()).map(|r| r.trim().to_lowercase()),
+            // E-mail addresses are stored in lower case; numbers and URLs as given.
+            recipient: self.recipient.as_deref().map(str::trim).filter(|r| !r.is_empty()).map(|r| {
+                if r.contains('@') {
+                    r.to_lowercase()
+                } else {
+                    r.to_owned()
+                }
+            }),
             conversation_id: self.conversation_id.clone().filter(|c| !c.is_empty()),
         };
         Ok((f, page))
