@@ -60,6 +60,7 @@ impl Application {
             .await
             .context("starting the chat hub")?;
         let (calls, calls_task) = crate::http::call_log::start(db.clone(), hub_tasks.analytics_stop.clone());
+        let media = crate::media::Media::start(&db, &config).await.context("setting up photo storage")?;
         let state = AppState {
             db,
             throttle: match &redis {
@@ -71,6 +72,7 @@ impl Application {
             hub,
             redis,
             calls,
+            media,
         };
         Ok(Application {
             listener,
@@ -89,6 +91,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone(), stop.clone()));
+        let retention = tokio::spawn(crate::media::retention::run(
+            self.state.db.clone(),
+            self.state.media.clone(),
+            stop.clone(),
+        ));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
         let hub = self.state.hub.clone();
@@ -110,6 +117,7 @@ impl Application {
             .await?;
         stop.cancel();
         let _ = housekeeping.await;
+        let _ = retention.await;
         for _ in 0..50 {
             if self.state.hub.connections() == 0 {
                 break;

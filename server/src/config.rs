@@ -158,6 +158,45 @@ pub struct ServeArgs {
     /// Login attempts allowed per minute for one email address (and 4x that per client IP).
     #[arg(long, env = "FLOORWALKER_LOGIN_PER_MINUTE", default_value_t = 10)]
     pub login_per_minute: u32,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Photos and video calls (issue 24): where photo files live, STUN/TURN for calls.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MediaArgs {
+    /// Folder for photo files; default `media/` beside the SQLite database (`data/media` on PostgreSQL).
+    #[arg(long, env = "FLOORWALKER_MEDIA_DIR")]
+    pub media_dir: Option<PathBuf>,
+
+    /// Keep photo files in S3-compatible object storage instead: s3://BUCKET[/PREFIX].
+    #[arg(long, env = "FLOORWALKER_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+
+    /// Endpoint of an S3-compatible server other than AWS, e.g. http://minio.internal:9000.
+    #[arg(long, env = "FLOORWALKER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket (default: AWS_REGION, else us-east-1).
+    #[arg(long, env = "FLOORWALKER_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Access key id (default: AWS_ACCESS_KEY_ID and the other usual AWS sources).
+    #[arg(long, env = "FLOORWALKER_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key (default: AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "FLOORWALKER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<Secret>,
+
+    /// STUN/TURN servers for video calls: JSON (RTCIceServer list) or comma-separated URLs.
+    #[arg(long, env = "FLOORWALKER_ICE_SERVERS", hide_env_values = true)]
+    pub ice_servers: Option<Secret>,
+
+    /// coturn's static-auth-secret: hand each client its own short-lived TURN credentials.
+    #[arg(long, env = "FLOORWALKER_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
 }
 
 impl ServeArgs {
@@ -175,6 +214,7 @@ impl ServeArgs {
             secure_cookies: false,
             web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
             login_per_minute: 10,
+            media: MediaArgs::default(),
         }
     }
 }

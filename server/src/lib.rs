@@ -9,6 +9,7 @@
 //! - [`auth`] hashes passwords, mints and checks tokens, throttles logins.
 //! - [`domain`] holds the parsed, validated shapes of merchant data.
 //! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
+//! - [`media`] checks, stores and serves chat photos; STUN/TURN for video calls.
 
 pub mod analytics;
 pub mod app;
@@ -19,6 +20,7 @@ pub mod domain;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod media;
 pub mod protocol;
 pub mod storage;
 pub mod telemetry;

@@ -5,11 +5,13 @@ pub mod access;
 pub mod account;
 pub mod analytics;
 pub mod api_keys;
+pub mod attachments;
 pub mod call_log;
 pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod media_settings;
 pub mod ops;
 pub mod public;
 pub mod realtime;
@@ -53,6 +55,8 @@ pub struct AppState {
     pub calls: call_log::CallLog,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Photo files, their signed URLs and STUN/TURN servers.
+    pub media: crate::media::Media,
 }
 
 #[derive(OpenApi)]
@@ -79,6 +83,8 @@ pub struct AppState {
         (name = "exports", description = "Module Exports: metrics, conversations and transcripts as CSV"),
         (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
+        (name = "widget", description = "The shopper, with the shopper token from the chat's welcome: photos"),
+        (name = "files", description = "Photo files through short-lived signed URLs"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +100,10 @@ impl Modify for SecuritySchemes {
         );
         c.add_security_scheme(
             "expert_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "shopper_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         c.add_security_scheme(
@@ -118,7 +128,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(exports::router())
         .merge(demos::router())
         .merge(api_keys::router())
-        .merge(public::router());
+        .merge(public::router())
+        .merge(attachments::router())
+        .merge(attachments::widget_router())
+        .merge(media_settings::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
 }
 
@@ -168,7 +181,9 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let web = front_ends(&state.config.web_dir);
     let request_id = HeaderName::from_static("x-request-id");
-    let api = api.layer(middleware::from_fn_with_state(state.clone(), call_log::record));
+    let api = api
+        .layer(middleware::from_fn_with_state(state.clone(), call_log::record))
+        .layer(middleware::from_fn_with_state(state.clone(), attachments::widget_cors));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

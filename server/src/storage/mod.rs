@@ -12,6 +12,7 @@
 mod accounts;
 mod analytics;
 mod api_keys;
+mod attachments;
 mod chat;
 mod demos;
 mod experts;
@@ -25,6 +26,7 @@ mod stores;
 pub use accounts::*;
 pub use analytics::*;
 pub use api_keys::*;
+pub use attachments::*;
 pub use chat::*;
 pub use demos::*;
 pub use experts::*;
