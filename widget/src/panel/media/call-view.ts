@@ -34,19 +34,10 @@ export function callView(call: Call, lang: string, expertName: string, onClose: 
     h('button', { type: 'button', class: 'fw-call-btn', 'aria-label': label, title: label, onclick, ...attrs }, icon(name));
 
   const render = () => {
-    root.setAttribute('data-call-state', call.ringing ? 'ringing' : call.state);
+    root.setAttribute('data-call-state', call.state === 'failed' ? 'failed' : call.ringing ? 'ringing' : call.state);
     let body: Node[];
     if (declined) {
       body = [];
-    } else if (call.ringing) {
-      body = [h('div', { class: 'fw-call-ask', role: 'alertdialog', 'aria-live': 'assertive' },
-        h('h3', null, tm('call.start')),
-        h('p', null, tm('call.incoming', { name: expertName })),
-        h('div', { class: 'fw-call-actions' },
-          h('button', { type: 'button', 'data-join': 'video', onclick: () => join('video') }, tm('call.join')),
-          h('button', { type: 'button', 'data-join': 'audio', onclick: () => join('audio') }, tm('call.joinAudio')),
-          h('button', { type: 'button', 'data-join': 'watch', onclick: () => join('watch') }, tm('call.watch')),
-          h('button', { type: 'button', onclick: () => { declined = true; call.hangUp('declined'); onClose(); } }, tm('call.decline'))))];
     } else if (call.state === 'failed' && call.error) {
       const err = call.error;
       const actions: Node[] = [];
@@ -57,6 +48,15 @@ export function callView(call: Call, lang: string, expertName: string, onClose: 
         h('h3', null, err === 'permission-denied' ? tm('call.deniedTitle') : tm('call.failed')),
         h('p', null, tm(ERROR_KEYS[err])),
         h('div', { class: 'fw-call-actions' }, actions))];
+    } else if (call.ringing) {
+      body = [h('div', { class: 'fw-call-ask', role: 'alertdialog', 'aria-live': 'assertive' },
+        h('h3', null, tm('call.start')),
+        h('p', null, tm('call.incoming', { name: expertName })),
+        h('div', { class: 'fw-call-actions' },
+          h('button', { type: 'button', 'data-join': 'video', onclick: () => join('video') }, tm('call.join')),
+          h('button', { type: 'button', 'data-join': 'audio', onclick: () => join('audio') }, tm('call.joinAudio')),
+          h('button', { type: 'button', 'data-join': 'watch', onclick: () => join('watch') }, tm('call.watch')),
+          h('button', { type: 'button', onclick: () => { declined = true; call.hangUp('declined'); onClose(); } }, tm('call.decline'))))];
     } else if (call.state === 'ended') {
       body = [h('div', { class: 'fw-call-done', role: 'status' },
         h('p', null, `${tm('call.ended')}${call.connectedAt ? ` · ${callTime(call.duration())}` : ''}`),
