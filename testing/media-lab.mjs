@@ -78,6 +78,9 @@ export async function framesPresented(page, selector, ms = 1500) {
     const find = (root) => root.querySelector(sel) || [...root.querySelectorAll('*')].map((e) => e.shadowRoot && find(e.shadowRoot)).find(Boolean);
     const v = find(document);
     if (!v || !v.requestVideoFrameCallback) return -1;
+    // Present is not enough: it must be playing (give it up to 5 s to start).
+    for (let i = 0; i < 50 && (v.paused || v.videoWidth === 0); i++) await new Promise((r) => setTimeout(r, 100));
+    if (v.paused || v.videoWidth === 0) return 0;
     let n = 0;
     const tick = () => { n++; v.requestVideoFrameCallback(tick); };
     v.requestVideoFrameCallback(tick);

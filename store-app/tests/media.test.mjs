@@ -95,7 +95,7 @@ test('an expert sends a photo from a phone: camera input, progress, a lost answe
     await page.locator('input[data-photo=gallery]').setInputFiles({ name: 'invoice.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('%PDF-1.7\n1 0 obj <<>> endobj\n') });
     const failed = page.locator('[data-upload=failed]');
     await failed.waitFor();
-    assert.match(await failed.innerText(), /PDF/);
+    assert.match(await failed.innerText(), /only photos \(JPEG, PNG or WebP\)/);
     assert.equal(await failed.getByRole('button', { name: 'Try again' }).count(), 0);
     assert.deepEqual(page.errors ?? [], []);
   } finally {

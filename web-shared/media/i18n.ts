@@ -3,6 +3,7 @@
 // Counted texts have one key per plural category (Intl.PluralRules), `.other` always present.
 
 const en = {
+  'photo.unreadable': 'This photo cannot be read: it may be damaged, or have too many pixels.',
   'photo.take': 'Take a photo',
   'photo.gallery': 'Send photos',
   'photo.preparing': 'Preparing photo…',
@@ -60,6 +61,7 @@ export type MediaKey = keyof typeof en;
 type Strings = Record<MediaKey, string> & Record<string, string>;
 
 const sv: Strings = {
+  'photo.unreadable': 'Fotot kan inte läsas: det kan vara skadat eller ha för många pixlar.',
   'photo.take': 'Ta ett foto',
   'photo.gallery': 'Skicka foton',
   'photo.preparing': 'Förbereder fotot…',
@@ -112,6 +114,7 @@ const sv: Strings = {
 };
 
 const de: Strings = {
+  'photo.unreadable': 'Dieses Foto kann nicht gelesen werden: Es ist vielleicht beschädigt oder hat zu viele Pixel.',
   'photo.take': 'Foto aufnehmen',
   'photo.gallery': 'Fotos senden',
   'photo.preparing': 'Foto wird vorbereitet…',
@@ -164,6 +167,7 @@ const de: Strings = {
 };
 
 const el: Strings = {
+  'photo.unreadable': 'Η φωτογραφία δεν μπορεί να διαβαστεί: ίσως είναι κατεστραμμένη ή έχει πάρα πολλά pixel.',
   'photo.take': 'Λήψη φωτογραφίας',
   'photo.gallery': 'Αποστολή φωτογραφιών',
   'photo.preparing': 'Προετοιμασία φωτογραφίας…',
@@ -216,6 +220,7 @@ const el: Strings = {
 };
 
 const cs: Strings = {
+  'photo.unreadable': 'Fotku nelze přečíst: může být poškozená nebo mít příliš mnoho pixelů.',
   'photo.take': 'Vyfotit',
   'photo.gallery': 'Poslat fotky',
   'photo.preparing': 'Připravuji fotku…',
@@ -269,6 +274,7 @@ const cs: Strings = {
 };
 
 const fa: Strings = {
+  'photo.unreadable': 'این عکس خوانده نمی‌شود: شاید خراب باشد یا پیکسل‌های بیش از حد داشته باشد.',
   'photo.take': 'گرفتن عکس',
   'photo.gallery': 'ارسال عکس',
   'photo.preparing': 'در حال آماده‌سازی عکس…',

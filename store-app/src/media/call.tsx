@@ -26,6 +26,7 @@ function Video({ stream, muted, label, mirror }: { stream: MediaStream | null; m
   useEffect(() => {
     const v = ref.current;
     if (v && v.srcObject !== stream) v.srcObject = stream;
+    if (v && v.paused && v.srcObject) void v.play().catch(() => { /* the user may press play */ });
   });
   return <video ref={ref} class={mirror ? 'mirror' : undefined} autoplay playsInline muted={muted} aria-label={label} />;
 }

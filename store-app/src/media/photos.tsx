@@ -73,6 +73,15 @@ export function PhotoButtons({ uploads, disabled }: { uploads: PhotoUploads; dis
   );
 }
 
+/** Why a photo was not sent, in the user's language (the server's RFC 9457 detail is English). */
+function failureText(u: PhotoUpload): string {
+  if (u.error === 'not-a-photo' || u.status === 415) return tm('photo.notPhoto');
+  if (u.error === 'too-large' || u.status === 413) return tm('photo.tooLarge');
+  if (u.status === 422) return tm('photo.unreadable');
+  if (u.error === 'network') return tm('photo.network');
+  return tm('photo.failed');
+}
+
 function uploadText(u: PhotoUpload): string {
   switch (u.state) {
     case 'preparing': return tm('photo.preparing');
@@ -80,10 +89,7 @@ function uploadText(u: PhotoUpload): string {
     case 'waiting': return tm('photo.waiting');
     case 'done': return '';
     default:
-      if (u.error === 'not-a-photo') return tm('photo.notPhoto');
-      if (u.error === 'too-large' || u.status === 413) return tm('photo.tooLarge');
-      if (u.error === 'network') return tm('photo.network');
-      return u.error && u.error !== 'failed' ? u.error : tm('photo.failed');
+      return failureText(u);
   }
 }
 
@@ -94,7 +100,9 @@ export function UploadTray({ uploads }: { uploads: PhotoUploads }) {
     <ul class="upload-tray" aria-label={tm('photo.gallery')}>
       {uploads.list.map((u) => (
         <li key={u.id} class={`upload upload-${u.state}`} data-upload={u.state}>
-          {u.preview ? <img class="upload-preview" src={u.preview} alt="" /> : <span class="upload-preview" />}
+          {u.preview && u.status !== 415 && u.status !== 422
+            ? <img class="upload-preview" src={u.preview} alt="" onError={(e) => { (e.currentTarget as HTMLImageElement).style.visibility = 'hidden'; }} />
+            : <span class="upload-preview" />}
           <div class="upload-body">
             <p class="upload-text" role={u.state === 'failed' ? 'alert' : undefined} aria-live="polite">{uploadText(u)}</p>
             {u.state === 'uploading' || u.state === 'waiting' || u.state === 'preparing'

@@ -63,17 +63,19 @@ export function attachControls(ctx: WidgetMediaContext, conversationId: string, 
     if (u.state === 'preparing') return tm('photo.preparing');
     if (u.state === 'uploading') return tm('photo.uploading', { pct: Math.round(u.progress * 100) });
     if (u.state === 'waiting') return tm('photo.waiting');
-    if (u.error === 'not-a-photo') return tm('photo.notPhoto');
+    // In the shopper's language (the server's RFC 9457 detail is English).
+    if (u.error === 'not-a-photo' || u.status === 415) return tm('photo.notPhoto');
     if (u.error === 'too-large' || u.status === 413) return tm('photo.tooLarge');
+    if (u.status === 422) return tm('photo.unreadable');
     if (u.error === 'network') return tm('photo.network');
-    return u.error && u.error !== 'failed' ? u.error : tm('photo.failed');
+    return tm('photo.failed');
   };
   const drop = (u: PhotoUpload) => { rows.get(u)?.remove(); rows.delete(u); u.dispose(); tray.hidden = rows.size === 0; };
   const render = (u: PhotoUpload) => {
     const busy = u.state === 'preparing' || u.state === 'uploading' || u.state === 'waiting';
     const canRetry = u.state === 'failed' && !['not-a-photo', 'too-large', 'cancelled'].includes(u.error ?? '') && u.status !== 415 && u.status !== 422;
     const row = h('li', { class: 'fw-upload', 'data-upload': u.state },
-      u.preview ? h('img', { class: 'fw-upload-prev', src: u.preview, alt: '' }) : h('span', { class: 'fw-upload-prev' }),
+      u.preview && u.status !== 415 && u.status !== 422 ? h('img', { class: 'fw-upload-prev', src: u.preview, alt: '', onerror: (e: Event) => { (e.target as HTMLElement).style.visibility = 'hidden'; } }) : h('span', { class: 'fw-upload-prev' }),
       h('div', { class: 'fw-upload-body' },
         h('p', { class: 'fw-upload-text', role: u.state === 'failed' ? 'alert' : null }, text(u)),
         busy ? h('progress', { max: '1', ...(u.state === 'uploading' ? { value: String(u.progress) } : {}) }) : null),

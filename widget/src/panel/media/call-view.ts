@@ -78,6 +78,8 @@ export function callView(call: Call, lang: string, expertName: string, onClose: 
       bar.replaceChildren(...controls);
       if (stage.parentNode !== root) root.replaceChildren(stage, bar);
       root.hidden = false;
+      // `autoplay` does not restart a video that was moved while detached: start both ourselves.
+      for (const v of [remote, local]) if (v.paused && v.srcObject) void v.play().catch(() => {});
       return;
     }
     root.replaceChildren(...body);
