@@ -249,8 +249,20 @@ mod tests {
             db: DatabaseArgs { database_url: u },
             ..ServeArgs::for_tests("sqlite://x.db")
         };
+        let args = ServeArgs {
+            media: MediaArgs {
+                s3_secret_access_key: Some(Secret::new("s3-secret-xyz")),
+                ice_servers: Some(Secret::new(r#"[{"urls":"turn:t.example","username":"u","credential":"turn-pass-1"}]"#)),
+                turn_secret: Some(Secret::new("coturn-secret-2")),
+                ..MediaArgs::default()
+            },
+            ..args
+        };
         let dbg = format!("{args:?}");
         assert!(!dbg.contains("pa55word") && !dbg.contains("demo-pass-123"), "{dbg}");
+        for secret in ["s3-secret-xyz", "turn-pass-1", "coturn-secret-2"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
     }
 
     #[test]
