@@ -106,6 +106,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server (migrates the database on start).
     Serve(ServeArgs),
@@ -252,7 +254,9 @@ mod tests {
         let args = ServeArgs {
             media: MediaArgs {
                 s3_secret_access_key: Some(Secret::new("s3-secret-xyz")),
-                ice_servers: Some(Secret::new(r#"[{"urls":"turn:t.example","username":"u","credential":"turn-pass-1"}]"#)),
+                ice_servers: Some(Secret::new(
+                    r#"[{"urls":"turn:t.example","username":"u","credential":"turn-pass-1"}]"#,
+                )),
                 turn_secret: Some(Secret::new("coturn-secret-2")),
                 ..MediaArgs::default()
             },

@@ -46,11 +46,10 @@ fn moto_port() -> u16 {
                     Ok(())
                 });
             }
-            let child = cmd.spawn().expect("python3 -m moto.server (pip install 'moto[server]')");
+            let mut child = cmd.spawn().expect("python3 -m moto.server (pip install 'moto[server]')");
             tx.send(child.id()).unwrap();
-            loop {
-                std::thread::park();
-            }
+            // Waits for as long as the process lives (and reaps moto if it ever stops).
+            let _ = child.wait();
         });
         rx.recv().unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

@@ -110,7 +110,10 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
         .encode_image(&image::RgbImage::new(8, 8))
         .unwrap();
     let res = reqwest::Client::new()
-        .post(format!("{}/api/v1/widget/conversations/{conversation_id}/attachments?merchant={merchant_id}", app.url))
+        .post(format!(
+            "{}/api/v1/widget/conversations/{conversation_id}/attachments?merchant={merchant_id}",
+            app.url
+        ))
         .bearer_auth(&shopper_token)
         .header("idempotency-key", "matrix")
         .body(jpeg)
