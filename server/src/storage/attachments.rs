@@ -227,8 +227,15 @@ impl Db {
 
     /// Stored photos older than their merchant's retention, oldest first, with the days.
     pub async fn expired_attachments(&self, now: i64, limit: i64) -> Result<Vec<(AttachmentRow, i64)>> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(&format!(
-            "SELECT a.id, COALESCE(s.retention_days, {DEFAULT_RETENTION_DAYS}) AS days FROM attachments a \
+        #[derive(sqlx::FromRow)]
+        struct Due {
+            #[sqlx(flatten)]
+            row: AttachmentRow,
+            retention: i64,
+        }
+        let cols = COLS.split(", ").map(|c| format!("a.{c}")).collect::<Vec<_>>().join(", ");
+        let due: Vec<Due> = sqlx::query_as(&format!(
+            "SELECT {cols}, COALESCE(s.retention_days, {DEFAULT_RETENTION_DAYS}) AS retention FROM attachments a \
              LEFT JOIN attachment_settings s ON s.merchant_id = a.merchant_id \
              WHERE a.status = 'stored' AND a.created_at <= $1 - COALESCE(s.retention_days, {DEFAULT_RETENTION_DAYS}) * {DAY_MS} \
              ORDER BY a.created_at LIMIT $2"
@@ -237,13 +244,7 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for (id, days) in rows {
-            if let Ok(row) = self.attachment_any_merchant(&id).await {
-                out.push((row, days));
-            }
-        }
-        Ok(out)
+        Ok(due.into_iter().map(|d| (d.row, d.retention)).collect())
     }
 
     /// Uploads left `pending` since before `before` (the server stopped between the row and
