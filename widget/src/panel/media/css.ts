@@ -17,7 +17,7 @@ export const MEDIA_CSS = `
 .fw-viewer img{max-width:100vw;max-height:100vh;object-fit:contain}
 .fw-viewer .fw-icon-btn{position:absolute;top:10px;inset-inline-end:10px;background:rgba(0,0,0,.55);color:#fff}
 .fw-call{background:#0b0f0e;color:#fff;flex:none}
-.fw-call-stage{position:relative;aspect-ratio:4/3;max-height:46vh;background:#000;overflow:hidden}
+.fw-call-stage{position:relative;aspect-ratio:4/3;width:100%;max-width:calc(46vh * 4 / 3);margin:0 auto;background:#000;overflow:hidden}
 .fw-call-stage>video{width:100%;height:100%;object-fit:cover}
 .fw-call-self{position:absolute;bottom:8px;inset-inline-end:8px;width:28%;max-width:110px;aspect-ratio:3/4;border-radius:10px;overflow:hidden;border:2px solid rgba(255,255,255,.8)}
 .fw-call-self video{width:100%;height:100%;object-fit:cover;transform:scaleX(-1)}
