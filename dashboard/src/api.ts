@@ -157,6 +157,8 @@ export interface Metrics {
   csat_avg: number | null; csat_count: number; csat_distribution: number[];
   experts_available_avg: number | null;
   orders: number; revenue: Record<string, string>;
+  /** Photos sent in chats, and photos retention deleted (issue 24). */
+  photos?: number; photos_removed?: number;
 }
 export type Grain = 'minute' | 'hour' | 'day';
 export interface Analytics {

@@ -110,7 +110,7 @@ function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignO
   else if (path === '/team') page = <TeamPage />;
   else if ((m = match('/team/:id', path))) page = <ExpertPage id={m.id} key={m.id} />;
   else if (path === '/settings') page = <SettingsPage tab="display" />;
-  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing', 'messaging'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
+  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing', 'photos', 'messaging'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
   else if (path === '/saved-replies') page = <SavedRepliesPage />;
   else if (path === '/shoppers') page = <ShoppersPage />;
   else if (path === '/integrations') page = <IntegrationsPage merchantId={account.merchant_id ?? null} />;

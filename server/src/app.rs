@@ -71,6 +71,7 @@ impl Application {
                 .await
                 .context("seeding the demo's outbound mail")?;
         }
+        let media = crate::media::Media::start(&db, &config).await.context("setting up photo storage")?;
         let state = AppState {
             db,
             throttle: match &redis {
@@ -83,6 +84,7 @@ impl Application {
             redis,
             calls,
             outbound,
+            media,
         };
         Ok(Application {
             listener,
@@ -103,6 +105,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone(), stop.clone()));
+        let retention = tokio::spawn(crate::media::retention::run(
+            self.state.db.clone(),
+            self.state.media.clone(),
+            stop.clone(),
+        ));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
         let hub = self.state.hub.clone();
@@ -124,6 +131,7 @@ impl Application {
             .await?;
         stop.cancel();
         let _ = housekeeping.await;
+        let _ = retention.await;
         for _ in 0..50 {
             if self.state.hub.connections() == 0 {
                 break;

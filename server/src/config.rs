@@ -146,6 +146,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server (migrates the database on start).
     Serve(ServeArgs),
@@ -201,6 +203,45 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub outbound: OutboundArgs,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Photos and video calls (issue 24): where photo files live, STUN/TURN for calls.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MediaArgs {
+    /// Folder for photo files; default `media/` beside the SQLite database (`data/media` on PostgreSQL).
+    #[arg(long, env = "FLOORWALKER_MEDIA_DIR")]
+    pub media_dir: Option<PathBuf>,
+
+    /// Keep photo files in S3-compatible object storage instead: s3://BUCKET[/PREFIX].
+    #[arg(long, env = "FLOORWALKER_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+
+    /// Endpoint of an S3-compatible server other than AWS, e.g. http://minio.internal:9000.
+    #[arg(long, env = "FLOORWALKER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket (default: AWS_REGION, else us-east-1).
+    #[arg(long, env = "FLOORWALKER_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Access key id (default: AWS_ACCESS_KEY_ID and the other usual AWS sources).
+    #[arg(long, env = "FLOORWALKER_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key (default: AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "FLOORWALKER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<Secret>,
+
+    /// STUN/TURN servers for video calls: JSON (RTCIceServer list) or comma-separated URLs.
+    #[arg(long, env = "FLOORWALKER_ICE_SERVERS", hide_env_values = true)]
+    pub ice_servers: Option<Secret>,
+
+    /// coturn's static-auth-secret: hand each client its own short-lived TURN credentials.
+    #[arg(long, env = "FLOORWALKER_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
 }
 
 /// E-mail, SMS and webhooks (see `outbound`).
@@ -255,6 +296,7 @@ impl ServeArgs {
             web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
             login_per_minute: 10,
             outbound: OutboundArgs::default(),
+            media: MediaArgs::default(),
         }
     }
 }
@@ -289,13 +331,23 @@ mod tests {
             db: DatabaseArgs { database_url: u },
             ..ServeArgs::for_tests("sqlite://x.db")
         };
-        let mut args = args;
+        let mut args = ServeArgs {
+            media: MediaArgs {
+                s3_secret_access_key: Some(Secret::new("s3-secret-xyz")),
+                ice_servers: Some(Secret::new(
+                    r#"[{"urls":"turn:t.example","username":"u","credential":"turn-pass-1"}]"#,
+                )),
+                turn_secret: Some(Secret::new("coturn-secret-2")),
+                ..MediaArgs::default()
+            },
+            ..args
+        };
         args.outbound.smtp_url = Some("smtps://mailer:sm7p-pass@mail.example:465".parse().unwrap());
         let dbg = format!("{args:?}");
-        assert!(
-            !dbg.contains("pa55word") && !dbg.contains("demo-pass-123") && !dbg.contains("sm7p-pass"),
-            "{dbg}"
-        );
+        assert!(!dbg.contains("pa55word") && !dbg.contains("demo-pass-123"), "{dbg}");
+        for secret in ["s3-secret-xyz", "turn-pass-1", "coturn-secret-2", "sm7p-pass"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
         assert!(dbg.contains("mail.example"), "{dbg}");
         assert!("http://mail.example".parse::<SmtpUrl>().is_err());
     }

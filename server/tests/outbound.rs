@@ -749,7 +749,7 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
         .await;
     expert.until("ack", |o| matches!(o, floorwalker::protocol::Out::Ack { .. })).await;
     let http = reqwest::Client::new();
-    let path = format!("{}/api/v1/public/conversations/{id}/transcript?merchant={m}", app.url);
+    let path = format!("{}/api/v1/widget/conversations/{id}/transcript?merchant={m}", app.url);
     // Download, as the shopper only.
     let r = http.get(&path).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -778,7 +778,7 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
     // "E-mail me this chat", and the expert sends it from the store app.
     let r = http
         .post(format!(
-            "{}/api/v1/public/conversations/{id}/transcript/email?merchant={m}",
+            "{}/api/v1/widget/conversations/{id}/transcript/email?merchant={m}",
             app.url
         ))
         .bearer_auth(&token)
@@ -826,7 +826,7 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
         e: floorwalker::now_ms() + 60_000,
     };
     let link = floorwalker::outbound::links::sign(key.as_bytes(), &claims);
-    let (s, v) = app.client().post("/api/v1/public/reopen", json!({"token": link})).await;
+    let (s, v) = app.client().post("/api/v1/widget/reopen", json!({"token": link})).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["token"], token.as_str());
     assert_eq!(v["conversation_id"], id.as_str());
@@ -840,7 +840,7 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
         },
     );
     assert_eq!(
-        app.client().post("/api/v1/public/reopen", json!({"token": expired})).await.0,
+        app.client().post("/api/v1/widget/reopen", json!({"token": expired})).await.0,
         StatusCode::UNAUTHORIZED
     );
     let no_redirect = reqwest::Client::builder()

@@ -146,7 +146,7 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
   let reopened = false;
   const link = /(?:^#|&)fw-reopen=([^&]+)/.exec(location.hash);
   const reopening = link
-    ? fetch(origin + '/api/v1/public/reopen?merchant=' + encodeURIComponent(merchant), {
+    ? fetch(origin + '/api/v1/widget/reopen?merchant=' + encodeURIComponent(merchant), {
         method: 'POST',
         credentials: 'omit',
         headers: { 'content-type': 'application/json' },

@@ -687,6 +687,18 @@ export const cs: Messages = {
   'account.tooShort': 'Použijte alespoň 10 znaků.',
   'account.mismatch': 'Hesla se liší.',
 
+  // Fotky (úkol 24)
+  'settings.tab.photos': 'Fotky',
+  'photos.title': 'Fotky v chatu',
+  'photos.lead': 'Poradci mohou z aplikace pro prodejny posílat fotky vždy. Každá fotka se zkontroluje, zbaví se údajů o poloze a fotoaparátu a uvidí ji jen lidé v chatu a účty s modulem Exporty.',
+  'photos.shopperUploads': 'Zákazníci smějí posílat fotky',
+  'photos.shopperUploadsHint': 'V chatu na vašem webu se zobrazí tlačítko pro fotku.',
+  'photos.retention': 'Uchovávat fotky',
+  'photos.retentionHint': 'Fotky a jejich náhledy se po tolika dnech natrvalo smažou (1–3650). Chat pak ukáže, že fotka byla odstraněna.',
+  'photos.unitDays': 'dní',
+  'photos.wholeNumber': 'Zadejte celý počet dní od 1 do 3650.',
+  'analytics.photos': 'Odeslané fotky',
+  'analytics.photosRemoved': 'Odstraněné fotky',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'K odeslání',
   'settings.tab.messaging': 'Zprávy',

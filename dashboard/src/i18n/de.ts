@@ -687,6 +687,18 @@ export const de: Messages = {
   'account.tooShort': 'Verwenden Sie mindestens 10 Zeichen.',
   'account.mismatch': 'Die Passwörter stimmen nicht überein.',
 
+  // Fotos (Issue 24)
+  'settings.tab.photos': 'Fotos',
+  'photos.title': 'Fotos im Chat',
+  'photos.lead': 'Berater können aus der Store-App immer Fotos senden. Jedes Foto wird geprüft, von Standort- und Kameradaten befreit und nur den Personen im Chat und Konten mit Exporte gezeigt.',
+  'photos.shopperUploads': 'Kunden dürfen Fotos senden',
+  'photos.shopperUploadsHint': 'Zeigt im Chat auf Ihrer Website eine Foto-Schaltfläche.',
+  'photos.retention': 'Fotos aufbewahren für',
+  'photos.retentionHint': 'Fotos und ihre Vorschaubilder werden nach so vielen Tagen endgültig gelöscht (1–3650). Der Chat zeigt dann, dass das Foto entfernt wurde.',
+  'photos.unitDays': 'Tage',
+  'photos.wholeNumber': 'Geben Sie eine ganze Zahl von Tagen zwischen 1 und 3650 ein.',
+  'analytics.photos': 'Gesendete Fotos',
+  'analytics.photosRemoved': 'Entfernte Fotos',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Postausgang',
   'settings.tab.messaging': 'Nachrichten',

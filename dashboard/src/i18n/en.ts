@@ -685,6 +685,18 @@ export const en = {
   'account.tooShort': 'Use at least 10 characters.',
   'account.mismatch': 'The two passwords differ.',
 
+  // Photos (issue 24)
+  'settings.tab.photos': 'Photos',
+  'photos.title': 'Photos in chats',
+  'photos.lead': 'Experts can always send photos from the store app. Every photo is checked, stripped of its location and camera data, and shown only to the people in the chat and to accounts with Exports.',
+  'photos.shopperUploads': 'Shoppers may send photos',
+  'photos.shopperUploadsHint': 'Shows a photo button in the chat on your site.',
+  'photos.retention': 'Keep photos for',
+  'photos.retentionHint': 'Photos and their thumbnails are deleted for good after this many days (1–3650). The chat then says the photo was removed.',
+  'photos.unitDays': 'days',
+  'photos.wholeNumber': 'Enter a whole number of days from 1 to 3650.',
+  'analytics.photos': 'Photos sent',
+  'analytics.photosRemoved': 'Photos removed',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Outbox',
   'settings.tab.messaging': 'Messaging',

@@ -687,6 +687,18 @@ export const fa: Messages = {
   'account.tooShort': 'دست‌کم ۱۰ نویسه به کار ببرید.',
   'account.mismatch': 'دو گذرواژه یکسان نیستند.',
 
+  // عکس‌ها (مسئلهٔ ۲۴)
+  'settings.tab.photos': 'عکس‌ها',
+  'photos.title': 'عکس در گفتگوها',
+  'photos.lead': 'کارشناسان همیشه می‌توانند از برنامهٔ فروشگاه عکس بفرستند. هر عکس بررسی می‌شود، دادهٔ مکان و دوربین آن پاک می‌شود و فقط به افراد حاضر در گفتگو و حساب‌های دارای «خروجی‌ها» نشان داده می‌شود.',
+  'photos.shopperUploads': 'مشتریان می‌توانند عکس بفرستند',
+  'photos.shopperUploadsHint': 'دکمهٔ عکس را در گفتگوی سایت شما نشان می‌دهد.',
+  'photos.retention': 'نگه‌داشتن عکس‌ها به مدت',
+  'photos.retentionHint': 'عکس‌ها و تصویرهای کوچکشان پس از این تعداد روز برای همیشه حذف می‌شوند (۱ تا ۳۶۵۰). سپس گفتگو نشان می‌دهد که عکس حذف شده است.',
+  'photos.unitDays': 'روز',
+  'photos.wholeNumber': 'یک عدد صحیح روز بین ۱ تا ۳۶۵۰ وارد کنید.',
+  'analytics.photos': 'عکس‌های ارسال‌شده',
+  'analytics.photosRemoved': 'عکس‌های حذف‌شده',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'صندوق خروجی',
   'settings.tab.messaging': 'پیام‌رسانی',

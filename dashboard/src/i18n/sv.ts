@@ -687,6 +687,18 @@ export const sv: Messages = {
   'account.tooShort': 'Använd minst 10 tecken.',
   'account.mismatch': 'Lösenorden är olika.',
 
+  // Foton (ärende 24)
+  'settings.tab.photos': 'Foton',
+  'photos.title': 'Foton i chatten',
+  'photos.lead': 'Experter kan alltid skicka foton från butiksappen. Varje foto kontrolleras, rensas från plats- och kameradata och visas bara för dem i chatten och för konton med Exporter.',
+  'photos.shopperUploads': 'Kunder får skicka foton',
+  'photos.shopperUploadsHint': 'Visar en fotoknapp i chatten på er webbplats.',
+  'photos.retention': 'Spara foton i',
+  'photos.retentionHint': 'Foton och deras miniatyrer raderas för gott efter så här många dagar (1–3650). Chatten visar sedan att fotot togs bort.',
+  'photos.unitDays': 'dagar',
+  'photos.wholeNumber': 'Ange ett helt antal dagar från 1 till 3650.',
+  'analytics.photos': 'Skickade foton',
+  'analytics.photosRemoved': 'Borttagna foton',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Utkorg',
   'settings.tab.messaging': 'Meddelanden',

@@ -5,11 +5,13 @@ pub mod access;
 pub mod account;
 pub mod analytics;
 pub mod api_keys;
+pub mod attachments;
 pub mod call_log;
 pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod media_settings;
 pub mod messaging;
 pub mod ops;
 pub mod outbox;
@@ -59,6 +61,8 @@ pub struct AppState {
     pub redis: Option<redis::aio::ConnectionManager>,
     /// E-mail, SMS and webhooks (composes outbox items, wakes the local worker).
     pub outbound: crate::outbound::Outbound,
+    /// Photo files, their signed URLs and STUN/TURN servers.
+    pub media: crate::media::Media,
 }
 
 #[derive(OpenApi)]
@@ -85,7 +89,8 @@ pub struct AppState {
         (name = "exports", description = "Module Exports: metrics, conversations and transcripts as CSV"),
         (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
-        (name = "shopper", description = "The shopper's own chats, with the shopper token the widget holds (or a signed e-mail link)"),
+        (name = "widget", description = "The shopper, with the shopper token from the chat's welcome: photos"),
+        (name = "files", description = "Photo files through short-lived signed URLs"),
     )
 )]
 struct ApiDoc;
@@ -133,7 +138,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(outbox::router())
         .merge(messaging::router())
         .merge(outreach::router())
-        .merge(public::router());
+        .merge(public::router())
+        .merge(attachments::router())
+        .merge(attachments::widget_router())
+        .merge(media_settings::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     crate::outbound::events::document(&mut openapi);
     (router, openapi)
@@ -187,7 +195,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let api = api
         .layer(middleware::from_fn_with_state(state.clone(), call_log::record))
-        .layer(middleware::from_fn_with_state(state.clone(), outreach::shopper_cors));
+        .layer(middleware::from_fn_with_state(state.clone(), attachments::widget_cors));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

@@ -152,7 +152,7 @@ async fn shoppers_conversation(
 }
 
 /// Download a chat as plain text or HTML (`Authorization: Bearer <shopper token>`).
-#[utoipa::path(get, path = "/public/conversations/{conversation_id}/transcript", tag = "shopper",
+#[utoipa::path(get, path = "/widget/conversations/{conversation_id}/transcript", tag = "widget",
     params(("conversation_id" = String, Path), ShopperQuery),
     responses((status = 200, content_type = "text/plain", body = String), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)),
@@ -199,7 +199,7 @@ pub struct TranscriptEmailRequest {
 }
 
 /// E-mail the chat to an address the shopper gives ("E-mail me this chat").
-#[utoipa::path(post, path = "/public/conversations/{conversation_id}/transcript/email", tag = "shopper",
+#[utoipa::path(post, path = "/widget/conversations/{conversation_id}/transcript/email", tag = "widget",
     params(("conversation_id" = String, Path), ShopperQuery), request_body = TranscriptEmailRequest,
     responses((status = 202, body = DeliveryResult), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)),
@@ -301,8 +301,9 @@ pub struct Reopened {
     pub token: String,
 }
 
-/// Check a "continue the conversation" link and re-issue the shopper's token for it.
-#[utoipa::path(post, path = "/public/reopen", tag = "shopper", request_body = ReopenRequest,
+/// Check a "continue the conversation" link and re-issue the shopper's token for it (the link is
+/// the credential; `merchant=` in the query is for CORS, like every widget route).
+#[utoipa::path(post, path = "/widget/reopen", tag = "widget", request_body = ReopenRequest,
     responses((status = 200, body = Reopened), (status = 400, body = Problem), (status = 401, body = Problem), (status = 413, body = Problem),
         (status = 415, body = Problem), (status = 422, body = Problem)))]
 async fn reopen(State(state): State<AppState>, JsonBody(req): JsonBody<ReopenRequest>) -> ApiResult<Json<Reopened>> {
@@ -414,62 +415,4 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -
             )
         }
     }
-}
-
-/// CORS for the shopper routes, which the widget calls from the merchant's site: an `Origin`
-/// the merchant allows (Settings → sites; `merchant=` names the merchant) gets
-/// `Access-Control-Allow-Origin`, and its preflight is answered. Other routes pass untouched.
-pub async fn shopper_cors(State(state): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let path = req.uri().path();
-    let shopper_route = path.starts_with("/api/v1/public/conversations/") || path == "/api/v1/public/reopen";
-    let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let (Some(origin), true) = (origin, shopper_route) else {
-        return next.run(req).await;
-    };
-    let merchant = req
-        .uri()
-        .query()
-        .and_then(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "merchant")
-                .map(|(_, v)| v.into_owned())
-        })
-        .and_then(|m| MerchantId::parse(&m));
-    let own = super::realtime::own_origin(req.headers(), state.config.secure_cookies);
-    let allowed = match &merchant {
-        Some(m) => match state.db.merchant_public(m).await {
-            Ok(p) => super::realtime::origin_allowed(Some(&origin), &p.origins, own.as_deref()),
-            Err(_) => false,
-        },
-        None => false,
-    };
-    let preflight = req.method() == axum::http::Method::OPTIONS;
-    let mut res = if preflight {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        next.run(req).await
-    };
-    if allowed {
-        let h = res.headers_mut();
-        if let Ok(v) = axum::http::HeaderValue::from_str(&origin) {
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-        }
-        h.insert(header::VARY, axum::http::HeaderValue::from_static("origin"));
-        if preflight {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_METHODS,
-                axum::http::HeaderValue::from_static("GET, POST"),
-            );
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                axum::http::HeaderValue::from_static("authorization, content-type"),
-            );
-            h.insert(header::ACCESS_CONTROL_MAX_AGE, axum::http::HeaderValue::from_static("600"));
-        }
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            axum::http::HeaderValue::from_static("content-disposition, retry-after"),
-        );
-    }
-    res
 }

@@ -12,6 +12,7 @@
 mod accounts;
 mod analytics;
 mod api_keys;
+mod attachments;
 mod chat;
 mod demos;
 mod experts;
@@ -28,6 +29,7 @@ mod webhooks;
 pub use accounts::*;
 pub use analytics::*;
 pub use api_keys::*;
+pub use attachments::*;
 pub use chat::*;
 pub use demos::*;
 pub use experts::*;

@@ -618,7 +618,7 @@ function mount(host: Host): PanelApi {
   /** "E-mail me this chat" and "Download", for an ended chat (the shopper token authorises both). */
   function buildTranscript(): Node {
     const c = client.conv!;
-    const url = (tail: string, q = '') => host.origin + '/api/v1/public/conversations/' + encodeURIComponent(c.id) + '/transcript' + tail +
+    const url = (tail: string, q = '') => host.origin + '/api/v1/widget/conversations/' + encodeURIComponent(c.id) + '/transcript' + tail +
       '?merchant=' + encodeURIComponent(host.merchant) + '&lang=' + encodeURIComponent(host.locale) + q;
     const auth = () => ({ Authorization: 'Bearer ' + (client.token || '') });
     const note = h('p', { class: 'fw-muted', role: 'status' });
