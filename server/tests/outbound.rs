@@ -963,3 +963,40 @@ async fn sms_go_through_the_merchants_gateway_with_retries(b: Backend) {
     );
     app.stop().await;
 }
+
+on_both_backends!(an_endpoint_that_keeps_failing_is_disabled_with_a_reason);
+
+async fn an_endpoint_that_keeps_failing_is_disabled_with_a_reason(b: Backend) {
+    let rx = HookReceiver::start().await;
+    // Three days of failures in about 1.3 s (and a day of retries in 0.4 s).
+    let app = TestApp::spawn_with(b, |a| {
+        a.outbound.allow_private_webhooks = true;
+        a.outbound.outbound_speedup = 200_000;
+    })
+    .await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Failing").await;
+    let (ep, secret) = new_endpoint(&admin, &rx.url, None).await;
+    rx.trust(&secret);
+    rx.answer(&[500; 1000]);
+    let shown = until("the endpoint disabled", 30, async || {
+        // Events keep coming; every delivery fails.
+        let (s, _) = admin.post(&format!("/api/v1/webhooks/{ep}/test"), json!({})).await;
+        if s == StatusCode::CONFLICT {
+            return Some(admin.get(&format!("/api/v1/webhooks/{ep}")).await.1);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        None
+    })
+    .await;
+    assert_eq!(shown["enabled"], false);
+    assert!(
+        shown["disabled_reason"].as_str().unwrap().contains("failed for too long"),
+        "{shown}"
+    );
+    assert!(shown["failing_since"].is_i64());
+    // The deliveries were given up, not lost silently: each is there, dead or failed.
+    let (_, list) = admin.get(&format!("/api/v1/webhooks/{ep}/deliveries")).await;
+    assert!(list["items"].as_array().unwrap().iter().any(|d| d["status"] == "dead"), "{list}");
+    app.stop().await;
+}
