@@ -87,7 +87,8 @@ test('a webhook endpoint: secret once, signed test event, redelivery with the sa
   const dialog = page.getByRole('dialog', { name: 'New endpoint' });
   await dialog.getByLabel('URL').fill('ftp://nope');
   await dialog.getByRole('button', { name: 'Create endpoint' }).click();
-  await expect(dialog.locator('.field-error')).toContainText('must start with https://');
+  await expect(dialog.locator('#f-url-error')).toContainText('must start with https://');
+  await expect(dialog.locator('.field-error')).toHaveCount(1);
   await dialog.getByLabel('URL').fill(`http://127.0.0.1:${receiver.address().port}/hooks`);
   await expect(dialog.getByRole('checkbox', { name: /^message\.created/ })).not.toBeChecked();
   await expect(dialog.getByRole('checkbox', { name: /conversation\.claimed/ })).toBeChecked();

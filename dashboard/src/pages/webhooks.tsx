@@ -46,13 +46,13 @@ export function WebhooksCard() {
   const [creating, setCreating] = useState(false);
   const [url, setUrl] = useState('');
   const [desc, setDesc] = useState('');
-  const [events, setEvents] = useState<string[]>([]);
+  // null: the defaults (every event on by default), also before the list of types has loaded.
+  const [events, setEvents] = useState<string[] | null>(null);
   const [secret, setSecret] = useState<{ endpoint: WebhookEndpoint; secret: string } | null>(null);
   const [busy, setBusy] = useState(false);
   const f = useFormErrors();
   const open = () => {
-    f.clear(); setUrl(''); setDesc('');
-    setEvents((types.data ?? []).filter((e) => e.default_on).map((e) => e.name));
+    f.clear(); setUrl(''); setDesc(''); setEvents(null);
     setCreating(true);
   };
   const create = async () => {
@@ -60,7 +60,7 @@ export function WebhooksCard() {
     if (!url.trim()) { f.setLocal([{ field: 'url', message: t('common.required') }]); return; }
     setBusy(true);
     try {
-      const r = await api.post<{ endpoint: WebhookEndpoint; secret: string }>('webhooks', { url: url.trim(), description: desc.trim(), events });
+      const r = await api.post<{ endpoint: WebhookEndpoint; secret: string }>('webhooks', { url: url.trim(), description: desc.trim(), events: events ?? undefined });
       setCreating(false);
       setSecret(r);
       reload();
@@ -111,7 +111,7 @@ export function WebhooksCard() {
         <ErrorSummary general={f.general} list={f.list} labels={(x) => (x === 'url' ? t('hooks.url') : x.startsWith('events') ? t('hooks.events') : undefined)} />
         <TextField name="url" label={t('hooks.url')} hint={t('hooks.urlHint')} value={url} onValue={setUrl} error={f.errors.url} type="url" dir="ltr" autocomplete="off" placeholder="https://" />
         <TextField name="description" label={t('hooks.description')} value={desc} onValue={setDesc} error={f.errors.description} autocomplete="off" />
-        {types.data && <EventPicker types={types.data} chosen={events} onChange={setEvents} error={f.errors.events} />}
+        {types.data && <EventPicker types={types.data} chosen={events ?? types.data.filter((e) => e.default_on).map((e) => e.name)} onChange={setEvents} error={f.errors.events} />}
       </Dialog>
       <SecretDialog shown={secret} onClose={() => { const s = secret; setSecret(null); if (s) navigate('/integrations/webhooks/' + s.endpoint.id); }} />
     </section>
