@@ -169,6 +169,8 @@ export interface Metrics {
   csat_avg: number | null; csat_count: number; csat_distribution: number[];
   experts_available_avg: number | null;
   orders: number; revenue: Record<string, string>;
+  /** Photos sent in chats, and photos retention deleted (issue 24). */
+  photos?: number; photos_removed?: number;
 }
 export type Grain = 'minute' | 'hour' | 'day';
 export interface Analytics {
@@ -215,3 +217,31 @@ export interface Demo {
   has_screenshot: boolean; url: string; created_at: number; updated_at: number;
 }
 export interface PublicStore { id: string; name: string; open: boolean; departments: { id: string; name: string }[] }
+
+// ---------- outbound: outbox, webhooks, messaging (issue 21) ----------
+
+export type OutboxKind = 'email' | 'sms' | 'webhook';
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead';
+export interface OutboxRow {
+  id: string; merchant_id: string; kind: OutboxKind; template: string; recipient: string;
+  endpoint_id?: string | null; conversation_id?: string | null; message_id: string;
+  subject?: string | null; body_text?: string | null; body_html?: string | null; payload_json: string;
+  status: OutboxStatus; attempts: number; next_attempt_at: number; give_up_at: number;
+  last_error?: string | null; created_at: number; updated_at: number; sent_at?: number | null;
+}
+export interface OutboxAttempt {
+  attempt: number; at: number; status_code?: number | null; latency_ms: number; response?: string | null; error?: string | null;
+}
+export interface OutboxDetail extends OutboxRow { unconfirmed: boolean; transactional: boolean; attempt_log: OutboxAttempt[] }
+export interface WebhookEndpoint {
+  id: string; url: string; description: string; events: string[]; enabled: boolean;
+  disabled_reason?: string | null; failing_since?: number | null; last_success_at?: number | null; last_failure_at?: number | null;
+  secret_prefix: string; previous_secret_until?: number | null; created_at: number; updated_at: number;
+}
+export interface EventTypeInfo { name: string; description: string; default_on: boolean }
+export interface Suppression { channel: string; address: string; reason: 'bounce' | 'unsubscribe' | string; detail?: string | null; created_at: number }
+export interface MessagingSettings {
+  sender_name: string; sender_address?: string | null; reply_to?: string | null; away_email_after_min: number;
+  sms: { enabled: boolean; base_url: string; account_sid: string; auth_token?: string | null; auth_token_set?: boolean; from: string };
+}
+export interface DeliveryResult { email: string; status: 'queued' | 'refused' | 'duplicate'; reason?: string | null; message_id?: string | null }

@@ -18,6 +18,8 @@ import { IntegrationsPage } from './pages/integrations';
 import { AccessPage, MerchantPage } from './pages/access';
 import { AccountPage } from './pages/account';
 import { NotFoundPage } from './pages/not-found';
+import { OutboxMessagePage, OutboxPage } from './pages/outbox';
+import { WebhookPage } from './pages/webhooks';
 
 const MODULE_ORDER: Module[] = ['analytics', 'exports', 'stores', 'team', 'settings', 'saved_replies', 'shoppers', 'integrations'];
 const MODULE_PATH: Record<Module, string> = {
@@ -30,6 +32,7 @@ export function navFor(account: Account): NavItem[] {
     return [
       { key: 'access', path: '/access', icon: 'access' },
       { key: 'demo', path: '/demo', icon: 'demo' },
+      { key: 'outbox', path: '/outbox', icon: 'outbox' },
     ];
   }
   return MODULE_ORDER.filter((m) => account.modules.includes(m)).map((m) => ({ key: m, path: MODULE_PATH[m], icon: m }));
@@ -113,10 +116,15 @@ function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignO
   else if (path === '/team') page = <TeamPage />;
   else if ((m = match('/team/:id', path))) page = <ExpertPage id={m.id} key={m.id} />;
   else if (path === '/settings') page = <SettingsPage tab="display" />;
-  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
+  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing', 'photos', 'messaging'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
   else if (path === '/saved-replies') page = <SavedRepliesPage />;
   else if (path === '/shoppers') page = <ShoppersPage />;
   else if (path === '/integrations') page = <IntegrationsPage merchantId={account.merchant_id ?? null} />;
+  else if (path === '/integrations/outbox') page = <OutboxPage scope="merchant" />;
+  else if ((m = match('/integrations/outbox/:id', path))) page = <OutboxMessagePage scope="merchant" id={m.id} key={m.id} initialView={query.get('view')} />;
+  else if ((m = match('/integrations/webhooks/:id', path))) page = <WebhookPage id={m.id} key={m.id} />;
+  else if (path === '/outbox' && account.role === 'operator') page = <OutboxPage scope="operator" />;
+  else if ((m = match('/outbox/:id', path)) && account.role === 'operator') page = <OutboxMessagePage scope="operator" id={m.id} key={m.id} initialView={query.get('view')} />;
   else if (path === '/access') page = <AccessPage tab="merchants" />;
   else if (path === '/access/operators') page = <AccessPage tab="operators" />;
   else if ((m = match('/access/merchants/:id', path))) page = <MerchantPage id={m.id} key={m.id} />;

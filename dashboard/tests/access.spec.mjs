@@ -5,10 +5,10 @@ let fw;
 test.beforeAll(async () => { fw = await startDemoServer(); });
 test.afterAll(async () => { await fw?.stop(); });
 
-test('the operator sees Access and Demo, not merchant modules', async ({ page }) => {
+test('the operator sees Access, Demo and the Outbox, not merchant modules', async ({ page }) => {
   await login(page, fw, 'operator@demo.example');
   const nav = page.getByRole('navigation', { name: 'Main' });
-  await expect(nav.getByRole('link')).toHaveText(['Access', 'Demo']);
+  await expect(nav.getByRole('link')).toHaveText(['Access', 'Demo', 'Outbox']);
   await expect(page.locator('main h1')).toHaveText('Access');
   await page.goto(dash(fw) + '#/stores');
   await expect(page.locator('main h1')).toHaveText('Page not found');

@@ -26,6 +26,8 @@ pub struct Application {
     addr: SocketAddr,
     hub_tasks: HubTasks,
     calls_task: tokio::task::JoinHandle<()>,
+    outbound_stop: CancellationToken,
+    outbound_task: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -60,6 +62,16 @@ impl Application {
             .await
             .context("starting the chat hub")?;
         let (calls, calls_task) = crate::http::call_log::start(db.clone(), hub_tasks.analytics_stop.clone());
+        let outbound_stop = CancellationToken::new();
+        let (outbound, outbound_task) = crate::outbound::Outbound::start(db.clone(), &config.outbound, addr, outbound_stop.clone())
+            .await
+            .context("starting the outbound worker")?;
+        if config.demo {
+            demo::seed_outbox(&db, &outbound)
+                .await
+                .context("seeding the demo's outbound mail")?;
+        }
+        let media = crate::media::Media::start(&db, &config).await.context("setting up photo storage")?;
         let state = AppState {
             db,
             throttle: match &redis {
@@ -71,6 +83,8 @@ impl Application {
             hub,
             redis,
             calls,
+            outbound,
+            media,
         };
         Ok(Application {
             listener,
@@ -78,6 +92,8 @@ impl Application {
             addr,
             hub_tasks,
             calls_task,
+            outbound_stop,
+            outbound_task,
         })
     }
 
@@ -89,6 +105,11 @@ impl Application {
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let housekeeping = tokio::spawn(housekeeping(self.state.clone(), stop.clone()));
+        let retention = tokio::spawn(crate::media::retention::run(
+            self.state.db.clone(),
+            self.state.media.clone(),
+            stop.clone(),
+        ));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
         let hub = self.state.hub.clone();
@@ -110,12 +131,15 @@ impl Application {
             .await?;
         stop.cancel();
         let _ = housekeeping.await;
+        let _ = retention.await;
         for _ in 0..50 {
             if self.state.hub.connections() == 0 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        self.outbound_stop.cancel();
+        let _ = self.outbound_task.await;
         self.hub_tasks.router.abort();
         self.hub_tasks.writer.abort();
         self.hub_tasks.analytics_stop.cancel();
@@ -128,7 +152,10 @@ impl Application {
     }
 }
 
-/// Periodic clean-up: expired sessions and tokens, idle throttle keys.
+/// Finished outbox rows (sent, failed, dead) are kept this long for the Outbox page.
+pub const OUTBOX_KEEP_DAYS: i64 = 30;
+
+/// Periodic clean-up: expired sessions and tokens, idle throttle keys, old outbox rows.
 async fn housekeeping(state: AppState, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -141,6 +168,10 @@ async fn housekeeping(state: AppState, stop: CancellationToken) {
                 let cutoff = crate::now_ms() - crate::http::call_log::KEEP_DAYS * 86_400_000;
                 if let Err(e) = state.db.delete_api_calls_before(cutoff).await {
                     tracing::warn!(error = %e, "could not prune the API call log");
+                }
+                let cutoff = crate::now_ms() - OUTBOX_KEEP_DAYS * 86_400_000;
+                if let Err(e) = state.db.prune_outbox(cutoff).await {
+                    tracing::warn!(error = %e, "could not prune the outbox");
                 }
                 state.throttle.shrink();
             }

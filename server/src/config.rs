@@ -92,6 +92,46 @@ impl std::str::FromStr for ServiceUrl {
     }
 }
 
+/// The SMTP server outbound e-mail goes through: `smtp://[user:pass@]host[:port]` (STARTTLS
+/// when the server offers it; `?tls=required` insists on it) or `smtps://…` (TLS from the first
+/// byte, port 465 by default). A secret (it may hold a password); loggable without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpUrl(Secret);
+
+impl SmtpUrl {
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+    /// The URL with the user name and password removed, for logs.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(self.expose()) {
+            Ok(mut u) => {
+                let _ = u.set_username("");
+                let _ = u.set_password(None);
+                u.to_string()
+            }
+            Err(_) => "<unparseable url>".into(),
+        }
+    }
+}
+
+impl fmt::Debug for SmtpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SmtpUrl({:?})", self.redacted())
+    }
+}
+
+impl std::str::FromStr for SmtpUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let u = url::Url::parse(s).map_err(|_| "expected smtp://[user:pass@]host[:port] or smtps://…".to_owned())?;
+        if !matches!(u.scheme(), "smtp" | "smtps") || u.host_str().unwrap_or("").is_empty() {
+            return Err("expected smtp://[user:pass@]host[:port] or smtps://…".into());
+        }
+        Ok(SmtpUrl(Secret::new(s)))
+    }
+}
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/floorwalker.db";
 
 #[derive(Debug, Parser)]
@@ -106,6 +146,8 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+// Parsed once at start-up: the size of the `serve` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server (migrates the database on start).
     Serve(ServeArgs),
@@ -158,6 +200,84 @@ pub struct ServeArgs {
     /// Login attempts allowed per minute for one email address (and 4x that per client IP).
     #[arg(long, env = "FLOORWALKER_LOGIN_PER_MINUTE", default_value_t = 10)]
     pub login_per_minute: u32,
+
+    #[command(flatten)]
+    pub outbound: OutboundArgs,
+
+    #[command(flatten)]
+    pub media: MediaArgs,
+}
+
+/// Photos and video calls (issue 24): where photo files live, STUN/TURN for calls.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MediaArgs {
+    /// Folder for photo files; default `media/` beside the SQLite database (`data/media` on PostgreSQL).
+    #[arg(long, env = "FLOORWALKER_MEDIA_DIR")]
+    pub media_dir: Option<PathBuf>,
+
+    /// Keep photo files in S3-compatible object storage instead: s3://BUCKET[/PREFIX].
+    #[arg(long, env = "FLOORWALKER_OBJECT_STORE_URL")]
+    pub object_store_url: Option<String>,
+
+    /// Endpoint of an S3-compatible server other than AWS, e.g. http://minio.internal:9000.
+    #[arg(long, env = "FLOORWALKER_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+
+    /// Region of the bucket (default: AWS_REGION, else us-east-1).
+    #[arg(long, env = "FLOORWALKER_S3_REGION")]
+    pub s3_region: Option<String>,
+
+    /// Access key id (default: AWS_ACCESS_KEY_ID and the other usual AWS sources).
+    #[arg(long, env = "FLOORWALKER_S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+
+    /// Secret access key (default: AWS_SECRET_ACCESS_KEY).
+    #[arg(long, env = "FLOORWALKER_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<Secret>,
+
+    /// STUN/TURN servers for video calls: JSON (RTCIceServer list) or comma-separated URLs.
+    #[arg(long, env = "FLOORWALKER_ICE_SERVERS", hide_env_values = true)]
+    pub ice_servers: Option<Secret>,
+
+    /// coturn's static-auth-secret: hand each client its own short-lived TURN credentials.
+    #[arg(long, env = "FLOORWALKER_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<Secret>,
+}
+
+/// E-mail, SMS and webhooks (see `outbound`).
+#[derive(Debug, Clone, Args)]
+pub struct OutboundArgs {
+    /// SMTP server for outbound e-mail; without it mail stays in the Outbox (readable in the dashboard).
+    #[arg(long, env = "FLOORWALKER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SmtpUrl>,
+
+    /// Sender of the platform's e-mail when a merchant has not set an address of its own.
+    #[arg(long, env = "FLOORWALKER_MAIL_FROM", default_value = "no-reply@floorwalker.localhost")]
+    pub mail_from: String,
+
+    /// The address shoppers and staff reach this server at, for links in e-mail (default: http://ADDR).
+    #[arg(long, env = "FLOORWALKER_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
+    /// Let webhooks go to http:// and to loopback or private addresses (tests, demos, in-cluster receivers).
+    #[arg(long, env = "FLOORWALKER_ALLOW_PRIVATE_WEBHOOKS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub allow_private_webhooks: bool,
+
+    /// Run outbound retries, give-up times and leases this many times faster (tests and demos only).
+    #[arg(long, env = "FLOORWALKER_OUTBOUND_SPEEDUP", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub outbound_speedup: u32,
+}
+
+impl Default for OutboundArgs {
+    fn default() -> Self {
+        OutboundArgs {
+            smtp_url: None,
+            mail_from: "no-reply@floorwalker.localhost".into(),
+            public_url: None,
+            allow_private_webhooks: false,
+            outbound_speedup: 1,
+        }
+    }
 }
 
 impl ServeArgs {
@@ -175,6 +295,8 @@ impl ServeArgs {
             secure_cookies: false,
             web_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."),
             login_per_minute: 10,
+            outbound: OutboundArgs::default(),
+            media: MediaArgs::default(),
         }
     }
 }
@@ -209,8 +331,25 @@ mod tests {
             db: DatabaseArgs { database_url: u },
             ..ServeArgs::for_tests("sqlite://x.db")
         };
+        let mut args = ServeArgs {
+            media: MediaArgs {
+                s3_secret_access_key: Some(Secret::new("s3-secret-xyz")),
+                ice_servers: Some(Secret::new(
+                    r#"[{"urls":"turn:t.example","username":"u","credential":"turn-pass-1"}]"#,
+                )),
+                turn_secret: Some(Secret::new("coturn-secret-2")),
+                ..MediaArgs::default()
+            },
+            ..args
+        };
+        args.outbound.smtp_url = Some("smtps://mailer:sm7p-pass@mail.example:465".parse().unwrap());
         let dbg = format!("{args:?}");
         assert!(!dbg.contains("pa55word") && !dbg.contains("demo-pass-123"), "{dbg}");
+        for secret in ["s3-secret-xyz", "turn-pass-1", "coturn-secret-2", "sm7p-pass"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+        assert!(dbg.contains("mail.example"), "{dbg}");
+        assert!("http://mail.example".parse::<SmtpUrl>().is_err());
     }
 
     #[test]

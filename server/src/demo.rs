@@ -241,3 +241,31 @@ pub async fn seed_if_empty(db: &Db, password: Option<&Secret>) -> anyhow::Result
     println!();
     Ok(true)
 }
+
+/// The demo's Outbox: the invitation e-mails its Team page would send, made through the same
+/// path as `POST /team/invitations` (once: the idempotency keys hold them to one a day, and an
+/// Outbox that already has mail is left as it is).
+pub async fn seed_outbox(db: &Db, out: &crate::outbound::Outbound) -> anyhow::Result<()> {
+    let Some(merchant) = db
+        .list_merchants(&crate::storage::PageRequest::first(10))
+        .await?
+        .items
+        .into_iter()
+        .find(|m| m.name == DEMO_MERCHANT_NAME)
+    else {
+        return Ok(());
+    };
+    let m = &merchant.id;
+    if !db
+        .list_outbox(Some(m), &Default::default(), &crate::storage::PageRequest::first(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let invited = ["noor.haddad@demo.example".to_owned(), "jonas.berg@demo.example".to_owned()];
+    crate::outbound::uses::invite(db, out, m, &invited[..1], "en").await?;
+    crate::outbound::uses::invite(db, out, m, &invited[1..], "sv").await?;
+    Ok(())
+}

@@ -9,6 +9,8 @@
 //! - [`auth`] hashes passwords, mints and checks tokens, throttles logins.
 //! - [`domain`] holds the parsed, validated shapes of merchant data.
 //! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
+//! - [`outbound`] delivers e-mail, SMS and webhooks from the transactional outbox.
+//! - [`media`] checks, stores and serves chat photos; STUN/TURN for video calls.
 
 pub mod analytics;
 pub mod app;
@@ -19,6 +21,8 @@ pub mod domain;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod media;
+pub mod outbound;
 pub mod protocol;
 pub mod storage;
 pub mod telemetry;

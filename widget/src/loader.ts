@@ -158,9 +158,32 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
     }
   }
 
+  // A "continue the conversation" link from an e-mail: #fw-reopen=<token>. The server checks
+  // it and re-issues this shopper's token; the chat opens on that conversation.
+  let reopened = false;
+  const link = /(?:^#|&)fw-reopen=([^&]+)/.exec(location.hash);
+  const reopening = link
+    ? fetch(origin + '/api/v1/widget/reopen?merchant=' + encodeURIComponent(merchant), {
+        method: 'POST',
+        credentials: 'omit',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: decodeURIComponent(link[1]) }),
+      })
+        .then((r) => (r.ok ? r.json() : null))
+        .then((v) => {
+          if (v && v.merchant_id === merchant) {
+            localStorage.setItem('fw:' + merchant, JSON.stringify({ token: v.token, conv: { id: v.conversation_id, status: 'claimed' } }));
+            reopened = true;
+          }
+        })
+        .catch(() => {})
+        .then(() => history.replaceState(null, '', location.pathname + location.search))
+    : Promise.resolve();
+
   const configUrl =
     origin + '/api/v1/public/widget-config?merchant=' + encodeURIComponent(merchant) + (demo ? '&demo=' + encodeURIComponent(demo) : '');
-  fetch(configUrl, { credentials: 'omit' })
+  reopening
+    .then(() => fetch(configUrl, { credentials: 'omit' }))
     .then((r) => (r.ok ? r.json() : Promise.reject(new Error('widget-config ' + r.status))))
     .then((c: WidgetConfig) => {
       config = c;
@@ -182,7 +205,8 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
       ready = true;
       for (const a of pending.splice(0)) api.apply(null, a as [string]);
       emit('ready', { merchant_id: c.merchant_id, locale });
-      if (live) loadPanel().catch(() => {});
+      if (reopened) api('open');
+      else if (live) loadPanel().catch(() => {});
     })
     .catch((e) => {
       dead = true;

@@ -31,6 +31,9 @@ const PATHS: Record<string, string> = {
   globe: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM3 12h18M12 3c2.5 2.7 2.5 15.3 0 18M12 3c-2.5 2.7-2.5 15.3 0 18',
   chat: 'M4 5h16v11H9l-5 4z',
   sidebar: 'M4 4h16v16H4zM9 4v16',
+  mail: 'M3 6h18v12H3zM3 7l9 6 9-6',
+  send: 'M21 3L10 14M21 3l-7 18-4-7-7-4z',
+  outbox: 'M4 13h4l2 3h4l2-3h4M4 13l3-8h10l3 8v6H4z',
 };
 
 export function Icon({ name, size = 20, class: cls }: { name: string; size?: number; class?: string }) {

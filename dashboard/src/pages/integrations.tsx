@@ -8,6 +8,7 @@ import {
 import { Icon } from '../components/icons';
 import { ApiCallLog } from './api-calls';
 import { href } from '../router';
+import { WebhooksCard } from './webhooks';
 
 export function IntegrationsPage({ merchantId }: { merchantId: string | null }) {
   const { t, dateTime } = useI18n();
@@ -96,6 +97,8 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
           </div>
         )}
       </section>
+
+      <WebhooksCard />
 
       <ApiCallLog keys={data ?? []} />
 

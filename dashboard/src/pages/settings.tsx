@@ -5,8 +5,10 @@ import { LANGUAGES, useI18n, type Key } from '../i18n';
 import { href } from '../router';
 import { ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField, UnsavedNote, useAsync, useFormErrors, useToast, useUnsaved } from '../components/ui';
 import { Icon } from '../components/icons';
+import { MessagingForm } from './messaging';
+import { PhotosForm } from './settings-photos';
 
-type Tab = 'display' | 'sites' | 'routing';
+type Tab = 'display' | 'sites' | 'routing' | 'photos' | 'messaging';
 
 export function SettingsPage({ tab }: { tab: Tab }) {
   const { t } = useI18n();
@@ -14,6 +16,8 @@ export function SettingsPage({ tab }: { tab: Tab }) {
     { id: 'display', label: 'settings.tab.display' },
     { id: 'sites', label: 'settings.tab.sites' },
     { id: 'routing', label: 'settings.tab.routing' },
+    { id: 'photos', label: 'settings.tab.photos' },
+    { id: 'messaging', label: 'settings.tab.messaging' },
   ];
   return (
     <>
@@ -26,6 +30,8 @@ export function SettingsPage({ tab }: { tab: Tab }) {
       {tab === 'display' && <DisplayForm />}
       {tab === 'sites' && <OriginsForm />}
       {tab === 'routing' && <RoutingForm />}
+      {tab === 'photos' && <PhotosForm />}
+      {tab === 'messaging' && <MessagingForm />}
     </>
   );
 }

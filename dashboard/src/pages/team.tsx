@@ -7,6 +7,7 @@ import {
   errorMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
+import { InviteByEmail } from './messaging';
 
 function StatusBadge({ status }: { status: ExpertStatus }) {
   const { t } = useI18n();
@@ -44,7 +45,7 @@ export function TeamPage() {
 
   return (
     <>
-      <PageHeader title={t('module.team')} lead={t('team.lead')} />
+      <PageHeader title={t('module.team')} lead={t('team.lead')} actions={<InviteByEmail />} />
       <InviteCode />
       {actionErr && <p class="alert alert-error" role="alert"><Icon name="alert" />{actionErr}</p>}
       {experts.loading && !experts.data ? <Loading /> : experts.error ? <LoadError error={experts.error} retry={experts.reload} /> : (

@@ -140,6 +140,12 @@ pub struct Stats {
     /// Attributed revenue in minor units, per ISO 4217 currency.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub revenue: BTreeMap<String, i64>,
+    /// Photos sent in chats (stored).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub photos: i64,
+    /// Photos whose files retention deleted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub photos_removed: i64,
 }
 
 impl Stats {
@@ -176,6 +182,8 @@ impl Stats {
             *self.revenue.entry(c.clone()).or_default() += k * v;
         }
         self.revenue.retain(|_, v| *v != 0);
+        self.photos += o.photos;
+        self.photos_removed += o.photos_removed;
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -228,6 +236,8 @@ impl Stats {
             "message.shopper" => self.msg_shopper += value.unwrap_or(1),
             "message.expert" => self.msg_expert += value.unwrap_or(1),
             "available" => self.avail_min += 1,
+            "photo_shared" => self.photos += 1,
+            "photo_removed" => self.photos_removed += 1,
             "available_store" => self.store_avail_min += 1,
             "order" => {
                 #[derive(Deserialize)]
@@ -283,6 +293,8 @@ impl Stats {
             experts_available_avg: (minutes > 0.0).then(|| (avail as f64 / minutes * 100.0).round() / 100.0),
             orders: self.orders,
             revenue: self.revenue.iter().map(|(c, v)| (c.clone(), format_minor(*v, c))).collect(),
+            photos: self.photos,
+            photos_removed: self.photos_removed,
         }
     }
 }
@@ -319,6 +331,10 @@ pub struct Metrics {
     pub orders: i64,
     /// Attributed revenue per currency, as decimal strings.
     pub revenue: BTreeMap<String, String>,
+    /// Photos sent in chats.
+    pub photos: i64,
+    /// Photos deleted by the merchant's retention.
+    pub photos_removed: i64,
 }
 
 /// Decimal places of a currency (ISO 4217); 2 unless listed.

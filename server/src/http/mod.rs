@@ -5,12 +5,17 @@ pub mod access;
 pub mod account;
 pub mod analytics;
 pub mod api_keys;
+pub mod attachments;
 pub mod call_log;
 pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod media_settings;
+pub mod messaging;
 pub mod ops;
+pub mod outbox;
+pub mod outreach;
 pub mod public;
 pub mod realtime;
 pub mod saved_replies;
@@ -19,6 +24,7 @@ pub mod shoppers;
 pub mod store_app;
 pub mod stores;
 pub mod team;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -53,6 +59,10 @@ pub struct AppState {
     pub calls: call_log::CallLog,
     /// Present when `REDIS_URL` is set.
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// E-mail, SMS and webhooks (composes outbox items, wakes the local worker).
+    pub outbound: crate::outbound::Outbound,
+    /// Photo files, their signed URLs and STUN/TURN servers.
+    pub media: crate::media::Media,
 }
 
 #[derive(OpenApi)]
@@ -75,10 +85,12 @@ pub struct AppState {
         (name = "settings", description = "Module Settings: display, origins, routing"),
         (name = "saved_replies", description = "Module Saved replies"),
         (name = "shoppers", description = "Module Shoppers"),
-        (name = "integrations", description = "Module Integrations: API keys and their call log"),
+        (name = "integrations", description = "Module Integrations: API keys and their call log, webhooks, the Outbox"),
         (name = "exports", description = "Module Exports: metrics, conversations and transcripts as CSV"),
         (name = "analytics", description = "Module Analytics: figures, live counts, orders for sales attribution"),
         (name = "public", description = "No credentials: what the widget needs"),
+        (name = "widget", description = "The shopper, with the shopper token from the chat's welcome: photos"),
+        (name = "files", description = "Photo files through short-lived signed URLs"),
     )
 )]
 struct ApiDoc;
@@ -94,6 +106,10 @@ impl Modify for SecuritySchemes {
         );
         c.add_security_scheme(
             "expert_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        c.add_security_scheme(
+            "shopper_token",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
         c.add_security_scheme(
@@ -118,8 +134,17 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(exports::router())
         .merge(demos::router())
         .merge(api_keys::router())
-        .merge(public::router());
-    OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts()
+        .merge(webhooks::router())
+        .merge(outbox::router())
+        .merge(messaging::router())
+        .merge(outreach::router())
+        .merge(public::router())
+        .merge(attachments::router())
+        .merge(attachments::widget_router())
+        .merge(media_settings::router());
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
+    crate::outbound::events::document(&mut openapi);
+    (router, openapi)
 }
 
 /// Count and time requests by route template (never by raw path, to bound label cardinality).
@@ -197,7 +222,9 @@ pub fn router(state: AppState) -> Router {
     let (api, openapi) = api();
     let web = front_ends(&state.config.web_dir, state.config.secure_cookies);
     let request_id = HeaderName::from_static("x-request-id");
-    let api = api.layer(middleware::from_fn_with_state(state.clone(), call_log::record));
+    let api = api
+        .layer(middleware::from_fn_with_state(state.clone(), call_log::record))
+        .layer(middleware::from_fn_with_state(state.clone(), attachments::widget_cors));
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
@@ -205,6 +232,7 @@ pub fn router(state: AppState) -> Router {
         .merge(web)
         .merge(realtime::router())
         .merge(demos::public_router())
+        .merge(outreach::link_router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -12,28 +12,36 @@
 mod accounts;
 mod analytics;
 mod api_keys;
+mod attachments;
 mod chat;
 mod demos;
 mod experts;
 mod merchants;
+mod messaging;
+mod outbox;
 mod saved_replies;
 mod shoppers;
 mod sqlite_reader;
 mod sqlite_writer;
 mod stores;
+mod webhooks;
 
 pub use accounts::*;
 pub use analytics::*;
 pub use api_keys::*;
+pub use attachments::*;
 pub use chat::*;
 pub use demos::*;
 pub use experts::*;
 pub use merchants::*;
+pub use messaging::*;
+pub use outbox::*;
 pub use saved_replies::*;
 pub use shoppers::*;
 pub use sqlite_reader::SqliteReader;
 pub use sqlite_writer::SqliteWriter;
 pub use stores::*;
+pub use webhooks::*;
 
 use std::str::FromStr;
 use std::time::Duration;

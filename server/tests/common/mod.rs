@@ -5,6 +5,8 @@
 //! when that variable is missing they fail, they never skip: CI must run both.
 #![allow(dead_code)]
 
+pub mod sinks;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use floorwalker::app::Application;
@@ -136,6 +138,8 @@ pub struct TestApp {
     /// The running hub, for tests that drive a race by hand.
     pub hub: floorwalker::hub::Hub,
     pub test_db: TestDb,
+    /// Photo files, when the test did not choose where they go.
+    _media: Option<tempfile::TempDir>,
     stop: CancellationToken,
     handle: Option<tokio::task::JoinHandle<()>>,
 }
@@ -176,6 +180,11 @@ impl TestApp {
         let mut args = ServeArgs::for_tests(&test_db.url);
         args.login_per_minute = 1000;
         tweak(&mut args);
+        let media = (args.media.media_dir.is_none() && args.media.object_store_url.is_none()).then(|| {
+            let dir = tempfile::tempdir().expect("tempdir");
+            args.media.media_dir = Some(dir.path().to_owned());
+            dir
+        });
         let app = Application::build(args).await.expect("build app");
         let url = format!("http://{}", app.addr());
         let db = app.state.db.clone();
@@ -190,6 +199,7 @@ impl TestApp {
             db,
             hub,
             test_db,
+            _media: media,
             stop,
             handle: Some(handle),
         }

@@ -169,4 +169,17 @@ export const cs: Messages = {
   'profile.sound': 'Pípnutí u nových chatů',
   'profile.vibrate': 'Vibrace u nových chatů',
   'profile.logout': 'Odhlásit se',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'Poslat přepis e-mailem',
+  'transcript.lead': 'Zákazník dostane celý chat e-mailem.',
+  'transcript.email': 'E-mail zákazníka',
+  'transcript.optional': 'prázdné: adresa, kterou zadal',
+  'transcript.send': 'Odeslat',
+  'transcript.sent': 'Odesláno na {email}.',
+  'transcript.refused': 'Neodesláno: adresa od vás e-maily nepřijímá.',
+  'transcript.noAddress': 'Zákazník nezanechal adresu: zadejte ji.',
+  'transcript.badEmail': 'Zadejte platnou e-mailovou adresu.',
+  'transcript.limit': 'Na tuto adresu teď odešlo příliš mnoho e-mailů.',
+  'transcript.failed': 'Nepodařilo se. Zkuste to znovu.',
+  'transcript.close': 'Hotovo',
 };

@@ -169,4 +169,17 @@ export const de: Messages = {
   'profile.sound': 'Signalton bei neuen Chats',
   'profile.vibrate': 'Vibration bei neuen Chats',
   'profile.logout': 'Abmelden',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'Chatverlauf mailen',
+  'transcript.lead': 'Die Kundin oder der Kunde erhält den ganzen Chat per E-Mail.',
+  'transcript.email': 'E-Mail der Kundschaft',
+  'transcript.optional': 'leer: die angegebene Adresse',
+  'transcript.send': 'Senden',
+  'transcript.sent': 'An {email} gesendet.',
+  'transcript.refused': 'Nicht gesendet: die Adresse nimmt keine E-Mails von Ihnen an.',
+  'transcript.noAddress': 'Keine Adresse hinterlassen: bitte eine eingeben.',
+  'transcript.badEmail': 'Geben Sie eine gültige E-Mail-Adresse ein.',
+  'transcript.limit': 'Gerade zu viele E-Mails an diese Adresse.',
+  'transcript.failed': 'Das hat nicht geklappt. Bitte erneut versuchen.',
+  'transcript.close': 'Fertig',
 };

@@ -169,4 +169,17 @@ export const el: Messages = {
   'profile.sound': 'Ήχος για νέες συνομιλίες',
   'profile.vibrate': 'Δόνηση για νέες συνομιλίες',
   'profile.logout': 'Αποσύνδεση',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'Αποστολή συνομιλίας με email',
+  'transcript.lead': 'Ο πελάτης λαμβάνει όλη τη συνομιλία με email.',
+  'transcript.email': 'Email πελάτη',
+  'transcript.optional': 'κενό: η διεύθυνση που έδωσε',
+  'transcript.send': 'Αποστολή',
+  'transcript.sent': 'Εστάλη στο {email}.',
+  'transcript.refused': 'Δεν στάλθηκε: η διεύθυνση δεν δέχεται email από εσάς.',
+  'transcript.noAddress': 'Ο πελάτης δεν άφησε διεύθυνση: πληκτρολογήστε μία.',
+  'transcript.badEmail': 'Εισαγάγετε έγκυρη διεύθυνση email.',
+  'transcript.limit': 'Πάρα πολλά email σε αυτή τη διεύθυνση αυτή τη στιγμή.',
+  'transcript.failed': 'Δεν έγινε. Δοκιμάστε ξανά.',
+  'transcript.close': 'Τέλος',
 };

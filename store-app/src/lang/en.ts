@@ -188,6 +188,19 @@ export const en = {
   'profile.sound': 'Beep for new chats',
   'profile.vibrate': 'Vibrate for new chats',
   'profile.logout': 'Sign out',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'E-mail the transcript',
+  'transcript.lead': 'The shopper gets the whole chat by e-mail.',
+  'transcript.email': 'Shopper\'s e-mail',
+  'transcript.optional': 'empty: the address they gave',
+  'transcript.send': 'Send',
+  'transcript.sent': 'Sent to {email}.',
+  'transcript.refused': 'Not sent: the address does not take e-mail from you.',
+  'transcript.noAddress': 'The shopper left no address: type one.',
+  'transcript.badEmail': 'Enter a valid e-mail address.',
+  'transcript.limit': 'Too many e-mails to this address just now.',
+  'transcript.failed': 'That did not work. Try again.',
+  'transcript.close': 'Done',
 };
 /** A message that depends on a count: one form per plural category of the language
  *  (`Intl.PluralRules`; English one/other, Czech one/few/many/other), `other` as fallback. */

@@ -169,4 +169,17 @@ export const fa: Messages = {
   'profile.sound': 'بوق برای گفتگوهای تازه',
   'profile.vibrate': 'لرزش برای گفتگوهای تازه',
   'profile.logout': 'خروج',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'ارسال متن گفت‌وگو با ایمیل',
+  'transcript.lead': 'خریدار کل گفت‌وگو را با ایمیل دریافت می‌کند.',
+  'transcript.email': 'ایمیل خریدار',
+  'transcript.optional': 'خالی: نشانی‌ای که داده است',
+  'transcript.send': 'ارسال',
+  'transcript.sent': 'به {email} ارسال شد.',
+  'transcript.refused': 'ارسال نشد: این نشانی از شما ایمیل نمی‌پذیرد.',
+  'transcript.noAddress': 'خریدار نشانی‌ای نگذاشته است: یکی وارد کنید.',
+  'transcript.badEmail': 'یک نشانی ایمیل معتبر وارد کنید.',
+  'transcript.limit': 'هم‌اکنون ایمیل‌های زیادی به این نشانی رفته است.',
+  'transcript.failed': 'انجام نشد. دوباره تلاش کنید.',
+  'transcript.close': 'تمام',
 };

@@ -169,4 +169,17 @@ export const sv: Messages = {
   'profile.sound': 'Pip för nya chattar',
   'profile.vibrate': 'Vibrera för nya chattar',
   'profile.logout': 'Logga ut',
+  // Transcripts by e-mail (issue 21)
+  'transcript.title': 'Mejla utskriften',
+  'transcript.lead': 'Kunden får hela chatten via mejl.',
+  'transcript.email': 'Kundens e-post',
+  'transcript.optional': 'tomt: adressen kunden gav',
+  'transcript.send': 'Skicka',
+  'transcript.sent': 'Skickad till {email}.',
+  'transcript.refused': 'Inte skickad: adressen tar inte emot mejl från er.',
+  'transcript.noAddress': 'Kunden lämnade ingen adress: skriv en.',
+  'transcript.badEmail': 'Ange en giltig e-postadress.',
+  'transcript.limit': 'För många mejl till adressen just nu.',
+  'transcript.failed': 'Det gick inte. Försök igen.',
+  'transcript.close': 'Klar',
 };

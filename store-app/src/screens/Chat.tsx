@@ -6,6 +6,7 @@ import { JourneyList, pageHref, shortUrl } from '../journey';
 import { api, type SavedReply } from '../api';
 import { clock, date, money, shopperName, t, type Key } from '../i18n';
 import { Field, Icon, Sheet, useHub, useId, useTick } from '../ui';
+import { TranscriptSheet } from './Transcript';
 
 function safeHttps(url?: string | null): string | null {
   if (!url) return null;
@@ -250,7 +251,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
   const s = useHub();
   const chat = s.chats.get(id);
   const [text, setText] = useState(() => { try { return sessionStorage.getItem(`fw.draft.${id}`) || ''; } catch { return ''; } });
-  const [sheet, setSheet] = useState<null | 'replies' | 'product' | 'transfer' | 'info' | 'more' | 'end'>(null);
+  const [sheet, setSheet] = useState<null | 'replies' | 'product' | 'transfer' | 'info' | 'more' | 'end' | 'transcript'>(null);
   const [replyQuery, setReplyQuery] = useState('');
   const listRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
@@ -348,6 +349,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           <div class="chat-closed" role="status">
             <p>{chat.left ? t('chat.left') : t('chat.ended')}</p>
             {c.rating ? <p>{t('chat.rating', { score: c.rating.score })}</p> : null}
+            <button type="button" class="btn" onClick={() => setSheet('transcript')}>{t('transcript.title')}</button>
             <button type="button" class="btn" onClick={() => { hub.closeChat(id); onBack(); }}>{t('chat.close')}</button>
           </div>
         ) : null}
@@ -372,11 +374,13 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
         <Sheet title={t('chat.more')} onClose={() => setSheet(null)}>
           <div class="sheet-body actions">
             <button type="button" class="btn block" onClick={() => setSheet('info')}><Icon name="info" /> {t('chat.info')}</button>
+            <button type="button" class="btn block" onClick={() => setSheet('transcript')}><Icon name="send" /> {t('transcript.title')}</button>
             {open && features.transfers !== false ? <button type="button" class="btn block" onClick={() => setSheet('transfer')}><Icon name="transfer" /> {t('chat.transfer')}</button> : null}
             {open ? <button type="button" class="btn block danger" onClick={() => setSheet('end')}><Icon name="end" /> {t('chat.end')}</button> : null}
           </div>
         </Sheet>
       ) : null}
+      {sheet === 'transcript' ? <TranscriptSheet conversationId={id} onClose={() => setSheet(null)} /> : null}
       {sheet === 'end' ? (
         <Sheet title={t('chat.end')} onClose={() => setSheet(null)}>
           <div class="sheet-body"><p>{t('chat.endConfirm')}</p></div>

@@ -117,6 +117,9 @@ export const PANEL_CSS = `
 .fw-stars label.fw-on svg{fill:#f4b400;stroke:#b26a00}
 .fw-stars input:focus-visible+label{outline:3px solid var(--fw-focus,#1a73e8)}
 .fw-row{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
+.fw-transcript{padding:0 16px 12px;display:flex;flex-direction:column;gap:8px}
+.fw-transcript .fw-rate{padding:0}
+.fw-rate .fw-transcript{padding:0}
 .fw-row .fw-btn{width:auto;flex:1}
 .fw-done-icon{width:56px;height:56px;border-radius:50%;background:#e6f4ea;color:#1e6b34;display:flex;align-items:center;justify-content:center}
 .fw-done-icon svg{width:32px;height:32px}

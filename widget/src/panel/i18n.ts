@@ -68,6 +68,13 @@ const en = {
   error: 'Something went wrong. Please try again.',
   view: 'View product',
   ended: 'This chat has ended.',
+  // Transcripts (issue 21)
+  trEmail: 'E-mail me this chat',
+  trDownload: 'Download',
+  trSend: 'Send',
+  trSent: 'Sent to {email}.',
+  trFailed: 'That did not work. Please try again later.',
+  trLimit: 'Too many e-mails to this address just now. Try again later.',
 };
 /** A message that depends on a count `{n}`: one form per plural category of the language
  *  (`Intl.PluralRules`: English one/other, Czech one/few/many/other…), `other` as fallback. */
@@ -143,6 +150,13 @@ const sv: Strings = {
   error: 'Något gick fel. Försök igen.',
   view: 'Visa produkten',
   ended: 'Chatten är avslutad.',
+  // Transcripts (issue 21)
+  trEmail: 'Mejla mig chatten',
+  trDownload: 'Ladda ner',
+  trSend: 'Skicka',
+  trSent: 'Skickad till {email}.',
+  trFailed: 'Det gick inte. Försök igen senare.',
+  trLimit: 'För många mejl till den här adressen just nu. Försök igen senare.',
 };
 
 const de: Strings = {
@@ -214,6 +228,13 @@ const de: Strings = {
   error: 'Etwas ist schiefgelaufen. Bitte versuchen Sie es erneut.',
   view: 'Produkt ansehen',
   ended: 'Dieser Chat ist beendet.',
+  // Transcripts (issue 21)
+  trEmail: 'Chat per E-Mail senden',
+  trDownload: 'Herunterladen',
+  trSend: 'Senden',
+  trSent: 'An {email} gesendet.',
+  trFailed: 'Das hat nicht geklappt. Bitte später erneut versuchen.',
+  trLimit: 'Gerade zu viele E-Mails an diese Adresse. Bitte später erneut versuchen.',
 };
 
 const el: Strings = {
@@ -285,6 +306,13 @@ const el: Strings = {
   error: 'Κάτι πήγε στραβά. Δοκιμάστε ξανά.',
   view: 'Προβολή προϊόντος',
   ended: 'Η συνομιλία έχει τελειώσει.',
+  // Transcripts (issue 21)
+  trEmail: 'Στείλτε μου τη συνομιλία με email',
+  trDownload: 'Λήψη',
+  trSend: 'Αποστολή',
+  trSent: 'Εστάλη στο {email}.',
+  trFailed: 'Δεν έγινε. Δοκιμάστε ξανά αργότερα.',
+  trLimit: 'Πάρα πολλά email σε αυτή τη διεύθυνση αυτή τη στιγμή. Δοκιμάστε αργότερα.',
 };
 
 const cs: Strings = {
@@ -356,6 +384,13 @@ const cs: Strings = {
   error: 'Něco se pokazilo. Zkuste to znovu.',
   view: 'Zobrazit produkt',
   ended: 'Tento chat skončil.',
+  // Transcripts (issue 21)
+  trEmail: 'Poslat mi chat e-mailem',
+  trDownload: 'Stáhnout',
+  trSend: 'Odeslat',
+  trSent: 'Odesláno na {email}.',
+  trFailed: 'Nepodařilo se. Zkuste to prosím později.',
+  trLimit: 'Na tuto adresu teď odešlo příliš mnoho e-mailů. Zkuste to později.',
 };
 
 const fa: Strings = {
@@ -427,6 +462,13 @@ const fa: Strings = {
   error: 'مشکلی پیش آمد. لطفاً دوباره تلاش کنید.',
   view: 'دیدن محصول',
   ended: 'این گفتگو پایان یافته است.',
+  // Transcripts (issue 21)
+  trEmail: 'این گفت‌وگو را برایم ایمیل کن',
+  trDownload: 'دانلود',
+  trSend: 'ارسال',
+  trSent: 'به {email} ارسال شد.',
+  trFailed: 'انجام نشد. لطفاً بعداً دوباره تلاش کنید.',
+  trLimit: 'هم‌اکنون ایمیل‌های زیادی به این نشانی رفته است. بعداً دوباره تلاش کنید.',
 };
 
 export const STRINGS: Record<string, Strings> = { en, sv, de, el, cs, fa };

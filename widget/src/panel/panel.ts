@@ -657,13 +657,61 @@ function mount(host: Host): PanelApi {
       }
       client.rate(score, comment.value);
     });
-    return form;
+    return h('div', null, form, buildTranscript());
   }
 
   function buildRated(): Node {
     return h('div', { class: 'fw-rate fw-center' },
       h('p', { class: 'fw-lead' }, t('thanks')),
-      h('button', { type: 'button', class: 'fw-btn', onclick: () => client.finish() }, t('newChat')));
+      h('button', { type: 'button', class: 'fw-btn', onclick: () => client.finish() }, t('newChat')),
+      buildTranscript());
+  }
+
+  /** "E-mail me this chat" and "Download", for an ended chat (the shopper token authorises both). */
+  function buildTranscript(): Node {
+    const c = client.conv!;
+    const url = (tail: string, q = '') => host.origin + '/api/v1/widget/conversations/' + encodeURIComponent(c.id) + '/transcript' + tail +
+      '?merchant=' + encodeURIComponent(host.merchant) + '&lang=' + encodeURIComponent(host.locale) + q;
+    const auth = () => ({ Authorization: 'Bearer ' + (client.token || '') });
+    const note = h('p', { class: 'fw-muted', role: 'status' });
+    const input = h('input', { id: 'fw-tr-email', type: 'email', autocomplete: 'email', dir: 'ltr', value: (host.identity && host.identity.email) || '' });
+    const err = h('p', { class: 'fw-field-err', role: 'alert' });
+    const form = h('form', { class: 'fw-rate', hidden: true, novalidate: true },
+      h('div', { class: 'fw-field' }, h('label', { for: 'fw-tr-email', class: 'fw-label' }, t('email')), input),
+      err,
+      h('button', { type: 'submit', class: 'fw-btn' }, t('trSend')));
+    const toggle = h('button', { type: 'button', class: 'fw-text-btn', 'aria-expanded': 'false', onclick: () => {
+      form.hidden = !form.hidden;
+      toggle.setAttribute('aria-expanded', String(!form.hidden));
+      if (!form.hidden) input.focus();
+    } }, t('trEmail'));
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const email = input.value.trim();
+      err.textContent = '';
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) { err.textContent = t('badEmail'); input.focus(); return; }
+      fetch(url('/email'), { method: 'POST', credentials: 'omit', headers: { ...auth(), 'content-type': 'application/json' }, body: JSON.stringify({ email, language: host.locale }) })
+        .then((r) => {
+          if (r.status === 202) { form.hidden = true; toggle.setAttribute('aria-expanded', 'false'); note.textContent = t('trSent', { email }); }
+          else if (r.status === 422) { err.textContent = t('badEmail'); input.focus(); }
+          else err.textContent = r.status === 429 ? t('trLimit') : t('trFailed');
+        }, () => { err.textContent = t('trFailed'); });
+    });
+    const download = () => {
+      fetch(url('', '&format=text'), { credentials: 'omit', headers: auth() })
+        .then((r) => (r.ok ? r.blob() : Promise.reject(new Error(String(r.status)))))
+        .then((b) => {
+          const a = h('a', { href: URL.createObjectURL(b), download: 'chat-' + new Date(c.created_at || Date.now()).toISOString().slice(0, 10) + '.txt' });
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+        })
+        .catch(() => { note.textContent = t('trFailed'); });
+    };
+    return h('div', { class: 'fw-transcript' },
+      h('div', { class: 'fw-row' }, toggle, h('button', { type: 'button', class: 'fw-text-btn', onclick: download }, t('trDownload'))),
+      form, note);
   }
 
   // ---- open / close ----
