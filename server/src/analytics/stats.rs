@@ -182,8 +182,8 @@ impl Stats {
             *self.revenue.entry(c.clone()).or_default() += k * v;
         }
         self.revenue.retain(|_, v| *v != 0);
-        self.photos += o.photos;
-        self.photos_removed += o.photos_removed;
+        self.photos += k * o.photos;
+        self.photos_removed += k * o.photos_removed;
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -202,6 +202,8 @@ impl Stats {
             self.avail_min,
             self.store_avail_min,
             self.orders,
+            self.photos,
+            self.photos_removed,
         ];
         counters.iter().all(|v| *v == 0)
             && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
@@ -400,6 +402,42 @@ mod tests {
         let mut big = Hist::default();
         big.record(10_000_000);
         assert_eq!(big.quantile(0.5), Some(7200.0));
+    }
+
+    #[test]
+    fn taking_a_sum_back_out_leaves_nothing() {
+        // Every kind the rollups count, so a field added later and left out of add_scaled
+        // shows up here (it would still serialise).
+        let mut s = Stats::default();
+        for (kind, v, d) in [
+            ("requested", None, None),
+            ("offline_message", None, None),
+            ("claimed", Some(4_000), None),
+            ("first_response", Some(9_000), None),
+            ("missed", None, None),
+            ("abandoned", None, None),
+            ("transferred", None, None),
+            ("unanswered", None, None),
+            ("ended", Some(60_000), None),
+            ("rated", Some(4), None),
+            ("message.shopper", Some(3), None),
+            ("message.expert", Some(2), None),
+            ("available", None, None),
+            ("available_store", None, None),
+            ("photo_shared", None, None),
+            ("photo_removed", None, None),
+            ("order", Some(12_990), Some(r#"{"currency":"EUR","orders":1}"#)),
+        ] {
+            assert!(s.apply(kind, v, d), "{kind}");
+        }
+        let all = s.clone();
+        assert!(!s.is_empty());
+        s.add_scaled(&all, -1);
+        assert!(s.is_empty(), "{s:?}");
+        assert_eq!(
+            serde_json::to_value(&s).unwrap(),
+            serde_json::json!({"ttc": {"b": vec![0; BOUNDS_S.len() + 1]}, "frt": {"b": vec![0; BOUNDS_S.len() + 1]}, "dur": {"b": vec![0; BOUNDS_S.len() + 1]}, "csat": [0, 0, 0, 0, 0]})
+        );
     }
 
     #[test]
