@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FAVICON, indexPage, productPage, products, svgFor } from './shop/templates.mjs';
+import { FAVICON, indexPage, productPage, products, svgFor, writePageScripts } from './shop/templates.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist');
@@ -44,4 +44,6 @@ for (const p of products) {
   writeFileSync(join(out, 'shop', `product-${p.slug}.html`), productPage(p));
   writeFileSync(join(out, 'shop', 'img', `${p.slug}.svg`), svgFor(p));
 }
+// Last, after every page: the pages' scripts (no inline script under the shop's CSP).
+writePageScripts(join(out, 'shop'), writeFileSync, mkdirSync);
 console.log(`widget: built dist/widget.js (${loader.outputFiles[0].contents.length} B), dist/panel.js (${panelCode.length} B, v=${version}), dist/shop/`);

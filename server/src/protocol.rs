@@ -55,8 +55,23 @@ pub mod close {
     pub const UNKNOWN_MERCHANT: u16 = 4004;
     pub const RATE_LIMITED: u16 = 4008;
     pub const SLOW_CONSUMER: u16 = 4009;
+    /// Nothing heard from the client (not even a pong) for 60 s.
+    pub const IDLE: u16 = 4010;
+    /// RFC 6455: a text frame that is not UTF-8.
+    pub const INVALID_DATA: u16 = 1007;
+    /// RFC 6455: a frame that breaks the framing rules (reserved bits, opcodes, control frames).
+    pub const PROTOCOL: u16 = 1002;
     pub const PROTOCOL_ERROR: u16 = 4400;
     pub const BAD_VERSION: u16 = 4426;
+}
+
+/// Whether `u` may stand as the page a shopper is on: an absolute `http(s)` URL with a host, at
+/// most 2000 characters, without whitespace or control characters. Anything else (`javascript:`,
+/// `data:`, relative) is refused, so no screen can be handed a script URL as a link.
+pub fn page_url_ok(u: &str) -> bool {
+    u.chars().count() <= 2000
+        && !u.chars().any(|c| c.is_whitespace() || c.is_control())
+        && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some_and(|h| !h.is_empty()))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -189,6 +204,8 @@ pub enum ShopperIn {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExpertIn {
     Hello {
+        /// Missing or empty: the socket closes with 4001.
+        #[serde(default)]
         token: String,
     },
     SetStatus {

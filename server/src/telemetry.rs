@@ -5,16 +5,44 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{fmt, EnvFilter};
 
+/// Targets whose debug and trace output carries secrets: the WebSocket layer logs every frame
+/// verbatim (a `hello` holds the shopper's or expert's token), and the HTTP client and server
+/// layers can log headers (cookies, bearer tokens). Whatever `RUST_LOG` says, these log at most
+/// `info`.
+const SECRET_BEARING_TARGETS: &[&str] = &[
+    "tungstenite",
+    "tokio_tungstenite",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "lettre",
+    "redis",
+];
+
+/// Whether an event may be logged (see [`SECRET_BEARING_TARGETS`]).
+pub fn loggable(target: &str, level: &tracing::Level) -> bool {
+    *level <= tracing::Level::INFO
+        || !SECRET_BEARING_TARGETS
+            .iter()
+            .any(|t| target == *t || target.strip_prefix(t).is_some_and(|rest| rest.starts_with("::")))
+}
+
 /// Install the tracing subscriber: human-readable, or JSON lines with `json`.
-/// `RUST_LOG` overrides the default filter.
+/// `RUST_LOG` overrides the default filter (but never lets secrets through: see
+/// [`SECRET_BEARING_TARGETS`]).
 pub fn init_logging(json: bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let builder = fmt().with_env_filter(filter).with_target(false);
-    let _ = if json {
-        builder.json().flatten_event(true).try_init()
+    let safe = tracing_subscriber::filter::filter_fn(|m| loggable(m.target(), m.level()));
+    let layer = if json {
+        fmt::layer().with_target(false).json().flatten_event(true).with_filter(safe).boxed()
     } else {
-        builder.try_init()
+        fmt::layer().with_target(false).with_filter(safe).boxed()
     };
+    let _ = tracing_subscriber::registry().with(filter).with(layer).try_init();
 }
 
 /// The process-wide Prometheus recorder (one per process, shared by every app a test starts).

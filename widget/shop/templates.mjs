@@ -1,4 +1,22 @@
+import { createHash } from 'node:crypto';
 import { products, svgFor, priceText } from './products.mjs';
+
+/** Each page's script, as a file of its own (file name → code): the shop is served with a
+ * Content-Security-Policy that allows scripts from the server only, never inline ones. build.mjs
+ * writes them next to the pages (`writePageScripts`). */
+export const pageScripts = new Map();
+
+function scriptFile(code) {
+  const name = `js/page-${createHash('sha256').update(code).digest('hex').slice(0, 12)}.js`;
+  pageScripts.set(name, code);
+  return name;
+}
+
+/** Write every page's script into the shop's output folder. */
+export function writePageScripts(shopDir, write, mkdir) {
+  mkdir(`${shopDir}/js`, { recursive: true });
+  for (const [name, code] of pageScripts) write(`${shopDir}/${name}`, code);
+}
 
 const MERCHANT = '__FLOORWALKER_MERCHANT_ID__';
 const LOGO = '<svg viewBox="0 0 40 40" aria-hidden="true"><rect width="40" height="40" rx="10" fill="#0b5d4b"/><path d="M10 28V12l10 10 10-10v16" fill="none" stroke="#fff" stroke-width="3.5" stroke-linecap="round" stroke-linejoin="round"/></svg>';
@@ -12,7 +30,7 @@ function page({ title, body, extraHead = '', script = '' }) {
 <title>${title} · Nordhem Home &amp; Electronics</title>
 <link rel="icon" href="img/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="shop.css">
-${extraHead}<script>window.Floorwalker=window.Floorwalker||function(){(Floorwalker.q=Floorwalker.q||[]).push(arguments)};${script}</script>
+${extraHead}<script src="${scriptFile(`window.Floorwalker=window.Floorwalker||function(){(Floorwalker.q=Floorwalker.q||[]).push(arguments)};${script}`)}"></script>
 <script async src="/widget.js" data-merchant="${MERCHANT}"></script>
 </head>
 <body>

@@ -6,6 +6,16 @@ import { useI18n, type Key } from '../i18n';
 import { Badge, LoadError, Loading, useAsync } from '../components/ui';
 import { Icon } from '../components/icons';
 
+/** The page's address as a link target, only for http(s) pages: a `javascript:` (or any other)
+ * URL a page view carries is shown as text, never as a live link. */
+export function webHref(url?: string | null): string | null {
+  if (!url) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+  } catch { return null; }
+}
+
 type Item = { at: number; view: PageView } | { at: number; event: JourneyEvent };
 
 /** Event kinds shown on the timeline, with their icon. Messages are counted per conversation instead. */
@@ -81,7 +91,9 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
                       {'view' in it ? (
                         <>
                           <span class="tl-what">{t('journey.viewed')}</span>{' '}
-                          <a href={it.view.url} target="_blank" rel="noopener noreferrer" class="tl-link" dir="auto">{it.view.title || it.view.url}</a>
+                          {webHref(it.view.url)
+                            ? <a href={webHref(it.view.url)!} target="_blank" rel="noopener noreferrer" class="tl-link" dir="auto">{it.view.title || it.view.url}</a>
+                            : <bdi class="tl-link" dir="auto">{it.view.title || it.view.url}</bdi>}
                           {it.view.product && (
                             <span class="tl-product">
                               {it.view.product.name}

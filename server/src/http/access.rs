@@ -130,12 +130,17 @@ async fn update_merchant(
         p.text("name", n, 100);
         p.into_result().map_err(ApiError::Validation)?;
     }
-    Ok(Json(
-        state
-            .db
-            .update_merchant(&id, req.name.as_deref().map(str::trim), req.active)
-            .await?,
-    ))
+    let merchant = state
+        .db
+        .update_merchant(&id, req.name.as_deref().map(str::trim), req.active)
+        .await?;
+    if req.active == Some(false) {
+        // Its experts', dashboards' and shoppers' sockets close on every node; new shop sockets
+        // are refused at once (no node goes on using its cached settings).
+        state.hub.forget_merchant(&id);
+        state.hub.revoke(crate::hub::revoke::Cred::Merchant(id.as_str()));
+    }
+    Ok(Json(merchant))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -280,14 +285,18 @@ async fn update_account(
         p.add("active", "you cannot deactivate yourself");
     }
     p.into_result().map_err(ApiError::Validation)?;
+    let revoke = req.password.is_some() || req.active == Some(false);
     if let Some(pw) = req.password {
         let hash = auth::hash_password(pw).await?;
         state.db.set_account_password(&id, &hash).await?;
     }
-    Ok(Json(
-        state
-            .db
-            .update_account(&id, req.name.as_deref().map(str::trim), req.modules.as_deref(), req.active)
-            .await?,
-    ))
+    let account = state
+        .db
+        .update_account(&id, req.name.as_deref().map(str::trim), req.modules.as_deref(), req.active)
+        .await?;
+    if revoke {
+        // Its sessions ended: so do the sockets they opened, on every node.
+        state.hub.revoke(crate::hub::revoke::Cred::Account(id.as_str()));
+    }
+    Ok(Json(account))
 }

@@ -14,6 +14,7 @@ use super::extract::{ClientIp, JsonBody, Session, SESSION_COOKIE};
 use super::AppState;
 use crate::auth;
 use crate::domain::{check_password, normalize_email, Problems};
+use crate::hub::revoke::Cred;
 use crate::storage::Account;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,6 +92,7 @@ async fn start_session(state: &AppState, jar: CookieJar, account: Account) -> Ap
               (status = 401, body = super::error::Problem), (status = 429, body = super::error::Problem)))]
 async fn login(
     State(state): State<AppState>,
+    _same_origin: super::guard::SameOrigin,
     ClientIp(ip): ClientIp,
     jar: CookieJar,
     JsonBody(req): JsonBody<LoginRequest>,
@@ -125,6 +127,7 @@ async fn login(
     security(("session" = [])))]
 async fn logout(State(state): State<AppState>, Session(s): Session, jar: CookieJar) -> ApiResult<(CookieJar, StatusCode)> {
     state.db.delete_session(&s.token_hash).await?;
+    state.hub.revoke(Cred::Session(&s.token_hash));
     Ok((
         jar.remove(Cookie::build(SESSION_COOKIE).path("/"))
             .remove(Cookie::build(SIGNED_IN_HINT).path("/")),
@@ -164,6 +167,7 @@ async fn change_password(
     }
     let new_hash = auth::hash_password(req.new_password).await?;
     state.db.set_account_password(&s.account.id, &new_hash).await?;
+    state.hub.revoke(Cred::Account(s.account.id.as_str()));
     let (jar, view) = start_session(&state, jar, s.account).await?;
     Ok((jar, Json(view)))
 }

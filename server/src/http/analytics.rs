@@ -323,6 +323,12 @@ impl From<OrderRow> for Order {
 
 pub const ORDER_STATUSES: [&str; 5] = ["placed", "paid", "fulfilled", "cancelled", "refunded"];
 
+/// A real ISO 4217 currency: not a code reserved for testing (XTS), "no currency" (XXX), a
+/// precious metal or another special code, nor a fund code; unknown codes (ZZZ) are refused.
+pub fn real_currency(code: &str) -> bool {
+    iso_currency::Currency::from_code(code).is_some_and(|c| !c.is_special() && !c.is_fund())
+}
+
 fn valid_order_id(s: &str) -> bool {
     (1..=100).contains(&s.chars().count()) && !s.chars().any(char::is_control)
 }
@@ -343,8 +349,8 @@ async fn post_order(
     p.check(valid_order_id(req.order_id.trim()), "order_id", "must be 1–100 characters");
     p.check(ShopperId::parse(&req.shopper_id).is_some(), "shopper_id", "not a Shopper ID");
     let currency = req.currency.trim().to_ascii_uppercase();
-    let currency_ok = currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase());
-    p.check(currency_ok, "currency", "must be an ISO 4217 code such as EUR");
+    let currency_ok = real_currency(&currency);
+    p.check(currency_ok, "currency", "must be an ISO 4217 currency code such as EUR");
     let amount = match &req.amount {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
@@ -365,7 +371,13 @@ async fn post_order(
         "must be placed, paid, fulfilled, cancelled or refunded",
     );
     let placed_at = match &req.placed_at {
-        None | Some(serde_json::Value::Null) => Some(now),
+        // Not given: when it was first reported. A retry of the same report keeps the time the
+        // order already has, so it changes nothing (and its sale stays in its rollup bucket).
+        None | Some(serde_json::Value::Null) => Some(match state.db.get_order(&m.id, req.order_id.trim()).await {
+            Ok(o) => o.placed_at,
+            Err(crate::storage::StorageError::NotFound) => now,
+            Err(e) => return Err(e.into()),
+        }),
         Some(serde_json::Value::Number(n)) => n.as_i64().and_then(|v| parse_time("placed_at", &v.to_string()).ok()),
         Some(serde_json::Value::String(s)) => parse_time("placed_at", s).ok(),
         _ => None,

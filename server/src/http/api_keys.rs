@@ -132,7 +132,9 @@ async fn create(
     responses((status = 200, body = ApiKey), (status = 404, body = super::error::Problem)), security(("session" = [])))]
 async fn revoke(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
     let id = ApiKeyId::parse(&id).ok_or(ApiError::NotFound)?;
-    Ok(Json(state.db.revoke_api_key(&m.id, &id).await?))
+    let key = state.db.revoke_api_key(&m.id, &id).await?;
+    state.hub.revoke(crate::hub::revoke::Cred::ApiKey(id.as_str()));
+    Ok(Json(key))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -424,10 +424,8 @@ footer {{ padding: 2rem 1.5rem; color: #555; }}
     );
     let mut res = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     private_headers(&mut res);
-    res.headers_mut().insert(
-        "content-security-policy",
-        HeaderValue::from_static("frame-ancestors 'none'; object-src 'none'; base-uri 'none'"),
-    );
+    res.headers_mut()
+        .insert("content-security-policy", HeaderValue::from_static(super::guard::PAGE_CSP));
     res
 }
 

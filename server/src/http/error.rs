@@ -173,16 +173,16 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType("send the body as application/json".into()),
-            JsonRejection::JsonDataError(e) => ApiError::Unprocessable(e.body_text()),
+            JsonRejection::JsonDataError(e) => ApiError::Unprocessable(super::guard::scrub(&e.body_text())),
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
-            other => ApiError::BadRequest(other.body_text()),
+            other => ApiError::BadRequest(super::guard::scrub(&other.body_text())),
         }
     }
 }
 
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
-        ApiError::BadRequest(r.body_text())
+        ApiError::BadRequest(super::guard::scrub(&r.body_text()))
     }
 }
 

@@ -84,6 +84,7 @@ impl FromRequestParts<AppState> for Session {
             .ok_or(ApiError::Unauthorized)?;
         let info = state.db.session(&auth::token_hash(&token)).await?.ok_or(ApiError::Unauthorized)?;
         if !is_safe(&parts.method) {
+            super::guard::same_origin_write(parts, &state.config)?;
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
             if !bool::from(sent.as_bytes().ct_eq(info.csrf_token.as_bytes())) {
                 return Err(ApiError::Csrf);

@@ -11,6 +11,7 @@ pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod guard;
 pub mod media_settings;
 pub mod messaging;
 pub mod ops;
@@ -18,6 +19,7 @@ pub mod outbox;
 pub mod outreach;
 pub mod public;
 pub mod realtime;
+pub mod responses;
 pub mod saved_replies;
 pub mod settings;
 pub mod shoppers;
@@ -144,6 +146,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(media_settings::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     crate::outbound::events::document(&mut openapi);
+    responses::document(&mut openapi);
     (router, openapi)
 }
 
@@ -240,6 +243,9 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
+        // Outside the timeout: its 408 becomes problem+json too.
+        .layer(middleware::from_fn(guard::problem_errors))
+        .layer(middleware::from_fn(guard::security_headers))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::analytics::live;
 use super::error::ApiError;
-use super::extract::{modules::Analytics, Merchant, SESSION_COOKIE};
+use super::extract::{modules::Analytics, Actor, Merchant, SESSION_COOKIE};
 use super::AppState;
 use crate::hub::expert::ExpertSession;
 use crate::hub::shopper::ShopperSession;
@@ -116,12 +116,52 @@ async fn dashboard(
     let session_hash = CookieJar::from_headers(&headers)
         .get(SESSION_COOKIE)
         .map(|c| crate::auth::token_hash(c.value()));
-    Ok(socket::configure(ws).on_upgrade(move |sock| dashboard_loop(state, m.id, session_hash, sock)))
+    // The credential the socket rests on: the session (and its account) or the API key.
+    let cred = match (&m.actor, session_hash) {
+        (Actor::ApiKey(k), _) => DashboardCred::ApiKey(k.to_string()),
+        (Actor::Account(a), Some(h)) => DashboardCred::Session(h, a.to_string()),
+        (Actor::Account(_), None) => return Err(ApiError::Unauthorized),
+    };
+    Ok(socket::configure(ws).on_upgrade(move |sock| dashboard_loop(state, m.id, cred, sock)))
 }
 
-async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<String>, mut sock: WebSocket) {
+enum DashboardCred {
+    /// Session token hash and account id.
+    Session(String, String),
+    ApiKey(String),
+}
+
+impl DashboardCred {
+    /// Whether the credential still holds (read from the database).
+    async fn valid(&self, state: &AppState) -> bool {
+        match self {
+            DashboardCred::Session(h, _) => matches!(state.db.session(h).await, Ok(Some(_))),
+            DashboardCred::ApiKey(_) => true,
+        }
+    }
+}
+
+async fn dashboard_loop(state: AppState, m: MerchantId, cred: DashboardCred, mut sock: WebSocket) {
     use futures::StreamExt;
     let send = |v: serde_json::Value| Message::Text(v.to_string().into());
+    // Watched under its credentials: signing out, a password change, deactivating the account
+    // or the merchant, or revoking the API key closes it (4001) on every node.
+    let epoch = state.hub.revocation_epoch();
+    let revoked = std::sync::Arc::new(crate::hub::outbox::Outbox::new(1));
+    let id = state.hub.socket_id();
+    {
+        use crate::hub::revoke::Cred;
+        let mut creds = vec![Cred::Merchant(m.as_str())];
+        match &cred {
+            DashboardCred::Session(h, a) => creds.extend([Cred::Session(h), Cred::Account(a)]),
+            DashboardCred::ApiKey(k) => creds.push(Cred::ApiKey(k)),
+        }
+        state.hub.watch(id, &revoked, &creds, close::UNAUTHORIZED);
+    }
+    let _unwatch = Unwatch(&state.hub, id);
+    if state.hub.revoked_since(epoch) && !cred.valid(&state).await {
+        return socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
+    }
     let mut rolled = state.hub.analytics.rolled.subscribe();
     let Ok(mut last) = live(&state, &m).await else {
         let _ = sock.send(Message::Close(None)).await;
@@ -140,6 +180,12 @@ async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<Str
     let mut pending_update = false;
     loop {
         tokio::select! {
+            _ = revoked.ready() => {
+                if let Some(code) = revoked.closing() {
+                    socket::close_now(&mut sock, code, "signed out").await;
+                    break;
+                }
+            }
             _ = state.hub.shutdown.cancelled() => {
                 let _ = sock.send(Message::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "server restarting".into() }))).await;
                 break;
@@ -170,11 +216,9 @@ async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<Str
                 // Sign-out or deactivation ends the socket too (checked every 30 s).
                 checks += 1;
                 if checks % 30 == 0 {
-                    if let Some(h) = &session_hash {
-                        if !matches!(state.db.session(h).await, Ok(Some(_))) {
-                            let _ = sock.send(Message::Close(Some(CloseFrame { code: close::UNAUTHORIZED, reason: "signed out".into() }))).await;
-                            break;
-                        }
+                    if !cred.valid(&state).await {
+                        socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
+                        break;
                     }
                 }
             }
@@ -190,6 +234,15 @@ async fn dashboard_loop(state: AppState, m: MerchantId, session_hash: Option<Str
         }
     }
     metrics::gauge!("floorwalker_dashboard_sockets").decrement(1.0);
+}
+
+/// Forgets a watched socket when its task ends, however it ends.
+struct Unwatch<'a>(&'a crate::hub::Hub, u64);
+
+impl Drop for Unwatch<'_> {
+    fn drop(&mut self) {
+        self.0.unwatch(self.1);
+    }
 }
 
 #[cfg(test)]

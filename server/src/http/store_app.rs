@@ -133,6 +133,7 @@ async fn login(
     security(("expert_token" = [])))]
 async fn logout(State(state): State<AppState>, ExpertAuth(s): ExpertAuth) -> ApiResult<StatusCode> {
     state.db.delete_expert_token(&s.token_hash).await?;
+    state.hub.revoke(crate::hub::revoke::Cred::ExpertToken(&s.token_hash));
     Ok(StatusCode::NO_CONTENT)
 }
 

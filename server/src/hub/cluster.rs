@@ -69,6 +69,8 @@ pub enum Envelope {
     Rolled { n: String, merchant: String },
     /// The merchant's settings or stores changed: drop what was cached of them.
     Forget { n: String, merchant: String },
+    /// A credential ended: close the sockets it opened (see `revoke.rs`).
+    Revoke { n: String, key: String },
 }
 
 impl Envelope {
@@ -81,7 +83,8 @@ impl Envelope {
             | Envelope::Kick { n, .. }
             | Envelope::Expert { n, .. }
             | Envelope::Rolled { n, .. }
-            | Envelope::Forget { n, .. } => n,
+            | Envelope::Forget { n, .. }
+            | Envelope::Revoke { n, .. } => n,
         }
     }
 }
@@ -376,6 +379,7 @@ impl Hub {
                 self.wake.notify_one();
             }
             Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
+            Envelope::Revoke { key, .. } => self.revoke_local(&key),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));
             }

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::revoke::Cred;
 use super::shopper::{check_body, check_client_id, end_conversation, sync};
 use super::socket::Step;
 use super::{Hub, Presence};
@@ -69,13 +70,8 @@ impl ExpertSession {
     async fn mine(&self, hub: &Hub, conn: u64, m: &MerchantId, me: &str, id: &str) -> Option<ConversationRow> {
         match hub.db.conversation(m, id).await {
             Ok(row) if row.expert_id.as_deref() == Some(me) => Some(row),
-            Ok(row) if row.status != "claimed" => {
-                hub.send_out(
-                    conn,
-                    &Out::error("invalid_state", format!("the conversation is {}", row.status), Some(id.to_owned())),
-                );
-                None
-            }
+            // Not theirs (a colleague's, a waiting one, another merchant's, none at all): one
+            // answer for all, so an id's existence cannot be probed.
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
                 super::socket::conversation_missing(hub, conn, id, false, "no such conversation of yours");
                 None
@@ -320,11 +316,30 @@ impl ExpertSession {
         if !token.starts_with(auth::EXPERT_TOKEN_PREFIX) {
             return Step::Close(close::UNAUTHORIZED);
         }
-        let s = match hub.db.expert_session(&auth::token_hash(token)).await {
+        let token_hash = auth::token_hash(token);
+        let epoch = hub.revocation_epoch();
+        let s = match hub.db.expert_session(&token_hash).await {
             Ok(Some(s)) if s.expert.status == ExpertStatus::Approved => s,
             Ok(_) => return Step::Close(close::UNAUTHORIZED),
             Err(_) => return Step::Close(close::INTERNAL),
         };
+        // Signing out, a password change or a deactivation (of the expert or the merchant)
+        // closes this socket; one that landed while the token was checked is caught here.
+        let (expert_id, merchant_id) = (s.expert.id.to_string(), s.expert.merchant_id.to_string());
+        hub.watch_conn(
+            conn,
+            &[
+                Cred::ExpertToken(&token_hash),
+                Cred::Expert(&expert_id),
+                Cred::Merchant(&merchant_id),
+            ],
+            close::UNAUTHORIZED,
+        );
+        if hub.revoked_since(epoch)
+            && !matches!(hub.db.expert_session(&token_hash).await, Ok(Some(ref s)) if s.expert.status == ExpertStatus::Approved)
+        {
+            return Step::Close(close::UNAUTHORIZED);
+        }
         let e = s.expert;
         let m = e.merchant_id.clone();
         let saved: SavedPresence = hub
@@ -688,6 +703,8 @@ impl Hub {
             expert: expert.to_owned(),
         });
         self.kick_local(expert);
+        // And a socket that is still saying hello.
+        self.revoke(Cred::Expert(expert));
     }
 
     /// The merchant edited an expert (chat cap, stores and departments, feature switches): every

@@ -10,6 +10,7 @@ pub mod analytics;
 pub mod cluster;
 pub mod expert;
 pub mod outbox;
+pub mod revoke;
 pub mod shopper;
 pub mod socket;
 pub mod writer;
@@ -162,6 +163,8 @@ pub struct HubInner {
     /// Wakes the router early (an offer went away, so experts may have room for the next).
     wake: tokio::sync::Notify,
     pub shutdown: CancellationToken,
+    /// Which credential opened which socket (see [`revoke`]).
+    revocations: revoke::Revocations,
 }
 
 /// Experts able to take a chat (`available`) and switched on at all (`online`), in total and
@@ -232,6 +235,7 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             wake: tokio::sync::Notify::new(),
             shutdown,
+            revocations: Default::default(),
         }));
         if let Some(url) = redis_url {
             cluster::Cluster::start(&hub, url).await?;
@@ -262,6 +266,7 @@ impl Hub {
 
     pub fn unregister(&self, id: u64, convs: &[String]) {
         self.conns.remove(&id);
+        self.unwatch(id);
         for c in convs {
             self.unsubscribe(id, c);
         }

@@ -134,6 +134,9 @@ impl ShopperSession {
                 if !short(&page_url, 2000) || !short(&page_title, 300) {
                     return bad(hub, conn, "page_url or page_title too long", None);
                 }
+                if page_url.as_deref().is_some_and(|u| !crate::protocol::page_url_ok(u)) {
+                    return bad(hub, conn, "page_url must be an http(s) address", None);
+                }
                 if let Some(p) = &product {
                     if let Err(e) = p.validate() {
                         return bad(hub, conn, &e, None);
@@ -269,10 +272,17 @@ impl ShopperSession {
                             hub.emit(&row, "rated", Some(score), None);
                         }
                     }
-                    Ok(false) => hub.send_out(
-                        conn,
-                        &Out::error("invalid_state", "only your ended chats can be rated", Some(conversation_id)),
-                    ),
+                    Ok(false) => {
+                        // Own but not ended yet: say so; anything else is not found.
+                        let own =
+                            matches!(hub.db.conversation(&self.merchant, &conversation_id).await, Ok(row) if row.shopper_id == shopper);
+                        let out = if own {
+                            Out::error("invalid_state", "only ended chats can be rated", Some(conversation_id))
+                        } else {
+                            Out::error("not_found", "no such conversation", Some(conversation_id))
+                        };
+                        hub.send_out(conn, &out);
+                    }
                     Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id))),
                 }
                 Step::Continue
@@ -295,6 +305,9 @@ impl ShopperSession {
                 if !short(&name, 100) || !short(&page_url, 2000) {
                     return bad(hub, conn, "name or page_url too long", None);
                 }
+                if page_url.as_deref().is_some_and(|u| !crate::protocol::page_url_ok(u)) {
+                    return bad(hub, conn, "page_url must be an http(s) address", None);
+                }
                 self.offline(hub, conn, &shopper, email.trim(), body, name, store_id, department_id, page_url)
                     .await
             }
@@ -303,9 +316,7 @@ impl ShopperSession {
                 page_title,
                 product,
             } => {
-                let web = page_url.starts_with("https://") || page_url.starts_with("http://");
-                if !web
-                    || page_url.chars().count() > 2000
+                if !crate::protocol::page_url_ok(&page_url)
                     || !short(&page_title, 300)
                     || product.as_ref().is_some_and(|p| p.validate().is_err())
                 {

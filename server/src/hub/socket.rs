@@ -45,12 +45,34 @@ pub fn parse_frame<T: serde::de::DeserializeOwned>(hub: &Hub, conn: u64, text: &
     match serde_json::from_str(text) {
         Ok(f) => Some(f),
         Err(e) => {
-            hub.send_out(
-                conn,
-                &Out::error("bad_request", format!("unreadable frame: {e}"), super::readable_ref(text)),
-            );
+            tracing::debug!(error = %e, "unreadable client frame");
+            hub.send_out(conn, &Out::error("bad_request", human_parse_error(&e), super::readable_ref(text)));
             None
         }
+    }
+}
+
+/// A stable, human message for a frame that did not parse: what the client got wrong, without
+/// the server's type names (the details go to the debug log).
+pub fn human_parse_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    let quoted = |after: &str| {
+        msg.split_once(after)
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name.chars().take(40).collect::<String>())
+    };
+    if e.is_syntax() || e.is_eof() {
+        "the frame is not valid JSON".into()
+    } else if msg.contains("missing field `type`") || msg.contains("internally tagged") {
+        "a frame is a JSON object with a \"type\"".into()
+    } else if let Some(t) = quoted("unknown variant `") {
+        format!("unknown type \"{t}\"")
+    } else if let Some(f) = quoted("missing field `") {
+        format!("missing field \"{f}\"")
+    } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") || msg.starts_with("invalid length") {
+        "a field has the wrong type or value".into()
+    } else {
+        "the frame does not match the protocol (see docs/protocol.md)".into()
     }
 }
 
@@ -96,25 +118,69 @@ impl Session {
     }
 }
 
-/// Close with a code and a reason the client can show or act on.
+/// Close with a code and a reason the client can show or act on, then linger briefly: what the
+/// client still sends is read and dropped until it answers the close (or 2 s pass), so the close
+/// frame is not lost to a TCP reset (closing a socket with unread data resets it).
 pub async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
+    let sent = tokio::time::timeout(
+        Duration::from_secs(5),
+        socket.send(Message::Close(Some(CloseFrame {
             code,
             reason: reason.into(),
-        })))
-        .await;
+        }))),
+    )
+    .await;
+    if matches!(sent, Ok(Ok(()))) {
+        linger(socket).await;
+    }
+}
+
+/// After our close frame: read (and drop) until the client's close, the end, or 2 s.
+async fn linger(socket: &mut WebSocket) {
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        loop {
+            match socket.recv().await {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+}
+
+/// The close code for a frame the WebSocket layer refused (RFC 6455 §7.4.1), or `None` when the
+/// connection itself failed (no close frame can be sent).
+pub fn code_for_error(e: axum::Error) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::Error as E;
+    let inner = e.into_inner();
+    let Some(e) = inner.downcast_ref::<E>() else { return None };
+    match e {
+        E::Capacity(_) => Some(close::TOO_BIG),
+        E::Utf8(_) => Some(close::INVALID_DATA),
+        E::Protocol(p) => {
+            use tokio_tungstenite::tungstenite::error::ProtocolError as P;
+            match p {
+                P::ResetWithoutClosingHandshake | P::SendAfterClosing | P::ReceivedAfterClosing => None,
+                _ => Some(close::PROTOCOL),
+            }
+        }
+        _ => None,
+    }
 }
 
 fn reason(code: u16) -> &'static str {
     match code {
         close::GOING_AWAY => "server restarting; reconnect",
         close::UNAUTHORIZED => "unauthorized",
+        close::UNKNOWN_MERCHANT => "unknown merchant",
         close::HELLO_TIMEOUT => "no hello",
         close::RATE_LIMITED => "rate limit exceeded",
         close::SLOW_CONSUMER => "too slow; reconnect and resume",
         close::PROTOCOL_ERROR => "protocol error",
         close::TOO_BIG => "frame too large",
+        close::IDLE => "idle; reconnect",
+        close::INVALID_DATA => "text frame is not UTF-8",
+        close::PROTOCOL => "WebSocket protocol violation",
         _ => "",
     }
 }
@@ -148,6 +214,15 @@ const SEND_BATCH: usize = 64;
 pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     let outbox = Arc::new(Outbox::new(SEND_QUEUE));
     let conn = hub.register(outbox.clone());
+    if let Session::Shopper(s) = &session {
+        // A merchant deactivated meanwhile closes its shop's sockets (see revoke.rs).
+        hub.watch(
+            conn,
+            &outbox,
+            &[super::revoke::Cred::Merchant(s.merchant.as_str())],
+            close::UNKNOWN_MERCHANT,
+        );
+    }
     let limiter = RateLimiter::direct_with_clock(
         Quota::per_second(NonZeroU32::new(20).unwrap()).allow_burst(NonZeroU32::new(40).unwrap()),
         CLOCK.clone(),
@@ -183,7 +258,22 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
             biased;
             _ = hub.shutdown.cancelled() => break Some(close::GOING_AWAY),
             m = socket.recv() => match m {
-                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break None,
+                None => break None,
+                Some(Err(e)) => {
+                    // Too large (1009), not UTF-8 (1007), broken framing (1002): say so.
+                    let code = code_for_error(e);
+                    if let Some(c) = code {
+                        metrics::counter!("floorwalker_ws_frame_errors_total", "code" => c.to_string()).increment(1);
+                    }
+                    break code;
+                }
+                Some(Ok(Message::Close(_))) => {
+                    // The client closes: echo its close frame (RFC 6455 §5.5.1; tungstenite
+                    // queued it) before the socket goes.
+                    use futures::SinkExt;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), socket.flush()).await;
+                    break None;
+                }
                 Some(Ok(Message::Text(t))) => {
                     last_seen = Instant::now();
                     if limiter.check().is_err() {
@@ -237,12 +327,17 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
             _ = &mut timer => {
                 let now = Instant::now();
                 if !session.greeted() && now >= hello_deadline { break Some(close::HELLO_TIMEOUT) }
+                // Silent for the documented 60 s (pongs count): closed with its own code.
+                if session.greeted() && now >= last_seen + IDLE_TIMEOUT { break Some(close::IDLE) }
                 if now >= next_ping {
-                    if last_seen.elapsed() > IDLE_TIMEOUT { break Some(close::GOING_AWAY) }
                     next_ping = now + PING_EVERY;
                     if let Err(why) = send_or_close(&mut socket, &outbox, Message::Ping(Default::default())).await { break why }
                 }
-                let wake_at = if session.greeted() { next_ping } else { hello_deadline.min(next_ping) };
+                let wake_at = if session.greeted() {
+                    next_ping.min(last_seen + IDLE_TIMEOUT)
+                } else {
+                    hello_deadline.min(next_ping)
+                };
                 timer.as_mut().reset(wake_at);
             }
         }
@@ -263,6 +358,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), close_now(&mut socket, code, reason(code))).await;
+        // The close goes out with its own time limit, then lingers (see `close_now`).
+        close_now(&mut socket, code, reason(code)).await;
     }
 }

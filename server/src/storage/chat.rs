@@ -1143,12 +1143,21 @@ impl<'a> AppendPlan<'a> {
                 self.out[i] = Some(AppendOutcome::NotFound);
                 continue;
             };
-            let allowed = match &m.sender {
-                Sender::Shopper(s) => c.row.shopper_id == *s && matches!(c.row.status.as_str(), "queued" | "offered" | "claimed"),
-                Sender::Expert { id, .. } => c.row.expert_id.as_deref() == Some(id.as_str()) && c.row.status == "claimed",
-                Sender::System => true,
+            // Someone else's conversation (another shopper's, a colleague's) is not found, exactly
+            // like one that does not exist: no answer tells whether an id is in use.
+            let (theirs, open) = match &m.sender {
+                Sender::Shopper(s) => (
+                    c.row.shopper_id == *s,
+                    matches!(c.row.status.as_str(), "queued" | "offered" | "claimed"),
+                ),
+                Sender::Expert { id, .. } => (c.row.expert_id.as_deref() == Some(id.as_str()), c.row.status == "claimed"),
+                Sender::System => (true, true),
             };
-            if !allowed {
+            if !theirs {
+                self.out[i] = Some(AppendOutcome::NotFound);
+                continue;
+            }
+            if !open {
                 self.out[i] = Some(AppendOutcome::InvalidState(format!("the conversation is {}", c.row.status)));
                 continue;
             }
