@@ -213,7 +213,11 @@ async fn revoking_a_credential_closes_its_dashboard_sockets(b: Backend) {
     assert_eq!(s, StatusCode::CREATED, "{k}");
     let mut by_key = dashboard_socket(&app.url, &keys.with_bearer(k["secret"].as_str().unwrap())).await;
     let (s, body) = keys
-        .call(Method::DELETE, &format!("/api/v1/api-keys/{}", k["id"].as_str().unwrap()), None)
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{}", k["key"]["id"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(closed_within_5s(&mut by_key, "a revoked key's socket").await, Some(4001));
@@ -318,6 +322,7 @@ async fn pages_carry_a_strict_content_security_policy() {
 async fn page_urls_must_be_web_addresses(b: Backend) {
     let app = TestApp::spawn_demo(b).await;
     let (m, store, dep) = demo_target(&app).await;
+    let (_expert, _) = common::expert_ws(&app, "expert1@demo.example").await;
     let (mut shop, _, _) = common::shopper_ws(&app, &m, None).await;
     for bad in [
         "javascript:alert(1)",
@@ -352,8 +357,9 @@ async fn page_urls_must_be_web_addresses(b: Backend) {
             "{bad}: {answer:?}"
         );
     }
+    // A web address is fine.
     let id = common::start_chat(&mut shop, &store, &dep, "hello").await;
-    assert!(id.starts_with("conv_") || !id.is_empty());
+    assert!(!id.is_empty());
     app.stop().await;
 }
 

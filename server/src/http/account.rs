@@ -89,7 +89,8 @@ async fn start_session(state: &AppState, jar: CookieJar, account: Account) -> Ap
 /// Sign in to the dashboard. Unknown email and wrong password get the same answer.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = SessionView, description = "Signed in; sets the fw_session cookie"),
-              (status = 401, body = super::error::Problem), (status = 429, body = super::error::Problem)))]
+              (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem, description = "Sent from another site's page"),
+              (status = 429, body = super::error::Problem)))]
 async fn login(
     State(state): State<AppState>,
     _same_origin: super::guard::SameOrigin,
