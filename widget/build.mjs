@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compressDist } from '../web-shared/compress.mjs';
 import { FAVICON, indexPage, productPage, products, svgFor, writePageScripts } from './shop/templates.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -47,3 +48,4 @@ for (const p of products) {
 // Last, after every page: the pages' scripts (no inline script under the shop's CSP).
 writePageScripts(join(out, 'shop'), writeFileSync, mkdirSync);
 console.log(`widget: built dist/widget.js (${loader.outputFiles[0].contents.length} B), dist/panel.js (${panelCode.length} B, v=${version}), dist/shop/`);
+compressDist(out);
