@@ -41,8 +41,17 @@ struct Raw {
 
 impl Raw {
     async fn connect(base: &str, path: &str) -> Raw {
+        Raw::connect_with(base, path, None).await
+    }
+
+    /// With `rcvbuf`, the client's kernel receive buffer is kept that small (a slow reader).
+    async fn connect_with(base: &str, path: &str, rcvbuf: Option<u32>) -> Raw {
         let host = base.trim_start_matches("http://");
-        let mut tcp = TcpStream::connect(host).await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(n) = rcvbuf {
+            socket.set_recv_buffer_size(n).unwrap();
+        }
+        let mut tcp = socket.connect(host.parse().unwrap()).await.unwrap();
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -624,3 +633,65 @@ async fn what_is_not_yours_is_not_found(b: Backend) {
 }
 
 on_both_backends!(what_is_not_yours_is_not_found);
+
+/// A client that stops reading while its chats go on is closed with 4009, and the close frame
+/// reaches it (after what was already on the wire) once it reads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_consumer_sees_4009() {
+    let app = TestApp::spawn_demo(Backend::Sqlite).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let res = reqwest::Client::new()
+        .post(format!("{}/api/v1/app/login", app.url))
+        .json(&json!({"email": "expert1@demo.example", "password": common::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let token: Value = res.json().await.unwrap();
+    let mut r = Raw::connect_with(&app.url, "/ws/expert?v=1", Some(4096)).await;
+    r.text(&json!({"type": "hello", "token": token["token"]}).to_string()).await;
+    assert_eq!(r.json().await["type"], "welcome");
+    // Two shoppers with a chat each, claimed by the expert.
+    let mut shoppers = Vec::new();
+    for _ in 0..2 {
+        let (mut shop, _, _) = common::shopper_ws(&app, &m, None).await;
+        let id = common::start_chat(&mut shop, &store, &dep, "hello").await;
+        loop {
+            let v = r.json().await;
+            if v["type"] == "offer" && v["offer"]["conversation_id"] == id.as_str() {
+                break;
+            }
+        }
+        r.text(&json!({"type": "claim", "conversation_id": id}).to_string()).await;
+        loop {
+            let v = r.json().await;
+            if v["type"] == "conversation" && v["conversation"]["id"] == id.as_str() && v["conversation"]["status"] == "claimed" {
+                break;
+            }
+        }
+        shoppers.push((shop, id));
+    }
+    // The expert stops reading; the shoppers write long messages, just under the rate limit.
+    let body = "x".repeat(3900);
+    let started = Instant::now();
+    let mut n = 0;
+    'writing: while started.elapsed() < Duration::from_secs(60) {
+        for (shop, id) in shoppers.iter_mut() {
+            n += 1;
+            shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": format!("m{n}"), "body": body}))
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // The expert's queue is full once the server stops storing? No: it goes on storing; the
+        // expert's socket alone is closed. Check now and then whether it was.
+        if n % 100 == 0 && app.hub.connections() <= 2 {
+            break 'writing;
+        }
+    }
+    assert!(
+        app.hub.connections() <= 2,
+        "the expert's socket was closed as too slow (after {n} messages)"
+    );
+    // Reading again: everything on the wire, then the close 4009.
+    assert_eq!(r.close_code_within(Duration::from_secs(20)).await, 4009);
+    app.stop().await;
+}

@@ -72,7 +72,8 @@ pub struct AppState {
     info(
         title = "Floorwalker API",
         description = "Real-time virtual shopping. Dashboard calls authenticate with the `fw_session` cookie \
-            (and `X-CSRF-Token` on writes), the store app with its bearer token, server-to-server calls \
+            (and `X-CSRF-Token` on writes, which must also come from this server's own origin: a browser's \
+            cross-site `Origin`, `Origin: null` or `Sec-Fetch-Site` other than `same-origin` gets 403), the store app with its bearer token, server-to-server calls \
             with a merchant API key. Errors are RFC 9457 problem details; lists use cursor pagination.",
         license(name = "AGPL-3.0-or-later")
     ),

@@ -213,13 +213,12 @@ async fn dashboard_loop(state: AppState, m: MerchantId, cred: DashboardCred, mut
                         last = now;
                     }
                 }
-                // Sign-out or deactivation ends the socket too (checked every 30 s).
+                // Revocation closes the socket at once (above); as a safety net, the session is
+                // also read again every 30 s.
                 checks += 1;
-                if checks % 30 == 0 {
-                    if !cred.valid(&state).await {
-                        socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
-                        break;
-                    }
+                if checks.is_multiple_of(30) && !cred.valid(&state).await {
+                    socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
+                    break;
                 }
             }
             msg = sock.next() => match msg {

@@ -153,8 +153,7 @@ async fn linger(socket: &mut WebSocket) {
 pub fn code_for_error(e: axum::Error) -> Option<u16> {
     use tokio_tungstenite::tungstenite::Error as E;
     let inner = e.into_inner();
-    let Some(e) = inner.downcast_ref::<E>() else { return None };
-    match e {
+    match inner.downcast_ref::<E>()? {
         E::Capacity(_) => Some(close::TOO_BIG),
         E::Utf8(_) => Some(close::INVALID_DATA),
         E::Protocol(p) => {
