@@ -184,12 +184,33 @@ async fn revoking_a_credential_closes_its_dashboard_sockets(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{body}");
     assert_eq!(closed_within_5s(&mut d2, "after a password change elsewhere").await, Some(4001));
 
+    // The operator takes Analytics away from an account: its live dashboard closes.
+    let op = app.login("operator@demo.example", DEMO_PASSWORD).await;
+    let (s, body) = op
+        .post(
+            "/api/v1/access/accounts",
+            json!({"merchant_id": m, "role": "merchant", "email": "viewer@demo.example", "name": "V", "password": DEMO_PASSWORD, "modules": ["analytics", "team"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    let viewer_id = body["id"].as_str().unwrap().to_owned();
+    let viewer = app.login("viewer@demo.example", DEMO_PASSWORD).await;
+    let mut dv = dashboard_socket(&app.url, &viewer).await;
+    let (s, body) = op
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/access/accounts/{viewer_id}"),
+            Some(json!({"modules": ["team"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(closed_within_5s(&mut dv, "a dashboard that lost Analytics").await, Some(4001));
+
     // The operator deactivates the account.
     let fresh = app.login("admin@demo.example", "another-password-42").await;
     let mut d3 = dashboard_socket(&app.url, &fresh).await;
     let (_, session) = fresh.get("/api/v1/auth/session").await;
     let account = session["account"]["id"].as_str().unwrap().to_owned();
-    let op = app.login("operator@demo.example", DEMO_PASSWORD).await;
     let (s, body) = op
         .call(
             Method::PATCH,

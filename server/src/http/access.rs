@@ -285,7 +285,10 @@ async fn update_account(
         p.add("active", "you cannot deactivate yourself");
     }
     p.into_result().map_err(ApiError::Validation)?;
-    let revoke = req.password.is_some() || req.active == Some(false);
+    // A new password or deactivation ends the account's sessions; taking Analytics away ends
+    // what its live dashboards may see. Either way their sockets close.
+    let revoke =
+        req.password.is_some() || req.active == Some(false) || req.modules.as_ref().is_some_and(|m| !m.contains(&Module::Analytics));
     if let Some(pw) = req.password {
         let hash = auth::hash_password(pw).await?;
         state.db.set_account_password(&id, &hash).await?;
