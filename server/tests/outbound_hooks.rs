@@ -18,6 +18,7 @@ on_both_backends!(
     offline_answers_are_mailed_once_and_the_link_reopens_the_same_chat,
     a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked,
     a_node_killed_between_commit_and_delivery_delivers_after_restart,
+    the_demo_outbox_shows_what_its_chats_send,
 );
 
 fn fast(smtp: Option<String>) -> impl FnOnce(&mut floorwalker::config::ServeArgs) {
@@ -550,6 +551,10 @@ struct Node {
 
 impl Node {
     async fn start(database_url: &str, demo: bool) -> Node {
+        Self::start_with(database_url, demo, &[]).await
+    }
+
+    async fn start_with(database_url: &str, demo: bool, env: &[(&str, &str)]) -> Node {
         let port = free_port();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_floorwalker"));
         cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
@@ -565,6 +570,7 @@ impl Node {
         if demo {
             cmd.arg("--demo");
         }
+        cmd.envs(env.iter().copied());
         let child = cmd.spawn().expect("start floorwalker");
         let url = format!("http://127.0.0.1:{port}");
         until("the node ready", 30, async || {
@@ -659,5 +665,27 @@ async fn a_node_killed_between_commit_and_delivery_delivers_after_restart(b: Bac
     assert!(requested["attempts"].as_i64().unwrap() >= 2, "{requested}");
     assert_eq!(requested["message_id"], requested_ids[0]);
     drop(b_node);
+    db.drop_db().await;
+}
+
+async fn the_demo_outbox_shows_what_its_chats_send(b: Backend) {
+    let db = common::TestDb::new(b).await;
+    let node = Node::start_with(&db.url, true, &[("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
+    let admin = login(&node.url).await;
+    let rows = outbox(&admin, "?kind=email&recipient=mia.schulz@demo.example").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["template"], "offline_reply");
+    let (_, detail) = admin.get(&format!("/api/v1/outbox/{}", rows[0]["id"].as_str().unwrap())).await;
+    let text = detail["body_text"].as_str().unwrap();
+    assert!(text.contains("Größe 44 haben wir") && text.contains("bis Samstag"), "{text}");
+    assert!(text.contains("/r/"), "with the link that reopens the chat: {text}");
+    assert!(detail["subject"].as_str().unwrap().contains("Tomáš Novák"), "{}", detail["subject"]);
+    assert!(rows[0]["conversation_id"].as_str().is_some_and(|c| !c.is_empty()));
+    // A restart adds nothing (the Outbox is not empty any more).
+    drop(node);
+    let node = Node::start_with(&db.url, true, &[("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
+    let admin = login(&node.url).await;
+    assert_eq!(outbox(&admin, "?kind=email&recipient=mia.schulz@demo.example").await.len(), 1);
+    drop(node);
     db.drop_db().await;
 }

@@ -255,3 +255,81 @@ pub async fn notify_me(
         phone,
     })
 }
+
+// ---------- the demo ----------
+
+/// `./dev demo` (`FLOORWALKER_DEMO_TRAFFIC=1`): a little chat traffic through the real paths, so
+/// the Outbox shows what it produces: a shopper in Berlin leaves an offline message in German
+/// with a phone number, Tomáš claims it, answers twice and ends it; the answer e-mail is written
+/// at once (not after the quiet minute). Chat events go to whatever endpoints exist then (none
+/// in a fresh demo). Nothing happens unless the demo's Outbox is empty.
+pub async fn seed_demo_traffic(out: &Outbound, m: &MerchantId) -> anyhow::Result<()> {
+    use crate::storage::{Claim, NewConversation, NewMessage, PageRequest, Sender};
+    let db = &out.0.db;
+    let stores = db.list_all_stores(m).await?;
+    let Some(berlin) = stores.iter().find(|s| s.name == "Berlin Mitte") else {
+        return Ok(());
+    };
+    let Some(shoes) = berlin.departments.iter().find(|d| d.name == "Shoes").or(berlin.departments.first()) else {
+        return Ok(());
+    };
+    let experts = db.list_experts(m, None, &PageRequest::first(100)).await?.items;
+    let Some(tomas) = experts.into_iter().find(|e| e.email == "expert6@demo.example") else {
+        return Ok(());
+    };
+    let shopper = db.create_shopper(m).await?;
+    db.identify_shopper(m, &shopper.id, Some("Mia"), Some("mia.schulz@demo.example"))
+        .await?;
+    let conv = db
+        .create_conversation(&NewConversation {
+            merchant_id: m,
+            shopper_id: &shopper.id,
+            store_id: berlin.id.as_str(),
+            department_id: shoes.id.as_str(),
+            contact_expert_id: None,
+            offline: Some(("mia.schulz@demo.example", Some("Mia"))),
+            page_url: None,
+            page_title: None,
+            product: None,
+        })
+        .await?;
+    db.set_reach(m, &conv.id, Some("de"), None, Some("+4915112345678")).await?;
+    let say = |sender: Sender, body: &str, n: usize| NewMessage {
+        merchant_id: m.to_string(),
+        conversation_id: conv.id.clone(),
+        client_msg_id: Some(format!("demo-{n}")),
+        sender,
+        kind: "text",
+        body: body.into(),
+        data_json: None,
+    };
+    db.append_messages(vec![say(
+        Sender::Shopper(shopper.id.to_string()),
+        "Gibt es die Trailrunner auch in Größe 44?",
+        0,
+    )])
+    .await?;
+    let Claim::Won(_) = db.claim(m, &conv.id, &tomas.id, |_| true).await? else {
+        return Ok(());
+    };
+    let expert = Sender::Expert {
+        id: tomas.id.to_string(),
+        name: tomas.name.clone(),
+    };
+    db.append_messages(vec![
+        say(expert.clone(), "Hallo Mia, ja – Größe 44 haben wir in Blau und Schwarz.", 1),
+        say(expert, "Ich lege Ihnen gern ein Paar bis Samstag zurück.", 2),
+    ])
+    .await?;
+    db.finish(m, &conv.id, "expert").await?;
+    if let Some(u) = db
+        .unanswered(now_ms() - LOOK_BACK_MS, now_ms() + 1, now_ms(), out.minute_ms(), 100)
+        .await?
+        .into_iter()
+        .find(|u| u.id == conv.id)
+    {
+        mail_answers(out, &u).await?;
+        out.wake();
+    }
+    Ok(())
+}
