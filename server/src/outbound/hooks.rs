@@ -99,7 +99,7 @@ async fn mail_answers(out: &Outbound, u: &Unanswered) -> anyhow::Result<bool> {
             format!("unread:{}:{}", u.id, u.last_expert_seq),
         )
     };
-    let Some(to) = to.and_then(|t| parse_address(t)) else {
+    let Some(to): Option<String> = to.and_then(parse_address) else {
         return Ok(false);
     };
     let conv = db.conversation(&m, &u.id).await?;
