@@ -494,6 +494,11 @@ async fn a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked(b: Ba
     let (mut alex, _, _) = common::shopper_ws(&app, &m, None).await;
     let without = common::start_chat(&mut alex, &store, &dep, "Do you ship to Norway?").await;
     common::claim(&mut sara, &without).await;
+    // Another shopper cannot give an address for Robin's chat.
+    alex.send(json!({"type": "notify_me", "conversation_id": with_consent, "email": "alex@example.com"}))
+        .await;
+    alex.until("not theirs", |o| matches!(o, Out::Error { code, .. } if code == "not_found"))
+        .await;
     drop(robin);
     drop(alex);
     match sara
@@ -537,6 +542,10 @@ async fn a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked(b: Ba
     assert!(
         outbox(&admin, &format!("?kind=email&conversation_id={without}")).await.is_empty(),
         "no consent, no e-mail"
+    );
+    assert!(
+        sink.mails().iter().all(|x| x.to != ["alex@example.com"]),
+        "an address given for someone else's chat is not used"
     );
     app.stop().await;
 }
