@@ -69,6 +69,9 @@ pub enum Envelope {
     Rolled { n: String, merchant: String },
     /// The merchant's settings or stores changed: drop what was cached of them.
     Forget { n: String, merchant: String },
+    /// A video call frame for every socket of one participant (`to`: `s:<shopper>` or
+    /// `e:<expert>`), on the conversation's channel.
+    Signal { n: String, to: String, f: String },
 }
 
 impl Envelope {
@@ -81,7 +84,8 @@ impl Envelope {
             | Envelope::Kick { n, .. }
             | Envelope::Expert { n, .. }
             | Envelope::Rolled { n, .. }
-            | Envelope::Forget { n, .. } => n,
+            | Envelope::Forget { n, .. }
+            | Envelope::Signal { n, .. } => n,
         }
     }
 }
@@ -376,6 +380,7 @@ impl Hub {
                 self.wake.notify_one();
             }
             Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
+            Envelope::Signal { to, f, .. } => super::calls::deliver_local(self, &to, &f),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));
             }

@@ -7,8 +7,10 @@
 //! [`shopper`] and [`expert`]; storing messages is [`writer`]'s job alone.
 
 pub mod analytics;
+pub mod calls;
 pub mod cluster;
 pub mod expert;
+pub mod media_chat;
 pub mod outbox;
 pub mod shopper;
 pub mod socket;
@@ -162,6 +164,8 @@ pub struct HubInner {
     /// Wakes the router early (an offer went away, so experts may have room for the next).
     wake: tokio::sync::Notify,
     pub shutdown: CancellationToken,
+    /// Video calls the sockets here take part in (issue 24).
+    pub calls: calls::Calls,
 }
 
 /// Experts able to take a chat (`available`) and switched on at all (`online`), in total and
@@ -232,6 +236,7 @@ impl Hub {
             next_conn: AtomicU64::new(1),
             wake: tokio::sync::Notify::new(),
             shutdown,
+            calls: Default::default(),
         }));
         if let Some(url) = redis_url {
             cluster::Cluster::start(&hub, url).await?;
