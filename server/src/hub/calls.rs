@@ -112,10 +112,14 @@ impl Party {
     }
 }
 
-/// Per node: the calls each socket took part in (to notice a drop when it closes).
+/// (merchant, conversation, call id).
+type CallKey = (String, String, String);
+
+/// Per node: the calls each socket took part in (to notice a drop when it closes), with the
+/// participant (`s:…` / `e:…`) the socket belongs to.
 #[derive(Default)]
 pub struct Calls {
-    by_conn: DashMap<u64, (String, HashSet<(String, String, String)>)>,
+    by_conn: DashMap<u64, (String, HashSet<CallKey>)>,
 }
 
 /// Whether a text frame is a call frame (cheap check before parsing).
