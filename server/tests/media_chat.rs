@@ -254,6 +254,24 @@ async fn photo_messages_are_checked_acked_once_and_synced(b: Backend) {
         res.status()
     );
 
+    // The shopper's transcript download carries the same link and caption.
+    let res = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/widget/conversations/{conv}/transcript?merchant={merchant}",
+            app.url
+        ))
+        .bearer_auth(&shopper_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(
+        text.contains(&format!("/api/v1/attachments/{photo}/open The oak one, from the back")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("/api/v1/attachments/{shopper_photo}/open")), "{text}");
+
     // Orphans: an upload never sent is deleted after a day ('unsent'); sent ones stay.
     let media = floorwalker::media::Media::start(
         &app.db,
