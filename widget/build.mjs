@@ -1,5 +1,6 @@
 // Builds dist/: widget.js (the loader, served at /widget.js), panel.js (the lazily loaded chat
-// panel, served at /widget/panel.js) and shop/ (the sample shop, served at /shop/).
+// panel, served at /widget/panel.js), media.js (photos and video calls, loaded by the panel
+// when a chat needs them, at /widget/media.js) and shop/ (the sample shop, served at /shop/).
 import * as esbuild from 'esbuild';
 import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
@@ -23,7 +24,19 @@ const common = {
   logLevel: 'warning',
 };
 
-const panel = await esbuild.build({ ...common, entryPoints: [join(root, 'src/panel/panel.ts')], outfile: join(out, 'panel.js') });
+// Safari 14's destructuring cannot be transformed by esbuild: the photo and call code (shared
+// with the store app) needs Safari 15 or later, where the chat panel itself still runs on 14.
+const media = await esbuild.build({ ...common, target: ['es2020', 'chrome87', 'firefox90', 'safari15'], entryPoints: [join(root, 'src/panel/media/chat.ts')], outfile: join(out, 'media.js') });
+const mediaCode = media.outputFiles[0].contents;
+writeFileSync(join(out, 'media.js'), mediaCode);
+const mediaVersion = createHash('sha256').update(mediaCode).digest('hex').slice(0, 10);
+
+const panel = await esbuild.build({
+  ...common,
+  entryPoints: [join(root, 'src/panel/panel.ts')],
+  outfile: join(out, 'panel.js'),
+  define: { MEDIA_VERSION: JSON.stringify(mediaVersion) },
+});
 const panelCode = panel.outputFiles[0].contents;
 const version = createHash('sha256').update(panelCode).digest('hex').slice(0, 10);
 writeFileSync(join(out, 'panel.js'), panelCode);
@@ -47,5 +60,5 @@ for (const p of products) {
 }
 // Last, after every page: the pages' scripts (no inline script under the shop's CSP).
 writePageScripts(join(out, 'shop'), writeFileSync, mkdirSync);
-console.log(`widget: built dist/widget.js (${loader.outputFiles[0].contents.length} B), dist/panel.js (${panelCode.length} B, v=${version}), dist/shop/`);
+console.log(`widget: built dist/widget.js (${loader.outputFiles[0].contents.length} B), dist/panel.js (${panelCode.length} B, v=${version}), dist/media.js (${mediaCode.length} B), dist/shop/`);
 compressDist(out);

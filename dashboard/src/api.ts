@@ -171,6 +171,8 @@ export interface Metrics {
   orders: number; revenue: Record<string, string>;
   /** Photos sent in chats, and photos retention deleted (issue 24). */
   photos?: number; photos_removed?: number;
+  /** Video calls that started, and their minutes (issue 24). */
+  video_calls?: number; minutes_on_video?: number;
 }
 export type Grain = 'minute' | 'hour' | 'day';
 export interface Analytics {

@@ -641,7 +641,7 @@ async fn photos_are_only_for_the_chat_and_the_merchant(b: Backend) {
 async fn retention_deletes_the_files_for_real(b: Backend) {
     let s = setup(b).await;
     let app = &s.app;
-    let (_m, conv, _st, token, _sh, _ex) = claimed_chat(app).await;
+    let (_m, conv, _st, token, _sh, mut ex) = claimed_chat(app).await;
     let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
     let (st, _) = admin
         .call(
@@ -654,6 +654,10 @@ async fn retention_deletes_the_files_for_real(b: Backend) {
     let path = format!("/api/v1/app/conversations/{conv}/attachments");
     let (_, a, _) = upload(&app.url, &path, &token, Some("keep-7"), jpeg(50, 40)).await;
     let id = a["id"].as_str().unwrap().to_owned();
+    // Sent in the chat (a photo never sent is deleted after a day: tests/media_chat.rs).
+    ex.send(json!({"type": "send", "conversation_id": conv, "client_msg_id": "keep-7", "kind": "attachment", "attachment_id": id}))
+        .await;
+    ex.until("ack", |o| matches!(o, floorwalker::protocol::Out::Ack { .. })).await;
     let url = a["urls"]["full"].as_str().unwrap().to_owned();
     let merchant: String = sqlx::query_as::<_, (String,)>("SELECT merchant_id FROM attachments WHERE id = $1")
         .bind(&id)

@@ -26,7 +26,7 @@ export interface Conversation {
 export interface Message {
   conversation_id: string; seq: number; id?: string;
   author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string | null };
-  kind: 'text' | 'product' | 'system'; body: string; product?: Product | null;
+  kind: 'text' | 'product' | 'system' | 'attachment'; body: string; product?: Product | null;
   data?: Record<string, unknown> | null;
   client_msg_id?: string | null; sent_at: number;
 }
@@ -43,7 +43,11 @@ export interface Offer {
 /** The server's `status`: sent after `set_status` and whenever the chat count or cap changes. */
 export interface Status { available: boolean; max_chats: number; store_ids: string[]; department_ids: string[]; active_chats?: number; max_chats_limit?: number }
 export interface StoreInfo { id: string; name: string; departments: Ref[] }
-export interface Outgoing { conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string }
+export interface Outgoing {
+  conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string;
+  /** A photo message (issue 24): `kind: 'attachment'` with the uploaded photo's id. */
+  kind?: 'attachment'; attachment_id?: string;
+}
 export interface Contact { shopper_id: string; name?: string | null; email?: string | null; last_chat_at?: number | null; conversations?: number }
 export interface HistoryItem { conversation: Conversation; messages: Message[] }
 
@@ -303,6 +307,10 @@ export class Hub {
       case 'saved_replies': { const w = this.savedRepliesWaiters.shift(); if (w) w(f.items || []); return; }
       case 'error': return this.onError(f);
       case 'pong': return;
+      // Video call signalling (issue 24): handed to the call code as it is.
+      case 'call_offer': case 'call_answer': case 'call_ice': case 'call_resume': case 'call_hangup':
+        for (const fn of this.callListeners) fn(f);
+        return;
       default: return;
     }
   }
@@ -526,7 +534,8 @@ export class Hub {
       chat.messages.set(f.seq, {
         conversation_id: f.conversation_id, seq: f.seq, client_msg_id: f.client_msg_id,
         author: { role: 'expert', name: s.me?.name, expert_id: s.me?.id },
-        kind: out.product ? 'product' : 'text', body: out.body, product: out.product ?? null, sent_at: f.sent_at,
+        kind: out.kind ?? (out.product ? 'product' : 'text'), body: out.body, product: out.product ?? null, sent_at: f.sent_at,
+        data: out.attachment_id ? { attachment_id: out.attachment_id } : null,
       });
       while (chat.messages.has(chat.lastSeq + 1)) chat.lastSeq++;
       if (f.seq > chat.conv.last_seq) chat.conv = { ...chat.conv, last_seq: f.seq };
@@ -609,6 +618,7 @@ export class Hub {
       if (o.conversation_id !== id || o.error) continue;
       const frame: any = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
       if (o.product) frame.product = o.product;
+      if (o.kind === 'attachment') { frame.kind = o.kind; frame.attachment_id = o.attachment_id; }
       this.send(frame);
     }
   }
@@ -656,6 +666,21 @@ export class Hub {
   }
 
   discardOutgoing(clientMsgId: string) { this.dropOutbox(clientMsgId); }
+
+  /** Send an uploaded photo as a message (acked and resent like any message). */
+  sendAttachment(id: string, attachmentId: string, caption = '') {
+    const o: Outgoing = { conversation_id: id, client_msg_id: uuid(), body: caption, created_at: Date.now(), kind: 'attachment', attachment_id: attachmentId };
+    this.state.outbox = [...this.state.outbox, o];
+    this.saveOutbox();
+    this.emit();
+    this.send({ type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body: caption, kind: 'attachment', attachment_id: attachmentId });
+  }
+
+  private callListeners = new Set<(f: any) => void>();
+  /** Hear video call frames (`call_*`). */
+  onCall(fn: (f: any) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
+  /** Send a video call frame; false while offline. */
+  sendCall(frame: object): boolean { return this.send(frame); }
 
   private typingState = new Map<string, number>();
   typing(id: string, on: boolean) {

@@ -5,7 +5,7 @@
 const en = {
   'photo.unreadable': 'This photo cannot be read: it may be damaged, or have too many pixels.',
   'photo.take': 'Take a photo',
-  'photo.gallery': 'Send photos',
+  'photo.gallery': 'Choose photos',
   'photo.preparing': 'Preparing photo…',
   'photo.uploading': 'Sending photo… {pct} %',
   'photo.waiting': 'No connection — trying again…',
@@ -54,6 +54,12 @@ const en = {
   'call.you': 'You',
   'call.them': 'The other side’s video',
   'call.reconnect': 'Reconnect',
+  'call.log': 'Video call · {time}',
+  'call.logStarted': 'Video call started',
+  'call.declined': 'The call was declined.',
+  'call.dropped': 'The call was cut off.',
+  'call.video': 'Start a video call',
+  'photo.loading': 'Loading photo…',
 };
 
 export type MediaKey = keyof typeof en;
@@ -111,6 +117,12 @@ const sv: Strings = {
   'call.you': 'Du',
   'call.them': 'Den andra partens video',
   'call.reconnect': 'Anslut igen',
+  'call.log': 'Videosamtal · {time}',
+  'call.logStarted': 'Videosamtal startat',
+  'call.declined': 'Samtalet avböjdes.',
+  'call.dropped': 'Samtalet bröts.',
+  'call.video': 'Starta videosamtal',
+  'photo.loading': 'Laddar fotot…',
 };
 
 const de: Strings = {
@@ -164,6 +176,12 @@ const de: Strings = {
   'call.you': 'Sie',
   'call.them': 'Video der Gegenseite',
   'call.reconnect': 'Neu verbinden',
+  'call.log': 'Videoanruf · {time}',
+  'call.logStarted': 'Videoanruf begonnen',
+  'call.declined': 'Der Anruf wurde abgelehnt.',
+  'call.dropped': 'Der Anruf wurde unterbrochen.',
+  'call.video': 'Videoanruf starten',
+  'photo.loading': 'Foto wird geladen…',
 };
 
 const el: Strings = {
@@ -217,6 +235,12 @@ const el: Strings = {
   'call.you': 'Εσείς',
   'call.them': 'Βίντεο της άλλης πλευράς',
   'call.reconnect': 'Επανασύνδεση',
+  'call.log': 'Βιντεοκλήση · {time}',
+  'call.logStarted': 'Η βιντεοκλήση ξεκίνησε',
+  'call.declined': 'Η κλήση απορρίφθηκε.',
+  'call.dropped': 'Η κλήση διακόπηκε.',
+  'call.video': 'Έναρξη βιντεοκλήσης',
+  'photo.loading': 'Φόρτωση φωτογραφίας…',
 };
 
 const cs: Strings = {
@@ -271,6 +295,12 @@ const cs: Strings = {
   'call.you': 'Vy',
   'call.them': 'Video druhé strany',
   'call.reconnect': 'Připojit znovu',
+  'call.log': 'Videohovor · {time}',
+  'call.logStarted': 'Videohovor zahájen',
+  'call.declined': 'Hovor byl odmítnut.',
+  'call.dropped': 'Hovor byl přerušen.',
+  'call.video': 'Zahájit videohovor',
+  'photo.loading': 'Načítání fotky…',
 };
 
 const fa: Strings = {
@@ -324,6 +354,12 @@ const fa: Strings = {
   'call.you': 'شما',
   'call.them': 'تصویر طرف مقابل',
   'call.reconnect': 'اتصال دوباره',
+  'call.log': 'تماس تصویری · {time}',
+  'call.logStarted': 'تماس تصویری شروع شد',
+  'call.declined': 'تماس رد شد.',
+  'call.dropped': 'تماس قطع شد.',
+  'call.video': 'شروع تماس تصویری',
+  'photo.loading': 'در حال بارگذاری عکس…',
 };
 
 const ALL: Record<string, Strings> = { en, sv, de, el, cs, fa };

@@ -732,6 +732,8 @@ export const cs: Messages = {
   'photos.wholeNumber': 'Zadejte celý počet dní od 1 do 3650.',
   'analytics.photos': 'Odeslané fotky',
   'analytics.photosRemoved': 'Odstraněné fotky',
+  'analytics.videoCalls': 'Videohovory',
+  'analytics.minutesOnVideo': 'Minuty ve videu',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'K odeslání',
   'settings.tab.messaging': 'Zprávy',

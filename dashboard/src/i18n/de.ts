@@ -732,6 +732,8 @@ export const de: Messages = {
   'photos.wholeNumber': 'Geben Sie eine ganze Zahl von Tagen zwischen 1 und 3650 ein.',
   'analytics.photos': 'Gesendete Fotos',
   'analytics.photosRemoved': 'Entfernte Fotos',
+  'analytics.videoCalls': 'Videoanrufe',
+  'analytics.minutesOnVideo': 'Minuten im Video',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Postausgang',
   'settings.tab.messaging': 'Nachrichten',

@@ -732,6 +732,8 @@ export const el: Messages = {
   'photos.wholeNumber': 'Εισαγάγετε ακέραιο αριθμό ημερών από 1 έως 3650.',
   'analytics.photos': 'Φωτογραφίες που στάλθηκαν',
   'analytics.photosRemoved': 'Φωτογραφίες που αφαιρέθηκαν',
+  'analytics.videoCalls': 'Βιντεοκλήσεις',
+  'analytics.minutesOnVideo': 'Λεπτά σε βίντεο',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Εξερχόμενα',
   'settings.tab.messaging': 'Μηνύματα',

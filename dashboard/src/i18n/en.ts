@@ -730,6 +730,8 @@ export const en = {
   'photos.wholeNumber': 'Enter a whole number of days from 1 to 3650.',
   'analytics.photos': 'Photos sent',
   'analytics.photosRemoved': 'Photos removed',
+  'analytics.videoCalls': 'Video calls',
+  'analytics.minutesOnVideo': 'Minutes on video',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Outbox',
   'settings.tab.messaging': 'Messaging',

@@ -732,6 +732,8 @@ export const fa: Messages = {
   'photos.wholeNumber': 'یک عدد صحیح روز بین ۱ تا ۳۶۵۰ وارد کنید.',
   'analytics.photos': 'عکس‌های ارسال‌شده',
   'analytics.photosRemoved': 'عکس‌های حذف‌شده',
+  'analytics.videoCalls': 'تماس‌های تصویری',
+  'analytics.minutesOnVideo': 'دقیقه‌های تماس تصویری',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'صندوق خروجی',
   'settings.tab.messaging': 'پیام‌رسانی',

@@ -732,6 +732,8 @@ export const sv: Messages = {
   'photos.wholeNumber': 'Ange ett helt antal dagar från 1 till 3650.',
   'analytics.photos': 'Skickade foton',
   'analytics.photosRemoved': 'Borttagna foton',
+  'analytics.videoCalls': 'Videosamtal',
+  'analytics.minutesOnVideo': 'Minuter på video',
   // Outbound: Outbox, webhooks, messaging settings, invitations by e-mail (issue 21)
   'module.outbox': 'Utkorg',
   'settings.tab.messaging': 'Meddelanden',

@@ -194,6 +194,7 @@ function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) 
           )}
         </li>
         <Kpi id="photos" raw={m.photos ?? 0} label={t('analytics.photos')} sub={`${t('analytics.photosRemoved')}: ${num(m.photos_removed ?? 0)}`}>{num(m.photos ?? 0)}</Kpi>
+        <Kpi id="video-calls" raw={m.video_calls ?? 0} label={t('analytics.videoCalls')} sub={`${t('analytics.minutesOnVideo')}: ${num(m.minutes_on_video ?? 0)}`}>{num(m.video_calls ?? 0)}</Kpi>
         <Kpi id="orders" raw={m.orders} label={t('analytics.orders')}>{num(m.orders)}</Kpi>
         <li class="kpi" data-kpi="revenue">
           <h3 class="kpi-label" id="kpi-revenue">{t('analytics.revenue')}</h3>

@@ -283,7 +283,7 @@ pub struct StoreFigures {
 }
 
 /// The columns of `metrics.csv` after the period and the dimension columns.
-pub const METRIC_COLUMNS: [&str; 25] = [
+pub const METRIC_COLUMNS: [&str; 27] = [
     "requested",
     "claimed",
     "missed",
@@ -309,6 +309,8 @@ pub const METRIC_COLUMNS: [&str; 25] = [
     "orders",
     "unanswered",
     "messages_expert",
+    "video_calls",
+    "minutes_on_video",
 ];
 
 fn opt(v: Option<f64>) -> String {
@@ -340,6 +342,8 @@ pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
     v.push(m.orders.to_string());
     v.push(m.unanswered.to_string());
     v.push(m.messages_expert.to_string());
+    v.push(m.video_calls.to_string());
+    v.push(m.minutes_on_video.to_string());
     for c in currencies {
         v.push(m.revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
     }

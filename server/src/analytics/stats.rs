@@ -146,6 +146,12 @@ pub struct Stats {
     /// Photos whose files retention deleted.
     #[serde(skip_serializing_if = "is_zero")]
     pub photos_removed: i64,
+    /// Video calls that started (the shopper answered).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub calls: i64,
+    /// Milliseconds on video, counted when each call ends.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub call_ms: i64,
 }
 
 impl Stats {
@@ -184,6 +190,8 @@ impl Stats {
         self.revenue.retain(|_, v| *v != 0);
         self.photos += k * o.photos;
         self.photos_removed += k * o.photos_removed;
+        self.calls += k * o.calls;
+        self.call_ms += k * o.call_ms;
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -204,6 +212,8 @@ impl Stats {
             self.orders,
             self.photos,
             self.photos_removed,
+            self.calls,
+            self.call_ms,
         ];
         counters.iter().all(|v| *v == 0)
             && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
@@ -240,6 +250,8 @@ impl Stats {
             "available" => self.avail_min += 1,
             "photo_shared" => self.photos += 1,
             "photo_removed" => self.photos_removed += 1,
+            "call_started" => self.calls += 1,
+            "call_ended" => self.call_ms += v.max(0),
             "available_store" => self.store_avail_min += 1,
             "order" => {
                 #[derive(Deserialize)]
@@ -297,6 +309,8 @@ impl Stats {
             revenue: self.revenue.iter().map(|(c, v)| (c.clone(), format_minor(*v, c))).collect(),
             photos: self.photos,
             photos_removed: self.photos_removed,
+            video_calls: self.calls,
+            minutes_on_video: (self.call_ms as f64 / 60_000.0 * 10.0).round() / 10.0,
         }
     }
 }
@@ -337,6 +351,10 @@ pub struct Metrics {
     pub photos: i64,
     /// Photos deleted by the merchant's retention.
     pub photos_removed: i64,
+    /// Video calls held (the shopper accepted).
+    pub video_calls: i64,
+    /// Minutes on video, to one decimal (calls counted when they end).
+    pub minutes_on_video: f64,
 }
 
 /// Decimal places of a currency (ISO 4217); 2 unless listed.
@@ -426,6 +444,8 @@ mod tests {
             ("available_store", None, None),
             ("photo_shared", None, None),
             ("photo_removed", None, None),
+            ("call_started", None, None),
+            ("call_ended", Some(252_000), None),
             ("order", Some(12_990), Some(r#"{"currency":"EUR","orders":1}"#)),
         ] {
             assert!(s.apply(kind, v, d), "{kind}");

@@ -358,8 +358,9 @@ async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Qu
     .map(|s| s.to_string())
     .collect();
     let (db, mid, filter) = (state.db.clone(), m.id.clone(), f.clone());
+    let origin = state.outbound.public_url().to_owned();
     let body = paged(header, None, move |after: Option<(i64, String, i64)>| {
-        let (db, mid, filter) = (db.clone(), mid.clone(), filter.clone());
+        let (db, mid, filter, origin) = (db.clone(), mid.clone(), filter.clone(), origin.clone());
         async move {
             let rows = db.export_messages(&mid, &filter, after.as_ref(), PAGE).await?;
             let Some(last) = rows.last() else { return Ok(None) };
@@ -367,6 +368,11 @@ async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Qu
             let out = rows
                 .into_iter()
                 .map(|r| {
+                    // A photo: its stable, authenticated link, then the caption.
+                    let text = match crate::storage::attachment_ref(&r.kind, r.data_json.as_deref()) {
+                        Some(id) => crate::media::photo_link_text(&origin, &id, &r.body),
+                        None => r.body.clone(),
+                    };
                     vec![
                         r.conversation_id,
                         r.seq.to_string(),
@@ -376,7 +382,7 @@ async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Qu
                         csv_safe(r.expert_name.as_deref().unwrap_or("")).into_owned(),
                         r.shopper_id,
                         r.kind,
-                        csv_safe(&r.body).into_owned(),
+                        csv_safe(&text).into_owned(),
                     ]
                 })
                 .collect();

@@ -71,6 +71,9 @@ pub enum Envelope {
     Forget { n: String, merchant: String },
     /// A credential ended: close the sockets it opened (see `revoke.rs`).
     Revoke { n: String, key: String },
+    /// A video call frame for every socket of one participant (`to`: `s:<shopper>` or
+    /// `e:<expert>`), on the conversation's channel.
+    Signal { n: String, to: String, f: String },
 }
 
 impl Envelope {
@@ -84,7 +87,8 @@ impl Envelope {
             | Envelope::Expert { n, .. }
             | Envelope::Rolled { n, .. }
             | Envelope::Forget { n, .. }
-            | Envelope::Revoke { n, .. } => n,
+            | Envelope::Revoke { n, .. }
+            | Envelope::Signal { n, .. } => n,
         }
     }
 }
@@ -380,6 +384,7 @@ impl Hub {
             }
             Envelope::Forget { merchant, .. } => self.forget_merchant_local(&merchant),
             Envelope::Revoke { key, .. } => self.revoke_local(&key),
+            Envelope::Signal { to, f, .. } => super::calls::deliver_local(self, &to, &f),
             Envelope::Rolled { merchant, .. } => {
                 let _ = self.analytics.rolled.send(Arc::from(merchant.as_str()));
             }

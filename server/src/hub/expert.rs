@@ -84,6 +84,19 @@ impl ExpertSession {
     }
 
     pub async fn handle(&mut self, hub: &Hub, conn: u64, text: &str) -> Step {
+        // Photos and video calls (issue 24), read before the typed frames.
+        if let (Some(me), Some(m)) = (&self.expert, &self.merchant) {
+            if super::calls::is_call_frame(text) {
+                return super::calls::handle(hub, conn, m, super::calls::Party::Expert(me.id.clone()), text).await;
+            }
+            if super::media_chat::is_attachment_send(text) {
+                let sender = Sender::Expert {
+                    id: me.id.clone(),
+                    name: me.name.clone(),
+                };
+                return super::media_chat::send(hub, conn, m.as_str(), sender, text).await.0;
+            }
+        }
         let Some(frame) = super::socket::parse_frame::<ExpertIn>(hub, conn, text) else {
             return Step::Malformed;
         };

@@ -7,8 +7,10 @@
 //! [`shopper`] and [`expert`]; storing messages is [`writer`]'s job alone.
 
 pub mod analytics;
+pub mod calls;
 pub mod cluster;
 pub mod expert;
+pub mod media_chat;
 pub mod outbox;
 pub mod revoke;
 pub mod shopper;
@@ -165,6 +167,8 @@ pub struct HubInner {
     pub shutdown: CancellationToken,
     /// Which credential opened which socket (see [`revoke`]).
     revocations: revoke::Revocations,
+    /// Video calls the sockets here take part in (issue 24).
+    pub calls: calls::Calls,
 }
 
 /// Experts able to take a chat (`available`) and switched on at all (`online`), in total and
@@ -236,6 +240,7 @@ impl Hub {
             wake: tokio::sync::Notify::new(),
             shutdown,
             revocations: Default::default(),
+            calls: Default::default(),
         }));
         if let Some(url) = redis_url {
             cluster::Cluster::start(&hub, url).await?;

@@ -113,6 +113,19 @@ impl ShopperSession {
     }
 
     pub async fn handle(&mut self, hub: &Hub, conn: u64, text: &str) -> Step {
+        // Photos and video calls (issue 24), read before the typed frames.
+        if let Some(shopper) = self.shopper.clone() {
+            if super::calls::is_call_frame(text) {
+                return super::calls::handle(hub, conn, &self.merchant, super::calls::Party::Shopper(shopper), text).await;
+            }
+            if super::media_chat::is_attachment_send(text) {
+                let (step, stored) = super::media_chat::send(hub, conn, self.merchant.as_str(), Sender::Shopper(shopper), text).await;
+                if let Some(c) = stored {
+                    self.follow(hub, conn, &c);
+                }
+                return step;
+            }
+        }
         let Some(frame) = super::socket::parse_frame::<ShopperIn>(hub, conn, text) else {
             return Step::Malformed;
         };
@@ -724,6 +737,7 @@ pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, a
 pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, by: &str) {
     match hub.db.finish(m, &row.id, by).await {
         Ok(Some("ended")) => {
+            super::calls::chat_ended(hub, row).await;
             hub.system_message(
                 row,
                 if by == "shopper" { "ended_by_shopper" } else { "ended_by_expert" },

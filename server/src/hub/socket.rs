@@ -343,6 +343,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     };
     hub.unregister(conn, &session.conversations());
     session.finish(&hub, conn).await;
+    super::calls::socket_closed(&hub, conn);
     let why = code.map_or_else(|| "client".to_owned(), |c| c.to_string());
     metrics::counter!("floorwalker_socket_closes_total", "code" => why).increment(1);
     if let Some(code) = code {

@@ -33,6 +33,18 @@ use store::FileStore;
 /// A pending upload older than this is taken to be abandoned (its writer died).
 pub const PENDING_STALE_MS: i64 = 10 * 60_000;
 
+/// How a photo message reads in transcripts and exports: the stable, authenticated link
+/// (`/api/v1/attachments/{id}/open`, a redirect to a fresh signed URL for the merchant's
+/// accounts with Exports) followed by the caption.
+pub fn photo_link_text(origin: &str, attachment_id: &str, caption: &str) -> String {
+    let link = format!("{}/api/v1/attachments/{attachment_id}/open", origin.trim_end_matches('/'));
+    if caption.trim().is_empty() {
+        link
+    } else {
+        format!("{link} {caption}")
+    }
+}
+
 /// Everything photo handling needs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Media {

@@ -31,6 +31,8 @@ pub struct Swept {
     pub abandoned: u64,
     /// Files that could not be deleted this time (tried again next pass).
     pub failed: u64,
+    /// Stored photos never sent in a message within a day (`removed_reason = 'unsent'`).
+    pub unsent: u64,
 }
 
 /// Run passes until `stop`.
@@ -43,7 +45,7 @@ pub async fn run(db: Db, media: Media, stop: CancellationToken) {
             _ = tick.tick() => {
                 media.uploads.shrink();
                 match sweep(&db, &media, crate::now_ms()).await {
-                    Ok(s) if s != Swept::default() => tracing::info!(expired = s.expired, abandoned = s.abandoned, failed = s.failed, "photo retention pass"),
+                    Ok(s) if s != Swept::default() => tracing::info!(expired = s.expired, abandoned = s.abandoned, unsent = s.unsent, failed = s.failed, "photo retention pass"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "photo retention pass failed"),
                 }
@@ -90,6 +92,24 @@ pub async fn sweep(db: &Db, media: &Media, now: i64) -> anyhow::Result<Swept> {
             progressed = true;
         }
         if (n as i64) < BATCH || !progressed {
+            break;
+        }
+    }
+    // Photos uploaded but never sent in a message: marked first (so a message cannot pick one
+    // up while its files go), then their files deleted.
+    loop {
+        let orphans = db.unsent_attachments(now - crate::storage::UNSENT_AFTER_MS, BATCH).await?;
+        let n = orphans.len();
+        for row in orphans {
+            if db.mark_unsent_removed(&row, now).await? {
+                out.unsent += 1;
+                metrics::counter!("floorwalker_attachments_deleted_total", "reason" => "unsent").increment(1);
+                if !delete_files(media, &row).await {
+                    out.failed += 1;
+                }
+            }
+        }
+        if (n as i64) < BATCH {
             break;
         }
     }

@@ -39,7 +39,18 @@ pub async fn invite(db: &Db, out: &Outbound, m: &MerchantId, addresses: &[String
 
 /// The messages of a conversation as mail lists them (`mine`: written by the shopper).
 pub async fn transcript_messages(db: &Db, m: &MerchantId, conv: &ConversationRow, lang: &str) -> anyhow::Result<Vec<MailMessage>> {
-    Ok(transcript_messages_after(db, m, conv, 0, lang)
+    transcript_messages_at(db, "", m, conv, lang).await
+}
+
+/// As [`transcript_messages`], with photos as links on `origin` (the server's public URL).
+pub async fn transcript_messages_at(
+    db: &Db,
+    origin: &str,
+    m: &MerchantId,
+    conv: &ConversationRow,
+    lang: &str,
+) -> anyhow::Result<Vec<MailMessage>> {
+    Ok(transcript_messages_after_at(db, origin, m, conv, 0, lang)
         .await?
         .into_iter()
         .map(|(_, msg)| msg)
@@ -49,6 +60,19 @@ pub async fn transcript_messages(db: &Db, m: &MerchantId, conv: &ConversationRow
 /// The messages after `after`, as mail lists them, each with its author's role.
 pub async fn transcript_messages_after(
     db: &Db,
+    m: &MerchantId,
+    conv: &ConversationRow,
+    after: i64,
+    lang: &str,
+) -> anyhow::Result<Vec<(String, MailMessage)>> {
+    transcript_messages_after_at(db, "", m, conv, after, lang).await
+}
+
+/// As [`transcript_messages_after`], with photos as links on `origin` (issue 24: the stable
+/// `/api/v1/attachments/{id}/open` link, then the caption).
+pub async fn transcript_messages_after_at(
+    db: &Db,
+    origin: &str,
     m: &MerchantId,
     conv: &ConversationRow,
     mut after: i64,
@@ -66,6 +90,10 @@ pub async fn transcript_messages_after(
             }
             let body = match (&msg.product, msg.kind.as_str()) {
                 (Some(p), "product") => p.url.as_ref().map_or_else(|| p.name.clone(), |u| format!("{} {u}", p.name)),
+                (_, "attachment") => match msg.data.as_ref().and_then(|d| d.get("attachment_id")).and_then(|v| v.as_str()) {
+                    Some(id) => crate::media::photo_link_text(origin, id, &msg.body),
+                    None => msg.body.clone(),
+                },
                 _ => msg.body.clone(),
             };
             let mine = msg.author.role == "shopper";
@@ -104,7 +132,7 @@ fn transcript_data(conv: &ConversationRow, messages: &[MailMessage]) -> serde_js
 /// The transcript rendered for a download (no unsubscribe link: nothing is sent).
 pub async fn render_transcript(db: &Db, out: &Outbound, m: &MerchantId, conv: &ConversationRow, lang: &str) -> anyhow::Result<Rendered> {
     let lang = mail::language(Some(lang));
-    let messages = transcript_messages(db, m, conv, lang).await?;
+    let messages = transcript_messages_at(db, out.public_url(), m, conv, lang).await?;
     let brand = out.branding(m).await?;
     Ok(mail::render(
         MailKind::Transcript,
@@ -127,7 +155,7 @@ pub async fn email_transcript(
     lang: &str,
 ) -> anyhow::Result<Enqueued> {
     let lang = mail::language(Some(lang));
-    let messages = transcript_messages(db, m, conv, lang).await?;
+    let messages = transcript_messages_at(db, out.public_url(), m, conv, lang).await?;
     let (item, _) = out
         .email(
             m,

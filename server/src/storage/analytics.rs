@@ -592,6 +592,8 @@ pub struct TranscriptRow {
     pub shopper_id: String,
     pub kind: String,
     pub body: String,
+    /// A photo's or card's data (issue 24: the photo's id for its link).
+    pub data_json: Option<String>,
 }
 
 /// `AND c.store_id = $n …` for the filters that are set, numbering from `next`.
@@ -671,7 +673,7 @@ impl Db {
             c = n + 2
         );
         let sql = format!(
-            "SELECT m.conversation_id, m.seq, m.created_at, m.author_role, m.expert_id, e.name AS expert_name, c.shopper_id, m.kind, m.body \
+            "SELECT m.conversation_id, m.seq, m.created_at, m.author_role, m.expert_id, e.name AS expert_name, c.shopper_id, m.kind, m.body, m.data_json \
              FROM messages m JOIN conversations c ON c.id = m.conversation_id LEFT JOIN experts e ON e.id = m.expert_id \
              WHERE m.merchant_id = $1 AND m.created_at >= $2 AND m.created_at < $3{filters}{keyset} \
              ORDER BY m.created_at, m.conversation_id, m.seq LIMIT {}",

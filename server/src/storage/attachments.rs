@@ -39,7 +39,8 @@ pub struct AttachmentRow {
     pub removed_after_days: Option<i64>,
 }
 
-const COLS: &str = "id, merchant_id, conversation_id, uploader_role, uploader_id, client_upload_id, content_sha256, status, mime, \
+pub(super) const COLS: &str =
+    "id, merchant_id, conversation_id, uploader_role, uploader_id, client_upload_id, content_sha256, status, mime, \
     width, height, bytes, thumb_width, thumb_height, thumb_bytes, original_mime, original_bytes, created_at, stored_at, removed_at, \
     removed_reason, removed_after_days";
 
@@ -386,7 +387,13 @@ impl Db {
 
 /// An analytics fact about one photo (counted by the rollups per store, department and expert
 /// through its conversation; no shopper id, so it stays out of the shopper's journey).
-async fn insert_event(tx: &mut sqlx::Transaction<'static, sqlx::Any>, merchant: &str, kind: &str, attachment: &str, at: i64) -> Result<()> {
+pub(super) async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    merchant: &str,
+    kind: &str,
+    attachment: &str,
+    at: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO events (id, merchant_id, kind, at, conversation_id, value, data_json) \
          SELECT $1, $2, $3, $4, conversation_id, 1, NULL FROM attachments WHERE id = $5",

@@ -166,6 +166,8 @@ fn payload(kind: &str, data_json: Option<&str>) -> (Option<Product>, Option<serd
     match kind {
         "product" => (data.and_then(|d| serde_json::from_value(d).ok()), None),
         "system" => (None, data),
+        // A photo: {attachment_id, mime, width, height, thumb_width, thumb_height} (issue 24).
+        "attachment" => (None, data),
         _ => (None, None),
     }
 }
@@ -804,13 +806,21 @@ impl Db {
                     for (sql, params) in plan.state_sql(Backend::Sqlite) {
                         plan.states(sqlite_writer::query(tx, &sql, &params, SeqRow::from_sqlite)?);
                     }
+                    for (sql, params) in plan.attachments_sql() {
+                        plan.attached(sqlite_writer::query(
+                            tx,
+                            &sql,
+                            &params,
+                            super::media_chat::AttachedRow::from_sqlite,
+                        )?);
+                    }
                     plan.number();
                     for (sql, params, expect) in plan.counters_sql() {
                         if sqlite_writer::execute(tx, &sql, &params)? != expect {
                             return Err(StorageError::Corrupt(MOVED.into()));
                         }
                     }
-                    for (sql, params) in plan.insert_sql() {
+                    for (sql, params) in plan.insert_sql().into_iter().chain(plan.sent_sql()) {
                         sqlite_writer::execute(tx, &sql, &params)?;
                     }
                     let done = plan.finish();
@@ -833,13 +843,19 @@ impl Db {
             let rows = bind_all_as(sqlx::query_as::<_, SeqRow>(&sql), &params).fetch_all(&mut *tx).await?;
             plan.states(rows);
         }
+        for (sql, params) in plan.attachments_sql() {
+            let rows = bind_all_as(sqlx::query_as::<_, super::media_chat::AttachedRow>(&sql), &params)
+                .fetch_all(&mut *tx)
+                .await?;
+            plan.attached(rows);
+        }
         plan.number();
         for (sql, params, expect) in plan.counters_sql() {
             if bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?.rows_affected() != expect as u64 {
                 return Err(StorageError::Corrupt(MOVED.into()));
             }
         }
-        for (sql, params) in plan.insert_sql() {
+        for (sql, params) in plan.insert_sql().into_iter().chain(plan.sent_sql()) {
             bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?;
         }
         let done = plan.finish();
@@ -1088,6 +1104,10 @@ struct AppendPlan<'a> {
     convs: HashMap<String, SeqState>,
     /// (index, id, seq) of each message to insert.
     rows: Vec<(usize, String, i64)>,
+    /// Photos the batch's `attachment` messages name, as read in the transaction.
+    attached: HashMap<String, super::media_chat::AttachedRow>,
+    /// Message data completed in the transaction (a photo's size and type), by input index.
+    data: HashMap<usize, String>,
 }
 
 impl<'a> AppendPlan<'a> {
@@ -1102,6 +1122,8 @@ impl<'a> AppendPlan<'a> {
             fresh: (0..batch.len()).collect(),
             convs: HashMap::new(),
             rows: Vec::new(),
+            attached: HashMap::new(),
+            data: HashMap::new(),
         }
     }
 
@@ -1145,6 +1167,33 @@ impl<'a> AppendPlan<'a> {
     /// The copy an earlier batch stored of this message (same conversation and client id).
     fn stored_before(&self, m: &NewMessage) -> Option<&MessageRow> {
         self.stored_before.get(&m.conversation_id)?.get(m.client_msg_id.as_deref()?)
+    }
+
+    /// The photos named by the batch's `attachment` messages still to be numbered.
+    fn attachments_sql(&self) -> Vec<(String, Vec<Param>)> {
+        let ids: Vec<String> = self
+            .fresh
+            .iter()
+            .filter_map(|&i| super::media_chat::attachment_ref(self.batch[i].kind, self.batch[i].data_json.as_deref()))
+            .collect();
+        super::media_chat::attachments_sql(&ids)
+    }
+
+    fn attached(&mut self, rows: Vec<super::media_chat::AttachedRow>) {
+        for r in rows {
+            self.attached.insert(r.id.clone(), r);
+        }
+    }
+
+    /// Mark the photos of the stored `attachment` messages as sent.
+    fn sent_sql(&self) -> Vec<(String, Vec<Param>)> {
+        let ids: Vec<String> = self
+            .rows
+            .iter()
+            .filter(|(i, _, _)| self.data.contains_key(i))
+            .filter_map(|(i, _, _)| super::media_chat::attachment_ref(self.batch[*i].kind, self.batch[*i].data_json.as_deref()))
+            .collect();
+        super::media_chat::sent_sql(&ids, self.now)
     }
 
     /// The state of the conversations written to, locked on PostgreSQL.
@@ -1203,6 +1252,19 @@ impl<'a> AppendPlan<'a> {
             if !theirs {
                 self.out[i] = Some(AppendOutcome::NotFound);
                 continue;
+            }
+            if m.kind == "attachment" {
+                // The photo must be stored, of this conversation and uploaded by the sender (checked
+                // first: someone else's chat or photo reads as not found).
+                match super::media_chat::attachment_data(m, &self.attached) {
+                    Some(d) => {
+                        self.data.insert(i, d);
+                    }
+                    None => {
+                        self.out[i] = Some(AppendOutcome::NotFound);
+                        continue;
+                    }
+                }
             }
             if !open {
                 self.out[i] = Some(AppendOutcome::InvalidState(format!("the conversation is {}", c.row.status)));
@@ -1281,7 +1343,7 @@ impl<'a> AppendPlan<'a> {
                         Param::opt_text(m.sender.expert_id()),
                         Param::text(m.kind),
                         Param::text(&m.body),
-                        Param::opt_text(m.data_json.as_deref()),
+                        Param::opt_text(self.data.get(i).map(String::as_str).or(m.data_json.as_deref())),
                         Param::Int(self.now),
                     ]);
                 }
@@ -1292,11 +1354,22 @@ impl<'a> AppendPlan<'a> {
 
     /// Every outcome, once the transaction has committed.
     fn finish(mut self) -> Appended {
-        let same = |m: &NewMessage, role: &str, expert: Option<&str>, body: &str| {
-            role == m.sender.role() && (!matches!(m.sender, Sender::Expert { .. }) || expert == m.sender.expert_id()) && body == m.body
+        let same = |m: &NewMessage, role: &str, expert: Option<&str>, body: &str, photo: Option<String>| {
+            role == m.sender.role()
+                && (!matches!(m.sender, Sender::Expert { .. }) || expert == m.sender.expert_id())
+                && body == m.body
+                && photo == super::media_chat::attachment_ref(m.kind, m.data_json.as_deref())
         };
         for (i, id, seq) in std::mem::take(&mut self.rows) {
-            self.out[i] = Some(AppendOutcome::Stored(self.batch[i].view(seq, id, self.now)));
+            let view = match self.data.get(&i) {
+                Some(d) => NewMessage {
+                    data_json: Some(d.clone()),
+                    ..self.batch[i].clone()
+                }
+                .view(seq, id, self.now),
+                None => self.batch[i].view(seq, id, self.now),
+            };
+            self.out[i] = Some(AppendOutcome::Stored(view));
         }
         // A client id stored before, or first seen earlier in this batch: that one's outcome.
         let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
@@ -1304,7 +1377,8 @@ impl<'a> AppendPlan<'a> {
             let m = &self.batch[i];
             let Some(cid) = m.client_msg_id.as_deref() else { continue };
             if let Some(prev) = self.stored_before(m) {
-                self.out[i] = Some(if same(m, &prev.author_role, prev.expert_id.as_deref(), &prev.body) {
+                let photo = super::media_chat::attachment_ref(&prev.kind, prev.data_json.as_deref());
+                self.out[i] = Some(if same(m, &prev.author_role, prev.expert_id.as_deref(), &prev.body, photo) {
                     AppendOutcome::Duplicate(prev.clone().view())
                 } else {
                     AppendOutcome::Conflict
@@ -1318,7 +1392,13 @@ impl<'a> AppendPlan<'a> {
                 Some(&first) => {
                     self.out[i] = Some(match &self.out[first] {
                         Some(AppendOutcome::Stored(v)) => {
-                            if same(m, &v.author.role, v.author.expert_id.as_deref(), &v.body) {
+                            let photo = v
+                                .data
+                                .as_ref()
+                                .and_then(|d| d.get("attachment_id"))
+                                .and_then(|x| x.as_str())
+                                .map(str::to_owned);
+                            if same(m, &v.author.role, v.author.expert_id.as_deref(), &v.body, photo) {
                                 AppendOutcome::Duplicate(v.clone())
                             } else {
                                 AppendOutcome::Conflict

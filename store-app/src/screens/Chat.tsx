@@ -7,6 +7,8 @@ import { api, type SavedReply } from '../api';
 import { clock, date, money, shopperName, t, type Key } from '../i18n';
 import { Field, Icon, Sheet, useHub, useId, useTick } from '../ui';
 import { TranscriptSheet } from './Transcript';
+import { AttachmentPhoto, CallArea, CallButton, attachmentId, callSystemText, useChatPhotos } from '../media/chat-media';
+import { PhotoButtons, UploadTray } from '../media/photos';
 
 function safeHttps(url?: string | null): string | null {
   if (!url) return null;
@@ -31,6 +33,8 @@ export function ProductCard({ p }: { p: Product }) {
 }
 
 function systemText(m: Message): string {
+  const call = callSystemText(m);
+  if (call) return call;
   const key = `sys.${m.body}` as Key;
   const name = (m.data as any)?.expert_name || (m.data as any)?.name || m.author?.name || '';
   const known = ['expert_joined', 'transferred', 'ended_by_shopper', 'ended_by_expert', 'missed'];
@@ -45,6 +49,7 @@ function Bubble({ m, mine, seen }: { m: Message; mine: boolean; seen: boolean })
     <li class={`msg ${mine ? 'mine' : 'theirs'}`} data-seq={m.seq}>
       <div class="bubble">
         {m.kind === 'product' && m.product ? <ProductCard p={m.product} /> : null}
+        {attachmentId(m) ? <AttachmentPhoto id={attachmentId(m)!} from={m.author?.role === 'shopper' ? 'shopper' : 'expert'} /> : null}
         {m.body && !(m.kind === 'product' && m.body === m.product?.name) ? <p class="body" dir="auto">{m.body}</p> : null}
       </div>
       <span class="meta">
@@ -256,6 +261,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
   const listRef = useRef<HTMLDivElement>(null);
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const stick = useRef(true);
+  const uploads = useChatPhotos(id);
 
   const titleRef = useRef<HTMLHeadingElement>(null);
   useEffect(() => { hub.openChat = id; hub.markRead(id); titleRef.current?.focus({ preventScroll: true }); return () => { if (hub.openChat === id) hub.openChat = null; }; }, [id]);
@@ -323,9 +329,11 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           <h1 ref={titleRef} tabIndex={-1}>{name}</h1>
           <p>{where}</p>
         </div>
+        {open ? <CallButton conversationId={id} /> : null}
         <button type="button" class="icon-btn" onClick={() => setSheet('info')} aria-label={t('chat.info')}><Icon name="info" /></button>
         <button type="button" class="icon-btn" onClick={() => setSheet('more')} aria-label={t('chat.more')} aria-haspopup="dialog"><Icon name="more" /></button>
       </header>
+      <CallArea conversationId={id} peerName={name} open={open} />
       <main id="main" class="chat-main" ref={listRef} onScroll={(e) => { const el = e.currentTarget as HTMLElement; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80; }}>
         {(c.page_url || c.product) ? (
           <div class="ctx-strip">
@@ -338,6 +346,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
             <li class={`msg mine pending${o.error ? ' failed' : ''}`} key={o.client_msg_id} data-pending={o.client_msg_id}>
               <div class="bubble">
                 {o.product ? <ProductCard p={o.product} /> : null}
+                {o.attachment_id ? <AttachmentPhoto id={o.attachment_id} from="expert" /> : null}
                 {o.body && o.body !== o.product?.name ? <p class="body" dir="auto">{o.body}</p> : null}
               </div>
               <span class="meta">{o.error ? <>{t('chat.notSent')} · <button type="button" class="link" onClick={() => hub.discardOutgoing(o.client_msg_id)}>{t('chat.discard')}</button></> : t('chat.sending')}</span>
@@ -359,10 +368,12 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           </div>
         ) : null}
       </main>
+      {open ? <UploadTray uploads={uploads} /> : null}
       {open ? (
         <form class="composer" onSubmit={(e) => { e.preventDefault(); send(); }}>
           <button type="button" class="icon-btn" onClick={() => { setReplyQuery(''); setSheet('replies'); }} aria-label={t('chat.savedReplies')}><Icon name="replies" /></button>
           {features.product_sharing !== false ? <button type="button" class="icon-btn" onClick={() => setSheet('product')} aria-label={t('chat.shareProduct')}><Icon name="product" /></button> : null}
+          <PhotoButtons uploads={uploads} />
           <label for="composer-input" class="sr-only">{t('chat.placeholder')}</label>
           <textarea dir="auto" id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholderShort')} maxLength={4000}
             onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}

@@ -24,7 +24,7 @@ export interface Message {
   seq?: number;
   id?: string;
   author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string };
-  kind: 'text' | 'product' | 'system';
+  kind: 'text' | 'product' | 'system' | 'attachment';
   body: string;
   product?: Product | null;
   data?: Record<string, unknown> | null;
@@ -33,7 +33,7 @@ export interface Message {
   /** Local only: not yet acked. */
   pending?: boolean;
 }
-interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number }
+interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number; attachment_id?: string }
 interface Saved {
   token?: string | null;
   conv?: Conversation | null;
@@ -68,6 +68,8 @@ export interface ClientOptions {
   onUnavailable?: (reason: string) => void;
   onOfflineAck?: () => void;
   onError?: (code: string, message?: string) => void;
+  /** Video call frames (`call_*`, issue 24). */
+  onCall?: (f: any) => void;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => any;
   clearTimer?: (t: any) => void;
@@ -528,6 +530,9 @@ export class ChatClient {
         this.o.onError && this.o.onError(f.code, f.message);
         this.save();
         break;
+      case 'call_offer': case 'call_answer': case 'call_ice': case 'call_resume': case 'call_hangup':
+        this.o.onCall && this.o.onCall(f);
+        return;
       default:
         return; // pong, identified, …
     }
@@ -593,8 +598,9 @@ export class ChatClient {
     this.messages.push({
       conversation_id: o.conversation_id,
       author: { role: 'shopper' },
-      kind: 'text',
+      kind: o.attachment_id ? 'attachment' : 'text',
       body: o.body,
+      data: o.attachment_id ? { attachment_id: o.attachment_id } : undefined,
       client_msg_id: o.client_msg_id,
       sent_at: o.at,
       pending: true,
@@ -605,7 +611,7 @@ export class ChatClient {
     if (this.syncing) return;
     for (const o of this.outbox) {
       if (!this.conv || o.conversation_id !== this.conv.id) continue;
-      this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+      this.out(sendFrame(o));
     }
   }
 
@@ -645,6 +651,23 @@ export class ChatClient {
     this.watchAcks();
     this.setTyping(false);
     this.o.onChange();
+  }
+
+  /** Send an uploaded photo as a message (issue 24), kept in the outbox until acked. */
+  sendAttachment(attachmentId: string, caption = '') {
+    if (!this.conv) return;
+    const o: Outgoing = { conversation_id: this.conv.id, client_msg_id: uuid(), body: caption.trim().slice(0, 4000), at: Date.now(), attachment_id: attachmentId };
+    this.outbox.push(o);
+    this.addPending(o);
+    this.save();
+    if (!this.syncing) this.out(sendFrame(o));
+    this.watchAcks();
+    this.o.onChange();
+  }
+
+  /** A video call frame; false while the socket is down. */
+  sendCall(frame: Record<string, unknown>): boolean {
+    return this.out(frame);
   }
 
   private typingSent = false;
@@ -714,6 +737,12 @@ export class ChatClient {
     if (c.product) f.product = c.product;
     this.out(f);
   }
+}
+
+function sendFrame(o: Outgoing): Record<string, unknown> {
+  const f: Record<string, unknown> = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
+  if (o.attachment_id) { f.kind = 'attachment'; f.attachment_id = o.attachment_id; }
+  return f;
 }
 
 function bySeq(a: Message, b: Message): number {

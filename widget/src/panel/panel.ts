@@ -8,6 +8,11 @@ import { ChatClient, isOpen, type Message } from './client';
 import { h, ICON, linkify, safeUrl, svg } from './dom';
 import { STRINGS, t as tr, type Strings } from './i18n';
 import { PANEL_CSS } from './css';
+import type { ChatMedia, ChatMediaDeps } from './media/chat';
+
+/** The photo and call bundle's version (its content hash), set by build.mjs. */
+declare const MEDIA_VERSION: string;
+const MEDIA_GLOBAL = '__floorwalkerMedia';
 
 type View = 'start' | 'chat' | 'offline' | 'offlineSent' | 'broken';
 type Foot = 'compose' | 'rate' | 'rated' | 'none';
@@ -67,7 +72,44 @@ function mount(host: Host): PanelApi {
       if (code === 'forbidden' || code === 'not_found') return;
       showError(t('error'));
     },
+    onCall: (f) => { void media().then((x) => x.onCallFrame(f), () => {}); },
   });
+
+  // ---- photos and video calls: media.js, loaded when a chat needs it (issue 24) ----
+  let mediaLoading: Promise<ChatMedia> | null = null;
+  const callSlot = h('div', { class: 'fw-call-slot', hidden: true });
+  function media(): Promise<ChatMedia> {
+    mediaLoading ??= new Promise<ChatMedia>((ok, fail) => {
+      const w = window as unknown as Record<string, unknown>;
+      const made = (): boolean => {
+        const create = w[MEDIA_GLOBAL] as ((d: ChatMediaDeps) => ChatMedia) | undefined;
+        if (typeof create !== 'function') return false;
+        ok(create({
+          shadow: host.shadow,
+          base: host.origin,
+          merchant: host.merchant,
+          lang: () => host.locale,
+          token: () => client.token,
+          panel,
+          callSlot,
+          sendCall: (f) => client.sendCall(f as Record<string, unknown>),
+          sendAttachment: (_c, id) => client.sendAttachment(id),
+          expertName: () => (client.conv && client.conv.expert && client.conv.expert.name) || t('expert'),
+          changed: () => { if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 240) scroller.scrollTop = scroller.scrollHeight; },
+        }));
+        return true;
+      };
+      if (made()) return;
+      const s = document.createElement('script');
+      s.src = host.origin + '/widget/media.js?v=' + MEDIA_VERSION;
+      s.async = true;
+      s.onload = () => { if (!made()) { mediaLoading = null; fail(new Error('media did not register')); } };
+      s.onerror = () => { mediaLoading = null; fail(new Error('media failed to load')); };
+      (document.head || document.documentElement).appendChild(s);
+    });
+    return mediaLoading;
+  }
+  let wasOnline = false;
   let offlineSent = false;
 
   // ---- shell ----
@@ -251,6 +293,10 @@ function mount(host: Host): PanelApi {
       connBar.replaceChildren(...(down ? [h('span', { class: 'fw-spinner fw-spinner-small', 'aria-hidden': 'true' }), down] : []));
     }
     if (v === 'chat') renderChat();
+    // The socket is back: so is a call in progress.
+    const online = client.conn === 'online';
+    if (online && !wasOnline && mediaLoading) void mediaLoading.then((x) => x.reconnected(), () => {});
+    wasOnline = online;
     if (v === 'start') {
       const btn = body.querySelector('.fw-start') as HTMLButtonElement | null;
       if (btn) {
@@ -275,7 +321,7 @@ function mount(host: Host): PanelApi {
       case 'start':
         return buildStart();
       case 'chat':
-        return h('div', { class: 'fw-chat' }, scroller, footEl);
+        return h('div', { class: 'fw-chat' }, callSlot, scroller, footEl);
       case 'offline':
         return buildOffline();
       case 'offlineSent':
@@ -494,7 +540,18 @@ function mount(host: Host): PanelApi {
   }
 
   function msgNode(m: Message, prev: Message | undefined): HTMLElement {
+    if ((m.kind === 'system' || m.author.role === 'system') && (m.body === 'call_started' || m.body === 'call_ended')) {
+      const line = h('div', { class: 'fw-sys' });
+      void media().then((x) => { line.textContent = x.sysText(m) || ''; }, () => {});
+      return line;
+    }
     if (m.kind === 'system' || m.author.role === 'system') return h('div', { class: 'fw-sys' }, sysText(m));
+    let photo: HTMLElement | null = null;
+    if (m.kind === 'attachment') {
+      const slot = h('div', { class: 'fw-photo-slot' });
+      photo = slot;
+      void media().then((x) => x.photo(slot, m), () => {});
+    }
     const own = m.author.role === 'shopper';
     const who = own ? t('you') : m.author.name || t('expert');
     const showName = !own && (!prev || prev.author.role !== 'expert' || prev.author.name !== m.author.name || prev.kind === 'system');
@@ -510,7 +567,8 @@ function mount(host: Host): PanelApi {
         m.kind === 'product' && m.product
           // The card carries the name; a body that only repeats it is not shown again.
           ? [m.body && m.body.trim() !== m.product.name.trim() ? h('p', { dir: 'auto' }, linkify(m.body)) : null, productCard(m.product)]
-          : h('div', { dir: 'auto' }, linkify(m.body))),
+          : photo ? [photo, m.body ? h('div', { dir: 'auto' }, linkify(m.body)) : null]
+            : h('div', { dir: 'auto' }, linkify(m.body))),
       timeText ? h('span', { class: 'fw-time' }, timeText) : null);
   }
 
@@ -619,13 +677,22 @@ function mount(host: Host): PanelApi {
         submit();
       }
     });
-    const form = h('form', { class: 'fw-compose' }, ta,
+    // Photos (where the merchant allows them): the button and its tray come with media.js.
+    const attachSlot = h('span', { class: 'fw-attach-slot' });
+    const traySlot = h('div', { class: 'fw-tray-slot' });
+    const form = h('form', { class: 'fw-compose' }, attachSlot, ta,
       h('button', { type: 'submit', class: 'fw-icon-btn fw-send', 'aria-label': t('send') }, svg(ICON.send, 'fw-flip')));
     form.addEventListener('submit', (e) => {
       e.preventDefault();
       submit();
     });
-    return form;
+    if (client.conv) {
+      const id = client.conv.id;
+      void media().then((x) => x.attach(attachSlot, traySlot, id), () => {});
+    }
+    const both = document.createDocumentFragment();
+    both.append(traySlot, form);
+    return both;
   }
 
   function buildRating(): Node {

@@ -60,6 +60,7 @@ export function attachControls(ctx: WidgetMediaContext, conversationId: string, 
   const rows = new Map<PhotoUpload, HTMLLIElement>();
 
   const text = (u: PhotoUpload) => {
+    if (u.state === 'done') return '';
     if (u.state === 'preparing') return tm('photo.preparing');
     if (u.state === 'uploading') return tm('photo.uploading', { pct: Math.round(u.progress * 100) });
     if (u.state === 'waiting') return tm('photo.waiting');
@@ -123,7 +124,8 @@ export function photoBubble(ctx: WidgetMediaContext, a: AttachmentView, from: 'e
     const close = () => { viewer.remove(); opener?.focus?.(); };
     closeBtn.addEventListener('click', close);
     viewer.addEventListener('click', (e) => { if (e.target === viewer) close(); });
-    viewer.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Escape') close(); });
+    // Escape closes the photo only, not the panel behind it.
+    viewer.addEventListener('keydown', (e) => { if ((e as KeyboardEvent).key === 'Escape') { e.stopPropagation(); close(); } });
     host.appendChild(viewer);
     closeBtn.focus();
   };

@@ -1,5 +1,11 @@
 // Styles of the photo and call pieces, to add to the panel's shadow root (PANEL_CSS + MEDIA_CSS).
 export const MEDIA_CSS = `
+.fw-call-slot{flex:none}
+.fw-photo-slot{min-width:120px}
+.fw-photo-slot+div{margin-top:6px}
+.fw-attach-slot{display:flex}
+.fw-bubble:has(>.fw-photo-slot){padding:4px}
+.fw-bubble>.fw-photo-slot+div{padding:2px 8px 4px}
 .fw-attach{display:flex}
 .fw-attach input{display:none}
 .fw-uploads{list-style:none;margin:0;padding:6px 12px;display:grid;gap:6px;border-top:1px solid var(--fw-line)}
