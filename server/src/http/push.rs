@@ -142,7 +142,7 @@ async fn subscribe(
 }
 
 /// Stop alerts to one of the expert's devices.
-#[utoipa::path(delete, path = "/app/push/subscriptions/{id}", tag = "store_app",
+#[utoipa::path(delete, path = "/app/push/subscriptions/{subscription_id}", tag = "store_app", params(("subscription_id" = String, Path)),
     responses((status = 204), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem), (status = 404, body = super::error::Problem)),
     security(("expert_token" = [])))]
 async fn unsubscribe(State(state): State<AppState>, ApprovedExpert(s): ApprovedExpert, Path(id): Path<String>) -> ApiResult<StatusCode> {
@@ -164,21 +164,43 @@ pub enum ReportEvent {
     Blocked,
 }
 
-/// What the service worker tells about an alert, with the receipt the alert carried.
+/// What the service worker (or the app) tells about an alert.
 #[derive(Deserialize, ToSchema)]
 pub struct AlertReport {
     pub event: ReportEvent,
-    pub receipt: String,
 }
 
-/// The service worker reports an alert shown, opened, or blocked. It authenticates with the
-/// alert's receipt (a service worker has no sign-in); a wrong receipt is a 404.
-#[utoipa::path(post, path = "/app/push/alerts/{id}/report", tag = "store_app", request_body = AlertReport,
-    responses((status = 204), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
-async fn report(State(state): State<AppState>, Path(id): Path<String>, JsonBody(req): JsonBody<AlertReport>) -> ApiResult<StatusCode> {
+/// The service worker reports an alert shown, opened, or blocked. A service worker has no
+/// sign-in: it presents the alert's receipt (from the push payload) as the bearer token; the
+/// app may present the expert's own token instead. Anything else is a 404.
+#[utoipa::path(post, path = "/app/push/alerts/{alert_id}/report", tag = "store_app", params(("alert_id" = String, Path)), request_body = AlertReport,
+    responses((status = 204), (status = 401, body = super::error::Problem), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)),
+    security(("expert_token" = [])))]
+async fn report(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(req): JsonBody<AlertReport>,
+) -> ApiResult<StatusCode> {
     use subtle::ConstantTimeEq as _;
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?
+        .to_owned();
     let alert = state.db.push_alert(&id).await?.ok_or(ApiError::NotFound)?;
-    if !bool::from(alert.receipt.as_bytes().ct_eq(req.receipt.as_bytes())) {
+    let by_receipt = bool::from(alert.receipt.as_bytes().ct_eq(bearer.as_bytes()));
+    let by_expert = !by_receipt
+        && bearer.starts_with(crate::auth::EXPERT_TOKEN_PREFIX)
+        && state
+            .db
+            .expert_session(&crate::auth::token_hash(&bearer))
+            .await?
+            .is_some_and(|s| s.expert.id.as_str() == alert.expert_id && s.expert.merchant_id.as_str() == alert.merchant_id);
+    if !by_receipt && !by_expert {
         return Err(ApiError::NotFound);
     }
     let (event, label) = match req.event {

@@ -172,7 +172,16 @@ async fn alert(hub: &Hub, outbound: &Outbound, alerter: &Alerter, row: &Conversa
     if chosen.is_empty() {
         return Ok(());
     }
-    let text = first_words(&hub.db.first_message(&row.id).await.ok().flatten().unwrap_or_default(), TEXT_CHARS);
+    // A chat request's first message is stored just after the chat: give it a moment.
+    let mut first = None;
+    for _ in 0..10 {
+        first = hub.db.first_message(&row.id).await.ok().flatten();
+        if first.is_some() || now_ms() - row.created_at > 2_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    }
+    let text = first_words(&first.unwrap_or_default(), TEXT_CHARS);
     let mut items = Vec::new();
     for c in chosen {
         for s in &c.subscriptions {
