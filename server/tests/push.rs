@@ -22,6 +22,7 @@ on_both_backends!(
     a_locked_expert_is_alerted_and_the_alert_closes_when_a_colleague_claims,
     a_gone_device_is_removed_and_the_alert_fails_with_the_reason,
     sign_out_and_deactivation_remove_devices_and_bad_subscriptions_are_refused,
+    analytics_count_alerts_and_chats_missed_while_every_alert_failed,
     a_node_killed_before_the_hand_off_delivers_once_after_restart,
 );
 
@@ -667,4 +668,83 @@ async fn a_node_killed_before_the_hand_off_delivers_once_after_restart(b: Backen
     assert_eq!(rows[0]["state"], "handed");
     drop(b_node);
     db.drop_db().await;
+}
+
+async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Backend) {
+    let app = TestApp::spawn_with(b, private).await;
+    let service = PushService::start().await;
+    let (merchant, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, mut routing) = admin.get("/api/v1/settings/routing").await;
+    routing["missed_after_s"] = json!(10);
+    let (s, v) = admin.call(reqwest::Method::PUT, "/api/v1/settings/routing", Some(routing)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let sara = expert_app(&app.url, "expert1@demo.example").await;
+    let phone = Device::new("sara-phone");
+    subscribe(&sara, &service, &phone, "en").await;
+
+    // First chat: the alert goes through and the device reports it shown.
+    let (mut s1, _, _) = shopper_ws(&app, &merchant, None).await;
+    let c1 = start_chat(&mut s1, &store, &dep, "First question").await;
+    let p1 = until("the first alert", 20, async || service.about("sara-phone", &c1).into_iter().next()).await;
+    let p1 = p1.payload.unwrap();
+    let (s, _) = app
+        .client()
+        .with_bearer(p1["receipt"].as_str().unwrap())
+        .post(
+            &format!("/api/v1/app/push/alerts/{}/report", p1["alert"].as_str().unwrap()),
+            json!({"event": "shown"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    // Second chat, from another shopper: the push service refuses (403), so every alert for it
+    // failed, and nobody claims it before it is missed.
+    service.answer("sara-phone", &[403]);
+    let (mut s2, _, _) = shopper_ws(&app, &merchant, None).await;
+    let c2 = start_chat(&mut s2, &store, &dep, "Second question").await;
+    until("the second alert tried", 20, async || {
+        (!service.about("sara-phone", &c2).is_empty()).then_some(())
+    })
+    .await;
+
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let totals = loop {
+        let (s, v) = admin.get("/api/v1/analytics?grain=hour").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let t = v["totals"].clone();
+        if t["missed_alerts_failed"] == 1 && t["alerts_shown"] == 1 {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "the alert figures never arrived: {t}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(totals["alerts_sent"], 1, "{totals}");
+    assert_eq!(totals["alerts_failed"], 1, "{totals}");
+    assert!(totals["missed"].as_i64().unwrap() >= 1, "{totals}");
+
+    // metrics.csv has the columns, per expert too.
+    let res = admin
+        .request(reqwest::Method::GET, "/api/v1/exports/metrics.csv?grain=hour&by=expert")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} in {header:?}"))
+    };
+    let (sent, shown, failed) = (col("alerts_sent"), col("alerts_shown"), col("alerts_failed"));
+    col("missed_alerts_failed");
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let sara_row = rows
+        .iter()
+        .find(|r| r.contains(&"Sara Lind"))
+        .unwrap_or_else(|| panic!("no row for Sara: {text}"));
+    assert_eq!((sara_row[sent], sara_row[shown], sara_row[failed]), ("1", "1", "1"), "{text}");
+    app.stop().await;
 }

@@ -283,7 +283,7 @@ pub struct StoreFigures {
 }
 
 /// The columns of `metrics.csv` after the period and the dimension columns.
-pub const METRIC_COLUMNS: [&str; 25] = [
+pub const METRIC_COLUMNS: [&str; 29] = [
     "requested",
     "claimed",
     "missed",
@@ -309,6 +309,10 @@ pub const METRIC_COLUMNS: [&str; 25] = [
     "orders",
     "unanswered",
     "messages_expert",
+    "alerts_sent",
+    "alerts_shown",
+    "alerts_failed",
+    "missed_alerts_failed",
 ];
 
 fn opt(v: Option<f64>) -> String {
@@ -340,6 +344,10 @@ pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
     v.push(m.orders.to_string());
     v.push(m.unanswered.to_string());
     v.push(m.messages_expert.to_string());
+    v.push(m.alerts_sent.to_string());
+    v.push(m.alerts_shown.to_string());
+    v.push(m.alerts_failed.to_string());
+    v.push(m.missed_alerts_failed.to_string());
     for c in currencies {
         v.push(m.revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
     }

@@ -146,6 +146,18 @@ pub struct Stats {
     /// Photos whose files retention deleted.
     #[serde(skip_serializing_if = "is_zero")]
     pub photos_removed: i64,
+    /// Web Push alerts handed to the push service (issue 23).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_sent: i64,
+    /// … that the device reported shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_shown: i64,
+    /// … that failed (expired subscription, push service error, blocked on the device).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_failed: i64,
+    /// Chats missed while every alert sent for them had failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_alerts_failed: i64,
 }
 
 impl Stats {
@@ -184,6 +196,10 @@ impl Stats {
         self.revenue.retain(|_, v| *v != 0);
         self.photos += k * o.photos;
         self.photos_removed += k * o.photos_removed;
+        self.alerts_sent += k * o.alerts_sent;
+        self.alerts_shown += k * o.alerts_shown;
+        self.alerts_failed += k * o.alerts_failed;
+        self.missed_alerts_failed += k * o.missed_alerts_failed;
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -204,6 +220,10 @@ impl Stats {
             self.orders,
             self.photos,
             self.photos_removed,
+            self.alerts_sent,
+            self.alerts_shown,
+            self.alerts_failed,
+            self.missed_alerts_failed,
         ];
         counters.iter().all(|v| *v == 0)
             && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
@@ -240,6 +260,10 @@ impl Stats {
             "available" => self.avail_min += 1,
             "photo_shared" => self.photos += 1,
             "photo_removed" => self.photos_removed += 1,
+            "alert_sent" => self.alerts_sent += 1,
+            "alert_shown" => self.alerts_shown += 1,
+            "alert_failed" => self.alerts_failed += 1,
+            "missed_alert_failed" => self.missed_alerts_failed += 1,
             "available_store" => self.store_avail_min += 1,
             "order" => {
                 #[derive(Deserialize)]
@@ -297,6 +321,10 @@ impl Stats {
             revenue: self.revenue.iter().map(|(c, v)| (c.clone(), format_minor(*v, c))).collect(),
             photos: self.photos,
             photos_removed: self.photos_removed,
+            alerts_sent: self.alerts_sent,
+            alerts_shown: self.alerts_shown,
+            alerts_failed: self.alerts_failed,
+            missed_alerts_failed: self.missed_alerts_failed,
         }
     }
 }
@@ -337,6 +365,14 @@ pub struct Metrics {
     pub photos: i64,
     /// Photos deleted by the merchant's retention.
     pub photos_removed: i64,
+    /// Web Push alerts handed to the push service.
+    pub alerts_sent: i64,
+    /// Alerts the device reported shown.
+    pub alerts_shown: i64,
+    /// Alerts that failed (expired subscription, push service error, blocked on the device).
+    pub alerts_failed: i64,
+    /// Chats missed while every eligible expert's alert had failed.
+    pub missed_alerts_failed: i64,
 }
 
 /// Decimal places of a currency (ISO 4217); 2 unless listed.
@@ -426,6 +462,10 @@ mod tests {
             ("available_store", None, None),
             ("photo_shared", None, None),
             ("photo_removed", None, None),
+            ("alert_sent", None, None),
+            ("alert_shown", None, None),
+            ("alert_failed", None, None),
+            ("missed_alert_failed", None, None),
             ("order", Some(12_990), Some(r#"{"currency":"EUR","orders":1}"#)),
         ] {
             assert!(s.apply(kind, v, d), "{kind}");

@@ -214,13 +214,20 @@ async fn report(
             "blocked",
         ),
     };
-    if matches!(req.event, ReportEvent::Blocked) {
+    let news = if matches!(req.event, ReportEvent::Blocked) {
         // Delivered, but it could not be shown: the alert failed even though it was handed over.
-        state.db.push_alert_blocked(&id).await?;
+        state.db.push_alert_blocked(&id).await?
     } else {
-        state.db.push_alert_event(&id, &event).await?;
+        state.db.push_alert_event(&id, &event).await?
+    };
+    if news {
+        match req.event {
+            ReportEvent::Shown => state.db.push_alert_counted(&id, "alert_shown").await?,
+            ReportEvent::Blocked => state.db.push_alert_counted(&id, "alert_failed").await?,
+            ReportEvent::Opened => {}
+        }
+        metrics::counter!("floorwalker_push_alerts_total", "event" => label).increment(1);
     }
-    metrics::counter!("floorwalker_push_alerts_total", "event" => label).increment(1);
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -228,6 +228,9 @@ async fn alert(hub: &Hub, outbound: &Outbound, alerter: &Alerter, row: &Conversa
 
 /// The offer went away: replace the notifications that reached a device.
 async fn close(hub: &Hub, outbound: &Outbound, conversation: &str, reason: &str, claimed_by: Option<&str>) -> anyhow::Result<()> {
+    if reason == "missed" && hub.db.push_missed_check(conversation).await? {
+        metrics::counter!("floorwalker_push_missed_alerts_failed_total").increment(1);
+    }
     let reached = hub.db.close_push_alerts(conversation, claimed_by).await?;
     let mut items = Vec::new();
     for a in reached {

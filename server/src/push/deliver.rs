@@ -54,8 +54,15 @@ where
         let alert_id = alert_id.clone();
         async move {
             if let Some(a) = alert_id {
-                let _ = ctx.db.push_alert_event(&a, &AlertEvent::Failed { reason, detail }).await;
-                metrics::counter!("floorwalker_push_alerts_total", "event" => "failed").increment(1);
+                if ctx
+                    .db
+                    .push_alert_event(&a, &AlertEvent::Failed { reason, detail })
+                    .await
+                    .unwrap_or(false)
+                {
+                    let _ = ctx.db.push_alert_counted(&a, "alert_failed").await;
+                    metrics::counter!("floorwalker_push_alerts_total", "event" => "failed").increment(1);
+                }
             }
         }
     };
@@ -130,8 +137,10 @@ where
         Outcome::Accepted { status, latency } => {
             let _ = ctx.db.push_subscription_result(&sub.id, None).await;
             if let Some(a) = &alert_id {
-                let _ = ctx.db.push_alert_event(a, &AlertEvent::Handed).await;
-                metrics::counter!("floorwalker_push_alerts_total", "event" => "handed").increment(1);
+                if ctx.db.push_alert_event(a, &AlertEvent::Handed).await.unwrap_or(false) {
+                    let _ = ctx.db.push_alert_counted(a, "alert_sent").await;
+                    metrics::counter!("floorwalker_push_alerts_total", "event" => "handed").increment(1);
+                }
             }
             (record(true, Some(status), latency, None, None), Finish::Sent { unconfirmed: false })
         }
@@ -182,7 +191,9 @@ where
         Outcome::Unknown { error, latency } => {
             let why = format!("{error}; the push service may have taken it, so it is not sent again");
             if let Some(a) = &alert_id {
-                let _ = ctx.db.push_alert_event(a, &AlertEvent::Handed).await;
+                if ctx.db.push_alert_event(a, &AlertEvent::Handed).await.unwrap_or(false) {
+                    let _ = ctx.db.push_alert_counted(a, "alert_sent").await;
+                }
                 let _ = ctx.db.push_alert_event(a, &AlertEvent::Note(why.clone())).await;
             }
             (record(true, None, latency, None, Some(why)), Finish::Sent { unconfirmed: true })
@@ -196,17 +207,14 @@ async fn settle_retry(ctx: &Ctx<'_>, fin: &Finish, row: &OutboxRow, alert: Optio
     match fin {
         Finish::Retry { at, .. } if *at > row.give_up_at => {
             let detail = format!("given up: {why}");
-            let _ = ctx
-                .db
-                .push_alert_event(
-                    a,
-                    &AlertEvent::Failed {
-                        reason: "push_service",
-                        detail,
-                    },
-                )
-                .await;
-            metrics::counter!("floorwalker_push_alerts_total", "event" => "failed").increment(1);
+            let failed = AlertEvent::Failed {
+                reason: "push_service",
+                detail,
+            };
+            if ctx.db.push_alert_event(a, &failed).await.unwrap_or(false) {
+                let _ = ctx.db.push_alert_counted(a, "alert_failed").await;
+                metrics::counter!("floorwalker_push_alerts_total", "event" => "failed").increment(1);
+            }
         }
         _ => {
             let _ = ctx.db.push_alert_event(a, &AlertEvent::Note(why.to_owned())).await;

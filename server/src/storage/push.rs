@@ -362,25 +362,27 @@ impl Db {
     }
 
     /// Record what happened to an alert. States only move forward: a late "shown" does not
-    /// undo "opened", and a failure is recorded only for an alert still on its way.
+    /// undo "opened", and a failure is recorded only for an alert still on its way. True when
+    /// this was news (the first hand-off, showing, opening, or the failure), which Analytics
+    /// then counts.
     pub async fn push_alert_event(&self, id: &str, event: &AlertEvent) -> Result<bool> {
         let now = now_ms();
         let q = match event {
             AlertEvent::Handed => sqlx::query(
                 "UPDATE push_alerts SET state = CASE WHEN state = 'queued' THEN 'handed' ELSE state END, \
-                 handed_at = COALESCE(handed_at, $1), updated_at = $1 WHERE id = $2",
+                 handed_at = COALESCE(handed_at, $1), updated_at = $1 WHERE id = $2 AND handed_at IS NULL",
             )
             .bind(now)
             .bind(id.to_owned()),
             AlertEvent::Shown => sqlx::query(
                 "UPDATE push_alerts SET state = CASE WHEN state IN ('queued', 'handed') THEN 'shown' ELSE state END, \
-                 handed_at = COALESCE(handed_at, $1), shown_at = COALESCE(shown_at, $1), updated_at = $1 WHERE id = $2",
+                 handed_at = COALESCE(handed_at, $1), shown_at = COALESCE(shown_at, $1), updated_at = $1 WHERE id = $2 AND shown_at IS NULL",
             )
             .bind(now)
             .bind(id.to_owned()),
             AlertEvent::Opened => sqlx::query(
                 "UPDATE push_alerts SET state = CASE WHEN state IN ('queued', 'handed', 'shown', 'closed') THEN 'opened' ELSE state END, \
-                 opened_at = COALESCE(opened_at, $1), updated_at = $1 WHERE id = $2",
+                 opened_at = COALESCE(opened_at, $1), updated_at = $1 WHERE id = $2 AND opened_at IS NULL",
             )
             .bind(now)
             .bind(id.to_owned()),
@@ -400,10 +402,57 @@ impl Db {
         Ok(q.execute(&self.writer).await?.rows_affected() == 1)
     }
 
+    /// Count an alert's news in Analytics (`alert_sent`, `alert_shown`, `alert_failed`): an
+    /// event with the alert's store, department and expert, rolled up like the chat's own.
+    pub async fn push_alert_counted(&self, id: &str, kind: &'static str) -> Result<()> {
+        let Some(a) = self.push_alert(id).await? else { return Ok(()) };
+        self.insert_events(&[super::Event {
+            merchant_id: a.merchant_id,
+            kind,
+            at: now_ms(),
+            shopper_id: None,
+            store_id: Some(a.store_id),
+            department_id: Some(a.department_id),
+            expert_id: Some(a.expert_id),
+            conversation_id: Some(a.conversation_id),
+            value: None,
+            data_json: None,
+        }])
+        .await
+    }
+
+    /// A chat was missed: if alerts were sent for it and every one failed, count it
+    /// (`missed_alert_failed`, per store and department).
+    pub async fn push_missed_check(&self, conversation: &str) -> Result<bool> {
+        let sql = format!("SELECT {ALERT_COLS} FROM push_alerts WHERE conversation_id = $1");
+        let all = sqlx::query_as::<_, PushAlert>(&sql)
+            .bind(conversation)
+            .fetch_all(&self.pool)
+            .await?;
+        let Some(first) = all.first() else { return Ok(false) };
+        if !all.iter().all(|a| a.state == "failed") {
+            return Ok(false);
+        }
+        self.insert_events(&[super::Event {
+            merchant_id: first.merchant_id.clone(),
+            kind: "missed_alert_failed",
+            at: now_ms(),
+            shopper_id: None,
+            store_id: Some(first.store_id.clone()),
+            department_id: Some(first.department_id.clone()),
+            expert_id: None,
+            conversation_id: Some(conversation.to_owned()),
+            value: None,
+            data_json: None,
+        }])
+        .await?;
+        Ok(true)
+    }
+
     /// The device could not show a delivered alert (notifications blocked there).
-    pub async fn push_alert_blocked(&self, id: &str) -> Result<()> {
+    pub async fn push_alert_blocked(&self, id: &str) -> Result<bool> {
         let now = now_ms();
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE push_alerts SET state = 'failed', reason = 'permission', detail = 'notifications are blocked on the device', \
              failed_at = $1, updated_at = $1 WHERE id = $2 AND state IN ('queued', 'handed')",
         )
@@ -411,7 +460,7 @@ impl Db {
         .bind(id)
         .execute(&self.writer)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The offer of this chat went away (claimed by `claimed_by`, or withdrawn): the alerts that
