@@ -746,5 +746,26 @@ async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Bac
         .find(|r| r.contains(&"Sara Lind"))
         .unwrap_or_else(|| panic!("no row for Sara: {text}"));
     assert_eq!((sara_row[sent], sara_row[shown], sara_row[failed]), ("1", "1", "1"), "{text}");
+
+    // "Why did I miss this chat?": for Sara, her alert failed on the second; nobody claimed the
+    // first. Lukas works in Berlin: neither was his department.
+    let (s, missed) = sara.get("/api/v1/app/push/missed").await;
+    assert_eq!(s, StatusCode::OK, "{missed}");
+    let why = |list: &Value, c: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["conversation_id"] == c)
+            .map(|x| (x["reason"].as_str().unwrap().to_owned(), x["detail"].clone()))
+    };
+    assert_eq!(
+        why(&missed, &c2),
+        Some(("alert_failed".to_owned(), json!("push_service"))),
+        "{missed}"
+    );
+    assert_eq!(why(&missed, &c1).map(|w| w.0).as_deref(), Some("nobody_claimed"), "{missed}");
+    let lukas = expert_app(&app.url, "expert4@demo.example").await;
+    let (_, theirs) = lukas.get("/api/v1/app/push/missed").await;
+    assert_eq!(why(&theirs, &c2).map(|w| w.0).as_deref(), Some("not_in_department"), "{theirs}");
     app.stop().await;
 }

@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unsubscribe))
         .routes(routes!(report))
         .routes(routes!(my_alerts))
+        .routes(routes!(missed_chats))
         .routes(routes!(team_alerting))
         .routes(routes!(team_alert_log))
 }
@@ -340,4 +341,96 @@ async fn team_alert_log(
             .push_alerts(&m.id, q.conversation_id.as_deref(), q.expert_id.as_deref(), since)
             .await?,
     ))
+}
+
+/// A chat of the last day the expert did not get, and why.
+#[derive(Serialize, ToSchema)]
+pub struct MissedChat {
+    pub conversation_id: String,
+    pub queued_at: i64,
+    pub store: String,
+    pub department: String,
+    /// claimed | ended (by a colleague) | missed (nobody) | abandoned (the shopper left)
+    pub status: String,
+    /// `not_in_department` (not assigned to it), `targeted` (sent to a colleague by name),
+    /// `contact_first` (the shopper's contact took it in their time), `away`, `at_cap` (you had
+    /// as many chats as you take), `alert_failed` (your phone's alert failed; `detail` says why),
+    /// `taken_first` (a colleague claimed it first), `nobody_claimed`, `shopper_left`.
+    pub reason: String,
+    pub detail: Option<String>,
+}
+
+/// Why did I miss this chat? The merchant's chats of the last day that the signed-in expert did
+/// not get (newest first, at most 200), each with the first reason that applies.
+#[utoipa::path(get, path = "/app/push/missed", tag = "store_app",
+    responses((status = 200, body = Vec<MissedChat>), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
+    security(("expert_token" = [])))]
+async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): ApprovedExpert) -> ApiResult<Json<Vec<MissedChat>>> {
+    let e = &s.expert;
+    let m = &e.merchant_id;
+    let me = e.id.as_str();
+    let since = now_ms() - 86_400_000;
+    let settings = state.db.merchant_public(m).await?;
+    let contact_first_ms = i64::from(settings.routing.contact_first_s) * 1000;
+    let chats = state.db.chats_not_mine(m, me, since).await?;
+    let alerts = state.db.push_alerts(m, None, Some(me), since - 3_600_000).await?;
+    let changes = state.db.availability_changes(m, me, since - 86_400_000).await?;
+    let spans = state.db.expert_chat_spans(m, me, since - 86_400_000).await?;
+    let saved: crate::hub::expert::SavedPresence = state
+        .db
+        .expert_presence_json(m, me)
+        .await
+        .ok()
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let cap = saved.own_cap.unwrap_or(e.max_chats).min(e.max_chats).max(1);
+    let out = chats
+        .into_iter()
+        .map(|c| {
+            let at = c.queued_at;
+            let assigned =
+                e.store_ids.iter().any(|x| x.as_str() == c.store_id) && e.department_ids.iter().any(|x| x.as_str() == c.department_id);
+            let away = changes
+                .iter()
+                .rev()
+                .find(|(t, _)| *t <= at)
+                .is_some_and(|(_, available)| !available);
+            let open_then = spans.iter().filter(|(from, to)| *from <= at && to.is_none_or(|t| t > at)).count() as i64;
+            let mine: Vec<&PushAlert> = alerts.iter().filter(|a| a.conversation_id == c.id).collect();
+            let failed = mine.iter().find(|a| a.state == "failed");
+            let by_contact = c.contact_expert_id.is_some()
+                && c.contact_expert_id.as_deref() != Some(me)
+                && c.expert_id == c.contact_expert_id
+                && c.claimed_at.is_some_and(|t| t - at < contact_first_ms);
+            let (reason, detail) = if !assigned {
+                ("not_in_department", None)
+            } else if c.target_expert_id.as_deref().is_some_and(|t| t != me) {
+                ("targeted", None)
+            } else if by_contact {
+                ("contact_first", None)
+            } else if away {
+                ("away", None)
+            } else if open_then >= cap {
+                ("at_cap", None)
+            } else if let Some(f) = failed {
+                ("alert_failed", f.reason.clone())
+            } else if c.status == "missed" {
+                ("nobody_claimed", None)
+            } else if c.status == "abandoned" {
+                ("shopper_left", None)
+            } else {
+                ("taken_first", None)
+            };
+            MissedChat {
+                conversation_id: c.id,
+                queued_at: at,
+                store: c.store_name,
+                department: c.department_name,
+                status: c.status,
+                reason: reason.into(),
+                detail,
+            }
+        })
+        .collect();
+    Ok(Json(out))
 }

@@ -501,6 +501,49 @@ impl Db {
         Ok(open.into_iter().filter(|a| a.state == "handed" || a.state == "shown").collect())
     }
 
+    /// The chats of the merchant queued since `since` that this expert did not claim (not
+    /// offline messages), newest first, at most 200.
+    pub async fn chats_not_mine(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<super::ConversationRow>> {
+        let sql = format!(
+            "{} WHERE c.merchant_id = $1 AND c.queued_at >= $2 AND c.offline = 0 AND COALESCE(c.expert_id, '') <> $3 \
+             AND c.status IN ('claimed', 'ended', 'missed', 'abandoned') ORDER BY c.queued_at DESC LIMIT 200",
+            super::chat::CONV_SELECT
+        );
+        Ok(sqlx::query_as::<_, super::ConversationRow>(&sql)
+            .bind(m.as_str())
+            .bind(since)
+            .bind(expert)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// When this expert switched available or away since `since` (oldest first): (at, available).
+    pub async fn availability_changes(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<(i64, bool)>> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT at, kind FROM events WHERE merchant_id = $1 AND expert_id = $2 AND at >= $3 \
+             AND kind IN ('expert_available', 'expert_away') ORDER BY at",
+        )
+        .bind(m.as_str())
+        .bind(expert)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(at, k)| (at, k == "expert_available")).collect())
+    }
+
+    /// This expert's chats (claimed at, ended at) that were open at some point since `since`.
+    pub async fn expert_chat_spans(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<(i64, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT claimed_at, ended_at FROM conversations WHERE merchant_id = $1 AND expert_id = $2 \
+             AND claimed_at IS NOT NULL AND (ended_at IS NULL OR ended_at >= $3)",
+        )
+        .bind(m.as_str())
+        .bind(expert)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A merchant's alerts of one chat, or of one expert since `since` (newest first).
     pub async fn push_alerts(&self, m: Tenant<'_>, conversation: Option<&str>, expert: Option<&str>, since: i64) -> Result<Vec<PushAlert>> {
         let sql = format!(
