@@ -187,6 +187,16 @@ test('the alerts card explains each permission state (phone, Persian, dark)', { 
     assert.ok((await card.innerText()).includes(want), await card.innerText());
     await card.scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/push-card-${perm}-fa-dark.png` });
+    if (perm === 'granted') {
+      // Why did I miss a chat: Sara claimed the first test's chat before Johan could.
+      await page.getByRole('button', { name: 'چرا گفتگویی را از دست دادم؟' }).click();
+      const item = page.locator('.missed-list li').first();
+      await item.waitFor();
+      assert.equal(await item.getAttribute('data-reason'), 'taken_first');
+      assert.ok((await item.innerText()).includes('همکاری زودتر آن را برداشت'), await item.innerText());
+      await page.locator('.missed').scrollIntoViewIfNeeded();
+      await page.screenshot({ path: `${SHOTS}/missed-fa-dark.png` });
+    }
     await ctx.close();
   }
 });

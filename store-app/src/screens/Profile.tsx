@@ -5,6 +5,7 @@ import { t } from '../i18n';
 import { alertPrefs, askNotificationPermission, beep, notificationPermission, setAlertPrefs, unlockAudio } from '../alerts';
 import { Field, Toggle } from '../ui';
 import { PushCard } from './PushCard';
+import { MissedChats } from './MissedChats';
 import { hub } from '../hub';
 import { errorText, LangPicker } from './Auth';
 
@@ -51,6 +52,7 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
         <LangPicker />
       </div>
       <PushCard />
+      <MissedChats />
       <h2>{t('profile.password')}</h2>
       <form class="card" onSubmit={change} noValidate>
         <Field label={t('profile.current')} type="password" value={cur} onValue={setCur} autoComplete="current-password" error={errs.current} name="current_password" />
