@@ -66,6 +66,7 @@ impl Application {
         let (outbound, outbound_task) = crate::outbound::Outbound::start(db.clone(), &config.outbound, addr, outbound_stop.clone())
             .await
             .context("starting the outbound worker")?;
+        crate::push::alerter::start(&hub, &outbound);
         if config.demo {
             demo::seed_outbox(&db, &outbound)
                 .await

@@ -24,6 +24,7 @@ pub mod ids;
 pub mod media;
 pub mod outbound;
 pub mod protocol;
+pub mod push;
 pub mod storage;
 pub mod telemetry;
 

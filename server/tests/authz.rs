@@ -135,6 +135,40 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let photo: Value = res.json().await.unwrap();
+    // A device of the expert and an alert to it (Web Push, issue 23).
+    let now = floorwalker::now_ms();
+    let subscription_id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO push_subscriptions (id, merchant_id, expert_id, endpoint, p256dh, auth, lang, user_agent, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'k', 'a', 'en', 'matrix', $5, $5)",
+    )
+    .bind(&subscription_id)
+    .bind(merchant_id)
+    .bind(&ids["expert_id"])
+    .bind(format!("https://push.invalid/{subscription_id}"))
+    .bind(now)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let alert_id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO push_alerts (id, merchant_id, expert_id, conversation_id, store_id, department_id, subscription_id, receipt, \
+         channel, state, queued_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'push', 'handed', $9, $9, $9)",
+    )
+    .bind(&alert_id)
+    .bind(merchant_id)
+    .bind(&ids["expert_id"])
+    .bind(&conversation_id)
+    .bind(&ids["store_id"])
+    .bind(&ids["department_id"])
+    .bind(&subscription_id)
+    .bind(format!("receipt-{alert_id}"))
+    .bind(now)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    ids.insert("subscription_id", subscription_id);
+    ids.insert("alert_id", alert_id);
     ids.insert("conversation_id", conversation_id);
     ids.insert("attachment_id", photo["id"].as_str().unwrap().to_owned());
     ids.insert("variant", "full".into());
@@ -181,6 +215,7 @@ fn body_for(method: &Method, template: &str, own: &Ids, display: &Value, routing
             json!({"shortcut": format!("s{n}"), "title": "t", "body": "b"})
         }
         ("POST", "/api/v1/api-keys") => json!({"name": "k"}),
+        ("POST", "/api/v1/app/push/alerts/{alert_id}/report") => json!({"event": "shown"}),
         ("PATCH", "/api/v1/shoppers/{shopper_id}") => json!({"name": "N"}),
         ("POST", "/api/v1/webhooks") => json!({"url": "https://hooks.invalid/x"}),
         ("PATCH", "/api/v1/webhooks/{endpoint_id}") => json!({"description": "renamed"}),

@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, getToken, setToken, type Expert } from './api';
 import { hub } from './hub';
+import { focusOffer, forgetPush, refreshPush, takeOfferFromUrl } from './push';
 import { applyLang, t, type Key } from './i18n';
 import { unlockAudio } from './alerts';
 import { Icon, setCloseLabel, useHub, useLangRerender } from './ui';
@@ -64,7 +65,10 @@ function Shell({ expert, onLogout }: { expert: Expert; onLogout: () => void }) {
     const onPop = (e: PopStateEvent) => setChat((e.state && e.state.chat) || null);
     window.addEventListener('popstate', onPop);
     hub.onClaimed = (id) => { setTab('chats'); openChat(id); };
-    const onSw = (e: MessageEvent) => { if (e.data?.type === 'open') { setTab('chats'); setChat(null); } };
+    const onSw = (e: MessageEvent) => { if (e.data?.type === 'open') { setTab('chats'); setChat(null); if (e.data.offer) focusOffer(e.data.offer); } };
+    const fromUrl = takeOfferFromUrl();
+    if (fromUrl) focusOffer(fromUrl);
+    void refreshPush();
     navigator.serviceWorker?.addEventListener('message', onSw);
     return () => { window.removeEventListener('popstate', onPop); navigator.serviceWorker?.removeEventListener('message', onSw); };
   }, []);
@@ -138,6 +142,7 @@ function App() {
     setPhase({ p: 'login', notice });
   };
   const logout = async () => {
+    await forgetPush().catch(() => undefined);
     try { await api.logout(); } catch { /* token may be gone already */ }
     signOut();
   };

@@ -14,6 +14,20 @@ function StatusBadge({ status }: { status: ExpertStatus }) {
   return <Badge kind={status === 'approved' ? 'ok' : status === 'pending' ? 'warn' : 'muted'}>{t(`team.status.${status}`)}</Badge>;
 }
 
+interface Alerting { expert_id: string; devices: number; failing: number; state: 'ok' | 'no_device' | 'failing'; last_error: string | null; failed_last_day: number }
+
+/** Whether the expert's phone can be alerted while the app is closed (Web Push, issue 23). */
+function AlertBadge({ a }: { a?: Alerting }) {
+  const { t } = useI18n();
+  if (!a) return null;
+  const title = a.state === 'failing' && a.last_error ? a.last_error : undefined;
+  return (
+    <span class="alert-badge" title={title}>
+      <Badge kind={a.state === 'ok' ? 'ok' : 'warn'}>{t(`team.alerts.${a.state}`)}</Badge>
+    </span>
+  );
+}
+
 export function TeamPage() {
   const { t, date } = useI18n();
   const toast = useToast();
@@ -21,6 +35,8 @@ export function TeamPage() {
   const [q, setQ] = useState('');
   const experts = useAsync(() => fetchAll<Expert>('team/experts'), []);
   const stores = useAsync(() => fetchAll<Store>('stores'), []);
+  const alerting = useAsync(() => api.get<Alerting[]>('team/alerting'), []);
+  const alertOf = (id: string) => alerting.data?.find((a) => a.expert_id === id);
   const [busyId, setBusyId] = useState<string | null>(null);
   const [actionErr, setActionErr] = useState<string | null>(null);
 
@@ -111,7 +127,7 @@ export function TeamPage() {
                         <td><a href={href('/team/' + x.id)} class="strong">{x.name}</a><br /><span class="muted small">{x.email}</span></td>
                         <td class="hide-sm">{x.store_ids.length ? x.store_ids.map(storeName).join(', ') : <span class="muted">{t('team.noStores')}</span>}</td>
                         <td class="hide-sm">{x.max_chats}</td>
-                        <td><StatusBadge status={x.status} /></td>
+                        <td><StatusBadge status={x.status} />{x.status === 'approved' ? <> <AlertBadge a={alertOf(x.id)} /></> : null}</td>
                         <td class="cell-actions">
                           <a class="btn btn-secondary btn-small" href={href('/team/' + x.id)} aria-label={t('team.manageNamed', { name: x.name })}>{t('team.manage')}</a>
                         </td>

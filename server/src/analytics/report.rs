@@ -283,7 +283,7 @@ pub struct StoreFigures {
 }
 
 /// The columns of `metrics.csv` after the period and the dimension columns.
-pub const METRIC_COLUMNS: [&str; 27] = [
+pub const METRIC_COLUMNS: [&str; 31] = [
     "requested",
     "claimed",
     "missed",
@@ -311,6 +311,10 @@ pub const METRIC_COLUMNS: [&str; 27] = [
     "messages_expert",
     "video_calls",
     "minutes_on_video",
+    "alerts_sent",
+    "alerts_shown",
+    "alerts_failed",
+    "missed_alerts_failed",
 ];
 
 fn opt(v: Option<f64>) -> String {
@@ -344,6 +348,10 @@ pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
     v.push(m.messages_expert.to_string());
     v.push(m.video_calls.to_string());
     v.push(m.minutes_on_video.to_string());
+    v.push(m.alerts_sent.to_string());
+    v.push(m.alerts_shown.to_string());
+    v.push(m.alerts_failed.to_string());
+    v.push(m.missed_alerts_failed.to_string());
     for c in currencies {
         v.push(m.revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
     }

@@ -152,6 +152,18 @@ pub struct Stats {
     /// Milliseconds on video, counted when each call ends.
     #[serde(skip_serializing_if = "is_zero")]
     pub call_ms: i64,
+    /// Web Push alerts handed to the push service (issue 23).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_sent: i64,
+    /// … that the device reported shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_shown: i64,
+    /// … that failed (expired subscription, push service error, blocked on the device).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alerts_failed: i64,
+    /// Chats missed while every alert sent for them had failed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub missed_alerts_failed: i64,
 }
 
 impl Stats {
@@ -192,6 +204,10 @@ impl Stats {
         self.photos_removed += k * o.photos_removed;
         self.calls += k * o.calls;
         self.call_ms += k * o.call_ms;
+        self.alerts_sent += k * o.alerts_sent;
+        self.alerts_shown += k * o.alerts_shown;
+        self.alerts_failed += k * o.alerts_failed;
+        self.missed_alerts_failed += k * o.missed_alerts_failed;
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -214,6 +230,10 @@ impl Stats {
             self.photos_removed,
             self.calls,
             self.call_ms,
+            self.alerts_sent,
+            self.alerts_shown,
+            self.alerts_failed,
+            self.missed_alerts_failed,
         ];
         counters.iter().all(|v| *v == 0)
             && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
@@ -252,6 +272,10 @@ impl Stats {
             "photo_removed" => self.photos_removed += 1,
             "call_started" => self.calls += 1,
             "call_ended" => self.call_ms += v.max(0),
+            "alert_sent" => self.alerts_sent += 1,
+            "alert_shown" => self.alerts_shown += 1,
+            "alert_failed" => self.alerts_failed += 1,
+            "missed_alert_failed" => self.missed_alerts_failed += 1,
             "available_store" => self.store_avail_min += 1,
             "order" => {
                 #[derive(Deserialize)]
@@ -311,6 +335,10 @@ impl Stats {
             photos_removed: self.photos_removed,
             video_calls: self.calls,
             minutes_on_video: (self.call_ms as f64 / 60_000.0 * 10.0).round() / 10.0,
+            alerts_sent: self.alerts_sent,
+            alerts_shown: self.alerts_shown,
+            alerts_failed: self.alerts_failed,
+            missed_alerts_failed: self.missed_alerts_failed,
         }
     }
 }
@@ -355,6 +383,14 @@ pub struct Metrics {
     pub video_calls: i64,
     /// Minutes on video, to one decimal (calls counted when they end).
     pub minutes_on_video: f64,
+    /// Web Push alerts handed to the push service.
+    pub alerts_sent: i64,
+    /// Alerts the device reported shown.
+    pub alerts_shown: i64,
+    /// Alerts that failed (expired subscription, push service error, blocked on the device).
+    pub alerts_failed: i64,
+    /// Chats missed while every eligible expert's alert had failed.
+    pub missed_alerts_failed: i64,
 }
 
 /// Decimal places of a currency (ISO 4217); 2 unless listed.
@@ -446,6 +482,10 @@ mod tests {
             ("photo_removed", None, None),
             ("call_started", None, None),
             ("call_ended", Some(252_000), None),
+            ("alert_sent", None, None),
+            ("alert_shown", None, None),
+            ("alert_failed", None, None),
+            ("missed_alert_failed", None, None),
             ("order", Some(12_990), Some(r#"{"currency":"EUR","orders":1}"#)),
         ] {
             assert!(s.apply(kind, v, d), "{kind}");

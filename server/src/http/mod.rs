@@ -18,6 +18,7 @@ pub mod ops;
 pub mod outbox;
 pub mod outreach;
 pub mod public;
+pub mod push;
 pub mod realtime;
 pub mod responses;
 pub mod saved_replies;
@@ -144,7 +145,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(public::router())
         .merge(attachments::router())
         .merge(attachments::widget_router())
-        .merge(media_settings::router());
+        .merge(media_settings::router())
+        .merge(push::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     crate::outbound::events::document(&mut openapi);
     responses::document(&mut openapi);

@@ -32,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutboxQuery {
-    /// email | sms | webhook
+    /// email | sms | webhook | push
     pub kind: Option<String>,
     /// queued | sending | sent | failed | dead
     pub status: Option<String>,
@@ -49,7 +49,7 @@ impl OutboxQuery {
     fn parse(&self) -> ApiResult<(OutboxFilter, PageRequest)> {
         let channel = match self.kind.as_deref().filter(|s| !s.is_empty()) {
             None => None,
-            Some(k) => Some(Channel::parse(k).ok_or_else(|| ApiError::invalid("kind", "must be email, sms or webhook"))?),
+            Some(k) => Some(Channel::parse(k).ok_or_else(|| ApiError::invalid("kind", "must be email, sms, webhook or push"))?),
         };
         let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
             None => None,

@@ -134,6 +134,8 @@ async fn login(
 async fn logout(State(state): State<AppState>, ExpertAuth(s): ExpertAuth) -> ApiResult<StatusCode> {
     state.db.delete_expert_token(&s.token_hash).await?;
     state.hub.revoke(crate::hub::revoke::Cred::ExpertToken(&s.token_hash));
+    // This device's push subscriptions go with its sign-in (issue 23).
+    state.db.delete_push_subscriptions_of_token(&s.token_hash).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -117,6 +117,18 @@ struct Pass {
     room: HashMap<String, Vec<String>>,
 }
 
+/// Something outside the hub that hears about waiting chats and withdrawn offers: the Web Push
+/// alerter (`crate::push::alerter`). Both calls must return at once (queue, don't work).
+pub trait OfferHook: Send + Sync {
+    /// A chat waits (called on every routing pass for every waiting chat).
+    fn waiting(&self, row: &ConversationRow);
+    /// Its offer went away: claimed by `claimed_by`, or withdrawn for `reason`.
+    fn withdrawn(&self, conversation: &str, reason: &str, claimed_by: Option<&str>);
+    /// Whether an expert who is not connected could be alerted for a chat in this store and
+    /// department (asked only when no connected expert is available).
+    fn reachable(&self, merchant: &str, store: &str, department: &str) -> futures::future::BoxFuture<'static, bool>;
+}
+
 /// Who on this node holds an offer for a waiting conversation.
 #[derive(Debug, Default)]
 struct OfferTrack {
@@ -169,6 +181,8 @@ pub struct HubInner {
     revocations: revoke::Revocations,
     /// Video calls the sockets here take part in (issue 24).
     pub calls: calls::Calls,
+    /// Set once at start-up (see [`OfferHook`]).
+    pub offer_hook: std::sync::OnceLock<Arc<dyn OfferHook>>,
 }
 
 /// Experts able to take a chat (`available`) and switched on at all (`online`), in total and
@@ -241,6 +255,7 @@ impl Hub {
             shutdown,
             revocations: Default::default(),
             calls: Default::default(),
+            offer_hook: std::sync::OnceLock::new(),
         }));
         if let Some(url) = redis_url {
             cluster::Cluster::start(&hub, url).await?;
@@ -276,6 +291,24 @@ impl Hub {
             self.unsubscribe(id, c);
         }
         metrics::gauge!("floorwalker_sockets").decrement(1.0);
+    }
+
+    /// Whether one of this expert's sockets on this node was heard from within `ms` (a frame
+    /// or a pong): a phone that locks freezes its socket without closing it.
+    pub fn expert_heard_within(&self, expert: &str, ms: i64) -> bool {
+        let Some(conns) = self.experts.get(expert).map(|p| p.conns.clone()) else {
+            return false;
+        };
+        let now = now_ms();
+        conns.iter().any(|c| self.conns.get(c).is_some_and(|o| now - o.heard_at() <= ms))
+    }
+
+    /// No connected expert can take a chat here: can one be alerted by push instead?
+    pub async fn push_reachable(&self, merchant: &str, store: &str, department: &str) -> bool {
+        match self.offer_hook.get() {
+            Some(h) => h.reachable(merchant, store, department).await,
+            None => false,
+        }
     }
 
     pub fn connections(&self) -> usize {
@@ -864,6 +897,9 @@ impl Hub {
         if self.withdrawn_since_read(row) {
             return;
         }
+        if let Some(h) = self.offer_hook.get() {
+            h.waiting(row);
+        }
         let now = now_ms();
         let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now, wave, pass);
         let fresh: Vec<String> = {
@@ -918,6 +954,9 @@ impl Hub {
 
     /// Tell every expert holding the offer, on any node, that it is gone (except `except`).
     pub fn withdraw(&self, conversation: &str, reason: &str, except: Option<&str>) {
+        if let Some(h) = self.offer_hook.get() {
+            h.withdrawn(conversation, reason, if reason == "claimed" { except } else { None });
+        }
         self.tell_nodes(|n| cluster::Envelope::Withdraw {
             n,
             conv: conversation.to_owned(),

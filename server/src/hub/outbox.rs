@@ -8,7 +8,7 @@
 //! for either.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU16, Ordering};
 use std::sync::Mutex;
 
 use axum::extract::ws::Utf8Bytes;
@@ -36,6 +36,8 @@ pub struct Outbox {
     /// 0 while open, else the close code asked for (the first one asked wins).
     close: AtomicU16,
     wake: Notify,
+    /// When the client was last heard from (ms since the epoch): a frame or a pong.
+    heard: AtomicI64,
 }
 
 /// After a burst, a drained queue gives back what it grew beyond this many slots.
@@ -48,7 +50,18 @@ impl Outbox {
             limit,
             close: AtomicU16::new(0),
             wake: Notify::new(),
+            heard: AtomicI64::new(crate::now_ms()),
         }
+    }
+
+    /// The client was heard from just now.
+    pub fn touch(&self) {
+        self.heard.store(crate::now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the client was last heard from (ms since the epoch).
+    pub fn heard_at(&self) -> i64 {
+        self.heard.load(Ordering::Relaxed)
     }
 
     /// Queue a frame after those already queued.

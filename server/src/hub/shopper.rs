@@ -575,7 +575,9 @@ impl ShopperSession {
             );
             return Step::Continue;
         }
-        if hub.available_count(m.as_str(), Some(&store), Some(&department)) == 0 {
+        if hub.available_count(m.as_str(), Some(&store), Some(&department)) == 0
+            && !hub.push_reachable(m.as_str(), &store, &department).await
+        {
             // Say what is true: experts are there but all at their cap, or nobody is.
             let busy = hub.online_count(m.as_str(), Some(&store), Some(&department)) > 0;
             hub.send_out(

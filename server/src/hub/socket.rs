@@ -228,6 +228,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     );
     let hello_deadline = Instant::now() + HELLO_TIMEOUT;
     let mut last_seen = Instant::now();
+    outbox.touch();
     let mut next_ping = Instant::now() + PING_EVERY;
     // One timer, reset as it fires, for both the hello deadline and the pings: what an idle
     // socket's task holds is kept to what it needs.
@@ -275,6 +276,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
                 Some(Ok(Message::Text(t))) => {
                     last_seen = Instant::now();
+                    outbox.touch();
                     if limiter.check().is_err() {
                         strikes += 1;
                         if strikes > 40 { break Some(close::RATE_LIMITED) }
@@ -315,11 +317,15 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
                 Some(Ok(Message::Binary(_))) => {
                     last_seen = Instant::now();
+                    outbox.touch();
                     hub.send_out(conn, &Out::error("bad_request", "send JSON text frames", None));
                     malformed += 1;
                     if malformed >= 10 { break Some(close::PROTOCOL_ERROR) }
                 }
-                Some(Ok(_)) => last_seen = Instant::now(),
+                Some(Ok(_)) => {
+                    last_seen = Instant::now();
+                    outbox.touch();
+                }
             },
             _ = outbox.ready(), if !more => {}
             _ = std::future::ready(()), if more => {}

@@ -64,6 +64,8 @@ impl Timing {
             Channel::Email | Channel::Sms => (30_000, 2, 15 * 60_000),
             // Standard Webhooks' advice: seconds first, then hours, for a day.
             Channel::Webhook => (5_000, 4, 4 * 3_600_000),
+            // An alert is worth something for a minute or two: retry quickly.
+            Channel::Push => (1_000, 2, 10_000),
         };
         let n = u32::try_from(attempts.clamp(1, 20) - 1).unwrap_or(0);
         let raw = base.saturating_mul(factor.saturating_pow(n)).min(cap);
@@ -74,6 +76,7 @@ impl Timing {
     pub fn give_up_ms(&self, channel: Channel) -> i64 {
         match channel {
             Channel::Webhook => self.scale(events::WEBHOOK_GIVE_UP_MS),
+            Channel::Push => self.scale(crate::push::GIVE_UP_MS).max(5_000),
             _ => self.scale(MESSAGE_GIVE_UP_MS),
         }
     }
@@ -94,6 +97,8 @@ struct Inner {
     public_url: String,
     mail_from: String,
     link_key: Vec<u8>,
+    /// The VAPID key pair for Web Push, read on first use.
+    vapid: tokio::sync::OnceCell<crate::push::vapid::Vapid>,
 }
 
 /// The outbound side of the server. Cheap to clone.
@@ -157,6 +162,7 @@ impl Outbound {
             public_url,
             mail_from: args.mail_from.clone(),
             link_key,
+            vapid: tokio::sync::OnceCell::new(),
         });
         let out = Outbound(inner.clone());
         // Mail to shoppers who are away, on every node (idempotent: see `hooks`).
@@ -168,6 +174,11 @@ impl Outbound {
     /// Tell this node's worker that rows were committed (other nodes find them within a second).
     pub fn wake(&self) {
         self.0.wake.notify_one();
+    }
+
+    /// The server's VAPID key pair (generated and stored on first use).
+    pub async fn vapid(&self) -> crate::storage::Result<&crate::push::vapid::Vapid> {
+        self.0.vapid.get_or_try_init(|| crate::push::vapid::Vapid::load(&self.0.db)).await
     }
 
     pub fn timing(&self) -> Timing {

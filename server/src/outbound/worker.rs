@@ -160,6 +160,7 @@ async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> (AttemptRow, 
         Some(Channel::Email) => email_attempt(inner, row, lease, retry).await,
         Some(Channel::Sms) => sms_attempt(inner, row, lease, retry).await,
         Some(Channel::Webhook) => webhook_attempt(inner, row, retry).await,
+        Some(Channel::Push) => push_attempt(inner, row, lease, retry).await,
         None => {
             let why = format!("unknown kind {}", row.kind);
             (
@@ -323,4 +324,30 @@ async fn webhook_attempt(inner: &Inner, row: &OutboxRow, retry: impl Fn(String, 
         return (rec, Finish::Failed { error });
     }
     (rec, retry(error, out.retry_after_s))
+}
+
+async fn push_attempt(
+    inner: &Inner,
+    row: &OutboxRow,
+    lease: &Lease,
+    retry: impl Fn(String, Option<u64>) -> Finish,
+) -> (AttemptRow, Finish) {
+    let vapid = match inner.vapid.get_or_try_init(|| crate::push::vapid::Vapid::load(&inner.db)).await {
+        Ok(v) => v,
+        Err(e) => {
+            return (
+                record(false, None, Duration::ZERO, None, Some(e.to_string())),
+                retry(e.to_string(), None),
+            )
+        }
+    };
+    let subject = format!("mailto:{}", super::bare_address(&inner.mail_from));
+    let ctx = crate::push::deliver::Ctx {
+        db: &inner.db,
+        http: &inner.http,
+        vapid,
+        subject: &subject,
+        allow_private: inner.allow_private,
+    };
+    crate::push::deliver::attempt(&ctx, row, || async { inner.db.mark_handoff(lease).await.unwrap_or(false) }, retry).await
 }

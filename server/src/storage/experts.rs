@@ -198,6 +198,12 @@ impl Db {
                 .bind(id.as_str())
                 .execute(&mut *tx)
                 .await?;
+            // A deactivated expert's devices get no more alerts (issue 23).
+            sqlx::query("DELETE FROM push_subscriptions WHERE merchant_id = $1 AND expert_id = $2")
+                .bind(m.as_str())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         self.get_expert(m, id).await

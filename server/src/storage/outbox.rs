@@ -54,6 +54,8 @@ pub enum Channel {
     Email,
     Sms,
     Webhook,
+    /// A Web Push alert to a store-app device (`crate::push`).
+    Push,
 }
 
 impl Channel {
@@ -62,6 +64,7 @@ impl Channel {
             Channel::Email => "email",
             Channel::Sms => "sms",
             Channel::Webhook => "webhook",
+            Channel::Push => "push",
         }
     }
     pub fn parse(s: &str) -> Option<Channel> {
@@ -69,6 +72,7 @@ impl Channel {
             "email" => Some(Channel::Email),
             "sms" => Some(Channel::Sms),
             "webhook" => Some(Channel::Webhook),
+            "push" => Some(Channel::Push),
             _ => None,
         }
     }

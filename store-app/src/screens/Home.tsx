@@ -1,11 +1,12 @@
 // The home screen: waiting shoppers (offers) first, then the expert's open chats; the
 // availability switch sits at the bottom, within reach of the thumb.
-import { useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { hub, type Chat, type Offer, type StoreInfo } from '../hub';
 import { elapsed, shopperName, t, type Key } from '../i18n';
 import { askNotificationPermission, notificationPermission, unlockAudio } from '../alerts';
 import { Icon, Sheet, Toggle, useHub, useTick } from '../ui';
 import { OfferJourney, shortUrl } from '../journey';
+import { focusedOffer, onFocusOffer } from '../push';
 
 const GONE: Record<string, Key> = {
   taken: 'offer.taken', at_capacity: 'offer.atCapacity', not_eligible: 'offer.notEligible',
@@ -17,7 +18,15 @@ export function waitClass(ms: number): 'fresh' | 'warn' | 'late' {
   return ms >= 90_000 ? 'late' : ms >= 30_000 ? 'warn' : 'fresh';
 }
 
-export function OfferCard({ o, now }: { o: Offer; now: number }) {
+export function OfferCard({ o, now, focused = false }: { o: Offer; now: number; focused?: boolean }) {
+  const claimRef = useRef<HTMLButtonElement>(null);
+  const cardRef = useRef<HTMLLIElement>(null);
+  // Opened from a push notification: bring the offer into view, ready to claim.
+  useEffect(() => {
+    if (!focused) return;
+    cardRef.current?.scrollIntoView({ block: 'center' });
+    claimRef.current?.focus();
+  }, [focused]);
   const where = [o.store?.name, o.department?.name].filter(Boolean).join(' · ');
   const reason = o.reason && o.reason !== 'new' ? t(`offer.reason.${o.reason}` as Key) : '';
   const titleId = `offer-${o.conversation_id}`;
@@ -26,7 +35,7 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
   const showProduct = !!o.product?.name && o.product.name !== journey[0]?.product?.name;
   const showPage = !!o.page_url && !journey.some((v) => v.url === o.page_url);
   return (
-    <li class={`offer${o.gone ? ' gone' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
+    <li ref={cardRef} class={`offer${o.gone ? ' gone' : ''}${focused ? ' focused' : ''}`} aria-labelledby={titleId} data-offer={o.conversation_id}>
       <div class="offer-top">
         <h3 id={titleId} class="offer-where">{where || t('chat.shopper')}</h3>
         <span class={`offer-wait ${waitClass(now - o.waiting_since)}`}>
@@ -49,7 +58,7 @@ export function OfferCard({ o, now }: { o: Offer; now: number }) {
       {o.gone ? (
         <p class="offer-gone" role="status">{t(GONE[o.gone] ?? 'offer.gone')}</p>
       ) : (
-        <button type="button" class="btn primary block claim" disabled={o.claiming}
+        <button ref={claimRef} type="button" class="btn primary block claim" disabled={o.claiming}
           onClick={() => { unlockAudio(); hub.claim(o.conversation_id); }}>
           {o.claiming ? t('offer.claiming') : t('offer.claim')}
         </button>
@@ -159,8 +168,12 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
   const ended = all.filter((c) => !isOpen(c)).sort((a, b) => (b.conv.ended_at ?? b.conv.claimed_at ?? b.conv.created_at) - (a.conv.ended_at ?? a.conv.claimed_at ?? a.conv.created_at));
   const away = s.status && !s.status.available;
   const live = s.offers.filter((o) => !o.gone).length;
+  const [focus, setFocus] = useState(focusedOffer());
+  useEffect(() => onFocusOffer(setFocus), []);
+  const focusGone = !!focus && s.conn === 'online' && !s.offers.some((o) => o.conversation_id === focus && !o.gone);
   return (
     <>
+      {focusGone ? <p class="card hint focus-gone" role="status">{t('push.goneOffer')}</p> : null}
       <NotifyAsk />
       <section aria-labelledby="offers-h" class="section">
         <h2 id="offers-h">{t('home.offers')} {s.offers.filter((o) => !o.gone).length ? <span class="count">{s.offers.filter((o) => !o.gone).length}</span> : null}</h2>
@@ -168,7 +181,7 @@ export function Home({ onOpenChat }: { onOpenChat: (id: string) => void }) {
         {s.offers.length === 0 && !away ? <p class="empty">{t('home.noOffers')}</p> : null}
         <p class="sr-only" role="status">{live ? t('notify.offers', { n: live }) : ''}</p>
         <ul class="offers">
-          {s.offers.map((o) => <OfferCard key={o.conversation_id} o={o} now={now} />)}
+          {s.offers.map((o) => <OfferCard key={o.conversation_id} o={o} now={now} focused={o.conversation_id === focus} />)}
         </ul>
       </section>
       <section aria-labelledby="chats-h" class="section">

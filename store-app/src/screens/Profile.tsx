@@ -4,6 +4,8 @@ import { api, ApiError, setToken, type Expert } from '../api';
 import { t } from '../i18n';
 import { alertPrefs, askNotificationPermission, beep, notificationPermission, setAlertPrefs, unlockAudio } from '../alerts';
 import { Field, Toggle } from '../ui';
+import { PushCard } from './PushCard';
+import { MissedChats } from './MissedChats';
 import { hub } from '../hub';
 import { errorText, LangPicker } from './Auth';
 
@@ -49,6 +51,8 @@ export function Profile({ expert, onLogout }: { expert: Expert; onLogout: () => 
           : perm === 'denied' ? <p class="help">{t('notify.denied')}</p> : perm === 'granted' ? <p class="help">{t('notify.on')}</p> : null}
         <LangPicker />
       </div>
+      <PushCard />
+      <MissedChats />
       <h2>{t('profile.password')}</h2>
       <form class="card" onSubmit={change} noValidate>
         <Field label={t('profile.current')} type="password" value={cur} onValue={setCur} autoComplete="current-password" error={errs.current} name="current_password" />
