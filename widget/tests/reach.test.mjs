@@ -92,7 +92,7 @@ test('phone numbers are checked as the server checks them (outbound::sms::valid_
     for (const k of keys) assert.ok(d[k].trim(), `${lang}.${k}`);
     for (const k of ['smsToo', 'on']) assert.match(d[k], /\{(phone|to)\}/, `${lang}.${k} keeps its placeholder`);
   }
-  assert.equal(reach.rt('fa', 'on', { to: 'a@b.se' }), 'اگر بروید، پاسخ‌های تازه به \u2068a@b.se\u2069 فرستاده می‌شود.');
+  assert.equal(reach.rt('fa', 'on', { to: 'a@b.se' }), 'اگر بروید، پاسخ‌های تازه به \u2066a@b.se\u2069 فرستاده می‌شود.');
 });
 
 async function phonePage(path, opts = {}) {

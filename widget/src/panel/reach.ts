@@ -122,10 +122,14 @@ const fa: Dict = {
 export const REACH_STRINGS: Record<string, Dict> = { en, sv, de, el, cs, fa };
 const ALL = REACH_STRINGS;
 
-export function rt(lang: string, k: keyof typeof en, v?: Record<string, string>): string {
+const iso = (x: string) => '\u2066' + x + '\u2069';
+/** A text with `{x}` filled in; values are isolated left to right unless `raw` (already isolated). */
+export function rt(lang: string, k: keyof typeof en, v?: Record<string, string>, raw = false): string {
   let s = (ALL[lang] || en)[k];
   // Addresses and numbers are isolated so they read left to right inside Persian text.
-  for (const n in v || {}) s = s.split('{' + n + '}').join('\u2068' + v![n] + '\u2069');
+  // Example numbers (+46…) are kept left to right too.
+  s = s.replace(/\+[0-9]+/g, '\u2066$&\u2069');
+  for (const n in v || {}) s = s.split('{' + n + '}').join(raw ? v![n] : iso(v![n]));
   return s;
 }
 
@@ -240,7 +244,7 @@ export function reachBox(d: ReachDeps) {
       if (on) {
         const to = [on.email, on.phone].filter(Boolean) as string[];
         note = h('p', { class: 'fw-reach-note', role: 'status' },
-          rt(L, 'on', { to: to.length > 1 ? rt(L, 'and', { a: to[0], b: to[1] }) : to[0] || '' }));
+          rt(L, 'on', { to: to.length > 1 ? rt(L, 'and', { a: to[0], b: to[1] }) : iso(to[0] || '') }, true));
       }
       const btn = h('button', { type: 'button', class: 'fw-text-btn', onclick: () => { open = true; focusAfter = 'form'; draw(); } },
         on ? rt(L, 'change') : rt(L, 'open'));
