@@ -63,13 +63,14 @@ export interface ClientOptions {
   storage: KV | null;
   WS: new (url: string) => WSLike;
   locale: () => string;
+  /** The answer to `notify_me` (issue 21), and a look at every `error` first (true: handled). */
+  onNotifyMe?: (f: any) => void;
+  onErrorFrame?: (f: any) => boolean;
   onChange: () => void;
   onMessage?: (m: Message, own: boolean) => void;
   onUnavailable?: (reason: string) => void;
   onOfflineAck?: () => void;
-  onError?: (code: string, message?: string, ref?: string) => void;
-  /** The answer to `notify_me` (issue 21): where answers reach the shopper while away. */
-  onNotifyMe?: (f: any) => void;
+  onError?: (code: string, message?: string) => void;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => any;
   clearTimer?: (t: any) => void;
@@ -510,6 +511,7 @@ export class ChatClient {
         this.o.onNotifyMe && this.o.onNotifyMe(f);
         break;
       case 'error':
+        if (this.o.onErrorFrame && this.o.onErrorFrame(f)) return;
         if ((f.code === 'unavailable' || f.code === 'rate_limited') && this.outbox.some((o) => o.client_msg_id === f.ref)) {
           // Nothing was stored: send it again shortly with the same client_msg_id.
           this.o.clearTimer(this.resendTimer);
@@ -530,7 +532,7 @@ export class ChatClient {
           this.pendingRequest = null;
           this.pendingFirst = null;
         }
-        this.o.onError && this.o.onError(f.code, f.message, f.ref);
+        this.o.onError && this.o.onError(f.code, f.message);
         this.save();
         break;
       default:

@@ -4,18 +4,17 @@
 import type { Host, PanelApi, Product, StoreInfo, WidgetConfig } from '../types';
 import { PANEL_GLOBAL } from '../types';
 import { adopt, greetingFor } from '../util';
+import { REACH_CSS, phoneField, reachBox, rt } from './reach';
 import { ChatClient, isOpen, type Message } from './client';
 import { h, ICON, linkify, safeUrl, svg } from './dom';
 import { STRINGS, t as tr, type Strings } from './i18n';
 import { PANEL_CSS } from './css';
-import { REACH_CSS, phoneField, reachBox, rt } from './reach';
 
 type View = 'start' | 'chat' | 'offline' | 'offlineSent' | 'broken';
 type Foot = 'compose' | 'rate' | 'rated' | 'none';
 
 function mount(host: Host): PanelApi {
   adopt(host.shadow, PANEL_CSS);
-  adopt(host.shadow, REACH_CSS);
   let S: Strings = STRINGS[host.locale] || STRINGS.en;
   // Numbers in `v` are formatted for the language; a plural message takes the form for `v.n`.
   const t = (k: keyof Strings, v?: Record<string, string | number>) => tr(S, k, v, host.locale);
@@ -42,6 +41,8 @@ function mount(host: Host): PanelApi {
     storage,
     WS: WebSocket as any,
     locale: () => host.locale,
+    onNotifyMe: (f) => reach.answer(f),
+    onErrorFrame: (f) => reach.error(f.code, f.message, f.ref),
     onChange: () => render(),
     onMessage: (m, own) => {
       host.emit('message', { message: m, own });
@@ -66,9 +67,7 @@ function mount(host: Host): PanelApi {
       offlineSent = true;
       render();
     },
-    onNotifyMe: (f) => reach.answer(f),
-    onError: (code, message, ref) => {
-      if (reach.error(code, message, ref)) return;
+    onError: (code) => {
       if (code === 'forbidden' || code === 'not_found') return;
       showError(t('error'));
     },
@@ -144,6 +143,7 @@ function mount(host: Host): PanelApi {
   const receipt = h('p', { class: 'fw-receipt' });
   const typing = h('p', { class: 'fw-typing' });
   // "E-mail me if I leave" (issue 21), beneath the thread of a claimed chat.
+  adopt(host.shadow, REACH_CSS);
   const reach = reachBox({ lang: () => host.locale, email: () => (host.identity && host.identity.email) || offlineEmail, send: (c, e, p) => client.notifyMe(c, e, p) });
   const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing, reach.el);
   const footEl = h('div', { class: 'fw-foot' });
