@@ -63,6 +63,9 @@ export interface ClientOptions {
   storage: KV | null;
   WS: new (url: string) => WSLike;
   locale: () => string;
+  /** The answer to `notify_me` (issue 21), and a look at every `error` first (true: handled). */
+  onNotifyMe?: (f: any) => void;
+  onErrorFrame?: (f: any) => boolean;
   onChange: () => void;
   onMessage?: (m: Message, own: boolean) => void;
   onUnavailable?: (reason: string) => void;
@@ -506,7 +509,11 @@ export class ChatClient {
       case 'offline_ack':
         this.o.onOfflineAck && this.o.onOfflineAck();
         break;
+      case 'notify_me':
+        this.o.onNotifyMe && this.o.onNotifyMe(f);
+        break;
       case 'error':
+        if (this.o.onErrorFrame && this.o.onErrorFrame(f)) return;
         if ((f.code === 'unavailable' || f.code === 'rate_limited') && this.outbox.some((o) => o.client_msg_id === f.ref)) {
           // Nothing was stored: send it again shortly with the same client_msg_id.
           this.o.clearTimer(this.resendTimer);
@@ -701,10 +708,18 @@ export class ChatClient {
     this.out(f);
   }
 
-  offline(f: { email: string; body: string; name?: string; store_id?: string; department_id?: string; page_url?: string }): boolean {
+  offline(f: { email: string; body: string; name?: string; store_id?: string; department_id?: string; page_url?: string; phone?: string }): boolean {
     const frame: Record<string, unknown> = { type: 'offline_message', email: f.email, body: f.body };
-    for (const k of ['name', 'store_id', 'department_id', 'page_url'] as const) if (f[k]) frame[k] = f[k];
+    for (const k of ['name', 'store_id', 'department_id', 'page_url', 'phone'] as const) if (f[k]) frame[k] = f[k];
     return this.out(frame);
+  }
+
+  /** "If I leave, tell me when the expert answers" for the given chat; false while offline. */
+  notifyMe(conversation_id: string, email?: string, phone?: string): boolean {
+    const f: Record<string, unknown> = { type: 'notify_me', conversation_id };
+    if (email) f.email = email;
+    if (phone) f.phone = phone;
+    return this.out(f);
   }
 
   finish() {

@@ -40,6 +40,7 @@ export const PANEL_CSS = `
 .fw-field-err{margin:0;color:#b3261e;font-size:14px;font-weight:600}
 .fw-field-err:empty{display:none}
 .fw[data-scheme=dark] .fw-field-err{color:#ffb4ab}
+@media (prefers-color-scheme:dark){.fw[data-scheme=auto] .fw-field-err{color:#ffb4ab}}
 .fw-opt{position:relative;margin:0 0 4px}
 .fw-opt input{position:absolute;opacity:0;width:1px;height:1px;margin:0}
 .fw-opt label{display:flex;align-items:center;justify-content:space-between;gap:8px;min-height:44px;padding:8px 12px;border:1px solid var(--fw-line);border-radius:12px;cursor:pointer;background:var(--fw-bg)}

@@ -4,6 +4,7 @@
 import type { Host, PanelApi, Product, StoreInfo, WidgetConfig } from '../types';
 import { PANEL_GLOBAL } from '../types';
 import { adopt, greetingFor } from '../util';
+import { REACH_CSS, phoneField, reachBox, rt } from './reach';
 import { ChatClient, isOpen, type Message } from './client';
 import { h, ICON, linkify, safeUrl, svg } from './dom';
 import { STRINGS, t as tr, type Strings } from './i18n';
@@ -27,6 +28,7 @@ function mount(host: Host): PanelApi {
   let openState = false;
   let offlineReason: 'closed' | 'no_experts' | 'busy' | 'missed' | null = null;
   let offlineEmail = '';
+  let offlinePhone = '';
   let forceOffline = false;
   let view: View | null = null;
   let foot: Foot | null = null;
@@ -44,6 +46,8 @@ function mount(host: Host): PanelApi {
     storage,
     WS: WebSocket as any,
     locale: () => host.locale,
+    onNotifyMe: (f) => reach.answer(f),
+    onErrorFrame: (f) => reach.error(f.code, f.message, f.ref),
     onChange: () => render(),
     onMessage: (m, own) => {
       host.emit('message', { message: m, own });
@@ -180,7 +184,10 @@ function mount(host: Host): PanelApi {
   const log = h('div', { class: 'fw-log', role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', tabindex: '0', 'aria-labelledby': titleId });
   const receipt = h('p', { class: 'fw-receipt' });
   const typing = h('p', { class: 'fw-typing' });
-  const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing);
+  // "E-mail me if I leave" (issue 21), beneath the thread of a claimed chat.
+  adopt(host.shadow, REACH_CSS);
+  const reach = reachBox({ lang: () => host.locale, email: () => (host.identity && host.identity.email) || offlineEmail, send: (c, e, p) => client.notifyMe(c, e, p) });
+  const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing, reach.el);
   const footEl = h('div', { class: 'fw-foot' });
   const nodes = new Map<string, HTMLElement>();
 
@@ -328,6 +335,7 @@ function mount(host: Host): PanelApi {
         return h('div', { class: 'fw-pad fw-center' },
           h('div', { class: 'fw-done-icon' }, svg(ICON.check)),
           h('p', { class: 'fw-lead' }, t('offThanks', { email: offlineEmail })),
+          offlinePhone ? h('p', { class: 'fw-muted' }, rt(host.locale, 'smsToo', { phone: offlinePhone })) : null,
           h('button', { type: 'button', class: 'fw-btn', onclick: () => { offlineSent = false; forceOffline = false; render(); } }, t('back')));
       default:
         return h('div', { class: 'fw-pad fw-center' }, h('div', { class: 'fw-done-icon fw-warn' }, svg(ICON.warn)), h('p', { class: 'fw-lead' }, t('broken')));
@@ -474,12 +482,14 @@ function mount(host: Host): PanelApi {
     const firstOwn = client.messages.find((m) => m.author.role === 'shopper');
     const err = h('p', { class: 'fw-field-err', id: 'fw-off-err', role: 'alert' });
     const email = h('input', { id: 'fw-email', type: 'email', autocomplete: 'email', required: true, 'aria-describedby': 'fw-off-err', value: host.identity ? host.identity.email : '' });
+    const phone = phoneField(host.locale);
     const name = h('input', { id: 'fw-name', type: 'text', autocomplete: 'name', value: (host.identity && host.identity.name) || '' });
     const msg = h('textarea', { id: 'fw-off-msg', rows: '4', maxlength: '4000', required: true, value: (firstOwn && firstOwn.body) || lastQuestion });
     const form = h('form', { class: 'fw-pad fw-form', novalidate: true },
       h('h3', { class: 'fw-h3' }, t('offTitle')),
       h('p', { class: 'fw-muted' }, reason === 'closed' ? t('offClosed') : reason === 'missed' ? t('offMissed') : reason === 'busy' ? t('offBusy') : t('offNobody')),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-email', class: 'fw-label' }, t('email')), email),
+      phone.node,
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-name', class: 'fw-label' }, t('name')), name),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-off-msg', class: 'fw-label' }, t('message')), msg),
       err,
@@ -503,7 +513,10 @@ function mount(host: Host): PanelApi {
         msg.focus();
         return;
       }
+      const tel = phone.value(err);
+      if (tel === null) return;
       offlineEmail = email.value.trim();
+      offlinePhone = tel;
       const c = client.conv;
       const ok = client.offline({
         email: offlineEmail,
@@ -512,6 +525,7 @@ function mount(host: Host): PanelApi {
         store_id: (c && c.store && c.store.id) || undefined,
         department_id: (c && c.department && c.department.id) || undefined,
         page_url: location.href,
+        phone: tel || undefined,
       });
       if (!ok) {
         showError(t('reconnecting'));
@@ -631,6 +645,7 @@ function mount(host: Host): PanelApi {
     const expertName = (c.expert && c.expert.name) || t('expert');
     typing.hidden = !(client.expertTyping && isOpen(c));
     typing.replaceChildren(h('span', { class: 'fw-dots', 'aria-hidden': 'true' }, h('i'), h('i'), h('i')), t('typing', { name: expertName }));
+    reach.render(c.id, c.status === 'claimed' && isOpen(c));
     // footer
     const f: Foot = isOpen(c) ? 'compose' : c.status === 'ended' ? (c.rating ? 'rated' : 'rate') : 'none';
     if (f !== foot) {
