@@ -243,6 +243,8 @@ fn body_for(method: &Method, template: &str, own: &Ids, display: &Value, routing
             json!({"lines": [{"sku": own.0["sku"], "quantity": 1}]})
         }
         ("PUT", "/api/v1/settings/checkout") => json!({"mode": "off"}),
+        ("POST", "/api/v1/orders/{order_id}/stage") => json!({"stage": "in_progress"}),
+        ("POST", "/api/v1/orders/{order_id}/notes") => json!({"text": "matrix"}),
         ("POST", "/api/v1/settings/checkout/discover") => json!({"shop_url": "https://shop.invalid"}),
         ("GET" | "DELETE", _) => return None,
         _ => json!({}),
