@@ -429,6 +429,106 @@ async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
         StatusCode::NOT_FOUND,
         "a paid cart's link is gone"
     );
+
+    // Handling: the flow, required tracking, notes the shopper never sees, the thread.
+    let stage = |body: Value| {
+        let key = key.clone();
+        async move { key.post("/api/v1/orders/A-1001/stage", body).await }
+    };
+    let (s, p) = stage(json!({"stage": "shipped", "carrier": "PostNord"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "tracking_number");
+    let (s, _) = stage(json!({"stage": "completed"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "new → completed skips shipping");
+    let (s, d) = stage(json!({"stage": "in_progress"})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let line = until_message(&mut shopper, "in progress", |m| m.body == "order_status").await;
+    assert_eq!(line.data.unwrap()["status"], "in_progress");
+    let (s, n) = admin
+        .post("/api/v1/orders/A-1001/notes", json!({"text": "Customer VIP, gift wrap secretly"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{n}");
+    let (s, d) = admin
+        .post(
+            "/api/v1/orders/A-1001/stage",
+            json!({"stage": "shipped", "carrier": "PostNord", "tracking_number": "PN123SE", "tracking_url": "https://tracking.example/PN123SE"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let line = until_message(&mut shopper, "shipped", |m| {
+        m.body == "order_status" && m.data.as_ref().unwrap()["status"] == "shipped"
+    })
+    .await;
+    let data = line.data.unwrap();
+    assert_eq!(data["tracking_url"], "https://tracking.example/PN123SE");
+    assert_eq!(data["tracking_number"], "PN123SE");
+    let (s, d) = stage(json!({"stage": "completed"})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d["order"]["stage"], "completed");
+    let (s, _) = stage(json!({"stage": "refunded"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a completed order is closed");
+    let history: Vec<&str> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, vec!["in_progress", "shipped", "completed"]);
+    assert_eq!(d["history"][1]["actor_kind"], "account");
+    assert_eq!(d["notes"][0]["body"], "Customer VIP, gift wrap secretly");
+    assert_eq!(d["cart"]["lines"][0]["sku"], "TV-55");
+    shopper.send(json!({"type": "sync", "conversation_id": conv, "after_seq": 0})).await;
+    let Out::Messages { messages, .. } = shopper.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+        unreachable!()
+    };
+    assert!(
+        !serde_json::to_string(&messages).unwrap().contains("VIP"),
+        "internal notes never reach the thread"
+    );
+    let (s, _) = other_key.post("/api/v1/orders/A-1001/notes", json!({"text": "x"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The list's filters and the accounting export.
+    let (s, _) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "=1+2", "shopper_id": shopper_id, "amount": "5", "currency": "SEK"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, l) = admin.get("/api/v1/orders?stage=completed").await;
+    assert_eq!(ids(&l), vec!["A-1001"]);
+    let (_, l) = admin.get("/api/v1/orders?q=TV-55").await;
+    assert_eq!(ids(&l), vec!["A-1001"], "by SKU");
+    let (_, l) = admin.get("/api/v1/orders?q=a-10").await;
+    assert_eq!(ids(&l), vec!["A-1001"], "by order id fragment");
+    let (_, l) = admin.get("/api/v1/orders?limit=1").await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 1);
+    let (_, l2) = admin
+        .get(&format!("/api/v1/orders?limit=1&cursor={}", l["next_cursor"].as_str().unwrap()))
+        .await;
+    assert_eq!(l2["items"].as_array().unwrap().len(), 1);
+    assert_ne!(ids(&l), ids(&l2));
+    assert_eq!(other_key.get("/api/v1/orders").await.1["items"].as_array().unwrap().len(), 0);
+    let res = key.request(Method::GET, "/api/v1/orders/export.csv").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let count: usize = res.headers()["x-row-count"].to_str().unwrap().parse().unwrap();
+    let text = res.text().await.unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert_eq!((count, rows.len()), (2, 2));
+    assert!(rows.iter().any(|r| &r[0] == "'=1+2"), "formula neutralised: {text}");
+    assert!(rows
+        .iter()
+        .any(|r| &r[0] == "A-1001" && &r[3] == "completed" && &r[4] == "13086.00" && &r[10] == cart_id.as_str()));
     app.stop().await;
 }
 
