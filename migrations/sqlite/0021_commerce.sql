@@ -123,8 +123,9 @@ CREATE TABLE order_notes (
 );
 CREATE INDEX order_notes_order ON order_notes (merchant_id, order_id, at);
 
--- Full-text search over search_text (external content: the products table's rowid).
-CREATE VIRTUAL TABLE products_fts USING fts5(search_text, content='products', content_rowid='rowid', tokenize='unicode61');
+-- Full-text search over search_text (external content: the products table's rowid), with
+-- prefix indexes so that what an expert has typed so far is found without a term scan.
+CREATE VIRTUAL TABLE products_fts USING fts5(search_text, content='products', content_rowid='rowid', tokenize='unicode61', prefix='1 2 3');
 CREATE TRIGGER products_fts_insert AFTER INSERT ON products BEGIN
     INSERT INTO products_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
 END;

@@ -402,9 +402,11 @@ impl Db {
         .await?;
         let fts = match self.backend {
             Backend::Sqlite => {
+                // CROSS JOIN keeps the full-text index the outer loop (otherwise the planner may
+                // walk the merchant's products and test MATCH on each).
                 let mq = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
                 sqlx::query_as::<_, ProductRow>(&format!(
-                    "SELECT {} FROM products_fts f JOIN products p ON p.rowid = f.rowid \
+                    "SELECT {} FROM products_fts f CROSS JOIN products p ON p.rowid = f.rowid \
                      WHERE products_fts MATCH $1 AND p.merchant_id = $2 AND p.active = 1 LIMIT 200",
                     PRODUCT_COLS.split(", ").map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ")
                 ))
@@ -1057,6 +1059,38 @@ impl Db {
         .bind(after_at)
         .bind(after_id)
         .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+// ---------- analytics ----------
+
+/// Carts sent and paid for one store, expert and currency.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CartStatsRow {
+    pub store_id: String,
+    pub expert_id: Option<String>,
+    pub currency: String,
+    pub sent: i64,
+    pub paid: i64,
+    pub revenue_minor: i64,
+}
+
+impl Db {
+    /// Carts created in `[from, to)` (revised ones count once: the replaced versions are left
+    /// out), grouped by store, expert and currency.
+    pub async fn cart_stats(&self, m: Tenant<'_>, from: i64, to: i64) -> Result<Vec<CartStatsRow>> {
+        Ok(sqlx::query_as(
+            "SELECT store_id, expert_id, currency, COUNT(*) AS sent, \
+             SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END) AS paid, \
+             SUM(CASE WHEN status = 'paid' THEN total_minor ELSE 0 END) AS revenue_minor \
+             FROM carts WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 AND status <> 'replaced' \
+             GROUP BY store_id, expert_id, currency ORDER BY store_id, expert_id, currency",
+        )
+        .bind(m.as_str())
+        .bind(from)
+        .bind(to)
         .fetch_all(&self.pool)
         .await?)
     }
