@@ -12,8 +12,8 @@ use floorwalker::config::ServiceUrl;
 use floorwalker::storage::Db;
 
 const WORDS: [&str; 24] = [
-    "oled", "kaffe", "café", "crème", "sofa", "chair", "lamp", "boot", "sneaker", "tent", "kettle", "mixer", "knife", "pan",
-    "speaker", "cable", "table", "desk", "rug", "jacket", "stove", "filter", "plate", "torch",
+    "oled", "kaffe", "café", "crème", "sofa", "chair", "lamp", "boot", "sneaker", "tent", "kettle", "mixer", "knife", "pan", "speaker",
+    "cable", "table", "desk", "rug", "jacket", "stove", "filter", "plate", "torch",
 ];
 const COLOURS: [&str; 8] = ["black", "white", "oak", "walnut", "red", "blue", "grey", "sand"];
 
@@ -42,7 +42,10 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let url: ServiceUrl = std::env::args().nth(1).unwrap_or_else(|| "sqlite:///tmp/fw-bench.db".into()).parse()
+    let url: ServiceUrl = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "sqlite:///tmp/fw-bench.db".into())
+        .parse()
         .map_err(|e: String| anyhow::anyhow!(e))?;
     let db = Db::connect(&url).await?;
     db.migrate().await?;
@@ -57,7 +60,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|i| match i % 5 {
             0 => format!("B{:02}-{:06}", (i * 37 % 50_000) % 97, i * 37 % 50_000), // exact article number
             1 => format!("B{:02}-0", i % 97),                                      // article-number prefix
-            2 => WORDS[i % WORDS.len()].chars().take(3).collect(),                           // a fragment
+            2 => WORDS[i % WORDS.len()].chars().take(3).collect(),                 // a fragment
             3 => format!("{} {}", WORDS[i % WORDS.len()], COLOURS[i % COLOURS.len()]), // two words
             _ => "cafe creme".to_owned(),                                          // accents ignored
         })

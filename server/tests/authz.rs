@@ -244,6 +244,7 @@ fn body_for(method: &Method, template: &str, own: &Ids, display: &Value, routing
         }
         ("PUT", "/api/v1/settings/checkout") => json!({"mode": "off"}),
         ("POST", "/api/v1/orders/{order_id}/stage") => json!({"stage": "in_progress"}),
+        ("POST", "/api/v1/app/carts/{cart_id}/send") => json!({"channel": "email", "to": "kim@x.example"}),
         ("POST", "/api/v1/orders/{order_id}/notes") => json!({"text": "matrix"}),
         ("POST", "/api/v1/settings/checkout/discover") => json!({"shop_url": "https://shop.invalid"}),
         ("GET" | "DELETE", _) => return None,
