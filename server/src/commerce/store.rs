@@ -310,7 +310,7 @@ impl Db {
     pub async fn create_product(&self, m: Tenant<'_>, f: &ProductFields) -> Result<Product> {
         let id = uuid::Uuid::now_v7().to_string();
         let mut c = self.writer.acquire().await?;
-        insert_product(&mut *c, m.as_str(), &id, f, now_ms()).await?;
+        insert_product(&mut c, m.as_str(), &id, f, now_ms()).await?;
         drop(c);
         self.get_product(m, &id).await
     }
@@ -362,7 +362,7 @@ impl Db {
     /// Create or update by SKU.
     pub async fn upsert_product(&self, m: Tenant<'_>, f: &ProductFields) -> Result<(Product, Upserted)> {
         let mut tx = self.begin_write().await?;
-        let (id, how) = upsert_one(&mut *tx, m.as_str(), f, now_ms()).await?;
+        let (id, how) = upsert_one(&mut tx, m.as_str(), f, now_ms()).await?;
         tx.commit().await?;
         Ok((self.get_product(m, &id).await?, how))
     }
@@ -373,7 +373,7 @@ impl Db {
         let mut s = UpsertSummary::default();
         let mut tx = self.begin_write().await?;
         for f in rows {
-            match upsert_one(&mut *tx, m.as_str(), f, now).await?.1 {
+            match upsert_one(&mut tx, m.as_str(), f, now).await?.1 {
                 Upserted::Created => s.created += 1,
                 Upserted::Updated => s.updated += 1,
                 Upserted::Unchanged => s.unchanged += 1,
