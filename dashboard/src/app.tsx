@@ -124,7 +124,7 @@ function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignO
   else if (path === '/catalogue') page = <CataloguePage />;
   else if (path === '/orders') page = <OrdersPage query={query} account={account} />;
   else if ((m = match('/orders/:id', path))) page = <OrderDetailPage id={m.id} key={m.id} account={account} />;
-  else if (path === '/shoppers') page = <ShoppersPage />;
+  else if (path === '/shoppers') page = <ShoppersPage initialId={query.get('id')} />;
   else if (path === '/integrations') page = <IntegrationsPage merchantId={account.merchant_id ?? null} />;
   else if (path === '/integrations/outbox') page = <OutboxPage scope="merchant" />;
   else if ((m = match('/integrations/outbox/:id', path))) page = <OutboxMessagePage scope="merchant" id={m.id} key={m.id} initialView={query.get('view')} />;

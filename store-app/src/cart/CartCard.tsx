@@ -215,7 +215,7 @@ export function CartHost({ conversationId, shopper, email }: { conversationId: s
 
 export function CartButton() {
   return (
-    <button type="button" class="icon-btn" onClick={() => cartUi.openCart()} aria-label={ct('cart.open')} aria-haspopup="dialog">
+    <button type="button" class="icon-btn cart-open" onClick={() => cartUi.openCart()} aria-label={ct('cart.open')} aria-haspopup="dialog">
       <CartIcon name="cart" />
     </button>
   );
