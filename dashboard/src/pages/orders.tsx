@@ -92,7 +92,7 @@ export function OrdersPage({ query, account }: { query: URLSearchParams; account
       <PageHeader title={t('module.orders')} lead={t('orders.lead')}
         actions={<a class="btn btn-secondary" id="orders-export" href={apiUrl('orders/export.csv' + (params ? '?' + params : ''))} download="orders.csv"><Icon name="download" size={18} />{t('orders.export')}</a>} />
       <section class="card filters-card">
-        <div class="filter-bar orders-filters" role="group" aria-label={t('orders.filters')}>
+        <div class="orders-filters" role="group" aria-label={t('orders.filters')}>
           <div class="field search-field">
             <label for="of-q">{t('orders.searchLabel')}</label>
             <input id="of-q" type="search" value={qText} placeholder={t('orders.search')} onInput={(e) => setQText((e.target as HTMLInputElement).value)} />
@@ -170,7 +170,7 @@ export function OrdersPage({ query, account }: { query: URLSearchParams; account
 }
 
 export function OrderDetailPage({ id, account }: { id: string; account: Account }) {
-  const { t, dateTime, money } = useI18n();
+  const { t, dateTime, money, num, lang } = useI18n();
   const toast = useToast();
   const { data, error, loading, reload, setData } = useAsync(() => api.get<Detail>('orders/' + encodeURIComponent(id) + '/detail'), [id]);
   const [stage, setStage] = useState('');
@@ -259,7 +259,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
                 <tbody>
                   {lines.map((l) => (
                     <tr>
-                      <td class="num">{l.quantity}</td>
+                      <td class="num">{num(l.quantity)}</td>
                       <td><span dir="auto" class="strong">{l.name}</span><br /><span class="muted small">{l.sku ? <code dir="ltr">{l.sku}</code> : t('orders.freeText')}</span></td>
                       <td class="num nowrap hide-sm">{l.original_unit_price ? <><del class="muted">{money(l.original_unit_price, currency)}</del><br /></> : null}{money(l.unit_price, currency)}</td>
                       <td class="num nowrap">{money(l.line_total, currency)}</td>
@@ -271,7 +271,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
           )}
           {cart ? (
             <dl class="totals-list">
-              {cart.vat.map((v) => <div><dt>{t('orders.vatAt', { rate: v.rate + ' %' })}</dt><dd>{money(v.vat, currency)}</dd></div>)}
+              {cart.vat.map((v) => <div><dt>{t('orders.vatAt', { rate: new Intl.NumberFormat(lang, { style: 'percent', maximumFractionDigits: 2 }).format(Number(v.rate) / 100) })}</dt><dd>{money(v.vat, currency)}</dd></div>)}
               <div><dt>{t('orders.vatTotal')}</dt><dd>{money(cart.vat_total, currency)}</dd></div>
               <div class="grand"><dt>{t('orders.total')}</dt><dd>{money(cart.total, currency)}</dd></div>
             </dl>
