@@ -5,7 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { hub, type Message } from '../hub';
-import { t } from '../i18n';
+import { num, t } from '../i18n';
 import { Field, Icon, Sheet, useHub } from '../ui';
 import { cartApi, type Cart, type CartStatus } from './api';
 import { CartScreen, draftFrom, type Draft } from './CartScreen';
@@ -83,7 +83,7 @@ export function CartCard({ m }: { m: Message }) {
       <ul class="cc-lines">
         {cart.lines.map((l) => (
           <li>
-            <span class="cc-qty">{l.quantity}×</span>
+            <span class="cc-qty">{num(l.quantity)}×</span>
             <span class="cc-name" dir="auto">{l.name}</span>
             <span class="cc-amt">
               {l.original_unit_price ? <del>{money(l.original_unit_price, cart.currency)}</del> : null}
@@ -94,7 +94,7 @@ export function CartCard({ m }: { m: Message }) {
       </ul>
       <dl class="cc-totals">
         {cart.vat.map((v) => <div><dt>{ct('cart.vatAt', { rate: pct(v.rate) })}</dt><dd>{money(v.vat, cart.currency)}</dd></div>)}
-        <div class="grand"><dt>{ct('cart.total')} · {ct('cart.items', { n: cart.items })}</dt><dd>{money(cart.total, cart.currency)}</dd></div>
+        <div class="grand"><dt>{ct('cart.total')} ({ct('cart.items', { n: cart.items })})</dt><dd>{money(cart.total, cart.currency)}</dd></div>
       </dl>
       {cart.quote_valid_until && status === 'quote' ? <p class="cc-note">{ct('cart.quoteUntil', { date: cart.quote_valid_until })}</p> : null}
       {state.order_id ? <p class="cc-note">{ct('cart.order', { id: state.order_id })}</p> : null}

@@ -331,7 +331,7 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
           {preview ? (
             <section class="totals" aria-live="polite" aria-busy={computing ? 'true' : 'false'}>
               <dl>
-                <div><dt>{ct('cart.sum')}</dt><dd>{ct('cart.items', { n: preview.items })}</dd></div>
+                <div class="sum-row"><dt>{ct('cart.sum')} ({ct('cart.items', { n: preview.items })})</dt><dd>{money(preview.total, preview.currency)}</dd></div>
                 {preview.vat.map((v) => <div class="vat-row"><dt>{vatLabel(v.rate)}</dt><dd>{money(v.vat, preview.currency)}</dd></div>)}
                 <div><dt>{ct('cart.vatTotal')}</dt><dd>{money(preview.vat_total, preview.currency)}</dd></div>
                 <div class="grand"><dt>{ct('cart.total')}</dt><dd data-total={preview.total}>{money(preview.total, preview.currency)}</dd></div>

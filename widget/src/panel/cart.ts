@@ -4,7 +4,7 @@
 // Everything is built with `h` from text nodes: product and cart text is never parsed as HTML.
 import type { Message } from './client';
 import { h, safeUrl, svg } from './dom';
-import { pluralOf } from './i18n';
+import { num, pluralOf } from './i18n';
 
 type P = { one?: string; few?: string; many?: string; other: string };
 const en = {
@@ -159,13 +159,13 @@ export function cartNode(m: Message, state: CartState | undefined, ctx: CartCtx)
   return h('div', { class: 'fw-cart' + (status === 'replaced' ? ' fw-cart-replaced' : ''), 'data-cart': c.id, 'data-status': status },
     h('div', { class: 'fw-cart-head' }, h('strong', null, svg(BAG, 'fw-cart-icon'), tr(L, 'cart')), badge),
     h('ul', { class: 'fw-cart-lines' }, lines.map((l) => h('li', null,
-      h('span', { class: 'fw-cart-qty' }, String(Number(l.quantity) || 0) + '×'),
+      h('span', { class: 'fw-cart-qty' }, num(L, Number(l.quantity) || 0) + '×'),
       h('span', { class: 'fw-cart-name', dir: 'auto' }, String(l.name ?? '')),
       h('span', { class: 'fw-cart-amt' },
         l.original_unit_price ? [h('del', { 'aria-label': tr(L, 'was', { price: money(L, l.original_unit_price, cur) }) }, money(L, l.original_unit_price, cur)), ' '] : null,
         money(L, l.line_total, cur))))),
     h('dl', { class: 'fw-cart-totals' },
-      h('div', { class: 'fw-cart-grand' }, h('dt', null, tr(L, 'total') + ' · ' + tr(L, 'items', { n: Number(c.items) || 0 })), h('dd', null, money(L, c.total, cur))),
+      h('div', { class: 'fw-cart-grand' }, h('dt', null, tr(L, 'total') + ' (' + tr(L, 'items', { n: Number(c.items) || 0 }) + ')'), h('dd', null, money(L, c.total, cur))),
       vat.map((v) => h('div', null, h('dt', null, tr(L, 'vatAt', { rate: pct(L, v.rate) })), h('dd', null, money(L, v.vat, cur))))),
     status === 'quote' && c.quote_valid_until ? h('p', { class: 'fw-cart-note' }, tr(L, 'quoteUntil', { date: fmtDate(L, c.quote_valid_until) })) : null,
     state && state.order_id ? h('p', { class: 'fw-cart-note' }, tr(L, 'order', { id: String(state.order_id) })) : null,
@@ -206,7 +206,7 @@ export function commerceSys(m: Message, lang: string): HTMLElement | null {
 export const CART_CSS = `
 .fw-bubble:has(.fw-cart){padding:4px;background:transparent}
 .fw-cart{border:1px solid var(--fw-line);border-radius:12px;padding:10px 12px;background:var(--fw-bg);color:var(--fw-fg);min-width:220px;text-align:start}
-.fw-cart-head{display:flex;align-items:center;justify-content:space-between;gap:8px;margin-bottom:6px}
+.fw-cart-head{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:4px 8px;margin-bottom:6px}
 .fw-cart-head strong{display:inline-flex;align-items:center;gap:6px}
 .fw-cart-icon{width:18px;height:18px;fill:currentColor}
 .fw-cart-status{font-size:12px;font-weight:700;padding:2px 8px;border-radius:999px;background:var(--fw-soft);white-space:nowrap}
