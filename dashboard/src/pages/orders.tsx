@@ -13,11 +13,11 @@ import { Icon } from '../components/icons';
 
 export type Stage = 'new' | 'in_progress' | 'shipped' | 'completed' | 'cancelled' | 'refunded';
 export const STAGES: Stage[] = ['new', 'in_progress', 'shipped', 'completed', 'cancelled', 'refunded'];
-/** The flow of docs/commerce.md: forward one step; cancelled/refunded from any open stage. */
+/** The flow of docs/commerce.md: forward (new may go straight to shipped); cancelled/refunded from any open stage. */
 export function nextStages(s: Stage): Stage[] {
   const open = s === 'new' || s === 'in_progress' || s === 'shipped';
   const fwd: Partial<Record<Stage, Stage>> = { new: 'in_progress', in_progress: 'shipped', shipped: 'completed' };
-  return open ? [...(fwd[s] ? [fwd[s]!] : []), 'cancelled', 'refunded'] : [];
+  return open ? [...(fwd[s] ? [fwd[s]!] : []), ...(s === 'new' ? ['shipped' as Stage] : []), 'cancelled', 'refunded'] : [];
 }
 
 export interface OrderRow {
@@ -27,8 +27,8 @@ export interface OrderRow {
 }
 interface CartLine { sku: string | null; name: string; quantity: number; unit_price: string; original_unit_price: string | null; vat_rate: string; line_total: string }
 interface CartView { id: string; currency: string; lines: CartLine[]; items: number; total: string; vat: { rate: string; vat: string }[]; vat_total: string; status?: string }
-interface HistoryEntry { at: number; stage: Stage; by?: { kind: 'account' | 'api_key' | string; id?: string; name?: string } | null; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null }
-interface Note { id?: string; text: string; at?: number; created_at?: number; by?: { name?: string | null; email?: string | null } | null; author?: { name?: string | null } | null }
+interface HistoryEntry { at: number; stage: Stage; actor_kind?: 'account' | 'api_key' | 'system' | string; actor_id?: string | null; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null }
+interface Note { id: string; body: string; at: number; author_kind?: string; author_id?: string | null }
 interface Detail { order: OrderRow; cart?: CartView | null; lines?: CartLine[] | null; history: HistoryEntry[]; notes: Note[] }
 
 const stageKind = (s: string | null | undefined): 'ok' | 'warn' | 'muted' | 'info' | 'danger' =>
@@ -311,7 +311,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
             {data.history.map((h) => (
               <li data-stage={h.stage}>
                 <Badge kind={stageKind(h.stage)}>{stageLabel(t, h.stage)}</Badge>{' '}
-                <span class="small muted">{dateTime(h.at)}{h.by ? ' · ' + (h.by.kind === 'api_key' ? t('orders.byKey') : h.by.name || t('orders.byAccount')) : ''}</span>
+                <span class="small muted">{dateTime(h.at)}{h.actor_kind === 'api_key' ? ' · ' + t('orders.byKey') : h.actor_kind === 'account' ? ' · ' + t('orders.byAccount') : ''}</span>
                 {h.carrier || h.tracking_number ? <div class="small">{[h.carrier, h.tracking_number].filter(Boolean).join(' · ')}{h.tracking_url ? <> · <a href={h.tracking_url} target="_blank" rel="noopener noreferrer" dir="ltr">{h.tracking_url}</a></> : null}</div> : null}
               </li>
             ))}
@@ -324,7 +324,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
           {data.notes.length === 0 ? <p class="muted">{t('orders.noNotes')}</p> : (
             <ul class="plain-list order-notes">
               {data.notes.map((n) => (
-                <li><p dir="auto" class="note-text">{n.text}</p><span class="small muted">{dateTime(n.at ?? n.created_at ?? 0)}{(n.by?.name || n.author?.name) ? ' · ' + (n.by?.name || n.author?.name) : ''}</span></li>
+                <li key={n.id}><p dir="auto" class="note-text">{n.body}</p><span class="small muted">{dateTime(n.at)}{n.author_kind === 'api_key' ? ' · ' + t('orders.byKey') : n.author_kind === 'account' ? ' · ' + t('orders.byAccount') : ''}</span></li>
               ))}
             </ul>
           )}

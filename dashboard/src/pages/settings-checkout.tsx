@@ -55,8 +55,8 @@ export function CheckoutForm() {
     const local: FieldError[] = [];
     if (v.mode === 'hosted' && !https(v.checkout_url)) local.push({ field: 'checkout_url', message: t('cat.httpsRule') });
     if (v.mode === 'permalink' && !https(v.permalink_endpoint)) local.push({ field: 'permalink_endpoint', message: t('cat.httpsRule') });
-    if (!/^\d{1,4}$/.test(v.link_hours.trim()) || Number(v.link_hours) < 1) local.push({ field: 'link_hours', message: t('srv.range', { min: 1, max: 8760 }) });
-    if (v.reminder_hours.trim() && (!/^\d{1,4}$/.test(v.reminder_hours.trim()) || Number(v.reminder_hours) < 1)) local.push({ field: 'reminder_hours', message: t('srv.range', { min: 1, max: 8760 }) });
+    if (!/^\d{1,3}$/.test(v.link_hours.trim()) || Number(v.link_hours) < 1 || Number(v.link_hours) > 720) local.push({ field: 'link_hours', message: t('srv.range', { min: 1, max: 720 }) });
+    if (v.reminder_hours.trim() && (!/^\d{1,3}$/.test(v.reminder_hours.trim()) || Number(v.reminder_hours) < 1 || Number(v.reminder_hours) > 168)) local.push({ field: 'reminder_hours', message: t('srv.range', { min: 1, max: 168 }) });
     if (!/^\d{1,3}(\.\d{1,2})?$/.test(v.default_vat_rate.trim().replace(',', '.')) || Number(v.default_vat_rate.replace(',', '.')) > 100) local.push({ field: 'default_vat_rate', message: t('cat.vatRule') });
     if (local.length) { f.setLocal(local); return; }
     setBusy(true);
@@ -81,11 +81,11 @@ export function CheckoutForm() {
     { id: 'permalink', label: t('checkout.mode.permalink'), hint: t('checkout.mode.permalinkHint') },
     { id: 'hosted', label: t('checkout.mode.hosted'), hint: t('checkout.mode.hostedHint') },
   ];
-  const hours = (k: 'link_hours' | 'reminder_hours', label: string, hint?: string) => (
+  const hours = (k: 'link_hours' | 'reminder_hours', label: string, hint?: string, max = 720) => (
     <Field name={k} label={label} hint={hint} error={f.errors[k]}>
       {({ id, describedBy, invalid }) => (
         <div class="unit-input">
-          <input id={id} type="number" min={1} max={8760} inputMode="numeric" value={v[k]} aria-describedby={describedBy} aria-invalid={invalid || undefined}
+          <input id={id} type="number" min={1} max={max} inputMode="numeric" value={v[k]} aria-describedby={describedBy} aria-invalid={invalid || undefined}
             onInput={(e) => set(k)((e.target as HTMLInputElement).value)} />
           <span class="unit" aria-hidden="true">{t('checkout.hours')}</span>
         </div>
@@ -126,7 +126,7 @@ export function CheckoutForm() {
       )}
       <div class="grid-2">
         {hours('link_hours', t('checkout.linkHours'))}
-        {hours('reminder_hours', t('checkout.reminderHours'), t('checkout.reminderHint'))}
+        {hours('reminder_hours', t('checkout.reminderHours'), t('checkout.reminderHint'), 168)}
       </div>
       <TextField name="default_vat_rate" label={t('checkout.vat')} value={v.default_vat_rate} onValue={set('default_vat_rate')} error={f.errors.default_vat_rate} dir="ltr" inputMode="decimal" class="narrow" />
       <div class="form-actions">

@@ -5,10 +5,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError } from '../api';
 import { hub, type Message } from '../hub';
-import { num, t } from '../i18n';
+import { currentLang, num, t } from '../i18n';
 import { Field, Icon, Sheet, useHub } from '../ui';
 import { cartApi, type Cart, type CartStatus } from './api';
-import { CartScreen, draftFrom, type Draft } from './CartScreen';
+import { CartScreen, draftFrom, ymd, type Draft } from './CartScreen';
 import { ct, hasCartKey } from './i18n';
 import { money, pct } from './money';
 
@@ -58,6 +58,12 @@ export function foldCarts(messages: Iterable<Message>): Map<string, CartState> {
   return out;
 }
 
+function quoteDay(v: string | number | null | undefined): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd(v));
+  if (!m) return String(v ?? '');
+  try { return new Intl.DateTimeFormat(currentLang(), { dateStyle: 'medium', timeZone: 'UTC' }).format(Date.UTC(+m[1], +m[2] - 1, +m[3])); } catch { return ymd(v); }
+}
+
 export function isCartMessage(m: Message): boolean { return (m.kind as string) === 'cart' && !!m.data && typeof (m.data as any).id === 'string'; }
 
 function StatusBadge({ status }: { status: CartStatus | 'accepted' }) {
@@ -96,7 +102,7 @@ export function CartCard({ m }: { m: Message }) {
         {cart.vat.map((v) => <div><dt>{ct('cart.vatAt', { rate: pct(v.rate) })}</dt><dd>{money(v.vat, cart.currency)}</dd></div>)}
         <div class="grand"><dt>{ct('cart.total')} ({ct('cart.items', { n: cart.items })})</dt><dd>{money(cart.total, cart.currency)}</dd></div>
       </dl>
-      {cart.quote_valid_until && status === 'quote' ? <p class="cc-note">{ct('cart.quoteUntil', { date: cart.quote_valid_until })}</p> : null}
+      {cart.quote_valid_until && status === 'quote' ? <p class="cc-note">{ct('cart.quoteUntil', { date: quoteDay(cart.quote_valid_until) })}</p> : null}
       {state.order_id ? <p class="cc-note">{ct('cart.order', { id: state.order_id })}</p> : null}
       {live && cart.pay_url ? (
         <div class="cc-actions">

@@ -23,6 +23,12 @@ const key = () => `l${++seq}`;
 // Drafts survive closing the screen (per conversation, for this page's life).
 const drafts = new Map<string, Draft>();
 
+/** A quote's last day as `YYYY-MM-DD` (the server gives the end of that day, UTC, in ms). */
+export function ymd(v: string | number | null | undefined): string {
+  if (typeof v === 'number') return new Date(v).toISOString().slice(0, 10);
+  return v ?? '';
+}
+
 /** A draft from a sent cart (for "Revise"). */
 export function draftFrom(c: Cart): Draft {
   return {
@@ -32,7 +38,7 @@ export function draftFrom(c: Cart): Draft {
       original: l.original_unit_price ?? (l.sku ? l.unit_price : undefined), vat_rate: l.sku ? undefined : l.vat_rate,
       currency: c.currency, image_url: l.image_url,
     })),
-    quote: !!c.quote_valid_until, validUntil: c.quote_valid_until ?? '', replaces: c.id ?? undefined,
+    quote: !!c.quote_valid_until, validUntil: ymd(c.quote_valid_until), replaces: c.id ?? undefined,
   };
 }
 

@@ -19,7 +19,8 @@ export type CartStatus = 'quote' | 'awaiting_payment' | 'paid' | 'cancelled' | '
 export interface Cart {
   id: string | null; conversation_id?: string; status: CartStatus | null; checkout_mode?: 'off' | 'hosted' | 'permalink';
   currency: string; lines: CartLine[]; items: number; total: string; vat: VatRow[]; vat_total: string;
-  quote_valid_until?: string | null; expires_at?: number | null; pay_url?: string | null;
+  /** Input: `YYYY-MM-DD`; in a Cart: the end of that day (UTC) in ms. */
+  quote_valid_until?: string | number | null; expires_at?: number | null; pay_url?: string | null;
   replaces?: string | null; replaced_by?: string | null; order_id?: string | null;
   expert?: { id: string; name: string } | null; created_at?: number | null;
 }

@@ -172,7 +172,9 @@ export function cartNode(m: Message, state: CartState | undefined, ctx: CartCtx)
     actions, err);
 }
 
-function fmtDate(lang: string, ymd: string): string {
+/** A quote's last day: `YYYY-MM-DD`, or the end of that day (UTC) in ms as the server sends it. */
+function fmtDate(lang: string, v: unknown): string {
+  const ymd = typeof v === 'number' ? new Date(v).toISOString().slice(0, 10) : String(v);
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(ymd);
   if (!m) return ymd;
   try { return new Intl.DateTimeFormat(lang, { dateStyle: 'medium', timeZone: 'UTC' }).format(Date.UTC(+m[1], +m[2] - 1, +m[3])); } catch { return ymd; }
