@@ -220,6 +220,9 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
   const [errors, setErrors] = useState<Map<number, string>>(new Map());
   const [general, setGeneral] = useState('');
   const [sending, setSending] = useState(false);
+  // The merchant's checkout mode, from the last good preview (or a refusal that names the
+  // permalink: in that mode the server refuses overrides and free-text lines outright).
+  const [mode, setMode] = useState<string | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
   const currency = preview?.currency || draft.lines.find((l) => l.currency)?.currency || results?.[0]?.currency || '';
 
@@ -254,9 +257,10 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
     const timer = setTimeout(async () => {
       try {
         const c = await cartApi.preview(toInput({ ...draft, replaces: undefined }));
-        if (live) { setPreview(c); setErrors(new Map()); setGeneral(''); }
+        if (live) { setPreview(c); setMode(c.checkout_mode ?? null); setErrors(new Map()); setGeneral(''); }
       } catch (e) {
         if (!live) return;
+        if (e instanceof ApiError && (e.problem.errors ?? []).some((x) => /permalink/i.test(x.message))) setMode('permalink');
         const le = lineErrors(e);
         setErrors(le);
         setGeneral(le.size ? '' : e instanceof ApiError ? (e.problem.detail || e.problem.title) : ct('cart.computing'));
@@ -278,8 +282,8 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
     setQ('');
     searchRef.current?.focus();
   };
-  const permalinkBlocked = preview?.checkout_mode === 'permalink'
-    && draft.lines.some((l) => !l.sku || (l.price !== undefined && l.price !== l.original));
+  const notForPermalink = (l: DraftLine) => !l.sku || (l.price !== undefined && l.price !== l.original);
+  const permalinkBlocked = mode === 'permalink' && draft.lines.some(notForPermalink);
   const canSend = draft.lines.length > 0 && !computing && !!preview && errors.size === 0 && !permalinkBlocked && !sending
     && (!draft.quote || !!draft.validUntil);
 
@@ -324,7 +328,8 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
             {draft.lines.length === 0 ? <p class="empty">{ct('cart.empty')}</p> : (
               <ul class="cart-lines">
                 {draft.lines.map((l, i) => (
-                  <LineRow key={l.key} line={l} currency={currency} total={preview?.lines[i]?.line_total} error={errors.get(i)}
+                  <LineRow key={l.key} line={l} currency={currency} total={errors.size ? undefined : preview?.lines[i]?.line_total}
+                    error={permalinkBlocked && notForPermalink(l) ? ct('cart.permalinkTitle') : errors.get(i)}
                     onChange={(nl) => setLines(draft.lines.map((x) => (x.key === l.key ? nl : x)))}
                     onRemove={() => { setLines(draft.lines.filter((x) => x.key !== l.key)); searchRef.current?.focus(); }} />
                 ))}
@@ -334,7 +339,7 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
             <FreeLineForm currency={currency || '—'} disabled={full} onAdd={(l) => setLines([...draft.lines, l])} />
           </section>
 
-          {preview ? (
+          {preview && !errors.size ? (
             <section class="totals" aria-live="polite" aria-busy={computing ? 'true' : 'false'}>
               <dl>
                 <div class="sum-row"><dt>{ct('cart.sum')} ({ct('cart.items', { n: preview.items })})</dt><dd>{money(preview.total, preview.currency)}</dd></div>
