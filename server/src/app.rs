@@ -110,6 +110,7 @@ impl Application {
             self.state.media.clone(),
             stop.clone(),
         ));
+        let commerce = tokio::spawn(crate::commerce::run(self.state.clone(), stop.clone()));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
         let hub = self.state.hub.clone();
@@ -132,6 +133,7 @@ impl Application {
         stop.cancel();
         let _ = housekeeping.await;
         let _ = retention.await;
+        let _ = commerce.await;
         for _ in 0..50 {
             if self.state.hub.connections() == 0 {
                 break;

@@ -15,6 +15,7 @@
 pub mod analytics;
 pub mod app;
 pub mod auth;
+pub mod commerce;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 
 on_both_backends!(authorization_matrix);
 
-const MODULES: [&str; 8] = [
+const MODULES: [&str; 10] = [
     "analytics",
     "exports",
     "stores",
@@ -30,8 +30,10 @@ const MODULES: [&str; 8] = [
     "saved_replies",
     "shoppers",
     "integrations",
+    "catalogue",
+    "orders",
 ];
-const API_KEY_MODULES: [&str; 5] = ["analytics", "exports", "stores", "saved_replies", "shoppers"];
+const API_KEY_MODULES: [&str; 7] = ["analytics", "exports", "stores", "saved_replies", "shoppers", "catalogue", "orders"];
 
 /// One merchant's objects, by path parameter name.
 struct Ids(BTreeMap<&'static str, String>);
@@ -139,6 +141,47 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
     ids.insert("attachment_id", photo["id"].as_str().unwrap().to_owned());
     ids.insert("variant", "full".into());
     ids.insert("shopper_token", shopper_token);
+    // A product and a cart sent to the shopper (issue 22).
+    let sku = format!("MX-{}", &merchant_id[4..12]);
+    let (s, product) = admin
+        .post(
+            "/api/v1/catalogue/products",
+            json!({"sku": sku, "name": "Matrix product", "price": "10.00", "currency": "EUR", "vat_rate": "25"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{product}");
+    let cart_id = uuid::Uuid::now_v7().to_string();
+    let cart = floorwalker::commerce::store::NewCart {
+        id: cart_id.clone(),
+        conversation_id: ids["conversation_id"].clone(),
+        shopper_id: ids["shopper_id"].clone(),
+        expert_id: ids["expert_id"].clone(),
+        store_id: ids["store_id"].clone(),
+        status: "awaiting_payment",
+        checkout_mode: "hosted".into(),
+        currency: "EUR".into(),
+        items: 1,
+        total_minor: 1000,
+        quote_valid_until: None,
+        expires_at: floorwalker::now_ms() + 3_600_000,
+        replaces: None,
+    };
+    let line = floorwalker::commerce::cart::Line {
+        sku: Some(sku.clone()),
+        product_id: product["id"].as_str().map(str::to_owned),
+        name: "Matrix product".into(),
+        image_url: None,
+        product_url: None,
+        quantity: 1,
+        unit_minor: 1000,
+        original_minor: None,
+        vat_bp: 2500,
+    };
+    app.db.insert_cart(&m, &cart, &[line]).await.unwrap();
+    ids.insert("product_id", product["id"].as_str().unwrap().to_owned());
+    ids.insert("sku", sku);
+    ids.insert("cart_id", cart_id.clone());
+    ids.insert("cart_ref", cart_id);
     Ids(ids)
 }
 
@@ -190,6 +233,19 @@ fn body_for(method: &Method, template: &str, own: &Ids, display: &Value, routing
         ("POST", "/api/v1/widget/conversations/{conversation_id}/transcript/email") => json!({"email": "kim@x.example"}),
         ("POST", "/api/v1/widget/reopen") => json!({"token": "not-a-link"}),
         ("POST", "/api/v1/app/conversations/{conversation_id}/transcript") => json!({"email": "kim@x.example"}),
+        ("POST", "/api/v1/catalogue/products") | ("PUT", "/api/v1/catalogue/products/{product_id}") => {
+            json!({"sku": format!("S-{n}"), "name": "P", "price": "1", "currency": "EUR", "vat_rate": "25"})
+        }
+        ("PUT", "/api/v1/catalogue/skus/{sku}") => {
+            json!({"sku": own.0["sku"], "name": "P", "price": "1", "currency": "EUR", "vat_rate": "25"})
+        }
+        ("POST", "/api/v1/app/conversations/{conversation_id}/carts") | ("POST", "/api/v1/app/carts/preview") => {
+            json!({"lines": [{"sku": own.0["sku"], "quantity": 1}]})
+        }
+        ("PUT", "/api/v1/settings/checkout") => json!({"mode": "off"}),
+        ("POST", "/api/v1/orders/{order_id}/stage") => json!({"stage": "in_progress"}),
+        ("POST", "/api/v1/orders/{order_id}/notes") => json!({"text": "matrix"}),
+        ("POST", "/api/v1/settings/checkout/discover") => json!({"shop_url": "https://shop.invalid"}),
         ("GET" | "DELETE", _) => return None,
         _ => json!({}),
     })
@@ -221,6 +277,8 @@ async fn snapshot(c: &Client) -> Value {
         "/api/v1/settings/origins",
         "/api/v1/settings/attachments",
         "/api/v1/team/invite-code",
+        "/api/v1/catalogue/products",
+        "/api/v1/settings/checkout",
     ] {
         let (s, v) = c.get(p).await;
         assert_eq!(s, StatusCode::OK, "{p}");
@@ -394,7 +452,11 @@ async fn authorization_matrix(b: Backend) {
                             &[StatusCode::FORBIDDEN],
                         );
                     }
-                    if template.contains('{') {
+                    if template == "/api/v1/catalogue/skus/{sku}" {
+                        // An upsert by the caller's own article number: another merchant's
+                        // SKU names nothing of theirs (their catalogue is checked untouched
+                        // below), so only the credentials are checked here.
+                    } else if template.contains('{') {
                         let foreign_path = fill(template, &foreign);
                         expect(
                             what("admin with foreign ids"),

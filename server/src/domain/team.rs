@@ -14,10 +14,14 @@ pub enum Module {
     SavedReplies,
     Shoppers,
     Integrations,
+    /// Products experts put in carts (issue 22).
+    Catalogue,
+    /// Orders from carts and their handling (issue 22).
+    Orders,
 }
 
 impl Module {
-    pub const ALL: [Module; 8] = [
+    pub const ALL: [Module; 10] = [
         Module::Analytics,
         Module::Exports,
         Module::Stores,
@@ -26,6 +30,8 @@ impl Module {
         Module::SavedReplies,
         Module::Shoppers,
         Module::Integrations,
+        Module::Catalogue,
+        Module::Orders,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +44,8 @@ impl Module {
             Module::SavedReplies => "saved_replies",
             Module::Shoppers => "shoppers",
             Module::Integrations => "integrations",
+            Module::Catalogue => "catalogue",
+            Module::Orders => "orders",
         }
     }
 
@@ -46,7 +54,13 @@ impl Module {
     pub fn api_key_allowed(self) -> bool {
         matches!(
             self,
-            Module::Analytics | Module::Exports | Module::Stores | Module::SavedReplies | Module::Shoppers
+            Module::Analytics
+                | Module::Exports
+                | Module::Stores
+                | Module::SavedReplies
+                | Module::Shoppers
+                | Module::Catalogue
+                | Module::Orders
         )
     }
 }

@@ -271,8 +271,13 @@ async fn get_live(State(state): State<AppState>, m: Merchant<Analytics>) -> ApiR
 pub struct OrderRequest {
     /// The merchant's own order id (1–100 characters); reporting it again updates the order.
     pub order_id: String,
-    /// The Shopper ID the widget gave this shopper.
+    /// The Shopper ID the widget gave this shopper (may be left out with `cart_ref`).
+    #[serde(default)]
     pub shopper_id: String,
+    /// The signed cart reference (`cref_…`) the checkout received from a Floorwalker pay link
+    /// or permalink: the cart becomes paid (or cancelled) and the chat thread shows it.
+    #[serde(default)]
+    pub cart_ref: Option<String>,
     /// Decimal amount, e.g. "129.90" (a JSON number is accepted too).
     #[schema(value_type = String)]
     pub amount: serde_json::Value,
@@ -339,6 +344,24 @@ async fn post_order(
     JsonBody(req): JsonBody<OrderRequest>,
 ) -> ApiResult<(StatusCode, Json<Order>)> {
     let now = now_ms();
+    let mut req = req;
+    let cart = match req.cart_ref.as_deref().map(str::trim) {
+        None => None,
+        Some(r) if !r.starts_with(crate::commerce::refs::REF_PREFIX) => {
+            return Err(ApiError::invalid("cart_ref", "not a cart reference (cref_…)"));
+        }
+        Some(r) => {
+            let key = crate::commerce::key(&state).await?;
+            let id = crate::commerce::refs::check_cart_ref(&key, r, now).ok_or(ApiError::NotFound)?;
+            let (row, _) = state.db.cart(&m.id, &id).await?;
+            if req.shopper_id.is_empty() {
+                req.shopper_id = row.shopper_id.clone();
+            } else if req.shopper_id != row.shopper_id {
+                return Err(ApiError::invalid("shopper_id", "the cart was sent to another shopper"));
+            }
+            Some(row)
+        }
+    };
     let mut p = Problems::new();
     p.check(valid_order_id(req.order_id.trim()), "order_id", "must be 1–100 characters");
     p.check(ShopperId::parse(&req.shopper_id).is_some(), "shopper_id", "not a Shopper ID");
@@ -392,6 +415,9 @@ async fn post_order(
         e => e.into(),
     })?;
     state.hub.analytics.written.notify_one();
+    if let Some(cart) = &cart {
+        crate::commerce::order_reported(&state, &m.id, &cart.id, req.order_id.trim(), &status).await?;
+    }
     Ok(match outcome {
         OrderOutcome::Created(o) => (StatusCode::CREATED, Json(o.into())),
         OrderOutcome::Updated(o) | OrderOutcome::Unchanged(o) => (StatusCode::OK, Json(o.into())),

@@ -122,7 +122,18 @@ pub mod modules {
             impl ModuleMarker for $name { const MODULE: Module = Module::$name; }
         )*};
     }
-    marker!(Analytics, Exports, Stores, Team, Settings, SavedReplies, Shoppers, Integrations);
+    marker!(
+        Analytics,
+        Exports,
+        Stores,
+        Team,
+        Settings,
+        SavedReplies,
+        Shoppers,
+        Integrations,
+        Catalogue,
+        Orders
+    );
 }
 
 /// Who did it, for audit fields.

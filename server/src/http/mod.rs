@@ -7,6 +7,8 @@ pub mod analytics;
 pub mod api_keys;
 pub mod attachments;
 pub mod call_log;
+pub mod commerce;
+pub mod commerce_orders;
 pub mod demos;
 pub mod error;
 pub mod exports;
@@ -91,6 +93,8 @@ pub struct AppState {
         (name = "public", description = "No credentials: what the widget needs"),
         (name = "widget", description = "The shopper, with the shopper token from the chat's welcome: photos"),
         (name = "files", description = "Photo files through short-lived signed URLs"),
+        (name = "catalogue", description = "Module Catalogue: products experts put in carts"),
+        (name = "orders", description = "Module Orders: carts for the merchant's checkout, orders and their handling"),
     )
 )]
 struct ApiDoc;
@@ -141,7 +145,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(public::router())
         .merge(attachments::router())
         .merge(attachments::widget_router())
-        .merge(media_settings::router());
+        .merge(media_settings::router())
+        .merge(commerce::router())
+        .merge(commerce_orders::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     crate::outbound::events::document(&mut openapi);
     (router, openapi)
@@ -233,6 +239,7 @@ pub fn router(state: AppState) -> Router {
         .merge(realtime::router())
         .merge(demos::public_router())
         .merge(outreach::link_router())
+        .merge(commerce::pay_router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -161,7 +161,7 @@ fn payload(kind: &str, data_json: Option<&str>) -> (Option<Product>, Option<serd
     let data: Option<serde_json::Value> = data_json.and_then(|d| serde_json::from_str(d).ok());
     match kind {
         "product" => (data.and_then(|d| serde_json::from_value(d).ok()), None),
-        "system" => (None, data),
+        "system" | "cart" => (None, data),
         _ => (None, None),
     }
 }

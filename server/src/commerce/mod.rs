@@ -1,0 +1,198 @@
+//! Selling in the chat (issue 22, docs/commerce.md): the catalogue, carts and their `cart`
+//! messages, pay links and QR codes, UCP permalinks, and order handling.
+
+pub mod cart;
+pub mod money;
+pub mod permalink;
+pub mod qr;
+pub mod refs;
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::http::AppState;
+use crate::ids::MerchantId;
+use crate::storage::{NewMessage, Sender};
+use cart::{Line, LineView, VatView};
+use store::CartRow;
+
+/// The server key that signs pay tokens and cart references.
+pub async fn key(state: &AppState) -> crate::storage::Result<Vec<u8>> {
+    Ok(state.db.server_key("commerce").await?.into_bytes())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ExpertRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A cart as every audience sees it (docs/commerce.md "Carts").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Cart {
+    pub id: Option<String>,
+    pub conversation_id: Option<String>,
+    pub shopper_id: Option<String>,
+    pub expert: Option<ExpertRef>,
+    /// quote | awaiting_payment | paid | cancelled | expired | replaced (null in a preview)
+    pub status: Option<String>,
+    /// hosted | permalink | off
+    pub checkout_mode: String,
+    pub currency: String,
+    pub lines: Vec<LineView>,
+    pub items: i64,
+    pub total: String,
+    pub vat: Vec<VatView>,
+    pub vat_total: String,
+    pub quote_valid_until: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub pay_url: Option<String>,
+    pub replaces: Option<String>,
+    pub replaced_by: Option<String>,
+    pub order_id: Option<String>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// The view of priced lines (a preview, or the body of a stored cart).
+pub fn view_lines(lines: &[Line], currency: &str, mode: &str) -> Cart {
+    let t = cart::totals(lines, currency);
+    Cart {
+        id: None,
+        conversation_id: None,
+        shopper_id: None,
+        expert: None,
+        status: None,
+        checkout_mode: mode.to_owned(),
+        currency: currency.to_owned(),
+        lines: lines.iter().map(|l| cart::line_view(l, currency)).collect(),
+        items: t.items,
+        total: t.total,
+        vat: t.vat,
+        vat_total: t.vat_total,
+        quote_valid_until: None,
+        expires_at: None,
+        pay_url: None,
+        replaces: None,
+        replaced_by: None,
+        order_id: None,
+        created_at: None,
+        updated_at: None,
+    }
+}
+
+pub fn pay_url(state: &AppState, key: &[u8], cart_id: &str) -> String {
+    format!("{}/pay/{}", state.outbound.public_url(), refs::pay_token(key, cart_id))
+}
+
+/// A stored cart's view; the pay link only while it can be paid or accepted.
+pub fn view(state: &AppState, key: &[u8], row: &CartRow, lines: &[Line]) -> Cart {
+    let mut c = view_lines(lines, &row.currency, &row.checkout_mode);
+    let open = store::OPEN_CART.contains(&row.status.as_str());
+    c.id = Some(row.id.clone());
+    c.conversation_id = Some(row.conversation_id.clone());
+    c.shopper_id = Some(row.shopper_id.clone());
+    c.expert = row.expert_id.clone().map(|id| ExpertRef {
+        id,
+        name: row.expert_name.clone().unwrap_or_default(),
+    });
+    c.status = Some(row.status.clone());
+    c.quote_valid_until = row.quote_valid_until;
+    c.expires_at = Some(row.expires_at);
+    c.pay_url = open.then(|| pay_url(state, key, &row.id));
+    c.replaces = row.replaces.clone();
+    c.replaced_by = row.replaced_by.clone();
+    c.order_id = row.order_id.clone();
+    c.created_at = Some(row.created_at);
+    c.updated_at = Some(row.updated_at);
+    c
+}
+
+/// Plain-text summary of a cart for clients that do not know the `cart` kind.
+pub fn summary(c: &Cart) -> String {
+    format!(
+        "{}: {} item{}, {} {}",
+        if c.status.as_deref() == Some("quote") { "Quote" } else { "Cart" },
+        c.items,
+        if c.items == 1 { "" } else { "s" },
+        c.total,
+        c.currency
+    )
+}
+
+/// A system line in a conversation's thread (stored, then live to both sides).
+pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: &str, key: &str, data: serde_json::Value) {
+    let msg = NewMessage {
+        merchant_id: merchant.to_string(),
+        conversation_id: conversation.to_owned(),
+        client_msg_id: None,
+        sender: Sender::System,
+        kind: "system",
+        body: key.to_owned(),
+        data_json: Some(data.to_string()),
+    };
+    if state.hub.store(msg, None).await.is_err() {
+        tracing::warn!(conversation, key, "could not store a commerce system message");
+    }
+}
+
+/// Tell the thread a cart's status changed.
+pub async fn cart_status_line(state: &AppState, merchant: &MerchantId, row: &CartRow, status: &str, order_id: Option<&str>) {
+    let mut data = serde_json::json!({"cart_id": row.id, "status": status});
+    if let Some(o) = order_id {
+        data["order_id"] = o.into();
+    }
+    system_line(state, merchant, &row.conversation_id, "cart_status", data).await;
+}
+
+/// After `POST /orders` with a cart reference: the cart is paid (or cancelled) and the thread
+/// says so. Returns false when the cart was no longer open.
+pub async fn order_reported(state: &AppState, m: &MerchantId, cart_id: &str, order_id: &str, status: &str) -> crate::storage::Result<bool> {
+    state.db.link_order_cart(m, order_id, cart_id).await?;
+    let to = if matches!(status, "cancelled" | "refunded") {
+        "cancelled"
+    } else {
+        "paid"
+    };
+    let changed = state.db.set_cart_status(m, cart_id, &store::OPEN_CART, to, Some(order_id)).await?;
+    if changed {
+        let (row, _) = state.db.cart(m, cart_id).await?;
+        cart_status_line(state, m, &row, to, Some(order_id)).await;
+    }
+    Ok(changed)
+}
+
+/// Expire lapsed carts (pay link or quote past its time) and tell their threads; run
+/// periodically by the server.
+pub async fn expire_lapsed(state: &AppState) -> anyhow::Result<usize> {
+    let now = crate::now_ms();
+    let lapsed = state.db.lapsed_carts(now).await?;
+    let mut n = 0;
+    for (merchant, id, _) in lapsed {
+        let m = MerchantId::from_db(merchant);
+        if state.db.set_cart_status(&m, &id, &store::OPEN_CART, "expired", None).await? {
+            let (row, _) = state.db.cart(&m, &id).await?;
+            cart_status_line(state, &m, &row, "expired", None).await;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The commerce clock: lapsed carts expire (every 30 s, faster with the outbound speed-up
+/// that tests use).
+pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
+    let every = std::time::Duration::from_millis((30_000 / u64::from(state.outbound.timing().speedup.max(1))).max(200));
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = expire_lapsed(&state).await {
+                    tracing::warn!(error = %e, "could not expire lapsed carts");
+                }
+            }
+        }
+    }
+}

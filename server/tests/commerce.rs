@@ -1,0 +1,745 @@
+//! Issue 22 from outside: catalogue, search, carts in the chat, pay links and QR codes,
+//! UCP permalinks, orders from carts — on both backends, with real sockets.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use floorwalker::protocol::Out;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn api_key(admin: &Client) -> Client {
+    let (s, k) = admin.post("/api/v1/api-keys", json!({"name": "shop"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    admin.with_bearer(k["secret"].as_str().unwrap())
+}
+
+fn product(sku: &str, name: &str, price: &str, vat: &str) -> Value {
+    json!({"sku": sku, "name": name, "price": price, "currency": "SEK", "vat_rate": vat,
+           "product_url": format!("https://shop.example/p/{sku}")})
+}
+
+async fn spawn(b: Backend) -> TestApp {
+    TestApp::spawn_with(b, |a| {
+        a.demo = true;
+        a.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        a.outbound.allow_private_webhooks = true;
+        a.outbound.outbound_speedup = 1000;
+    })
+    .await
+}
+
+async fn catalogue_by_api_key_csv_and_dashboard(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let op = app.operator().await;
+    let (_, admin) = app.merchant(&op, "Cat Shop").await;
+    let (_, other_admin) = app.merchant(&op, "Other Shop").await;
+    let key = api_key(&admin).await;
+    let other_key = api_key(&other_admin).await;
+
+    // Upsert by SKU: created, unchanged, updated.
+    let p = product("TV-55", "OLED TV 55\"", "12990.00", "25");
+    let (s, created) = key.call(Method::PUT, "/api/v1/catalogue/skus/TV-55", Some(p.clone())).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    assert_eq!(created["price"], "12990.00");
+    assert_eq!(created["vat_rate"], "25");
+    let (s, again) = key.call(Method::PUT, "/api/v1/catalogue/skus/TV-55", Some(p.clone())).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["id"], created["id"]);
+    assert_eq!(again["updated_at"], created["updated_at"], "unchanged");
+    let mut p2 = p.clone();
+    p2["price"] = json!("11990");
+    let (s, upd) = key.call(Method::PUT, "/api/v1/catalogue/skus/TV-55", Some(p2)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(upd["price"], "11990.00");
+
+    // Bad input: clear errors, nothing changes.
+    let mut bad = product("X 1", "", "-1", "101");
+    bad["currency"] = json!("SEK");
+    bad["image_url"] = json!("javascript:alert(1)");
+    let (s, prob) = key.post("/api/v1/catalogue/products", bad).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{prob}");
+    let fields: Vec<&str> = prob["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for f in ["sku", "name", "price", "vat_rate", "image_url"] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+    let (s, _) = key
+        .post(
+            "/api/v1/catalogue/products",
+            json!({"sku": "Y", "name": "Y", "price": "1.005", "currency": "EUR", "vat_rate": "25"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "more decimals than EUR has");
+    let (s, _) = key.post("/api/v1/catalogue/products", product("TV-55", "dup", "1", "25")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "SKU unique per merchant");
+
+    // Batch: all or nothing.
+    let batch = json!({"products": [product("A-1", "Alpha", "10", "25"), product("A-2", "Beta", "oops", "25")]});
+    let (s, prob) = key.post("/api/v1/catalogue/products/batch", batch).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(prob["errors"][0]["field"], "products[1].price");
+    let (_, list) = key.get("/api/v1/catalogue/products").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing of the bad batch stored");
+    let batch = json!({"products": [product("A-1", "Alpha", "10", "25"), product("A-2", "Beta", "20", "12"), product("TV-55", "OLED TV 55\"", "11990.00", "25")]});
+    let (s, sum) = key.post("/api/v1/catalogue/products/batch", batch).await;
+    assert_eq!(s, StatusCode::OK, "{sum}");
+    assert_eq!(sum, json!({"created": 2, "updated": 0, "unchanged": 1}));
+
+    // CSV import: a broken file changes nothing and names every bad row.
+    let broken = "sku,name,price,currency,vat_rate,active\nB-1,Bread,25.50,SEK,12,true\nB-2,,1,SEK,12,true\nB-3,Jam,1.234,SEK,12,maybe\n";
+    let res = admin
+        .request(Method::POST, "/api/v1/catalogue/import")
+        .header("content-type", "text/csv")
+        .body(broken)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let prob: Value = res.json().await.unwrap();
+    let fields: Vec<&str> = prob["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"row 3.name") && fields.contains(&"row 4.price") && fields.contains(&"row 4.active"),
+        "{fields:?}"
+    );
+    let (_, list) = admin.get("/api/v1/catalogue/products?q=bread").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0);
+    let good = "\u{feff}sku,name,description,price,currency,vat_rate,gtin,active\nB-1,Bread,\"Sourdough, 800 g\",25.50,SEK,12,7350012345678,yes\n'=EVIL,=cmd|' /C calc'!A0,,1,SEK,25,,no\n";
+    let res = admin
+        .request(Method::POST, "/api/v1/catalogue/import")
+        .header("content-type", "text/csv")
+        .body(good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.json::<Value>().await.unwrap(),
+        json!({"created": 2, "updated": 0, "unchanged": 0})
+    );
+    let (_, bread) = admin.get("/api/v1/catalogue/products?q=sourdough").await;
+    assert_eq!(bread["items"].as_array().unwrap().len(), 0, "list search is by SKU and name");
+    let (_, bread) = admin.get("/api/v1/catalogue/products?q=BREAD").await;
+    assert_eq!(bread["items"][0]["description"], "Sourdough, 800 g");
+    assert_eq!(bread["items"][0]["gtin"], "7350012345678");
+
+    // Export: formula-neutralised, X-Row-Count.
+    let res = key.request(Method::GET, "/api/v1/catalogue/export.csv").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let count: usize = res.headers()["x-row-count"].to_str().unwrap().parse().unwrap();
+    let text = res.text().await.unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert_eq!(count, 5);
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows.iter()
+            .any(|r| &r[0] == "'=EVIL" && &r[1] == "'=cmd|' /C calc'!A0" && &r[9] == "false"),
+        "{text}"
+    );
+
+    // Dashboard CRUD, and another merchant sees none of it.
+    let id = created["id"].as_str().unwrap();
+    let (s, _) = other_key.get(&format!("/api/v1/catalogue/products/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = other_admin
+        .call(Method::DELETE, &format!("/api/v1/catalogue/products/{id}"), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, other_list) = other_key.get("/api/v1/catalogue/products").await;
+    assert_eq!(other_list["items"].as_array().unwrap().len(), 0);
+    let mut edit = product("TV-55", "OLED TV 55\" (2026)", "11990.00", "25");
+    edit["active"] = json!(false);
+    let (s, e) = admin
+        .call(Method::PUT, &format!("/api/v1/catalogue/products/{id}"), Some(edit))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{e}");
+    assert_eq!(e["active"], false);
+    let (s, _) = admin.call(Method::DELETE, &format!("/api/v1/catalogue/products/{id}"), None).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = admin.get(&format!("/api/v1/catalogue/products/{id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn expert_token(app: &TestApp, email: &str) -> Client {
+    let (s, b) = app
+        .client()
+        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    app.client().with_bearer(b["token"].as_str().unwrap())
+}
+
+async fn search_finds_names_fragments_article_numbers_and_accents(b: Backend) {
+    let app = spawn(b).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let items = json!({"products": [
+        product("ESP-100", "Café Crème Espresso Machine", "4990", "25"),
+        product("ESP-1000", "Espresso cups, 6 pack", "299", "25"),
+        product("KAF-22", "Kaffebryggare Moccamaster", "2790", "25"),
+        product("100-ESP", "Descaler for espresso machines", "99", "25"),
+        {"sku": "GTIN-1", "name": "Smörgåsbord plate", "price": "149", "currency": "SEK", "vat_rate": "25", "gtin": "7310865004703"},
+        {"sku": "OFF-1", "name": "Espresso tamper (discontinued)", "price": "1", "currency": "SEK", "vat_rate": "25", "active": false},
+    ]});
+    let (s, _) = key.post("/api/v1/catalogue/products/batch", items).await;
+    assert_eq!(s, StatusCode::OK);
+    let expert = expert_token(&app, "expert1@demo.example").await;
+    let skus = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["sku"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let q = |s: &str| format!("/api/v1/app/catalogue/search?q={}", urlencode(s));
+
+    let (s, v) = expert.get(&q("esp-100")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(skus(&v)[0], "ESP-100", "the exact article number first, whatever the case");
+    assert_eq!(skus(&v)[1], "ESP-1000", "then article-number prefixes");
+    let (_, v) = expert.get(&q("cafe creme")).await;
+    assert_eq!(skus(&v), vec!["ESP-100"], "accents ignored");
+    let (_, v) = expert.get(&q("ESPRE")).await;
+    let found = skus(&v);
+    for s in ["ESP-100", "ESP-1000", "100-ESP"] {
+        assert!(found.contains(&s.to_owned()), "fragment finds {s}: {found:?}");
+    }
+    assert!(!found.contains(&"OFF-1".to_owned()), "inactive products are not offered");
+    let (_, v) = expert.get(&q("mocca")).await;
+    assert_eq!(skus(&v), vec!["KAF-22"]);
+    let (_, v) = expert.get(&q("smorgas")).await;
+    assert_eq!(skus(&v), vec!["GTIN-1"]);
+    let (_, v) = expert.get(&q("7310865004703")).await;
+    assert_eq!(skus(&v), vec!["GTIN-1"], "GTIN exact");
+    let (_, v) = expert.get(&q("\"*) OR 1=1 --")).await;
+    assert!(v["items"].is_array(), "query syntax is never interpreted: {v}");
+    let (s, _) = expert.get("/api/v1/app/catalogue/search?q=x&limit=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app.client().get(&q("espresso")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Messages on a socket until `pred` (returns the message view).
+async fn until_message(
+    ws: &mut Ws,
+    what: &str,
+    pred: impl Fn(&floorwalker::protocol::MessageView) -> bool,
+) -> floorwalker::protocol::MessageView {
+    match ws.until(what, |o| matches!(o, Out::Message { message } if pred(message))).await {
+        Out::Message { message } => message,
+        _ => unreachable!(),
+    }
+}
+
+async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
+    let app = spawn(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (s, _) = key
+        .post(
+            "/api/v1/catalogue/products/batch",
+            json!({"products": [product("TV-55", "OLED <b>TV</b> 55\"", "12990.00", "25"), product("BOOK-1", "Cookbook", "199.00", "6")]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, set) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "hosted", "checkout_url": "https://shop.example/checkout", "link_hours": 48})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+
+    let (mut expert_ws_, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, shopper_id, shopper_token) = shopper_ws(&app, &m, None).await;
+    let conv = start_chat(&mut shopper, &store, &dep, "Which TV?").await;
+    claim(&mut expert_ws_, &conv).await;
+    let expert = expert_token(&app, "expert1@demo.example").await;
+
+    let input = json!({"lines": [
+        {"sku": "TV-55", "quantity": 1, "unit_price": "11990.00"},
+        {"sku": "BOOK-1", "quantity": 3},
+        {"text": "Installation <script>", "quantity": 1, "unit_price": "499"}
+    ]});
+    // Bad carts change nothing.
+    for (bad, field) in [
+        (json!({"lines": [{"sku": "TV-55", "quantity": 0}]}), "lines[0].quantity"),
+        (json!({"lines": [{"sku": "TV-55", "quantity": 1000}]}), "lines[0].quantity"),
+        (
+            json!({"lines": [{"sku": "TV-55", "quantity": 1, "unit_price": "1.001"}]}),
+            "lines[0].unit_price",
+        ),
+        (json!({"lines": [{"sku": "NOPE", "quantity": 1}]}), "lines[0].sku"),
+        (json!({"lines": [{"text": "x", "quantity": 1}]}), "lines[0].unit_price"),
+        (json!({"lines": []}), "lines"),
+    ] {
+        let (s, p) = expert.post(&format!("/api/v1/app/conversations/{conv}/carts"), bad).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+        assert!(p["errors"].as_array().unwrap().iter().any(|e| e["field"] == field), "{field}: {p}");
+    }
+    let many: Vec<Value> = (0..101).map(|_| json!({"sku": "BOOK-1", "quantity": 1})).collect();
+    let (s, _) = expert
+        .post(&format!("/api/v1/app/conversations/{conv}/carts"), json!({"lines": many}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (_, none) = expert.get(&format!("/api/v1/app/conversations/{conv}/carts")).await;
+    assert_eq!(none["items"].as_array().unwrap().len(), 0, "no bad cart was stored");
+
+    let (s, preview) = expert.post("/api/v1/app/carts/preview", input.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{preview}");
+    assert_eq!(preview["total"], "13086.00");
+    assert_eq!(preview["id"], Value::Null);
+
+    let (s, cart) = expert.post(&format!("/api/v1/app/conversations/{conv}/carts"), input).await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    assert_eq!(cart["status"], "awaiting_payment");
+    assert_eq!(cart["total"], "13086.00");
+    assert_eq!(cart["items"], 5);
+    assert_eq!(cart["vat_total"], "2531.59");
+    assert_eq!(cart["lines"][0]["original_unit_price"], "12990.00");
+    assert_eq!(cart["lines"][2]["sku"], Value::Null);
+    let cart_id = cart["id"].as_str().unwrap().to_owned();
+    let pay_url = cart["pay_url"].as_str().unwrap().to_owned();
+    assert!(pay_url.starts_with(&format!("{}/pay/", app.url)), "{pay_url}");
+
+    // The card reaches both sides live, and sync returns it stored.
+    let on_shopper = until_message(&mut shopper, "cart card", |m| m.kind == "cart").await;
+    assert_eq!(on_shopper.data.as_ref().unwrap()["id"], cart_id.as_str());
+    assert_eq!(on_shopper.data.as_ref().unwrap()["total"], "13086.00");
+    assert_eq!(on_shopper.body, "Cart: 5 items, 13086.00 SEK");
+    let on_expert = until_message(&mut expert_ws_, "cart card", |m| m.kind == "cart").await;
+    assert_eq!(on_expert.seq, on_shopper.seq);
+    shopper.send(json!({"type": "sync", "conversation_id": conv, "after_seq": 0})).await;
+    let synced = shopper.until("messages", |o| matches!(o, Out::Messages { .. })).await;
+    let Out::Messages { messages, .. } = synced else { unreachable!() };
+    assert!(messages
+        .iter()
+        .any(|x| x.kind == "cart" && x.data.as_ref().unwrap()["id"] == cart_id.as_str()));
+
+    // The shopper reads it; another shopper cannot.
+    let widget = app.client().with_bearer(&shopper_token);
+    let (s, w) = widget.get(&format!("/api/v1/widget/carts/{cart_id}?merchant={m}")).await;
+    assert_eq!(s, StatusCode::OK, "{w}");
+    assert_eq!(w["shopper_id"], shopper_id.as_str());
+    let (_, _, stranger_token) = shopper_ws(&app, &m, None).await;
+    let (s, _) = app
+        .client()
+        .with_bearer(&stranger_token)
+        .get(&format!("/api/v1/widget/carts/{cart_id}?merchant={m}"))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The QR code on the expert's screen decodes to the pay link.
+    let res = expert
+        .request(Method::GET, &format!("/api/v1/app/carts/{cart_id}/qr.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.unwrap();
+    assert_eq!(decode_qr_svg(&svg), pay_url);
+
+    // The pay page: branded, escaped, continues to the checkout with a signed reference.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = plain.get(&pay_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("OLED &lt;b&gt;TV&lt;") && !html.contains("<b>TV"),
+        "text escaped: {html}"
+    );
+    assert!(!html.contains("<script>"));
+    assert!(html.contains("13086.00"));
+    let go = plain.post(&pay_url).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let location = go.headers()["location"].to_str().unwrap().to_owned();
+    let cref = location
+        .strip_prefix("https://shop.example/checkout?floorwalker_cart=")
+        .expect(&location)
+        .to_owned();
+    assert!(cref.starts_with("cref_"));
+    let forged = plain.get(format!("{pay_url}x")).send().await.unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+
+    // The merchant's server reads the whole cart with its key; another merchant's key cannot.
+    let (s, full) = key.get(&format!("/api/v1/carts/{cref}")).await;
+    assert_eq!(s, StatusCode::OK, "{full}");
+    assert_eq!(full["lines"][2]["name"], "Installation <script>");
+    let op = app.operator().await;
+    let (_, other_admin) = app.merchant(&op, "Elsewhere").await;
+    let other_key = api_key(&other_admin).await;
+    assert_eq!(other_key.get(&format!("/api/v1/carts/{cref}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(key.get("/api/v1/carts/cref_AAAA.BBBB").await.0, StatusCode::NOT_FOUND);
+
+    // Paid: the order comes with the reference, and both sides see it in real time.
+    let (s, p) = other_key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "X-1", "cart_ref": cref, "amount": "1", "currency": "SEK"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "another merchant's key: {p}");
+    let (s, order) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "A-1001", "cart_ref": cref, "amount": "13086.00", "currency": "SEK", "status": "paid"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    assert_eq!(order["shopper_id"], shopper_id.as_str());
+    assert_eq!(order["conversation_id"], conv.as_str(), "attributed to the chat");
+    for ws in [&mut shopper, &mut expert_ws_] {
+        let line = until_message(ws, "paid", |m| m.kind == "system" && m.body == "cart_status").await;
+        let d = line.data.unwrap();
+        assert_eq!(d["status"], "paid");
+        assert_eq!(d["cart_id"], cart_id.as_str());
+        assert_eq!(d["order_id"], "A-1001");
+    }
+    let (_, after) = expert.get(&format!("/api/v1/app/carts/{cart_id}")).await;
+    assert_eq!(after["status"], "paid");
+    assert_eq!(after["order_id"], "A-1001");
+    assert_eq!(after["pay_url"], Value::Null);
+    assert_eq!(
+        plain.get(&pay_url).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND,
+        "a paid cart's link is gone"
+    );
+
+    // Handling: the flow, required tracking, notes the shopper never sees, the thread.
+    let stage = |body: Value| {
+        let key = key.clone();
+        async move { key.post("/api/v1/orders/A-1001/stage", body).await }
+    };
+    let (s, p) = stage(json!({"stage": "shipped", "carrier": "PostNord"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "tracking_number");
+    let (s, _) = stage(json!({"stage": "completed"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "new → completed skips shipping");
+    let (s, d) = stage(json!({"stage": "in_progress"})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let line = until_message(&mut shopper, "in progress", |m| m.body == "order_status").await;
+    assert_eq!(line.data.unwrap()["status"], "in_progress");
+    let (s, n) = admin
+        .post("/api/v1/orders/A-1001/notes", json!({"text": "Customer VIP, gift wrap secretly"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{n}");
+    let (s, d) = admin
+        .post(
+            "/api/v1/orders/A-1001/stage",
+            json!({"stage": "shipped", "carrier": "PostNord", "tracking_number": "PN123SE", "tracking_url": "https://tracking.example/PN123SE"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let line = until_message(&mut shopper, "shipped", |m| {
+        m.body == "order_status" && m.data.as_ref().unwrap()["status"] == "shipped"
+    })
+    .await;
+    let data = line.data.unwrap();
+    assert_eq!(data["tracking_url"], "https://tracking.example/PN123SE");
+    assert_eq!(data["tracking_number"], "PN123SE");
+    let (s, d) = stage(json!({"stage": "completed"})).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(d["order"]["stage"], "completed");
+    let (s, _) = stage(json!({"stage": "refunded"})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "a completed order is closed");
+    let history: Vec<&str> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(history, vec!["in_progress", "shipped", "completed"]);
+    assert_eq!(d["history"][1]["actor_kind"], "account");
+    assert_eq!(d["notes"][0]["body"], "Customer VIP, gift wrap secretly");
+    assert_eq!(d["cart"]["lines"][0]["sku"], "TV-55");
+    shopper.send(json!({"type": "sync", "conversation_id": conv, "after_seq": 0})).await;
+    let Out::Messages { messages, .. } = shopper.until("messages", |o| matches!(o, Out::Messages { .. })).await else {
+        unreachable!()
+    };
+    assert!(
+        !serde_json::to_string(&messages).unwrap().contains("VIP"),
+        "internal notes never reach the thread"
+    );
+    let (s, _) = other_key.post("/api/v1/orders/A-1001/notes", json!({"text": "x"})).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // The list's filters and the accounting export.
+    let (s, _) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "=1+2", "shopper_id": shopper_id, "amount": "5", "currency": "SEK"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let ids = |v: &Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["order_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, l) = admin.get("/api/v1/orders?stage=completed").await;
+    assert_eq!(ids(&l), vec!["A-1001"]);
+    let (_, l) = admin.get("/api/v1/orders?q=TV-55").await;
+    assert_eq!(ids(&l), vec!["A-1001"], "by SKU");
+    let (_, l) = admin.get("/api/v1/orders?q=a-10").await;
+    assert_eq!(ids(&l), vec!["A-1001"], "by order id fragment");
+    let (_, l) = admin.get("/api/v1/orders?limit=1").await;
+    assert_eq!(l["items"].as_array().unwrap().len(), 1);
+    let (_, l2) = admin
+        .get(&format!("/api/v1/orders?limit=1&cursor={}", l["next_cursor"].as_str().unwrap()))
+        .await;
+    assert_eq!(l2["items"].as_array().unwrap().len(), 1);
+    assert_ne!(ids(&l), ids(&l2));
+    assert_eq!(other_key.get("/api/v1/orders").await.1["items"].as_array().unwrap().len(), 0);
+    let res = key.request(Method::GET, "/api/v1/orders/export.csv").send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let count: usize = res.headers()["x-row-count"].to_str().unwrap().parse().unwrap();
+    let text = res.text().await.unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    assert_eq!((count, rows.len()), (2, 2));
+    assert!(rows.iter().any(|r| &r[0] == "'=1+2"), "formula neutralised: {text}");
+    assert!(rows
+        .iter()
+        .any(|r| &r[0] == "A-1001" && &r[3] == "completed" && &r[4] == "13086.00" && &r[10] == cart_id.as_str()));
+    app.stop().await;
+}
+
+async fn quotes_revisions_and_permalinks(b: Backend) {
+    let app = spawn(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (s, _) = key
+        .post(
+            "/api/v1/catalogue/products/batch",
+            json!({"products": [product("sku_123", "Lamp", "499", "25"), product("gid://shop/1", "Chair", "1299", "25")]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, bad) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "permalink", "permalink_endpoint": "https://shop.example/buy/"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (s, _) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "permalink", "permalink_endpoint": "https://shop.example/buy"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (mut expert_ws_, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, shopper_token) = shopper_ws(&app, &m, None).await;
+    let conv = start_chat(&mut shopper, &store, &dep, "Quote please").await;
+    claim(&mut expert_ws_, &conv).await;
+    let expert = expert_token(&app, "expert1@demo.example").await;
+    let url = format!("/api/v1/app/conversations/{conv}/carts");
+
+    // A permalink carries neither overrides nor free-text lines.
+    let (s, p) = expert
+        .post(
+            &url,
+            json!({"lines": [{"sku": "sku_123", "quantity": 1, "unit_price": "1"}, {"text": "Service", "quantity": 1, "unit_price": "5"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let fields: Vec<&str> = p["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["lines[0].unit_price", "lines[1].text"], "{p}");
+
+    // A quote, accepted by the shopper.
+    let until = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%d").to_string();
+    let (s, quote) = expert
+        .post(
+            &url,
+            json!({"lines": [{"sku": "sku_123", "quantity": 2}], "quote_valid_until": until}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{quote}");
+    assert_eq!(quote["status"], "quote");
+    let (s, _) = expert
+        .post(
+            &url,
+            json!({"lines": [{"sku": "sku_123", "quantity": 1}], "quote_valid_until": "2001-01-01"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a past date");
+
+    // A revision replaces it; the old card says so.
+    let (s, rev) = expert
+        .post(&url, json!({"lines": [{"sku": "sku_123", "quantity": 2}, {"sku": "gid://shop/1", "quantity": 1}], "quote_valid_until": until, "replaces": quote["id"]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{rev}");
+    let card = until_message(&mut shopper, "revised card", |m| {
+        m.kind == "cart" && m.data.as_ref().unwrap()["id"] == rev["id"]
+    })
+    .await;
+    assert_eq!(card.data.unwrap()["replaces"], quote["id"]);
+    let (_, old) = expert.get(&format!("/api/v1/app/carts/{}", quote["id"].as_str().unwrap())).await;
+    assert_eq!(old["status"], "replaced");
+    assert_eq!(old["replaced_by"], rev["id"]);
+    let (s, _) = expert
+        .post(&url, json!({"lines": [{"sku": "sku_123", "quantity": 1}], "replaces": quote["id"]}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a replaced cart cannot be revised again");
+
+    let rid = rev["id"].as_str().unwrap();
+    let widget = app.client().with_bearer(&shopper_token);
+    let (s, acc) = widget
+        .post(&format!("/api/v1/widget/carts/{rid}/accept?merchant={m}"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{acc}");
+    assert_eq!(acc["status"], "awaiting_payment");
+    let line = until_message(&mut expert_ws_, "accepted", |m| m.kind == "system" && m.body == "cart_status").await;
+    assert_eq!(line.data.unwrap()["status"], "awaiting_payment");
+    let (s, _) = widget
+        .post(&format!("/api/v1/widget/carts/{rid}/accept?merchant={m}"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "accepted once");
+
+    // "Pay" goes to the permalink: item tokens, attribution with the signed reference.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let go = plain.post(acc["pay_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let loc = go.headers()["location"].to_str().unwrap().to_owned();
+    let (path, query) = loc.split_once('?').unwrap();
+    assert_eq!(path, "https://shop.example/buy/sku_123:2,~Z2lkOi8vc2hvcC8x:1");
+    assert!(query.contains("attribution/utm_source=floorwalker"), "{query}");
+    let cref = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("attribution/floorwalker_cart="))
+        .unwrap();
+    let (s, full) = key.get(&format!("/api/v1/carts/{cref}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(full["id"], rev["id"]);
+
+    // Cancelled by the expert: the link is gone and the thread says so.
+    let (s, c) = expert.post(&format!("/api/v1/app/carts/{rid}/cancel"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    let line = until_message(&mut shopper, "cancelled", |m| {
+        m.kind == "system" && m.body == "cart_status" && m.data.as_ref().unwrap()["status"] == "cancelled"
+    })
+    .await;
+    assert_eq!(line.data.unwrap()["cart_id"], rid);
+    assert_eq!(
+        plain.get(acc["pay_url"].as_str().unwrap()).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    let _ = tokio::time::timeout(Duration::from_millis(10), async {}).await;
+    app.stop().await;
+}
+
+/// Rasterise the SVG the server drew (its dark modules are `<path>` rectangles) and decode it.
+fn decode_qr_svg(svg: &str) -> String {
+    let (w, h) = svg_size(svg);
+    let mut img = image::GrayImage::from_pixel(w, h, image::Luma([255]));
+    for (x, y, rw, rh) in svg_rects(svg) {
+        for yy in y..(y + rh).min(h) {
+            for xx in x..(x + rw).min(w) {
+                img.put_pixel(xx, yy, image::Luma([0]));
+            }
+        }
+    }
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the picture");
+    grids[0].decode().expect("decodes").1
+}
+
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let i = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(tag[i..].split('"').next()?.to_owned())
+}
+
+fn svg_size(svg: &str) -> (u32, u32) {
+    let tag = &svg[svg.find("<svg").unwrap()..];
+    let tag = &tag[..tag.find('>').unwrap()];
+    (
+        attr(tag, "width").unwrap().parse().unwrap(),
+        attr(tag, "height").unwrap().parse().unwrap(),
+    )
+}
+
+/// The rectangles of the dark path: `M{x} {y}h{w}v{h}H{x}V{y}` (or `h…v…h-…z`) segments.
+fn svg_rects(svg: &str) -> Vec<(u32, u32, u32, u32)> {
+    let d = svg
+        .split("<path")
+        .skip(1)
+        .filter_map(|p| attr(&p[..p.find('>').unwrap()], "d"))
+        .collect::<Vec<_>>()
+        .join("");
+    let mut out = Vec::new();
+    for seg in d.split('M').skip(1) {
+        let mut nums = Vec::new();
+        let mut cmds = Vec::new();
+        let mut cur = String::new();
+        for c in seg.chars() {
+            if c.is_ascii_digit() || c == '.' || (c == '-' && cur.is_empty()) {
+                cur.push(c);
+            } else {
+                if !cur.is_empty() {
+                    nums.push(cur.parse::<f64>().unwrap());
+                    cur.clear();
+                }
+                if c.is_ascii_alphabetic() {
+                    cmds.push(c);
+                }
+            }
+        }
+        if !cur.is_empty() {
+            nums.push(cur.parse::<f64>().unwrap());
+        }
+        // M x y, then h w, v h …
+        let (x, y) = (nums[0], nums[1]);
+        let wv = cmds.iter().position(|c| *c == 'h').map(|i| nums[2 + i]).unwrap();
+        let hv = cmds.iter().position(|c| *c == 'v').map(|i| nums[2 + i]).unwrap();
+        out.push((x as u32, y as u32, wv as u32, hv as u32));
+    }
+    out
+}
+
+on_both_backends!(
+    catalogue_by_api_key_csv_and_dashboard,
+    search_finds_names_fragments_article_numbers_and_accents,
+    a_cart_goes_from_the_chat_to_paid,
+    quotes_revisions_and_permalinks,
+);
