@@ -17,7 +17,7 @@ test.beforeAll(async () => {
   key = await apiKey(api, 'Shop');
   stores = await demoStores(api);
   const cur = await api('GET', '/settings/checkout');
-  await api('PUT', '/settings/checkout', { ...cur, mode: 'hosted', checkout_url: 'https://shop.example/checkout' });
+  await api('PUT', '/settings/checkout', { mode: 'hosted', checkout_url: 'https://shop.example/checkout', link_hours: cur.link_hours, reminder_hours: cur.reminder_hours, default_vat_rate: cur.default_vat_rate });
 });
 test.afterAll(async () => { await fw?.stop(); });
 

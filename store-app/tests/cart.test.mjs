@@ -66,7 +66,7 @@ test('build a cart: article number, name fragment, accents, stepper, override, f
   await page.getByRole('button', { name: 'One more HDMI cable 2 m' }).click();
   await page.getByLabel('Quantity of HDMI cable 2 m').waitFor();
   assert.equal(await page.getByLabel('Quantity of HDMI cable 2 m').inputValue(), '2');
-  await page.getByRole('button', { name: 'Change the price of HDMI cable 2 m' }).click();
+  await page.getByRole('button', { name: /^Change price\W+HDMI cable 2 m$/ }).click();
   await page.getByLabel('Unit price of HDMI cable 2 m').fill('149,00');
   await page.keyboard.press('Enter');
   const hdmi = page.locator('.cart-line[data-sku="UI-HDMI-2M"]');
@@ -167,7 +167,7 @@ test('in UCP permalink mode the app warns about overrides and free-text lines an
     await page.locator('.totals .grand dd[data-total="199.00"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('.warn-box').count(), 0);
     assert.ok(await page.getByRole('button', { name: 'Send to the chat' }).isEnabled());
-    await page.getByRole('button', { name: 'Change the price of HDMI cable 2 m' }).click();
+    await page.getByRole('button', { name: /^Change price\W+HDMI cable 2 m$/ }).click();
     await page.getByLabel('Unit price of HDMI cable 2 m').fill('99');
     await page.keyboard.press('Enter');
     await page.locator('.warn-box').getByText('The shop’s checkout cannot take these lines').waitFor({ timeout: 10_000 });
@@ -201,7 +201,7 @@ for (const [lang, scheme] of [['fa', 'light'], ['en', 'dark'], ['de', 'light']])
     await page.locator('.totals .grand dd[data-total="897.00"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.evaluate(() => document.documentElement.dir), lang === 'fa' ? 'rtl' : 'ltr');
     const heading = await page.locator('dialog.cart-screen h1').innerText();
-    assert.doesNotMatch(heading, /^Cart for/, 'translated');
+    if (lang !== 'en') assert.doesNotMatch(heading, /^Cart for/, 'translated');
     await page.screenshot({ path: `${SHOTS}/cart-${lang}-${scheme}.png`, fullPage: false });
     assert.deepEqual(await axe(page), []);
     await page.locator('dialog.cart-screen .sheet-foot .btn').click();

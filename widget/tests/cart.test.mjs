@@ -25,7 +25,7 @@ before(async () => {
     { sku: 'W-HDMI', name: 'HDMI cable 2 m', price: '199.00', currency: 'SEK', vat_rate: '25' },
   ] });
   const cur = await api('GET', '/settings/checkout');
-  await api('PUT', '/settings/checkout', { ...cur, mode: 'hosted', checkout_url: 'https://shop.example/checkout' });
+  await api('PUT', '/settings/checkout', { mode: 'hosted', checkout_url: 'https://shop.example/checkout', link_hours: cur.link_hours, reminder_hours: cur.reminder_hours, default_vat_rate: cur.default_vat_rate });
   key = (await api('POST', '/api-keys', { name: 'widget cart test' })).secret;
 });
 after(async () => {

@@ -62,7 +62,7 @@ export function CheckoutForm() {
     setBusy(true);
     try {
       const body = {
-        mode: v.mode, checkout_url: v.checkout_url.trim() || null, shop_url: v.shop_url.trim() || null, permalink_endpoint: v.permalink_endpoint.trim() || null,
+        mode: v.mode, checkout_url: v.checkout_url.trim() || null, permalink_endpoint: v.permalink_endpoint.trim() || null,
         link_hours: Number(v.link_hours), reminder_hours: v.reminder_hours.trim() ? Number(v.reminder_hours) : null, default_vat_rate: v.default_vat_rate.trim().replace(',', '.'),
       };
       const r = await api.put<CheckoutSettings>('settings/checkout', body);

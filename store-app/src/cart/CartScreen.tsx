@@ -118,8 +118,9 @@ function LineRow({ line, total, currency, error, onChange, onRemove }: {
       <div class="cl-controls">
         <Stepper line={line} onQty={(n) => onChange({ ...line, quantity: n })} />
         {!editing ? (
-          <button type="button" class="btn small" aria-label={line.sku ? ct('cart.overrideNamed', { name: line.name }) : ct('cart.priceOf', { name: line.name })}
-            onClick={() => { setPrice(unit); setEditing(true); }}>{ct('cart.override')}</button>
+          <button type="button" class="btn small" onClick={() => { setPrice(unit); setEditing(true); }}>
+            {ct('cart.override')}<span class="sr-only">: {line.name}</span>
+          </button>
         ) : null}
         {overridden && !editing ? <button type="button" class="link" onClick={() => onChange({ ...line, price: undefined })}>{ct('cart.resetPrice', { price: money(line.original!, currency) })}</button> : null}
       </div>

@@ -18,7 +18,8 @@ export async function seedCatalogue(base, password) {
 
 export async function setCheckout(a, settings) {
   const cur = await a.get('/api/v1/settings/checkout');
-  const r = await a.put('/api/v1/settings/checkout', { ...cur.data, ...settings });
+  const { mode, checkout_url, permalink_endpoint, link_hours, reminder_hours, default_vat_rate } = { ...cur.data, ...settings };
+  const r = await a.put('/api/v1/settings/checkout', { mode, checkout_url, permalink_endpoint, link_hours, reminder_hours, default_vat_rate });
   if (r.status !== 200) throw new Error(`checkout settings ${r.status} ${JSON.stringify(r.data)}`);
   return r.data;
 }
