@@ -229,6 +229,7 @@ pub async fn seed_if_empty(db: &Db, password: Option<&Secret>) -> anyhow::Result
     db.set_display(m, &display).await?;
     db.set_origins(m, &["http://127.0.0.1:8080".into(), "http://localhost:8080".into()])
         .await?;
+    crate::commerce::demo::seed(db, m).await?;
 
     println!();
     println!("  Demo merchant \"{DEMO_MERCHANT_NAME}\" created. Merchant ID: {}", merchant.id);

@@ -187,7 +187,7 @@ async fn search_finds_names_fragments_article_numbers_and_accents(b: Backend) {
     let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
     let key = api_key(&admin).await;
     let items = json!({"products": [
-        product("ESP-100", "Café Crème Espresso Machine", "4990", "25"),
+        product("ESP-100", "Gâteau Rösti Espresso Machine", "4990", "25"),
         product("ESP-1000", "Espresso cups, 6 pack", "299", "25"),
         product("KAF-22", "Kaffebryggare Moccamaster", "2790", "25"),
         product("100-ESP", "Descaler for espresso machines", "99", "25"),
@@ -211,7 +211,7 @@ async fn search_finds_names_fragments_article_numbers_and_accents(b: Backend) {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(skus(&v)[0], "ESP-100", "the exact article number first, whatever the case");
     assert_eq!(skus(&v)[1], "ESP-1000", "then article-number prefixes");
-    let (_, v) = expert.get(&q("cafe creme")).await;
+    let (_, v) = expert.get(&q("gateau rosti")).await;
     assert_eq!(skus(&v), vec!["ESP-100"], "accents ignored");
     let (_, v) = expert.get(&q("ESPRE")).await;
     let found = skus(&v);
@@ -737,7 +737,101 @@ fn svg_rects(svg: &str) -> Vec<(u32, u32, u32, u32)> {
     out
 }
 
+/// The demo's sample shop plays the merchant: its `/.well-known/ucp`, its `/shop/buy/…` cart
+/// page, and its test checkout that reports the order over the API.
+async fn the_sample_shop_plays_the_merchant(b: Backend) {
+    let app = spawn(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, products) = admin.get("/api/v1/catalogue/products?limit=200").await;
+    assert_eq!(products["items"].as_array().unwrap().len(), 200, "a few hundred demo products");
+    let (_, checkout) = admin.get("/api/v1/settings/checkout").await;
+    assert_eq!(checkout["mode"], "hosted");
+
+    let (mut expert_ws_, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let conv = start_chat(&mut shopper, &store, &dep, "A TV and installation?").await;
+    claim(&mut expert_ws_, &conv).await;
+    let expert = expert_token(&app, "expert1@demo.example").await;
+    let (_, hits) = expert.get("/api/v1/app/catalogue/search?q=TV-1001-4").await;
+    assert_eq!(hits["items"][0]["sku"], "TV-1001-4", "by article number");
+    let url = format!("/api/v1/app/conversations/{conv}/carts");
+
+    // Hosted: an override and a free-text line, paid on the shop's test checkout.
+    let (s, cart) = expert
+        .post(&url, json!({"lines": [{"sku": "TV-1001-4", "quantity": 1, "unit_price": "12000.00"}, {"text": "Installation", "quantity": 1, "unit_price": "990"}]}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let go = browser.post(cart["pay_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let checkout_url = go.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        checkout_url.starts_with(&format!("{}/shop/checkout?floorwalker_cart=cref_", app.url)),
+        "{checkout_url}"
+    );
+    let page = browser.get(&checkout_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Installation") && page.contains("12990.00 SEK"), "{page}");
+    let cref = checkout_url.split("floorwalker_cart=").nth(1).unwrap();
+    let paid = browser
+        .post(format!("{}/shop/checkout", app.url))
+        .form(&[("cart_ref", cref)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(paid.contains("is paid"), "{paid}");
+    let line = until_message(&mut shopper, "paid", |m| m.body == "cart_status").await;
+    assert_eq!(line.data.unwrap()["status"], "paid");
+    let (_, orders) = admin.get("/api/v1/orders").await;
+    assert_eq!(orders["items"][0]["amount"], "12990.00");
+    assert_eq!(orders["items"][0]["cart_id"], cart["id"]);
+
+    // Permalink: discovered from the shop's address; /buy fills the shop's cart page.
+    let (s, set) = admin.post("/api/v1/settings/checkout/discover", json!({"shop_url": app.url})).await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    assert_eq!(set["permalink_endpoint"], format!("{}/shop/buy", app.url));
+    let (s, set) = admin
+        .post("/api/v1/settings/checkout/discover", json!({"shop_url": "http://127.0.0.1:9"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{set}");
+    let (s, cart) = expert.post(&url, json!({"lines": [{"sku": "KIT-1001-2", "quantity": 2}]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    assert_eq!(cart["checkout_mode"], "permalink");
+    let go = browser.post(cart["pay_url"].as_str().unwrap()).send().await.unwrap();
+    let buy = go.headers()["location"].to_str().unwrap().to_owned();
+    assert!(buy.starts_with(&format!("{}/shop/buy/KIT-1001-2:2?", app.url)), "{buy}");
+    let page = browser.get(&buy).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("2 × Café Crème espresso machine white"), "{page}");
+    let cref = buy
+        .split("attribution/floorwalker_cart=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let paid = browser
+        .post(format!("{}/shop/checkout", app.url))
+        .form(&[("cart_ref", cref)])
+        .send()
+        .await
+        .unwrap();
+    assert!(paid.text().await.unwrap().contains("is paid"));
+    let line = until_message(&mut expert_ws_, "paid", |m| {
+        m.body == "cart_status" && m.data.as_ref().unwrap()["cart_id"] == cart["id"]
+    })
+    .await;
+    assert_eq!(line.data.unwrap()["status"], "paid");
+    app.stop().await;
+}
+
 on_both_backends!(
+    the_sample_shop_plays_the_merchant,
     catalogue_by_api_key_csv_and_dashboard,
     search_finds_names_fragments_article_numbers_and_accents,
     a_cart_goes_from_the_chat_to_paid,

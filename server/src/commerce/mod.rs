@@ -2,6 +2,7 @@
 //! messages, pay links and QR codes, UCP permalinks, and order handling.
 
 pub mod cart;
+pub mod demo;
 pub mod money;
 pub mod permalink;
 pub mod qr;

@@ -1101,7 +1101,11 @@ pub async fn checkout_target(
             Some(permalink::build(&endpoint, &items, &q))
         }
         _ => {
-            let base = settings.checkout_url?;
+            let mut base = settings.checkout_url?;
+            if base.starts_with('/') {
+                // The demo's sample shop lives on this server.
+                base = format!("{}{base}", state.outbound.public_url());
+            }
             let sep = if base.contains('?') { '&' } else { '?' };
             Some(format!("{base}{sep}floorwalker_cart={cref}"))
         }

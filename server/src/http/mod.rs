@@ -9,6 +9,7 @@ pub mod attachments;
 pub mod call_log;
 pub mod commerce;
 pub mod commerce_orders;
+pub mod commerce_shop;
 pub mod demos;
 pub mod error;
 pub mod exports;
@@ -240,6 +241,7 @@ pub fn router(state: AppState) -> Router {
         .merge(demos::public_router())
         .merge(outreach::link_router())
         .merge(commerce::pay_router())
+        .merge(commerce_shop::router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
