@@ -183,10 +183,10 @@ function FreeLineForm({ currency, onAdd, disabled }: { currency: string; onAdd: 
   );
 }
 
-function Results({ items, q, busy, onAdd, full }: { items: CatalogueProduct[] | null; q: string; busy: boolean; onAdd: (p: CatalogueProduct) => void; full: boolean }) {
+function Results({ items, q, forQ, busy, onAdd, full }: { items: CatalogueProduct[] | null; q: string; forQ: string; busy: boolean; onAdd: (p: CatalogueProduct) => void; full: boolean }) {
   if (!q.trim()) return null;
   return (
-    <div class="cart-results">
+    <div class="cart-results" data-q={forQ} aria-busy={busy ? 'true' : 'false'}>
       <p class="sr-only" role="status">{items ? (items.length ? ct('cart.results', { n: items.length }) : ct('cart.noResults', { q })) : ''}</p>
       {items === null || (busy && !items.length) ? <p class="muted">{ct('cart.searching')}</p>
         : items.length === 0 ? <p class="empty">{ct('cart.noResults', { q })}</p> : (
@@ -215,6 +215,7 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
   const [draft, setDraft] = useState<Draft>(() => initial ?? drafts.get(conversationId) ?? { lines: [], quote: false, validUntil: '' });
   const [q, setQ] = useState('');
   const [results, setResults] = useState<CatalogueProduct[] | null>(null);
+  const [resultsFor, setResultsFor] = useState('');
   const [searching, setSearching] = useState(false);
   const [preview, setPreview] = useState<Cart | null>(null);
   const [computing, setComputing] = useState(false);
@@ -243,8 +244,8 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
     let live = true;
     setSearching(true);
     const timer = setTimeout(async () => {
-      try { const r = await cartApi.search(term); if (live) setResults(r); }
-      catch { if (live) setResults([]); }
+      try { const r = await cartApi.search(term); if (live) { setResults(r); setResultsFor(term); } }
+      catch { if (live) { setResults([]); setResultsFor(term); } }
       finally { if (live) setSearching(false); }
     }, 150);
     return () => { live = false; clearTimeout(timer); };
@@ -322,7 +323,7 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
               onInput={(e) => setQ((e.currentTarget as HTMLInputElement).value)}
               onKeyDown={(e) => { if (e.key === 'Enter' && results?.length) { e.preventDefault(); addProduct(results[0]); } }} />
           </div>
-          <Results items={results} q={q} busy={searching} onAdd={addProduct} full={full} />
+          <Results items={results} q={q} forQ={resultsFor} busy={searching} onAdd={addProduct} full={full} />
 
           <section aria-labelledby={`${titleId}-lines`}>
             <h2 id={`${titleId}-lines`}>{ct('cart.lines')}</h2>

@@ -43,5 +43,7 @@ export async function claimedOnPhone(browser, stack, place, email, opts = {}) {
   const id = await requestChat(s, place, opts.text ?? 'I would like the 55" TV and a cable.');
   await p.page.locator(`[data-offer="${id}"] button.claim`).click();
   await p.page.locator('.chat-screen .transcript').waitFor();
-  return { ...p, s, id };
+  /** Ends the chat (frees the expert's slot for the next test). */
+  const end = () => { s.send({ type: 'end', conversation_id: id }); };
+  return { ...p, s, id, end };
 }
