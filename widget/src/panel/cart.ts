@@ -227,7 +227,9 @@ export const CART_CSS = `
 .fw-cart-totals .fw-cart-grand{color:var(--fw-fg);font-weight:800;font-size:15px;border-top:1px solid var(--fw-line);padding-top:6px}
 .fw-cart-note{margin:0 0 8px;font-size:13px;color:var(--fw-muted)}
 .fw-cart-pay,.fw-cart-accept{text-decoration:none}
-.fw-cart-replaced .fw-cart-lines,.fw-cart-replaced .fw-cart-totals{opacity:.6}
+.fw-bubble a.fw-cart-pay{color:var(--fw-on-primary);text-decoration:none;margin-top:2px}
+.fw-cart-replaced .fw-cart-lines,.fw-cart-replaced .fw-cart-totals,.fw-cart-replaced .fw-cart-totals .fw-cart-grand{color:var(--fw-muted)}
+.fw-cart-replaced{border-style:dashed}
 .fw-cart-replaced .fw-cart-grand dd{text-decoration:line-through}
 .fw-cart-err:empty{display:none}
 .fw-cart-err{color:#b3261e;font-weight:600;font-size:13px;margin:6px 0 0}
