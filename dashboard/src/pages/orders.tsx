@@ -183,7 +183,14 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
   const options = nextStages(cur);
   useEffect(() => { setStage(options[0] ?? ''); }, [cur]);
   if (loading && !data) return <Loading />;
-  if (error || !data) return <LoadError error={error} retry={reload} />;
+  if (error || !data) {
+    return (
+      <>
+        <PageHeader title={t('orders.title', { id })} back={{ href: href('/orders'), label: t('orders.back') }} />
+        <LoadError error={error} retry={reload} />
+      </>
+    );
+  }
   const o = data.order;
   const cart = data.cart ?? null;
   const lines = cart?.lines ?? data.lines ?? [];

@@ -100,10 +100,14 @@ export function CheckoutForm() {
       <fieldset class="fieldset mode-choices">
         <legend>{t('checkout.mode')}</legend>
         {modes.map((m) => (
-          <label class={'mode-choice' + (v.mode === m.id ? ' on' : '')} key={m.id}>
-            <input type="radio" name="checkout-mode" value={m.id} checked={v.mode === m.id} onChange={() => setV({ ...v, mode: m.id })} />
-            <span><strong>{m.label}</strong>{m.hint ? <span class="hint">{m.hint}</span> : null}</span>
-          </label>
+          <div class={'mode-choice' + (v.mode === m.id ? ' on' : '')} key={m.id}>
+            <input type="radio" id={'mode-' + m.id} name="checkout-mode" value={m.id} checked={v.mode === m.id} onChange={() => setV({ ...v, mode: m.id })}
+              aria-describedby={m.hint ? 'mode-' + m.id + '-hint' : undefined} />
+            <span>
+              <label for={'mode-' + m.id}><strong>{m.label}</strong></label>
+              {m.hint ? <span class="hint" id={'mode-' + m.id + '-hint'}>{m.hint}</span> : null}
+            </span>
+          </div>
         ))}
       </fieldset>
       {v.mode === 'permalink' && (
