@@ -1,7 +1,9 @@
 // Bundles the dashboard into dist/: index.html, app.js, app.css (minified, relative URLs,
 // because the server mounts it under /dashboard/).
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { compressDist } from '../web-shared/compress.mjs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,4 +41,12 @@ if (watch) {
   await ctx.watch();
 } else {
   await esbuild.build(options);
+  // app.js and app.css get a version in the page's URLs so browsers may keep them for good
+  // (the chunks carry a hash in their names already); then the precompressed copies.
+  const hash = createHash('sha256');
+  for (const f of ['app.js', 'app.css']) hash.update(readFileSync(join(out, f)));
+  const version = hash.digest('hex').slice(0, 12);
+  const page = readFileSync(join(out, 'index.html'), 'utf8');
+  writeFileSync(join(out, 'index.html'), page.replace('./app.js"', `./app.js?v=${version}"`).replace('./app.css"', `./app.css?v=${version}"`));
+  compressDist(out);
 }

@@ -2,6 +2,7 @@
 // and icons (SVG, and PNGs rasterised here so no image tool is needed). All URLs are relative:
 // the server mounts dist/ under /app/.
 import * as esbuild from 'esbuild';
+import { compressDist } from '../web-shared/compress.mjs';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -144,6 +145,7 @@ function finish() {
     .replaceAll('__VERSION__', version)
     .replaceAll('__SHELL__', JSON.stringify(shell));
   writeFileSync(join(out, 'sw.js'), sw);
+  compressDist(out);
   console.log(`store-app built: dist/ (version ${version})`);
 }
 

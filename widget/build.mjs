@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compressDist } from '../web-shared/compress.mjs';
 import { FAVICON, indexPage, productPage, products, svgFor } from './shop/templates.mjs';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -45,3 +46,4 @@ for (const p of products) {
   writeFileSync(join(out, 'shop', 'img', `${p.slug}.svg`), svgFor(p));
 }
 console.log(`widget: built dist/widget.js (${loader.outputFiles[0].contents.length} B), dist/panel.js (${panelCode.length} B, v=${version}), dist/shop/`);
+compressDist(out);

@@ -26,6 +26,11 @@ pub struct ChatArgs {
     pub shoppers: usize,
     #[arg(long, default_value_t = 10)]
     pub experts: usize,
+    /// Chats each expert may hold at once. `--experts` equal to `--shoppers` with
+    /// `--max-chats 1` gives the pairs of the side-by-side benchmark (one shopper, one expert
+    /// per chat; see docs/benchmarks.md).
+    #[arg(long, default_value_t = 20)]
+    pub max_chats: u32,
     /// How long clients send messages.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
@@ -92,7 +97,7 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
     let nodes = urls(&a.url);
     anyhow::ensure!(!nodes.is_empty(), "give at least one --url");
     eprintln!("preparing the demo merchant: {} experts …", a.experts);
-    let target = Arc::new(setup::prepare(&nodes[0], &a.password, a.experts).await?);
+    let target = Arc::new(setup::prepare(&nodes[0], &a.password, a.experts, a.max_chats).await?);
     let stats = Arc::new(Stats::new());
     let start = Instant::now() + Duration::from_secs(2);
     let phase = Arc::new(Phase {

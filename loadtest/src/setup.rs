@@ -41,7 +41,7 @@ impl Admin {
     }
 }
 
-pub async fn prepare(base: &str, password: &str, experts: usize) -> anyhow::Result<Target> {
+pub async fn prepare(base: &str, password: &str, experts: usize, max_chats: u32) -> anyhow::Result<Target> {
     let http = reqwest::Client::builder().cookie_store(true).build()?;
     let res = http
         .post(format!("{base}/api/v1/auth/login"))
@@ -137,7 +137,7 @@ pub async fn prepare(base: &str, password: &str, experts: usize) -> anyhow::Resu
             .call(
                 reqwest::Method::PATCH,
                 &format!("/api/v1/team/experts/{id}"),
-                Some(json!({"max_chats": 20})),
+                Some(json!({"max_chats": max_chats})),
             )
             .await?;
         tokens.push(v["token"].as_str().context("token")?.to_owned());

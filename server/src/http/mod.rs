@@ -176,18 +176,25 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// fall back to its `index.html`. `/widget.js` is the loader merchants embed.
 fn front_ends(web_dir: &std::path::Path, secure_cookies: bool) -> Router<AppState> {
     use tower_http::services::{ServeDir, ServeFile};
+    // The builds write FILE.br and FILE.gz beside each text file (web-shared/compress.mjs).
+    let file = |path: std::path::PathBuf| ServeFile::new(path).precompressed_br().precompressed_gzip();
     let spa = |name: &str| {
         let dist = web_dir.join(name).join("dist");
         ServeDir::new(&dist)
+            .precompressed_br()
+            .precompressed_gzip()
             .append_index_html_on_directories(true)
-            .fallback(ServeFile::new(dist.join("index.html")))
+            .fallback(file(dist.join("index.html")))
     };
     let widget_dist = web_dir.join("widget").join("dist");
-    Router::new()
+    let static_files = Router::new()
         .nest_service("/dashboard", spa("dashboard"))
         .nest_service("/app", spa("store-app"))
-        .nest_service("/widget", ServeDir::new(&widget_dist))
-        .route_service("/widget.js", ServeFile::new(widget_dist.join("widget.js")))
+        .nest_service("/widget", ServeDir::new(&widget_dist).precompressed_br().precompressed_gzip())
+        .route_service("/widget.js", file(widget_dist.join("widget.js")))
+        .layer(middleware::from_fn(cache_static));
+    Router::new()
+        .merge(static_files)
         .route(
             "/shop",
             axum::routing::get(|| async { axum::response::Redirect::permanent("/shop/") }),
@@ -195,6 +202,32 @@ fn front_ends(web_dir: &std::path::Path, secure_cookies: bool) -> Router<AppStat
         .route("/shop/", axum::routing::get(public::shop))
         .route("/shop/{*path}", axum::routing::get(public::shop))
         .layer(middleware::from_fn_with_state(secure_cookies, signed_in_hint))
+}
+
+/// How long browsers and caches may keep a front end's file. A URL that names its content — a
+/// `?v=` version the pages and the loader put on their scripts, or a chunk whose file name
+/// carries its hash — never changes: a year, `immutable`. The loader merchants embed
+/// (`/widget.js`) may be kept five minutes, then is asked for again (`Last-Modified` makes that
+/// a 304 when it has not changed). Everything else (pages, the service worker, the manifest)
+/// is checked on every use. Errors are not cached.
+async fn cache_static(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let versioned = req.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("v=")))
+        || (path.starts_with("/dashboard/chunks/") && path.ends_with(".js"));
+    let policy = if versioned {
+        "public, max-age=31536000, immutable"
+    } else if path == "/widget.js" {
+        "public, max-age=300, must-revalidate"
+    } else {
+        "no-cache"
+    };
+    let mut res = next.run(req).await;
+    if res.status().is_success() || res.status() == axum::http::StatusCode::NOT_MODIFIED {
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    res
 }
 
 /// A dashboard session from before the readable `fw_signed_in` hint existed (see

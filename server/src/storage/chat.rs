@@ -500,7 +500,7 @@ impl Db {
         // Small writes, one after another: each is bookkeeping that must not hold up a message.
         let mut ids: Vec<&String> = ids.iter().collect();
         ids.sort_unstable();
-        for chunk in ids.chunks(if self.fast.is_some() { 64 } else { 500 }) {
+        for chunk in super::shaped_chunks(&ids, if self.fast.is_some() { 64 } else { 512 }) {
             let sql = format!(
                 "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
                 super::analytics::placeholders(chunk.len(), 2)
@@ -890,11 +890,11 @@ impl Db {
         .await?)
     }
 
-    /// Write analytics events in one transaction, a hundred rows per statement. (Callers keep
+    /// Write analytics events in one transaction, at most 128 rows per statement. (Callers keep
     /// batches short: SQLite's one writer also stores every chat message.)
     pub async fn insert_events(&self, events: &[Event]) -> Result<()> {
-        let statements = events
-            .chunks(100)
+        let statements = super::shaped_chunks(events, 128)
+            .into_iter()
             .map(|chunk| {
                 let sql = format!(
                     "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, conversation_id, value, data_json) \
@@ -1062,8 +1062,8 @@ impl<'a> AppendPlan<'a> {
     /// Messages stored before with the same (conversation, client id) as one of this batch.
     fn earlier_ids_sql(&self) -> Vec<(String, Vec<Param>)> {
         let keyed: Vec<&NewMessage> = self.batch.iter().filter(|m| m.client_msg_id.is_some()).collect();
-        keyed
-            .chunks(400)
+        super::shaped_chunks(&keyed, 256)
+            .into_iter()
             .map(|chunk| {
                 let cond = (0..chunk.len())
                     .map(|k| format!("(m.conversation_id = ${} AND m.client_msg_id = ${})", 2 * k + 1, 2 * k + 2))
@@ -1107,7 +1107,8 @@ impl<'a> AppendPlan<'a> {
         ids.sort_unstable();
         ids.dedup();
         let lock = if backend == super::Backend::Postgres { " FOR UPDATE" } else { "" };
-        ids.chunks(500)
+        super::shaped_chunks(&ids, 512)
+            .into_iter()
             .map(|chunk| {
                 let sql = format!(
                     "SELECT id, merchant_id, shopper_id, expert_id, status, last_seq, claimed_at, first_response_at, store_id, department_id \
@@ -1168,15 +1169,15 @@ impl<'a> AppendPlan<'a> {
         }
     }
 
-    /// The counters, one statement per 200 conversations, with the rows each must change. Each
+    /// The counters, one statement per piece of at most 256 conversations (sizes from a fixed set, see [`super::shaped_chunks`]), with the rows each must change. Each
     /// row must still hold the number read above. A VALUES list's columns are column1,
     /// column2… on both backends (SQLite cannot name them): id, seq read, new seq, first
     /// answer stamped (0/1), an expert wrote (0/1).
     fn counters_sql(&self) -> Vec<(String, Vec<Param>, usize)> {
         let mut touched: Vec<&SeqState> = self.convs.values().filter(|c| c.row.last_seq > c.start_seq).collect();
         touched.sort_unstable_by(|a, b| a.row.id.cmp(&b.row.id));
-        touched
-            .chunks(200)
+        super::shaped_chunks(&touched, 256)
+            .into_iter()
             .map(|chunk| {
                 let sql = format!(
                     "UPDATE conversations SET last_seq = v.column3, \
@@ -1201,11 +1202,11 @@ impl<'a> AppendPlan<'a> {
             .collect()
     }
 
-    /// The messages, 200 rows per statement.
+    /// The messages, at most 256 rows per statement (sizes from a fixed set, see [`super::shaped_chunks`]).
     fn insert_sql(&self) -> Vec<(String, Vec<Param>)> {
         const COLS: usize = 11;
-        self.rows
-            .chunks(200)
+        super::shaped_chunks(&self.rows, 256)
+            .into_iter()
             .map(|chunk| {
                 let sql = format!(
                     "INSERT INTO messages (conversation_id, seq, id, merchant_id, client_msg_id, author_role, expert_id, kind, body, data_json, created_at) \

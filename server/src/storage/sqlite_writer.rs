@@ -173,8 +173,13 @@ impl SqliteWriter {
     pub fn open(path: PathBuf) -> anyhow::Result<SqliteWriter> {
         let conn = rusqlite::Connection::open(&path)?;
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; \
+             PRAGMA temp_store = MEMORY;",
         )?;
+        // temp_store = MEMORY: each job runs in a savepoint, and a savepoint's sub-journal (the
+        // pages to put back on ROLLBACK TO) is a temporary file; in memory it costs no file
+        // writes. It only ever holds the pages one group of jobs changed, and durability is the
+        // WAL's business, not the sub-journal's. (~10% of the writer's CPU went to that file.)
         conn.set_prepared_statement_cache_capacity(256);
         conn.busy_handler(Some(|tries: i32| {
             // 50 µs a poll, for at most about 10 s (as sqlx's busy_timeout).
@@ -506,6 +511,60 @@ mod tests {
             before,
             "only that thread changed"
         );
+    }
+
+    /// The savepoint each job runs in keeps its sub-journal in memory (no temporary file per
+    /// group), and rolling a failed job back to its savepoint still undoes only that job.
+    #[tokio::test]
+    async fn savepoints_journal_in_memory_and_still_roll_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("subjournal.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        let w = SqliteWriter::open(path.clone()).unwrap();
+        let store = w
+            .transaction(|c| {
+                c.execute("INSERT INTO t (n) VALUES (1)", [])?;
+                Ok(c.query_row("PRAGMA temp_store", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store, 2, "temp_store = MEMORY on the writer's connection");
+        let failed = w
+            .transaction(|c| {
+                for n in 2..500 {
+                    c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                }
+                Err::<(), _>(StorageError::Writer("this job fails after writing".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        w.transaction(|c| Ok(c.execute("INSERT INTO t (n) VALUES (3)", [])?)).await.unwrap();
+        let rows: Vec<i64> = {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            let mut st = c.prepare("SELECT n FROM t ORDER BY n").unwrap();
+            st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(rows, vec![1, 3], "the failed job's 498 rows were undone, the others kept");
+    }
+
+    /// Pieces of a batch come in a few fixed sizes, in order, covering every item once.
+    #[test]
+    fn shaped_chunks_use_few_sizes() {
+        let mut sizes = std::collections::BTreeSet::new();
+        for n in 0..1000usize {
+            let items: Vec<usize> = (0..n).collect();
+            let pieces = crate::storage::shaped_chunks(&items, 256);
+            let joined: Vec<usize> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+            assert_eq!(joined, items);
+            for p in &pieces {
+                assert!(!p.is_empty() && p.len() <= 256);
+                sizes.insert(p.len());
+            }
+        }
+        assert_eq!(sizes.into_iter().collect::<Vec<_>>(), vec![1, 2, 4, 8, 16, 32, 64, 128, 256]);
     }
 
     /// Bookkeeping waits for the writes someone is waiting on: a `Later` job queued before a
