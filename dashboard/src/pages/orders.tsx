@@ -315,7 +315,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
         <section class="card" aria-labelledby="o-hist">
           <h2 id="o-hist">{t('orders.history')}</h2>
           <ol class="plain-list order-history">
-            {data.history.map((h) => (
+            {(data.history.length ? data.history : [{ at: o.placed_at, stage: (o.stage ?? 'new') as Stage }] as HistoryEntry[]).map((h) => (
               <li data-stage={h.stage}>
                 <Badge kind={stageKind(h.stage)}>{stageLabel(t, h.stage)}</Badge>{' '}
                 <span class="small muted">{dateTime(h.at)}{h.actor_kind === 'api_key' ? ' · ' + t('orders.byKey') : h.actor_kind === 'account' ? ' · ' + t('orders.byAccount') : ''}</span>
