@@ -86,7 +86,11 @@ async fn demo_seed_creates_the_documented_merchant(b: Backend) {
     let (_, replies) = admin.get("/api/v1/saved-replies").await;
     assert!(replies["items"].as_array().unwrap().len() >= 5);
     let (_, me) = admin.get("/api/v1/auth/session").await;
-    assert_eq!(me["account"]["modules"].as_array().unwrap().len(), 10, "every module, Catalogue and Orders included");
+    assert_eq!(
+        me["account"]["modules"].as_array().unwrap().len(),
+        10,
+        "every module, Catalogue and Orders included"
+    );
     app.login("operator@demo.example", DEMO_PASSWORD).await;
     for n in 1..=6 {
         let (s, _) = app

@@ -830,7 +830,107 @@ async fn the_sample_shop_plays_the_merchant(b: Backend) {
     app.stop().await;
 }
 
+async fn mail_to(sink: &sinks::SmtpSink, to: &str) -> sinks::Mail {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(m) = sink.mails().into_iter().find(|m| m.to == [to]) {
+            return m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail to {to}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The pay link by e-mail and SMS through the outbox, and the one unpaid-cart reminder.
+async fn links_by_mail_and_sms_and_one_reminder(b: Backend) {
+    let sink = sinks::SmtpSink::start().await;
+    let smtp = sink.url();
+    let app = TestApp::spawn_with(b, move |a| {
+        a.demo = true;
+        a.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        a.outbound.smtp_url = Some(smtp.parse().unwrap());
+        a.outbound.allow_private_webhooks = true;
+        a.outbound.outbound_speedup = 1000;
+    })
+    .await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (s, set) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "hosted", "checkout_url": "https://shop.example/checkout", "reminder_hours": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    let (mut expert_ws_, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    app.db
+        .identify_shopper(
+            &merchant,
+            &floorwalker::ids::ShopperId::parse(&shopper_id).unwrap(),
+            Some("Kim"),
+            Some("kim@example.com"),
+        )
+        .await
+        .unwrap();
+    let conv = start_chat(&mut shopper, &store, &dep, "Send me the link").await;
+    claim(&mut expert_ws_, &conv).await;
+    let expert = expert_token(&app, "expert1@demo.example").await;
+    let (s, cart) = expert
+        .post(
+            &format!("/api/v1/app/conversations/{conv}/carts"),
+            json!({"lines": [{"sku": "SHO-1001-3", "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    let id = cart["id"].as_str().unwrap();
+    let pay_url = cart["pay_url"].as_str().unwrap();
+    let send = format!("/api/v1/app/carts/{id}/send");
+    let (s, p) = expert.post(&send, json!({"channel": "email", "to": "not an address"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    let (s, _) = expert.post(&send, json!({"channel": "sms", "to": "0701234"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = expert.post(&send, json!({"channel": "fax", "to": "x"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, sent) = expert.post(&send, json!({"channel": "email", "to": "Alex@Example.com"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sent}");
+    assert_eq!(sent["status"], "queued");
+    let (s, row) = admin.get(&format!("/api/v1/outbox/{}", sent["outbox_id"].as_str().unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{row}");
+    assert_eq!(row["recipient"], "alex@example.com");
+    assert!(row["body_text"].as_str().unwrap().contains(pay_url), "{row}");
+    let (s, again) = expert.post(&send, json!({"channel": "email", "to": "alex@example.com"})).await;
+    assert_eq!((s, again["status"].as_str()), (StatusCode::ACCEPTED, Some("duplicate")));
+    let (s, sms) = expert.post(&send, json!({"channel": "sms", "to": "+46 70 123 45 67"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{sms}");
+    let (_, row) = admin.get(&format!("/api/v1/outbox/{}", sms["outbox_id"].as_str().unwrap())).await;
+    assert_eq!(row["recipient"], "+46701234567");
+    assert!(row["body_text"].as_str().unwrap().contains(pay_url));
+    mail_to(&sink, "alex@example.com").await;
+
+    // One reminder (an hour, sped up): in the thread for both sides, and by e-mail.
+    let line = until_message(&mut shopper, "reminder", |m| m.body == "cart_reminder").await;
+    assert_eq!(line.data.unwrap()["cart_id"], id);
+    until_message(&mut expert_ws_, "reminder", |m| m.body == "cart_reminder").await;
+    let reminder = mail_to(&sink, "kim@example.com").await;
+    assert!(
+        reminder.header("Subject").unwrap_or_default().contains("ready to pay"),
+        "the identified shopper gets the reminder"
+    );
+    let more = shopper.drain(1500).await;
+    assert!(
+        !more
+            .iter()
+            .any(|o| matches!(o, Out::Message { message } if message.body == "cart_reminder")),
+        "only one reminder"
+    );
+    app.stop().await;
+}
+
 on_both_backends!(
+    links_by_mail_and_sms_and_one_reminder,
     the_sample_shop_plays_the_merchant,
     catalogue_by_api_key_csv_and_dashboard,
     search_finds_names_fragments_article_numbers_and_accents,

@@ -193,7 +193,106 @@ pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
                 if let Err(e) = expire_lapsed(&state).await {
                     tracing::warn!(error = %e, "could not expire lapsed carts");
                 }
+                if let Err(e) = remind_unpaid(&state).await {
+                    tracing::warn!(error = %e, "could not send unpaid-cart reminders");
+                }
             }
         }
     }
+}
+
+/// Send a cart's pay link by e-mail (template `cart_link`) or SMS through the outbox. The
+/// link itself is only in the outbox row (never in a log line).
+pub async fn send_link(
+    state: &AppState,
+    m: &MerchantId,
+    row: &CartRow,
+    lines: &[Line],
+    channel: &str,
+    to: &str,
+    reminder: bool,
+) -> anyhow::Result<crate::storage::Enqueued> {
+    use crate::outbound::mail;
+    let key = key(state).await?;
+    let link = pay_url(state, &key, &row.id);
+    let view = view(state, &key, row, lines);
+    let lang = "en";
+    let tag = if reminder { "reminder" } else { "link" };
+    let item = match channel {
+        "email" => {
+            let expires = chrono::DateTime::from_timestamp_millis(row.expires_at)
+                .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            let data = serde_json::json!({
+                "link": link, "lines": view.lines, "total": view.total, "currency": view.currency,
+                "expert": row.expert_name.clone().unwrap_or_default(), "expires": expires, "reminder": reminder,
+            });
+            state
+                .outbound
+                .email(
+                    m,
+                    mail::MailKind::CartLink,
+                    lang,
+                    to,
+                    data,
+                    &[],
+                    format!("cart_{tag}:{}:{to}", row.id),
+                    Some(&row.conversation_id),
+                )
+                .await?
+                .0
+        }
+        _ => {
+            let brand = state.outbound.branding(m).await?;
+            let total = format!("{} {}", view.total, view.currency);
+            let body = mail::text(lang, "sms.cart_link", &[("brand", &brand.name), ("total", &total), ("link", &link)]);
+            state.outbound.sms(
+                m,
+                "cart_link",
+                to,
+                body,
+                format!("cart_{tag}:{}:{to}", row.id),
+                Some(&row.conversation_id),
+            )
+        }
+    };
+    let done = state.db.enqueue(&[item]).await?;
+    state.outbound.wake();
+    Ok(done.into_iter().next().unwrap_or(crate::storage::Enqueued::Duplicate))
+}
+
+/// One reminder per unpaid cart, after the merchant's `reminder_hours`: a line in the thread
+/// and, when the shopper's e-mail is known, an e-mail.
+pub async fn remind_unpaid(state: &AppState) -> anyhow::Result<usize> {
+    let speedup = i64::from(state.outbound.timing().speedup.max(1));
+    let due = state.db.carts_due_for_reminder(crate::now_ms(), speedup).await?;
+    let mut n = 0;
+    for (merchant, id) in due {
+        let m = MerchantId::from_db(merchant);
+        if !state.db.mark_reminded(&m, &id).await? {
+            continue;
+        }
+        let (row, lines) = state.db.cart(&m, &id).await?;
+        let k = key(state).await?;
+        let link = pay_url(state, &k, &row.id);
+        system_line(
+            state,
+            &m,
+            &row.conversation_id,
+            "cart_reminder",
+            serde_json::json!({"cart_id": row.id, "pay_url": link}),
+        )
+        .await;
+        let email = match crate::ids::ShopperId::parse(&row.shopper_id) {
+            Some(s) => state.db.get_shopper(&m, &s).await.ok().and_then(|s| s.email),
+            None => None,
+        };
+        if let Some(e) = email {
+            if let Err(err) = send_link(state, &m, &row, &lines, "email", &e, true).await {
+                tracing::warn!(error = %err, "could not queue a cart reminder e-mail");
+            }
+        }
+        n += 1;
+    }
+    Ok(n)
 }

@@ -756,6 +756,33 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Unpaid carts older than their merchant's reminder time (scaled down by `speedup` in
+    /// tests) that had no reminder yet: (merchant, id).
+    pub async fn carts_due_for_reminder(&self, now: i64, speedup: i64) -> Result<Vec<(String, String)>> {
+        Ok(sqlx::query_as(
+            "SELECT c.merchant_id, c.id FROM carts c JOIN checkout_settings s ON s.merchant_id = c.merchant_id \
+             WHERE c.status = 'awaiting_payment' AND c.reminder_at IS NULL AND s.reminder_hours IS NOT NULL \
+             AND c.created_at + s.reminder_hours * 3600000 / $1 <= $2 AND c.expires_at > $2 LIMIT 200",
+        )
+        .bind(speedup)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Claim a cart's one reminder (false when another node took it or it was paid meanwhile).
+    pub async fn mark_reminded(&self, m: Tenant<'_>, id: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE carts SET reminder_at = $1 WHERE merchant_id = $2 AND id = $3 AND reminder_at IS NULL AND status = 'awaiting_payment'",
+        )
+        .bind(now_ms())
+        .bind(m.as_str())
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Open carts whose pay link or quote has lapsed at `now`: (merchant, id, conversation).
     pub async fn lapsed_carts(&self, now: i64) -> Result<Vec<(String, String, String)>> {
         Ok(sqlx::query_as(

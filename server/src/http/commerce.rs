@@ -39,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(expert_cart))
         .routes(routes!(cancel_cart))
         .routes(routes!(cart_qr))
+        .routes(routes!(send_cart_link))
         .routes(routes!(widget_cart))
         .routes(routes!(accept_cart))
         .routes(routes!(merchant_cart))
@@ -706,6 +707,67 @@ async fn cart_qr(State(state): State<AppState>, ApprovedExpert(s): ApprovedExper
     let key = cm::key(&state).await?;
     let svg = qr::svg(&cm::pay_url(&state, &key, &row.id)).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendLinkInput {
+    /// email | sms
+    pub channel: String,
+    /// An e-mail address, or a phone number in E.164 (`+46701234567`).
+    pub to: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendLinkResult {
+    /// queued | refused (suppressed address or rate limit) | duplicate (sent before)
+    pub status: String,
+    /// The outbox row, when one was made.
+    pub outbox_id: Option<String>,
+}
+
+/// Send the pay link by e-mail or SMS (through the outbox: retried, visible in Outbox).
+#[utoipa::path(post, path = "/app/carts/{cart_id}/send", tag = "store_app", params(("cart_id" = String, Path)), request_body = SendLinkInput,
+    responses((status = 202, body = SendLinkResult), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the cart can no longer be paid"), (status = 422, body = Problem)),
+    security(("expert_token" = [])))]
+async fn send_cart_link(
+    State(state): State<AppState>,
+    ApprovedExpert(s): ApprovedExpert,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<SendLinkInput>,
+) -> ApiResult<(StatusCode, Json<SendLinkResult>)> {
+    let m = &s.expert.merchant_id;
+    let (row, lines) = state.db.cart(m, &id).await?;
+    let to = match req.channel.as_str() {
+        "email" => crate::outbound::parse_address(&req.to).ok_or_else(|| ApiError::invalid("to", "not an e-mail address"))?,
+        "sms" => {
+            let t: String = req.to.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+            if !crate::outbound::sms::valid_e164(&t) {
+                return Err(ApiError::invalid("to", "a phone number with country code, e.g. +46701234567"));
+            }
+            t
+        }
+        _ => return Err(ApiError::invalid("channel", "email or sms")),
+    };
+    if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= now_ms() {
+        return Err(ApiError::Conflict("this cart can no longer be paid".into()));
+    }
+    let done = cm::send_link(&state, m, &row, &lines, &req.channel, &to, false)
+        .await
+        .map_err(ApiError::internal)?;
+    let (status, outbox_id) = match done {
+        crate::storage::Enqueued::Queued(id) => ("queued", Some(id)),
+        crate::storage::Enqueued::Refused { id, .. } => ("refused", Some(id)),
+        crate::storage::Enqueued::Duplicate => ("duplicate", None),
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SendLinkResult {
+            status: status.into(),
+            outbox_id,
+        }),
+    ))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -28,6 +28,8 @@ pub enum MailKind {
     Transcript,
     /// A merchant invites staff to the store app.
     Invitation,
+    /// A cart's payment link the shopper asked for (or its one reminder), issue 22.
+    CartLink,
 }
 
 impl MailKind {
@@ -37,13 +39,14 @@ impl MailKind {
             MailKind::UnreadMessages => "unread_messages",
             MailKind::Transcript => "transcript",
             MailKind::Invitation => "invitation",
+            MailKind::CartLink => "cart_link",
         }
     }
 
     /// Mail the recipient did not ask for carries an unsubscribe link, and an unsubscribe
     /// stops it. Replies and transcripts the shopper asked for are transactional.
     pub fn transactional(self) -> bool {
-        matches!(self, MailKind::OfflineReply | MailKind::Transcript)
+        matches!(self, MailKind::OfflineReply | MailKind::Transcript | MailKind::CartLink)
     }
 }
 
@@ -185,6 +188,8 @@ fn env() -> &'static Environment<'static> {
             ("transcript.txt", include_str!("../../templates/mail/transcript.txt")),
             ("invitation.html", include_str!("../../templates/mail/invitation.html")),
             ("invitation.txt", include_str!("../../templates/mail/invitation.txt")),
+            ("cart_link.html", include_str!("../../templates/mail/cart_link.html")),
+            ("cart_link.txt", include_str!("../../templates/mail/cart_link.txt")),
         ] {
             e.add_template(name, src).expect("mail templates compile");
         }
@@ -274,6 +279,7 @@ mod tests {
                 MailKind::UnreadMessages,
                 MailKind::Transcript,
                 MailKind::Invitation,
+                MailKind::CartLink,
             ] {
                 let data = serde_json::json!({
                     "messages": [{"author": "Sara", "time": "10:00", "body": "Hi", "mine": false}],
