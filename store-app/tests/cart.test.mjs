@@ -185,6 +185,8 @@ test('in UCP permalink mode the app warns about overrides and free-text lines an
     await page.keyboard.press('Enter');
     await page.locator('.warn-box').getByText('The shop’s checkout cannot take these lines').waitFor({ timeout: 10_000 });
     assert.ok(await page.getByRole('button', { name: 'Send to the chat' }).isDisabled());
+    await page.locator('.totals').waitFor({ state: 'detached' });
+    await page.locator('.warn-box').scrollIntoViewIfNeeded();
     await page.screenshot({ path: `${SHOTS}/permalink-warning.png` });
     // Back to the shop's price: sendable again.
     await page.getByRole('button', { name: /^Back to SEK/ }).click();

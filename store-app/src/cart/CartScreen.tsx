@@ -341,7 +341,7 @@ export function CartScreen({ conversationId, shopper, initial, onClose, onSent }
             <FreeLineForm currency={currency || '—'} disabled={full} onAdd={(l) => setLines([...draft.lines, l])} />
           </section>
 
-          {preview && !errors.size ? (
+          {preview && !errors.size && !permalinkBlocked ? (
             <section class="totals" aria-live="polite" aria-busy={computing ? 'true' : 'false'}>
               <dl>
                 <div class="sum-row"><dt>{ct('cart.sum')} ({ct('cart.items', { n: preview.items })})</dt><dd>{money(preview.total, preview.currency)}</dd></div>
