@@ -115,7 +115,7 @@ test('orders: a paid cart is listed, filtered, opened; shipped with tracking; a 
   const lines = page.locator('table.order-lines');
   await expect(lines).toContainText('Aurora 55" TV');
   await expect(lines).toContainText('Wall mounting');
-  await expect(lines.locator('del')).toContainText('199.00');
+  await expect(lines.locator('td.num del')).toContainText('199.00');
   await expect(page.locator('.totals-list .grand')).toContainText(cart.total.replace(/\B(?=(\d{3})+(?!\d))/g, ','));
 
   // new → in progress → shipped (carrier and tracking number required).

@@ -267,7 +267,8 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
                   {lines.map((l) => (
                     <tr>
                       <td class="num">{num(l.quantity)}</td>
-                      <td><span dir="auto" class="strong">{l.name}</span><br /><span class="muted small">{l.sku ? <code dir="ltr">{l.sku}</code> : t('orders.freeText')}</span></td>
+                      <td><span dir="auto" class="strong">{l.name}</span><br /><span class="muted small">{l.sku ? <code dir="ltr">{l.sku}</code> : t('orders.freeText')}</span>
+                        {l.original_unit_price ? <span class="show-sm small"><br /><del class="muted">{money(l.original_unit_price, currency)}</del> {money(l.unit_price, currency)}</span> : null}</td>
                       <td class="num nowrap hide-sm">{l.original_unit_price ? <><del class="muted">{money(l.original_unit_price, currency)}</del><br /></> : null}{money(l.unit_price, currency)}</td>
                       <td class="num nowrap">{money(l.line_total, currency)}</td>
                     </tr>
