@@ -268,5 +268,9 @@ pub async fn seed_outbox(db: &Db, out: &crate::outbound::Outbound) -> anyhow::Re
     let invited = ["noor.haddad@demo.example".to_owned(), "jonas.berg@demo.example".to_owned()];
     crate::outbound::uses::invite(db, out, m, &invited[..1], "en").await?;
     crate::outbound::uses::invite(db, out, m, &invited[1..], "sv").await?;
+    // `./dev demo`: a few chats through the real paths, so the Outbox shows what they send.
+    if std::env::var("FLOORWALKER_DEMO_TRAFFIC").is_ok_and(|v| v == "1") {
+        crate::outbound::hooks::seed_demo_traffic(out, m).await?;
+    }
     Ok(())
 }

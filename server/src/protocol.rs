@@ -168,6 +168,18 @@ pub enum ShopperIn {
         department_id: Option<String>,
         #[serde(default)]
         page_url: Option<String>,
+        /// E.164: also tell the shopper by SMS when an expert answered (the merchant's gateway).
+        #[serde(default)]
+        phone: Option<String>,
+    },
+    /// "If I leave, tell me when the expert answers": an address (and/or phone number) for the
+    /// expert's unread answers while the shopper is away (see docs/protocol.md).
+    NotifyMe {
+        conversation_id: String,
+        #[serde(default)]
+        email: Option<String>,
+        #[serde(default)]
+        phone: Option<String>,
     },
     Context {
         page_url: String,
@@ -479,6 +491,19 @@ pub enum Out {
     Identified {
         name: Option<String>,
         email: String,
+    },
+    /// To the experts in a chat: the shopper left (`away`) or is back; `reach` says how answers
+    /// reach them meanwhile (`email`, `sms`; empty: only when they come back).
+    ShopperAway {
+        conversation_id: String,
+        away: bool,
+        reach: Vec<String>,
+    },
+    /// To the shopper: where answers reach them while away (the answer to `notify_me`).
+    NotifyMe {
+        conversation_id: String,
+        email: Option<String>,
+        phone: Option<String>,
     },
     Status(ExpertStatusView),
     Offer {

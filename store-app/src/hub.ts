@@ -57,6 +57,8 @@ export interface Chat {
   readSeq: number;
   /** Set when this chat is no longer ours (transferred away / reclaimed). */
   left?: string;
+  /** The shopper is away (`shopper_away`): how answers reach them (`email`, `sms`); null when back. */
+  away?: string[] | null;
 }
 
 export type Conn = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'unauthorized';
@@ -295,6 +297,7 @@ export class Hub {
       case 'ack': return this.onAck(f);
       case 'typing': return this.onTyping(f);
       case 'read': return this.onRead(f);
+      case 'shopper_away': return this.onShopperAway(f);
       case 'history': this.state.history = new Map(this.state.history).set(f.shopper_id, f.conversations || []); return this.emit();
       case 'contacts': this.state.contacts = f.contacts || []; return this.emit();
       case 'saved_replies': { const w = this.savedRepliesWaiters.shift(); if (w) w(f.items || []); return; }
@@ -531,6 +534,14 @@ export class Hub {
       if (f.seq > chat.lastSeq + 1) this.requestSync(f.conversation_id);
     }
     this.dropOutbox(f.client_msg_id);
+  }
+
+  private onShopperAway(f: { conversation_id: string; away: boolean; reach?: string[] }) {
+    const chat = this.state.chats.get(f.conversation_id);
+    if (!chat) return;
+    const away = f.away ? (Array.isArray(f.reach) ? f.reach.filter((r) => r === 'email' || r === 'sms') : []) : null;
+    this.state.chats = new Map(this.state.chats).set(f.conversation_id, { ...chat, away, shopperTyping: away ? false : chat.shopperTyping });
+    this.emit();
   }
 
   private onTyping(f: { conversation_id: string; typing: boolean; role?: string }) {

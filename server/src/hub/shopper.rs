@@ -21,6 +21,8 @@ pub struct ShopperSession {
     pub convs: BTreeSet<String>,
     /// When this socket last moved the shopper's `last_seen_at` (at most once a minute).
     pub seen_at: i64,
+    /// The widget's language (from `hello`), for mail to the shopper.
+    pub locale: Option<String>,
 }
 
 fn bad(hub: &Hub, conn: u64, msg: &str, r: Option<String>) -> Step {
@@ -74,12 +76,18 @@ impl ShopperSession {
             shopper: None,
             convs: BTreeSet::new(),
             seen_at: 0,
+            locale: None,
         }
     }
 
     pub fn finish(&mut self, hub: &Hub, conn: u64) {
         if let Some(s) = &self.shopper {
             hub.remove_shopper_conn(s, conn);
+            // Their last socket here: their chats are away (issue 21: answers by e-mail).
+            if !self.convs.is_empty() && hub.shopper_conn_ids(s).is_empty() {
+                let (hub, m, s) = (hub.clone(), self.merchant.clone(), s.clone());
+                tokio::spawn(async move { crate::outbound::hooks::shopper_left(&hub, &m, &s).await });
+            }
         }
     }
 
@@ -109,7 +117,10 @@ impl ShopperSession {
             return Step::Malformed;
         };
         let shopper = match (&frame, &self.shopper) {
-            (ShopperIn::Hello { token, .. }, None) => return self.hello(hub, conn, token.as_deref()).await,
+            (ShopperIn::Hello { token, locale }, None) => {
+                self.locale = locale.clone().filter(|l| l.len() <= 35);
+                return self.hello(hub, conn, token.as_deref()).await;
+            }
             (ShopperIn::Hello { .. }, Some(_)) => return bad(hub, conn, "hello was already said", None),
             (ShopperIn::Ping, _) => {
                 hub.send_out(conn, &Out::Pong);
@@ -284,6 +295,7 @@ impl ShopperSession {
                 store_id,
                 department_id,
                 page_url,
+                phone,
             } => {
                 if !plausible_email(&email) {
                     return bad(hub, conn, "a valid email is needed so the store can answer", None);
@@ -295,8 +307,37 @@ impl ShopperSession {
                 if !short(&name, 100) || !short(&page_url, 2000) {
                     return bad(hub, conn, "name or page_url too long", None);
                 }
-                self.offline(hub, conn, &shopper, email.trim(), body, name, store_id, department_id, page_url)
-                    .await
+                let phone = phone.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
+                if phone.as_deref().is_some_and(|p| !crate::outbound::sms::valid_e164(p)) {
+                    return bad(hub, conn, "the phone number must be in international form, e.g. +46701234567", None);
+                }
+                self.offline(
+                    hub,
+                    conn,
+                    &shopper,
+                    email.trim(),
+                    body,
+                    name,
+                    store_id,
+                    department_id,
+                    page_url,
+                    phone,
+                )
+                .await
+            }
+            ShopperIn::NotifyMe {
+                conversation_id,
+                email,
+                phone,
+            } => {
+                if let Some(row) = self.own(hub, conn, &conversation_id).await {
+                    match crate::outbound::hooks::notify_me(hub, &self.merchant, &row.id, email.as_deref(), phone.as_deref()).await {
+                        Ok(out) => hub.send_out(conn, &out),
+                        Err("unavailable") => hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id))),
+                        Err(why) => return bad(hub, conn, why, Some(conversation_id)),
+                    }
+                }
+                Step::Continue
             }
             ShopperIn::Context {
                 page_url,
@@ -422,6 +463,11 @@ impl ShopperSession {
                 },
             },
         );
+        if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
+            // Back (after the welcome, the first frame): their chats are not away any more.
+            let (hub, m, s) = (hub.clone(), m.clone(), shopper.clone());
+            tokio::spawn(async move { crate::outbound::hooks::shopper_back(&hub, &m, &s).await });
+        }
         self.shopper = Some(shopper);
         Step::Continue
     }
@@ -544,6 +590,7 @@ impl ShopperSession {
             hub.subscribe(c, &row.id);
         }
         self.convs.insert(row.id.clone());
+        crate::outbound::hooks::chat_started(hub, &m, &row.id, self.locale.as_deref(), None).await;
         hub.send_conversation(&row.id, &Out::Conversation { conversation: row.view() }, None);
         hub.emit(&row, "requested", None, None);
         if let Some(t) = text {
@@ -577,6 +624,7 @@ impl ShopperSession {
         store_id: Option<String>,
         department_id: Option<String>,
         page_url: Option<String>,
+        phone: Option<String>,
     ) -> Step {
         let m = self.merchant.clone();
         let (store, department) = match self.choose(hub, store_id, department_id).await {
@@ -607,6 +655,7 @@ impl ShopperSession {
                 return Step::Continue;
             }
         };
+        crate::outbound::hooks::chat_started(hub, &m, &row.id, self.locale.as_deref(), phone.as_deref()).await;
         let msg = NewMessage {
             merchant_id: m.to_string(),
             conversation_id: row.id.clone(),

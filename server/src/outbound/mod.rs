@@ -15,6 +15,7 @@
 
 pub mod email;
 pub mod events;
+pub mod hooks;
 pub mod links;
 pub mod mail;
 pub mod sms;
@@ -141,6 +142,8 @@ impl Outbound {
             .map(|u| u.as_str().trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{addr}"));
         let link_key = db.server_key("outbound_links").await?.into_bytes();
+        // The chat's webhook events give up as fast as the rest of the outbox.
+        db.hooks.set_speedup(args.outbound_speedup);
         let inner = Arc::new(Inner {
             db,
             smtp,
@@ -155,8 +158,11 @@ impl Outbound {
             mail_from: args.mail_from.clone(),
             link_key,
         });
-        let handle = tokio::spawn(worker::run(inner.clone(), stop));
-        Ok((Outbound(inner), handle))
+        let out = Outbound(inner.clone());
+        // Mail to shoppers who are away, on every node (idempotent: see `hooks`).
+        tokio::spawn(hooks::run(out.clone(), stop.clone()));
+        let handle = tokio::spawn(worker::run(inner, stop));
+        Ok((out, handle))
     }
 
     /// Tell this node's worker that rows were committed (other nodes find them within a second).

@@ -39,9 +39,23 @@ pub async fn invite(db: &Db, out: &Outbound, m: &MerchantId, addresses: &[String
 
 /// The messages of a conversation as mail lists them (`mine`: written by the shopper).
 pub async fn transcript_messages(db: &Db, m: &MerchantId, conv: &ConversationRow, lang: &str) -> anyhow::Result<Vec<MailMessage>> {
+    Ok(transcript_messages_after(db, m, conv, 0, lang)
+        .await?
+        .into_iter()
+        .map(|(_, msg)| msg)
+        .collect())
+}
+
+/// The messages after `after`, as mail lists them, each with its author's role.
+pub async fn transcript_messages_after(
+    db: &Db,
+    m: &MerchantId,
+    conv: &ConversationRow,
+    mut after: i64,
+    lang: &str,
+) -> anyhow::Result<Vec<(String, MailMessage)>> {
     let you = mail::text(lang, "you", &[]);
     let mut out = Vec::new();
-    let mut after = 0;
     loop {
         let page = db.messages_after(m, &conv.id, after, 500).await?;
         let Some(last) = page.last() else { break };
@@ -55,19 +69,22 @@ pub async fn transcript_messages(db: &Db, m: &MerchantId, conv: &ConversationRow
                 _ => msg.body.clone(),
             };
             let mine = msg.author.role == "shopper";
-            out.push(MailMessage {
-                author: if mine {
-                    you.clone()
-                } else {
-                    msg.author.name.clone().unwrap_or_else(|| conv.store_name.clone())
+            out.push((
+                msg.author.role.clone(),
+                MailMessage {
+                    author: if mine {
+                        you.clone()
+                    } else {
+                        msg.author.name.clone().unwrap_or_else(|| conv.store_name.clone())
+                    },
+                    time: chrono::DateTime::from_timestamp_millis(msg.sent_at)
+                        .unwrap_or_default()
+                        .format("%Y-%m-%d %H:%M UTC")
+                        .to_string(),
+                    body,
+                    mine,
                 },
-                time: chrono::DateTime::from_timestamp_millis(msg.sent_at)
-                    .unwrap_or_default()
-                    .format("%Y-%m-%d %H:%M UTC")
-                    .to_string(),
-                body,
-                mine,
-            });
+            ));
         }
         if page.len() < 500 {
             break;

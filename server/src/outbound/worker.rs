@@ -47,6 +47,7 @@ pub(super) async fn run(inner: Arc<Inner>, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => break,
             _ = inner.wake.notified() => {}
+            _ = inner.db.hooks.enqueued() => {}
             _ = tokio::time::sleep(wait) => {}
         }
     }

@@ -7,6 +7,10 @@
 
 use std::collections::HashMap;
 
+mod hooks;
+use hooks::Change;
+pub use hooks::{ChatHooks, Reach, Unanswered};
+
 use serde::{Deserialize, Serialize};
 
 use super::sqlite_writer::{self, bind_all, bind_all_as, Lane, Param};
@@ -408,21 +412,35 @@ impl Db {
             Param::from(c.product.map(|p| serde_json::to_string(p).expect("product"))),
             Param::from(now),
         ];
+        let read_sql = one_conversation_sql();
+        let read = [Param::text(c.merchant_id.as_str()), Param::text(&id)];
+        // `conversation.requested` commits with the row (see `hooks`).
+        let speedup = self.hooks.speedup();
         if let Some(fast) = &self.fast {
             // The new row is read back in the same job: the chat's first step waits for no read.
-            let read_sql = one_conversation_sql();
-            let read = [Param::text(c.merchant_id.as_str()), Param::text(&id)];
-            return fast
+            let (row, any) = fast
                 .transaction(move |tx| {
                     sqlite_writer::execute(tx, INSERT, &insert)?;
-                    sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?
+                    let row = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?
                         .pop()
-                        .ok_or(StorageError::NotFound)
+                        .ok_or(StorageError::NotFound)?;
+                    let any = hooks::enqueue_change_on_writer(tx, &Change::Requested, &row, speedup)?;
+                    Ok((row, any))
                 })
-                .await;
+                .await?;
+            self.enqueued_events(any);
+            return Ok(row);
         }
-        self.write_one(INSERT, insert).await?;
-        self.conversation(c.merchant_id, &id).await
+        let mut tx = self.begin_write().await?;
+        bind_all(sqlx::query(INSERT), &insert).execute(&mut *tx).await?;
+        let row = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StorageError::NotFound)?;
+        let any = hooks::enqueue_change_in(&mut tx, &Change::Requested, &row, speedup).await?;
+        tx.commit().await?;
+        self.enqueued_events(any);
+        Ok(row)
     }
 
     pub async fn conversation(&self, m: Tenant<'_>, id: &str) -> Result<ConversationRow> {
@@ -604,8 +622,10 @@ impl Db {
                 vec![Param::Int(now), Param::Text(merchant), Param::Text(shopper), Param::Text(expert)],
             )
         };
+        // `conversation.claimed` commits with the claim (see `hooks`).
+        let speedup = self.hooks.speedup();
         if let Some(fast) = &self.fast {
-            return fast
+            let outcome = fast
                 .transaction(move |tx| {
                     let before = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
                     if let Some(no) = verdict(before.as_ref()) {
@@ -618,9 +638,14 @@ impl Db {
                     sqlite_writer::execute(tx, CONTACT, &contact)?;
                     sqlite_writer::execute(tx, SUPERSEDE, &others)?;
                     let now = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
+                    if let Some(row) = &now {
+                        hooks::enqueue_change_on_writer(tx, &Change::Claimed, row, speedup)?;
+                    }
                     Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
                 })
-                .await;
+                .await?;
+            self.enqueued_events(matches!(outcome, Claim::Won(_)));
+            return Ok(outcome);
         }
         let mut tx = self.begin_write().await?;
         let before = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
@@ -639,7 +664,12 @@ impl Db {
         let now = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
             .fetch_optional(&mut *tx)
             .await?;
+        let mut any = false;
+        if let Some(row) = &now {
+            any = hooks::enqueue_change_in(&mut tx, &Change::Claimed, row, speedup).await?;
+        }
         tx.commit().await?;
+        self.enqueued_events(any);
         Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
     }
 
@@ -659,21 +689,24 @@ impl Db {
     /// waited. Returns the new status, or None if it had already finished.
     pub async fn finish(&self, m: Tenant<'_>, id: &str, by: &str) -> Result<Option<&'static str>> {
         let now = now_ms();
-        let done = self.write_one("UPDATE conversations SET status = 'ended', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status = 'claimed'", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)]).await?;
+        // `conversation.ended` commits with the change, for both outcomes (see `hooks`).
+        let done = self.update_with_event("UPDATE conversations SET status = 'ended', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status = 'claimed'", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)], id, Change::Ended).await?;
         if done == 1 {
             return Ok(Some("ended"));
         }
-        let done = self.write_one("UPDATE conversations SET status = 'abandoned', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status IN ('queued', 'offered')", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)]).await?;
+        let done = self.update_with_event("UPDATE conversations SET status = 'abandoned', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status IN ('queued', 'offered')", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)], id, Change::Ended).await?;
         Ok((done == 1).then_some("abandoned"))
     }
 
     /// Mark a waiting, non-offline conversation missed if it has waited since before `cutoff`.
     pub async fn mark_missed(&self, id: &str, cutoff: i64) -> Result<bool> {
         let done = self
-            .write_one(
+            .update_with_event(
                 "UPDATE conversations SET status = 'missed', ended_at = $1, ended_by = 'timeout' \
              WHERE id = $2 AND status IN ('queued', 'offered') AND offline = 0 AND queued_at < $3",
                 vec![Param::from(now_ms()), Param::from(id), Param::from(cutoff)],
+                id,
+                Change::Missed,
             )
             .await?;
         Ok(done == 1)
@@ -691,7 +724,7 @@ impl Db {
         note: Option<&str>,
     ) -> Result<bool> {
         let done = self
-            .write_one(
+            .update_with_event(
                 "UPDATE conversations SET status = 'queued', expert_id = NULL, claimed_at = NULL, store_id = $1, department_id = $2, \
              target_expert_id = $3, transfer_note = $4, transfers = transfers + 1, queued_at = $5, contact_expert_id = NULL \
              WHERE merchant_id = $6 AND id = $7 AND expert_id = $8 AND status = 'claimed'",
@@ -705,13 +738,17 @@ impl Db {
                     Param::from(id),
                     Param::from(from_expert),
                 ],
+                id,
+                Change::Transferred {
+                    from_expert: from_expert.to_owned(),
+                },
             )
             .await?;
         Ok(done == 1)
     }
 
     pub async fn rate(&self, m: Tenant<'_>, id: &str, shopper: &str, score: i64, comment: Option<&str>) -> Result<bool> {
-        let done = self.write_one("UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'", vec![Param::from(score), Param::from(comment), Param::from(m.as_str()), Param::from(id), Param::from(shopper)]).await?;
+        let done = self.update_with_event("UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'", vec![Param::from(score), Param::from(comment), Param::from(m.as_str()), Param::from(id), Param::from(shopper)], id, Change::Rated).await?;
         Ok(done == 1)
     }
 
@@ -755,8 +792,10 @@ impl Db {
     /// transaction runs on the writer thread ([`SqliteWriter`]).
     pub async fn append_messages(&self, batch: Vec<NewMessage>) -> Result<Appended> {
         let now = now_ms();
+        // Their webhook events commit with them (see `hooks`).
+        let speedup = self.hooks.speedup();
         if let Some(fast) = &self.fast {
-            return fast
+            let (done, any) = fast
                 .transaction(move |tx| {
                     let mut plan = AppendPlan::new(&batch, now);
                     for (sql, params) in plan.earlier_ids_sql() {
@@ -774,9 +813,13 @@ impl Db {
                     for (sql, params) in plan.insert_sql() {
                         sqlite_writer::execute(tx, &sql, &params)?;
                     }
-                    Ok(plan.finish())
+                    let done = plan.finish();
+                    let any = hooks::after_append_on_writer(tx, &batch, &done, speedup)?;
+                    Ok((done, any))
                 })
-                .await;
+                .await?;
+            self.enqueued_events(any);
+            return Ok(done);
         }
         let mut tx = self.begin_write().await?;
         let mut plan = AppendPlan::new(&batch, now);
@@ -799,8 +842,11 @@ impl Db {
         for (sql, params) in plan.insert_sql() {
             bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?;
         }
+        let done = plan.finish();
+        let any = hooks::after_append_in(&mut tx, &batch, &done, speedup).await?;
         tx.commit().await?;
-        Ok(plan.finish())
+        self.enqueued_events(any);
+        Ok(done)
     }
 
     /// (id, merchant, last_seq) of these conversations (any merchant: for the hub's catch-up).

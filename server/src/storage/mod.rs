@@ -112,6 +112,9 @@ pub struct Db {
     pub fast: Option<SqliteWriter>,
     /// SQLite (a file): the connections that run the hot reads (see `sqlite_reader`).
     pub reader: Option<std::sync::Arc<SqliteReader>>,
+    /// The chat's webhook events (see `chat::hooks`): their timing, and the outbox worker's
+    /// wake-up after a chat write enqueued some.
+    pub hooks: std::sync::Arc<ChatHooks>,
 }
 
 impl Db {
@@ -168,6 +171,7 @@ impl Db {
             backend,
             fast,
             reader,
+            hooks: Default::default(),
         })
     }
 

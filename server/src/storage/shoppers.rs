@@ -99,7 +99,8 @@ impl Db {
     }
 
     pub async fn identify_shopper(&self, m: Tenant<'_>, id: &ShopperId, name: Option<&str>, email: Option<&str>) -> Result<Shopper> {
-        let done = self.write_one("UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5", vec![Param::from(name), Param::from(email), Param::from(now_ms()), Param::from(m.as_str()), Param::from(id.as_str())]).await?;
+        // `shopper.identified` commits with the change when the name or e-mail changed.
+        let done = self.identify_with_event("UPDATE shoppers SET name = COALESCE($1, name), email = COALESCE($2, email), last_seen_at = $3 WHERE merchant_id = $4 AND id = $5", vec![Param::from(name), Param::from(email), Param::from(now_ms()), Param::from(m.as_str()), Param::from(id.as_str())], m.as_str(), id.as_str()).await?;
         if done == 0 {
             return Err(StorageError::NotFound);
         }

@@ -348,6 +348,11 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           ))}
         </ul>
         {chat.shopperTyping ? <p class="typing" role="status">{t('chat.typing')}</p> : null}
+        {open && chat.away ? (
+          <p class="away-note" role="status" data-away={chat.away.join(' ')}>
+            {t(chat.away.includes('email') ? (chat.away.includes('sms') ? 'chat.awayEmailSms' : 'chat.awayEmail') : chat.away.includes('sms') ? 'chat.awaySms' : 'chat.awayNone')}
+          </p>
+        ) : null}
         {!open ? (
           <div class="chat-closed" role="status">
             <p>{chat.left ? t('chat.left') : t('chat.ended')}</p>
