@@ -1,9 +1,11 @@
 // Thin client for the Floorwalker REST API: session cookie + CSRF header, RFC 9457 problems.
 
 export type Module =
-  | 'analytics' | 'exports' | 'stores' | 'team' | 'settings' | 'saved_replies' | 'shoppers' | 'integrations';
+  | 'analytics' | 'exports' | 'stores' | 'team' | 'settings' | 'saved_replies' | 'shoppers' | 'integrations'
+  | 'catalogue' | 'orders';
 export const ALL_MODULES: Module[] = [
   'analytics', 'exports', 'stores', 'team', 'settings', 'saved_replies', 'shoppers', 'integrations',
+  'catalogue', 'orders',
 ];
 
 export interface Account {

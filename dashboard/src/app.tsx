@@ -20,11 +20,14 @@ import { AccountPage } from './pages/account';
 import { NotFoundPage } from './pages/not-found';
 import { OutboxMessagePage, OutboxPage } from './pages/outbox';
 import { WebhookPage } from './pages/webhooks';
+import { CataloguePage } from './pages/catalogue';
+import { OrderDetailPage, OrdersPage } from './pages/orders';
 
-const MODULE_ORDER: Module[] = ['analytics', 'exports', 'stores', 'team', 'settings', 'saved_replies', 'shoppers', 'integrations'];
+const MODULE_ORDER: Module[] = ['analytics', 'orders', 'exports', 'stores', 'team', 'catalogue', 'settings', 'saved_replies', 'shoppers', 'integrations'];
 const MODULE_PATH: Record<Module, string> = {
   analytics: '/analytics', exports: '/exports', stores: '/stores', team: '/team', settings: '/settings',
   saved_replies: '/saved-replies', shoppers: '/shoppers', integrations: '/integrations',
+  catalogue: '/catalogue', orders: '/orders',
 };
 
 export function navFor(account: Account): NavItem[] {
@@ -116,9 +119,12 @@ function SignedIn({ session, onSignOut, onSession }: { session: Session; onSignO
   else if (path === '/team') page = <TeamPage />;
   else if ((m = match('/team/:id', path))) page = <ExpertPage id={m.id} key={m.id} />;
   else if (path === '/settings') page = <SettingsPage tab="display" />;
-  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing', 'photos', 'messaging'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
+  else if ((m = match('/settings/:tab', path)) && ['display', 'sites', 'routing', 'photos', 'messaging', 'checkout'].includes(m.tab)) page = <SettingsPage tab={m.tab as 'display'} />;
   else if (path === '/saved-replies') page = <SavedRepliesPage />;
-  else if (path === '/shoppers') page = <ShoppersPage />;
+  else if (path === '/catalogue') page = <CataloguePage />;
+  else if (path === '/orders') page = <OrdersPage query={query} account={account} />;
+  else if ((m = match('/orders/:id', path))) page = <OrderDetailPage id={m.id} key={m.id} account={account} />;
+  else if (path === '/shoppers') page = <ShoppersPage initialId={query.get('id')} />;
   else if (path === '/integrations') page = <IntegrationsPage merchantId={account.merchant_id ?? null} />;
   else if (path === '/integrations/outbox') page = <OutboxPage scope="merchant" />;
   else if ((m = match('/integrations/outbox/:id', path))) page = <OutboxMessagePage scope="merchant" id={m.id} key={m.id} initialView={query.get('view')} />;

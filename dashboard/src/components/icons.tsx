@@ -34,6 +34,8 @@ const PATHS: Record<string, string> = {
   mail: 'M3 6h18v12H3zM3 7l9 6 9-6',
   send: 'M21 3L10 14M21 3l-7 18-4-7-7-4z',
   outbox: 'M4 13h4l2 3h4l2-3h4M4 13l3-8h10l3 8v6H4z',
+  catalogue: 'M4 4h7v7H4zM13 4h7v7h-7zM4 13h7v7H4zM13 13h7v7h-7z',
+  orders: 'M6 3h12v18l-3-2-3 2-3-2-3 2zM9 8h6M9 12h6M9 16h3',
 };
 
 export function Icon({ name, size = 20, class: cls }: { name: string; size?: number; class?: string }) {

@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { commerceCs } from './commerce/cs';
 
 // Čeština
 export const cs: Messages = {
+  ...commerceCs,
   'app.name': 'Floorwalker – administrace',
   'lang.label': 'Jazyk',
 

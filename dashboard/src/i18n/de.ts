@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { commerceDe } from './commerce/de';
 
 // Deutsch
 export const de: Messages = {
+  ...commerceDe,
   'app.name': 'Floorwalker – Verwaltung',
   'lang.label': 'Sprache',
 

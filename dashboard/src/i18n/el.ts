@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { commerceEl } from './commerce/el';
 
 // Ελληνικά
 export const el: Messages = {
+  ...commerceEl,
   'app.name': 'Floorwalker – πίνακας διαχείρισης',
   'lang.label': 'Γλώσσα',
 

@@ -1,5 +1,8 @@
 // English: the reference catalogue. Every other language file must have the same keys.
+import { commerceEn } from './commerce/en';
+
 export const en = {
+  ...commerceEn,
   'app.name': 'Floorwalker dashboard',
   'lang.label': 'Language',
 

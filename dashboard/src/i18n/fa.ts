@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { commerceFa } from './commerce/fa';
 
 // فارسی (راست‌به‌چپ)
 export const fa: Messages = {
+  ...commerceFa,
   'app.name': 'Floorwalker – پیشخوان مدیریت',
   'lang.label': 'زبان',
 

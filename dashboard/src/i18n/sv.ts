@@ -1,7 +1,9 @@
 import type { Messages } from './en';
+import { commerceSv } from './commerce/sv';
 
 // Svenska
 export const sv: Messages = {
+  ...commerceSv,
   'app.name': 'Floorwalker – adminpanel',
   'lang.label': 'Språk',
 

@@ -7,8 +7,9 @@ import { ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField,
 import { Icon } from '../components/icons';
 import { MessagingForm } from './messaging';
 import { PhotosForm } from './settings-photos';
+import { CheckoutForm } from './settings-checkout';
 
-type Tab = 'display' | 'sites' | 'routing' | 'photos' | 'messaging';
+type Tab = 'display' | 'sites' | 'routing' | 'photos' | 'messaging' | 'checkout';
 
 export function SettingsPage({ tab }: { tab: Tab }) {
   const { t } = useI18n();
@@ -18,6 +19,7 @@ export function SettingsPage({ tab }: { tab: Tab }) {
     { id: 'routing', label: 'settings.tab.routing' },
     { id: 'photos', label: 'settings.tab.photos' },
     { id: 'messaging', label: 'settings.tab.messaging' },
+    { id: 'checkout', label: 'settings.tab.checkout' },
   ];
   return (
     <>
@@ -32,6 +34,7 @@ export function SettingsPage({ tab }: { tab: Tab }) {
       {tab === 'routing' && <RoutingForm />}
       {tab === 'photos' && <PhotosForm />}
       {tab === 'messaging' && <MessagingForm />}
+      {tab === 'checkout' && <CheckoutForm />}
     </>
   );
 }

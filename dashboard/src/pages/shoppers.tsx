@@ -1,14 +1,15 @@
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, type Shopper } from '../api';
 import { useI18n } from '../i18n';
 import { CopyButton, ErrorSummary, Field, PageHeader, TextField, errorMessage, useFormErrors, useToast } from '../components/ui';
 import { Icon } from '../components/icons';
 import { JourneySection } from './journey';
 
-export function ShoppersPage() {
+/** `initialId`: a Shopper ID to look up at once (links from an order). */
+export function ShoppersPage({ initialId }: { initialId?: string | null } = {}) {
   const { t, dateTime } = useI18n();
   const toast = useToast();
-  const [q, setQ] = useState('');
+  const [q, setQ] = useState(initialId ?? '');
   const [shopper, setShopper] = useState<Shopper | null>(null);
   const [err, setErr] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -16,8 +17,9 @@ export function ShoppersPage() {
   const [email, setEmail] = useState('');
   const f = useFormErrors();
 
-  const lookup = async (e: Event) => {
-    e.preventDefault();
+  useEffect(() => { if (initialId) void lookup(); }, [initialId]);
+  const lookup = async (e?: Event) => {
+    e?.preventDefault();
     const id = q.trim();
     if (!id) { setErr(t('shoppers.enterId')); return; }
     setBusy(true); setErr(null); setShopper(null);

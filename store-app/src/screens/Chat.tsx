@@ -9,6 +9,7 @@ import { Field, Icon, Sheet, useHub, useId, useTick } from '../ui';
 import { TranscriptSheet } from './Transcript';
 import { AttachmentPhoto, CallArea, CallButton, attachmentId, callSystemText, useChatPhotos } from '../media/chat-media';
 import { PhotoButtons, UploadTray } from '../media/photos';
+import { CartButton, CartCard, CartHost, CommerceSys, commerceSystemText, isCartMessage } from '../cart/CartCard';
 
 function safeHttps(url?: string | null): string | null {
   if (!url) return null;
@@ -43,6 +44,7 @@ function systemText(m: Message): string {
 
 function Bubble({ m, mine, seen }: { m: Message; mine: boolean; seen: boolean }) {
   if (m.kind === 'system' || m.author?.role === 'system') {
+    if (commerceSystemText(m)) return <CommerceSys m={m} />;
     return <li class="sys"><span>{systemText(m)}</span></li>;
   }
   return (
@@ -50,7 +52,8 @@ function Bubble({ m, mine, seen }: { m: Message; mine: boolean; seen: boolean })
       <div class="bubble">
         {m.kind === 'product' && m.product ? <ProductCard p={m.product} /> : null}
         {attachmentId(m) ? <AttachmentPhoto id={attachmentId(m)!} from={m.author?.role === 'shopper' ? 'shopper' : 'expert'} /> : null}
-        {m.body && !(m.kind === 'product' && m.body === m.product?.name) ? <p class="body" dir="auto">{m.body}</p> : null}
+        {isCartMessage(m) ? <CartCard m={m} /> : null}
+        {m.body && !(m.kind === 'product' && m.body === m.product?.name) && !isCartMessage(m) ? <p class="body" dir="auto">{m.body}</p> : null}
       </div>
       <span class="meta">
         {!mine && m.author?.role === 'expert' && m.author.name ? `${m.author.name} · ` : ''}
@@ -374,6 +377,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
           <button type="button" class="icon-btn" onClick={() => { setReplyQuery(''); setSheet('replies'); }} aria-label={t('chat.savedReplies')}><Icon name="replies" /></button>
           {features.product_sharing !== false ? <button type="button" class="icon-btn" onClick={() => setSheet('product')} aria-label={t('chat.shareProduct')}><Icon name="product" /></button> : null}
           <PhotoButtons uploads={uploads} />
+          <CartButton />
           <label for="composer-input" class="sr-only">{t('chat.placeholder')}</label>
           <textarea dir="auto" id="composer-input" ref={inputRef} rows={1} value={text} placeholder={t('chat.placeholderShort')} maxLength={4000}
             onInput={(e) => onInput((e.currentTarget as HTMLTextAreaElement).value)}
@@ -397,6 +401,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
         </Sheet>
       ) : null}
       {sheet === 'transcript' ? <TranscriptSheet conversationId={id} onClose={() => setSheet(null)} /> : null}
+      <CartHost conversationId={id} shopper={name} email={c.shopper.email} />
       {sheet === 'end' ? (
         <Sheet title={t('chat.end')} onClose={() => setSheet(null)}>
           <div class="sheet-body"><p>{t('chat.endConfirm')}</p></div>

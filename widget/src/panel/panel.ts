@@ -9,6 +9,7 @@ import { ChatClient, isOpen, type Message } from './client';
 import { h, ICON, linkify, safeUrl, svg } from './dom';
 import { STRINGS, t as tr, type Strings } from './i18n';
 import { PANEL_CSS } from './css';
+import { CART_CSS, cartNode, commerceSys, foldCarts, isCart, type CartState } from './cart';
 import type { ChatMedia, ChatMediaDeps } from './media/chat';
 
 /** The photo and call bundle's version (its content hash), set by build.mjs. */
@@ -20,6 +21,15 @@ type Foot = 'compose' | 'rate' | 'rated' | 'none';
 
 function mount(host: Host): PanelApi {
   adopt(host.shadow, PANEL_CSS);
+  adopt(host.shadow, CART_CSS);
+  let carts = new Map<string, CartState>();
+  const cartCtx = {
+    get lang() { return host.locale; },
+    accept: (id: string) => fetch(host.origin + '/api/v1/widget/carts/' + encodeURIComponent(id) + '/accept?merchant=' + encodeURIComponent(host.merchant),
+      { method: 'POST', credentials: 'omit', headers: { Authorization: 'Bearer ' + (client.token || '') } })
+      .then((r) => { if (!r.ok) throw new Error(String(r.status)); }),
+    rerender: () => render(),
+  };
   let S: Strings = STRINGS[host.locale] || STRINGS.en;
   // Numbers in `v` are formatted for the language; a plural message takes the form for `v.n`.
   const t = (k: keyof Strings, v?: Record<string, string | number>) => tr(S, k, v, host.locale);
@@ -559,7 +569,7 @@ function mount(host: Host): PanelApi {
       void media().then((x) => { line.textContent = x.sysText(m) || ''; }, () => {});
       return line;
     }
-    if (m.kind === 'system' || m.author.role === 'system') return h('div', { class: 'fw-sys' }, sysText(m));
+    if (m.kind === 'system' || m.author.role === 'system') return commerceSys(m, host.locale) || h('div', { class: 'fw-sys' }, sysText(m));
     let photo: HTMLElement | null = null;
     if (m.kind === 'attachment') {
       const slot = h('div', { class: 'fw-photo-slot' });
@@ -578,7 +588,8 @@ function mount(host: Host): PanelApi {
       showName ? h('span', { class: 'fw-who', 'aria-hidden': 'true', dir: 'auto' }, who) : null,
       h('div', { class: 'fw-bubble' },
         h('span', { class: 'fw-sr' }, who + ': '),
-        m.kind === 'product' && m.product
+        isCart(m) ? cartNode(m, carts.get((m.data as any).id), cartCtx)
+        : m.kind === 'product' && m.product
           // The card carries the name; a body that only repeats it is not shown again.
           ? [m.body && m.body.trim() !== m.product.name.trim() ? h('p', { dir: 'auto' }, linkify(m.body)) : null, productCard(m.product)]
           : photo ? [photo, m.body ? h('div', { dir: 'auto' }, linkify(m.body)) : null]
@@ -615,8 +626,10 @@ function mount(host: Host): PanelApi {
     const seen = new Set<string>();
     let lastOwn: Message | undefined;
     let lastIsOwn = false;
+    carts = foldCarts(client.messages);
     for (const m of client.messages) {
-      const k = keyOf(m);
+      // A cart card is rebuilt when its status changes (paid, replaced, …).
+      const k = isCart(m) ? keyOf(m) + ':' + ((carts.get((m.data as any).id) || {}).status || '') : keyOf(m);
       seen.add(k);
       let el = nodes.get(k);
       if (!el) {
