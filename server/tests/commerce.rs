@@ -529,6 +529,37 @@ async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
     assert!(rows
         .iter()
         .any(|r| &r[0] == "A-1001" && &r[3] == "completed" && &r[4] == "13086.00" && &r[10] == cart_id.as_str()));
+
+    // Cart analytics: the one cart sent (the refused ones never count) and paid, its revenue,
+    // per store and per expert; another merchant sees none of it.
+    let (s, a) = admin.get("/api/v1/analytics/carts").await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    let totals = a["totals"].as_array().unwrap();
+    assert_eq!(totals.len(), 1, "{a}");
+    assert_eq!(
+        (&totals[0]["currency"], &totals[0]["carts_sent"], &totals[0]["carts_paid"]),
+        (&json!("SEK"), &json!(1), &json!(1))
+    );
+    assert_eq!(
+        (&totals[0]["conversion"], &totals[0]["revenue"]),
+        (&json!("1.0000"), &json!("13086.00"))
+    );
+    assert_eq!(a["by_store"].as_array().unwrap().len(), 1);
+    assert!(a["by_store"][0]["store_id"].is_string());
+    assert_eq!(a["by_expert"][0]["carts_paid"], 1);
+    assert!(a["by_expert"][0]["expert_id"].is_string());
+    let (s, _) = admin.get("/api/v1/analytics/carts?from=10&to=5").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "from after to");
+    let (s, theirs) = other_key.get("/api/v1/analytics/carts").await;
+    if s == StatusCode::OK {
+        assert_eq!(
+            theirs["totals"].as_array().unwrap().len(),
+            0,
+            "another merchant's figures: {theirs}"
+        );
+    } else {
+        assert_eq!(s, StatusCode::FORBIDDEN, "{theirs}");
+    }
     app.stop().await;
 }
 

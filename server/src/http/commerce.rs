@@ -1234,12 +1234,14 @@ pub struct CartAnalytics {
 }
 
 fn figures(store: Option<String>, expert: Option<String>, currency: &str, sent: i64, paid: i64, revenue: i64) -> CartFigures {
+    // Always four places, as documented ("0.2500", "1.0000"; "0" only when nothing was sent).
     let conversion = if sent == 0 {
         "0".into()
     } else {
-        (rust_decimal::Decimal::from(paid) / rust_decimal::Decimal::from(sent))
-            .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven)
-            .to_string()
+        let mut c = (rust_decimal::Decimal::from(paid) / rust_decimal::Decimal::from(sent))
+            .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointNearestEven);
+        c.rescale(4);
+        c.to_string()
     };
     CartFigures {
         store_id: store,

@@ -141,7 +141,8 @@ async fn unread(
     after: i64,
     lang: &str,
 ) -> anyhow::Result<(Vec<MailMessage>, String)> {
-    let all = uses::transcript_messages_after(&out.0.db, m, conv, after, lang).await?;
+    // Photos as absolute links on the server's public URL: the mail is read outside the site.
+    let all = uses::transcript_messages_after_at(&out.0.db, out.public_url(), m, conv, after, lang).await?;
     let expert = all
         .iter()
         .rev()
