@@ -1082,9 +1082,10 @@ impl Db {
     /// out), grouped by store, expert and currency.
     pub async fn cart_stats(&self, m: Tenant<'_>, from: i64, to: i64) -> Result<Vec<CartStatsRow>> {
         Ok(sqlx::query_as(
+            // CAST: PostgreSQL sums BIGINT into NUMERIC, which does not read as an i64.
             "SELECT store_id, expert_id, currency, COUNT(*) AS sent, \
-             SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END) AS paid, \
-             SUM(CASE WHEN status = 'paid' THEN total_minor ELSE 0 END) AS revenue_minor \
+             CAST(SUM(CASE WHEN status = 'paid' THEN 1 ELSE 0 END) AS BIGINT) AS paid, \
+             CAST(SUM(CASE WHEN status = 'paid' THEN total_minor ELSE 0 END) AS BIGINT) AS revenue_minor \
              FROM carts WHERE merchant_id = $1 AND created_at >= $2 AND created_at < $3 AND status <> 'replaced' \
              GROUP BY store_id, expert_id, currency ORDER BY store_id, expert_id, currency",
         )
