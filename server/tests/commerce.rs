@@ -550,6 +550,11 @@ async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
     assert!(a["by_expert"][0]["expert_id"].is_string());
     let (s, _) = admin.get("/api/v1/analytics/carts?from=10&to=5").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "from after to");
+    // Found by the API fuzzer: the smallest i64 as `to` overflowed the default range (a panic).
+    for q in ["to=-9223372036854775808", "from=-9223372036854775808", "to=0"] {
+        let (s, p) = admin.get(&format!("/api/v1/analytics/carts?{q}")).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {p}");
+    }
     let (s, theirs) = other_key.get("/api/v1/analytics/carts").await;
     if s == StatusCode::OK {
         assert_eq!(

@@ -1265,7 +1265,13 @@ async fn cart_analytics(
     Query(q): Query<CartStatsQuery>,
 ) -> ApiResult<Json<CartAnalytics>> {
     let to = q.to.unwrap_or_else(|| now_ms() + 1);
-    let from = q.from.unwrap_or(to - 30 * 86_400_000);
+    if to <= 0 {
+        return Err(ApiError::invalid("to", "must be a time after 1970 (unix milliseconds)"));
+    }
+    let from = q.from.unwrap_or(to.saturating_sub(30 * 86_400_000).max(0));
+    if from < 0 {
+        return Err(ApiError::invalid("from", "must be a time after 1970 (unix milliseconds)"));
+    }
     if from >= to {
         return Err(ApiError::invalid("from", "must be before to"));
     }
