@@ -22,7 +22,7 @@ test('merchant admin sees every merchant module, stays signed in on reload, and 
   await login(page, fw, 'admin@demo.example');
   const nav = page.getByRole('navigation', { name: 'Main' });
   await expect(nav.getByRole('link')).toHaveText([
-    'Analytics', 'Exports', 'Stores', /^Team/, 'Settings', 'Saved replies', 'Shoppers', 'Integrations',
+    'Analytics', 'Orders', 'Exports', 'Stores', /^Team/, 'Catalogue', 'Settings', 'Saved replies', 'Shoppers', 'Integrations',
   ]);
   await expect(nav.getByRole('link', { name: 'Access' })).toHaveCount(0);
   // Focus lands on the page heading.

@@ -127,7 +127,7 @@ export function TeamPage() {
                         <td><a href={href('/team/' + x.id)} class="strong">{x.name}</a><br /><span class="muted small">{x.email}</span></td>
                         <td class="hide-sm">{x.store_ids.length ? x.store_ids.map(storeName).join(', ') : <span class="muted">{t('team.noStores')}</span>}</td>
                         <td class="hide-sm">{x.max_chats}</td>
-                        <td><StatusBadge status={x.status} />{x.status === 'approved' ? <> <AlertBadge a={alertOf(x.id)} /></> : null}</td>
+                        <td><StatusBadge status={x.status} />{x.status === 'approved' ? <AlertBadge a={alertOf(x.id)} /> : null}</td>
                         <td class="cell-actions">
                           <a class="btn btn-secondary btn-small" href={href('/team/' + x.id)} aria-label={t('team.manageNamed', { name: x.name })}>{t('team.manage')}</a>
                         </td>
