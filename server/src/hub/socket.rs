@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use futures::SinkExt;
 use governor::clock::DefaultClock;
 use governor::{Quota, RateLimiter};
 use tokio::time::{sleep_until, Instant};
@@ -28,9 +29,14 @@ pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(256)
-        .write_buffer_size(0)
+        // Frames are buffered (up to this much) and written by one flush per batch: a socket
+        // with several frames queued gets one write, not one per frame.
+        .write_buffer_size(WRITE_BATCH_BYTES)
         .max_write_buffer_size(256 * 1024)
 }
+
+/// How many bytes of queued frames are buffered before they are written without a flush.
+const WRITE_BATCH_BYTES: usize = 8 * 1024;
 
 /// What a session wants after handling a frame.
 pub enum Step {
@@ -184,16 +190,21 @@ fn reason(code: u16) -> &'static str {
     }
 }
 
-/// Send one frame, unless a close is asked for first: a client that stopped reading blocks the
-/// send once the kernel's buffers are full, and its close (4009 when its queue fills meanwhile)
-/// must not wait for that. `Err(Some(code))`: close with the code; `Err(None)`: the socket failed.
+/// Send one frame (written at once), unless a close is asked for first.
 async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> Result<(), Option<u16>> {
-    let send = socket.send(m);
-    tokio::pin!(send);
+    io_or_close(socket.send(m), outbox).await
+}
+
+/// Run a socket write (a send, a feed into the write buffer, a flush), unless a close is asked
+/// for first: a client that stopped reading blocks the write once the kernel's buffers are full,
+/// and its close (4009 when its queue fills meanwhile) must not wait for that. `Err(Some(code))`:
+/// close with the code; `Err(None)`: the socket failed.
+async fn io_or_close(write: impl std::future::Future<Output = Result<(), axum::Error>>, outbox: &Outbox) -> Result<(), Option<u16>> {
+    tokio::pin!(write);
     loop {
         tokio::select! {
             biased;
-            r = &mut send => return r.map_err(|_| None),
+            r = &mut write => return r.map_err(|_| None),
             _ = outbox.ready() => {
                 if let Some(code) = outbox.closing() {
                     return Err(Some(code));
@@ -244,7 +255,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 Next::Close(code) => break 'socket Some(code),
                 Next::Empty => break false,
                 Next::Frame(f) => {
-                    if let Err(why) = send_or_close(&mut socket, &outbox, Message::Text(f)).await {
+                    if let Err(why) = io_or_close(socket.feed(Message::Text(f)), &outbox).await {
                         break 'socket why;
                     }
                     sent += 1;
@@ -254,6 +265,12 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 }
             }
         };
+        // The batch goes out in one write (or a few, past WRITE_BATCH_BYTES).
+        if sent > 0 {
+            if let Err(why) = io_or_close(socket.flush(), &outbox).await {
+                break 'socket why;
+            }
+        }
         tokio::select! {
             biased;
             _ = hub.shutdown.cancelled() => break Some(close::GOING_AWAY),
@@ -270,7 +287,6 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 Some(Ok(Message::Close(_))) => {
                     // The client closes: echo its close frame (RFC 6455 §5.5.1; tungstenite
                     // queued it) before the socket goes.
-                    use futures::SinkExt;
                     let _ = tokio::time::timeout(Duration::from_secs(2), socket.flush()).await;
                     break None;
                 }
@@ -295,11 +311,16 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                                 biased;
                                 s = &mut handling => break s,
                                 _ = outbox.ready(), if !send_failed => {
+                                    let mut fed = false;
                                     while outbox.closing().is_none() && !send_failed {
                                         let Some(f) = outbox.pop() else { break };
                                         // A close asked for meanwhile is acted on once the
                                         // frame is handled (the loop's top sees it).
-                                        send_failed = matches!(send_or_close(&mut socket, &outbox, Message::Text(f)).await, Err(None));
+                                        send_failed = matches!(io_or_close(socket.feed(Message::Text(f)), &outbox).await, Err(None));
+                                        fed = true;
+                                    }
+                                    if fed && !send_failed {
+                                        send_failed = matches!(io_or_close(socket.flush(), &outbox).await, Err(None));
                                     }
                                 }
                             }

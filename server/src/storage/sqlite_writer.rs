@@ -20,7 +20,6 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rusqlite::types::Value;
 use tokio::sync::oneshot;
 
 use super::{Result, StorageError};
@@ -44,12 +43,17 @@ impl Param {
     pub(crate) fn opt_int(i: Option<i64>) -> Param {
         i.map_or(Param::NullInt, Param::Int)
     }
-    fn value(&self) -> Value {
-        match self {
-            Param::Text(s) => Value::Text(s.clone()),
-            Param::Int(i) => Value::Integer(*i),
-            Param::NullText | Param::NullInt => Value::Null,
-        }
+}
+
+/// Bound by reference: a text parameter is handed to SQLite as it is, not copied first.
+impl rusqlite::ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Param::Text(s) => ValueRef::Text(s.as_bytes()),
+            Param::Int(i) => ValueRef::Integer(*i),
+            Param::NullText | Param::NullInt => ValueRef::Null,
+        }))
     }
 }
 
@@ -119,8 +123,7 @@ pub(crate) fn bind_all_as<'q, O>(
 
 /// Run `sql` with `params` on a rusqlite connection; the number of rows changed.
 pub(crate) fn execute(c: &rusqlite::Connection, sql: &str, params: &[Param]) -> rusqlite::Result<usize> {
-    c.prepare_cached(sql)?
-        .execute(rusqlite::params_from_iter(params.iter().map(Param::value)))
+    c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params))
 }
 
 /// Run a query with `params` on a rusqlite connection, mapping each row.
@@ -131,13 +134,14 @@ pub(crate) fn query<T>(
     map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> rusqlite::Result<Vec<T>> {
     let mut stmt = c.prepare_cached(sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params.iter().map(Param::value)), map)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(params), map)?;
     rows.collect()
 }
 
-/// A job runs inside the writer's transaction (in a savepoint of its own) and returns what to
-/// do once the transaction has ended: answer its caller, told whether it committed.
-type Job = Box<dyn FnOnce(&rusqlite::Connection) -> Box<dyn FnOnce(bool) + Send> + Send>;
+/// A job runs inside the writer's transaction (in a savepoint of its own unless it is the
+/// group's first, `true`) and returns whether it failed and what to do once the transaction has
+/// ended: answer its caller, told whether it committed.
+type Job = Box<dyn FnOnce(&rusqlite::Connection, bool) -> (bool, Box<dyn FnOnce(bool) + Send>) + Send>;
 
 /// Which queue a job waits in. Someone waits for a [`Lane::Now`] job (a message's ack, a
 /// claim, a new chat); a [`Lane::Later`] job is bookkeeping nobody waits on (read marks,
@@ -227,19 +231,24 @@ impl SqliteWriter {
     {
         let (tx, rx) = oneshot::channel::<Result<T>>();
         let queued = std::time::Instant::now();
-        let job: Job = Box::new(move |c| {
+        let job: Job = Box::new(move |c, first| {
             let started = std::time::Instant::now();
-            let done = in_savepoint(c, f);
+            // The first job of a group needs no savepoint: if it fails, the group's transaction
+            // holds nothing else and is rolled back whole (see `group_commit`). A savepoint
+            // copies every page the job changes into its sub-journal first.
+            let done = if first { f(c) } else { in_savepoint(c, f) };
+            let failed = done.is_err();
             let name = if lane == Lane::Now { "now" } else { "later" };
             metrics::histogram!("floorwalker_sqlite_job_wait_seconds", "lane" => name).record((started - queued).as_secs_f64());
             metrics::histogram!("floorwalker_sqlite_job_seconds", "lane" => name).record(started.elapsed().as_secs_f64());
-            Box::new(move |committed| {
+            let finish: Box<dyn FnOnce(bool) + Send> = Box::new(move |committed| {
                 let _ = tx.send(match done {
                     Ok(v) if committed => Ok(v),
                     Ok(_) => Err(StorageError::Writer("the write could not be committed".into())),
                     Err(e) => Err(e),
                 });
-            })
+            });
+            (failed, finish)
         });
         self.jobs
             .send((lane, job))
@@ -372,7 +381,11 @@ fn group_commit(conn: rusqlite::Connection, rx: mpsc::Receiver<(Lane, Job)>) {
             }
         }
         waiting.take_arrived(&rx);
-        let began = conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).is_ok();
+        let begin = || conn.prepare_cached("BEGIN IMMEDIATE").and_then(|mut s| s.execute([])).is_ok();
+        let mut began = begin();
+        // Whether the transaction holds a job's writes yet: until then a job runs without a
+        // savepoint, and its failure rolls the transaction back and begins a new one.
+        let mut holds_writes = false;
         let mut later_ran = false;
         while finishers.len() < GROUP {
             let job = match waiting.now.pop_front() {
@@ -389,9 +402,22 @@ fn group_commit(conn: rusqlite::Connection, rx: mpsc::Receiver<(Lane, Job)>) {
             // Without the write lock nothing can be written: the job is dropped unrun, and its
             // caller told so (its answer channel closes).
             if began {
+                let first = !holds_writes;
                 // A job that panics (a bug) loses its own writes and answer, not the thread.
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn))) {
-                    Ok(finish) => finishers.push(finish),
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&conn, first))) {
+                    Ok((failed, finish)) => {
+                        if first && failed {
+                            let _ = conn.execute_batch("ROLLBACK");
+                            began = begin();
+                        } else {
+                            holds_writes = true;
+                        }
+                        finishers.push(finish);
+                    }
+                    Err(_) if first => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        began = begin();
+                    }
                     Err(_) => {
                         let _ = conn.execute_batch("ROLLBACK TO job; RELEASE job");
                     }
@@ -548,6 +574,75 @@ mod tests {
             st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
         };
         assert_eq!(rows, vec![1, 3], "the failed job's 498 rows were undone, the others kept");
+    }
+
+    /// A failing job undoes only its own writes whether it is the first of its group (run
+    /// without a savepoint: the transaction is rolled back and begun again) or a later one (rolled
+    /// back to its savepoint), and the jobs around it are stored and answered.
+    #[tokio::test]
+    async fn a_failed_job_undoes_only_itself_first_in_its_group_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("groups.db");
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (n INTEGER NOT NULL);")
+            .unwrap();
+        let w = SqliteWriter::open(path.clone()).unwrap();
+        let insert = |from: i64, to: i64, fail: bool| {
+            move |c: &rusqlite::Connection| {
+                for n in from..to {
+                    c.execute("INSERT INTO t (n) VALUES (?1)", [n])?;
+                }
+                if fail {
+                    return Err(StorageError::Writer("fails after writing".into()));
+                }
+                Ok(to - from)
+            }
+        };
+        // Alone, hence first: fails after 300 rows; the next job, also first, is kept.
+        assert!(w.transaction(insert(1000, 1300, true)).await.is_err());
+        assert_eq!(w.transaction(insert(1, 2, false)).await.unwrap(), 1);
+        // One group: a holder (first), a failing job, a good one.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                w.transaction(move |c| {
+                    held.recv().unwrap();
+                    c.execute("INSERT INTO t (n) VALUES (2)", [])?;
+                    Ok(())
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (w2, w3) = (w.clone(), w.clone());
+        let failing = tokio::spawn(async move { w2.transaction(insert(2000, 2300, true)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let good = tokio::spawn(async move { w3.transaction(insert(3, 4, false)).await });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        assert!(failing.await.unwrap().is_err());
+        assert_eq!(good.await.unwrap().unwrap(), 1);
+        let rows: Vec<i64> = {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            let mut st = c.prepare("SELECT n FROM t ORDER BY n").unwrap();
+            st.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        assert_eq!(rows, vec![1, 2, 3], "both failed jobs' rows undone, every other job's kept");
+        // A panicking first job neither stops the thread nor leaves its writes behind.
+        let panicked: Result<()> = w
+            .transaction(|c| {
+                c.execute("INSERT INTO t (n) VALUES (99)", [])?;
+                panic!("a bug in a job")
+            })
+            .await;
+        assert!(panicked.is_err());
+        assert_eq!(w.transaction(insert(4, 5, false)).await.unwrap(), 1);
+        let c = rusqlite::Connection::open(&path).unwrap();
+        let n: i64 = c.query_row("SELECT COUNT(*) FROM t WHERE n = 99", [], |r| r.get(0)).unwrap();
+        assert_eq!(n, 0);
     }
 
     /// Pieces of a batch come in a few fixed sizes, in order, covering every item once.
