@@ -200,6 +200,8 @@ export interface PageView { at: number; url: string; title: string | null; produ
 export interface JourneyEvent {
   at: number; kind: string; conversation_id: string | null; store_id: string | null;
   department_id: string | null; expert_id: string | null; value: number | null;
+  /** `order_stage` only: the order and the stage it moved to. */
+  detail?: { order_id?: string; stage?: string; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null } | null;
 }
 export interface JourneyConversation {
   id: string; status: string; store_id: string | null; store_name: string | null; department_id: string | null;

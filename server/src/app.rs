@@ -86,6 +86,7 @@ impl Application {
             calls,
             outbound,
             media,
+            commerce_clock: crate::commerce::Clock::default(),
         };
         Ok(Application {
             listener,

@@ -193,6 +193,7 @@ async fn search_finds_names_fragments_article_numbers_and_accents(b: Backend) {
         product("100-ESP", "Descaler for espresso machines", "99", "25"),
         {"sku": "GTIN-1", "name": "Smörgåsbord plate", "price": "149", "currency": "SEK", "vat_rate": "25", "gtin": "7310865004703"},
         {"sku": "OFF-1", "name": "Espresso tamper (discontinued)", "price": "1", "currency": "SEK", "vat_rate": "25", "active": false},
+        product("E", "Eraser for espresso labels", "5", "25"),
     ]});
     let (s, _) = key.post("/api/v1/catalogue/products/batch", items).await;
     assert_eq!(s, StatusCode::OK);
@@ -225,6 +226,24 @@ async fn search_finds_names_fragments_article_numbers_and_accents(b: Backend) {
     assert_eq!(skus(&v), vec!["GTIN-1"]);
     let (_, v) = expert.get(&q("7310865004703")).await;
     assert_eq!(skus(&v), vec!["GTIN-1"], "GTIN exact");
+    // One character is a prefix of most of a catalogue: it finds an exact article number only.
+    let (s, v) = expert.get(&q("e")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(skus(&v), vec!["E"], "the exact SKU, not every name with a word starting with e");
+    let (_, v) = expert.get(&q(" É ")).await;
+    assert_eq!(skus(&v), vec!["E"], "folded like any query");
+    let (_, v) = expert.get(&q("a")).await;
+    assert_eq!(skus(&v), Vec::<String>::new(), "no exact hit: nothing, not the whole catalogue");
+    let (_, v) = expert.get(&q("e s")).await;
+    assert_eq!(skus(&v), Vec::<String>::new(), "every word one character long");
+    let (_, v) = expert.get(&q("es")).await;
+    let found = skus(&v);
+    assert!(
+        found.contains(&"ESP-100".to_owned()) && found.contains(&"E".to_owned()),
+        "two characters search names: {found:?}"
+    );
+    let (_, v) = expert.get(&q("kaffe m")).await;
+    assert_eq!(skus(&v), vec!["KAF-22"], "a short word beside a longer one still narrows");
     let (_, v) = expert.get(&q("\"*) OR 1=1 --")).await;
     assert!(v["items"].is_array(), "query syntax is never interpreted: {v}");
     let (s, _) = expert.get("/api/v1/app/catalogue/search?q=x&limit=0").await;
@@ -555,6 +574,47 @@ async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
         let (s, p) = admin.get(&format!("/api/v1/analytics/carts?{q}")).await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{q}: {p}");
     }
+    // The rollups count the cart too: Analytics and metrics.csv (by expert), money as decimal
+    // strings in the currency's minor units.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let totals = loop {
+        let (_, dash) = admin.get("/api/v1/analytics").await;
+        if dash["totals"]["carts_paid"] == 1 {
+            break dash["totals"].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollups never counted the paid cart: {dash}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(totals["carts_sent"], 1);
+    assert_eq!(totals["cart_conversion"], 1.0);
+    assert_eq!(totals["cart_revenue"], json!({"SEK": "13086.00"}));
+    let res = admin
+        .request(Method::GET, "/api/v1/exports/metrics.csv?by=expert")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let h = r.headers().unwrap().clone();
+    let at = |name: &str| h.iter().position(|c| c == name).unwrap_or_else(|| panic!("no {name} in {h:?}"));
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    let cart_cols: Vec<&str> = h.iter().filter(|c| c.starts_with("cart")).collect();
+    assert_eq!(
+        cart_cols,
+        ["carts_sent", "carts_paid", "cart_conversion", "cart_revenue_SEK"],
+        "{h:?}"
+    );
+    assert!(at("cart_revenue_SEK") > at("revenue_SEK"), "cart revenue after revenue");
+    let row = rows.iter().find(|r| &r[at("carts_paid")] == "1").expect(&text);
+    assert_eq!(
+        (&row[at("carts_sent")], &row[at("cart_conversion")], &row[at("cart_revenue_SEK")]),
+        ("1", "1", "13086.00")
+    );
+    assert!(!row[at("expert_id")].is_empty(), "per expert");
     let (s, theirs) = other_key.get("/api/v1/analytics/carts").await;
     if s == StatusCode::OK {
         assert_eq!(
@@ -965,6 +1025,286 @@ async fn links_by_mail_and_sms_and_one_reminder(b: Backend) {
     app.stop().await;
 }
 
+/// A quote past its date lapses and a pay link past its time expires: the lapse job tells both
+/// sides, the shopper can no longer accept, the pay page says the link expired and starts no
+/// checkout, the cart reference the checkout got is refused. Time moves by the commerce clock
+/// (docs/commerce.md "Testing lapses"), not by sleeping.
+async fn quotes_lapse_and_pay_links_expire(b: Backend) {
+    let app = spawn(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (s, _) = key
+        .post(
+            "/api/v1/catalogue/products/batch",
+            json!({"products": [product("LAMP-1", "Lamp", "499.00", "25")]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, set) = admin
+        .call(
+            Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "hosted", "checkout_url": "https://shop.example/checkout", "link_hours": 2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{set}");
+    let (mut expert_ws_, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, shopper_token) = shopper_ws(&app, &m, None).await;
+    let conv = start_chat(&mut shopper, &store, &dep, "A quote and a cart, please").await;
+    claim(&mut expert_ws_, &conv).await;
+    let expert = expert_token(&app, "expert1@demo.example").await;
+    let widget = app.client().with_bearer(&shopper_token);
+    let url = format!("/api/v1/app/conversations/{conv}/carts");
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // A quote valid until tomorrow, and a cart whose link lasts two hours.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).format("%Y-%m-%d").to_string();
+    let (s, quote) = expert
+        .post(
+            &url,
+            json!({"lines": [{"sku": "LAMP-1", "quantity": 2}], "quote_valid_until": tomorrow}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{quote}");
+    let quote_id = quote["id"].as_str().unwrap().to_owned();
+    let quote_url = quote["pay_url"].as_str().unwrap().to_owned();
+    let (s, cart) = expert.post(&url, json!({"lines": [{"sku": "LAMP-1", "quantity": 1}]})).await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    let cart_id = cart["id"].as_str().unwrap().to_owned();
+    let cart_url = cart["pay_url"].as_str().unwrap().to_owned();
+    let hours = (cart["expires_at"].as_i64().unwrap() - cart["created_at"].as_i64().unwrap() + 1_800_000) / 3_600_000;
+    assert_eq!(hours, 2, "the link lasts the merchant's link_hours");
+    // Before: the pages answer, and "Pay" hands a signed reference to the checkout.
+    assert_eq!(plain.get(&quote_url).send().await.unwrap().status(), StatusCode::OK);
+    let go = plain.post(&cart_url).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let cref = go.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("floorwalker_cart=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert_eq!(key.get(&format!("/api/v1/carts/{cref}")).await.0, StatusCode::OK);
+
+    // Three hours on: the link lapses (the quote still stands, until the end of tomorrow).
+    app.commerce_clock.advance(Duration::from_secs(3 * 3600));
+    for ws in [&mut shopper, &mut expert_ws_] {
+        let line = until_message(ws, "the link lapsed", |m| {
+            m.body == "cart_status" && m.data.as_ref().unwrap()["cart_id"] == cart_id.as_str()
+        })
+        .await;
+        assert_eq!(line.data.unwrap()["status"], "expired");
+    }
+    let page = plain.get(&cart_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("This payment link has expired"), "a clear page: {html}");
+    assert!(!html.contains("<form"), "nothing to continue with: {html}");
+    let go = plain.post(&cart_url).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::NOT_FOUND, "no checkout starts");
+    assert!(go.headers().get("location").is_none());
+    assert_eq!(
+        key.get(&format!("/api/v1/carts/{cref}")).await.0,
+        StatusCode::NOT_FOUND,
+        "the reference expired with it"
+    );
+    let (s, p) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "LATE-1", "cart_ref": cref, "amount": "499.00", "currency": "SEK", "status": "paid"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{p}");
+    let (s, _) = expert
+        .post(
+            &format!("/api/v1/app/carts/{cart_id}/send"),
+            json!({"channel": "email", "to": "kim@example.com"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "no link to send");
+    let (_, c) = expert.get(&format!("/api/v1/app/carts/{cart_id}")).await;
+    assert_eq!((c["status"].as_str(), &c["pay_url"]), (Some("expired"), &Value::Null));
+    let (_, q) = expert.get(&format!("/api/v1/app/carts/{quote_id}")).await;
+    assert_eq!(q["status"], "quote", "the quote's date has not passed");
+
+    // Three days on: the quote lapses; both sides are told and the shopper can no longer accept.
+    app.commerce_clock.advance(Duration::from_secs(3 * 86_400));
+    for ws in [&mut shopper, &mut expert_ws_] {
+        let line = until_message(ws, "the quote lapsed", |m| {
+            m.body == "cart_status" && m.data.as_ref().unwrap()["cart_id"] == quote_id.as_str()
+        })
+        .await;
+        assert_eq!(line.data.unwrap()["status"], "expired");
+    }
+    let (s, p) = widget
+        .post(&format!("/api/v1/widget/carts/{quote_id}/accept?merchant={m}"), json!({}))
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{p}");
+    let (_, w) = widget.get(&format!("/api/v1/widget/carts/{quote_id}?merchant={m}")).await;
+    assert_eq!((w["status"].as_str(), &w["pay_url"]), (Some("expired"), &Value::Null));
+    let page = plain.get(&quote_url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("This payment link has expired"));
+    let go = plain.post(&quote_url).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::NOT_FOUND, "accepting by the page does not work either");
+    assert!(go.headers().get("location").is_none());
+    // Each lapse was told once.
+    let more = shopper.drain(800).await;
+    assert!(
+        !more
+            .iter()
+            .any(|o| matches!(o, Out::Message { message } if message.body == "cart_status")),
+        "one line per lapse: {more:?}"
+    );
+    app.stop().await;
+}
+
+/// The order flow is the table in docs/commerce.md: forward, new → shipped allowed (in_progress
+/// is optional), never past shipped, cancelled/refunded from any open stage, closed stays
+/// closed; a refused step changes nothing. Notes take `body` (or `text`).
+async fn order_stages_follow_the_documented_table(b: Backend) {
+    let app = spawn(b).await;
+    let (m, _, _) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let key = api_key(&admin).await;
+    let (_, shopper_id, _) = shopper_ws(&app, &m, None).await;
+    for id in ["S-1", "S-2", "S-3"] {
+        let (s, o) = key
+            .post(
+                "/api/v1/orders",
+                json!({"order_id": id, "shopper_id": shopper_id, "amount": "10", "currency": "SEK", "status": "paid"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{o}");
+    }
+    let step = |id: &'static str, body: Value| {
+        let key = key.clone();
+        async move { key.post(&format!("/api/v1/orders/{id}/stage"), body).await }
+    };
+    let ship = json!({"stage": "shipped", "carrier": "DHL", "tracking_number": "JD1"});
+    // S-1: new → shipped directly, then completed; nothing after that.
+    let (s, d) = step("S-1", ship.clone()).await;
+    assert_eq!(s, StatusCode::OK, "new → shipped: {d}");
+    assert_eq!(
+        (d["order"]["stage"].as_str(), d["order"]["carrier"].as_str()),
+        (Some("shipped"), Some("DHL"))
+    );
+    for refused in ["in_progress", "shipped"] {
+        let mut body = ship.clone();
+        body["stage"] = json!(refused);
+        let (s, p) = step("S-1", body).await;
+        assert_eq!(s, StatusCode::CONFLICT, "shipped → {refused}: {p}");
+    }
+    assert_eq!(step("S-1", json!({"stage": "completed"})).await.0, StatusCode::OK);
+    for refused in ["refunded", "cancelled", "completed"] {
+        assert_eq!(
+            step("S-1", json!({"stage": refused})).await.0,
+            StatusCode::CONFLICT,
+            "completed → {refused}"
+        );
+    }
+    // S-2: completed needs shipped first; the same stage twice is refused; cancelled is final.
+    assert_eq!(
+        step("S-2", json!({"stage": "completed"})).await.0,
+        StatusCode::CONFLICT,
+        "new → completed"
+    );
+    let (s, p) = step("S-2", json!({"stage": "new"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(step("S-2", json!({"stage": "in_progress"})).await.0, StatusCode::OK);
+    assert_eq!(
+        step("S-2", json!({"stage": "in_progress"})).await.0,
+        StatusCode::CONFLICT,
+        "already there"
+    );
+    let (s, d) = step("S-2", json!({"stage": "cancelled"})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(
+        (d["order"]["stage"].as_str(), d["order"]["status"].as_str()),
+        (Some("cancelled"), Some("cancelled"))
+    );
+    assert_eq!(
+        step("S-2", json!({"stage": "refunded"})).await.0,
+        StatusCode::CONFLICT,
+        "cancelled is final"
+    );
+    assert_eq!(step("S-2", ship.clone()).await.0, StatusCode::CONFLICT);
+    // S-3: refunded straight from new sets the payment status too.
+    let (s, d) = step("S-3", json!({"stage": "refunded"})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["order"]["status"], "refunded");
+    // Refused steps left no trace; who did each step is recorded.
+    let (_, d) = admin.get("/api/v1/orders/S-2/detail").await;
+    let stages: Vec<&str> = d["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages, ["in_progress", "cancelled"]);
+    assert!(d["history"].as_array().unwrap().iter().all(|h| h["actor_kind"] == "api_key"));
+    // Notes: `body` as in the note itself, `text` still accepted; empty refused.
+    let (s, n) = admin.post("/api/v1/orders/S-1/notes", json!({"body": "Left at the door"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{n}");
+    assert_eq!(
+        (n["body"].as_str(), n["author_kind"].as_str()),
+        (Some("Left at the door"), Some("account"))
+    );
+    let (s, n) = key.post("/api/v1/orders/S-1/notes", json!({"text": "Signed by K."})).await;
+    assert_eq!(s, StatusCode::CREATED, "{n}");
+    assert_eq!(n["author_kind"], "api_key");
+    let (s, p) = admin.post("/api/v1/orders/S-1/notes", json!({"body": "  "})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{p}");
+    assert_eq!(p["errors"][0]["field"], "body");
+    let (_, d) = admin.get("/api/v1/orders/S-1/detail").await;
+    let notes: Vec<&str> = d["notes"].as_array().unwrap().iter().map(|n| n["body"].as_str().unwrap()).collect();
+    assert_eq!(notes, ["Left at the door", "Signed by K."]);
+
+    // The shopper's journey shows each step of their orders (never the notes).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let steps = loop {
+        let (s, j) = admin.get(&format!("/api/v1/shoppers/{shopper_id}/journey")).await;
+        assert_eq!(s, StatusCode::OK, "{j}");
+        let steps: Vec<Value> = j["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "order_stage")
+            .cloned()
+            .collect();
+        if steps.len() >= 5 {
+            assert!(!j.to_string().contains("Left at the door"), "internal notes stay internal");
+            break steps;
+        }
+        assert!(std::time::Instant::now() < deadline, "journey steps: {j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let of = |id: &str| -> Vec<String> {
+        let mut v: Vec<&Value> = steps.iter().filter(|e| e["detail"]["order_id"] == id).collect();
+        v.sort_by_key(|e| e["at"].as_i64().unwrap());
+        v.iter().map(|e| e["detail"]["stage"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(of("S-1"), ["shipped", "completed"]);
+    assert_eq!(of("S-2"), ["in_progress", "cancelled"]);
+    assert_eq!(of("S-3"), ["refunded"]);
+    let shipped = steps.iter().find(|e| e["detail"]["stage"] == "shipped").unwrap();
+    assert_eq!(
+        (shipped["detail"]["carrier"].as_str(), shipped["detail"]["tracking_number"].as_str()),
+        (Some("DHL"), Some("JD1"))
+    );
+    // Another merchant cannot read this shopper's journey.
+    let op = app.operator().await;
+    let (_, other_admin) = app.merchant(&op, "Elsewhere").await;
+    let (s, _) = other_admin.get(&format!("/api/v1/shoppers/{shopper_id}/journey")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
 on_both_backends!(
     links_by_mail_and_sms_and_one_reminder,
     the_sample_shop_plays_the_merchant,
@@ -972,4 +1312,6 @@ on_both_backends!(
     search_finds_names_fragments_article_numbers_and_accents,
     a_cart_goes_from_the_chat_to_paid,
     quotes_revisions_and_permalinks,
+    quotes_lapse_and_pay_links_expire,
+    order_stages_follow_the_documented_table,
 );

@@ -19,6 +19,7 @@ on_both_backends!(
     a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked,
     a_node_killed_between_commit_and_delivery_delivers_after_restart,
     the_demo_outbox_shows_what_its_chats_send,
+    cart_and_order_events_reach_the_merchants_endpoints_signed,
 );
 
 fn fast(smtp: Option<String>) -> impl FnOnce(&mut floorwalker::config::ServeArgs) {
@@ -697,4 +698,159 @@ async fn the_demo_outbox_shows_what_its_chats_send(b: Backend) {
     assert_eq!(outbox(&admin, "?kind=email&recipient=mia.schulz@demo.example").await.len(), 1);
     drop(node);
     db.drop_db().await;
+}
+
+/// `cart.sent` and `order.updated` (docs/webhooks.md, docs/commerce.md) reach the merchant's
+/// endpoints signed, with the documented payloads; another merchant's endpoint hears nothing.
+async fn cart_and_order_events_reach_the_merchants_endpoints_signed(b: Backend) {
+    let rx = HookReceiver::start().await;
+    let commerce_rx = HookReceiver::start().await;
+    let other_rx = HookReceiver::start().await;
+    let app = TestApp::spawn_with(b, fast(None)).await;
+    let (m, store, dep) = common::demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, secret) = new_endpoint(&admin, &rx.url, None).await;
+    rx.trust(&secret);
+    let (_, secret) = new_endpoint(&admin, &commerce_rx.url, Some(vec!["cart.sent", "order.updated"])).await;
+    commerce_rx.trust(&secret);
+    let op = app.operator().await;
+    let (_, other) = app.merchant(&op, "Other Shop").await;
+    let (_, secret) = new_endpoint(&other, &other_rx.url, None).await;
+    other_rx.trust(&secret);
+    let (s, k) = admin.post("/api/v1/api-keys", json!({"name": "shop"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{k}");
+    let key = admin.with_bearer(k["secret"].as_str().unwrap());
+    let (s, v) = key
+        .post(
+            "/api/v1/catalogue/products/batch",
+            json!({"products": [{"sku": "TV-55", "name": "OLED TV 55\"", "price": "12990.00", "currency": "SEK", "vat_rate": "25"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/settings/checkout",
+            Some(json!({"mode": "hosted", "checkout_url": "https://shop.example/checkout"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    let (mut sara, _) = common::expert_ws(&app, "expert1@demo.example").await;
+    let (mut shop, shopper_id, _) = common::shopper_ws(&app, &m, None).await;
+    let id = common::start_chat(&mut shop, &store, &dep, "The TV, installed?").await;
+    common::claim(&mut sara, &id).await;
+    let (s, t) = app
+        .client()
+        .post(
+            "/api/v1/app/login",
+            json!({"email": "expert1@demo.example", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    let expert = app.client().with_bearer(t["token"].as_str().unwrap());
+    let (s, cart) = expert
+        .post(
+            &format!("/api/v1/app/conversations/{id}/carts"),
+            json!({"lines": [{"sku": "TV-55", "quantity": 1, "unit_price": "11990.00"}, {"text": "Installation", "quantity": 2, "unit_price": "499"}]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{cart}");
+    let cart_id = cart["id"].as_str().unwrap();
+
+    // Paid through the hosted link's reference, then handled: in progress, shipped.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let go = plain.post(cart["pay_url"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!(go.status(), StatusCode::SEE_OTHER);
+    let cref = go.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("floorwalker_cart=")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let (s, o) = key
+        .post(
+            "/api/v1/orders",
+            json!({"order_id": "A-77", "cart_ref": cref, "amount": "12988.00", "currency": "SEK", "status": "paid"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{o}");
+    let (s, d) = key.post("/api/v1/orders/A-77/stage", json!({"stage": "in_progress"})).await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    let (s, d) = admin
+        .post(
+            "/api/v1/orders/A-77/stage",
+            json!({"stage": "shipped", "carrier": "PostNord", "tracking_number": "PN1SE", "tracking_url": "https://track.example/PN1SE"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+
+    // The endpoint that asked for commerce events gets exactly those, signed, in order.
+    let evs = until("the commerce events", 30, async || {
+        let e = events(&commerce_rx);
+        (e.len() >= 3).then_some(e)
+    })
+    .await;
+    let types: Vec<&str> = evs.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        ["cart.sent", "order.updated", "order.updated"],
+        "only what it asked for, in order"
+    );
+    let sent = &evs[0].1;
+    assert_eq!(sent["merchant_id"], m.as_str());
+    assert!(sent["timestamp"].as_str().unwrap().ends_with('Z'));
+    let d = &sent["data"];
+    assert_eq!(
+        (d["conversation_id"].as_str(), d["cart_id"].as_str()),
+        (Some(id.as_str()), Some(cart_id))
+    );
+    assert_eq!((d["currency"].as_str(), d["total"].as_str()), (Some("SEK"), Some("12988.00")));
+    assert_eq!(d["payment_url"], cart["pay_url"]);
+    assert_eq!(
+        d["lines"],
+        json!([
+            {"name": "OLED TV 55\"", "sku": "TV-55", "quantity": 1, "unit_price": "11990.00"},
+            {"name": "Installation", "sku": null, "quantity": 2, "unit_price": "499.00"}
+        ])
+    );
+    let (first, second) = (&evs[1].1["data"], &evs[2].1["data"]);
+    assert_eq!(first["order_id"], "A-77");
+    assert_eq!(first["shopper_id"], shopper_id.as_str());
+    assert_eq!(
+        (first["status"].as_str(), first["stage"].as_str()),
+        (Some("paid"), Some("in_progress"))
+    );
+    assert_eq!(
+        (first["amount"].as_str(), first["currency"].as_str()),
+        (Some("12988.00"), Some("SEK"))
+    );
+    assert_eq!(first["conversation_id"], id.as_str());
+    assert!(first["expert_id"].is_string(), "attributed to the chat's expert: {first}");
+    assert!(first["tracking_number"].is_null());
+    assert_eq!(second["stage"], "shipped");
+    assert_eq!(
+        (
+            second["carrier"].as_str(),
+            second["tracking_number"].as_str(),
+            second["tracking_url"].as_str()
+        ),
+        (Some("PostNord"), Some("PN1SE"), Some("https://track.example/PN1SE"))
+    );
+    // The default subscription hears them too, among the chat's own events.
+    let all = until("the default endpoint", 30, async || {
+        let e = events(&rx);
+        (e.iter().filter(|(t, _)| t == "order.updated").count() >= 2).then_some(e)
+    })
+    .await;
+    assert_eq!(all.iter().filter(|(t, _)| t == "cart.sent").count(), 1);
+    assert!(all.iter().any(|(t, _)| t == "conversation.claimed"));
+    // Another merchant's endpoint hears nothing of it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(other_rx.got().is_empty(), "another merchant's endpoint heard: {:?}", other_rx.got());
+    app.stop().await;
 }

@@ -291,6 +291,7 @@ export const cs: Messages = {
   'journey.event.rated': 'Ohodnotil(a) chat {n} z 5',
   'journey.event.offline_message': 'Zanechal(a) zprávu',
   'journey.event.order_attributed': 'Objednávka přiřazena chatu',
+  'journey.event.order_stage': 'Objednávka {order}: {stage}',
   'journey.event.identified': 'Identifikován(a)',
   'journey.event.other': 'Událost: {kind}',
   'journey.started': 'Zahájeno',

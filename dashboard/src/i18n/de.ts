@@ -291,6 +291,7 @@ export const de: Messages = {
   'journey.event.rated': 'Chat mit {n} von 5 bewertet',
   'journey.event.offline_message': 'Nachricht hinterlassen',
   'journey.event.order_attributed': 'Bestellung dem Chat zugeordnet',
+  'journey.event.order_stage': 'Bestellung {order}: {stage}',
   'journey.event.identified': 'Identifiziert',
   'journey.event.other': 'Ereignis: {kind}',
   'journey.started': 'Begonnen',

@@ -291,6 +291,7 @@ export const el: Messages = {
   'journey.event.rated': 'Βαθμολόγησε τη συνομιλία {n} στα 5',
   'journey.event.offline_message': 'Άφησε μήνυμα',
   'journey.event.order_attributed': 'Παραγγελία αποδόθηκε στη συνομιλία',
+  'journey.event.order_stage': 'Παραγγελία {order}: {stage}',
   'journey.event.identified': 'Ταυτοποιήθηκε',
   'journey.event.other': 'Συμβάν: {kind}',
   'journey.started': 'Έναρξη',

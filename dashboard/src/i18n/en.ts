@@ -290,6 +290,7 @@ export const en = {
   'journey.event.rated': 'Rated the chat {n} of 5',
   'journey.event.offline_message': 'Left a message',
   'journey.event.order_attributed': 'Order attributed to the chat',
+  'journey.event.order_stage': 'Order {order}: {stage}',
   'journey.event.identified': 'Identified',
   'journey.event.other': 'Event: {kind}',
   'journey.started': 'Started',

@@ -291,6 +291,7 @@ export const fa: Messages = {
   'journey.event.rated': 'به گفت‌وگو {n} از ۵ امتیاز داد',
   'journey.event.offline_message': 'پیام گذاشت',
   'journey.event.order_attributed': 'سفارش به گفت‌وگو منتسب شد',
+  'journey.event.order_stage': 'سفارش {order}: {stage}',
   'journey.event.identified': 'شناسایی شد',
   'journey.event.other': 'رویداد: {kind}',
   'journey.started': 'آغاز',

@@ -291,6 +291,7 @@ export const sv: Messages = {
   'journey.event.rated': 'Gav chatten {n} av 5',
   'journey.event.offline_message': 'Lämnade ett meddelande',
   'journey.event.order_attributed': 'Order tillskriven chatten',
+  'journey.event.order_stage': 'Order {order}: {stage}',
   'journey.event.identified': 'Identifierad',
   'journey.event.other': 'Händelse: {kind}',
   'journey.started': 'Startad',

@@ -22,7 +22,7 @@ type Item = { at: number; view: PageView } | { at: number; event: JourneyEvent }
 const EVENT_ICONS: Record<string, string> = {
   requested: 'chat', offered: 'team', claimed: 'check', first_response: 'chat', transferred: 'refresh',
   missed: 'alert', unanswered: 'alert', ended: 'x', abandoned: 'x', rated: 'check', offline_message: 'chat',
-  order: 'analytics', order_attributed: 'analytics', identified: 'account',
+  order: 'analytics', order_attributed: 'analytics', order_stage: 'analytics', identified: 'account',
 };
 const HIDDEN_KINDS = new Set(['page_view', 'message', 'text', 'system']);
 const STATUS_KIND: Record<string, 'ok' | 'warn' | 'muted' | 'info' | 'danger'> = {
@@ -61,6 +61,13 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
     const expert = (e.expert_id && expertName.get(e.expert_id)) || (e.conversation_id && convs.get(e.conversation_id)?.expert_name) || t('journey.anExpert');
     const key = ('journey.event.' + e.kind) as Key;
     const known = EVENT_ICONS[e.kind] !== undefined;
+    if (e.kind === 'order_stage') {
+      const d = e.detail ?? {};
+      const sk = ('orders.stage.' + (d.stage ?? '')) as Key;
+      const stage = t(sk) === sk ? String(d.stage ?? '') : t(sk);
+      const text = t('journey.event.order_stage', { order: String(d.order_id ?? ''), stage });
+      return d.stage === 'shipped' && d.tracking_number ? `${text} (${d.carrier ?? ''} ${d.tracking_number})` : text;
+    }
     return known ? t(key, { expert, n: e.value ?? 0 }) : t('journey.event.other', { kind: e.kind.replace(/_/g, ' ') });
   };
   const where = (e: JourneyEvent) => [e.store_id && storeName.get(e.store_id), e.department_id && deptName.get(e.department_id)].filter(Boolean).join(' · ');

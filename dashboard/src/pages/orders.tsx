@@ -223,9 +223,9 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
   const addNote = async (e: Event) => {
     e.preventDefault();
     nf.clear();
-    if (!note.trim()) { nf.setLocal([{ field: 'text', message: t('common.required') }]); return; }
+    if (!note.trim()) { nf.setLocal([{ field: 'body', message: t('common.required') }]); return; }
     try {
-      await api.post('orders/' + encodeURIComponent(o.order_id) + '/notes', { text: note.trim() });
+      await api.post('orders/' + encodeURIComponent(o.order_id) + '/notes', { body: note.trim() });
       setNote('');
       toast(t('orders.noteAdded'));
       reload();
@@ -337,8 +337,8 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
             </ul>
           )}
           <form class="stack" onSubmit={addNote} noValidate>
-            <ErrorSummary general={nf.general} list={nf.list} labels={(k) => (k === 'text' ? t('orders.noteLabel') : undefined)} />
-            <Field name="text" label={t('orders.noteLabel')} error={nf.errors.text}>
+            <ErrorSummary general={nf.general} list={nf.list} labels={(k) => (k === 'body' ? t('orders.noteLabel') : undefined)} />
+            <Field name="body" label={t('orders.noteLabel')} error={nf.errors.body}>
               {({ id, describedBy, invalid }) => (
                 <textarea id={id} rows={3} maxLength={2000} dir="auto" value={note} aria-describedby={describedBy} aria-invalid={invalid || undefined}
                   onInput={(e) => setNote((e.target as HTMLTextAreaElement).value)} />

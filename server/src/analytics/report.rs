@@ -283,7 +283,7 @@ pub struct StoreFigures {
 }
 
 /// The columns of `metrics.csv` after the period and the dimension columns.
-pub const METRIC_COLUMNS: [&str; 31] = [
+pub const METRIC_COLUMNS: [&str; 34] = [
     "requested",
     "claimed",
     "missed",
@@ -315,13 +315,17 @@ pub const METRIC_COLUMNS: [&str; 31] = [
     "alerts_shown",
     "alerts_failed",
     "missed_alerts_failed",
+    "carts_sent",
+    "carts_paid",
+    "cart_conversion",
 ];
 
 fn opt(v: Option<f64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
-/// The metric cells of one CSV row, in [`METRIC_COLUMNS`] order, then revenue per currency.
+/// The metric cells of one CSV row, in [`METRIC_COLUMNS`] order, then revenue per currency,
+/// then cart revenue per currency (the same currencies: `revenue_X…`, `cart_revenue_X…`).
 pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
     let mut v = vec![
         m.requested.to_string(),
@@ -352,8 +356,14 @@ pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
     v.push(m.alerts_shown.to_string());
     v.push(m.alerts_failed.to_string());
     v.push(m.missed_alerts_failed.to_string());
+    v.push(m.carts_sent.to_string());
+    v.push(m.carts_paid.to_string());
+    v.push(opt(m.cart_conversion));
     for c in currencies {
         v.push(m.revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
+    }
+    for c in currencies {
+        v.push(m.cart_revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
     }
     v
 }

@@ -164,6 +164,15 @@ pub struct Stats {
     /// Chats missed while every alert sent for them had failed.
     #[serde(skip_serializing_if = "is_zero")]
     pub missed_alerts_failed: i64,
+    /// Carts sent in chats (issue 22; a revision is not sent again), counted when sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub carts_sent: i64,
+    /// Carts paid, counted when the merchant reported the payment.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub carts_paid: i64,
+    /// The paid carts' totals in minor units, per ISO 4217 currency.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cart_revenue: BTreeMap<String, i64>,
 }
 
 impl Stats {
@@ -208,6 +217,12 @@ impl Stats {
         self.alerts_shown += k * o.alerts_shown;
         self.alerts_failed += k * o.alerts_failed;
         self.missed_alerts_failed += k * o.missed_alerts_failed;
+        self.carts_sent += k * o.carts_sent;
+        self.carts_paid += k * o.carts_paid;
+        for (c, v) in &o.cart_revenue {
+            *self.cart_revenue.entry(c.clone()).or_default() += k * v;
+        }
+        self.cart_revenue.retain(|_, v| *v != 0);
     }
 
     /// Nothing counted (also after parts were added and taken back out).
@@ -234,11 +249,14 @@ impl Stats {
             self.alerts_shown,
             self.alerts_failed,
             self.missed_alerts_failed,
+            self.carts_sent,
+            self.carts_paid,
         ];
         counters.iter().all(|v| *v == 0)
             && [&self.ttc, &self.frt, &self.dur].iter().all(|h| h.b.iter().all(|c| *c == 0))
             && self.csat.iter().all(|c| *c == 0)
             && self.revenue.is_empty()
+            && self.cart_revenue.is_empty()
     }
 
     /// Fold one event in. Returns false for kinds the rollups do not count.
@@ -277,6 +295,20 @@ impl Stats {
             "alert_failed" => self.alerts_failed += 1,
             "missed_alert_failed" => self.missed_alerts_failed += 1,
             "available_store" => self.store_avail_min += 1,
+            "cart_sent" => self.carts_sent += 1,
+            // value: the cart's total in minor units; data: {"currency"}.
+            "cart_paid" => {
+                #[derive(Deserialize)]
+                struct Paid {
+                    currency: String,
+                }
+                let Some(d) = data.and_then(|d| serde_json::from_str::<Paid>(d).ok()) else {
+                    return false;
+                };
+                self.carts_paid += 1;
+                *self.cart_revenue.entry(d.currency).or_default() += v;
+                self.cart_revenue.retain(|_, v| *v != 0);
+            }
             "order" => {
                 #[derive(Deserialize)]
                 struct OrderDelta {
@@ -339,6 +371,10 @@ impl Stats {
             alerts_shown: self.alerts_shown,
             alerts_failed: self.alerts_failed,
             missed_alerts_failed: self.missed_alerts_failed,
+            carts_sent: self.carts_sent,
+            carts_paid: self.carts_paid,
+            cart_conversion: (self.carts_sent > 0).then(|| round3(self.carts_paid as f64 / self.carts_sent as f64)),
+            cart_revenue: self.cart_revenue.iter().map(|(c, v)| (c.clone(), format_minor(*v, c))).collect(),
         }
     }
 }
@@ -391,6 +427,14 @@ pub struct Metrics {
     pub alerts_failed: i64,
     /// Chats missed while every eligible expert's alert had failed.
     pub missed_alerts_failed: i64,
+    /// Carts sent in chats (a revised cart counts once).
+    pub carts_sent: i64,
+    /// Carts paid (counted when the payment was reported).
+    pub carts_paid: i64,
+    /// carts_paid / carts_sent of the period (0–1, 3 places); null when none were sent.
+    pub cart_conversion: Option<f64>,
+    /// The paid carts' totals per currency, as decimal strings.
+    pub cart_revenue: BTreeMap<String, String>,
 }
 
 /// Decimal places of a currency (ISO 4217); 2 unless listed.

@@ -18,6 +18,24 @@ use crate::storage::{NewMessage, Sender};
 use cart::{Line, LineView, VatView};
 use store::CartRow;
 
+/// The clock that decides when pay links and quotes lapse: the wall clock, plus an offset
+/// that only tests move ([`Clock::advance`]) to see a quote lapse or a link expire without
+/// waiting days (docs/commerce.md "Testing lapses"). The server itself never moves it.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    /// Now, in unix milliseconds.
+    pub fn now(&self) -> i64 {
+        crate::now_ms().saturating_add(self.0.load(std::sync::atomic::Ordering::Relaxed))
+    }
+    /// Move this server's commerce time forward (tests only).
+    pub fn advance(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// The server key that signs pay tokens and cart references.
 pub async fn key(state: &AppState) -> crate::storage::Result<Vec<u8>> {
     Ok(state.db.server_key("commerce").await?.into_bytes())
@@ -138,6 +156,28 @@ pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: 
     }
 }
 
+/// Record a cart fact for the Analytics rollups and `metrics.csv` (`cart_sent`; `cart_paid`
+/// with the total in minor units and its currency). Counted off the request path: a failure is
+/// logged, never the caller's error.
+pub async fn cart_fact(state: &AppState, row: &CartRow, kind: &'static str) {
+    let paid = kind == "cart_paid";
+    let e = crate::storage::Event {
+        merchant_id: row.merchant_id.clone(),
+        kind,
+        at: crate::now_ms(),
+        shopper_id: Some(row.shopper_id.clone()),
+        store_id: Some(row.store_id.clone()),
+        department_id: None,
+        expert_id: row.expert_id.clone(),
+        conversation_id: Some(row.conversation_id.clone()),
+        value: paid.then_some(row.total_minor),
+        data_json: paid.then(|| serde_json::json!({"currency": row.currency}).to_string()),
+    };
+    if let Err(err) = state.db.insert_events(&[e]).await {
+        tracing::warn!(error = %err, kind, "could not record a cart for analytics");
+    }
+}
+
 /// Tell the thread a cart's status changed.
 pub async fn cart_status_line(state: &AppState, merchant: &MerchantId, row: &CartRow, status: &str, order_id: Option<&str>) {
     let mut data = serde_json::json!({"cart_id": row.id, "status": status});
@@ -160,6 +200,9 @@ pub async fn order_reported(state: &AppState, m: &MerchantId, cart_id: &str, ord
     if changed {
         let (row, _) = state.db.cart(m, cart_id).await?;
         cart_status_line(state, m, &row, to, Some(order_id)).await;
+        if to == "paid" {
+            cart_fact(state, &row, "cart_paid").await;
+        }
     }
     Ok(changed)
 }
@@ -167,7 +210,7 @@ pub async fn order_reported(state: &AppState, m: &MerchantId, cart_id: &str, ord
 /// Expire lapsed carts (pay link or quote past its time) and tell their threads; run
 /// periodically by the server.
 pub async fn expire_lapsed(state: &AppState) -> anyhow::Result<usize> {
-    let now = crate::now_ms();
+    let now = state.commerce_clock.now();
     let lapsed = state.db.lapsed_carts(now).await?;
     let mut n = 0;
     for (merchant, id, _) in lapsed {
@@ -265,7 +308,7 @@ pub async fn send_link(
 /// and, when the shopper's e-mail is known, an e-mail.
 pub async fn remind_unpaid(state: &AppState) -> anyhow::Result<usize> {
     let speedup = i64::from(state.outbound.timing().speedup.max(1));
-    let due = state.db.carts_due_for_reminder(crate::now_ms(), speedup).await?;
+    let due = state.db.carts_due_for_reminder(state.commerce_clock.now(), speedup).await?;
     let mut n = 0;
     for (merchant, id) in due {
         let m = MerchantId::from_db(merchant);

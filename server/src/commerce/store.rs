@@ -231,6 +231,9 @@ async fn insert_product(tx: &mut sqlx::AnyConnection, m: &str, id: &str, f: &Pro
     Ok(())
 }
 
+/// Shortest word searched as a prefix (shorter ones match exact article numbers only).
+pub const MIN_PREFIX: usize = 2;
+
 fn like_escape(s: &str) -> String {
     s.chars()
         .flat_map(|c| match c {
@@ -385,6 +388,7 @@ impl Db {
 
     /// Search active products as an expert types: exact SKU (or GTIN) hits first, then SKU
     /// prefixes, then names whose words start with every word typed; accents and case ignored.
+    /// When every word typed is shorter than [`MIN_PREFIX`], only exact SKU/GTIN hits.
     pub async fn search_products(&self, m: Tenant<'_>, q: &str, limit: usize) -> Result<Vec<Product>> {
         let folded = fold(q);
         let words: Vec<&str> = folded.split(' ').filter(|w| !w.is_empty()).take(8).collect();
@@ -400,6 +404,11 @@ impl Db {
         .bind(q.trim())
         .fetch_all(&self.pool)
         .await?;
+        // Words of one character are prefixes of most of the catalogue (`a` → every name with a
+        // word starting with a): such a query answers exact article numbers and GTINs only.
+        if words.iter().all(|w| w.chars().count() < MIN_PREFIX) {
+            return Ok(exact.into_iter().take(limit).map(ProductRow::view).collect());
+        }
         let fts = match self.backend {
             Backend::Sqlite => {
                 // CROSS JOIN keeps the full-text index the outer loop (otherwise the planner may
@@ -817,7 +826,7 @@ pub struct OrderHandling {
 pub struct OrderHistoryEntry {
     pub at: i64,
     pub stage: String,
-    /// account | api_key | system
+    /// account | api_key
     pub actor_kind: String,
     pub actor_id: Option<String>,
     pub carrier: Option<String>,
@@ -839,7 +848,9 @@ pub struct OrderNote {
 pub const OPEN_STAGES: [&str; 3] = ["new", "in_progress", "shipped"];
 pub const STAGES: [&str; 6] = ["new", "in_progress", "shipped", "completed", "cancelled", "refunded"];
 
-/// Whether the flow allows `from` → `to`.
+/// Whether the flow allows `from` → `to` (docs/commerce.md "Orders"): forward one step, or
+/// new → shipped (a shop may skip in_progress), never past shipped; cancelled/refunded from any
+/// open stage; nothing from a closed one, nothing to the stage it is in.
 pub fn stage_allowed(from: &str, to: &str) -> bool {
     matches!(
         (from, to),
@@ -1094,5 +1105,31 @@ impl Db {
         .bind(to)
         .fetch_all(&self.pool)
         .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table in docs/commerce.md "Orders", cell by cell.
+    #[test]
+    fn the_stage_flow_is_the_documented_table() {
+        let to = ["in_progress", "shipped", "completed", "cancelled", "refunded"];
+        let table = [
+            ("new", [true, true, false, true, true]),
+            ("in_progress", [false, true, false, true, true]),
+            ("shipped", [false, false, true, true, true]),
+            ("completed", [false; 5]),
+            ("cancelled", [false; 5]),
+            ("refunded", [false; 5]),
+        ];
+        for (from, row) in table {
+            for (t, want) in to.iter().zip(row) {
+                assert_eq!(stage_allowed(from, t), want, "{from} → {t}");
+            }
+            assert!(!stage_allowed(from, "new"), "{from} → new");
+            assert!(!stage_allowed(from, "bogus"), "{from} → bogus");
+        }
     }
 }

@@ -358,7 +358,7 @@ async fn post_order(
         }
         Some(r) => {
             let key = crate::commerce::key(&state).await?;
-            let id = crate::commerce::refs::check_cart_ref(&key, r, now).ok_or(ApiError::NotFound)?;
+            let id = crate::commerce::refs::check_cart_ref(&key, r, state.commerce_clock.now()).ok_or(ApiError::NotFound)?;
             let (row, _) = state.db.cart(&m.id, &id).await?;
             if req.shopper_id.is_empty() {
                 req.shopper_id = row.shopper_id.clone();

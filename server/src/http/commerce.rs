@@ -449,7 +449,10 @@ async fn export_products(State(state): State<AppState>, m: Merchant<Catalogue>) 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// A name, part of a name, an article number (SKU) or a GTIN.
+    /// A name, part of a name, an article number (SKU) or a GTIN, at most 200 characters. Words
+    /// are matched as prefixes from 2 characters on: a query of one character (`a`, `5`) only
+    /// finds a product whose article number or GTIN is exactly that — type at least 2 characters
+    /// to search names.
     pub q: String,
     /// 1–50, default 20.
     pub limit: Option<usize>,
@@ -461,7 +464,8 @@ pub struct ProductHits {
 }
 
 /// Active products, best match first: exact article numbers, then article-number prefixes,
-/// then names (accents and case ignored).
+/// then names (accents and case ignored). One-character queries answer exact article numbers
+/// and GTINs only (type at least 2 characters to search names).
 #[utoipa::path(get, path = "/app/catalogue/search", tag = "store_app", params(SearchQuery),
     responses((status = 200, body = ProductHits), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("expert_token" = [])))]
@@ -556,7 +560,7 @@ async fn send_cart(
     if chat.status != "claimed" {
         return Err(ApiError::Conflict("this chat is not open".into()));
     }
-    let now = now_ms();
+    let now = state.commerce_clock.now();
     let quote = match req.quote_valid_until.as_deref() {
         None => None,
         Some(d) => Some(
@@ -612,6 +616,10 @@ async fn send_cart(
             state.db.set_cart_status(m, &new.id, &OPEN_CART, "cancelled", None).await?;
             return Err(ApiError::Conflict("this chat is not open".into()));
         }
+    }
+    // A revision is the same cart sent again: Analytics counts the first send only.
+    if new.replaces.is_none() {
+        cm::cart_fact(&state, &row, "cart_sent").await;
     }
     let event = crate::outbound::events::CartData {
         conversation_id: conversation_id.clone(),
@@ -702,7 +710,7 @@ async fn cancel_cart(State(state): State<AppState>, ApprovedExpert(s): ApprovedE
     security(("expert_token" = [])))]
 async fn cart_qr(State(state): State<AppState>, ApprovedExpert(s): ApprovedExpert, Path(id): Path<String>) -> ApiResult<Response> {
     let (row, _) = state.db.cart(&s.expert.merchant_id, &id).await?;
-    if !OPEN_CART.contains(&row.status.as_str()) {
+    if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this cart can no longer be paid".into()));
     }
     let key = cm::key(&state).await?;
@@ -751,7 +759,7 @@ async fn send_cart_link(
         }
         _ => return Err(ApiError::invalid("channel", "email or sms")),
     };
-    if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= now_ms() {
+    if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this cart can no longer be paid".into()));
     }
     let done = cm::send_link(&state, m, &row, &lines, &req.channel, &to, false)
@@ -810,7 +818,7 @@ async fn accept_cart(State(state): State<AppState>, shopper: ShopperAuth, Path(i
 }
 
 async fn accept(state: &AppState, m: &MerchantId, row: &crate::commerce::store::CartRow) -> ApiResult<()> {
-    if row.status != "quote" || row.expires_at <= now_ms() {
+    if row.status != "quote" || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this is not a quote that can still be accepted".into()));
     }
     if !state.db.set_cart_status(m, &row.id, &["quote"], "awaiting_payment", None).await? {
@@ -828,7 +836,7 @@ async fn accept(state: &AppState, m: &MerchantId, row: &crate::commerce::store::
 async fn merchant_cart(State(state): State<AppState>, m: Merchant<Orders>, Path(r): Path<String>) -> ApiResult<Json<Cart>> {
     let key = cm::key(&state).await?;
     let id = if r.starts_with(refs::REF_PREFIX) {
-        refs::check_cart_ref(&key, &r, now_ms()).ok_or(ApiError::NotFound)?
+        refs::check_cart_ref(&key, &r, state.commerce_clock.now()).ok_or(ApiError::NotFound)?
     } else {
         r
     };
@@ -1066,17 +1074,29 @@ fn render_pay(brand: &crate::outbound::mail::Branding, cart: Option<&Cart>, gone
         .unwrap_or_else(|_| "<!doctype html><p>Something went wrong.</p>".into())
 }
 
+/// Why a pay link leads nowhere (each says so in plain words; all answer 404).
+enum Gone {
+    /// Not a link this server made (or the cart is gone).
+    Unknown,
+    /// Past its time (or its quote's date), whether or not the lapse job got to it yet.
+    Expired(MerchantId),
+    Paid(MerchantId),
+    /// Cancelled, or replaced by a newer cart.
+    Withdrawn(MerchantId),
+}
+
 /// The cart behind a pay token, if it can still be paid.
-async fn payable(
-    state: &AppState,
-    token: &str,
-) -> Result<(MerchantId, crate::commerce::store::CartRow, Vec<cart::Line>), Option<MerchantId>> {
-    let key = cm::key(state).await.map_err(|_| None)?;
-    let id = refs::check_pay_token(&key, token).ok_or(None)?;
-    let (row, lines) = state.db.cart_any(&id).await.map_err(|_| None)?;
+async fn payable(state: &AppState, token: &str) -> Result<(MerchantId, crate::commerce::store::CartRow, Vec<cart::Line>), Gone> {
+    let key = cm::key(state).await.map_err(|_| Gone::Unknown)?;
+    let id = refs::check_pay_token(&key, token).ok_or(Gone::Unknown)?;
+    let (row, lines) = state.db.cart_any(&id).await.map_err(|_| Gone::Unknown)?;
     let m = MerchantId::from_db(row.merchant_id.clone());
-    if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= now_ms() {
-        return Err(Some(m));
+    match row.status.as_str() {
+        "paid" => return Err(Gone::Paid(m)),
+        "expired" => return Err(Gone::Expired(m)),
+        s if !OPEN_CART.contains(&s) => return Err(Gone::Withdrawn(m)),
+        _ if row.expires_at <= state.commerce_clock.now() => return Err(Gone::Expired(m)),
+        _ => {}
     }
     Ok((m, row, lines))
 }
@@ -1097,7 +1117,16 @@ fn page(status: StatusCode, html: String) -> Response {
         .into_response()
 }
 
-async fn gone_page(state: &AppState, m: Option<MerchantId>) -> Response {
+async fn gone_page(state: &AppState, why: Gone) -> Response {
+    let (m, text) = match why {
+        Gone::Unknown => (None, "This payment link is not valid. Ask in the chat for a new one."),
+        Gone::Expired(m) => (Some(m), "This payment link has expired. Ask in the chat for a new one."),
+        Gone::Paid(m) => (Some(m), "This cart has already been paid. Thank you!"),
+        Gone::Withdrawn(m) => (
+            Some(m),
+            "This cart was withdrawn or replaced by a newer one. Ask in the chat for the current one.",
+        ),
+    };
     let brand = match &m {
         Some(m) => state.outbound.branding(m).await.ok(),
         None => None,
@@ -1108,14 +1137,7 @@ async fn gone_page(state: &AppState, m: Option<MerchantId>) -> Response {
         text_color: "#ffffff".into(),
         logo_url: None,
     });
-    page(
-        StatusCode::NOT_FOUND,
-        render_pay(
-            &brand,
-            None,
-            Some("This payment link has expired or is no longer valid. Ask in the chat for a new one."),
-        ),
-    )
+    page(StatusCode::NOT_FOUND, render_pay(&brand, None, Some(text)))
 }
 
 async fn pay_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
@@ -1123,15 +1145,15 @@ async fn pay_page(State(state): State<AppState>, Path(token): Path<String>) -> R
         Ok((m, row, lines)) => {
             let key = match cm::key(&state).await {
                 Ok(k) => k,
-                Err(_) => return gone_page(&state, Some(m)).await,
+                Err(_) => return gone_page(&state, Gone::Unknown).await,
             };
             let view = cm::view(&state, &key, &row, &lines);
             match state.outbound.branding(&m).await {
                 Ok(brand) => page(StatusCode::OK, render_pay(&brand, Some(&view), None)),
-                Err(_) => gone_page(&state, Some(m)).await,
+                Err(_) => gone_page(&state, Gone::Unknown).await,
             }
         }
-        Err(m) => gone_page(&state, m).await,
+        Err(why) => gone_page(&state, why).await,
     }
 }
 
@@ -1178,10 +1200,10 @@ pub async fn checkout_target(
 async fn pay_continue(State(state): State<AppState>, Path(token): Path<String>) -> Response {
     let (m, row, lines) = match payable(&state, &token).await {
         Ok(x) => x,
-        Err(m) => return gone_page(&state, m).await,
+        Err(why) => return gone_page(&state, why).await,
     };
     if row.status == "quote" && accept(&state, &m, &row).await.is_err() {
-        return gone_page(&state, Some(m)).await;
+        return gone_page(&state, Gone::Expired(m)).await;
     }
     match checkout_target(&state, &m, &row, &lines).await {
         Some(url) => Redirect::to(&url).into_response(),
@@ -1192,7 +1214,7 @@ async fn pay_continue(State(state): State<AppState>, Path(token): Path<String>) 
                     StatusCode::CONFLICT,
                     render_pay(&b, None, Some("This shop has not set up its checkout yet. Please ask in the chat.")),
                 ),
-                None => gone_page(&state, Some(m)).await,
+                None => gone_page(&state, Gone::Unknown).await,
             }
         }
     }

@@ -276,6 +276,28 @@ async fn set_stage(
         cm::system_line(&state, &m.id, conv, "order_status", data).await;
     }
     let d = detail(&state, &m.id, &id).await?;
+    // The shopper's journey (GET /shoppers/{id}/journey) shows each step of the order.
+    let step = crate::storage::Event {
+        merchant_id: m.id.to_string(),
+        kind: "order_stage",
+        at: crate::now_ms(),
+        shopper_id: Some(d.order.shopper_id.clone()),
+        store_id: d.order.store_id.clone(),
+        department_id: None,
+        expert_id: d.order.expert_id.clone(),
+        conversation_id: d.order.conversation_id.clone(),
+        value: None,
+        data_json: Some(
+            serde_json::json!({
+                "order_id": d.order.order_id, "stage": d.order.stage, "carrier": d.order.carrier,
+                "tracking_number": d.order.tracking_number, "tracking_url": d.order.tracking_url,
+            })
+            .to_string(),
+        ),
+    };
+    if let Err(e) = state.db.insert_events(&[step]).await {
+        tracing::warn!(error = %e, "could not record an order step in the shopper's journey");
+    }
     let event = crate::outbound::events::OrderData {
         order_id: d.order.order_id.clone(),
         shopper_id: d.order.shopper_id.clone(),
@@ -284,6 +306,10 @@ async fn set_stage(
         currency: d.order.currency.clone(),
         conversation_id: d.order.conversation_id.clone(),
         expert_id: d.order.expert_id.clone(),
+        stage: d.order.stage.clone(),
+        carrier: d.order.carrier.clone(),
+        tracking_number: d.order.tracking_number.clone(),
+        tracking_url: d.order.tracking_url.clone(),
     };
     let item = crate::outbound::events::event(
         &m.id,
@@ -301,8 +327,9 @@ async fn set_stage(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
-    /// 1–2000 characters; internal, never shown to the shopper.
-    pub text: String,
+    /// 1–2000 characters; internal, never shown to the shopper. Also accepted as `text`.
+    #[serde(alias = "text")]
+    pub body: String,
 }
 
 #[utoipa::path(post, path = "/orders/{order_id}/notes", tag = "orders", params(("order_id" = String, Path)), request_body = NoteInput,
@@ -315,12 +342,12 @@ async fn add_note(
     JsonBody(req): JsonBody<NoteInput>,
 ) -> ApiResult<(StatusCode, Json<OrderNote>)> {
     let mut p = Problems::new();
-    p.text("text", &req.text, 2000);
+    p.text("body", &req.body, 2000);
     p.into_result().map_err(ApiError::Validation)?;
     let (kind, who) = actor(&m.actor);
     Ok((
         StatusCode::CREATED,
-        Json(state.db.add_order_note(&m.id, &id, kind, Some(&who), req.text.trim()).await?),
+        Json(state.db.add_order_note(&m.id, &id, kind, Some(&who), req.body.trim()).await?),
     ))
 }
 

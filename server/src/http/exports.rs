@@ -175,6 +175,7 @@ async fn metrics_csv(
     });
     for s in groups.values() {
         currencies.extend(s.revenue.keys().cloned());
+        currencies.extend(s.cart_revenue.keys().cloned());
     }
     if by == "merchant" {
         for i in 0..sel.len() {
@@ -196,6 +197,7 @@ async fn metrics_csv(
     .collect();
     header.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
     header.extend(currencies.iter().map(|c| format!("revenue_{c}")));
+    header.extend(currencies.iter().map(|c| format!("cart_revenue_{c}")));
     let name = |id: &str| {
         if id.is_empty() {
             String::new()

@@ -69,6 +69,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Outbound,
     /// Photo files, their signed URLs and STUN/TURN servers.
     pub media: crate::media::Media,
+    /// When pay links and quotes lapse (the wall clock; tests move it forward).
+    pub commerce_clock: crate::commerce::Clock,
 }
 
 #[derive(OpenApi)]

@@ -227,6 +227,12 @@ pub struct OrderData {
     pub currency: String,
     pub conversation_id: Option<String>,
     pub expert_id: Option<String>,
+    /// Handling stage it moved to: new | in_progress | shipped | completed | cancelled | refunded.
+    pub stage: String,
+    /// With `shipped`: the carrier, the tracking number and link (when given).
+    pub carrier: Option<String>,
+    pub tracking_number: Option<String>,
+    pub tracking_url: Option<String>,
 }
 
 /// `webhook.test`.

@@ -706,7 +706,7 @@ impl Db {
 }
 
 /// A fact from the shopper's journey (not a page view).
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct JourneyEvent {
     pub at: i64,
     pub kind: String,
@@ -715,7 +715,25 @@ pub struct JourneyEvent {
     pub department_id: Option<String>,
     pub expert_id: Option<String>,
     pub value: Option<i64>,
+    /// `order_stage` only: `{"order_id", "stage", "carrier", "tracking_number", "tracking_url"}`
+    /// (the order's handling moved on; never its internal notes).
+    pub detail: Option<serde_json::Value>,
 }
+
+#[derive(sqlx::FromRow)]
+struct JourneyRow {
+    at: i64,
+    kind: String,
+    conversation_id: Option<String>,
+    store_id: Option<String>,
+    department_id: Option<String>,
+    expert_id: Option<String>,
+    value: Option<i64>,
+    detail: Option<String>,
+}
+
+/// Kinds whose `data_json` the journey shows (others keep theirs internal).
+const JOURNEY_DETAIL_KINDS: [&str; 1] = ["order_stage"];
 
 impl Db {
     /// The shopper's latest page views, newest first.
@@ -749,14 +767,31 @@ impl Db {
 
     /// The shopper's other events (requests, claims, ratings, orders…), newest first.
     pub async fn shopper_events(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<JourneyEvent>> {
-        Ok(sqlx::query_as(
-            "SELECT at, kind, conversation_id, store_id, department_id, NULLIF(expert_id, '') AS expert_id, value FROM events \
+        let rows: Vec<JourneyRow> = sqlx::query_as(
+            "SELECT at, kind, conversation_id, store_id, department_id, NULLIF(expert_id, '') AS expert_id, value, \
+             CASE WHEN kind = 'order_stage' THEN data_json END AS detail FROM events \
              WHERE merchant_id = $1 AND shopper_id = $2 AND kind <> 'page_view' ORDER BY at DESC LIMIT $3",
         )
         .bind(m.as_str())
         .bind(shopper)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| JourneyEvent {
+                detail: r
+                    .detail
+                    .filter(|_| JOURNEY_DETAIL_KINDS.contains(&r.kind.as_str()))
+                    .and_then(|d| serde_json::from_str(&d).ok()),
+                at: r.at,
+                kind: r.kind,
+                conversation_id: r.conversation_id,
+                store_id: r.store_id,
+                department_id: r.department_id,
+                expert_id: r.expert_id,
+                value: r.value,
+            })
+            .collect())
     }
 }

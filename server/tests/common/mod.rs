@@ -137,6 +137,8 @@ pub struct TestApp {
     pub db: Db,
     /// The running hub, for tests that drive a race by hand.
     pub hub: floorwalker::hub::Hub,
+    /// The commerce clock (pay links, quotes): tests move it forward to see lapses.
+    pub commerce_clock: floorwalker::commerce::Clock,
     pub test_db: TestDb,
     /// Photo files, when the test did not choose where they go.
     _media: Option<tempfile::TempDir>,
@@ -189,6 +191,7 @@ impl TestApp {
         let url = format!("http://{}", app.addr());
         let db = app.state.db.clone();
         let hub = app.state.hub.clone();
+        let commerce_clock = app.state.commerce_clock.clone();
         let stop = CancellationToken::new();
         let s = stop.clone();
         let handle = tokio::spawn(async move {
@@ -198,6 +201,7 @@ impl TestApp {
             url,
             db,
             hub,
+            commerce_clock,
             test_db,
             _media: media,
             stop,

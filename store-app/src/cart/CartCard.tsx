@@ -24,7 +24,7 @@ function CartIcon({ name, size = 24 }: { name: string; size?: number }) {
 }
 
 // ---- which screen is open (cards ask, the chat's host shows) ---------------------------------
-type Open = { kind: 'cart'; draft?: Draft } | { kind: 'qr'; cart: Cart } | { kind: 'link'; cart: Cart } | null;
+type Open = { kind: 'cart'; draft?: Draft } | { kind: 'qr'; cart: Cart } | { kind: 'link'; cart: Cart } | { kind: 'cancel'; cart: Cart } | null;
 let current: Open = null;
 const subs = new Set<() => void>();
 function show(o: Open) { current = o; for (const f of subs) f(); }
@@ -32,6 +32,7 @@ export const cartUi = {
   openCart: (draft?: Draft) => show({ kind: 'cart', draft }),
   showQr: (cart: Cart) => show({ kind: 'qr', cart }),
   sendLink: (cart: Cart) => show({ kind: 'link', cart }),
+  cancel: (cart: Cart) => show({ kind: 'cancel', cart }),
   close: () => show(null),
 };
 function useOpen(): Open {
@@ -109,6 +110,7 @@ export function CartCard({ m }: { m: Message }) {
           {status === 'awaiting_payment' ? <button type="button" class="btn small" onClick={() => cartUi.showQr(cart)}><CartIcon name="qr" size={20} /> {ct('cart.qr')}</button> : null}
           <button type="button" class="btn small" onClick={() => cartUi.sendLink(cart)}><Icon name="send" size={20} flip /> {ct('cart.link')}</button>
           {open ? <button type="button" class="btn small" onClick={() => cartUi.openCart(draftFrom(cart))}>{ct('cart.revise')}</button> : null}
+          <button type="button" class="btn small danger cc-cancel" aria-haspopup="dialog" onClick={() => cartUi.cancel(cart)}>{ct('cart.cancel')}</button>
         </div>
       ) : null}
     </div>
@@ -206,6 +208,36 @@ function LinkSheet({ cart, email: known, onClose }: { cart: Cart; email?: string
   );
 }
 
+/** "Cancel this cart?": the server withdraws it (`POST /app/carts/{id}/cancel`); both threads
+ *  get the `cart_status` line, which is what turns the cards to "Cancelled". */
+function CancelSheet({ cart, onClose }: { cart: Cart; onClose: () => void }) {
+  const [err, setErr] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const confirm = async () => {
+    setBusy(true); setErr(undefined);
+    try {
+      await cartApi.cancel(cart.id!);
+      onClose();
+    } catch (x) {
+      setErr(x instanceof ApiError && x.status === 409 ? ct('cart.cancelGone') : x instanceof ApiError && x.status ? (x.problem.detail || x.problem.title) : t('error.network'));
+      setBusy(false);
+    }
+  };
+  return (
+    <Sheet title={ct('cart.cancelTitle')} onClose={onClose} class="cancel-sheet">
+      <div class="sheet-body">
+        <p>{ct('cart.cancelBody')}</p>
+        <p class="cc-cancel-sum"><span dir="auto">{ct('cart.items', { n: cart.items })}</span> · {money(cart.total, cart.currency)}</p>
+        {err ? <p role="alert" class="error">{err}</p> : null}
+      </div>
+      <div class="sheet-foot row">
+        <button type="button" class="btn block" onClick={onClose}>{ct('cart.cancelKeep')}</button>
+        {err ? null : <button type="button" class="btn block danger-solid" disabled={busy} onClick={confirm}>{ct('cart.cancelDo')}</button>}
+      </div>
+    </Sheet>
+  );
+}
+
 /** Renders whatever cart screen is open for the chat on screen. */
 export function CartHost({ conversationId, shopper, email }: { conversationId: string; shopper: string; email?: string | null }) {
   const o = useOpen();
@@ -216,6 +248,7 @@ export function CartHost({ conversationId, shopper, email }: { conversationId: s
       onSent={() => { cartUi.close(); hub.markRead(conversationId); }} />;
   }
   if (o.kind === 'qr') return <QrScreen cart={o.cart} onClose={cartUi.close} />;
+  if (o.kind === 'cancel') return <CancelSheet cart={o.cart} onClose={cartUi.close} />;
   return <LinkSheet cart={o.cart} email={email} onClose={cartUi.close} />;
 }
 

@@ -183,13 +183,19 @@ function FreeLineForm({ currency, onAdd, disabled }: { currency: string; onAdd: 
   );
 }
 
+/** Every word shorter than 2 characters: the server only looks for an exact article number. */
+function tooShort(q: string): boolean {
+  const words = q.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().split(/[^\p{L}\p{N}]+/u).filter(Boolean);
+  return words.length > 0 && words.every((w) => [...w].length < 2);
+}
+
 function Results({ items, q, forQ, busy, onAdd, full }: { items: CatalogueProduct[] | null; q: string; forQ: string; busy: boolean; onAdd: (p: CatalogueProduct) => void; full: boolean }) {
   if (!q.trim()) return null;
   return (
     <div class="cart-results" data-q={forQ} aria-busy={busy ? 'true' : 'false'}>
-      <p class="sr-only" role="status">{items ? (items.length ? ct('cart.results', { n: items.length }) : ct('cart.noResults', { q })) : ''}</p>
+      <p class="sr-only" role="status">{items ? (items.length ? ct('cart.results', { n: items.length }) : tooShort(q) ? ct('cart.typeMore') : ct('cart.noResults', { q })) : ''}</p>
       {items === null || (busy && !items.length) ? <p class="muted">{ct('cart.searching')}</p>
-        : items.length === 0 ? <p class="empty">{ct('cart.noResults', { q })}</p> : (
+        : items.length === 0 ? <p class="empty">{tooShort(q) ? ct('cart.typeMore') : ct('cart.noResults', { q })}</p> : (
           <ul class="results">
             {items.map((p) => (
               <li class="result" data-sku={p.sku}>
