@@ -14,8 +14,8 @@
 //! - **Shopper presence**: the set `fw:shopper:<merchant>:<shopper>` holds the nodes where the
 //!   shopper has a socket. A node adds itself on the shopper's first socket there and removes
 //!   itself on the last; only when no live node is left is the shopper away (issue 21: answers
-//!   by e-mail). One task per node does this in order, so a quick leave-and-return on the same
-//!   node never ends with the wrong member.
+//!   by e-mail). A node joins before the shopper's welcome; leaving is done by one task per
+//!   node in order, which puts the node back if a socket said hello meanwhile.
 //!
 //! Messages keep their per-conversation order on every node: each node remembers the last seq it
 //! delivered per conversation and fills any gap from the database before delivering a later one.
@@ -52,8 +52,6 @@ fn shopper_key(merchant: &str, shopper: &str) -> String {
 
 /// A shopper's presence on this node changed (see the module documentation).
 enum ShopperCmd {
-    /// Their first socket here; `back`: their open chats are no longer away once this is known.
-    Here { merchant: String, shopper: String, back: bool },
     /// Their last socket here closed; `check`: decide whether they are away now.
     Gone { merchant: String, shopper: String, check: bool },
 }
@@ -375,24 +373,6 @@ async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mpsc::Unbound
             c = rx.recv() => match c { Some(c) => c, None => return },
         };
         match cmd {
-            ShopperCmd::Here { merchant, shopper, back } => {
-                let key = shopper_key(&merchant, &shopper);
-                let r: redis::RedisResult<()> = redis::pipe()
-                    .sadd(&key, &node)
-                    .ignore()
-                    .expire(&key, SHOPPER_TTL_S)
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await;
-                if let Err(e) = r {
-                    tracing::warn!(error = %e, "writing shopper presence to Redis failed");
-                }
-                // After the node is in the set: a node deciding "away" now either sees it, or
-                // wrote "away" before this clears it.
-                if back {
-                    crate::outbound::hooks::shopper_back(&hub, &crate::ids::MerchantId::from_db(merchant), &shopper).await;
-                }
-            }
             ShopperCmd::Gone { merchant, shopper, check } => {
                 if !hub.shopper_conn_ids(&shopper).is_empty() {
                     continue; // back on this node meanwhile
@@ -401,6 +381,11 @@ async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mpsc::Unbound
                 let r: redis::RedisResult<()> = conn.srem(&key, &node).await;
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "removing shopper presence from Redis failed");
+                }
+                if !hub.shopper_conn_ids(&shopper).is_empty() {
+                    // A socket said hello here while this node was being removed: put it back.
+                    let _: redis::RedisResult<()> = conn.sadd(&key, &node).await;
+                    continue;
                 }
                 if !check {
                     continue;
@@ -445,23 +430,23 @@ async fn elsewhere(conn: &mut redis::aio::ConnectionManager, me: &str, key: &str
 }
 
 impl Hub {
-    /// A shopper's socket said hello here (after `add_shopper_conn`). `back`: they have open
-    /// chats, which are not away any more. Without Redis this node alone decides.
-    pub fn shopper_arrived(&self, m: &crate::ids::MerchantId, shopper: &str, back: bool) {
-        match self.cluster.get() {
-            // Every hello (adding the node again is harmless; two first sockets at once both add it).
-            Some(c) => {
-                let _ = c.shoppers.send(ShopperCmd::Here {
-                    merchant: m.to_string(),
-                    shopper: shopper.to_owned(),
-                    back,
-                });
+    /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome): with
+    /// Redis, this node joins the shopper's node set before the shopper can close another tab
+    /// elsewhere, so that node sees them here. (The caller then clears their chats' away mark.)
+    pub async fn shopper_arrived(&self, m: &crate::ids::MerchantId, shopper: &str) {
+        if let Some(c) = self.cluster.get() {
+            let key = shopper_key(m.as_str(), shopper);
+            let mut conn = c.conn.clone();
+            let r: redis::RedisResult<()> = redis::pipe()
+                .sadd(&key, &c.node)
+                .ignore()
+                .expire(&key, SHOPPER_TTL_S)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "writing shopper presence to Redis failed");
             }
-            _ if back => {
-                let (hub, m, s) = (self.clone(), m.clone(), shopper.to_owned());
-                tokio::spawn(async move { crate::outbound::hooks::shopper_back(&hub, &m, &s).await });
-            }
-            _ => {}
         }
     }
 

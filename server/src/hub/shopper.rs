@@ -463,6 +463,8 @@ impl ShopperSession {
             self.follow(hub, conn, &c.id);
         }
         hub.add_shopper_conn(&shopper, conn);
+        // Here, on every node's reckoning, before the welcome.
+        hub.shopper_arrived(&m, &shopper).await;
         let token = hub.shopper_token(m.as_str(), &shopper);
         let open = any_store_open(hub, &m).await;
         let staffing = hub
@@ -490,8 +492,12 @@ impl ShopperSession {
                 notify,
             },
         );
-        // Here (after the welcome, the first frame): their chats are not away any more.
-        hub.shopper_arrived(&m, &shopper, convs.iter().any(|c| c.is_waiting() || c.status == "claimed"));
+
+        if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
+            // Back (after the welcome, the first frame): their chats are not away any more.
+            let (hub, m, s) = (hub.clone(), m.clone(), shopper.clone());
+            tokio::spawn(async move { crate::outbound::hooks::shopper_back(&hub, &m, &s).await });
+        }
         self.shopper = Some(shopper);
         Step::Continue
     }
