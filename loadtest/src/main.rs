@@ -9,11 +9,15 @@
 //! (`out_of_order`), and no conversation may be claimed twice (`double_claims`).
 //!
 //! `connections` holds N idle shopper sockets and reports the server's RSS per connection.
+//!
+//! `locked` plays experts whose phones are locked (Web Push only) and measures the time from a
+//! chat request to its push alert arriving at a push service this process runs on loopback.
 
 mod chat;
 mod client;
 mod connections;
 mod export;
+mod locked;
 mod setup;
 mod stats;
 
@@ -34,6 +38,8 @@ enum Scenario {
     Chat(chat::ChatArgs),
     /// Hold idle shopper sockets and measure the server's memory per connection.
     Connections(connections::ConnArgs),
+    /// Experts with locked phones (push only): time from chat request to push alert.
+    Locked(locked::LockedArgs),
     /// Seed a large transcript, download transcripts.csv and watch the server's memory.
     Export(export::ExportArgs),
 }
@@ -71,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Scenario::Chat(a) => chat::run(a).await,
             Scenario::Connections(a) => connections::run(a).await,
             Scenario::Export(a) => export::run(a).await,
+            Scenario::Locked(a) => locked::run(a).await,
         }
     })
 }

@@ -42,6 +42,12 @@ impl Admin {
 }
 
 pub async fn prepare(base: &str, password: &str, experts: usize, max_chats: u32) -> anyhow::Result<Target> {
+    prepare_spread(base, password, experts, max_chats, false).await
+}
+
+/// As [`prepare`]; with `spread`, each expert works one department of the store (round robin)
+/// instead of all of them.
+pub async fn prepare_spread(base: &str, password: &str, experts: usize, max_chats: u32, spread: bool) -> anyhow::Result<Target> {
     let http = reqwest::Client::builder().cookie_store(true).build()?;
     let res = http
         .post(format!("{base}/api/v1/auth/login"))
@@ -116,8 +122,13 @@ pub async fn prepare(base: &str, password: &str, experts: usize, max_chats: u32)
         }
     }))
     .await;
-    for s in signups {
+    for (i, s) in signups.into_iter().enumerate() {
         let v = s?;
+        let deps = if spread && !department_ids.is_empty() {
+            vec![department_ids[i % department_ids.len()].clone()]
+        } else {
+            department_ids.clone()
+        };
         let id = v["expert"]["id"].as_str().context("expert id")?.to_owned();
         admin
             .call(
@@ -130,7 +141,7 @@ pub async fn prepare(base: &str, password: &str, experts: usize, max_chats: u32)
             .call(
                 reqwest::Method::PUT,
                 &format!("/api/v1/team/experts/{id}/assignments"),
-                Some(json!({"store_ids": [store_id], "department_ids": department_ids})),
+                Some(json!({"store_ids": [store_id], "department_ids": deps})),
             )
             .await?;
         admin

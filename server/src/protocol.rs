@@ -446,6 +446,14 @@ pub struct SavedReplyView {
     pub body: String,
 }
 
+/// What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyState {
+    pub conversation_id: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Out {
@@ -455,6 +463,11 @@ pub enum Out {
         token: String,
         conversations: Vec<ConversationView>,
         availability: Availability,
+        /// Where answers reach the shopper while away, for each open conversation they gave an
+        /// address or number for (`notify_me`, or the offline form's phone number): the widget
+        /// shows it again after a reload.
+        #[serde(default)]
+        notify: Vec<NotifyState>,
     },
     ExpertWelcome {
         protocol: u32,
@@ -621,6 +634,7 @@ mod tests {
                 experts_available: 2,
                 experts_online: 3,
             },
+            notify: vec![],
         };
         let s = encode(&out);
         assert!(s.starts_with(r#"{"type":"welcome""#));

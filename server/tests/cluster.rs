@@ -535,3 +535,54 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     assert_eq!(all.iter().filter(|m| m.client_msg_id.as_deref() == Some("during")).count(), 1);
     a.stop().await;
 }
+
+/// Issue 21: a shopper's presence is cluster-wide. With sockets on two nodes, closing the one on
+/// A does not make them away (the expert is not told, the chat is not marked); closing the last
+/// one, on B, does. Coming back on A clears it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shopper_is_away_only_when_their_last_socket_on_every_node_closed() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
+    })
+    .await;
+    let (m, store, dep) = target(&a.url).await;
+    let mid = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let mut sara = expert(&a.url, "expert1@demo.example").await;
+    wait_available(&b.url, &m, 1).await;
+
+    // One shopper, a tab on each node (the same token), in a chat Sara claimed.
+    let (mut on_a, _, token) = shopper(&a.url, &m, None).await;
+    let id = request(&mut on_a, &store, &dep).await;
+    claim(&mut sara, &id).await;
+    let (on_b, _, _) = shopper(&b.url, &m, Some(&token)).await;
+    let away = |o: &Out, want: bool| matches!(o, Out::ShopperAway { conversation_id, away, .. } if *conversation_id == id && *away == want);
+
+    // The tab on A closes: they are still here on B.
+    drop(on_a);
+    let seen = sara.drain(3_000).await;
+    assert!(!seen.iter().any(|o| away(o, true)), "not away while a tab on B is open: {seen:?}");
+    let r = a.db.reach(&mid, &id).await.unwrap();
+    assert_eq!(r.shopper_away_since, None, "the chat is not marked away");
+
+    // The last tab, on B, closes: now they are away, and the expert (on A) is told.
+    drop(on_b);
+    sara.until_within("shopper_away", Duration::from_secs(15), |o| away(o, true)).await;
+    assert!(a.db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some());
+
+    // Back on A: not away any more.
+    let (_again, _, _) = shopper(&a.url, &m, Some(&token)).await;
+    sara.until_within("shopper back", Duration::from_secs(15), |o| away(o, false)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some() {
+        assert!(Instant::now() < deadline, "the away mark was never cleared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.stop().await;
+    a.stop().await;
+}

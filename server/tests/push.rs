@@ -386,9 +386,19 @@ async fn a_locked_expert_is_alerted_and_the_alert_closes_when_a_colleague_claims
         .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "{v}");
     let rows = alerts_of(&admin, &conv).await;
-    assert_eq!(rows.len(), 1, "one alert: Sara's one device");
-    assert_eq!(rows[0]["state"], "shown");
-    assert!(rows[0]["handed_at"].as_i64().is_some() && rows[0]["shown_at"].as_i64().is_some());
+    let pushed: Vec<&Value> = rows.iter().filter(|r| r["channel"] == "push").collect();
+    assert_eq!(pushed.len(), 1, "one push alert: Sara's one device: {rows:?}");
+    assert_eq!(pushed[0]["expert_id"], sub["expert_id"]);
+    assert_eq!(pushed[0]["state"], "shown");
+    assert!(pushed[0]["handed_at"].as_i64().is_some() && pushed[0]["shown_at"].as_i64().is_some());
+    // Johan's offer over his socket is an alert too, delivered (handed) when it was written.
+    let socket = until("Johan's socket alert", 10, async || {
+        alerts_of(&admin, &conv).await.into_iter().find(|r| r["channel"] == "socket")
+    })
+    .await;
+    assert_ne!(socket["expert_id"], sub["expert_id"]);
+    assert_eq!(socket["state"], "handed");
+    assert!(socket["handed_at"].as_i64().is_some());
 
     // Johan claims: Sara's notification is replaced by a closing push with the same topic.
     johan.send(json!({"type": "claim", "conversation_id": conv})).await;
@@ -408,7 +418,15 @@ async fn a_locked_expert_is_alerted_and_the_alert_closes_when_a_colleague_claims
     assert_eq!(closing.topic, alert.topic, "the push service replaces an undelivered offer");
     assert_eq!(closing.payload.unwrap()["reason"], "claimed");
     let rows = alerts_of(&admin, &conv).await;
-    assert_eq!(rows[0]["state"], "closed");
+    let state_of = |ch: &str| {
+        rows.iter()
+            .filter(|r| r["channel"] == ch)
+            .map(|r| r["state"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(state_of("push"), [json!("closed")], "{rows:?}");
+    assert_eq!(state_of("socket"), [json!("claimed")], "Johan's alert led to his claim: {rows:?}");
+    assert_eq!(rows.len(), 2, "the offer sent again later is the same alert: {rows:?}");
     // Nothing more arrives: one offer and one close.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(service.about("sara-phone", &conv).len(), 2);
@@ -768,5 +786,103 @@ async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Bac
     let lukas = expert_app(&app.url, "expert4@demo.example").await;
     let (_, theirs) = lukas.get("/api/v1/app/push/missed").await;
     assert_eq!(why(&theirs, &c2).map(|w| w.0).as_deref(), Some("not_in_department"), "{theirs}");
+
+    // Every reason is given, not only the first: Sara's alert failed AND nobody claimed it.
+    let all = |list: &Value, c: &str| -> Vec<String> {
+        list.as_array().unwrap().iter().find(|x| x["conversation_id"] == c).unwrap()["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(all(&missed, &c2), ["alert_failed", "nobody_claimed"], "{missed}");
+    assert_eq!(all(&missed, &c1), ["nobody_claimed"], "{missed}");
+    // Lukas is moved to Stockholm now: the chats of before were still not his department then.
+    let (_, experts) = admin.get("/api/v1/team/experts?limit=100").await;
+    let lukas_id = experts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["email"] == "expert4@demo.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (s, v) = admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/team/experts/{lukas_id}/assignments"),
+            Some(json!({"store_ids": [store], "department_ids": [dep]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (_, theirs) = lukas.get("/api/v1/app/push/missed").await;
+    assert_eq!(
+        all(&theirs, &c2),
+        ["not_in_department", "nobody_claimed"],
+        "as assigned then: {theirs}"
+    );
+    assert_eq!(all(&theirs, &c1), ["not_in_department", "nobody_claimed"], "{theirs}");
     app.stop().await;
+}
+
+/// On a cluster, an expert whose app is open on another node gets the offer over that socket
+/// and no push as well (the node that routes the chat knows, from the cluster's presence, that
+/// the socket is live); the socket offer is recorded as the one alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_cluster_an_expert_connected_to_another_node_gets_one_alert_not_a_push_as_well() {
+    let redis = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        private(s);
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.outbound.allow_private_webhooks = true;
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()));
+    })
+    .await;
+    let service = PushService::start().await;
+    let (merchant, store, dep) = demo_target(&a).await;
+    let admin = a.login("admin@demo.example", DEMO_PASSWORD).await;
+
+    // Johan has a phone for alerts and the app open on node B.
+    let johan_app = expert_app(&b.url, "expert2@demo.example").await;
+    let phone = Device::new("johan-phone");
+    subscribe(&johan_app, &service, &phone, "sv").await;
+    let (mut johan, _) = expert_ws(&b, "expert2@demo.example").await;
+    // Node A sees him (presence is written every second).
+    until("node A to see Johan", 30, async || {
+        let (_, v) = a.client().get(&format!("/api/v1/public/widget-config?merchant={merchant}")).await;
+        (v["availability"]["experts_available"].as_u64() >= Some(1)).then_some(())
+    })
+    .await;
+
+    // A shopper on node A: both nodes route the chat; Johan gets it over his socket on B.
+    let (mut shopper, _, _) = shopper_ws(&a, &merchant, None).await;
+    let conv = start_chat(&mut shopper, &store, &dep, "Is the oak table in stock?").await;
+    johan
+        .until(
+            "the offer",
+            |o| matches!(o, floorwalker::protocol::Out::Offer { offer } if offer.conversation_id == conv),
+        )
+        .await;
+    let socket = until("the socket alert", 10, async || {
+        let rows = alerts_of(&admin, &conv).await;
+        rows.into_iter().find(|r| r["channel"] == "socket")
+    })
+    .await;
+    assert_eq!(socket["state"], "handed");
+    // Several routing passes on both nodes later: still no push to his phone, one alert.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        service.about("johan-phone", &conv).is_empty(),
+        "a live socket on another node is not pushed to"
+    );
+    let rows = alerts_of(&admin, &conv).await;
+    assert_eq!(rows.len(), 1, "one alert: {rows:?}");
+    drop(johan);
+    b.stop().await;
+    a.stop().await;
 }

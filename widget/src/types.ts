@@ -33,6 +33,8 @@ export interface WidgetConfig {
   display: Display;
   stores: StoreInfo[];
   availability: Availability;
+  /** The merchant can send SMS: the phone fields are offered only then. */
+  sms?: boolean;
 }
 
 export interface Context {

@@ -68,8 +68,22 @@ before(async () => {
   api = await admin(fw);
   // A shopper who gave an address is mailed unread answers one (sped-up) minute after leaving.
   const s = await api('GET', '/settings/messaging');
-  await api('PUT', '/settings/messaging', { ...s, away_email_after_min: 1 });
+  // The phone fields are offered only by a merchant that sends SMS (nothing is texted here).
+  await api('PUT', '/settings/messaging', { ...s, away_email_after_min: 1, sms: { ...SMS_ON, auth_token: 'secret-token' } });
 });
+const SMS_ON = { enabled: true, base_url: 'https://api.twilio.com', account_sid: 'AC0123456789', from: '+46700000000' };
+async function setSms(on) {
+  const s = await api('GET', '/settings/messaging');
+  const sms = on ? { ...SMS_ON } : { ...s.sms, enabled: false };
+  delete sms.auth_token_set;
+  const r = await api('PUT', '/settings/messaging', { ...s, sms });
+  assert.equal(r.sms.enabled, on, JSON.stringify(r));
+}
+async function widgetConfig() {
+  const r = await fetch(`${fw.url}/api/v1/public/widget-config?merchant=${fw.merchantId}`);
+  assert.equal(r.status, 200);
+  return r.json();
+}
 after(async () => {
   await browser?.close();
   await fw?.stop();
@@ -251,5 +265,84 @@ test('Persian, dark, phone width: both forms right to left, numbers left to righ
   assert.deepEqual(page.errors, []);
   await context.close();
   expert.send({ type: 'end', conversation_id: offer.conversation_id });
+  expert.close();
+});
+
+test('a merchant without an SMS gateway is not asked for a phone number: the widget config says so, both forms leave it out', async (t) => {
+  await setSms(false);
+  t.after(() => setSms(true));
+  assert.equal((await widgetConfig()).sms, false);
+  let { context, page } = await phonePage('/shop/index.html');
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget #fw-email');
+  assert.equal(await page.locator('floorwalker-widget #fw-phone').count(), 0, 'no phone field on the offline form');
+  assert.doesNotMatch(await text(page, W.panel), /Text me/);
+  await axe(page, 'offline form without SMS');
+  await shot(page, 'offline-no-sms-en');
+  await context.close();
+  ({ context, page } = await phonePage('/shop/index.html', { viewport: { width: 390, height: 844 }, locale: 'fa-IR' }));
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget #fw-email');
+  assert.equal(await page.locator('floorwalker-widget #fw-phone').count(), 0);
+  assert.doesNotMatch(await text(page, W.panel), /پیامک/);
+  await shot(page, 'offline-no-sms-fa');
+  await context.close();
+
+  const expert = await Expert.connect(fw);
+  ({ context, page } = await phonePage('/shop/product.html'));
+  await page.click(W.launcher);
+  await page.fill(W.question, 'Is the oak table in stock?');
+  await page.click(W.start);
+  const offer = await expert.claimNext((o) => !o.offline);
+  const opener = page.locator('floorwalker-widget .fw-reach button', { hasText: 'E-mail me if I leave' });
+  await opener.click();
+  await page.waitForSelector('floorwalker-widget #fw-reach-email');
+  assert.equal(await page.locator('floorwalker-widget #fw-reach-phone').count(), 0, 'no phone field in "E-mail me if I leave"');
+  await page.fill('floorwalker-widget #fw-reach-email', '');
+  await page.click('floorwalker-widget .fw-reach button[type=submit]');
+  assert.equal(await text(page, 'floorwalker-widget #fw-reach-err'), 'Enter your email address.');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+  expert.send({ type: 'end', conversation_id: offer.conversation_id });
+  expert.close();
+
+  // Switched on again: offered again (the config is read on every page load).
+  await setSms(true);
+  assert.equal((await widgetConfig()).sms, true);
+  ({ context, page } = await phonePage('/shop/index.html'));
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget #fw-phone');
+  await context.close();
+});
+
+test('after a reload the widget still shows where answers go: the server keeps the consent and says it in welcome', async (t) => {
+  const expert = await Expert.connect(fw);
+  const { context, page } = await phonePage('/shop/product.html', { viewport: { width: 390, height: 844 }, locale: 'fa-IR' });
+  await page.click(W.launcher);
+  await page.fill(W.question, 'این مبل رنگ دیگری هم دارد؟');
+  await page.click(W.start);
+  const offer = await expert.claimNext((o) => !o.offline);
+  const conv = offer.conversation_id;
+  await page.locator('floorwalker-widget .fw-reach button', { hasText: 'اگر رفتم، برایم ایمیل بفرست' }).click();
+  await page.fill('floorwalker-widget #fw-reach-email', 'neda@example.com');
+  await page.fill('floorwalker-widget #fw-reach-phone', '+989121234567');
+  await page.click('floorwalker-widget .fw-reach button[type=submit]');
+  await page.waitForSelector('floorwalker-widget .fw-reach-note');
+
+  await page.reload();
+  await page.click(W.launcher);
+  await page.waitForSelector('floorwalker-widget .fw-reach-note');
+  assert.match(await text(page, 'floorwalker-widget .fw-reach-note'), /neda@example\.com\S* و \S*\+989121234567/);
+  assert.equal(await page.locator('floorwalker-widget .fw-reach button').innerText(), 'تغییر');
+  // The form opens with what the server kept.
+  await page.locator('floorwalker-widget .fw-reach button').click();
+  assert.equal(await page.locator('floorwalker-widget #fw-reach-email').inputValue(), 'neda@example.com');
+  assert.equal(await page.locator('floorwalker-widget #fw-reach-phone').inputValue(), '+989121234567');
+  await page.locator('floorwalker-widget .fw-reach button', { hasText: 'انصراف' }).click();
+  await axe(page, 'fa notify on after reload');
+  await shot(page, 'notify-on-after-reload-fa');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+  expert.send({ type: 'end', conversation_id: conv });
   expert.close();
 });

@@ -61,6 +61,9 @@ pub struct WidgetConfig {
     pub display: DisplaySettings,
     pub stores: Vec<StoreAvailability>,
     pub availability: WidgetAvailability,
+    /// Whether the merchant can send SMS (a gateway is set up and on): the widget asks for a
+    /// phone number only then.
+    pub sms: bool,
 }
 
 /// What the widget loader needs before opening a socket: display rules, stores and who is available.
@@ -104,8 +107,10 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
             departments,
         });
     }
+    let sms = state.db.messaging(&m).await?.sms_ready();
     let body = WidgetConfig {
         merchant_id: m.to_string(),
+        sms,
         display,
         availability: WidgetAvailability {
             open: any_open,

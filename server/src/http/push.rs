@@ -352,16 +352,21 @@ pub struct MissedChat {
     pub department: String,
     /// claimed | ended (by a colleague) | missed (nobody) | abandoned (the shopper left)
     pub status: String,
-    /// `not_in_department` (not assigned to it), `targeted` (sent to a colleague by name),
-    /// `contact_first` (the shopper's contact took it in their time), `away`, `at_cap` (you had
-    /// as many chats as you take), `alert_failed` (your phone's alert failed; `detail` says why),
-    /// `taken_first` (a colleague claimed it first), `nobody_claimed`, `shopper_left`.
+    /// The first of `reasons`.
     pub reason: String,
+    /// Every reason that applied when the chat was waiting, as things were then (the
+    /// assignments of that time, whether you were away, how many chats you had), most personal
+    /// first: `not_in_department` (not assigned to it), `targeted` (sent to a colleague by
+    /// name), `contact_first` (the shopper's contact took it in their time), `away`, `at_cap`
+    /// (you had as many chats as you take), `alert_failed` (your phone's alert failed; `detail`
+    /// says why); then what became of it: `taken_first` (a colleague claimed it first),
+    /// `nobody_claimed` or `shopper_left`.
+    pub reasons: Vec<String>,
     pub detail: Option<String>,
 }
 
 /// Why did I miss this chat? The merchant's chats of the last day that the signed-in expert did
-/// not get (newest first, at most 200), each with the first reason that applies.
+/// not get (newest first, at most 200), each with every reason that applied at the time.
 #[utoipa::path(get, path = "/app/push/missed", tag = "store_app",
     responses((status = 200, body = Vec<MissedChat>), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
     security(("expert_token" = [])))]
@@ -376,6 +381,7 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
     let alerts = state.db.push_alerts(m, None, Some(me), since - 3_600_000).await?;
     let changes = state.db.availability_changes(m, me, since - 86_400_000).await?;
     let spans = state.db.expert_chat_spans(m, me, since - 86_400_000).await?;
+    let reassigned = state.db.assignment_changes(m, me, since).await?;
     let saved: crate::hub::expert::SavedPresence = state
         .db
         .expert_presence_json(m, me)
@@ -384,12 +390,20 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
         .and_then(|j| serde_json::from_str(&j).ok())
         .unwrap_or_default();
     let cap = saved.own_cap.unwrap_or(e.max_chats).min(e.max_chats).max(1);
+    let now_stores: Vec<String> = e.store_ids.iter().map(|x| x.to_string()).collect();
+    let now_deps: Vec<String> = e.department_ids.iter().map(|x| x.to_string()).collect();
     let out = chats
         .into_iter()
         .map(|c| {
             let at = c.queued_at;
-            let assigned =
-                e.store_ids.iter().any(|x| x.as_str() == c.store_id) && e.department_ids.iter().any(|x| x.as_str() == c.department_id);
+            // The assignments of that time: those replaced by the first change after it, or
+            // today's when nothing changed since.
+            let (stores, deps) = reassigned
+                .iter()
+                .find(|(t, _, _)| *t > at)
+                .map(|(_, s, d)| (s, d))
+                .unwrap_or((&now_stores, &now_deps));
+            let assigned = stores.iter().any(|x| *x == c.store_id) && deps.iter().any(|x| *x == c.department_id);
             let away = changes
                 .iter()
                 .rev()
@@ -402,33 +416,39 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
                 && c.contact_expert_id.as_deref() != Some(me)
                 && c.expert_id == c.contact_expert_id
                 && c.claimed_at.is_some_and(|t| t - at < contact_first_ms);
-            let (reason, detail) = if !assigned {
-                ("not_in_department", None)
-            } else if c.target_expert_id.as_deref().is_some_and(|t| t != me) {
-                ("targeted", None)
-            } else if by_contact {
-                ("contact_first", None)
-            } else if away {
-                ("away", None)
-            } else if open_then >= cap {
-                ("at_cap", None)
-            } else if let Some(f) = failed {
-                ("alert_failed", f.reason.clone())
-            } else if c.status == "missed" {
-                ("nobody_claimed", None)
-            } else if c.status == "abandoned" {
-                ("shopper_left", None)
-            } else {
-                ("taken_first", None)
-            };
+            let mut reasons: Vec<&str> = Vec::new();
+            if !assigned {
+                reasons.push("not_in_department");
+            }
+            if c.target_expert_id.as_deref().is_some_and(|t| t != me) {
+                reasons.push("targeted");
+            }
+            if by_contact {
+                reasons.push("contact_first");
+            }
+            if away {
+                reasons.push("away");
+            }
+            if open_then >= cap {
+                reasons.push("at_cap");
+            }
+            if failed.is_some() {
+                reasons.push("alert_failed");
+            }
+            reasons.push(match c.status.as_str() {
+                "missed" => "nobody_claimed",
+                "abandoned" => "shopper_left",
+                _ => "taken_first",
+            });
             MissedChat {
                 conversation_id: c.id,
                 queued_at: at,
                 store: c.store_name,
                 department: c.department_name,
                 status: c.status,
-                reason: reason.into(),
-                detail,
+                reason: reasons[0].into(),
+                reasons: reasons.iter().map(|r| (*r).to_owned()).collect(),
+                detail: failed.and_then(|f| f.reason.clone()),
             }
         })
         .collect();

@@ -9,7 +9,13 @@
 //!   (withdraw it everywhere), an expert to disconnect, rollups updated.
 //! - **Presence**: each node writes its experts' availability to `fw:presence:<merchant>:<node>`
 //!   with a 10 s expiry, refreshed every second, and reads the other nodes' — so availability is
-//!   cluster-wide and a dead node's experts disappear within seconds.
+//!   cluster-wide and a dead node's experts disappear within seconds. `fw:node:<node>` (same
+//!   expiry) says the node is alive.
+//! - **Shopper presence**: the set `fw:shopper:<merchant>:<shopper>` holds the nodes where the
+//!   shopper has a socket. A node adds itself on the shopper's first socket there and removes
+//!   itself on the last; only when no live node is left is the shopper away (issue 21: answers
+//!   by e-mail). A node joins before the shopper's welcome; leaving is done by one task per
+//!   node in order, which puts the node back if a socket said hello meanwhile.
 //!
 //! Messages keep their per-conversation order on every node: each node remembers the last seq it
 //! delivered per conversation and fills any gap from the database before delivering a later one.
@@ -32,6 +38,23 @@ use crate::protocol::MessageView;
 
 pub const EVENTS: &str = "fw:events";
 pub const PRESENCE_TTL_S: u64 = 10;
+/// A shopper's node set outlives a socket that stays open this long without the shopper
+/// connecting or leaving anywhere (then it is written again on their next socket).
+pub const SHOPPER_TTL_S: i64 = 86_400;
+
+fn node_key(node: &str) -> String {
+    format!("fw:node:{node}")
+}
+
+fn shopper_key(merchant: &str, shopper: &str) -> String {
+    format!("fw:shopper:{merchant}:{shopper}")
+}
+
+/// A shopper's presence on this node changed (see the module documentation).
+enum ShopperCmd {
+    /// Their last socket here closed; `check`: decide whether they are away now.
+    Gone { merchant: String, shopper: String, check: bool },
+}
 
 pub fn conv_channel(conversation: &str) -> String {
     format!("fw:c:{conversation}")
@@ -102,6 +125,14 @@ pub struct ExpertSnap {
     pub free: bool,
     pub stores: Vec<String>,
     pub departments: Vec<String>,
+    /// One of their sockets there was heard from lately (not a frozen, locked phone): offers
+    /// reach them over it, so no node alerts them by push as well.
+    #[serde(default = "yes")]
+    pub heard: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 enum Cmd {
@@ -115,6 +146,8 @@ pub struct Cluster {
     cmds: mpsc::UnboundedSender<Cmd>,
     /// The other nodes' experts, per merchant.
     pub remote: DashMap<String, Vec<ExpertSnap>>,
+    shoppers: mpsc::UnboundedSender<ShopperCmd>,
+    conn: redis::aio::ConnectionManager,
 }
 
 impl Cluster {
@@ -124,16 +157,20 @@ impl Cluster {
         let conn = redis::aio::ConnectionManager::new(client.clone()).await?;
         let (ptx, prx) = mpsc::channel(100_000);
         let (ctx, crx) = mpsc::unbounded_channel();
+        let (stx, srx) = mpsc::unbounded_channel();
         let cluster = Arc::new(Cluster {
             node: uuid::Uuid::new_v4().simple().to_string(),
             publish: ptx,
             cmds: ctx,
             remote: DashMap::new(),
+            shoppers: stx,
+            conn: conn.clone(),
         });
         // Visible to the hub before any task runs (they look it up).
         let _ = hub.cluster.set(cluster.clone());
         tokio::spawn(publisher(conn.clone(), prx, hub.shutdown.clone()));
         tokio::spawn(subscriber(hub.clone(), client, crx));
+        tokio::spawn(shopper_presence(hub.clone(), cluster.clone(), srx));
         tokio::spawn(presence(hub.clone(), cluster.clone(), conn));
         tracing::info!(node = %cluster.node, "joined the cluster over Redis");
         Ok(cluster)
@@ -266,6 +303,7 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
         tokio::select! {
             _ = hub.shutdown.cancelled() => {
                 // Leave at once rather than after the expiry.
+                let _: Result<(), _> = conn.del(node_key(&node)).await;
                 for m in &published {
                     let _: Result<(), _> = conn.del(format!("fw:presence:{m}:{node}")).await;
                     let _: Result<(), _> = conn.srem(format!("fw:presence-nodes:{m}"), &node).await;
@@ -276,6 +314,7 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
         }
         let mine = hub.local_snapshot();
         let mut pipe = redis::pipe();
+        pipe.set_ex(node_key(&node), 1, PRESENCE_TTL_S).ignore();
         for (m, snaps) in &mine {
             pipe.set_ex(
                 format!("fw:presence:{m}:{node}"),
@@ -324,7 +363,131 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
     }
 }
 
+/// The shopper presence commands of this node, one at a time (see the module documentation).
+async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mpsc::UnboundedReceiver<ShopperCmd>) {
+    let mut conn = cluster.conn.clone();
+    let node = cluster.node.clone();
+    loop {
+        let cmd = tokio::select! {
+            _ = hub.shutdown.cancelled() => return,
+            c = rx.recv() => match c { Some(c) => c, None => return },
+        };
+        match cmd {
+            ShopperCmd::Gone { merchant, shopper, check } => {
+                if !hub.shopper_conn_ids(&shopper).is_empty() {
+                    continue; // back on this node meanwhile
+                }
+                let key = shopper_key(&merchant, &shopper);
+                let r: redis::RedisResult<()> = conn.srem(&key, &node).await;
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, "removing shopper presence from Redis failed");
+                }
+                if !hub.shopper_conn_ids(&shopper).is_empty() {
+                    // A socket said hello here while this node was being removed: put it back.
+                    let _: redis::RedisResult<()> = conn.sadd(&key, &node).await;
+                    continue;
+                }
+                if !check {
+                    continue;
+                }
+                let m = crate::ids::MerchantId::from_db(merchant.clone());
+                if elsewhere(&mut conn, &node, &key).await.unwrap_or(false) {
+                    continue;
+                }
+                crate::outbound::hooks::shopper_left(&hub, &m, &shopper).await;
+                // They may have arrived on another node while "away" was written.
+                if elsewhere(&mut conn, &node, &key).await.unwrap_or(false) {
+                    crate::outbound::hooks::shopper_back(&hub, &m, &shopper).await;
+                }
+            }
+        }
+    }
+}
+
+/// Whether a live node other than `me` is in the shopper's node set.
+async fn elsewhere(conn: &mut redis::aio::ConnectionManager, me: &str, key: &str) -> redis::RedisResult<bool> {
+    let nodes: Vec<String> = conn.smembers(key).await?;
+    let others: Vec<String> = nodes.into_iter().filter(|n| n != me).collect();
+    if others.is_empty() {
+        return Ok(false);
+    }
+    let keys: Vec<String> = others.iter().map(|n| node_key(n)).collect();
+    let alive: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(conn).await?;
+    let mut dead = Vec::new();
+    let mut any = false;
+    for (n, a) in others.iter().zip(alive) {
+        if a.is_some() {
+            any = true;
+        } else {
+            dead.push(n.clone());
+        }
+    }
+    if !dead.is_empty() {
+        // A node that died with the shopper's socket: forget it.
+        let _: redis::RedisResult<()> = conn.srem(key, dead).await;
+    }
+    Ok(any)
+}
+
 impl Hub {
+    /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome): with
+    /// Redis, this node joins the shopper's node set before the shopper can close another tab
+    /// elsewhere, so that node sees them here. (The caller then clears their chats' away mark.)
+    pub async fn shopper_arrived(&self, m: &crate::ids::MerchantId, shopper: &str) {
+        if let Some(c) = self.cluster.get() {
+            let key = shopper_key(m.as_str(), shopper);
+            let mut conn = c.conn.clone();
+            let r: redis::RedisResult<()> = redis::pipe()
+                .sadd(&key, &c.node)
+                .ignore()
+                .expire(&key, SHOPPER_TTL_S)
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "writing shopper presence to Redis failed");
+            }
+        }
+    }
+
+    /// A shopper's socket closed here (after `remove_shopper_conn`). `had_chats`: it followed
+    /// conversations. When it was their last socket on every node, their chats are away.
+    pub fn shopper_departed(&self, m: &crate::ids::MerchantId, shopper: &str, had_chats: bool) {
+        if !self.shopper_conn_ids(shopper).is_empty() {
+            return;
+        }
+        match self.cluster.get() {
+            Some(c) => {
+                let _ = c.shoppers.send(ShopperCmd::Gone {
+                    merchant: m.to_string(),
+                    shopper: shopper.to_owned(),
+                    check: had_chats,
+                });
+            }
+            None if had_chats => {
+                let (hub, m, s) = (self.clone(), m.clone(), shopper.to_owned());
+                tokio::spawn(async move { crate::outbound::hooks::shopper_left(&hub, &m, &s).await });
+            }
+            None => {}
+        }
+    }
+
+    /// Whether the shopper has a socket on this node or (with Redis) on another live node.
+    pub async fn shopper_connected_anywhere(&self, m: &crate::ids::MerchantId, shopper: &str) -> bool {
+        if !self.shopper_conn_ids(shopper).is_empty() {
+            return true;
+        }
+        match self.cluster.get() {
+            Some(c) => {
+                let mut conn = c.conn.clone();
+                elsewhere(&mut conn, &c.node, &shopper_key(m.as_str(), shopper))
+                    .await
+                    .unwrap_or(false)
+            }
+            None => false,
+        }
+    }
+
     /// Tell every other node (no-op without Redis): `envelope` gets this node's name.
     pub fn tell_nodes(&self, envelope: impl FnOnce(String) -> Envelope) {
         if let Some(c) = self.cluster.get() {
@@ -350,9 +513,18 @@ impl Hub {
                 free: p.active < p.cap(),
                 stores: p.stores().to_vec(),
                 departments: p.departments().to_vec(),
+                heard: self.expert_heard_within(p.key(), crate::push::SILENT_AFTER_MS),
             });
         }
         out
+    }
+
+    /// Whether another node has a live (lately heard) socket of this expert.
+    pub fn expert_heard_elsewhere(&self, merchant: &str, expert: &str) -> bool {
+        self.cluster
+            .get()
+            .and_then(|c| c.remote.get(merchant).map(|r| r.iter().any(|x| x.id == expert && x.heard)))
+            .unwrap_or(false)
     }
 
     fn known_merchants(&self) -> HashSet<String> {

@@ -124,6 +124,8 @@ pub trait OfferHook: Send + Sync {
     fn waiting(&self, row: &ConversationRow);
     /// Its offer went away: claimed by `claimed_by`, or withdrawn for `reason`.
     fn withdrawn(&self, conversation: &str, reason: &str, claimed_by: Option<&str>);
+    /// Its offer reached these experts over a live socket on this node (an alert too).
+    fn delivered(&self, _row: &ConversationRow, _experts: &[String]) {}
     /// Whether an expert who is not connected could be alerted for a chat in this store and
     /// department (asked only when no connected expert is available).
     fn reachable(&self, merchant: &str, store: &str, department: &str) -> futures::future::BoxFuture<'static, bool>;
@@ -938,6 +940,14 @@ impl Hub {
         }
         // One serialisation for everyone but the shopper's contact (their copy says so).
         let common = frame(&Out::Offer { offer: base.clone() });
+        if let Some(h) = self.offer_hook.get() {
+            let here: Vec<String> = fresh
+                .iter()
+                .filter(|e| self.experts.get(e.as_str()).is_some_and(|p| !p.conns.is_empty()))
+                .cloned()
+                .collect();
+            h.delivered(row, &here);
+        }
         for e in fresh {
             if row.contact_expert_id.as_deref() == Some(e.as_str()) {
                 self.send_expert(
@@ -1025,6 +1035,9 @@ impl Hub {
                 self.held.entry(expert.to_owned()).or_default().insert(row.id.clone());
                 let base = self.base_offer(&row, "new").await;
                 out.push(Self::offer_to(&base, &row, expert));
+                if let Some(h) = self.offer_hook.get() {
+                    h.delivered(&row, &[expert.to_owned()]);
+                }
             }
         }
         out

@@ -83,11 +83,8 @@ impl ShopperSession {
     pub fn finish(&mut self, hub: &Hub, conn: u64) {
         if let Some(s) = &self.shopper {
             hub.remove_shopper_conn(s, conn);
-            // Their last socket here: their chats are away (issue 21: answers by e-mail).
-            if !self.convs.is_empty() && hub.shopper_conn_ids(s).is_empty() {
-                let (hub, m, s) = (hub.clone(), self.merchant.clone(), s.clone());
-                tokio::spawn(async move { crate::outbound::hooks::shopper_left(&hub, &m, &s).await });
-            }
+            // Their last socket (on every node): their chats are away (issue 21: answers by e-mail).
+            hub.shopper_departed(&self.merchant, s, !self.convs.is_empty());
         }
     }
 
@@ -466,6 +463,8 @@ impl ShopperSession {
             self.follow(hub, conn, &c.id);
         }
         hub.add_shopper_conn(&shopper, conn);
+        // Here, on every node's reckoning, before the welcome.
+        hub.shopper_arrived(&m, &shopper).await;
         let token = hub.shopper_token(m.as_str(), &shopper);
         let open = any_store_open(hub, &m).await;
         let staffing = hub
@@ -473,6 +472,11 @@ impl ShopperSession {
             .await
             .map(|stores| hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores)))
             .unwrap_or_default();
+        let notify = if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
+            crate::outbound::hooks::notify_states(hub, &m, &shopper).await
+        } else {
+            Vec::new()
+        };
         hub.send_out(
             conn,
             &Out::ShopperWelcome {
@@ -485,8 +489,10 @@ impl ShopperSession {
                     experts_available: staffing.available as u32,
                     experts_online: staffing.online as u32,
                 },
+                notify,
             },
         );
+
         if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
             // Back (after the welcome, the first frame): their chats are not away any more.
             let (hub, m, s) = (hub.clone(), m.clone(), shopper.clone());

@@ -122,7 +122,7 @@ async fn mail_answers(out: &Outbound, u: &Unanswered) -> anyhow::Result<bool> {
     let mut items: Vec<Outgoing> = vec![mail];
     if let Some(phone) = u.notify_phone.as_deref().filter(|p| sms::valid_e164(p)) {
         let settings = db.messaging(&m).await?;
-        if settings.sms_enabled {
+        if settings.sms_ready() {
             let brand = out.branding(&m).await?;
             let body = mail::text(lang, "sms.unread", &[("brand", &brand.name), ("expert", &expert), ("link", &link)]);
             items.push(out.sms(&m, "expert_answered", phone, body, format!("sms:{key}"), Some(&conv.id)));
@@ -188,7 +188,7 @@ pub async fn chat_started(hub: &Hub, m: &MerchantId, conversation: &str, locale:
     }
 }
 
-/// The shopper's last socket on this node closed: their open conversations are away from now;
+/// The shopper's last socket (on every node) closed: their open conversations are away from now;
 /// experts in a claimed one are told (and whether the shopper can be reached).
 pub async fn shopper_left(hub: &Hub, m: &MerchantId, shopper: &str) {
     match hub.db.shopper_left(m, shopper, now_ms()).await {
@@ -214,14 +214,34 @@ pub async fn shopper_back(hub: &Hub, m: &MerchantId, shopper: &str) {
 }
 
 /// An expert claimed `row`: if its shopper is away (they left, or it is an offline message and
-/// they are not connected here), tell the expert that answers go by e-mail (or cannot reach
+/// they are not connected anywhere), tell the expert that answers go by e-mail (or cannot reach
 /// them until they come back).
 pub async fn after_claim(hub: &Hub, conn: u64, row: &ConversationRow) {
     let m = MerchantId::from_db(row.merchant_id.clone());
     let Ok(r) = hub.db.reach(&m, &row.id).await else { return };
-    let away = r.shopper_away_since.is_some() || (r.offline != 0 && hub.shopper_conn_ids(&r.shopper_id).is_empty());
+    let away = r.shopper_away_since.is_some() || (r.offline != 0 && !hub.shopper_connected_anywhere(&m, &r.shopper_id).await);
     if away {
         hub.send_out(conn, &away_frame(&r, true));
+    }
+}
+
+/// The shopper's open conversations that have an address or number for answers while away
+/// (for `welcome`).
+pub async fn notify_states(hub: &Hub, m: &MerchantId, shopper: &str) -> Vec<crate::protocol::NotifyState> {
+    match hub.db.open_reach(m, shopper).await {
+        Ok(open) => open
+            .into_iter()
+            .filter(|r| r.notify_email.is_some() || r.notify_phone.is_some())
+            .map(|r| crate::protocol::NotifyState {
+                conversation_id: r.id,
+                email: r.notify_email,
+                phone: r.notify_phone,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::debug!(error = %e, "the shopper's reach was not read");
+            Vec::new()
+        }
     }
 }
 

@@ -236,7 +236,7 @@ async fn sms_attempt(inner: &Inner, row: &OutboxRow, lease: &Lease, retry: impl 
             )
         }
     };
-    if !gw.sms_enabled || gw.sms_account_sid.is_empty() || gw.sms_from.is_empty() {
+    if !gw.sms_ready() {
         let why = "SMS is not set up for this merchant (Settings → Messaging)".to_owned();
         return (
             record(false, None, Duration::ZERO, None, Some(why.clone())),

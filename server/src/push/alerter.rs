@@ -23,7 +23,7 @@ use crate::hub::{Hub, OfferHook};
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::outbound::Outbound;
-use crate::storage::{Channel, ConversationRow, NewAlert, NewOutbound, Outgoing, PushCandidate, PushSubscription};
+use crate::storage::{Channel, ConversationRow, NewAlert, NewOutbound, Outgoing, PushCandidate, PushSubscription, SocketAlert};
 
 /// Characters of the shopper's first message the notification carries.
 pub const TEXT_CHARS: usize = 90;
@@ -37,9 +37,17 @@ enum Note {
     },
 }
 
+/// Offers this node delivered over a live socket, recorded as alerts (channel `socket`).
+struct Delivered {
+    row: Box<ConversationRow>,
+    experts: Vec<String>,
+    at: i64,
+}
+
 /// The hub's hook (see the module documentation).
 pub struct Alerter {
     tx: mpsc::UnboundedSender<Note>,
+    delivered: mpsc::UnboundedSender<Delivered>,
     db: crate::storage::Db,
     /// conversation → (queued_at looked at, do not look again before this time).
     seen: DashMap<String, (i64, i64)>,
@@ -66,6 +74,17 @@ impl OfferHook for Alerter {
         });
     }
 
+    fn delivered(&self, row: &ConversationRow, experts: &[String]) {
+        if experts.is_empty() {
+            return;
+        }
+        let _ = self.delivered.send(Delivered {
+            row: Box::new(row.clone()),
+            experts: experts.to_vec(),
+            at: now_ms(),
+        });
+    }
+
     fn reachable(&self, merchant: &str, store: &str, department: &str) -> futures::future::BoxFuture<'static, bool> {
         let (db, m, s, d) = (
             self.db.clone(),
@@ -85,8 +104,10 @@ impl OfferHook for Alerter {
 /// Hook the alerter into the hub; it runs until the hub shuts down.
 pub fn start(hub: &Hub, outbound: &Outbound) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let (dtx, drx) = mpsc::unbounded_channel();
     let alerter = Arc::new(Alerter {
         tx,
+        delivered: dtx,
         db: hub.db.clone(),
         seen: DashMap::new(),
     });
@@ -94,6 +115,42 @@ pub fn start(hub: &Hub, outbound: &Outbound) {
         return;
     }
     tokio::spawn(run(hub.clone(), outbound.clone(), alerter, rx));
+    tokio::spawn(record_socket_alerts(hub.clone(), drx));
+}
+
+/// Writes the offers delivered over sockets as alerts, in batches of whatever has queued up
+/// (routing never waits for it). An offer sent again (a new wave, a reconnect) is the same
+/// alert: one per chat, queued time and expert.
+async fn record_socket_alerts(hub: Hub, mut rx: mpsc::UnboundedReceiver<Delivered>) {
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        let n = tokio::select! {
+            _ = hub.shutdown.cancelled() => return,
+            n = rx.recv_many(&mut batch, 512) => n,
+        };
+        if n == 0 {
+            return;
+        }
+        let mut alerts = Vec::new();
+        for d in batch.drain(..) {
+            for e in &d.experts {
+                alerts.push(SocketAlert {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    merchant_id: MerchantId::from_db(d.row.merchant_id.clone()),
+                    expert_id: e.clone(),
+                    conversation_id: d.row.id.clone(),
+                    store_id: d.row.store_id.clone(),
+                    department_id: d.row.department_id.clone(),
+                    queued_at: d.row.queued_at,
+                    at: d.at,
+                });
+            }
+        }
+        match hub.db.create_socket_alerts(&alerts).await {
+            Ok(n) => metrics::counter!("floorwalker_push_alerts_total", "event" => "socket").increment(n as u64),
+            Err(e) => tracing::warn!(error = %e, n = alerts.len(), "socket alerts were not recorded"),
+        }
+    }
 }
 
 async fn run(hub: Hub, outbound: Outbound, alerter: Arc<Alerter>, mut rx: mpsc::UnboundedReceiver<Note>) {
@@ -128,10 +185,11 @@ async fn run(hub: Hub, outbound: Outbound, alerter: Arc<Alerter>, mut rx: mpsc::
     }
 }
 
-/// Whether the hub can reach this expert over a live socket on this node: one that was heard
-/// from lately (the server pings every 25 s and a live app answers at once).
-fn connected(hub: &Hub, expert: &str) -> bool {
-    hub.expert_heard_within(expert, super::SILENT_AFTER_MS)
+/// Whether the hub can reach this expert over a live socket on this node or (in a cluster)
+/// another one: one that was heard from lately (the server pings every 25 s and a live app
+/// answers at once). That node offers the chat over the socket, so no push goes out as well.
+fn connected(hub: &Hub, merchant: &str, expert: &str) -> bool {
+    hub.expert_heard_within(expert, super::SILENT_AFTER_MS) || hub.expert_heard_elsewhere(merchant, expert)
 }
 
 /// Whether a (not connected) expert could take this chat now, by what they saved in the app.
@@ -152,7 +210,7 @@ async fn alert(hub: &Hub, outbound: &Outbound, alerter: &Alerter, row: &Conversa
     let candidates = hub.db.push_candidates(&m, &row.store_id, &row.department_id).await?;
     let mut chosen: Vec<&PushCandidate> = candidates
         .iter()
-        .filter(|c| !connected(hub, &c.expert_id) && can_take(c, &row.store_id, &row.department_id))
+        .filter(|c| !connected(hub, &row.merchant_id, &c.expert_id) && can_take(c, &row.store_id, &row.department_id))
         .collect();
     if let Some(t) = &row.target_expert_id {
         chosen.retain(|c| &c.expert_id == t);

@@ -232,8 +232,12 @@ impl Db {
 
     /// Replace an expert's store and department assignments. Every department must belong to
     /// one of the given stores, and everything must be this merchant's.
+    ///
+    /// The assignments they replace are kept as an `expert_assignments` event (at this time,
+    /// `data_json` `{"stores": […], "departments": […]}`: what held until now), so "Why did I
+    /// miss this chat?" judges a chat by the assignments of its time.
     pub async fn set_assignments(&self, m: Tenant<'_>, id: &ExpertId, stores: &[StoreId], departments: &[DepartmentId]) -> Result<Expert> {
-        self.get_expert(m, id).await?;
+        let before = self.get_expert(m, id).await?;
         for s in stores {
             self.get_store_exists(m, s).await?;
         }
@@ -282,7 +286,46 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
+        let was = serde_json::json!({
+            "stores": before.store_ids.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+            "departments": before.department_ids.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
+        });
+        self.insert_events(&[super::Event {
+            merchant_id: m.as_str().to_owned(),
+            kind: "expert_assignments",
+            at: now_ms(),
+            expert_id: Some(id.as_str().to_owned()),
+            data_json: Some(was.to_string()),
+            ..Default::default()
+        }])
+        .await?;
         self.get_expert(m, id).await
+    }
+
+    /// When this expert's assignments were replaced since `since` (oldest first), each with
+    /// the stores and departments that held until then.
+    pub async fn assignment_changes(&self, m: Tenant<'_>, id: &str, since: i64) -> Result<Vec<(i64, Vec<String>, Vec<String>)>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND expert_id = $2 AND kind = 'expert_assignments' \
+             AND at >= $3 ORDER BY at",
+        )
+        .bind(m.as_str())
+        .bind(id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct Was {
+            stores: Vec<String>,
+            departments: Vec<String>,
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, j)| {
+                let w: Was = serde_json::from_str(j.as_deref()?).ok()?;
+                Some((at, w.stores, w.departments))
+            })
+            .collect())
     }
 
     async fn get_store_exists(&self, m: Tenant<'_>, s: &StoreId) -> Result<()> {

@@ -23,6 +23,12 @@ pub struct Messaging {
 pub const DEFAULT_SMS_BASE_URL: &str = "https://api.twilio.com";
 
 impl Messaging {
+    /// Whether SMS can be sent: switched on, with an account and a sender (what the outbox
+    /// worker insists on). The widget offers the phone fields only then.
+    pub fn sms_ready(&self) -> bool {
+        self.sms_enabled && !self.sms_account_sid.is_empty() && !self.sms_from.is_empty()
+    }
+
     /// What a merchant that never saved the settings gets: its name as the sender, no SMS.
     pub fn defaults(merchant_name: &str) -> Messaging {
         Messaging {

@@ -77,6 +77,21 @@ pub struct NewAlert {
     pub receipt: String,
 }
 
+/// An offer delivered over a live socket, recorded as an alert (channel `socket`, state
+/// `handed` from the start).
+#[derive(Debug, Clone)]
+pub struct SocketAlert {
+    pub id: String,
+    pub merchant_id: MerchantId,
+    pub expert_id: String,
+    pub conversation_id: String,
+    pub store_id: String,
+    pub department_id: String,
+    pub queued_at: i64,
+    /// When the offer was written to the socket.
+    pub at: i64,
+}
+
 /// One alert as stored.
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct PushAlert {
@@ -347,6 +362,52 @@ impl Db {
         Ok(created)
     }
 
+    /// Record offers delivered over sockets; one that is recorded already (the same chat,
+    /// queued at the same time, to the same expert) is skipped. Each new one counts as an alert
+    /// sent in Analytics. Returns how many were new.
+    pub async fn create_socket_alerts(&self, items: &[SocketAlert]) -> Result<usize> {
+        if items.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.begin_write().await?;
+        let mut events = Vec::new();
+        for a in items {
+            let done = sqlx::query(
+                "INSERT INTO push_alerts (id, merchant_id, expert_id, conversation_id, store_id, department_id, subscription_id, \
+                 receipt, channel, state, queued_at, created_at, handed_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, '', '', 'socket', 'handed', $7, $8, $8, $8) ON CONFLICT DO NOTHING",
+            )
+            .bind(&a.id)
+            .bind(a.merchant_id.as_str())
+            .bind(&a.expert_id)
+            .bind(&a.conversation_id)
+            .bind(&a.store_id)
+            .bind(&a.department_id)
+            .bind(a.queued_at)
+            .bind(a.at)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 1 {
+                events.push(super::Event {
+                    merchant_id: a.merchant_id.to_string(),
+                    kind: "alert_sent",
+                    at: a.at,
+                    shopper_id: None,
+                    store_id: Some(a.store_id.clone()),
+                    department_id: Some(a.department_id.clone()),
+                    expert_id: Some(a.expert_id.clone()),
+                    conversation_id: Some(a.conversation_id.clone()),
+                    value: None,
+                    data_json: Some(r#"{"channel":"socket"}"#.into()),
+                });
+            }
+        }
+        tx.commit().await?;
+        let n = events.len();
+        self.insert_events(&events).await?;
+        Ok(n)
+    }
+
     /// Enqueue follow-ups (closing pushes) in a transaction of their own.
     pub async fn enqueue_push(&self, items: &[Outgoing]) -> Result<()> {
         if items.is_empty() {
@@ -463,8 +524,8 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The offer of this chat went away (claimed by `claimed_by`, or withdrawn): the alerts that
-    /// reached a device (handed or shown) are returned so their notifications can be closed;
+    /// The offer of this chat went away (claimed by `claimed_by`, or withdrawn): the push alerts
+    /// that reached a device (handed or shown) are returned so their notifications can be closed;
     /// the claimer's alerts become `claimed`, the others `closed`.
     pub async fn close_push_alerts(&self, conversation: &str, claimed_by: Option<&str>) -> Result<Vec<PushAlert>> {
         let now = now_ms();
@@ -498,7 +559,11 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(open.into_iter().filter(|a| a.state == "handed" || a.state == "shown").collect())
+        // Only a device's notification needs closing; a socket's offer is withdrawn over it.
+        Ok(open
+            .into_iter()
+            .filter(|a| a.channel == "push" && (a.state == "handed" || a.state == "shown"))
+            .collect())
     }
 
     /// The chats of the merchant queued since `since` that this expert did not claim (not

@@ -4,7 +4,7 @@ import { useState } from 'preact/hooks';
 import { request } from '../api';
 import { clock, t, type Key } from '../i18n';
 
-interface Missed { conversation_id: string; queued_at: number; store: string; department: string; status: string; reason: string; detail: string | null }
+interface Missed { conversation_id: string; queued_at: number; store: string; department: string; status: string; reason: string; reasons?: string[]; detail: string | null }
 
 export function MissedChats() {
   const [items, setItems] = useState<Missed[] | null>(null);
@@ -14,10 +14,11 @@ export function MissedChats() {
     setBusy(true); setErr('');
     try { setItems(await request<Missed[]>('GET', 'app/push/missed')); } catch { setErr(t('error.generic' as Key)); } finally { setBusy(false); }
   };
-  const reason = (m: Missed) => {
-    const base = t(`missed.reason.${m.reason}` as Key);
-    return m.reason === 'alert_failed' && m.detail ? `${base}: ${t(`missed.fail.${m.detail}` as Key)}` : base;
-  };
+  // Every reason that applied then, most personal first (the server's order).
+  const reasons = (m: Missed) => (m.reasons && m.reasons.length ? m.reasons : [m.reason]).map((r) => {
+    const base = t(`missed.reason.${r}` as Key);
+    return r === 'alert_failed' && m.detail ? `${base}: ${t(`missed.fail.${m.detail}` as Key)}` : base;
+  });
   return (
     <section class="card missed" aria-labelledby="missed-h">
       <h2 id="missed-h" class="card-title">{t('missed.title')}</h2>
@@ -29,7 +30,7 @@ export function MissedChats() {
             <li key={m.conversation_id} data-reason={m.reason}>
               <span class="missed-when">{clock(m.queued_at)}</span>
               <span class="missed-where">{[m.store, m.department].filter(Boolean).join(' · ')}</span>
-              <span class="missed-why">{reason(m)}</span>
+              <ul class="missed-why">{reasons(m).map((r) => <li key={r}>{r}</li>)}</ul>
             </li>
           ))}
         </ul>

@@ -65,6 +65,8 @@ export interface ClientOptions {
   locale: () => string;
   /** The answer to `notify_me` (issue 21), and a look at every `error` first (true: handled). */
   onNotifyMe?: (f: any) => void;
+  /** What `welcome` says the shopper asked for in `notify_me` earlier (per open conversation). */
+  onNotifyKnown?: (list: { conversation_id: string; email?: string | null; phone?: string | null }[]) => void;
   onErrorFrame?: (f: any) => boolean;
   onChange: () => void;
   onMessage?: (m: Message, own: boolean) => void;
@@ -400,6 +402,7 @@ export class ChatClient {
         if (f.token) this.token = f.token;
         this.shopperId = f.shopper_id || null;
         this.availability = f.availability || this.availability;
+        if (this.o.onNotifyKnown) this.o.onNotifyKnown(Array.isArray(f.notify) ? f.notify : []);
         const convs: Conversation[] = Array.isArray(f.conversations) ? f.conversations : [];
         const mine = this.conv && convs.find((c) => c.id === this.conv!.id);
         if (mine) {

@@ -57,6 +57,7 @@ function mount(host: Host): PanelApi {
     WS: WebSocket as any,
     locale: () => host.locale,
     onNotifyMe: (f) => reach.answer(f),
+    onNotifyKnown: (list) => reach.known(list),
     onErrorFrame: (f) => reach.error(f.code, f.message, f.ref),
     onChange: () => render(),
     onMessage: (m, own) => {
@@ -196,7 +197,7 @@ function mount(host: Host): PanelApi {
   const typing = h('p', { class: 'fw-typing' });
   // "E-mail me if I leave" (issue 21), beneath the thread of a claimed chat.
   adopt(host.shadow, REACH_CSS);
-  const reach = reachBox({ lang: () => host.locale, email: () => (host.identity && host.identity.email) || offlineEmail, send: (c, e, p) => client.notifyMe(c, e, p) });
+  const reach = reachBox({ lang: () => host.locale, sms: () => !!host.config.sms, email: () => (host.identity && host.identity.email) || offlineEmail, send: (c, e, p) => client.notifyMe(c, e, p) });
   const scroller = h('div', { class: 'fw-scroll' }, queueBar, log, receipt, typing, reach.el);
   const footEl = h('div', { class: 'fw-foot' });
   const nodes = new Map<string, HTMLElement>();
@@ -240,6 +241,7 @@ function mount(host: Host): PanelApi {
         if (!c || !Array.isArray(c.stores)) return;
         stores.splice(0, stores.length, ...c.stores);
         host.config.availability = c.availability;
+        host.config.sms = c.sms;
         // Draw the start form again (who is online per department) unless the shopper has begun.
         const q = body.querySelector('#fw-q') as HTMLTextAreaElement | null;
         if (view === 'start' && q && !q.value && !client.isRequesting()) view = null;
@@ -499,7 +501,7 @@ function mount(host: Host): PanelApi {
       h('h3', { class: 'fw-h3' }, t('offTitle')),
       h('p', { class: 'fw-muted' }, reason === 'closed' ? t('offClosed') : reason === 'missed' ? t('offMissed') : reason === 'busy' ? t('offBusy') : t('offNobody')),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-email', class: 'fw-label' }, t('email')), email),
-      phone.node,
+      host.config.sms ? phone.node : null,
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-name', class: 'fw-label' }, t('name')), name),
       h('div', { class: 'fw-field' }, h('label', { for: 'fw-off-msg', class: 'fw-label' }, t('message')), msg),
       err,

@@ -17,6 +17,7 @@ const en = {
   saving: 'Saving…',
   cancel: 'Cancel',
   needOne: 'Enter an email address or a mobile number.',
+  needEmail: 'Enter your email address.',
   badEmail: 'Enter a valid email address, like name@example.com.',
   on: 'If you leave, new answers go to {to}.',
   and: '{a} and {b}',
@@ -37,6 +38,7 @@ const sv: Dict = {
   saving: 'Sparar…',
   cancel: 'Avbryt',
   needOne: 'Ange en e-postadress eller ett mobilnummer.',
+  needEmail: 'Ange din e-postadress.',
   badEmail: 'Ange en giltig e-postadress, till exempel namn@exempel.se.',
   on: 'Om du går skickas nya svar till {to}.',
   and: '{a} och {b}',
@@ -56,6 +58,7 @@ const de: Dict = {
   saving: 'Wird gespeichert…',
   cancel: 'Abbrechen',
   needOne: 'Geben Sie eine E-Mail-Adresse oder eine Handynummer ein.',
+  needEmail: 'Geben Sie Ihre E-Mail-Adresse ein.',
   badEmail: 'Geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.',
   on: 'Wenn Sie gehen, gehen neue Antworten an {to}.',
   and: '{a} und {b}',
@@ -75,6 +78,7 @@ const el: Dict = {
   saving: 'Αποθήκευση…',
   cancel: 'Άκυρο',
   needOne: 'Εισαγάγετε email ή αριθμό κινητού.',
+  needEmail: 'Εισαγάγετε το email σας.',
   badEmail: 'Εισαγάγετε έγκυρο email, π.χ. onoma@example.com.',
   on: 'Αν φύγετε, οι νέες απαντήσεις πηγαίνουν στο {to}.',
   and: '{a} και {b}',
@@ -94,6 +98,7 @@ const cs: Dict = {
   saving: 'Ukládá se…',
   cancel: 'Zrušit',
   needOne: 'Zadejte e-mail nebo mobilní číslo.',
+  needEmail: 'Zadejte svůj e-mail.',
   badEmail: 'Zadejte platný e-mail, například jmeno@example.cz.',
   on: 'Pokud odejdete, nové odpovědi půjdou na {to}.',
   and: '{a} a {b}',
@@ -113,6 +118,7 @@ const fa: Dict = {
   saving: 'در حال ذخیره…',
   cancel: 'انصراف',
   needOne: 'یک ایمیل یا شماره موبایل وارد کنید.',
+  needEmail: 'ایمیل خود را وارد کنید.',
   badEmail: 'یک ایمیل معتبر وارد کنید، مانند name@example.com.',
   on: 'اگر بروید، پاسخ‌های تازه به {to} فرستاده می‌شود.',
   and: '{a} و {b}',
@@ -182,6 +188,8 @@ export function phoneField(lang: string) {
 
 export interface ReachDeps {
   lang: () => string;
+  /** Whether the merchant sends SMS (the widget config): the phone field is offered only then. */
+  sms: () => boolean;
   /** An address the shopper already gave (identity, the offline form, a transcript). */
   email: () => string;
   /** Sends `notify_me`; false while the socket is down. */
@@ -195,6 +203,8 @@ export function reachBox(d: ReachDeps) {
   let open = false;
   let waiting = false;
   let on: { email?: string | null; phone?: string | null } | null = null;
+  // What the server keeps per conversation (its `notify_me` answers, and `welcome` after a reload).
+  const kept = new Map<string, { email?: string | null; phone?: string | null }>();
   let built = '';
   let err: HTMLElement | null = null;
   let saveBtn: HTMLButtonElement | null = null;
@@ -202,7 +212,8 @@ export function reachBox(d: ReachDeps) {
 
   function draw() {
     const L = d.lang();
-    built = L + '|' + open + '|' + JSON.stringify(on);
+    const sms = d.sms();
+    built = L + '|' + open + '|' + JSON.stringify(on) + '|' + sms;
     const focusOut = el.contains((el.getRootNode() as ShadowRoot).activeElement);
     el.replaceChildren();
     err = saveBtn = null;
@@ -214,8 +225,8 @@ export function reachBox(d: ReachDeps) {
       const form = h('form', { class: 'fw-form', novalidate: true, 'aria-labelledby': 'fw-reach-intro' },
         h('p', { id: 'fw-reach-intro', class: 'fw-muted' }, rt(L, 'intro')),
         h('div', { class: 'fw-field' }, h('label', { for: 'fw-reach-email', class: 'fw-label' }, rt(L, 'email')), email),
-        h('div', { class: 'fw-field' }, h('label', { for: 'fw-reach-phone', class: 'fw-label' }, rt(L, 'phoneShort')), phone,
-          h('p', { id: 'fw-reach-hint', class: 'fw-hint' }, rt(L, 'phoneHint'))),
+        sms ? h('div', { class: 'fw-field' }, h('label', { for: 'fw-reach-phone', class: 'fw-label' }, rt(L, 'phoneShort')), phone,
+          h('p', { id: 'fw-reach-hint', class: 'fw-hint' }, rt(L, 'phoneHint'))) : null,
         err,
         h('div', { class: 'fw-row' }, saveBtn,
           h('button', { type: 'button', class: 'fw-text-btn', onclick: () => { open = false; focusAfter = 'open'; draw(); } }, rt(L, 'cancel'))));
@@ -229,7 +240,7 @@ export function reachBox(d: ReachDeps) {
         const a = email.value.trim();
         const p = cleanPhone(phone.value);
         const bad = (input: HTMLInputElement, k: keyof typeof en) => { er.textContent = rt(L, k); input.setAttribute('aria-invalid', 'true'); input.focus(); };
-        if (!a && !p) return bad(email, 'needOne');
+        if (!a && !p) return bad(email, sms ? 'needOne' : 'needEmail');
         if (a && !EMAIL.test(a)) return bad(email, 'badEmail');
         if (p && !validE164(p)) return bad(phone, 'badPhone');
         if (!d.send(conv, a || undefined, p || undefined)) { er.textContent = rt(L, 'offline'); return; }
@@ -261,21 +272,31 @@ export function reachBox(d: ReachDeps) {
       if ((conversationId || '') !== conv) {
         conv = conversationId || '';
         open = waiting = false;
-        on = null;
+        on = kept.get(conv) || null;
         built = '';
       }
       el.hidden = !claimed || !conv;
       if (el.hidden) return;
-      if (built !== d.lang() + '|' + open + '|' + JSON.stringify(on)) draw();
+      if (built !== d.lang() + '|' + open + '|' + JSON.stringify(on) + '|' + d.sms()) draw();
     },
     /** The server's `notify_me` answer. */
     answer(f: { conversation_id: string; email?: string | null; phone?: string | null }) {
+      kept.set(f.conversation_id, { email: f.email, phone: f.phone });
       if (f.conversation_id !== conv) return;
       waiting = false;
       open = false;
       on = { email: f.email, phone: f.phone };
       focusAfter = 'open';
       draw();
+    },
+    /** `welcome`: where answers reach the shopper while away, per open conversation, as the
+     *  server keeps it (so a reload still shows "If you leave, new answers go to …"). */
+    known(list: { conversation_id: string; email?: string | null; phone?: string | null }[]) {
+      for (const f of list) kept.set(f.conversation_id, { email: f.email, phone: f.phone });
+      if (conv && !open && !waiting && kept.has(conv)) {
+        on = kept.get(conv)!;
+        if (!el.hidden) draw();
+      }
     },
     /** An `error` for our request: shows the server's message; true if it was ours. */
     error(code: string, message: string | undefined, ref: string | undefined): boolean {

@@ -545,7 +545,8 @@ impl Db {
         Ok(away)
     }
 
-    async fn open_reach(&self, m: Tenant<'_>, shopper: &str) -> Result<Vec<Reach>> {
+    /// The shopper's open conversations (queued, offered or claimed), oldest first.
+    pub async fn open_reach(&self, m: Tenant<'_>, shopper: &str) -> Result<Vec<Reach>> {
         let sql = format!(
             "SELECT {REACH_COLS} FROM conversations c WHERE c.merchant_id = $1 AND c.shopper_id = $2 \
              AND c.status IN ('queued', 'offered', 'claimed') ORDER BY c.created_at"
