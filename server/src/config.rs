@@ -155,6 +155,10 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Create an operator account (the role that creates merchants).
     CreateOperator(CreateOperatorArgs),
+    /// Print the chat protocol's TypeScript declarations (web-shared/protocol.ts).
+    ProtocolTypes,
+    /// Print the HTTP API's OpenAPI document (as served at /api/openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Clone, Args)]
