@@ -392,7 +392,7 @@ export class ChatClient {
         this.conn = 'online';
         this.attempt = 0;
         this.failure = null;
-        if (!('shopper_id' in f)) return; // an expert's welcome: not for this socket
+        if ('expert' in f) return; // an expert's welcome: never sent to a shopper's socket
         if (f.token) this.token = f.token;
         this.shopperId = f.shopper_id || null;
         this.availability = f.availability || this.availability;
