@@ -7,6 +7,9 @@ use std::sync::Mutex;
 use hdrhistogram::Histogram;
 use serde_json::json;
 
+/// Client id → the seqs a message with it arrived under.
+pub type SeqsByClientId = HashMap<String, HashSet<i64>>;
+
 #[derive(Default)]
 pub struct Counters {
     pub chats_requested: AtomicU64,
@@ -39,7 +42,7 @@ pub struct Stats {
     /// (conversation, sender side) → client ids acknowledged to the sender.
     pub acked: Mutex<HashMap<(String, Side), HashSet<String>>>,
     /// (conversation, receiving side) → client id → the seqs it arrived under.
-    pub received: Mutex<HashMap<(String, Side), HashMap<String, HashSet<i64>>>>,
+    pub received: Mutex<HashMap<(String, Side), SeqsByClientId>>,
 }
 
 impl Stats {

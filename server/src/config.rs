@@ -155,6 +155,10 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Create an operator account (the role that creates merchants).
     CreateOperator(CreateOperatorArgs),
+    /// Print the chat protocol's TypeScript declarations (web-shared/protocol.ts).
+    ProtocolTypes,
+    /// Print the HTTP API's OpenAPI document (as served at /api/openapi.json).
+    Openapi,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -206,6 +210,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub media: MediaArgs,
+
+    /// Tests only: serve `GET /api/v1/test/panic`, a handler that panics, to prove a panic
+    /// answers a 500 problem and the server keeps serving (server/tests/security.rs).
+    #[arg(long, env = "FLOORWALKER_TEST_PANIC_ROUTE", hide = true, value_parser = clap::builder::FalseyValueParser::new())]
+    pub test_panic_route: bool,
 }
 
 /// Photos and video calls (issue 24): where photo files live, STUN/TURN for calls.
@@ -297,6 +306,7 @@ impl ServeArgs {
             login_per_minute: 10,
             outbound: OutboundArgs::default(),
             media: MediaArgs::default(),
+            test_panic_route: false,
         }
     }
 }

@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod push;
 pub mod storage;
 pub mod telemetry;
+pub mod wire_types;
 
 /// Current wall-clock time in unix milliseconds, the unit every stored time uses.
 pub fn now_ms() -> i64 {

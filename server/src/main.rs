@@ -61,6 +61,14 @@ async fn main() -> anyhow::Result<()> {
             println!("operator {} created ({})", account.email, account.id);
             Ok(())
         }
+        Command::ProtocolTypes => {
+            print!("{}", floorwalker::wire_types::typescript());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", floorwalker::http::api().1.to_pretty_json()?);
+            Ok(())
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! [`ShopperIn`] / [`ExpertIn`] and writes [`Out`]; the load test uses the same types.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest text or product-card message body, in characters.
@@ -74,18 +75,23 @@ pub fn page_url_ok(u: &str) -> bool {
         && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some_and(|h| !h.is_empty()))
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, TS)]
 pub struct Product {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub id: Option<String>,
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub price: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub currency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub image_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub url: Option<String>,
 }
 
@@ -121,29 +127,38 @@ impl Product {
 
 // ---------- client → server ----------
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ShopperIn {
     Hello {
         #[serde(default)]
+        #[ts(optional)]
         token: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         locale: Option<String>,
     },
     RequestChat {
         #[serde(default)]
+        #[ts(optional)]
         store_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         department_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         page_url: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         page_title: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         product: Option<Product>,
         #[serde(default)]
+        #[ts(optional)]
         text: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         client_msg_id: Option<String>,
     },
     Send {
@@ -170,21 +185,27 @@ pub enum ShopperIn {
         conversation_id: String,
         score: i64,
         #[serde(default)]
+        #[ts(optional)]
         comment: Option<String>,
     },
     OfflineMessage {
         email: String,
         body: String,
         #[serde(default)]
+        #[ts(optional)]
         name: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         store_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         department_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         page_url: Option<String>,
         /// E.164: also tell the shopper by SMS when an expert answered (the merchant's gateway).
         #[serde(default)]
+        #[ts(optional)]
         phone: Option<String>,
     },
     /// "If I leave, tell me when the expert answers": an address (and/or phone number) for the
@@ -192,27 +213,32 @@ pub enum ShopperIn {
     NotifyMe {
         conversation_id: String,
         #[serde(default)]
+        #[ts(optional)]
         email: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         phone: Option<String>,
     },
     Context {
         page_url: String,
         #[serde(default)]
+        #[ts(optional)]
         page_title: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         product: Option<Product>,
     },
     Identify {
         email: String,
         #[serde(default)]
+        #[ts(optional)]
         name: Option<String>,
         signature: String,
     },
     Ping,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ExpertIn {
     Hello {
@@ -222,12 +248,16 @@ pub enum ExpertIn {
     },
     SetStatus {
         #[serde(default)]
+        #[ts(optional)]
         available: Option<bool>,
         #[serde(default)]
+        #[ts(optional)]
         max_chats: Option<i64>,
         #[serde(default)]
+        #[ts(optional)]
         store_ids: Option<Vec<String>>,
         #[serde(default)]
+        #[ts(optional)]
         department_ids: Option<Vec<String>>,
     },
     Claim {
@@ -238,6 +268,7 @@ pub enum ExpertIn {
         client_msg_id: String,
         body: String,
         #[serde(default)]
+        #[ts(optional)]
         product: Option<Product>,
     },
     Typing {
@@ -255,10 +286,13 @@ pub enum ExpertIn {
     Transfer {
         conversation_id: String,
         #[serde(default)]
+        #[ts(optional)]
         department_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         expert_id: Option<String>,
         #[serde(default)]
+        #[ts(optional)]
         note: Option<String>,
     },
     End {
@@ -269,10 +303,12 @@ pub enum ExpertIn {
     },
     Contacts {
         #[serde(default)]
+        #[ts(optional)]
         q: Option<String>,
     },
     SavedReplies {
         #[serde(default)]
+        #[ts(optional)]
         q: Option<String>,
     },
     Ping,
@@ -280,27 +316,29 @@ pub enum ExpertIn {
 
 // ---------- server → client ----------
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct NamedRef {
     pub id: String,
     pub name: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ShopperRef {
     pub id: String,
     pub name: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Rating {
     pub score: i64,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ConversationView {
     pub id: String,
+    /// `queued` → `offered` → `claimed` → `ended` | `missed` | `abandoned`.
+    #[ts(type = r#""queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned""#)]
     pub status: String,
     pub store: NamedRef,
     pub department: NamedRef,
@@ -318,31 +356,36 @@ pub struct ConversationView {
     pub expert_read_seq: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Author {
+    #[ts(type = r#""shopper" | "expert" | "system""#)]
     pub role: String,
     pub name: Option<String>,
     pub expert_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct MessageView {
     pub conversation_id: String,
     pub seq: i64,
     pub id: String,
     pub author: Author,
+    #[ts(type = r#""text" | "product" | "system" | "attachment" | "cart""#)]
     pub kind: String,
     pub body: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub product: Option<Product>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "Record<string, unknown>")]
     pub data: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub client_msg_id: Option<String>,
     pub sent_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct OfferShopper {
     pub id: String,
     pub name: Option<String>,
@@ -350,7 +393,7 @@ pub struct OfferShopper {
     pub your_contact: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Offer {
     pub conversation_id: String,
     pub store: NamedRef,
@@ -360,28 +403,34 @@ pub struct Offer {
     pub product: Option<Product>,
     pub first_message: Option<String>,
     pub waiting_since: i64,
+    /// Why the expert is offered it (now): a new chat, offered again, a transfer, or back for
+    /// want of an answer.
+    #[ts(type = r#""new" | "reoffer" | "transfer" | "unanswered""#)]
     pub reason: String,
     pub note: Option<String>,
     pub offline: bool,
     /// The shopper's latest page views (newest first, at most 5), when the merchant's site
     /// reports them with `context`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[ts(as = "Option<Vec<PageVisit>>", optional)]
     pub journey: Vec<PageVisit>,
 }
 
 /// A page the shopper looked at.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema, TS)]
 pub struct PageVisit {
     pub at: i64,
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
+    #[ts(optional)]
     pub product: Option<Product>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Availability {
     pub open: bool,
     /// Experts able to take a chat now (switched on, working a store and department, room
@@ -393,7 +442,7 @@ pub struct Availability {
     pub experts_online: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExpertStatusView {
     pub available: bool,
     /// The cap in force: the expert's own choice, at most the merchant's limit.
@@ -406,30 +455,32 @@ pub struct ExpertStatusView {
     pub max_chats_limit: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct StoreChoice {
     pub id: String,
     pub name: String,
     pub departments: Vec<NamedRef>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ExpertView {
     pub id: String,
     pub name: String,
+    /// The switches the merchant gives this expert (`domain::team::ExpertFeatures`).
+    #[ts(as = "crate::domain::team::ExpertFeatures")]
     pub features: serde_json::Value,
     pub max_chats: i64,
     /// The stores and departments the expert is assigned to (to pick from in `set_status`).
     pub stores: Vec<StoreChoice>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct HistoryEntry {
     pub conversation: ConversationView,
     pub messages: Vec<MessageView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ContactView {
     pub shopper_id: String,
     pub name: Option<String>,
@@ -438,7 +489,7 @@ pub struct ContactView {
     pub conversations: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct SavedReplyView {
     pub id: String,
     pub shortcut: String,
@@ -447,14 +498,14 @@ pub struct SavedReplyView {
 }
 
 /// What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct NotifyState {
     pub conversation_id: String,
     pub email: Option<String>,
     pub phone: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Out {
     ShopperWelcome {
@@ -561,6 +612,7 @@ pub enum Out {
         code: String,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         r#ref: Option<String>,
     },
     Pong,

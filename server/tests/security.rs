@@ -622,3 +622,29 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     assert!(!text.contains("fwe_"), "a store-app token reached the log");
     assert!(!text.contains("fwk_"), "an API key reached the log");
 }
+
+/// A handler that panics answers a 500 problem like any internal error (no detail leaks), and
+/// the same server goes on answering: `--test-panic-route` serves a route that panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_handler_answers_a_500_problem_and_the_server_keeps_serving() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |a| a.test_panic_route = true).await;
+    let http = reqwest::Client::new();
+    for round in 0..2 {
+        let res = http.get(format!("{}/api/v1/test/panic", app.url)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR, "round {round}");
+        assert_eq!(res.headers()["content-type"], "application/problem+json", "round {round}");
+        assert!(res.headers().contains_key("x-request-id"), "the usual layers still apply");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["type"], "urn:floorwalker:problem:internal", "{body}");
+        assert_eq!(body["status"], 500, "{body}");
+        assert!(!body.to_string().contains("panic"), "the panic's message stays in the log: {body}");
+        let (status, health) = app.client().get("/api/v1/auth/session").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "still serving after a panic: {health}");
+        let res = http.get(format!("{}/healthz", app.url)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "round {round}");
+    }
+
+    let plain = TestApp::spawn(Backend::Sqlite).await;
+    let (status, _) = plain.client().get("/api/v1/test/panic").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "without the test knob there is no such route");
+}

@@ -7,49 +7,40 @@
 // - every `send` goes through a persistent outbox (localStorage) and is resent with the same
 //   `client_msg_id` after a reconnect until the server acks it.
 
+//
+// The frames are the server's own types, generated from server/src/protocol.rs into
+// web-shared/protocol.ts: never declare a frame here.
+
 import { getToken } from './api';
 import { alertOffer } from './alerts';
+import type {
+  AttachmentSend, ContactView, ExpertView, ConversationView, ExpertIn, ExpertStatusView, HistoryEntry, MessageView, NamedRef,
+  Offer as OfferView, Out, PageVisit, Product, StoreChoice,
+} from '../../web-shared/protocol';
+import { CLOSE } from '../../web-shared/protocol';
 
-export interface Ref { id: string; name: string }
-export interface Product { id?: string; name: string; price?: string | number | null; currency?: string | null; image_url?: string | null; url?: string | null }
-/** A page the shopper looked at (from the site's `context` frames), as offers carry them. */
-export interface PageVisit { at: number; url: string; title?: string | null; product?: Product | null }
-export interface Conversation {
-  id: string; status: 'queued' | 'offered' | 'claimed' | 'ended' | 'missed' | 'abandoned';
-  store?: Ref | null; department?: Ref | null; expert?: Ref | null;
-  shopper: { id: string; name?: string | null; email?: string | null };
-  created_at: number; claimed_at?: number | null; ended_at?: number | null;
-  last_seq: number; page_url?: string | null; page_title?: string | null; product?: Product | null;
-  offline?: boolean; rating?: { score: number; comment?: string | null } | null;
-  shopper_read_seq?: number; expert_read_seq?: number;
-}
-export interface Message {
-  conversation_id: string; seq: number; id?: string;
-  author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string | null };
-  kind: 'text' | 'product' | 'system' | 'attachment'; body: string; product?: Product | null;
-  data?: Record<string, unknown> | null;
-  client_msg_id?: string | null; sent_at: number;
-}
-export interface Offer {
-  conversation_id: string; store?: Ref | null; department?: Ref | null;
-  shopper: { id: string; name?: string | null; returning?: boolean; your_contact?: boolean };
-  page_url?: string | null; product?: Product | null; first_message?: string | null;
-  waiting_since: number; reason?: 'new' | 'reoffer' | 'transfer' | 'unanswered'; note?: string | null;
-  /** The shopper's latest page views, newest first (at most 5); absent when none. */
-  journey?: PageVisit[];
+export type { PageVisit, Product };
+export type Ref = NamedRef;
+export type Conversation = ConversationView;
+export type Message = MessageView;
+export type Offer = OfferView & {
   /** Local: set when the offer was withdrawn, shown briefly before it disappears. */
   gone?: string; claiming?: boolean;
-}
+};
 /** The server's `status`: sent after `set_status` and whenever the chat count or cap changes. */
-export interface Status { available: boolean; max_chats: number; store_ids: string[]; department_ids: string[]; active_chats?: number; max_chats_limit?: number }
-export interface StoreInfo { id: string; name: string; departments: Ref[] }
+export type Status = ExpertStatusView;
+export type StoreInfo = StoreChoice;
+/** What the expert's socket sends: the typed frames, photo messages and call signalling. */
+type Frame = ExpertIn | AttachmentSend | CallFrame;
+/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
+type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
 export interface Outgoing {
   conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string;
   /** A photo message (issue 24): `kind: 'attachment'` with the uploaded photo's id. */
   kind?: 'attachment'; attachment_id?: string;
 }
-export interface Contact { shopper_id: string; name?: string | null; email?: string | null; last_chat_at?: number | null; conversations?: number }
-export interface HistoryItem { conversation: Conversation; messages: Message[] }
+export type Contact = ContactView;
+export type HistoryItem = HistoryEntry;
 
 export interface Chat {
   conv: Conversation;
@@ -69,7 +60,7 @@ export type Conn = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'unauthor
 
 export interface HubState {
   conn: Conn;
-  me: { id: string; name: string; features?: Record<string, boolean>; max_chats?: number } | null;
+  me: ExpertView | null;
   status: Status | null;
   stores: StoreInfo[];
   colleagues: Ref[];
@@ -208,14 +199,14 @@ export class Hub {
       if (this.ws !== ws) return;
       this.ws = null;
       this.stopTimers();
-      if (ev.code === 4001 && (this.tokenChange > 0 || getToken() !== token)) {
+      if (ev.code === CLOSE.UNAUTHORIZED && (this.tokenChange > 0 || getToken() !== token)) {
         // Our own password change revoked the old token: reconnect with the new one.
         this.state.conn = 'reconnecting';
         this.emit();
         if (this.tokenChange === 0) this.scheduleReconnect();
         return;
       }
-      if (ev.code === 4001) {
+      if (ev.code === CLOSE.UNAUTHORIZED) {
         this.stopped = true;
         this.state.conn = 'unauthorized';
         this.emit();
@@ -225,7 +216,7 @@ export class Hub {
       if (this.stopped) return;
       this.state.conn = 'reconnecting';
       this.emit();
-      this.scheduleReconnect(ev.code === 4008 ? 10_000 : 0);
+      this.scheduleReconnect(ev.code === CLOSE.RATE_LIMITED ? 10_000 : 0);
     };
   }
 
@@ -273,14 +264,14 @@ export class Hub {
     }, 20_000);
   }
 
-  private sendRaw(frame: object): boolean {
+  private sendRaw(frame: Frame): boolean {
     if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify(frame));
     return true;
   }
 
   /** Send a frame only once connected and welcomed. */
-  private send(frame: object): boolean {
+  private send(frame: Frame): boolean {
     if (this.state.conn !== 'online') return false;
     return this.sendRaw(frame);
   }
@@ -288,9 +279,9 @@ export class Hub {
   // ---- incoming ---------------------------------------------------------------------------
 
   /** Entry point for one decoded server frame (public for tests and debugging). */
-  handle(f: any) {
+  handle(f: Out | CallFrame) {
     switch (f.type) {
-      case 'welcome': return this.onWelcome(f);
+      case 'welcome': return 'expert' in f ? this.onWelcome(f) : undefined;
       case 'status': this.state.status = { ...this.state.status, ...f } as Status; delete (this.state.status as any).type; return this.emit();
       case 'offer': return this.onOffer(f.offer);
       case 'offer_withdrawn': return this.onWithdrawn(f.conversation_id, f.reason);
@@ -315,25 +306,24 @@ export class Hub {
     }
   }
 
-  private onWelcome(f: any) {
+  private onWelcome(f: Extract<Out, { type: 'welcome', expert: ExpertView }>) {
     this.retry = 0;
     const s = this.state;
     s.conn = 'online';
     s.me = f.expert ?? s.me;
     s.status = f.status ?? s.status;
-    const stores = Array.isArray(f.stores) ? f.stores : f.expert?.stores;
+    const stores = f.expert?.stores;
     this.storesFromServer = Array.isArray(stores);
     if (this.storesFromServer) s.stores = stores;
     if (Array.isArray(f.colleagues)) s.colleagues = f.colleagues;
-    else if (Array.isArray(f.experts)) s.colleagues = f.experts;
     // Offers: the server's list is authoritative after a reconnect.
     const prev = new Map(s.offers.map((o) => [o.conversation_id, o]));
-    s.offers = (f.offers || []).map((o: Offer) => ({ ...o, claiming: prev.get(o.conversation_id)?.claiming }));
+    s.offers = (f.offers || []).map((o: OfferView): Offer => ({ ...o, claiming: prev.get(o.conversation_id)?.claiming }));
     for (const o of s.offers) { this.learnPlace(o.store, o.department); this.keepJourney(o, false); }
     // Conversations: keep what we have, add new ones; chats not in the list are no longer open.
     const chats = new Map(s.chats);
     const open = new Set<string>();
-    for (const c of (f.conversations || []) as Conversation[]) {
+    for (const c of f.conversations || []) {
       open.add(c.id);
       this.upsertConv(chats, c);
     }
@@ -349,7 +339,7 @@ export class Hub {
     this.saveJourneys();
     this.emit();
     this.startPing();
-    for (const c of (f.conversations || []) as Conversation[]) this.requestSync(c.id, true);
+    for (const c of f.conversations || []) this.requestSync(c.id, true);
     // Unacked messages of chats that are still open are resent after their sync reply
     // (resendFor); those of chats that closed meanwhile are marked as not sent.
     this.markOrphans(open);
@@ -533,9 +523,9 @@ export class Hub {
       const chat: Chat = { ...old, messages: new Map(old.messages) };
       chat.messages.set(f.seq, {
         conversation_id: f.conversation_id, seq: f.seq, client_msg_id: f.client_msg_id,
-        author: { role: 'expert', name: s.me?.name, expert_id: s.me?.id },
-        kind: out.kind ?? (out.product ? 'product' : 'text'), body: out.body, product: out.product ?? null, sent_at: f.sent_at,
-        data: out.attachment_id ? { attachment_id: out.attachment_id } : null,
+        id: '', author: { role: 'expert', name: s.me?.name ?? null, expert_id: s.me?.id ?? null },
+        kind: out.kind ?? (out.product ? 'product' : 'text'), body: out.body, product: out.product ?? undefined, sent_at: f.sent_at,
+        data: out.attachment_id ? { attachment_id: out.attachment_id } : undefined,
       });
       while (chat.messages.has(chat.lastSeq + 1)) chat.lastSeq++;
       if (f.seq > chat.conv.last_seq) chat.conv = { ...chat.conv, last_seq: f.seq };
@@ -616,9 +606,12 @@ export class Hub {
   private resendFor(id: string) {
     for (const o of this.state.outbox) {
       if (o.conversation_id !== id || o.error) continue;
-      const frame: any = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
+      if (o.kind === 'attachment' && o.attachment_id) {
+        this.send({ type: 'send', kind: 'attachment', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body, attachment_id: o.attachment_id });
+        continue;
+      }
+      const frame: ExpertIn = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
       if (o.product) frame.product = o.product;
-      if (o.kind === 'attachment') { frame.kind = o.kind; frame.attachment_id = o.attachment_id; }
       this.send(frame);
     }
   }
@@ -659,7 +652,7 @@ export class Hub {
     this.state.outbox = [...this.state.outbox, o];
     this.saveOutbox();
     this.emit();
-    const frame: any = { type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body };
+    const frame: ExpertIn = { type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body };
     if (product) frame.product = product;
     this.send(frame);
     this.typing(id, false);
@@ -680,7 +673,7 @@ export class Hub {
   /** Hear video call frames (`call_*`). */
   onCall(fn: (f: any) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
   /** Send a video call frame; false while offline. */
-  sendCall(frame: object): boolean { return this.send(frame); }
+  sendCall(frame: object): boolean { return this.send(frame as CallFrame); }
 
   private typingState = new Map<string, number>();
   typing(id: string, on: boolean) {
@@ -712,7 +705,7 @@ export class Hub {
   }
 
   transfer(id: string, target: { department_id?: string; expert_id?: string }, note: string) {
-    const frame: any = { type: 'transfer', conversation_id: id, ...target };
+    const frame: ExpertIn = { type: 'transfer', conversation_id: id, ...target };
     if (note.trim()) frame.note = note.trim();
     return this.send(frame);
   }

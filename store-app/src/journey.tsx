@@ -30,7 +30,7 @@ export function pageLabel(v: PageVisit): string {
 }
 
 function price(p: Product): string {
-  return p.price !== undefined && p.price !== null && p.price !== '' ? money(p.price, p.currency) : '';
+  return p.price !== undefined && p.price !== null ? money(p.price, p.currency) : '';
 }
 
 /** On the offer card: the newest page prominent (and its product), older pages on one line. */

@@ -139,7 +139,7 @@ impl ExpertAction {
 }
 
 /// Store-app features a merchant switches on or off per expert.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, ts_rs::TS)]
 #[serde(default)]
 pub struct ExpertFeatures {
     /// The expert keeps contacts (shoppers they served) and sees their history.

@@ -41,6 +41,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -266,8 +267,28 @@ async fn signed_in_hint(axum::extract::State(secure): axum::extract::State<bool>
     res
 }
 
+/// A handler that panicked: logged, and answered like any internal error (a generic 500
+/// problem), while the server goes on serving every other request.
+fn panic_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let what = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    axum::response::IntoResponse::into_response(error::ApiError::internal(anyhow::anyhow!("a handler panicked: {what}")))
+}
+
+/// `GET /api/v1/test/panic`, served only with `--test-panic-route`.
+async fn test_panic() -> &'static str {
+    panic!("the test panic route was called")
+}
+
 pub fn router(state: AppState) -> Router {
-    let (api, openapi) = api();
+    let (mut api, openapi) = api();
+    if state.config.test_panic_route {
+        // `--test-panic-route` (tests only): a handler that panics.
+        api = api.route("/api/v1/test/panic", axum::routing::get(test_panic));
+    }
     let web = front_ends(&state.config.web_dir, state.config.secure_cookies);
     let request_id = HeaderName::from_static("x-request-id");
     let api = api
@@ -285,6 +306,7 @@ pub fn router(state: AppState) -> Router {
         .merge(commerce_shop::router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))
+        .layer(CatchPanicLayer::custom(panic_problem))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -53,8 +53,7 @@ pub fn origin_allowed(origin: Option<&str>, allowed: &[String], own: Option<&str
         None => true,
         Some(o) => {
             let o = crate::domain::settings::canonical_origin(o).unwrap_or_else(|| o.to_owned());
-            allowed.iter().any(|a| *a == o)
-                || own.is_some_and(|own| crate::domain::settings::canonical_origin(own).as_deref() == Some(o.as_str()))
+            allowed.contains(&o) || own.is_some_and(|own| crate::domain::settings::canonical_origin(own).as_deref() == Some(o.as_str()))
         }
     }
 }

@@ -73,7 +73,7 @@ fn validate_store(f: &StoreFields) -> ApiResult<()> {
     ] {
         p.check(v.chars().count() <= max, field, "is too long");
     }
-    if !a.country.is_empty() && !(a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase())) {
+    if !(a.country.is_empty() || (a.country.len() == 2 && a.country.bytes().all(|b| b.is_ascii_uppercase()))) {
         p.add("address.country", "must be a two-letter country code such as SE");
     }
     f.hours.validate(&mut p, "hours");

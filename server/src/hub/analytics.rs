@@ -157,6 +157,7 @@ fn sample_availability(hub: &Hub, at: i64) {
 /// whose `value` is the count (the rollups' finest grain is a minute). At a thousand messages a
 /// second this turns a thousand rows to insert, roll and delete into a few dozen.
 fn fold_messages(batch: &mut Vec<Event>) {
+    #[allow(clippy::type_complexity)] // one local counting key, spelled out where it is built
     let mut counts: std::collections::HashMap<(String, &'static str, i64, Option<String>, Option<String>, Option<String>), usize> =
         Default::default();
     let mut kept = Vec::with_capacity(batch.len());

@@ -13,12 +13,15 @@ use super::Hub;
 use crate::protocol::Out;
 use crate::storage::{AppendOutcome, NewMessage, Sender};
 
-#[derive(Debug, Deserialize)]
-struct AttachmentSend {
+/// The fields of a photo `send` (besides `type: "send"` and `kind: "attachment"`).
+#[derive(Debug, Deserialize, ts_rs::TS)]
+#[ts(rename = "AttachmentSendFields")]
+pub struct AttachmentSend {
     conversation_id: String,
     client_msg_id: String,
     attachment_id: String,
     #[serde(default)]
+    #[ts(optional)]
     body: Option<String>,
 }
 

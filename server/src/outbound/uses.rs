@@ -37,12 +37,8 @@ pub async fn invite(db: &Db, out: &Outbound, m: &MerchantId, addresses: &[String
     Ok(addresses.iter().cloned().zip(done).collect())
 }
 
-/// The messages of a conversation as mail lists them (`mine`: written by the shopper).
-pub async fn transcript_messages(db: &Db, m: &MerchantId, conv: &ConversationRow, lang: &str) -> anyhow::Result<Vec<MailMessage>> {
-    transcript_messages_at(db, "", m, conv, lang).await
-}
-
-/// As [`transcript_messages`], with photos as links on `origin` (the server's public URL).
+/// The messages of a conversation as mail lists them (`mine`: written by the shopper), with
+/// photos as links on `origin` (the server's public URL).
 pub async fn transcript_messages_at(
     db: &Db,
     origin: &str,
@@ -57,19 +53,9 @@ pub async fn transcript_messages_at(
         .collect())
 }
 
-/// The messages after `after`, as mail lists them, each with its author's role.
-pub async fn transcript_messages_after(
-    db: &Db,
-    m: &MerchantId,
-    conv: &ConversationRow,
-    after: i64,
-    lang: &str,
-) -> anyhow::Result<Vec<(String, MailMessage)>> {
-    transcript_messages_after_at(db, "", m, conv, after, lang).await
-}
-
-/// As [`transcript_messages_after`], with photos as links on `origin` (issue 24: the stable
-/// `/api/v1/attachments/{id}/open` link, then the caption).
+/// The messages after `after`, as mail lists them, each with its author's role, with photos as
+/// links on `origin` (issue 24: the stable `/api/v1/attachments/{id}/open` link, then the
+/// caption).
 pub async fn transcript_messages_after_at(
     db: &Db,
     origin: &str,

@@ -210,12 +210,10 @@ impl Db {
 
     /// The unexpired session with this token hash, if its account is active.
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionInfo>> {
-        let sql = concat!(
-            "SELECT a.id, a.merchant_id, a.email, a.name, a.role, a.modules_json, a.active, a.created_at, s.csrf_token \
+        let sql = "SELECT a.id, a.merchant_id, a.email, a.name, a.role, a.modules_json, a.active, a.created_at, s.csrf_token \
              FROM sessions s JOIN accounts a ON a.id = s.account_id \
              LEFT JOIN merchants m ON m.id = a.merchant_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.active = 1 AND (a.merchant_id IS NULL OR m.active = 1)"
-        );
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.active = 1 AND (a.merchant_id IS NULL OR m.active = 1)";
         let row = sqlx::query(sql).bind(token_hash).bind(now_ms()).fetch_optional(&self.pool).await?;
         match row {
             None => Ok(None),

@@ -715,6 +715,7 @@ impl Db {
     }
 
     /// Hand a claimed conversation back to the queue for another department or a named expert.
+    #[allow(clippy::too_many_arguments)]
     pub async fn transfer(
         &self,
         m: Tenant<'_>,

@@ -1,6 +1,7 @@
 // One conversation: transcript, composer with saved replies ("/"), product cards, transfer,
 // end, and the shopper's journey.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
+import type { ExpertFeatures } from '../../../web-shared/protocol';
 import { hub, type Chat as ChatT, type Message, type PageVisit, type Product, type Conversation } from '../hub';
 import { JourneyList, pageHref, shortUrl } from '../journey';
 import { api, type SavedReply } from '../api';
@@ -26,7 +27,7 @@ export function ProductCard({ p }: { p: Product }) {
       {img && !failed ? <img src={img} alt="" loading="lazy" referrerpolicy="no-referrer" onError={() => setFailed(true)} /> : <span class="product-ph" aria-hidden="true"><Icon name="product" /></span>}
       <div>
         <p class="product-name" dir="auto">{p.name}</p>
-        {p.price !== undefined && p.price !== null && p.price !== '' ? <p class="product-price">{money(p.price, p.currency)}</p> : null}
+        {p.price !== undefined && p.price !== null ? <p class="product-price">{money(p.price, p.currency)}</p> : null}
         {href ? <a href={href} target="_blank" rel="noopener noreferrer">{t('product.open')}<span class="sr-only"> ({t('journey.newTab')})</span></a> : null}
       </div>
     </div>
@@ -203,8 +204,8 @@ export function Journey({ conv, visits }: { conv: Conversation; visits?: PageVis
     <ol class="steps">
       <li>
         {conv.page_url ? (pageHref(conv.page_url)
-          ? <a class="step-link" href={pageHref(conv.page_url)!} target="_blank" rel="noopener noreferrer"><bdi dir="auto">{conv.page_title || shortUrl(conv.page_url)}</bdi><span class="sr-only"> ({t('journey.newTab')})</span></a>
-          : <bdi class="step-link" dir="auto">{conv.page_title || conv.page_url}</bdi>) : null}
+          ? <a class="step-link" href={pageHref(conv.page_url)!} target="_blank" rel="noopener noreferrer"><bdi dir="auto">{shortUrl(conv.page_url)}</bdi><span class="sr-only"> ({t('journey.newTab')})</span></a>
+          : <bdi class="step-link" dir="auto">{conv.page_url}</bdi>) : null}
         {conv.product ? <ProductCard p={conv.product} /> : null}
       </li>
     </ol>
@@ -228,7 +229,7 @@ function InfoSheet({ chat, onClose }: { chat: ChatT; onClose: () => void }) {
   return (
     <Sheet title={t('chat.info')} onClose={onClose} class="tall">
       <div class="sheet-body">
-        <p><strong>{shopperName(c.shopper, 'contacts.anonymous')}</strong>{c.shopper.email ? <> · <bdi>{c.shopper.email}</bdi></> : null}</p>
+        <p><strong>{shopperName(c.shopper, 'contacts.anonymous')}</strong></p>
         <p class="muted">{[c.store?.name, c.department?.name].filter(Boolean).join(' · ')}</p>
         {c.rating ? <p>{t('chat.rating', { score: c.rating.score })}{c.rating.comment ? ` — “${c.rating.comment}”` : ''}</p> : null}
         <Journey conv={c} visits={s.journeys.get(c.id)} />
@@ -293,7 +294,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
   }
   const c = chat.conv;
   const open = c.status === 'claimed' && !chat.left;
-  const features = s.me?.features ?? {};
+  const features: Partial<ExpertFeatures> = s.me?.features ?? {};
   const shopperRead = c.shopper_read_seq ?? 0;
   const lastMine = [...messages].reverse().find((m) => m.author?.role === 'expert' && m.kind !== 'system');
 
@@ -340,7 +341,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
       <main id="main" class="chat-main" ref={listRef} onScroll={(e) => { const el = e.currentTarget as HTMLElement; stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 80; }}>
         {(c.page_url || c.product) ? (
           <div class="ctx-strip">
-            {c.product ? <ProductCard p={c.product} /> : <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{c.page_title || c.page_url}</bdi></p>}
+            {c.product ? <ProductCard p={c.product} /> : <p class="offer-ctx"><span class="ctx-label">{t('offer.page')}</span> <bdi>{c.page_url}</bdi></p>}
           </div>
         ) : null}
         <ul class="transcript" aria-label={t('chat.messages')} aria-live="polite" aria-relevant="additions">
@@ -401,7 +402,7 @@ export function ChatView({ id, onBack }: { id: string; onBack: () => void }) {
         </Sheet>
       ) : null}
       {sheet === 'transcript' ? <TranscriptSheet conversationId={id} onClose={() => setSheet(null)} /> : null}
-      <CartHost conversationId={id} shopper={name} email={c.shopper.email} />
+      <CartHost conversationId={id} shopper={name} />
       {sheet === 'end' ? (
         <Sheet title={t('chat.end')} onClose={() => setSheet(null)}>
           <div class="sheet-body"><p>{t('chat.endConfirm')}</p></div>

@@ -2,37 +2,32 @@
 // against a fake hub in Node. It keeps, in localStorage: the shopper token, the current
 // conversation, the messages seen so far with the highest processed seq, and the outbox of
 // unacked messages — so a reload, a navigation or a dropped network resumes where it left off.
-import type { Availability, Context, Identity, Product } from '../types';
+//
+// The frames are the server's own types, generated from server/src/protocol.rs into
+// web-shared/protocol.ts: never declare a frame here.
+import type { Context, Identity } from '../types';
+import type { AttachmentSend, Availability, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
+import { CLOSE } from '../../../web-shared/protocol';
 
-export type Status = 'queued' | 'offered' | 'claimed' | 'ended' | 'missed' | 'abandoned';
-export interface Conversation {
-  id: string;
-  status: Status;
-  store?: { id: string; name: string } | null;
-  department?: { id: string; name: string } | null;
-  expert?: { id: string; name: string } | null;
-  created_at?: number;
-  ended_at?: number | null;
-  last_seq?: number;
-  offline?: boolean;
-  rating?: { score: number; comment?: string } | null;
-  shopper_read_seq?: number;
-  expert_read_seq?: number;
-}
-export interface Message {
-  conversation_id: string;
+export type Status = ConversationView['status'];
+export type Conversation = ConversationView;
+/**
+ * A message as the panel keeps it: one the server stored (a `MessageView`, always with its
+ * `seq`, `id` and `sent_at`), or one of ours still waiting for its ack (`pending`, no `seq`
+ * or `id` yet).
+ */
+export type Message = Omit<MessageView, 'seq' | 'id'> & {
   seq?: number;
   id?: string;
-  author: { role: 'shopper' | 'expert' | 'system'; name?: string | null; expert_id?: string };
-  kind: 'text' | 'product' | 'system' | 'attachment';
-  body: string;
-  product?: Product | null;
-  data?: Record<string, unknown> | null;
-  client_msg_id?: string;
-  sent_at?: number;
   /** Local only: not yet acked. */
   pending?: boolean;
-}
+  /** Local only: the server refused it for good. */
+  failed?: boolean;
+};
+/** What the shopper's socket sends: the typed frames, photo messages and call signalling. */
+type Frame = ShopperIn | AttachmentSend | CallFrame;
+/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
+type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
 interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number; attachment_id?: string }
 interface Saved {
   token?: string | null;
@@ -64,10 +59,10 @@ export interface ClientOptions {
   WS: new (url: string) => WSLike;
   locale: () => string;
   /** The answer to `notify_me` (issue 21), and a look at every `error` first (true: handled). */
-  onNotifyMe?: (f: any) => void;
+  onNotifyMe?: (f: Extract<Out, { type: 'notify_me' }>) => void;
   /** What `welcome` says the shopper asked for in `notify_me` earlier (per open conversation). */
-  onNotifyKnown?: (list: { conversation_id: string; email?: string | null; phone?: string | null }[]) => void;
-  onErrorFrame?: (f: any) => boolean;
+  onNotifyKnown?: (list: NotifyState[]) => void;
+  onErrorFrame?: (f: Extract<Out, { type: 'error' }>) => boolean;
   onChange: () => void;
   onMessage?: (m: Message, own: boolean) => void;
   onUnavailable?: (reason: string) => void;
@@ -80,7 +75,7 @@ export interface ClientOptions {
   clearTimer?: (t: any) => void;
 }
 
-const FATAL = [1009, 4003, 4004, 4400, 4426];
+const FATAL: number[] = [CLOSE.TOO_BIG, CLOSE.ORIGIN, CLOSE.UNKNOWN_MERCHANT, CLOSE.PROTOCOL_ERROR, CLOSE.BAD_VERSION];
 const MAX_KEPT = 300;
 
 export function uuid(): string {
@@ -117,7 +112,7 @@ export class ChatClient {
   private syncing = false;
   private missed = false;
   private welcomed = false;
-  private pendingRequest: Record<string, unknown> | null = null;
+  private pendingRequest: Extract<ShopperIn, { type: 'request_chat' }> | null = null;
   /** Whether a socket was ever welcomed: later connecting is reconnecting. */
   private wasOnline = false;
   private connectStartedAt = 0;
@@ -242,7 +237,7 @@ export class ChatClient {
       if (this.ws === ws && !this.welcomed) this.drop();
     }, 10_000);
     ws.onopen = () => {
-      const hello: Record<string, unknown> = { type: 'hello', locale: this.o.locale() };
+      const hello: ShopperIn = { type: 'hello', locale: this.o.locale() };
       if (this.token) hello.token = this.token;
       this.raw(hello);
     };
@@ -269,7 +264,7 @@ export class ChatClient {
         this.o.onChange();
         return;
       }
-      if (ev.code === 4001) {
+      if (ev.code === CLOSE.UNAUTHORIZED) {
         // Our token is no good any more: start again as a new shopper.
         this.token = null;
         this.save();
@@ -277,7 +272,7 @@ export class ChatClient {
       }
       this.conn = 'offline';
       this.o.onChange();
-      this.scheduleReconnect(ev.code === 4008 ? 30_000 : 0);
+      this.scheduleReconnect(ev.code === CLOSE.RATE_LIMITED ? 30_000 : 0);
     };
   }
 
@@ -362,14 +357,14 @@ export class ChatClient {
     if (ws) ws.close(1000);
   }
 
-  private raw(frame: Record<string, unknown>): boolean {
+  private raw(frame: Frame): boolean {
     const ws = this.ws;
     if (!ws || ws.readyState !== 1) return false;
     ws.send(JSON.stringify(frame));
     return true;
   }
   /** Send only once `welcome` has arrived. */
-  private out(frame: Record<string, unknown>): boolean {
+  private out(frame: Frame): boolean {
     return this.welcomed && this.raw(frame);
   }
 
@@ -390,7 +385,7 @@ export class ChatClient {
   }
 
   // ---- incoming frames ----
-  handle(f: any) {
+  handle(f: Out | CallFrame) {
     switch (f.type) {
       case 'welcome': {
         this.o.clearTimer(this.connectTimer);
@@ -399,6 +394,7 @@ export class ChatClient {
         this.conn = 'online';
         this.attempt = 0;
         this.failure = null;
+        if ('expert' in f) return; // an expert's welcome: never sent to a shopper's socket
         if (f.token) this.token = f.token;
         this.shopperId = f.shopper_id || null;
         this.availability = f.availability || this.availability;
@@ -529,7 +525,7 @@ export class ChatClient {
           if (i >= 0) {
             this.outbox.splice(i, 1);
             const m = this.messages.find((x) => x.client_msg_id === f.ref);
-            if (m) (m as any).failed = true;
+            if (m) m.failed = true;
           }
           if (f.code === 'not_found' && this.conv && f.ref === this.conv.id) this.reset();
         }
@@ -578,7 +574,7 @@ export class ChatClient {
     if (this.out({ type: 'sync', conversation_id: this.conv.id, after_seq: this.lastSeq })) this.syncing = true;
   }
 
-  private incoming(m: Message, fromSync = false) {
+  private incoming(m: MessageView, fromSync = false) {
     if (!this.conv || m.conversation_id !== this.conv.id || typeof m.seq !== 'number') return;
     if (m.seq <= this.lastSeq) return; // duplicate
     if (!fromSync && (this.syncing || m.seq > this.lastSeq + 1)) {
@@ -607,7 +603,7 @@ export class ChatClient {
     if (this.messages.some((m) => m.client_msg_id === o.client_msg_id)) return;
     this.messages.push({
       conversation_id: o.conversation_id,
-      author: { role: 'shopper' },
+      author: { role: 'shopper', name: null, expert_id: null },
       kind: o.attachment_id ? 'attachment' : 'text',
       body: o.body,
       data: o.attachment_id ? { attachment_id: o.attachment_id } : undefined,
@@ -627,17 +623,18 @@ export class ChatClient {
 
   // ---- actions ----
   requestChat(opts: { store_id?: string; department_id?: string; text?: string; context: Context }) {
-    const f: Record<string, unknown> = { type: 'request_chat' };
+    const f: Extract<ShopperIn, { type: 'request_chat' }> = { type: 'request_chat' };
     if (opts.store_id) f.store_id = opts.store_id;
     if (opts.department_id) f.department_id = opts.department_id;
     if (opts.context.page_url) f.page_url = opts.context.page_url;
     if (opts.context.page_title) f.page_title = opts.context.page_title;
-    if (opts.context.product) f.product = opts.context.product;
+    // The site's product may carry a string price; the server reads a number (see WireProduct).
+    if (opts.context.product) f.product = opts.context.product as WireProduct;
     const text = (opts.text || '').trim();
     if (text) {
       f.text = text;
       f.client_msg_id = uuid();
-      this.pendingFirst = { client_msg_id: f.client_msg_id as string, body: text };
+      this.pendingFirst = { client_msg_id: f.client_msg_id, body: text };
     }
     this.reset();
     this.pendingRequest = f;
@@ -677,7 +674,7 @@ export class ChatClient {
 
   /** A video call frame; false while the socket is down. */
   sendCall(frame: Record<string, unknown>): boolean {
-    return this.out(frame);
+    return this.out(frame as CallFrame);
   }
 
   private typingSent = false;
@@ -706,20 +703,20 @@ export class ChatClient {
 
   rate(score: number, comment: string) {
     if (!this.conv) return;
-    const f: Record<string, unknown> = { type: 'rate', conversation_id: this.conv.id, score };
+    const f: ShopperIn = { type: 'rate', conversation_id: this.conv.id, score };
     if (comment.trim()) f.comment = comment.trim();
     this.out(f);
   }
 
   offline(f: { email: string; body: string; name?: string; store_id?: string; department_id?: string; page_url?: string; phone?: string }): boolean {
-    const frame: Record<string, unknown> = { type: 'offline_message', email: f.email, body: f.body };
+    const frame: Extract<ShopperIn, { type: 'offline_message' }> = { type: 'offline_message', email: f.email, body: f.body };
     for (const k of ['name', 'store_id', 'department_id', 'page_url', 'phone'] as const) if (f[k]) frame[k] = f[k];
     return this.out(frame);
   }
 
   /** "If I leave, tell me when the expert answers" for the given chat; false while offline. */
   notifyMe(conversation_id: string, email?: string, phone?: string): boolean {
-    const f: Record<string, unknown> = { type: 'notify_me', conversation_id };
+    const f: Extract<ShopperIn, { type: 'notify_me' }> = { type: 'notify_me', conversation_id };
     if (email) f.email = email;
     if (phone) f.phone = phone;
     return this.out(f);
@@ -738,7 +735,7 @@ export class ChatClient {
   }
   private sendIdentify() {
     const id = this.identity!;
-    const f: Record<string, unknown> = { type: 'identify', email: id.email, signature: id.signature };
+    const f: Extract<ShopperIn, { type: 'identify' }> = { type: 'identify', email: id.email, signature: id.signature };
     if (id.name) f.name = id.name;
     this.out(f);
   }
@@ -750,17 +747,18 @@ export class ChatClient {
   }
   private sendContext() {
     const c = this.context!;
-    const f: Record<string, unknown> = { type: 'context', page_url: c.page_url };
+    const f: Extract<ShopperIn, { type: 'context' }> = { type: 'context', page_url: c.page_url! };
     if (c.page_title) f.page_title = c.page_title;
-    if (c.product) f.product = c.product;
+    if (c.product) f.product = c.product as WireProduct;
     this.out(f);
   }
 }
 
-function sendFrame(o: Outgoing): Record<string, unknown> {
-  const f: Record<string, unknown> = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
-  if (o.attachment_id) { f.kind = 'attachment'; f.attachment_id = o.attachment_id; }
-  return f;
+function sendFrame(o: Outgoing): Frame {
+  if (o.attachment_id) {
+    return { type: 'send', kind: 'attachment', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, attachment_id: o.attachment_id, body: o.body };
+  }
+  return { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
 }
 
 function bySeq(a: Message, b: Message): number {
