@@ -8,13 +8,6 @@ use floorwalker::domain::{check_password, normalize_email, plausible_email, Prob
 use floorwalker::storage::{Db, NewAccount};
 use floorwalker::{app, auth, telemetry};
 
-/// mimalloc for the server's own allocations: every chat message allocates and frees a few
-/// dozen small buffers (frames, rows, parameters), and glibc's allocator spent ~10% of the
-/// server's CPU on them in the harness profile (docs/benchmarks.md). SQLite keeps using the
-/// C library's allocator.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     return_large_frees_to_the_os();
