@@ -67,7 +67,7 @@ status: "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned", sto
 
 export type Author = { role: "shopper" | "expert" | "system", name: string | null, expert_id: string | null, };
 
-export type MessageView = { conversation_id: string, seq: number, id: string, author: Author, kind: "text" | "product" | "system" | "attachment", body: string, product?: Product, data?: Record<string, unknown>, client_msg_id?: string, sent_at: number, };
+export type MessageView = { conversation_id: string, seq: number, id: string, author: Author, kind: "text" | "product" | "system" | "attachment" | "cart", body: string, product?: Product, data?: Record<string, unknown>, client_msg_id?: string, sent_at: number, };
 
 export type OfferShopper = { id: string, name: string | null, returning: boolean, your_contact: boolean, };
 
@@ -145,7 +145,18 @@ export type ContactView = { shopper_id: string, name: string | null, email: stri
 
 export type SavedReplyView = { id: string, shortcut: string, title: string, body: string, };
 
-export type Out = { "type": "welcome", protocol: number, shopper_id: string, token: string, conversations: Array<ConversationView>, availability: Availability, } | { "type": "welcome", protocol: number, expert: ExpertView, status: ExpertStatusView, conversations: Array<ConversationView>, offers: Array<Offer>, 
+/**
+ * What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
+ */
+export type NotifyState = { conversation_id: string, email: string | null, phone: string | null, };
+
+export type Out = { "type": "welcome", protocol: number, shopper_id: string, token: string, conversations: Array<ConversationView>, availability: Availability, 
+/**
+ * Where answers reach the shopper while away, for each open conversation they gave an
+ * address or number for (`notify_me`, or the offline form's phone number): the widget
+ * shows it again after a reload.
+ */
+notify: Array<NotifyState>, } | { "type": "welcome", protocol: number, expert: ExpertView, status: ExpertStatusView, conversations: Array<ConversationView>, offers: Array<Offer>, 
 /**
  * Approved colleagues of the same merchant, for transfers to a named expert.
  */

@@ -59,6 +59,7 @@ pub fn typescript() -> String {
     decl::<HistoryEntry>(&cfg, &mut out);
     decl::<ContactView>(&cfg, &mut out);
     decl::<SavedReplyView>(&cfg, &mut out);
+    decl::<crate::protocol::NotifyState>(&cfg, &mut out);
 
     // Both welcome frames go out as `"type":"welcome"` (`protocol::encode`); say so here too.
     let mut frames = String::new();

@@ -403,7 +403,7 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
                 .find(|(t, _, _)| *t > at)
                 .map(|(_, s, d)| (s, d))
                 .unwrap_or((&now_stores, &now_deps));
-            let assigned = stores.iter().any(|x| *x == c.store_id) && deps.iter().any(|x| *x == c.department_id);
+            let assigned = stores.contains(&c.store_id) && deps.contains(&c.department_id);
             let away = changes
                 .iter()
                 .rev()
