@@ -459,12 +459,6 @@ impl ShopperSession {
                 Err(_) => return Step::Close(close::INTERNAL),
             },
         };
-        for c in &convs {
-            self.follow(hub, conn, &c.id);
-        }
-        hub.add_shopper_conn(&shopper, conn);
-        // Here, on every node's reckoning, before the welcome.
-        hub.shopper_arrived(&m, &shopper).await;
         let token = hub.shopper_token(m.as_str(), &shopper);
         let open = any_store_open(hub, &m).await;
         let staffing = hub
@@ -477,6 +471,12 @@ impl ShopperSession {
         } else {
             Vec::new()
         };
+        hub.add_shopper_conn(&shopper, conn);
+        // Here, on every node's reckoning, before the welcome.
+        hub.shopper_arrived(&m, &shopper).await;
+        // The welcome is the socket's first frame: it is queued before the socket follows any
+        // conversation, so a message relayed from another node cannot overtake it. What is
+        // stored in between reaches the shopper through their `sync` (read after this).
         hub.send_out(
             conn,
             &Out::ShopperWelcome {
@@ -492,6 +492,9 @@ impl ShopperSession {
                 notify,
             },
         );
+        for c in &convs {
+            self.follow(hub, conn, &c.id);
+        }
 
         if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
             // Back (after the welcome, the first frame): their chats are not away any more.
