@@ -46,6 +46,20 @@ async fn operations_endpoints_answer(b: Backend) {
     assert_eq!(s, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["paths"]["/api/v1/stores/{store_id}"].is_object());
+    // Every operation has an id of its own (generated clients name their functions by it).
+    let mut ids = std::collections::HashMap::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let methods = ["get", "put", "post", "delete", "patch", "head", "options"];
+        for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| methods.contains(&k.as_str())) {
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            if let Some(other) = ids.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} is used by {other} and {method} {path}");
+            }
+        }
+    }
+    assert!(ids.len() > 100, "{} operations", ids.len());
     let res = c.request(Method::GET, "/api/docs/").send().await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.text().await.unwrap().contains("swagger"));

@@ -88,7 +88,7 @@ async fn calls(State(state): State<AppState>, m: Merchant<Integrations>, Query(q
     })?))
 }
 
-#[utoipa::path(get, path = "/api-keys", tag = "integrations", params(PageQuery), responses((status = 200, body = Page<ApiKey>)), security(("session" = [])))]
+#[utoipa::path(get, operation_id = "list_api_keys", path = "/api-keys", tag = "integrations", params(PageQuery), responses((status = 200, body = Page<ApiKey>)), security(("session" = [])))]
 async fn list(State(state): State<AppState>, m: Merchant<Integrations>, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<ApiKey>>> {
     Ok(Json(state.db.list_api_keys(&m.id, &q.request()?).await?))
 }
@@ -108,7 +108,7 @@ pub struct ApiKeyCreated {
 }
 
 /// Create a key. Its secret is in this response only.
-#[utoipa::path(post, path = "/api-keys", tag = "integrations", request_body = NewApiKey,
+#[utoipa::path(post, operation_id = "create_api_key", path = "/api-keys", tag = "integrations", request_body = NewApiKey,
     responses((status = 201, body = ApiKeyCreated), (status = 422, body = super::error::Problem)), security(("session" = [])))]
 async fn create(
     State(state): State<AppState>,

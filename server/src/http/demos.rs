@@ -283,7 +283,7 @@ async fn resolve(state: &AppState, req: DemoRequest, current: Option<&DemoRow>) 
     Ok((f, shot))
 }
 
-#[utoipa::path(get, path = "/demos", tag = "demo", params(PageQuery), responses((status = 200, body = Page<Demo>)), security(("session" = [])))]
+#[utoipa::path(get, operation_id = "list_demos", path = "/demos", tag = "demo", params(PageQuery), responses((status = 200, body = Page<Demo>)), security(("session" = [])))]
 async fn list(State(state): State<AppState>, _op: Operator, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<Demo>>> {
     let page = state.db.list_demos(&q.request()?).await?;
     Ok(Json(Page {
@@ -292,7 +292,7 @@ async fn list(State(state): State<AppState>, _op: Operator, Query(q): Query<Page
     }))
 }
 
-#[utoipa::path(post, path = "/demos", tag = "demo", request_body = DemoRequest,
+#[utoipa::path(post, operation_id = "create_demo", path = "/demos", tag = "demo", request_body = DemoRequest,
     responses((status = 201, body = Demo), (status = 413, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("session" = [])))]
 async fn create(State(state): State<AppState>, _op: Operator, JsonBody(req): JsonBody<DemoRequest>) -> ApiResult<(StatusCode, Json<Demo>)> {
     let (f, shot) = resolve(&state, req, None).await?;
@@ -305,13 +305,13 @@ fn demo_id(s: &str) -> ApiResult<String> {
     uuid::Uuid::parse_str(s).map(|u| u.to_string()).map_err(|_| ApiError::NotFound)
 }
 
-#[utoipa::path(get, path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_demo", path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)),
     responses((status = 200, body = Demo), (status = 404, body = super::error::Problem)), security(("session" = [])))]
 async fn get_one(State(state): State<AppState>, _op: Operator, Path(id): Path<String>) -> ApiResult<Json<Demo>> {
     Ok(Json(state.db.get_demo(&demo_id(&id)?).await?.into()))
 }
 
-#[utoipa::path(patch, path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)), request_body = DemoRequest,
+#[utoipa::path(patch, operation_id = "update_demo", path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)), request_body = DemoRequest,
     responses((status = 200, body = Demo), (status = 404, body = super::error::Problem), (status = 422, body = super::error::Problem)), security(("session" = [])))]
 async fn update(
     State(state): State<AppState>,
@@ -324,7 +324,7 @@ async fn update(
     Ok(Json(state.db.update_demo(&current.id, &f, &shot, now_ms()).await?.into()))
 }
 
-#[utoipa::path(delete, path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)),
+#[utoipa::path(delete, operation_id = "delete_demo", path = "/demos/{demo_id}", tag = "demo", params(("demo_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = [])))]
 async fn delete(State(state): State<AppState>, _op: Operator, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_demo(&demo_id(&id)?).await?;

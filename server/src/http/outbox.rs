@@ -108,7 +108,7 @@ pub(super) async fn detail(state: &AppState, m: Option<&MerchantId>, id: &str) -
 }
 
 /// This merchant's outbound messages, newest first.
-#[utoipa::path(get, path = "/outbox", tag = "integrations", params(OutboxQuery),
+#[utoipa::path(get, operation_id = "list_outbox", path = "/outbox", tag = "integrations", params(OutboxQuery),
     responses((status = 200, body = Page<OutboxRow>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 422, body = Problem)),
     security(("session" = [])))]
@@ -121,7 +121,7 @@ async fn list(State(state): State<AppState>, m: Merchant<Integrations>, Query(q)
 }
 
 /// One message with its rendered content and every attempt.
-#[utoipa::path(get, path = "/outbox/{message_id}", tag = "integrations", params(("message_id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_outbox_message", path = "/outbox/{message_id}", tag = "integrations", params(("message_id" = String, Path)),
     responses((status = 200, body = OutboxDetail), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("session" = [])))]
 async fn get_one(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<Json<OutboxDetail>> {

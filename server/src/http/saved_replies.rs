@@ -62,7 +62,7 @@ pub struct ReplyQuery {
     pub cursor: Option<String>,
 }
 
-#[utoipa::path(get, path = "/saved-replies", tag = "saved_replies", params(ReplyQuery),
+#[utoipa::path(get, operation_id = "list_saved_replies", path = "/saved-replies", tag = "saved_replies", params(ReplyQuery),
     responses((status = 200, body = Page<SavedReply>)), security(("session" = []), ("api_key" = [])))]
 async fn list(State(state): State<AppState>, m: Merchant<SavedReplies>, Query(q): Query<ReplyQuery>) -> ApiResult<Json<Page<SavedReply>>> {
     let page = super::extract::PageQuery {
@@ -73,7 +73,7 @@ async fn list(State(state): State<AppState>, m: Merchant<SavedReplies>, Query(q)
     Ok(Json(state.db.list_saved_replies(&m.id, q.q.as_deref(), &page).await?))
 }
 
-#[utoipa::path(post, path = "/saved-replies", tag = "saved_replies", request_body = SavedReplyInput,
+#[utoipa::path(post, operation_id = "create_saved_reply", path = "/saved-replies", tag = "saved_replies", request_body = SavedReplyInput,
     responses((status = 201, body = SavedReply), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn create(
@@ -87,13 +87,13 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.db.create_saved_reply(&m.id, &f).await?)))
 }
 
-#[utoipa::path(get, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_saved_reply", path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
     responses((status = 200, body = SavedReply), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
 async fn get_one(State(state): State<AppState>, m: Merchant<SavedReplies>, Path(id): Path<String>) -> ApiResult<Json<SavedReply>> {
     Ok(Json(state.db.get_saved_reply(&m.id, &reply_id(&id)?).await?))
 }
 
-#[utoipa::path(put, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)), request_body = SavedReplyInput,
+#[utoipa::path(put, operation_id = "update_saved_reply", path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)), request_body = SavedReplyInput,
     responses((status = 200, body = SavedReply), (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn update(
@@ -109,7 +109,7 @@ async fn update(
     Ok(Json(state.db.update_saved_reply(&m.id, &id, &f).await?))
 }
 
-#[utoipa::path(delete, path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
+#[utoipa::path(delete, operation_id = "delete_saved_reply", path = "/saved-replies/{reply_id}", tag = "saved_replies", params(("reply_id" = String, Path)),
     responses((status = 204), (status = 404, body = super::error::Problem)), security(("session" = []), ("api_key" = [])))]
 async fn delete(State(state): State<AppState>, m: Merchant<SavedReplies>, Path(id): Path<String>) -> ApiResult<StatusCode> {
     state.db.delete_saved_reply(&m.id, &reply_id(&id)?).await?;

@@ -99,7 +99,7 @@ pub struct ExpertLogin {
 }
 
 /// Sign in to the store app. Pending experts may sign in to see their waiting screen.
-#[utoipa::path(post, path = "/app/login", tag = "store_app", request_body = ExpertLogin,
+#[utoipa::path(post, operation_id = "app_login", path = "/app/login", tag = "store_app", request_body = ExpertLogin,
     responses((status = 200, body = ExpertTokenView), (status = 401, body = super::error::Problem), (status = 429, body = super::error::Problem)))]
 async fn login(
     State(state): State<AppState>,
@@ -129,7 +129,7 @@ async fn login(
 }
 
 /// Sign out this device: its token stops working at once.
-#[utoipa::path(post, path = "/app/logout", tag = "store_app", responses((status = 204), (status = 401, body = super::error::Problem)),
+#[utoipa::path(post, operation_id = "app_logout", path = "/app/logout", tag = "store_app", responses((status = 204), (status = 401, body = super::error::Problem)),
     security(("expert_token" = [])))]
 async fn logout(State(state): State<AppState>, ExpertAuth(s): ExpertAuth) -> ApiResult<StatusCode> {
     state.db.delete_expert_token(&s.token_hash).await?;
@@ -153,7 +153,7 @@ pub struct ExpertPassword {
 }
 
 /// Change the password; every token of the expert ends and this device gets a new one.
-#[utoipa::path(post, path = "/app/password", tag = "store_app", request_body = ExpertPassword,
+#[utoipa::path(post, operation_id = "app_change_password", path = "/app/password", tag = "store_app", request_body = ExpertPassword,
     responses((status = 200, body = ExpertTokenView), (status = 401, body = super::error::Problem), (status = 422, body = super::error::Problem)),
     security(("expert_token" = [])))]
 async fn change_password(

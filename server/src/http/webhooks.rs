@@ -57,7 +57,7 @@ async fn event_types(_m: Merchant<Integrations>) -> Json<Vec<EventTypeInfo>> {
 }
 
 /// This merchant's endpoints.
-#[utoipa::path(get, path = "/webhooks", tag = "integrations", params(PageQuery),
+#[utoipa::path(get, operation_id = "list_webhook_endpoints", path = "/webhooks", tag = "integrations", params(PageQuery),
     responses((status = 200, body = Page<WebhookEndpoint>), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 422, body = Problem)),
     security(("session" = [])))]
@@ -106,7 +106,7 @@ fn check_url(p: &mut Problems, state: &AppState, url: &str) {
 }
 
 /// Register an endpoint. Its signing secret is in this response only.
-#[utoipa::path(post, path = "/webhooks", tag = "integrations", request_body = NewWebhook,
+#[utoipa::path(post, operation_id = "create_webhook_endpoint", path = "/webhooks", tag = "integrations", request_body = NewWebhook,
     responses((status = 201, body = WebhookCreated), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("session" = [])))]
@@ -139,7 +139,7 @@ async fn create(
     Ok((StatusCode::CREATED, Json(WebhookCreated { endpoint, secret })))
 }
 
-#[utoipa::path(get, path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)),
+#[utoipa::path(get, operation_id = "get_webhook_endpoint", path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)),
     responses((status = 200, body = WebhookEndpoint), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("session" = [])))]
 async fn get_one(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<Json<WebhookEndpoint>> {
@@ -157,7 +157,7 @@ pub struct WebhookPatch {
 }
 
 /// Change an endpoint (its URL, events, description), or disable and enable it.
-#[utoipa::path(patch, path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)), request_body = WebhookPatch,
+#[utoipa::path(patch, operation_id = "update_webhook_endpoint", path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)), request_body = WebhookPatch,
     responses((status = 200, body = WebhookEndpoint), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)),
     security(("session" = [])))]
@@ -195,7 +195,7 @@ async fn update(
 }
 
 /// Delete an endpoint; its queued deliveries fail.
-#[utoipa::path(delete, path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)),
+#[utoipa::path(delete, operation_id = "delete_webhook_endpoint", path = "/webhooks/{endpoint_id}", tag = "integrations", params(("endpoint_id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("session" = [])))]
 async fn delete(State(state): State<AppState>, m: Merchant<Integrations>, Path(id): Path<String>) -> ApiResult<StatusCode> {
