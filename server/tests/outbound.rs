@@ -4,12 +4,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::node::{demo_admin_at, until, Node};
 use common::sinks::{free_port, HookReceiver, SmtpMode, SmtpSink};
 use common::{Backend, Client, TestApp, DEMO_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+/// Nodes started as processes run the outbound worker's clock fast (as `fast` does in-process).
+const SPEEDUP: (&str, &str) = ("FLOORWALKER_OUTBOUND_SPEEDUP", "1000");
 
 on_both_backends!(
     mail_goes_out_once_and_reads_the_same_in_the_outbox,
@@ -28,17 +32,6 @@ fn fast(smtp: Option<String>) -> impl FnOnce(&mut floorwalker::config::ServeArgs
         a.outbound.smtp_url = smtp.map(|s| s.parse().unwrap());
         a.outbound.allow_private_webhooks = true;
         a.outbound.outbound_speedup = 1000;
-    }
-}
-
-async fn until<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -550,78 +543,14 @@ async fn the_sqlite_writer_thread_enqueues_inside_its_own_transaction() {
 
 // ---------- several nodes, and nodes killed mid-delivery ----------
 
-/// A real `floorwalker serve` process.
-struct Node {
-    url: String,
-    child: std::process::Child,
-}
-
-impl Node {
-    async fn start(database_url: &str, smtp: &str, demo: bool) -> Node {
-        let port = free_port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_floorwalker"));
-        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("FLOORWALKER_DEMO_PASSWORD", DEMO_PASSWORD)
-            .env("FLOORWALKER_LOGIN_PER_MINUTE", "1000")
-            .env("FLOORWALKER_SMTP_URL", smtp)
-            .env("FLOORWALKER_ALLOW_PRIVATE_WEBHOOKS", "1")
-            .env("FLOORWALKER_OUTBOUND_SPEEDUP", "1000")
-            .env_remove("REDIS_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if demo {
-            cmd.arg("--demo");
-        }
-        let child = cmd.spawn().expect("start floorwalker");
-        let url = format!("http://127.0.0.1:{port}");
-        until("the node ready", 30, async || {
-            let r = reqwest::get(format!("{url}/readyz")).await.ok()?;
-            (r.status() == StatusCode::OK).then_some(())
-        })
-        .await;
-        Node { url, child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn login(base: &str) -> Client {
-    let mut c = Client {
-        base: base.to_owned(),
-        jar: Default::default(),
-        http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
-        csrf: None,
-        bearer: None,
-    };
-    let (s, v) = c
-        .post(
-            "/api/v1/auth/login",
-            json!({"email": "admin@demo.example", "password": DEMO_PASSWORD}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    c.csrf = Some(v["csrf_token"].as_str().unwrap().to_owned());
-    c
-}
-
 on_both_backends!(a_node_killed_mid_delivery_sends_mail_once_and_webhooks_at_least_once);
 
 async fn a_node_killed_mid_delivery_sends_mail_once_and_webhooks_at_least_once(b: Backend) {
     let db = common::TestDb::new(b).await;
     let sink = SmtpSink::start().await;
     let rx = HookReceiver::start().await;
-    let mut a = Node::start(&db.url, &sink.url(), true).await;
-    let admin = login(&a.url).await;
+    let mut a = Node::start(&db.url, true, &[("FLOORWALKER_SMTP_URL", sink.url().as_str()), SPEEDUP]).await;
+    let admin = demo_admin_at(&a.url).await;
     let (ep, secret) = new_endpoint(&admin, &rx.url, None).await;
     rx.trust(&secret);
     // The mail server takes the message as far as DATA and then says nothing; the receiver
@@ -640,7 +569,7 @@ async fn a_node_killed_mid_delivery_sends_mail_once_and_webhooks_at_least_once(b
 
     // A new node on the same database takes over once the dead node's leases run out.
     // (The demo's own invitations were stalled and are delivered too; they are not Kim's.)
-    let b_node = Node::start(&db.url, &sink.url(), false).await;
+    let b_node = Node::start(&db.url, false, &[("FLOORWALKER_SMTP_URL", sink.url().as_str()), SPEEDUP]).await;
     let kims = || sink.mails().into_iter().filter(|m| m.to == ["kim@example.com"]).count();
     until("Kim's invitation", 30, async || (kims() >= 1).then_some(())).await;
     let got = rx.wait_ok(1, 30).await;
@@ -651,7 +580,7 @@ async fn a_node_killed_mid_delivery_sends_mail_once_and_webhooks_at_least_once(b
         ids.iter().all(|i| *i == ids[0]),
         "every delivery of the event carries the same webhook-id: {ids:?}"
     );
-    let admin = login(&b_node.url).await;
+    let admin = demo_admin_at(&b_node.url).await;
     let rows = outbox(&admin, "?kind=email&recipient=kim@example.com").await;
     assert_eq!(rows[0]["status"], "sent");
     assert_eq!(rows[0]["attempts"], 2, "the dead node's attempt and the new node's");
@@ -664,8 +593,8 @@ on_both_backends!(a_node_killed_after_the_hand_off_does_not_send_twice);
 async fn a_node_killed_after_the_hand_off_does_not_send_twice(b: Backend) {
     let db = common::TestDb::new(b).await;
     let sink = SmtpSink::start().await;
-    let mut a = Node::start(&db.url, &sink.url(), true).await;
-    let admin = login(&a.url).await;
+    let mut a = Node::start(&db.url, true, &[("FLOORWALKER_SMTP_URL", sink.url().as_str()), SPEEDUP]).await;
+    let admin = demo_admin_at(&a.url).await;
     // Let the demo's own invitations go first.
     until("the demo's mail", 20, async || (sink.mails().len() >= 2).then_some(())).await;
     // The server keeps the message and the node dies before it hears so.
@@ -674,8 +603,8 @@ async fn a_node_killed_after_the_hand_off_does_not_send_twice(b: Backend) {
     until("the message kept, unanswered", 20, async || (sink.stalled() >= 1).then_some(())).await;
     a.kill();
     sink.set_mode(SmtpMode::Accept);
-    let b_node = Node::start(&db.url, &sink.url(), false).await;
-    let admin = login(&b_node.url).await;
+    let b_node = Node::start(&db.url, false, &[("FLOORWALKER_SMTP_URL", sink.url().as_str()), SPEEDUP]).await;
+    let admin = demo_admin_at(&b_node.url).await;
     let row = until("the new node to settle the message", 30, async || {
         let r = outbox(&admin, "?recipient=kim@example.com").await.pop()?;
         (r["status"] == "sent").then_some(r)

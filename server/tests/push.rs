@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use common::node::{until, Node};
 use common::sinks::free_port;
 use common::{demo_target, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, DEMO_PASSWORD};
 use reqwest::StatusCode;
@@ -264,17 +265,6 @@ fn check_vapid(header: &str, origin: &str) -> (bool, String) {
 }
 
 // ---------- helpers ----------
-
-async fn until<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn private(a: &mut floorwalker::config::ServeArgs) {
     a.demo = true;
@@ -572,52 +562,12 @@ async fn merchant_devices(app: &TestApp) -> Vec<String> {
     rows.into_iter().map(|r| r.0).collect()
 }
 
-/// A real `floorwalker serve` process.
-struct Node {
-    url: String,
-    child: std::process::Child,
-}
-
-impl Node {
-    async fn start(database_url: &str, demo: bool) -> Node {
-        let port = free_port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_floorwalker"));
-        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("FLOORWALKER_DEMO_PASSWORD", DEMO_PASSWORD)
-            .env("FLOORWALKER_LOGIN_PER_MINUTE", "1000")
-            .env("FLOORWALKER_ALLOW_PRIVATE_WEBHOOKS", "1")
-            .env_remove("FLOORWALKER_SMTP_URL")
-            .env_remove("REDIS_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if demo {
-            cmd.arg("--demo");
-        }
-        let child = cmd.spawn().expect("start floorwalker");
-        let url = format!("http://127.0.0.1:{port}");
-        until("the node ready", 60, async || {
-            let r = reqwest::get(format!("{url}/readyz")).await.ok()?;
-            (r.status() == StatusCode::OK).then_some(())
-        })
-        .await;
-        Node { url, child }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
 async fn a_node_killed_before_the_hand_off_delivers_once_after_restart(b: Backend) {
     let db = common::TestDb::new(b).await;
     // The push service is down at first: the alert is committed but cannot be handed over.
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let a = Node::start(&db.url, true).await;
+    let a = Node::start(&db.url, true, &[]).await;
     let sara = expert_app(&a.url, "expert1@demo.example").await;
     let d = Device::new("sara-phone");
     let (s, v) = sara.post("/api/v1/app/push/subscriptions", d.subscription(&base, "en")).await;
@@ -670,7 +620,7 @@ async fn a_node_killed_before_the_hand_off_delivers_once_after_restart(b: Backen
     // The push service comes up; a new node on the same database delivers the alert once.
     let service = PushService::start_on(port).await;
     service.add(&d);
-    let b_node = Node::start(&db.url, false).await;
+    let b_node = Node::start(&db.url, false, &[]).await;
     let got = until("the alert after the restart", 30, async || {
         let g = service.about("sara-phone", &conv);
         (!g.is_empty()).then_some(g)

@@ -5,6 +5,7 @@
 //! when that variable is missing they fail, they never skip: CI must run both.
 #![allow(dead_code)]
 
+pub mod node;
 pub mod sinks;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
