@@ -5,13 +5,17 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::sinks::{free_port, HookReceiver, SmtpSink};
+use common::node::{demo_admin_at, until, Node};
+use common::sinks::{HookReceiver, SmtpSink};
 use common::{Backend, Client, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+
+/// Nodes started as processes run the outbound worker's clock fast (as `fast` does in-process).
+const SPEEDUP: (&str, &str) = ("FLOORWALKER_OUTBOUND_SPEEDUP", "1000");
 
 on_both_backends!(
     chat_events_reach_the_endpoints_subscribed_to_them_in_order,
@@ -29,17 +33,6 @@ fn fast(smtp: Option<String>) -> impl FnOnce(&mut floorwalker::config::ServeArgs
         a.outbound.smtp_url = smtp.map(|s| s.parse().unwrap());
         a.outbound.allow_private_webhooks = true;
         a.outbound.outbound_speedup = 1000;
-    }
-}
-
-async fn until<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what} within {secs} s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -484,8 +477,16 @@ async fn a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked(b: Ba
     robin
         .until("refused", |o| matches!(o, Out::Error { code, .. } if code == "bad_request"))
         .await;
+    // No SMS here: a phone number alone is refused, and with an address it is not kept.
     robin
-        .send(json!({"type": "notify_me", "conversation_id": with_consent, "email": "Robin@Example.com"}))
+        .send(json!({"type": "notify_me", "conversation_id": with_consent, "phone": "+46701234567"}))
+        .await;
+    match robin.until("no SMS", |o| matches!(o, Out::Error { .. })).await {
+        Out::Error { code, message, .. } => assert!(code == "bad_request" && message.contains("text messages"), "{message}"),
+        _ => unreachable!(),
+    }
+    robin
+        .send(json!({"type": "notify_me", "conversation_id": with_consent, "email": "Robin@Example.com", "phone": "+46701234567"}))
         .await;
     match robin.until("noted", |o| matches!(o, Out::NotifyMe { .. })).await {
         Out::NotifyMe { email, phone, .. } => assert_eq!((email.as_deref(), phone), (Some("robin@example.com"), None)),
@@ -553,80 +554,11 @@ async fn a_shopper_who_left_gets_the_unread_answers_by_email_if_they_asked(b: Ba
 
 // ---------- a node killed between the commit and the delivery ----------
 
-/// A real `floorwalker serve` process.
-struct Node {
-    url: String,
-    child: std::process::Child,
-}
-
-impl Node {
-    async fn start(database_url: &str, demo: bool) -> Node {
-        Self::start_with(database_url, demo, &[]).await
-    }
-
-    async fn start_with(database_url: &str, demo: bool, env: &[(&str, &str)]) -> Node {
-        let port = free_port();
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_floorwalker"));
-        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("FLOORWALKER_DEMO_PASSWORD", DEMO_PASSWORD)
-            .env("FLOORWALKER_LOGIN_PER_MINUTE", "1000")
-            .env("FLOORWALKER_ALLOW_PRIVATE_WEBHOOKS", "1")
-            .env("FLOORWALKER_OUTBOUND_SPEEDUP", "1000")
-            .env_remove("FLOORWALKER_SMTP_URL")
-            .env_remove("REDIS_URL")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        if demo {
-            cmd.arg("--demo");
-        }
-        cmd.envs(env.iter().copied());
-        let child = cmd.spawn().expect("start floorwalker");
-        let url = format!("http://127.0.0.1:{port}");
-        until("the node ready", 30, async || {
-            let r = reqwest::get(format!("{url}/readyz")).await.ok()?;
-            (r.status() == StatusCode::OK).then_some(())
-        })
-        .await;
-        Node { url, child }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-async fn login(base: &str) -> Client {
-    let mut c = Client {
-        base: base.to_owned(),
-        jar: Default::default(),
-        http: reqwest::Client::builder().cookie_store(true).build().unwrap(),
-        csrf: None,
-        bearer: None,
-    };
-    let (s, v) = c
-        .post(
-            "/api/v1/auth/login",
-            json!({"email": "admin@demo.example", "password": DEMO_PASSWORD}),
-        )
-        .await;
-    assert_eq!(s, StatusCode::OK, "{v}");
-    c.csrf = Some(v["csrf_token"].as_str().unwrap().to_owned());
-    c
-}
-
 async fn a_node_killed_between_commit_and_delivery_delivers_after_restart(b: Backend) {
     let db = common::TestDb::new(b).await;
     let rx = HookReceiver::start().await;
-    let mut a = Node::start(&db.url, true).await;
-    let admin = login(&a.url).await;
+    let mut a = Node::start(&db.url, true, &[SPEEDUP]).await;
+    let admin = demo_admin_at(&a.url).await;
     let (_, secret) = new_endpoint(&admin, &rx.url, Some(vec!["conversation.requested", "conversation.claimed"])).await;
     rx.trust(&secret);
     let (_, stores) = admin.get("/api/v1/stores").await;
@@ -650,7 +582,7 @@ async fn a_node_killed_between_commit_and_delivery_delivers_after_restart(b: Bac
     a.kill();
     rx.hold(false);
     // A new node on the same database delivers both events after the dead node's lease.
-    let b_node = Node::start(&db.url, false).await;
+    let b_node = Node::start(&db.url, false, &[SPEEDUP]).await;
     let got = until("both events after the restart", 30, async || {
         let e = events(&rx);
         (types_of(&e, &id).len() >= 2).then_some(e)
@@ -668,7 +600,7 @@ async fn a_node_killed_between_commit_and_delivery_delivers_after_restart(b: Bac
         .collect();
     assert!(requested_ids.iter().all(|i| *i == requested_ids[0]), "{requested_ids:?}");
     // The dead node's attempt and the new node's, on one row.
-    let admin = login(&b_node.url).await;
+    let admin = demo_admin_at(&b_node.url).await;
     let rows = outbox(&admin, &format!("?kind=webhook&conversation_id={id}")).await;
     let requested = rows.iter().find(|r| r["template"] == "conversation.requested").unwrap();
     assert_eq!(requested["status"], "sent");
@@ -680,8 +612,8 @@ async fn a_node_killed_between_commit_and_delivery_delivers_after_restart(b: Bac
 
 async fn the_demo_outbox_shows_what_its_chats_send(b: Backend) {
     let db = common::TestDb::new(b).await;
-    let node = Node::start_with(&db.url, true, &[("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
-    let admin = login(&node.url).await;
+    let node = Node::start(&db.url, true, &[SPEEDUP, ("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
+    let admin = demo_admin_at(&node.url).await;
     let rows = outbox(&admin, "?kind=email&recipient=mia.schulz@demo.example").await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["template"], "offline_reply");
@@ -693,8 +625,8 @@ async fn the_demo_outbox_shows_what_its_chats_send(b: Backend) {
     assert!(rows[0]["conversation_id"].as_str().is_some_and(|c| !c.is_empty()));
     // A restart adds nothing (the Outbox is not empty any more).
     drop(node);
-    let node = Node::start_with(&db.url, true, &[("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
-    let admin = login(&node.url).await;
+    let node = Node::start(&db.url, true, &[SPEEDUP, ("FLOORWALKER_DEMO_TRAFFIC", "1")]).await;
+    let admin = demo_admin_at(&node.url).await;
     assert_eq!(outbox(&admin, "?kind=email&recipient=mia.schulz@demo.example").await.len(), 1);
     drop(node);
     db.drop_db().await;

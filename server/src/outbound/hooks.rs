@@ -176,9 +176,19 @@ fn away_frame(r: &Reach, away: bool) -> Out {
     }
 }
 
+/// Whether this merchant can send SMS now: only then is a shopper's phone number kept.
+async fn sms_ready(hub: &Hub, m: &MerchantId) -> bool {
+    hub.db.messaging(m).await.is_ok_and(|s| s.sms_ready())
+}
+
 /// A chat (or an offline message) began: remember the widget's language and a phone number
-/// given with an offline message.
+/// given with an offline message (only where the merchant sends SMS: a number that would never
+/// be used is not kept, and the expert is not told the shopper can be texted).
 pub async fn chat_started(hub: &Hub, m: &MerchantId, conversation: &str, locale: Option<&str>, phone: Option<&str>) {
+    let phone = match phone {
+        Some(p) if sms_ready(hub, m).await => Some(p),
+        _ => None,
+    };
     if locale.is_none() && phone.is_none() {
         return;
     }
@@ -246,7 +256,9 @@ pub async fn notify_states(hub: &Hub, m: &MerchantId, shopper: &str) -> Vec<crat
 }
 
 /// The shopper gave (or changed) the address and phone number answers reach them at while they
-/// are away. Validated here: an invalid one is an error and changes nothing.
+/// are away. Validated here: an invalid one is an error and changes nothing. A phone number is
+/// kept only where the merchant sends SMS (the widget asks for one only then); given alone
+/// where it does not, it is an error, and given with an address the answer says it was not kept.
 pub async fn notify_me(
     hub: &Hub,
     m: &MerchantId,
@@ -266,6 +278,15 @@ pub async fn notify_me(
     if email.is_none() && phone.is_none() {
         return Err("give an e-mail address or a phone number");
     }
+    let phone = match phone {
+        Some(_) if !sms_ready(hub, m).await => {
+            if email.is_none() {
+                return Err("this store does not send text messages: give an e-mail address");
+            }
+            None
+        }
+        p => p,
+    };
     hub.db
         .set_reach(m, conversation, None, email.as_deref(), phone.as_deref())
         .await
@@ -281,7 +302,7 @@ pub async fn notify_me(
 
 /// `./dev demo` (`FLOORWALKER_DEMO_TRAFFIC=1`): a little chat traffic through the real paths, so
 /// the Outbox shows what it produces: a shopper in Berlin leaves an offline message in German
-/// with a phone number, Tomáš claims it, answers twice and ends it; the answer e-mail is written
+/// (no phone number: the demo does not send SMS), Tomáš claims it, answers twice and ends it; the answer e-mail is written
 /// at once (not after the quiet minute). Chat events go to whatever endpoints exist then (none
 /// in a fresh demo). Nothing happens unless the demo's Outbox is empty.
 pub async fn seed_demo_traffic(out: &Outbound, m: &MerchantId) -> anyhow::Result<()> {
@@ -314,7 +335,7 @@ pub async fn seed_demo_traffic(out: &Outbound, m: &MerchantId) -> anyhow::Result
             product: None,
         })
         .await?;
-    db.set_reach(m, &conv.id, Some("de"), None, Some("+4915112345678")).await?;
+    db.set_reach(m, &conv.id, Some("de"), None, None).await?;
     let say = |sender: Sender, body: &str, n: usize| NewMessage {
         merchant_id: m.to_string(),
         conversation_id: conv.id.clone(),
