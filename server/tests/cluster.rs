@@ -7,6 +7,8 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::node::Node;
+use common::sinks::free_port;
 use common::{claim, expert_at as expert, request_answer, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
@@ -267,10 +269,6 @@ impl Drop for PrivateRedis {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
     let mut redis = PrivateRedis::start(free_port());
@@ -323,54 +321,11 @@ async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
     a.stop().await;
 }
 
-/// A real `floorwalker serve` process.
-struct Node {
-    url: String,
-    child: Child,
-}
-
-impl Node {
-    async fn start(database_url: &str, redis: &str, demo: bool) -> Node {
-        let port = free_port();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_floorwalker"));
-        cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis)
-            .env("FLOORWALKER_DEMO_PASSWORD", DEMO_PASSWORD)
-            .env("FLOORWALKER_LOGIN_PER_MINUTE", "1000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if demo {
-            cmd.arg("--demo");
-        }
-        let child = cmd.spawn().expect("start floorwalker");
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("{url}/readyz")).await {
-                if r.status() == StatusCode::OK {
-                    break;
-                }
-            }
-            assert!(Instant::now() < deadline, "node on {port} never became ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Node { url, child }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     let db = common::TestDb::new(Backend::Postgres).await;
-    let mut a = Node::start(&db.url, &redis_url(), true).await;
-    let b = Node::start(&db.url, &redis_url(), false).await;
+    let mut a = Node::start(&db.url, true, &[("REDIS_URL", redis_url().as_str())]).await;
+    let b = Node::start(&db.url, false, &[("REDIS_URL", redis_url().as_str())]).await;
     let (m, store, dep) = target(&a.url).await;
     let mut exp = expert(&b.url, "expert2@demo.example").await;
     wait_available(&a.url, &m, 1).await;
@@ -390,8 +345,7 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     // One more goes out and A is killed before its ack can be read.
     shop.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "k-last", "body": "maybe"}))
         .await;
-    let _ = a.child.kill();
-    let _ = a.child.wait();
+    a.kill();
     // The expert on B keeps writing meanwhile.
     exp.send(json!({"type": "send", "conversation_id": id, "client_msg_id": "e1", "body": "still here"}))
         .await;
@@ -585,4 +539,35 @@ async fn a_shopper_is_away_only_when_their_last_socket_on_every_node_closed() {
     }
     b.stop().await;
     a.stop().await;
+}
+
+/// Issue 21: a node killed (SIGKILL) with a shopper's only socket. The shopper does not come
+/// back; once the node's liveness key runs out, another node sweeps it, and the shopper is away
+/// as if they had closed the tab (the expert is told, the chat is marked).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shopper_on_a_killed_node_is_away_once_the_node_is_swept() {
+    let db = common::TestDb::new(Backend::Postgres).await;
+    let a = Node::start(&db.url, true, &[("REDIS_URL", redis_url().as_str())]).await;
+    let mut b = Node::start(&db.url, false, &[("REDIS_URL", redis_url().as_str())]).await;
+    let (m, store, dep) = target(&a.url).await;
+    let mid = floorwalker::ids::MerchantId::parse(&m).unwrap();
+    let mut sara = expert(&a.url, "expert1@demo.example").await;
+    wait_available(&b.url, &m, 1).await;
+    let (mut on_b, _, _) = shopper(&b.url, &m, None).await;
+    let id = request(&mut on_b, &store, &dep).await;
+    claim(&mut sara, &id).await;
+    let away = |o: &Out| matches!(o, Out::ShopperAway { conversation_id, away: true, .. } if *conversation_id == id);
+    let killed = Instant::now();
+    b.kill();
+    sara.until_within("shopper_away after the sweep", Duration::from_secs(45), away)
+        .await;
+    // Not before the node's liveness key ran out: a node that only paused is not swept.
+    assert!(killed.elapsed() >= Duration::from_secs(5), "away after {:?}", killed.elapsed());
+    let store_db = db.connect().await;
+    assert!(
+        store_db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some(),
+        "the chat is marked away"
+    );
+    drop(a);
+    db.close(store_db).await;
 }

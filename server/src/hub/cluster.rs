@@ -15,7 +15,11 @@
 //!   shopper has a socket. A node adds itself on the shopper's first socket there and removes
 //!   itself on the last; only when no live node is left is the shopper away (issue 21: answers
 //!   by e-mail). A node joins before the shopper's welcome; leaving is done by one task per
-//!   node in order, which puts the node back if a socket said hello meanwhile.
+//!   node in order, which puts the node back if a socket said hello meanwhile. Each node also
+//!   lists the shoppers it holds in `fw:node-shoppers:<node>` and itself in `fw:nodes`; a node
+//!   that dies (its `fw:node:<node>` expired: killed, or shut down) is swept by one of the
+//!   others (a `fw:sweep:<node>` lock): it leaves each of those shoppers' sets, and a shopper
+//!   left on no live node is away, as if their last socket had closed.
 //!
 //! Messages keep their per-conversation order on every node: each node remembers the last seq it
 //! delivered per conversation and fills any gap from the database before delivering a later one.
@@ -38,12 +42,22 @@ use crate::protocol::MessageView;
 
 pub const EVENTS: &str = "fw:events";
 pub const PRESENCE_TTL_S: u64 = 10;
-/// A shopper's node set outlives a socket that stays open this long without the shopper
-/// connecting or leaving anywhere (then it is written again on their next socket).
-pub const SHOPPER_TTL_S: i64 = 86_400;
+/// Every node that joined and was not swept yet (see the module documentation).
+const NODES: &str = "fw:nodes";
+/// How often a node looks for dead nodes to sweep, in presence ticks (seconds).
+const SWEEP_EVERY_TICKS: u32 = 5;
 
 fn node_key(node: &str) -> String {
     format!("fw:node:{node}")
+}
+
+/// The shoppers with a socket on `node`, as `<merchant> <shopper>`.
+fn node_shoppers_key(node: &str) -> String {
+    format!("fw:node-shoppers:{node}")
+}
+
+fn node_shopper(merchant: &str, shopper: &str) -> String {
+    format!("{merchant} {shopper}")
 }
 
 fn shopper_key(merchant: &str, shopper: &str) -> String {
@@ -301,6 +315,7 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut published: HashSet<String> = HashSet::new();
+    let mut ticks: u32 = 0;
     loop {
         tokio::select! {
             _ = hub.shutdown.cancelled() => {
@@ -317,6 +332,7 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
         let mine = hub.local_snapshot();
         let mut pipe = redis::pipe();
         pipe.set_ex(node_key(&node), 1, PRESENCE_TTL_S).ignore();
+        pipe.sadd(NODES, &node).ignore();
         for (m, snaps) in &mine {
             pipe.set_ex(
                 format!("fw:presence:{m}:{node}"),
@@ -336,6 +352,12 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
             continue;
         }
         published = mine.keys().cloned().collect();
+        ticks = ticks.wrapping_add(1);
+        if ticks % SWEEP_EVERY_TICKS == 0 {
+            if let Err(e) = sweep_dead_nodes(&hub, &node, &mut conn).await {
+                tracing::warn!(error = %e, "sweeping dead nodes' shoppers failed");
+            }
+        }
         // Read the other nodes' experts for every merchant this node deals with.
         let mut merchants: HashSet<String> = hub.known_merchants();
         merchants.extend(published.iter().cloned());
@@ -380,13 +402,26 @@ async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mpsc::Unbound
                     continue; // back on this node meanwhile
                 }
                 let key = shopper_key(&merchant, &shopper);
-                let r: redis::RedisResult<()> = conn.srem(&key, &node).await;
+                let mine = node_shopper(&merchant, &shopper);
+                let r: redis::RedisResult<()> = redis::pipe()
+                    .srem(&key, &node)
+                    .ignore()
+                    .srem(node_shoppers_key(&node), &mine)
+                    .ignore()
+                    .query_async(&mut conn)
+                    .await;
                 if let Err(e) = r {
                     tracing::warn!(error = %e, "removing shopper presence from Redis failed");
                 }
                 if !hub.shopper_conn_ids(&shopper).is_empty() {
                     // A socket said hello here while this node was being removed: put it back.
-                    let _: redis::RedisResult<()> = conn.sadd(&key, &node).await;
+                    let _: redis::RedisResult<()> = redis::pipe()
+                        .sadd(&key, &node)
+                        .ignore()
+                        .sadd(node_shoppers_key(&node), &mine)
+                        .ignore()
+                        .query_async(&mut conn)
+                        .await;
                     continue;
                 }
                 if !check {
@@ -404,6 +439,60 @@ async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mpsc::Unbound
             }
         }
     }
+}
+
+/// Sweep the nodes that died (their `fw:node:` key expired) with shoppers' sockets: take each
+/// one out of its shoppers' node sets, and mark a shopper with chats away when no live node
+/// holds a socket of theirs any more. One node sweeps a dead node (a lock with an expiry, so a
+/// sweeper that dies too is taken over a minute later).
+async fn sweep_dead_nodes(hub: &Hub, me: &str, conn: &mut redis::aio::ConnectionManager) -> redis::RedisResult<()> {
+    let nodes: Vec<String> = conn.smembers(NODES).await?;
+    let others: Vec<String> = nodes.into_iter().filter(|n| n != me).collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = others.iter().map(|n| node_key(n)).collect();
+    let alive: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(conn).await?;
+    for (dead, _) in others.iter().zip(alive).filter(|(_, a)| a.is_none()) {
+        let mine: bool = redis::cmd("SET")
+            .arg(format!("fw:sweep:{dead}"))
+            .arg(me)
+            .arg("NX")
+            .arg("EX")
+            .arg(60)
+            .query_async::<Option<String>>(conn)
+            .await?
+            .is_some();
+        if !mine {
+            continue;
+        }
+        let held: Vec<String> = conn.smembers(node_shoppers_key(dead)).await?;
+        tracing::info!(node = %dead, shoppers = held.len(), "sweeping a node that died");
+        for entry in &held {
+            let Some((merchant, shopper)) = entry.split_once(' ') else {
+                continue;
+            };
+            let key = shopper_key(merchant, shopper);
+            let _: () = conn.srem(&key, dead).await?;
+            if !hub.shopper_conn_ids(shopper).is_empty() || elsewhere(conn, me, &key).await? {
+                continue; // still here, or on another live node
+            }
+            let m = crate::ids::MerchantId::from_db(merchant.to_owned());
+            crate::outbound::hooks::shopper_left(hub, &m, shopper).await;
+            if !hub.shopper_conn_ids(shopper).is_empty() || elsewhere(conn, me, &key).await? {
+                // Back while "away" was written.
+                crate::outbound::hooks::shopper_back(hub, &m, shopper).await;
+            }
+        }
+        let _: () = redis::pipe()
+            .del(node_shoppers_key(dead))
+            .ignore()
+            .srem(NODES, dead)
+            .ignore()
+            .query_async(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Whether a live node other than `me` is in the shopper's node set.
@@ -442,7 +531,7 @@ impl Hub {
             let r: redis::RedisResult<()> = redis::pipe()
                 .sadd(&key, &c.node)
                 .ignore()
-                .expire(&key, SHOPPER_TTL_S)
+                .sadd(node_shoppers_key(&c.node), node_shopper(m.as_str(), shopper))
                 .ignore()
                 .query_async(&mut conn)
                 .await;
