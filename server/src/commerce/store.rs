@@ -396,14 +396,27 @@ impl Db {
             return Ok(Vec::new());
         }
         let key = sku_key(q);
-        let exact = sqlx::query_as::<_, ProductRow>(&format!(
-            "SELECT {PRODUCT_COLS} FROM products WHERE merchant_id = $1 AND active = 1 AND (sku_key = $2 OR gtin = $3) LIMIT 20"
+        // Two lookups, each on its own index: written as one `sku_key = … OR gtin = …`, SQLite
+        // walked all of the merchant's products on the GTIN index (about 20 ms at 50,000).
+        let mut exact = sqlx::query_as::<_, ProductRow>(&format!(
+            "SELECT {PRODUCT_COLS} FROM products WHERE merchant_id = $1 AND sku_key = $2 AND active = 1 LIMIT 20"
         ))
         .bind(m.as_str())
         .bind(&key)
-        .bind(q.trim())
         .fetch_all(&self.pool)
         .await?;
+        let gtin = q.trim();
+        if !gtin.is_empty() && gtin.bytes().all(|b| b.is_ascii_digit()) {
+            exact.extend(
+                sqlx::query_as::<_, ProductRow>(&format!(
+                    "SELECT {PRODUCT_COLS} FROM products WHERE merchant_id = $1 AND gtin = $2 AND active = 1 LIMIT 20"
+                ))
+                .bind(m.as_str())
+                .bind(gtin)
+                .fetch_all(&self.pool)
+                .await?,
+            );
+        }
         // Words of one character are prefixes of most of the catalogue (`a` → every name with a
         // word starting with a): such a query answers exact article numbers and GTINs only.
         if words.iter().all(|w| w.chars().count() < MIN_PREFIX) {
