@@ -91,6 +91,17 @@ async fn catalogue_by_api_key_csv_and_dashboard(b: Backend) {
     let (s, sum) = key.post("/api/v1/catalogue/products/batch", batch).await;
     assert_eq!(s, StatusCode::OK, "{sum}");
     assert_eq!(sum, json!({"created": 2, "updated": 0, "unchanged": 1}));
+    // Existing rows are read for the whole batch at once: an update, a new one, an unchanged one.
+    let batch = json!({"products": [product("A-1", "Alpha 2", "12", "25"), product("A-3", "Gamma", "5", "25"), product("A-2", "Beta", "20", "12")]});
+    let (s, sum) = key.post("/api/v1/catalogue/products/batch", batch).await;
+    assert_eq!(s, StatusCode::OK, "{sum}");
+    assert_eq!(sum, json!({"created": 1, "updated": 1, "unchanged": 1}));
+    let (_, a1) = key.get("/api/v1/catalogue/products?q=A-1").await;
+    assert_eq!(
+        (a1["items"][0]["name"].as_str(), a1["items"][0]["price"].as_str()),
+        (Some("Alpha 2"), Some("12.00")),
+        "{a1}"
+    );
 
     // CSV import: a broken file changes nothing and names every bad row.
     let broken = "sku,name,price,currency,vat_rate,active\nB-1,Bread,25.50,SEK,12,true\nB-2,,1,SEK,12,true\nB-3,Jam,1.234,SEK,12,maybe\n";
@@ -141,8 +152,8 @@ async fn catalogue_by_api_key_csv_and_dashboard(b: Backend) {
     let text = res.text().await.unwrap();
     let mut r = csv::Reader::from_reader(text.as_bytes());
     let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
-    assert_eq!(count, 5);
-    assert_eq!(rows.len(), 5);
+    assert_eq!(count, 6);
+    assert_eq!(rows.len(), 6);
     assert!(
         rows.iter()
             .any(|r| &r[0] == "'=EVIL" && &r[1] == "'=cmd|' /C calc'!A0" && &r[9] == "false"),

@@ -1,7 +1,7 @@
 //! Storage of the catalogue, carts, checkout settings and order handling, on both backends
 //! (the same SQL through sqlx's `Any` driver; only full-text search differs by dialect).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -162,10 +162,44 @@ pub struct UpsertSummary {
 
 async fn upsert_one(tx: &mut sqlx::AnyConnection, m: &str, f: &ProductFields, now: i64) -> Result<(String, Upserted)> {
     let prev = sqlx::query_as::<_, ProductRow>(&format!("SELECT {PRODUCT_COLS} FROM products WHERE merchant_id = $1 AND sku = $2"))
+        .persistent(false) // planned afresh (see `existing_by_sku`)
         .bind(m)
         .bind(&f.sku)
         .fetch_optional(&mut *tx)
         .await?;
+    write_one(tx, m, f, prev, now).await
+}
+
+/// The products of `skus` that exist, by SKU: one statement per few hundred SKUs, rather than
+/// one per row. On PostgreSQL a prepared statement soon runs on a generic plan made once, and
+/// made while a merchant's first import was filling an empty table it walked all of the
+/// merchant's products for every lookup (loading 50,000 products took four minutes); this
+/// statement is planned afresh each time.
+async fn existing_by_sku(tx: &mut sqlx::AnyConnection, m: &str, skus: &[&str]) -> Result<HashMap<String, ProductRow>> {
+    let mut out = HashMap::new();
+    for part in skus.chunks(500) {
+        let marks = (0..part.len()).map(|i| format!("${}", i + 2)).collect::<Vec<_>>().join(", ");
+        let sql = format!("SELECT {PRODUCT_COLS} FROM products WHERE merchant_id = $1 AND sku IN ({marks})");
+        // Not kept as a prepared statement: planned for these values each time (see above).
+        let mut q = sqlx::query_as::<_, ProductRow>(&sql).persistent(false).bind(m);
+        for sku in part {
+            q = q.bind(*sku);
+        }
+        for row in q.fetch_all(&mut *tx).await? {
+            out.insert(row.sku.clone(), row);
+        }
+    }
+    Ok(out)
+}
+
+/// Create `f`, or update `prev` (the product with its SKU) to it when it differs.
+async fn write_one(
+    tx: &mut sqlx::AnyConnection,
+    m: &str,
+    f: &ProductFields,
+    prev: Option<ProductRow>,
+    now: i64,
+) -> Result<(String, Upserted)> {
     let stock = f.stock.as_ref().map(crate::storage::to_json);
     match prev {
         Some(p) if p.fields() == *f => Ok((p.id, Upserted::Unchanged)),
@@ -375,8 +409,17 @@ impl Db {
         let now = now_ms();
         let mut s = UpsertSummary::default();
         let mut tx = self.begin_write().await?;
+        let skus: Vec<&str> = rows.iter().map(|f| f.sku.as_str()).collect();
+        let mut known = existing_by_sku(&mut tx, m.as_str(), &skus).await?;
+        let mut written = HashSet::new();
         for f in rows {
-            match upsert_one(&mut tx, m.as_str(), f, now).await?.1 {
+            let how = if written.insert(f.sku.as_str()) {
+                write_one(&mut tx, m.as_str(), f, known.remove(&f.sku), now).await?.1
+            } else {
+                // The same SKU twice (the API refuses such a batch): the later row wins.
+                upsert_one(&mut tx, m.as_str(), f, now).await?.1
+            };
+            match how {
                 Upserted::Created => s.created += 1,
                 Upserted::Updated => s.updated += 1,
                 Upserted::Unchanged => s.unchanged += 1,
