@@ -405,6 +405,30 @@ async fn a_cart_goes_from_the_chat_to_paid(b: Backend) {
     );
     assert!(!html.contains("<script>"));
     assert!(html.contains("13086.00"));
+    assert!(html.contains(r#"lang="en" dir="ltr""#) && html.contains("Your cart"), "{html}");
+    // In the browser's language (by q), right to left in Persian.
+    let sv = plain
+        .get(&pay_url)
+        .header("accept-language", "ja, sv-SE;q=0.9, en;q=0.8")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sv.contains(r#"lang="sv""#) && sv.contains("Din varukorg") && sv.contains("Moms "),
+        "{sv}"
+    );
+    let fa = plain
+        .get(format!("{pay_url}x"))
+        .header("accept-language", "fa-IR")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fa.status(), StatusCode::NOT_FOUND);
+    let fa = fa.text().await.unwrap();
+    assert!(fa.contains(r#"dir="rtl""#) && fa.contains("این پیوند پرداخت معتبر نیست"), "{fa}");
     let go = plain.post(&pay_url).send().await.unwrap();
     assert_eq!(go.status(), StatusCode::SEE_OTHER);
     let location = go.headers()["location"].to_str().unwrap().to_owned();

@@ -5,7 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,11 +46,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_checkout, put_checkout))
         .routes(routes!(discover_checkout))
         .routes(routes!(cart_analytics))
-}
-
-/// `/pay/{token}` (outside the API: a page for people).
-pub fn pay_router() -> axum::Router<AppState> {
-    axum::Router::new().route("/pay/{token}", axum::routing::get(pay_page).post(pay_continue))
 }
 
 // ---------- catalogue ----------
@@ -817,7 +812,7 @@ async fn accept_cart(State(state): State<AppState>, shopper: ShopperAuth, Path(i
     Ok(Json(cm::view(&state, &key, &row, &lines)))
 }
 
-async fn accept(state: &AppState, m: &MerchantId, row: &crate::commerce::store::CartRow) -> ApiResult<()> {
+pub(super) async fn accept(state: &AppState, m: &MerchantId, row: &crate::commerce::store::CartRow) -> ApiResult<()> {
     if row.status != "quote" || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this is not a quote that can still be accepted".into()));
     }
@@ -1010,214 +1005,6 @@ async fn fetch_endpoint(origin: &str, loopback: bool) -> Result<String, String> 
         return Err("the shop's permalink endpoint is not a valid https URL".into());
     }
     Ok(endpoint)
-}
-
-// ---------- the hosted pay page ----------
-
-const PAY_PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex"><meta name="referrer" content="no-referrer">
-<title>{{ brand.name }} · {{ title }}</title>
-<style>
-:root { color-scheme: light dark; --brand: {{ brand.color }}; --on-brand: {{ brand.text_color }}; }
-body { font: 16px/1.5 system-ui, sans-serif; margin: 0; padding: 1rem; max-width: 40rem; margin-inline: auto; }
-header { display: flex; align-items: center; gap: .75rem; margin-bottom: 1rem; }
-header img { max-height: 40px; }
-table { width: 100%; border-collapse: collapse; }
-td { padding: .5rem 0; border-bottom: 1px solid #8884; vertical-align: top; }
-td.num { text-align: end; white-space: nowrap; }
-s { opacity: .6; }
-.total td { font-weight: 700; border-bottom: 0; }
-.vat td { font-size: .875rem; opacity: .8; border-bottom: 0; padding: 0; }
-button { width: 100%; padding: .875rem; font-size: 1.125rem; border: 0; border-radius: .5rem; background: var(--brand); color: var(--on-brand); cursor: pointer; margin-top: 1rem; }
-.note { font-size: .875rem; opacity: .8; }
-</style></head>
-<body>
-<header>{% if brand.logo_url %}<img src="{{ brand.logo_url }}" alt="">{% endif %}<h1>{{ brand.name }}</h1></header>
-{% if gone %}
-<p>{{ gone }}</p>
-{% else %}
-<h2>{{ title }}</h2>
-<table>
-{% for l in cart.lines %}<tr><td>{{ l.quantity }} × {{ l.name }}{% if l.sku %}<br><span class="note">{{ l.sku }}</span>{% endif %}</td>
-<td class="num">{% if l.original_unit_price %}<s>{{ l.original_unit_price }}</s> {% endif %}{{ l.unit_price }}</td><td class="num">{{ l.line_total }} {{ cart.currency }}</td></tr>
-{% endfor %}
-<tr class="total"><td>Total</td><td></td><td class="num">{{ cart.total }} {{ cart.currency }}</td></tr>
-{% for v in cart.vat %}<tr class="vat"><td>VAT {{ v.rate }} %</td><td></td><td class="num">{{ v.vat }} {{ cart.currency }}</td></tr>{% endfor %}
-</table>
-{% if quote_until %}<p class="note">Quote valid until {{ quote_until }}.</p>{% endif %}
-<form method="post"><button type="submit">{{ button }}</button></form>
-<p class="note">You continue to {{ brand.name }}'s checkout to pay.</p>
-{% endif %}
-</body></html>"#;
-
-fn render_pay(brand: &crate::outbound::mail::Branding, cart: Option<&Cart>, gone: Option<&str>) -> String {
-    let mut env = minijinja::Environment::new();
-    env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-    env.add_template("pay.html", PAY_PAGE).expect("the pay page parses");
-    let quote = cart.is_some_and(|c| c.status.as_deref() == Some("quote"));
-    let quote_until = cart
-        .and_then(|c| c.quote_valid_until)
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|d| d.format("%Y-%m-%d").to_string());
-    env.get_template("pay.html")
-        .and_then(|t| {
-            t.render(minijinja::context! {
-                brand => minijinja::context! { name => brand.name, color => brand.color, text_color => brand.text_color, logo_url => brand.logo_url },
-                cart => cart,
-                gone => gone,
-                title => if quote { "Your quote" } else { "Your cart" },
-                button => if quote { "Accept and pay" } else { "Pay" },
-                quote_until => quote_until,
-            })
-        })
-        .unwrap_or_else(|_| "<!doctype html><p>Something went wrong.</p>".into())
-}
-
-/// Why a pay link leads nowhere (each says so in plain words; all answer 404).
-enum Gone {
-    /// Not a link this server made (or the cart is gone).
-    Unknown,
-    /// Past its time (or its quote's date), whether or not the lapse job got to it yet.
-    Expired(MerchantId),
-    Paid(MerchantId),
-    /// Cancelled, or replaced by a newer cart.
-    Withdrawn(MerchantId),
-}
-
-/// The cart behind a pay token, if it can still be paid.
-async fn payable(state: &AppState, token: &str) -> Result<(MerchantId, crate::commerce::store::CartRow, Vec<cart::Line>), Gone> {
-    let key = cm::key(state).await.map_err(|_| Gone::Unknown)?;
-    let id = refs::check_pay_token(&key, token).ok_or(Gone::Unknown)?;
-    let (row, lines) = state.db.cart_any(&id).await.map_err(|_| Gone::Unknown)?;
-    let m = MerchantId::from_db(row.merchant_id.clone());
-    match row.status.as_str() {
-        "paid" => return Err(Gone::Paid(m)),
-        "expired" => return Err(Gone::Expired(m)),
-        s if !OPEN_CART.contains(&s) => return Err(Gone::Withdrawn(m)),
-        _ if row.expires_at <= state.commerce_clock.now() => return Err(Gone::Expired(m)),
-        _ => {}
-    }
-    Ok((m, row, lines))
-}
-
-fn page(status: StatusCode, html: String) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; img-src https: data:; style-src 'unsafe-inline'; form-action *; base-uri 'none'; frame-ancestors 'none'",
-            ),
-        ],
-        Html(html),
-    )
-        .into_response()
-}
-
-async fn gone_page(state: &AppState, why: Gone) -> Response {
-    let (m, text) = match why {
-        Gone::Unknown => (None, "This payment link is not valid. Ask in the chat for a new one."),
-        Gone::Expired(m) => (Some(m), "This payment link has expired. Ask in the chat for a new one."),
-        Gone::Paid(m) => (Some(m), "This cart has already been paid. Thank you!"),
-        Gone::Withdrawn(m) => (
-            Some(m),
-            "This cart was withdrawn or replaced by a newer one. Ask in the chat for the current one.",
-        ),
-    };
-    let brand = match &m {
-        Some(m) => state.outbound.branding(m).await.ok(),
-        None => None,
-    };
-    let brand = brand.unwrap_or(crate::outbound::mail::Branding {
-        name: "Floorwalker".into(),
-        color: "#1f2937".into(),
-        text_color: "#ffffff".into(),
-        logo_url: None,
-    });
-    page(StatusCode::NOT_FOUND, render_pay(&brand, None, Some(text)))
-}
-
-async fn pay_page(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    match payable(&state, &token).await {
-        Ok((m, row, lines)) => {
-            let key = match cm::key(&state).await {
-                Ok(k) => k,
-                Err(_) => return gone_page(&state, Gone::Unknown).await,
-            };
-            let view = cm::view(&state, &key, &row, &lines);
-            match state.outbound.branding(&m).await {
-                Ok(brand) => page(StatusCode::OK, render_pay(&brand, Some(&view), None)),
-                Err(_) => gone_page(&state, Gone::Unknown).await,
-            }
-        }
-        Err(why) => gone_page(&state, why).await,
-    }
-}
-
-/// Where "Pay" continues: the merchant's checkout with a signed cart reference (hosted), or
-/// the UCP permalink.
-pub async fn checkout_target(
-    state: &AppState,
-    m: &MerchantId,
-    row: &crate::commerce::store::CartRow,
-    lines: &[cart::Line],
-) -> Option<String> {
-    let settings = state.db.checkout_settings(m).await.ok()?;
-    let key = cm::key(state).await.ok()?;
-    let cref = refs::cart_ref(&key, &row.id, row.expires_at);
-    match row.checkout_mode.as_str() {
-        "permalink" => {
-            let endpoint = settings.permalink_endpoint?;
-            let items: Vec<(&str, i64)> = lines.iter().filter_map(|l| l.sku.as_deref().map(|s| (s, l.quantity))).collect();
-            let email = match crate::ids::ShopperId::parse(&row.shopper_id) {
-                Some(id) => state.db.get_shopper(m, &id).await.ok().and_then(|s| s.email),
-                None => None,
-            };
-            let mut q: Vec<(&str, &str)> = Vec::new();
-            if let Some(e) = email.as_deref() {
-                q.push(("buyer/email", e));
-            }
-            q.push(("attribution/utm_source", "floorwalker"));
-            q.push(("attribution/utm_medium", "chat"));
-            q.push(("attribution/floorwalker_cart", &cref));
-            Some(permalink::build(&endpoint, &items, &q))
-        }
-        _ => {
-            let mut base = settings.checkout_url?;
-            if base.starts_with('/') {
-                // The demo's sample shop lives on this server.
-                base = format!("{}{base}", state.outbound.public_url());
-            }
-            let sep = if base.contains('?') { '&' } else { '?' };
-            Some(format!("{base}{sep}floorwalker_cart={cref}"))
-        }
-    }
-}
-
-async fn pay_continue(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let (m, row, lines) = match payable(&state, &token).await {
-        Ok(x) => x,
-        Err(why) => return gone_page(&state, why).await,
-    };
-    if row.status == "quote" && accept(&state, &m, &row).await.is_err() {
-        return gone_page(&state, Gone::Expired(m)).await;
-    }
-    match checkout_target(&state, &m, &row, &lines).await {
-        Some(url) => Redirect::to(&url).into_response(),
-        None => {
-            let brand = state.outbound.branding(&m).await.ok();
-            match brand {
-                Some(b) => page(
-                    StatusCode::CONFLICT,
-                    render_pay(&b, None, Some("This shop has not set up its checkout yet. Please ask in the chat.")),
-                ),
-                None => gone_page(&state, Gone::Unknown).await,
-            }
-        }
-    }
 }
 
 // ---------- analytics ----------

@@ -20,6 +20,7 @@ pub mod messaging;
 pub mod ops;
 pub mod outbox;
 pub mod outreach;
+pub mod pay_page;
 pub mod public;
 pub mod push;
 pub mod realtime;
@@ -302,7 +303,7 @@ pub fn router(state: AppState) -> Router {
         .merge(realtime::router())
         .merge(demos::public_router())
         .merge(outreach::link_router())
-        .merge(commerce::pay_router())
+        .merge(pay_page::pay_router())
         .merge(commerce_shop::router())
         .fallback(ops::not_found)
         .route_layer(middleware::from_fn(track_metrics))

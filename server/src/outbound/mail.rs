@@ -143,9 +143,19 @@ fn catalogue() -> &'static BTreeMap<&'static str, Strings> {
 
 /// A supported language for `wanted` (a code like `sv` or `sv-SE`), else English.
 pub fn language(wanted: Option<&str>) -> &'static str {
-    let w = wanted.unwrap_or("en").to_ascii_lowercase();
-    let base = w.split(['-', '_']).next().unwrap_or("en");
-    LANGUAGES.iter().copied().find(|l| *l == base).unwrap_or("en")
+    wanted.and_then(supported_language).unwrap_or("en")
+}
+
+/// The supported language a code like `sv` or `sv-SE` names, if we speak it.
+pub fn supported_language(wanted: &str) -> Option<&'static str> {
+    let w = wanted.trim().to_ascii_lowercase();
+    let base = w.split(['-', '_']).next().unwrap_or("");
+    LANGUAGES.iter().copied().find(|l| *l == base)
+}
+
+/// Whether `lang` is written right to left.
+pub fn right_to_left(lang: &str) -> bool {
+    lang == "fa"
 }
 
 /// A string in `lang` with `{name}` placeholders filled (English when a key is missing).
@@ -212,7 +222,7 @@ pub fn render(
     let mut args = vec![("brand", brand.name.as_str())];
     args.extend_from_slice(subject_args);
     let subject = text(lang, &format!("subject.{}", kind.as_str()), &args);
-    let rtl = lang == "fa";
+    let rtl = right_to_left(lang);
     let mut ctx = match data {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
