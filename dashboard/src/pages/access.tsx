@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ALL_MODULES, api, type Account, type Merchant, type Module, type Page } from '../api';
+import { ALL_MODULES, api, type Account, type Merchant, type MerchantCreated, type Module, type Page } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -125,7 +125,7 @@ function NewMerchantDialog({ open, onClose }: { open: boolean; onClose: () => vo
     f.clear();
     setBusy(true);
     try {
-      const r = await api.post<{ merchant: Merchant; account: Account }>('access/merchants', { name: name.trim(), account: { ...acc, email: acc.email.trim(), name: acc.name.trim(), modules } });
+      const r = await api.post<MerchantCreated>('access/merchants', { name: name.trim(), account: { ...acc, email: acc.email.trim(), name: acc.name.trim(), modules } });
       toast(t('access.merchantCreated', { name: r.merchant.name }));
       onClose();
       navigate('/access/merchants/' + r.merchant.id);
