@@ -159,8 +159,6 @@ export type Analytics = Schemas['Report'];
 export type LiveStore = Schemas['LiveStore'];
 export type Live = Schemas['Live'];
 
-/** Client-side: the payment statuses the server documents for `Order.status` (a string). */
-export type OrderStatus = 'placed' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded';
 export type Order = Schemas['Order'];
 /** The Orders module: a row of the list, the detail page (cart, handling history, internal notes). */
 export type OrderSummary = Schemas['OrderSummary'];
@@ -195,9 +193,6 @@ export type IdentitySecret = Schemas['IdentitySecret'];
 
 // ---------- outbound: outbox, webhooks, messaging (issue 21) ----------
 
-/** Client-side: the values of `OutboxRow.kind` and `.status` (strings in the schema), for the filters. */
-export type OutboxKind = 'email' | 'sms' | 'webhook';
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead';
 export type OutboxRow = Schemas['OutboxRow'];
 export type OutboxAttempt = Schemas['AttemptRow'];
 export type OutboxDetail = Schemas['OutboxDetail'];
