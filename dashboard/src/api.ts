@@ -15,6 +15,7 @@ export const ALL_MODULES: Module[] = [
 ];
 
 export type Account = Schemas['Account'];
+export type CreateAccountRequest = Schemas['CreateAccountRequest'];
 /** `time_zone`: the IANA zone the merchant's figures are cut in (null for the operator). */
 export type Session = Schemas['SessionView'];
 
@@ -36,6 +37,8 @@ export type DateException = Schemas['DateException'];
 export type Address = Schemas['Address'];
 export type Department = Schemas['Department'];
 export type Store = Schemas['Store'];
+export type StoreInput = Schemas['StoreInput'];
+export type StorePatch = Schemas['StorePatch'];
 export type ExpertFeatures = Schemas['ExpertFeatures'];
 export type ExpertStatus = Schemas['ExpertStatus'];
 export type Expert = Schemas['Expert'];
