@@ -1,25 +1,23 @@
 // Thin client for the Floorwalker REST API: session cookie + CSRF header, RFC 9457 problems.
 
-export type Module =
-  | 'analytics' | 'exports' | 'stores' | 'team' | 'settings' | 'saved_replies' | 'shoppers' | 'integrations'
-  | 'catalogue' | 'orders';
+// The REST types come from the server's OpenAPI document: web-shared/api-types.ts is generated
+// from web-shared/openapi.json (`./dev types`, tools/api-types). Never declare a response shape
+// here; name a schema (`Schemas['Store']`) and add only what is genuinely client-side.
+import type { components } from '../../web-shared/api-types';
+import type { Product as WireProduct } from '../../web-shared/protocol';
+
+export type Schemas = components['schemas'];
+
+export type Module = Schemas['Module'];
 export const ALL_MODULES: Module[] = [
   'analytics', 'exports', 'stores', 'team', 'settings', 'saved_replies', 'shoppers', 'integrations',
   'catalogue', 'orders',
 ];
 
-export interface Account {
-  id: string;
-  merchant_id?: string | null;
-  email: string;
-  name: string;
-  role: 'operator' | 'merchant';
-  modules: Module[];
-  active: boolean;
-  created_at: number;
-}
+export type Account = Schemas['Account'];
+export type CreateAccountRequest = Schemas['CreateAccountRequest'];
 /** `time_zone`: the IANA zone the merchant's figures are cut in (null for the operator). */
-export interface Session { account: Account; csrf_token: string; time_zone?: string | null }
+export type Session = Schemas['SessionView'];
 
 const HINT = 'fw_signed_in';
 /** Whether this browser holds a session (the server's readable hint cookie). */
@@ -29,43 +27,37 @@ export function signedInHint(): boolean {
 export function forgetSignedInHint() {
   document.cookie = `${HINT}=; Max-Age=0; path=/; SameSite=Lax`;
 }
-export interface Merchant { id: string; name: string; active: boolean; created_at: number }
-export interface Interval { open: string; close: string }
-export type Weekday = 'monday' | 'tuesday' | 'wednesday' | 'thursday' | 'friday' | 'saturday' | 'sunday';
+export type Merchant = Schemas['Merchant'];
+export type MerchantCreated = Schemas['MerchantCreated'];
+export type Interval = Schemas['Interval'];
+export type WeeklyHours = Schemas['WeeklyHours'];
+export type Weekday = keyof WeeklyHours;
 export const WEEKDAYS: Weekday[] = ['monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday', 'sunday'];
-export type WeeklyHours = Partial<Record<Weekday, Interval[]>>;
-export interface DateException { date: string; hours: Interval[]; note?: string | null }
-export interface Address { street: string; postal_code: string; city: string; country: string }
-export interface Department { id: string; store_id: string; name: string }
-export interface Store {
-  id: string; name: string; address: Address; timezone: string; hours: WeeklyHours;
-  exceptions: DateException[]; departments: Department[]; created_at: number; updated_at: number;
-}
-export interface ExpertFeatures { contacts: boolean; product_sharing: boolean; transfers: boolean }
-export type ExpertStatus = 'pending' | 'approved' | 'deactivated';
-export interface Expert {
-  id: string; merchant_id: string; email: string; name: string; status: ExpertStatus;
-  features: ExpertFeatures; max_chats: number; store_ids: string[]; department_ids: string[]; created_at: number;
-}
-export interface DisplaySettings {
-  enabled: boolean; brand_name: string; logo_url?: string | null; primary_color: string;
-  position: 'bottom-right' | 'bottom-left'; color_scheme: 'auto' | 'light' | 'dark';
-  greeting: Record<string, string>; default_language: string; languages: string[];
-  hidden_paths: string[]; show_when: 'always' | 'available_only' | 'opening_hours';
-}
-export interface RoutingSettings {
-  contact_first_s: number; reoffer_every_s: number; missed_after_s: number;
-  unanswered_reoffer_s: number; attribution_window_days: number;
-  /** IANA zone for Analytics and metrics.csv; null = the first store's. */
-  report_timezone?: string | null;
-}
-export interface SavedReply { id: string; shortcut: string; title: string; body: string; updated_at: number }
-export interface Shopper { id: string; name?: string | null; email?: string | null; created_at: number; last_seen_at: number }
-export interface ApiKey { id: string; name: string; prefix: string; created_at: number; last_used_at?: number | null; revoked_at?: number | null }
+export type DateException = Schemas['DateException'];
+export type Address = Schemas['Address'];
+export type Department = Schemas['Department'];
+export type Store = Schemas['Store'];
+export type StoreInput = Schemas['StoreInput'];
+export type StorePatch = Schemas['StorePatch'];
+export type ExpertFeatures = Schemas['ExpertFeatures'];
+export type ExpertStatus = Schemas['ExpertStatus'];
+export type Expert = Schemas['Expert'];
+export type InviteCode = Schemas['InviteCode'];
+export type ReassignResult = Schemas['ReassignResult'];
+export type DisplaySettings = Schemas['DisplaySettings'];
+/** `report_timezone`: IANA zone for Analytics and metrics.csv; null = the first store's. */
+export type RoutingSettings = Schemas['RoutingSettings'];
+export type SavedReply = Schemas['SavedReply'];
+export type Shopper = Schemas['Shopper'];
+export type ApiKey = Schemas['ApiKey'];
+export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type ImportSummary = Schemas['ImportSummary'];
+export type UpsertSummary = Schemas['UpsertSummary'];
+/** Every list answers `{items, next_cursor}` (the schema's `Page_Store`, `Page_Expert`, …). */
 export interface Page<T> { items: T[]; next_cursor?: string | null }
 
-export interface FieldError { field: string; message: string }
-export interface Problem { type: string; title: string; status: number; detail?: string | null; errors?: FieldError[] }
+export type FieldError = Schemas['FieldError'];
+export type Problem = Schemas['Problem'];
 
 export class ApiError extends Error {
   status: number;
@@ -160,94 +152,59 @@ export function apiUrl(path: string) { return API_BASE + path.replace(/^\//, '')
 
 // ---------- analytics, orders, journey, API-call log, demos ----------
 
-export interface Metrics {
-  requested: number; claimed: number; missed: number; abandoned: number; transferred: number;
-  offline: number; ended: number; unanswered: number;
-  claim_rate: number | null;
-  time_to_claim_p50_s: number | null; time_to_claim_p90_s: number | null;
-  first_response_p50_s: number | null; first_response_p90_s: number | null;
-  avg_duration_s: number | null;
-  messages: number; messages_shopper: number; messages_expert: number;
-  csat_avg: number | null; csat_count: number; csat_distribution: number[];
-  experts_available_avg: number | null;
-  orders: number; revenue: Record<string, string>;
-  /** Photos sent in chats, and photos retention deleted (issue 24). */
-  photos?: number; photos_removed?: number;
-  /** Video calls that started, and their minutes (issue 24). */
-  video_calls?: number; minutes_on_video?: number;
-}
+export type Metrics = Schemas['Metrics'];
+/** Client-side: the grains the Analytics page asks for (the schema's `grain` is a string). */
 export type Grain = 'minute' | 'hour' | 'day';
-export interface Analytics {
-  /** `time_zone`: the IANA zone whose days and hours the buckets are. */
-  from: number; to: number; grain: Grain; currencies: string[]; time_zone?: string;
-  totals: Metrics;
-  series: { bucket: number; metrics: Metrics }[];
-  experts: { expert_id: string; name: string; metrics: Metrics }[];
-  stores: { store_id: string; name: string; metrics: Metrics }[];
-}
+export const grainOf = (g: string): Grain => (g === 'minute' || g === 'hour' ? g : 'day');
+/** `time_zone`: the IANA zone whose days and hours the buckets are. */
+export type Analytics = Schemas['Report'];
 /** `experts_available`: able to take a chat now; `experts_online`: switched on, busy or not. */
-export interface LiveStore { store_id: string; name: string; waiting: number; active: number; experts_available: number; experts_online?: number }
-export interface Live { at: number; waiting: number; active: number; experts_available: number; experts_online?: number; stores: LiveStore[] }
+export type LiveStore = Schemas['LiveStore'];
+export type Live = Schemas['Live'];
 
-export type OrderStatus = 'placed' | 'paid' | 'fulfilled' | 'cancelled' | 'refunded';
-export interface Order {
-  order_id: string; shopper_id: string; amount: string; currency: string; status: OrderStatus | string;
-  placed_at: number; updated_at: number; attributed: boolean; conversation_id: string | null;
-  store_id: string | null; department_id: string | null; expert_id: string | null;
-}
-export interface JourneyProduct { id?: string | null; name: string; price?: number | null; currency?: string | null; image_url?: string | null; url?: string | null }
-export interface PageView { at: number; url: string; title: string | null; product: JourneyProduct | null }
-export interface JourneyEvent {
-  at: number; kind: string; conversation_id: string | null; store_id: string | null;
-  department_id: string | null; expert_id: string | null; value: number | null;
-  /** `order_stage` only: the order and the stage it moved to. */
-  detail?: { order_id?: string; stage?: string; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null } | null;
-}
-export interface JourneyConversation {
-  id: string; status: string; store_id: string | null; store_name: string | null; department_id: string | null;
-  department_name: string | null; expert_id: string | null; expert_name: string | null; created_at: number;
-  claimed_at: number | null; ended_at: number | null; rating: number | { score: number; comment?: string | null } | null; messages: number;
-}
+export type Order = Schemas['Order'];
+/** The Orders module: a row of the list, the detail page (cart, handling history, internal notes). */
+export type OrderSummary = Schemas['OrderSummary'];
+export type OrderDetail = Schemas['OrderDetail'];
+export type OrderHistoryEntry = Schemas['OrderHistoryEntry'];
+export type Product = Schemas['Product'];
+export type ProductInput = Schemas['ProductInput'];
+export type CheckoutSettings = Schemas['CheckoutSettings'];
+export type CheckoutInput = Schemas['CheckoutInput'];
+export type AttachmentSettings = Schemas['AttachmentSettings'];
+/** Whether an expert's phone can be alerted while the store app is closed (Team). */
+export type Alerting = Schemas['Alerting'];
+/** The product a page showed: the schema has it as an untyped object; it is the chat protocol's Product. */
+export type JourneyProduct = WireProduct;
+export type PageView = Omit<Schemas['PageVisit'], 'product'> & { product?: JourneyProduct | null };
+/** `detail` (`order_stage` only; untyped in the schema): the order and the stage it moved to. */
+export interface JourneyEventDetail { order_id?: string; stage?: string; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null }
+export type JourneyEvent = Omit<Schemas['JourneyEvent'], 'detail'> & { detail?: JourneyEventDetail | null };
+export type JourneyConversation = Schemas['JourneyConversation'];
 /** An expert who is (`until` null) or was the shopper's contact. */
-export interface ShopperContact { expert_id: string; expert_name: string; since: number; last_chat_at: number; until?: number | null }
-export interface Journey { shopper: Shopper; page_views: PageView[]; events: JourneyEvent[]; conversations: JourneyConversation[]; orders: Order[]; contacts?: ShopperContact[] }
+export type ShopperContact = Schemas['ShopperContact'];
+export type Journey = Omit<Schemas['Journey'], 'page_views' | 'events'> & { page_views: PageView[]; events: JourneyEvent[] };
 
-export interface ApiCall {
-  id: string; api_key_id: string; api_key_name: string; method: string; path: string;
-  status: number; duration_ms: number; at: number;
-}
+export type ApiCall = Schemas['ApiCall'];
 
-export interface Demo {
-  id: string; slug: string; prospect_name: string; website: string | null; merchant_id: string; merchant_name: string;
-  store_id: string | null; primary_color: string; background_color: string; logo: string | null; greeting: string | null;
-  has_screenshot: boolean; url: string; created_at: number; updated_at: number;
-}
-export interface PublicStore { id: string; name: string; open: boolean; departments: { id: string; name: string }[] }
+export type Demo = Schemas['Demo'];
+/** A store as the public widget configuration lists it (open now, its departments). */
+export type PublicStore = Schemas['StoreAvailability'];
+export type WidgetConfig = Schemas['WidgetConfig'];
+export type Origins = Schemas['Origins'];
+export type IdentitySecret = Schemas['IdentitySecret'];
 
 // ---------- outbound: outbox, webhooks, messaging (issue 21) ----------
 
-export type OutboxKind = 'email' | 'sms' | 'webhook';
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed' | 'dead';
-export interface OutboxRow {
-  id: string; merchant_id: string; kind: OutboxKind; template: string; recipient: string;
-  endpoint_id?: string | null; conversation_id?: string | null; message_id: string;
-  subject?: string | null; body_text?: string | null; body_html?: string | null; payload_json: string;
-  status: OutboxStatus; attempts: number; next_attempt_at: number; give_up_at: number;
-  last_error?: string | null; created_at: number; updated_at: number; sent_at?: number | null;
-}
-export interface OutboxAttempt {
-  attempt: number; at: number; status_code?: number | null; latency_ms: number; response?: string | null; error?: string | null;
-}
-export interface OutboxDetail extends OutboxRow { unconfirmed: boolean; transactional: boolean; attempt_log: OutboxAttempt[] }
-export interface WebhookEndpoint {
-  id: string; url: string; description: string; events: string[]; enabled: boolean;
-  disabled_reason?: string | null; failing_since?: number | null; last_success_at?: number | null; last_failure_at?: number | null;
-  secret_prefix: string; previous_secret_until?: number | null; created_at: number; updated_at: number;
-}
-export interface EventTypeInfo { name: string; description: string; default_on: boolean }
-export interface Suppression { channel: string; address: string; reason: 'bounce' | 'unsubscribe' | string; detail?: string | null; created_at: number }
-export interface MessagingSettings {
-  sender_name: string; sender_address?: string | null; reply_to?: string | null; away_email_after_min: number;
-  sms: { enabled: boolean; base_url: string; account_sid: string; auth_token?: string | null; auth_token_set?: boolean; from: string };
-}
-export interface DeliveryResult { email: string; status: 'queued' | 'refused' | 'duplicate'; reason?: string | null; message_id?: string | null }
+export type OutboxRow = Schemas['OutboxRow'];
+export type OutboxAttempt = Schemas['AttemptRow'];
+export type OutboxDetail = Schemas['OutboxDetail'];
+export type WebhookEndpoint = Schemas['WebhookEndpoint'];
+export type WebhookCreated = Schemas['WebhookCreated'];
+export type EventTypeInfo = Schemas['EventTypeInfo'];
+export type Suppression = Schemas['Suppression'];
+export type MessagingSettings = Schemas['MessagingSettings'];
+/** What PUT settings/messaging takes: the schema leaves out the SMS gateway's write-only `auth_token`
+ *  (`#[serde(skip_serializing)]` in server/src/http/messaging.rs), which the server does accept. */
+export type MessagingSettingsInput = Omit<MessagingSettings, 'sms'> & { sms: MessagingSettings['sms'] & { auth_token?: string | null } };
+export type DeliveryResult = Schemas['DeliveryResult'];

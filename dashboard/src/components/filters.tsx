@@ -2,7 +2,7 @@
 // lives in the URL hash (`#/analytics?range=7d&store=…`) so a view can be bookmarked and shared.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, fetchAll, type Account, type Expert, type PublicStore, type Store } from '../api';
+import { api, fetchAll, type Account, type Expert, type Store, type WidgetConfig } from '../api';
 import { useI18n } from '../i18n';
 
 export type Preset = 'today' | '7d' | '30d' | 'custom';
@@ -113,7 +113,7 @@ export function useFilterOptions(account: Account, extraExperts: Option[] = []) 
     const loadStores = account.modules.includes('stores')
       ? fetchAll<Store>('stores').then((ss) => ss.map((s) => ({ id: s.id, name: s.name, departments: s.departments.map((d) => ({ id: d.id, name: d.name })) })))
       : account.merchant_id
-        ? api.get<{ stores: PublicStore[] }>('public/widget-config?merchant=' + encodeURIComponent(account.merchant_id))
+        ? api.get<WidgetConfig>('public/widget-config?merchant=' + encodeURIComponent(account.merchant_id))
           .then((c) => c.stores.map((s) => ({ id: s.id, name: s.name, departments: s.departments.map((d) => ({ id: d.id, name: d.name })) })))
         : Promise.resolve([]);
     loadStores.then((s) => { if (live) setStores(s); }, () => { /* filters still work by id */ });

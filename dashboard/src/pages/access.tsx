@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ALL_MODULES, api, type Account, type Merchant, type Module, type Page } from '../api';
+import { ALL_MODULES, api, type Account, type CreateAccountRequest, type Merchant, type MerchantCreated, type Module, type Page } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -125,7 +125,7 @@ function NewMerchantDialog({ open, onClose }: { open: boolean; onClose: () => vo
     f.clear();
     setBusy(true);
     try {
-      const r = await api.post<{ merchant: Merchant; account: Account }>('access/merchants', { name: name.trim(), account: { ...acc, email: acc.email.trim(), name: acc.name.trim(), modules } });
+      const r = await api.post<MerchantCreated>('access/merchants', { name: name.trim(), account: { ...acc, email: acc.email.trim(), name: acc.name.trim(), modules } });
       toast(t('access.merchantCreated', { name: r.merchant.name }));
       onClose();
       navigate('/access/merchants/' + r.merchant.id);
@@ -292,7 +292,7 @@ function AccountDialog({ open, merchantId, onClose, onSaved }: { open: boolean; 
     f.clear();
     setBusy(true);
     try {
-      const body = merchantId
+      const body: CreateAccountRequest = merchantId
         ? { merchant_id: merchantId, role: 'merchant', name: acc.name.trim(), email: acc.email.trim(), password: acc.password, modules }
         : { role: 'operator', name: acc.name.trim(), email: acc.email.trim(), password: acc.password };
       const r = await api.post<Account>('access/accounts', body);

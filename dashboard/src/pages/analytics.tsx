@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, type Account, type Analytics, type Live, type Metrics } from '../api';
+import { api, grainOf, type Account, type Analytics, type Live, type Metrics } from '../api';
 import { useI18n, type T } from '../i18n';
 import { href, replaceRoute, withQuery } from '../router';
 import { LoadError, Loading, PageHeader } from '../components/ui';
@@ -144,11 +144,11 @@ function LiveStrip({ live, state }: { live: Live | null; state: LiveState }) {
 // ---------- key figures ----------
 
 /** `raw` is the API's value, kept on the element (data-value) so tests can compare it with exports. */
-function Kpi({ id, label, children, sub, raw }: { id: string; label: string; children: ComponentChildren; sub?: ComponentChildren; raw: number | null }) {
+function Kpi({ id, label, children, sub, raw }: { id: string; label: string; children: ComponentChildren; sub?: ComponentChildren; raw: number | null | undefined }) {
   return (
     <li class="kpi" data-kpi={id}>
       <h3 class="kpi-label" id={'kpi-' + id}>{label}</h3>
-      <p class="kpi-value" data-value={raw === null ? '' : String(raw)}>{children}</p>
+      <p class="kpi-value" data-value={raw == null ? '' : String(raw)}>{children}</p>
       {sub && <p class="kpi-sub">{sub}</p>}
     </li>
   );
@@ -156,7 +156,7 @@ function Kpi({ id, label, children, sub, raw }: { id: string; label: string; chi
 
 function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) {
   const { t, num, pct, dur, money } = i;
-  const opt = (v: number | null, f: (x: number) => string) => (v === null ? <Missing t={t} /> : f(v));
+  const opt = (v: number | null | undefined, f: (x: number) => string) => (v == null ? <Missing t={t} /> : f(v));
   const revenue = currencies.length ? currencies : Object.keys(m.revenue);
   const csatMax = Math.max(1, ...m.csat_distribution);
   return (
@@ -179,7 +179,7 @@ function Kpis({ m, currencies, i }: { m: Metrics; currencies: string[]; i: I }) 
         <Kpi id="messages" raw={m.messages} label={t('analytics.messages')} sub={t('analytics.messagesSub', { shopper: m.messages_shopper, expert: m.messages_expert })}>{num(m.messages)}</Kpi>
         <li class="kpi kpi-wide" data-kpi="csat">
           <h3 class="kpi-label" id="kpi-csat">{t('analytics.csat')}</h3>
-          <p class="kpi-value" data-value={m.csat_avg ?? ''}>{m.csat_avg === null ? <Missing t={t} /> : <>{num(m.csat_avg, 2)}<span class="kpi-unit"> / {num(5)}</span></>}</p>
+          <p class="kpi-value" data-value={m.csat_avg ?? ''}>{m.csat_avg == null ? <Missing t={t} /> : <>{num(m.csat_avg, 2)}<span class="kpi-unit"> / {num(5)}</span></>}</p>
           <p class="kpi-sub">{t('analytics.ratings', { n: m.csat_count })}</p>
           {m.csat_count > 0 && (
             <ul class="csat-bars" aria-label={t('analytics.csatDistribution')}>
@@ -220,22 +220,23 @@ function Charts({ data, i }: { data: Analytics; i: I }) {
   const [cur, setCur] = useState<string>('');
   const currency = data.currencies.includes(cur) ? cur : data.currencies[0] ?? '';
   const buckets = data.series.map((s) => s.bucket);
+  const grain = grainOf(data.grain);
   const now = Date.now();
   const count = (v: number) => num(v);
   return (
     <section class="card" aria-labelledby="charts-title">
       <h2 id="charts-title">{t('analytics.overTime')}</h2>
       <div class="charts">
-        <TimeChart title={t('analytics.chartChats')} buckets={buckets} grain={data.grain} now={now} format={count}
+        <TimeChart title={t('analytics.chartChats')} buckets={buckets} grain={grain} now={now} format={count}
           emptyText={t('analytics.noChats')}
           series={[
             { key: 'requested', label: t('analytics.requested'), values: data.series.map((s) => s.metrics.requested), cls: 's1' },
             { key: 'claimed', label: t('analytics.claimed'), values: data.series.map((s) => s.metrics.claimed), cls: 's2' },
             { key: 'missed', label: t('analytics.missed'), values: data.series.map((s) => s.metrics.missed), cls: 's3' },
           ]} />
-        <TimeChart title={t('analytics.chartExperts')} buckets={buckets} grain={data.grain} now={now} format={(v) => new Intl.NumberFormat(i.lang, { maximumFractionDigits: 2 }).format(v)}
+        <TimeChart title={t('analytics.chartExperts')} buckets={buckets} grain={grain} now={now} format={(v) => new Intl.NumberFormat(i.lang, { maximumFractionDigits: 2 }).format(v)}
           emptyText={t('analytics.noExperts')}
-          series={[{ key: 'experts', label: t('analytics.expertsAvailable'), values: data.series.map((s) => s.metrics.experts_available_avg), cls: 's4' }]} />
+          series={[{ key: 'experts', label: t('analytics.expertsAvailable'), values: data.series.map((s) => s.metrics.experts_available_avg ?? null), cls: 's4' }]} />
         <div>
           {data.currencies.length > 1 && (
             <div class="field narrow chart-currency">
@@ -245,7 +246,7 @@ function Charts({ data, i }: { data: Analytics; i: I }) {
               </select>
             </div>
           )}
-          <TimeChart title={currency ? t('analytics.chartRevenueIn', { currency }) : t('analytics.chartRevenue')} buckets={buckets} grain={data.grain} now={now} kind="bar"
+          <TimeChart title={currency ? t('analytics.chartRevenueIn', { currency }) : t('analytics.chartRevenue')} buckets={buckets} grain={grain} now={now} kind="bar"
             format={(v) => (currency ? money(v, currency) : num(v))} axisFormat={(v) => compactMoney(i.lang, v, currency)} emptyText={t('analytics.noRevenue')}
             series={[{ key: 'revenue', label: t('analytics.revenue'), values: data.series.map((s) => Number(s.metrics.revenue[currency] ?? 0)), cls: 's2' }]} />
         </div>
@@ -274,31 +275,31 @@ function RevenueCell({ m, currencies, i }: { m: Metrics; currencies: string[]; i
 
 function metricColumns<R extends { metrics: Metrics }>(i: I, currencies: string[], withRequests: boolean): Column<R>[] {
   const { t, num, pct, dur } = i;
-  const opt = (v: number | null, f: (x: number) => string) => (v === null ? <Missing t={t} /> : f(v));
+  const opt = (v: number | null | undefined, f: (x: number) => string) => (v == null ? <Missing t={t} /> : f(v));
   const cols: Column<R>[] = [];
   if (withRequests) {
     cols.push({ key: 'requested', label: t('analytics.requested'), numeric: true, value: (r) => r.metrics.requested, render: (r) => num(r.metrics.requested) });
   }
   cols.push({ key: 'claimed', label: t('analytics.claimed'), numeric: true, value: (r) => r.metrics.claimed, render: (r) => num(r.metrics.claimed) });
   if (withRequests) {
-    cols.push({ key: 'claim_rate', label: t('analytics.claimRate'), numeric: true, value: (r) => r.metrics.claim_rate, render: (r) => opt(r.metrics.claim_rate, pct) });
+    cols.push({ key: 'claim_rate', label: t('analytics.claimRate'), numeric: true, value: (r) => r.metrics.claim_rate ?? null, render: (r) => opt(r.metrics.claim_rate, pct) });
     cols.push({ key: 'missed', label: t('analytics.missed'), numeric: true, value: (r) => r.metrics.missed, render: (r) => num(r.metrics.missed) });
   } else {
     cols.push({ key: 'transferred', label: t('analytics.transferred'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.transferred, render: (r) => num(r.metrics.transferred) });
   }
   cols.push(
-    { key: 'ttc', label: t('analytics.timeToClaim'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.time_to_claim_p50_s, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
-    { key: 'frt', label: t('analytics.firstResponse'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.first_response_p50_s, render: (r) => opt(r.metrics.first_response_p50_s, dur) },
+    { key: 'ttc', label: t('analytics.timeToClaim'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.time_to_claim_p50_s ?? null, render: (r) => opt(r.metrics.time_to_claim_p50_s, dur) },
+    { key: 'frt', label: t('analytics.firstResponse'), numeric: true, hideSm: true, hideMd: withRequests, value: (r) => r.metrics.first_response_p50_s ?? null, render: (r) => opt(r.metrics.first_response_p50_s, dur) },
   );
   if (!withRequests) {
     cols.push(
-      { key: 'duration', label: t('analytics.avgDuration'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.avg_duration_s, render: (r) => opt(r.metrics.avg_duration_s, dur) },
+      { key: 'duration', label: t('analytics.avgDuration'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.avg_duration_s ?? null, render: (r) => opt(r.metrics.avg_duration_s, dur) },
       { key: 'messages', label: t('analytics.messages'), numeric: true, hideSm: true, hideMd: true, value: (r) => r.metrics.messages, render: (r) => num(r.metrics.messages) },
     );
   }
   cols.push(
-    { key: 'csat', label: t('analytics.csatShort'), numeric: true, value: (r) => r.metrics.csat_avg,
-      render: (r) => r.metrics.csat_avg === null ? <Missing t={t} /> : <>{num(r.metrics.csat_avg, 2)} <span class="muted small">({num(r.metrics.csat_count)})</span></> },
+    { key: 'csat', label: t('analytics.csatShort'), numeric: true, value: (r) => r.metrics.csat_avg ?? null,
+      render: (r) => r.metrics.csat_avg == null ? <Missing t={t} /> : <>{num(r.metrics.csat_avg, 2)} <span class="muted small">({num(r.metrics.csat_count)})</span></> },
     { key: 'orders', label: t('analytics.orders'), numeric: true, value: (r) => r.metrics.orders, render: (r) => num(r.metrics.orders) },
     { key: 'revenue', label: t('analytics.revenue'), numeric: true, value: (r) => revenueOf(r.metrics, currencies), render: (r) => <RevenueCell m={r.metrics} currencies={currencies} i={i} /> },
   );

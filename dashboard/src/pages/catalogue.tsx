@@ -3,19 +3,13 @@
 // edit one product, removal, and CSV export/import (all or nothing, with the per-row errors the
 // server reports, like the saved-replies import).
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, apiUrl, ApiError, type FieldError, type Page } from '../api';
+import { api, apiUrl, ApiError, type FieldError, type Page, type Product, type ProductInput, type UpsertSummary } from '../api';
 import { useI18n } from '../i18n';
 import {
   Badge, ConfirmDialog, Dialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, Switch, TextField,
   errorMessage, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
-
-export interface Product {
-  id: string; sku: string; name: string; description?: string | null; price: string; currency: string; vat_rate: string;
-  image_url?: string | null; product_url?: string | null; gtin?: string | null; stock?: Record<string, number> | null;
-  active: boolean; updated_at: number;
-}
 
 export function CataloguePage() {
   const { t, dateTime, money } = useI18n();
@@ -75,7 +69,7 @@ export function CataloguePage() {
     setImportResult(null);
     try {
       const text = await file.text();
-      const r = await api.post<{ created: number; updated: number }>('catalogue/import', undefined, { csv: text });
+      const r = await api.post<UpsertSummary>('catalogue/import', undefined, { csv: text });
       setImportResult({ ok: t('cat.imported', { created: r.created, updated: r.updated }) });
       reload();
     } catch (err) {
@@ -198,7 +192,7 @@ function ProductDialog({ product, onClose, onSaved }: { product: Product | 'new'
     for (const k of ['image_url', 'product_url'] as const) if (v[k].trim() && !/^https?:\/\/\S+$/i.test(v[k].trim())) local.push({ field: k, message: t('cat.httpsRule') });
     if (v.gtin.trim() && !/^(\d{8}|\d{12,14})$/.test(v.gtin.trim())) local.push({ field: 'gtin', message: t('cat.gtinRule') });
     if (local.length) { f.setLocal(local); return; }
-    const body = {
+    const body: ProductInput = {
       sku: v.sku.trim(), name: v.name.trim(), description: v.description.trim() || null, price, currency: v.currency.trim().toUpperCase(),
       vat_rate: vat, image_url: v.image_url.trim() || null, product_url: v.product_url.trim() || null, gtin: v.gtin.trim() || null, active: v.active,
     };

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, fetchAll, type Demo, type Merchant, type PublicStore } from '../api';
+import { api, fetchAll, type Demo, type Merchant, type PublicStore, type WidgetConfig } from '../api';
 import { useI18n, type T } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -124,7 +124,7 @@ const HEX = /^#[0-9a-fA-F]{6}$/;
 function fromDemo(d: Demo): Draft {
   return {
     prospect_name: d.prospect_name, website: d.website ?? '', merchant_id: d.merchant_id, store_id: d.store_id ?? '',
-    primary_color: d.primary_color, background_color: d.background_color, logo: d.logo, greeting: d.greeting ?? '', screenshot: undefined,
+    primary_color: d.primary_color, background_color: d.background_color, logo: d.logo ?? null, greeting: d.greeting ?? '', screenshot: undefined,
   };
 }
 
@@ -176,7 +176,7 @@ export function DemoEditPage({ id }: { id: string | null }) {
     setStores(null);
     if (!merchantId) return;
     let live = true;
-    api.get<{ stores: PublicStore[] }>('public/widget-config?merchant=' + encodeURIComponent(merchantId)).then(
+    api.get<WidgetConfig>('public/widget-config?merchant=' + encodeURIComponent(merchantId)).then(
       (c) => { if (live) setStores(c.stores); }, () => { if (live) setStores([]); });
     return () => { live = false; };
   }, [merchantId]);
@@ -213,7 +213,7 @@ export function DemoEditPage({ id }: { id: string | null }) {
     const body: Record<string, unknown> = {
       prospect_name: d.prospect_name.trim(), website: d.website.trim() || null, merchant_id: d.merchant_id,
       store_id: d.store_id || null, primary_color: d.primary_color, background_color: d.background_color,
-      logo: d.logo, greeting: d.greeting.trim() || null,
+      logo: d.logo ?? null, greeting: d.greeting.trim() || null,
     };
     if (d.screenshot !== undefined) body.screenshot = d.screenshot;
     if (isNew) { for (const k of Object.keys(body)) if (body[k] === null) delete body[k]; }

@@ -177,7 +177,7 @@ export function ExceptionsEditor({ list, onChange, errors }: { list: DateExcepti
           const base = `exceptions[${i}]`;
           const dErr = errors[base + '.date'] ?? errors[base];
           const nErr = errors[base + '.note'];
-          const open = x.hours.length > 0;
+          const open = (x.hours ?? []).length > 0;
           const lbl = label(x, i);
           return (
             <li key={i} class="exception card-inset">
@@ -206,7 +206,7 @@ export function ExceptionsEditor({ list, onChange, errors }: { list: DateExcepti
                   onChange={(e) => setAt(i, { ...x, hours: (e.target as HTMLInputElement).checked ? [{ open: '10:00', close: '16:00' }] : [] })} />
                 <label for={fieldId(base + '.open')}>{open ? t('hours.openOnDate') : t('hours.closedOnDate')}</label>
               </div>
-              {open && <Intervals base={`${base}.hours`} list={x.hours} errors={errors} dayLabel={lbl}
+              {open && <Intervals base={`${base}.hours`} list={x.hours ?? []} errors={errors} dayLabel={lbl}
                 onChange={(l) => setAt(i, { ...x, hours: l })} />}
             </li>
           );
@@ -223,7 +223,7 @@ export function checkTimes(hours: WeeklyHours, exceptions: DateException[], msg:
   WEEKDAYS.forEach((d) => (hours[d] ?? []).forEach((iv, i) => {
     if (!TIME_RE.test(iv.open) || !TIME_RE.test(iv.close)) errs.push({ field: `hours.${d}[${i}]`, message: msg });
   }));
-  exceptions.forEach((x, k) => x.hours.forEach((iv, i) => {
+  exceptions.forEach((x, k) => (x.hours ?? []).forEach((iv, i) => {
     if (!TIME_RE.test(iv.open) || !TIME_RE.test(iv.close)) errs.push({ field: `exceptions[${k}].hours[${i}]`, message: msg });
   }));
   return errs;
@@ -241,7 +241,7 @@ export function isOpenNow(store: Pick<Store, 'timezone' | 'hours' | 'exceptions'
     const hm = `${get('hour')}:${get('minute')}`;
     const day = get('weekday').toLowerCase() as Weekday;
     const exception = store.exceptions.find((x) => x.date === date);
-    const list = exception ? exception.hours : store.hours[day] ?? [];
+    const list = (exception ? exception.hours : store.hours[day]) ?? [];
     return list.some((iv) => iv.open <= hm && hm < iv.close);
   } catch {
     return null;

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, fetchAll, type ApiKey } from '../api';
+import { api, fetchAll, type ApiKey, type ApiKeyCreated, type IdentitySecret } from '../api';
 import { useI18n } from '../i18n';
 import {
   Badge, ConfirmDialog, CopyButton, Dialog, ErrorSummary, LoadError, Loading, PageHeader, TextField,
@@ -27,7 +27,7 @@ export function IntegrationsPage({ merchantId }: { merchantId: string | null }) 
     if (!name.trim()) { f.setLocal([{ field: 'key-name', message: t('common.required') }]); return; }
     setBusy(true);
     try {
-      const r = await api.post<{ key: ApiKey; secret: string }>('api-keys', { name: name.trim() });
+      const r = await api.post<ApiKeyCreated>('api-keys', { name: name.trim() });
       setCreating(false);
       setName('');
       setSecret(r);
@@ -196,7 +196,7 @@ function IdentitySecret() {
   const reveal = async () => {
     setErr(null);
     try {
-      if (secret === null) setSecret((await api.get<{ identity_secret: string }>('identity-secret')).identity_secret);
+      if (secret === null) setSecret((await api.get<IdentitySecret>('identity-secret')).identity_secret);
       setShown(true);
     } catch (x) { setErr(errorMessage(t, x)); }
   };
@@ -204,7 +204,7 @@ function IdentitySecret() {
     setBusy(true);
     setErr(null);
     try {
-      setSecret((await api.post<{ identity_secret: string }>('identity-secret')).identity_secret);
+      setSecret((await api.post<IdentitySecret>('identity-secret')).identity_secret);
       setShown(true);
       setConfirm(false);
       toast(t('identity.rotated'));

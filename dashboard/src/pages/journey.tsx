@@ -30,10 +30,7 @@ const STATUS_KIND: Record<string, 'ok' | 'warn' | 'muted' | 'info' | 'danger'> =
   placed: 'info', paid: 'ok', fulfilled: 'ok', cancelled: 'muted', refunded: 'warn',
 };
 
-function ratingOf(c: JourneyConversation): number | null {
-  if (c.rating === null || c.rating === undefined) return null;
-  return typeof c.rating === 'number' ? c.rating : c.rating.score;
-}
+const ratingOf = (c: JourneyConversation): number | null => c.rating ?? null;
 
 export function JourneySection({ shopperId }: { shopperId: string }) {
   const { t, lang, dateTime, time, money, num } = useI18n();

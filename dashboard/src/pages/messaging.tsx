@@ -1,7 +1,7 @@
 // Settings → Messaging: the e-mail sender, the SMS gateway (its token is write-only) and when a
 // shopper who left a chat gets the expert's unread messages by e-mail. Team → invite by e-mail.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type DeliveryResult, type MessagingSettings } from '../api';
+import { api, type DeliveryResult, type MessagingSettings, type MessagingSettingsInput } from '../api';
 import { LANGUAGES, useI18n } from '../i18n';
 import { Dialog, ErrorSummary, Field, LoadError, Loading, Switch, TextField, useAsync, useFormErrors, useToast } from '../components/ui';
 import { Icon } from '../components/icons';
@@ -27,7 +27,7 @@ export function MessagingForm() {
     if (!/^\d+$/.test(away.trim())) { f.setLocal([{ field: 'away_email_after_min', message: t('routing.wholeNumber') }]); return; }
     setBusy(true);
     try {
-      const body = {
+      const body: MessagingSettingsInput = {
         sender_name: v.sender_name, sender_address: v.sender_address?.trim() || null, reply_to: v.reply_to?.trim() || null,
         away_email_after_min: Number(away),
         sms: { enabled: sms.enabled, base_url: sms.base_url, account_sid: sms.account_sid, from: sms.from, auth_token: token.trim() || null },

@@ -3,7 +3,10 @@
 // filters; the detail with the cart's lines and totals, the chat it came from, the status
 // history, a status change (carrier and tracking when shipping) and internal notes.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, apiUrl, ApiError, fetchAll, type Account, type Expert, type Page, type PublicStore, type Store } from '../api';
+import {
+  api, apiUrl, ApiError, fetchAll, type Account, type Expert, type OrderDetail, type OrderHistoryEntry, type OrderSummary, type Page, type Store,
+  type WidgetConfig,
+} from '../api';
 import { useI18n, type T } from '../i18n';
 import { href, replaceRoute, withQuery } from '../router';
 import {
@@ -11,6 +14,7 @@ import {
 } from '../components/ui';
 import { Icon } from '../components/icons';
 
+/** Client-side: the handling stages (`OrderSummary.stage` is a string in the schema). */
 export type Stage = 'new' | 'in_progress' | 'shipped' | 'completed' | 'cancelled' | 'refunded';
 export const STAGES: Stage[] = ['new', 'in_progress', 'shipped', 'completed', 'cancelled', 'refunded'];
 /** The flow of docs/commerce.md: forward (new may go straight to shipped); cancelled/refunded from any open stage. */
@@ -20,16 +24,9 @@ export function nextStages(s: Stage): Stage[] {
   return open ? [...(fwd[s] ? [fwd[s]!] : []), ...(s === 'new' ? ['shipped' as Stage] : []), 'cancelled', 'refunded'] : [];
 }
 
-export interface OrderRow {
-  order_id: string; shopper_id: string | null; amount: string; currency: string; status: string; stage?: Stage | null;
-  placed_at: number; updated_at: number; conversation_id: string | null; store_id: string | null; expert_id: string | null;
-  cart_id?: string | null; shopper_email?: string | null;
-}
-interface CartLine { sku: string | null; name: string; quantity: number; unit_price: string; original_unit_price: string | null; vat_rate: string; line_total: string }
-interface CartView { id: string; currency: string; lines: CartLine[]; items: number; total: string; vat: { rate: string; vat: string }[]; vat_total: string; status?: string }
-interface HistoryEntry { at: number; stage: Stage; actor_kind?: 'account' | 'api_key' | 'system' | string; actor_id?: string | null; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null }
-interface Note { id: string; body: string; at: number; author_kind?: string; author_id?: string | null }
-interface Detail { order: OrderRow; cart?: CartView | null; lines?: CartLine[] | null; history: HistoryEntry[]; notes: Note[] }
+export type OrderRow = OrderSummary;
+type HistoryEntry = OrderHistoryEntry;
+type Detail = OrderDetail;
 
 const stageKind = (s: string | null | undefined): 'ok' | 'warn' | 'muted' | 'info' | 'danger' =>
   s === 'completed' ? 'ok' : s === 'shipped' ? 'info' : s === 'in_progress' ? 'warn' : s === 'cancelled' || s === 'refunded' ? 'danger' : 'muted';
@@ -42,7 +39,7 @@ function useOptions(account: Account) {
   useEffect(() => {
     const s = account.modules.includes('stores')
       ? fetchAll<Store>('stores').then((ss) => ss.map((x) => ({ id: x.id, name: x.name })))
-      : account.merchant_id ? api.get<{ stores: PublicStore[] }>('public/widget-config?merchant=' + encodeURIComponent(account.merchant_id)).then((c) => c.stores.map((x) => ({ id: x.id, name: x.name }))) : Promise.resolve([]);
+      : account.merchant_id ? api.get<WidgetConfig>('public/widget-config?merchant=' + encodeURIComponent(account.merchant_id)).then((c) => c.stores.map((x) => ({ id: x.id, name: x.name }))) : Promise.resolve([]);
     s.then(setStores, () => { /* filter by id still works */ });
     if (account.modules.includes('team')) fetchAll<Expert>('team/experts').then((es) => setExperts(es.filter((e) => e.status !== 'pending').map((e) => ({ id: e.id, name: e.name }))), () => { /* */ });
   }, [account.id]);
@@ -155,8 +152,8 @@ export function OrdersPage({ query, account }: { query: URLSearchParams; account
                     <td class="nowrap num">{money(o.amount, o.currency)}</td>
                     <td><Badge kind={stageKind(o.stage)}>{stageLabel(t, o.stage)}</Badge></td>
                     <td class="hide-sm small">{t('orders.pay.' + o.status)}</td>
-                    <td class="hide-sm small">{expertName(o.expert_id) || (o.expert_id ? <code>{o.expert_id.slice(0, 8)}</code> : '—')}</td>
-                    <td class="hide-sm small">{storeName(o.store_id) || '—'}</td>
+                    <td class="hide-sm small">{expertName(o.expert_id ?? null) || (o.expert_id ? <code>{o.expert_id.slice(0, 8)}</code> : '—')}</td>
+                    <td class="hide-sm small">{storeName(o.store_id ?? null) || '—'}</td>
                   </tr>
                 ))}
               </tbody>
@@ -193,7 +190,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
   }
   const o = data.order;
   const cart = data.cart ?? null;
-  const lines = cart?.lines ?? data.lines ?? [];
+  const lines = cart?.lines ?? [];
   const currency = cart?.currency ?? o.currency;
 
   const change = async (e: Event) => {
@@ -244,7 +241,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
             <div><dt>{t('orders.placed')}</dt><dd>{dateTime(o.placed_at)}</dd></div>
             <div><dt>{t('orders.amount')}</dt><dd class="strong">{money(o.amount, o.currency)}</dd></div>
             <div><dt>{t('orders.payment')}</dt><dd>{t('orders.pay.' + o.status)}</dd></div>
-            <div><dt>{t('orders.shopper')}</dt><dd>{o.shopper_email ? <bdi>{o.shopper_email}</bdi> : o.shopper_id ? <code dir="ltr">{o.shopper_id}</code> : '—'}</dd></div>
+            <div><dt>{t('orders.shopper')}</dt><dd>{o.shopper_id ? <code dir="ltr">{o.shopper_id}</code> : '—'}</dd></div>
             <div class="span-all"><dt>{t('orders.chat')}</dt><dd>{o.conversation_id
               ? <>{account.modules.includes('shoppers') && o.shopper_id
                 ? <a href={href('/shoppers?id=' + encodeURIComponent(o.shopper_id))} id="order-chat-link">{t('orders.chatLink')}</a> : null} <code dir="ltr" class="small">{o.conversation_id}</code></>
@@ -316,7 +313,7 @@ export function OrderDetailPage({ id, account }: { id: string; account: Account 
         <section class="card" aria-labelledby="o-hist">
           <h2 id="o-hist">{t('orders.history')}</h2>
           <ol class="plain-list order-history">
-            {(data.history.length ? data.history : [{ at: o.placed_at, stage: (o.stage ?? 'new') as Stage }] as HistoryEntry[]).map((h) => (
+            {(data.history.length ? data.history : [{ at: o.placed_at, stage: o.stage || 'new', actor_kind: 'system' }] as HistoryEntry[]).map((h) => (
               <li data-stage={h.stage}>
                 <Badge kind={stageKind(h.stage)}>{stageLabel(t, h.stage)}</Badge>{' '}
                 <span class="small muted">{dateTime(h.at)}{h.actor_kind === 'api_key' ? ' · ' + t('orders.byKey') : h.actor_kind === 'account' ? ' · ' + t('orders.byAccount') : ''}</span>

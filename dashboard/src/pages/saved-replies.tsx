@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, apiUrl, ApiError, fetchAll, type FieldError, type SavedReply } from '../api';
+import { api, apiUrl, ApiError, fetchAll, type FieldError, type ImportSummary, type SavedReply } from '../api';
 import { useI18n } from '../i18n';
 import {
   ConfirmDialog, Dialog, EmptyState, ErrorSummary, Field, LoadError, Loading, PageHeader, TextField,
@@ -46,7 +46,7 @@ export function SavedRepliesPage() {
     setImportResult(null);
     try {
       const text = await file.text();
-      const r = await api.post<{ created: number; updated: number }>('saved-replies/import', undefined, { csv: text });
+      const r = await api.post<ImportSummary>('saved-replies/import', undefined, { csv: text });
       setImportResult({ ok: t('replies.imported', { created: r.created, updated: r.updated }) });
       reload();
     } catch (err) {

@@ -3,17 +3,16 @@
 // the hosted payment link continuing to the merchant's checkout URL — plus link lifetime, the
 // unpaid-cart reminder and the default VAT rate of free-text lines.
 import { useEffect, useState } from 'preact/hooks';
-import { api, type FieldError } from '../api';
+import { api, type CheckoutInput, type CheckoutSettings, type FieldError } from '../api';
 import { useI18n } from '../i18n';
 import { ErrorSummary, Field, LoadError, Loading, TextField, UnsavedNote, useAsync, useFormErrors, useToast, useUnsaved } from '../components/ui';
 
-export interface CheckoutSettings {
-  mode: 'off' | 'hosted' | 'permalink'; checkout_url: string | null; shop_url: string | null; permalink_endpoint: string | null;
-  discovered_at: number | null; link_hours: number; reminder_hours: number | null; default_vat_rate: string;
-}
-interface Form { mode: CheckoutSettings['mode']; checkout_url: string; shop_url: string; permalink_endpoint: string; link_hours: string; reminder_hours: string; default_vat_rate: string }
+/** Client-side: the checkout modes the server knows (`CheckoutSettings.mode` is a string in the schema). */
+type Mode = 'off' | 'hosted' | 'permalink';
+const modeOf = (m: string): Mode => (m === 'hosted' || m === 'permalink' ? m : 'off');
+interface Form { mode: Mode; checkout_url: string; shop_url: string; permalink_endpoint: string; link_hours: string; reminder_hours: string; default_vat_rate: string }
 const toForm = (s: CheckoutSettings): Form => ({
-  mode: s.mode, checkout_url: s.checkout_url ?? '', shop_url: s.shop_url ?? '', permalink_endpoint: s.permalink_endpoint ?? '',
+  mode: modeOf(s.mode), checkout_url: s.checkout_url ?? '', shop_url: s.shop_url ?? '', permalink_endpoint: s.permalink_endpoint ?? '',
   link_hours: String(s.link_hours ?? 72), reminder_hours: s.reminder_hours == null ? '' : String(s.reminder_hours), default_vat_rate: s.default_vat_rate ?? '25',
 });
 
@@ -28,7 +27,7 @@ export function CheckoutForm() {
   const [finding, setFinding] = useState(false);
   const [found, setFound] = useState<string | null>(null);
   const f = useFormErrors();
-  useEffect(() => { if (data) { const x = toForm(data); setV(x); setSaved(JSON.stringify(x)); setDiscoveredAt(data.discovered_at); } }, [data]);
+  useEffect(() => { if (data) { const x = toForm(data); setV(x); setSaved(JSON.stringify(x)); setDiscoveredAt(data.discovered_at ?? null); } }, [data]);
   const dirty = !!v && JSON.stringify(v) !== saved;
   useUnsaved(dirty);
   if (loading && !data) return <Loading />;
@@ -44,7 +43,7 @@ export function CheckoutForm() {
     try {
       const r = await api.post<CheckoutSettings>('settings/checkout/discover', { shop_url: v.shop_url.trim() });
       setV({ ...v, permalink_endpoint: r.permalink_endpoint ?? '', shop_url: r.shop_url ?? v.shop_url });
-      setDiscoveredAt(r.discovered_at);
+      setDiscoveredAt(r.discovered_at ?? null);
       setFound(t('checkout.discovered', { endpoint: r.permalink_endpoint ?? '' }));
     } catch (x) { f.fromError(x); }
     finally { setFinding(false); }
@@ -61,13 +60,13 @@ export function CheckoutForm() {
     if (local.length) { f.setLocal(local); return; }
     setBusy(true);
     try {
-      const body = {
+      const body: CheckoutInput = {
         mode: v.mode, checkout_url: v.checkout_url.trim() || null, permalink_endpoint: v.permalink_endpoint.trim() || null,
         link_hours: Number(v.link_hours), reminder_hours: v.reminder_hours.trim() ? Number(v.reminder_hours) : null, default_vat_rate: v.default_vat_rate.trim().replace(',', '.'),
       };
       const r = await api.put<CheckoutSettings>('settings/checkout', body);
       const x = r ? toForm(r) : v;
-      setV(x); setSaved(JSON.stringify(x)); if (r) setDiscoveredAt(r.discovered_at);
+      setV(x); setSaved(JSON.stringify(x)); if (r) setDiscoveredAt(r.discovered_at ?? null);
       toast(t('common.saved'));
     } catch (x) { f.fromError(x); }
     finally { setBusy(false); }

@@ -1,16 +1,14 @@
 // Settings → Photos (issue 24): whether shoppers may send photos from the site's chat, and
 // how many days photos are kept before they and their thumbnails are deleted for good.
 import { useEffect, useState } from 'preact/hooks';
-import { api } from '../api';
+import { api, type AttachmentSettings } from '../api';
 import { useI18n } from '../i18n';
 import { ErrorSummary, Field, LoadError, Loading, Switch, useAsync, useFormErrors, useToast } from '../components/ui';
-
-interface PhotoSettings { shopper_uploads: boolean; retention_days: number }
 
 export function PhotosForm() {
   const { t } = useI18n();
   const toast = useToast();
-  const { data, error, loading, reload } = useAsync(() => api.get<PhotoSettings>('settings/attachments'), []);
+  const { data, error, loading, reload } = useAsync(() => api.get<AttachmentSettings>('settings/attachments'), []);
   const [shopper, setShopper] = useState(false);
   const [days, setDays] = useState('');
   const [busy, setBusy] = useState(false);
@@ -25,7 +23,7 @@ export function PhotosForm() {
     if (!/^\d+$/.test(days.trim()) || n < 1 || n > 3650) { f.setLocal([{ field: 'retention_days', message: t('photos.wholeNumber') }]); return; }
     setBusy(true);
     try {
-      const r = await api.put<PhotoSettings>('settings/attachments', { shopper_uploads: shopper, retention_days: n });
+      const r = await api.put<AttachmentSettings>('settings/attachments', { shopper_uploads: shopper, retention_days: n });
       if (r) { setShopper(r.shopper_uploads); setDays(String(r.retention_days)); }
       toast(t('common.saved'));
     } catch (x) { f.fromError(x); }

@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, type DisplaySettings, type RoutingSettings, type Session } from '../api';
+import { api, type DisplaySettings, type Origins, type RoutingSettings, type Session } from '../api';
 import { setReportZone } from '../components/filters';
 import { LANGUAGES, useI18n, type Key } from '../i18n';
 import { href } from '../router';
@@ -243,7 +243,7 @@ function Preview({ d }: { d: DisplaySettings }) {
 function OriginsForm() {
   const { t } = useI18n();
   const toast = useToast();
-  const { data, error, loading, reload } = useAsync(() => api.get<{ origins: string[] }>('settings/origins'), []);
+  const { data, error, loading, reload } = useAsync(() => api.get<Origins>('settings/origins'), []);
   const [list, setList] = useState<string[]>([]);
   const [add, setAdd] = useState('');
   const [busy, setBusy] = useState(false);
@@ -255,7 +255,7 @@ function OriginsForm() {
     f.clear();
     setBusy(true);
     try {
-      const r = await api.put<{ origins: string[] }>('settings/origins', { origins: next });
+      const r = await api.put<Origins>('settings/origins', { origins: next });
       setList(r?.origins ?? next);
       setAdd('');
       toast(t('common.saved'));

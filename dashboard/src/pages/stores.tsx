@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, ApiError, fetchAll, type Address, type DateException, type Department, type Store, type WeeklyHours } from '../api';
+import { api, ApiError, fetchAll, type Address, type DateException, type Department, type Store, type StoreInput, type StorePatch, type WeeklyHours } from '../api';
 import { useI18n, type Key } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -157,10 +157,11 @@ export function StoreEditPage({ id }: { id: string | null }) {
     const body = {
       name: draft.name.trim(), address: draft.address, timezone: draft.timezone, hours: draft.hours,
       exceptions: sortedEx.map((x) => ({ date: x.date, hours: x.hours, note: x.note?.trim() ? x.note.trim() : null })),
-    };
+    } satisfies StorePatch;
     try {
       if (isNew) {
-        const created = await api.post<Store>('stores', { ...body, departments: newDepts.map((d) => d.trim()).filter(Boolean) });
+        const input = { ...body, departments: newDepts.map((d) => d.trim()).filter(Boolean) } satisfies StoreInput;
+        const created = await api.post<Store>('stores', input);
         toast(t('stores.created', { name: created.name }));
         navigate('/stores/' + created.id);
       } else {

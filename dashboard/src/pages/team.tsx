@@ -1,5 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, fetchAll, type Expert, type ExpertFeatures, type ExpertStatus, type Store } from '../api';
+import {
+  api, fetchAll, type Alerting, type Expert, type ExpertFeatures, type ExpertStatus, type InviteCode, type ReassignResult, type Store,
+} from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -13,8 +15,6 @@ function StatusBadge({ status }: { status: ExpertStatus }) {
   const { t } = useI18n();
   return <Badge kind={status === 'approved' ? 'ok' : status === 'pending' ? 'warn' : 'muted'}>{t(`team.status.${status}`)}</Badge>;
 }
-
-interface Alerting { expert_id: string; devices: number; failing: number; state: 'ok' | 'no_device' | 'failing'; last_error: string | null; failed_last_day: number }
 
 /** Whether the expert's phone can be alerted while the app is closed (Web Push, issue 23). */
 function AlertBadge({ a }: { a?: Alerting }) {
@@ -147,14 +147,14 @@ export function TeamPage() {
 function InviteCode() {
   const { t } = useI18n();
   const toast = useToast();
-  const { data, error, reload, setData } = useAsync(() => api.get<{ invite_code: string }>('team/invite-code'), []);
+  const { data, error, reload, setData } = useAsync(() => api.get<InviteCode>('team/invite-code'), []);
   const [confirm, setConfirm] = useState(false);
   const [busy, setBusy] = useState(false);
   const [err, setErr] = useState<string | null>(null);
   const rotate = async () => {
     setBusy(true);
     try {
-      const r = await api.post<{ invite_code: string }>('team/invite-code');
+      const r = await api.post<InviteCode>('team/invite-code');
       setData(r);
       setConfirm(false);
       toast(t('team.inviteRotated'));
@@ -379,7 +379,7 @@ function ReassignDialog({ open, expert, onClose }: { open: boolean; expert: Expe
     if (!to) { setErr(t('team.reassignChoose')); return; }
     setBusy(true);
     try {
-      const r = await api.post<{ moved: number }>(`team/experts/${encodeURIComponent(expert.id)}/reassign-contacts`, { to_expert_id: to });
+      const r = await api.post<ReassignResult>(`team/experts/${encodeURIComponent(expert.id)}/reassign-contacts`, { to_expert_id: to });
       const target = others?.find((x) => x.id === to)?.name ?? '';
       toast(t('team.reassignDone', { n: r.moved, name: target }));
       onClose();

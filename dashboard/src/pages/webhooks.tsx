@@ -1,7 +1,7 @@
 // Integrations → Webhooks: endpoints (URL, events, a secret shown once), their health, and one
 // endpoint's deliveries with redeliver, test event, secret rotation, enable/disable.
 import { useState } from 'preact/hooks';
-import { api, fetchAll, type EventTypeInfo, type OutboxRow, type Page, type WebhookEndpoint } from '../api';
+import { api, fetchAll, type EventTypeInfo, type OutboxRow, type Page, type WebhookCreated, type WebhookEndpoint } from '../api';
 import { useI18n } from '../i18n';
 import { href, navigate } from '../router';
 import {
@@ -60,7 +60,7 @@ export function WebhooksCard() {
     if (!url.trim()) { f.setLocal([{ field: 'url', message: t('common.required') }]); return; }
     setBusy(true);
     try {
-      const r = await api.post<{ endpoint: WebhookEndpoint; secret: string }>('webhooks', { url: url.trim(), description: desc.trim(), events: events ?? undefined });
+      const r = await api.post<WebhookCreated>('webhooks', { url: url.trim(), description: desc.trim(), events: events ?? undefined });
       setCreating(false);
       setSecret(r);
       reload();
@@ -224,7 +224,7 @@ export function WebhookPage({ id }: { id: string }) {
       </Dialog>
       <ConfirmDialog open={confirm === 'rotate'} title={t('hooks.rotateTitle')} message={<p>{t('hooks.rotateBody')}</p>} confirmLabel={t('hooks.rotate')}
         busy={busy} error={err} onClose={() => setConfirm(null)}
-        onConfirm={async () => { setBusy(true); try { const r = await api.post<{ endpoint: WebhookEndpoint; secret: string }>(path + '/secret'); setConfirm(null); setSecret(r); ep.reload(); } catch (x) { setErr(errorMessage(t, x)); } finally { setBusy(false); } }} />
+        onConfirm={async () => { setBusy(true); try { const r = await api.post<WebhookCreated>(path + '/secret'); setConfirm(null); setSecret(r); ep.reload(); } catch (x) { setErr(errorMessage(t, x)); } finally { setBusy(false); } }} />
       <ConfirmDialog open={confirm === 'delete'} title={t('hooks.deleteTitle')} message={<p>{t('hooks.deleteBody')}</p>} confirmLabel={t('hooks.delete')} danger
         busy={busy} error={err} onClose={() => setConfirm(null)}
         onConfirm={async () => { if (await act(() => api.del(path), t('hooks.deleted'))) { setConfirm(null); navigate('/integrations'); } }} />
