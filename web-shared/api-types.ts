@@ -4328,8 +4328,13 @@ export interface components {
         /** @description A Twilio-style SMS gateway. */
         SmsGateway: {
             account_sid: string;
+            /**
+             * @description Write-only: send a new token to change it, leave it out (or null) to keep the stored one.
+             *     Never sent back (answers say `auth_token_set`).
+             */
+            auth_token?: string | null;
             /** @description Read-only: whether a token is stored. */
-            auth_token_set?: boolean;
+            readonly auth_token_set?: boolean;
             /** @description e.g. `https://api.twilio.com`; any gateway with the same REST shape works. */
             base_url: string;
             enabled: boolean;

@@ -204,7 +204,6 @@ export type WebhookCreated = Schemas['WebhookCreated'];
 export type EventTypeInfo = Schemas['EventTypeInfo'];
 export type Suppression = Schemas['Suppression'];
 export type MessagingSettings = Schemas['MessagingSettings'];
-/** What PUT settings/messaging takes: the schema leaves out the SMS gateway's write-only `auth_token`
- *  (`#[serde(skip_serializing)]` in server/src/http/messaging.rs), which the server does accept. */
-export type MessagingSettingsInput = Omit<MessagingSettings, 'sms'> & { sms: MessagingSettings['sms'] & { auth_token?: string | null } };
+/** What PUT settings/messaging takes (the SMS gateway's `auth_token` is write-only: never in answers). */
+export type MessagingSettingsInput = MessagingSettings;
 export type DeliveryResult = Schemas['DeliveryResult'];

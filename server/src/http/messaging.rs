@@ -45,10 +45,13 @@ pub struct SmsGateway {
     pub base_url: String,
     pub account_sid: String,
     /// Write-only: send a new token to change it, leave it out (or null) to keep the stored one.
-    #[serde(default, skip_serializing)]
+    /// Never sent back (answers say `auth_token_set`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(write_only)]
     pub auth_token: Option<String>,
     /// Read-only: whether a token is stored.
     #[serde(default)]
+    #[schema(read_only)]
     pub auth_token_set: bool,
     /// Sender number (E.164) or alphanumeric sender id.
     pub from: String,
