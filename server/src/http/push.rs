@@ -288,13 +288,13 @@ pub struct Alerting {
 async fn team_alerting(State(state): State<AppState>, m: Merchant<Team>) -> ApiResult<Json<Vec<Alerting>>> {
     let experts = state.db.approved_expert_names(&m.id).await?;
     let subs = state.db.merchant_push_subscriptions(&m.id).await?;
-    let recent = state.db.push_alerts(&m.id, None, None, now_ms() - 86_400_000).await?;
+    let failed = state.db.push_failures_by_expert(&m.id, now_ms() - 86_400_000).await?;
     let out = experts
         .into_iter()
         .map(|(id, _)| {
             let mine: Vec<&PushSubscription> = subs.iter().filter(|s| s.expert_id == id).collect();
             let failing = mine.iter().filter(|s| s.failures >= FAILING_AFTER).count();
-            let failed_last_day = recent.iter().filter(|a| a.expert_id == id && a.state == "failed").count() as i64;
+            let failed_last_day = failed.get(&id).copied().unwrap_or(0);
             let state = if mine.is_empty() {
                 "no_device"
             } else if failing == mine.len() {

@@ -353,7 +353,7 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
         }
         published = mine.keys().cloned().collect();
         ticks = ticks.wrapping_add(1);
-        if ticks % SWEEP_EVERY_TICKS == 0 {
+        if ticks.is_multiple_of(SWEEP_EVERY_TICKS) {
             if let Err(e) = sweep_dead_nodes(&hub, &node, &mut conn).await {
                 tracing::warn!(error = %e, "sweeping dead nodes' shoppers failed");
             }

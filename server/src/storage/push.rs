@@ -609,6 +609,19 @@ impl Db {
         .await?)
     }
 
+    /// Failed alerts since `since`, counted per expert (all of them: not cut to a page, however
+    /// many alerts went out over sockets meanwhile).
+    pub async fn push_failures_by_expert(&self, m: Tenant<'_>, since: i64) -> Result<std::collections::HashMap<String, i64>> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT expert_id, COUNT(*) FROM push_alerts WHERE merchant_id = $1 AND state = 'failed' AND created_at >= $2 GROUP BY expert_id",
+        )
+        .bind(m.as_str())
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// A merchant's alerts of one chat, or of one expert since `since` (newest first).
     pub async fn push_alerts(&self, m: Tenant<'_>, conversation: Option<&str>, expert: Option<&str>, since: i64) -> Result<Vec<PushAlert>> {
         let sql = format!(
