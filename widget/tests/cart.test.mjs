@@ -155,3 +155,33 @@ for (const [locale, scheme] of [['fa-IR', 'light'], ['en-US', 'dark'], ['cs-CZ',
     await context.close();
   });
 }
+
+test('the hosted pay page on a phone speaks the browser\'s language: Persian right to left, Swedish, by keyboard', async () => {
+  const { expert, context, conv, token } = await chatOnPhone('expert1@demo.example');
+  const c = await sendCart(token, conv, { lines: [{ sku: 'W-TV-55', quantity: 1 }, { sku: 'W-HDMI', quantity: 2, unit_price: '149.00' }] });
+  for (const [locale, title, button] of [['fa-IR', 'سبد خرید شما', 'پرداخت'], ['sv-SE', 'Din varukorg', 'Betala']]) {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2, locale });
+    const p = await ctx.newPage();
+    const res = await p.goto(c.pay_url);
+    assert.equal(res.status(), 200);
+    const lang = locale.slice(0, 2);
+    assert.equal(await p.evaluate(() => document.documentElement.lang), lang);
+    assert.equal(await p.evaluate(() => document.documentElement.dir), lang === 'fa' ? 'rtl' : 'ltr');
+    assert.equal(await p.locator('h2').innerText(), title);
+    assert.equal(await p.locator('button[type=submit]').innerText(), button);
+    assert.match(await p.locator('table').innerText(), /13,?288\.00/);
+    // The amounts stay on one line and inside the screen, also right to left.
+    const overflow = await p.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+    assert.equal(overflow, false, 'no sideways scrolling');
+    await p.keyboard.press('Tab');
+    assert.equal(await p.evaluate(() => document.activeElement?.type), 'submit', 'Pay is reached by keyboard');
+    await p.evaluate(AXE);
+    const bad = await p.evaluate(async () => (await window.axe.run(document, { resultTypes: ['violations'] })).violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id));
+    assert.deepEqual(bad, [], `${locale}: ${bad}`);
+    await p.screenshot({ path: `${SHOTS}/pay-page-${locale}.png` });
+    await ctx.close();
+  }
+  expert.close();
+  await context.close();
+});

@@ -27,13 +27,15 @@ const PAY_PAGE: &str = r#"<!doctype html>
 body { font: 16px/1.5 system-ui, sans-serif; margin: 0; padding: 1rem; max-width: 40rem; margin-inline: auto; }
 header { display: flex; align-items: center; gap: .75rem; margin-bottom: 1rem; }
 header img { max-height: 40px; }
+h1 { font-size: 1.5rem; margin: 0; }
 table { width: 100%; border-collapse: collapse; }
 td { padding: .5rem 0; border-bottom: 1px solid #8884; vertical-align: top; }
-td.num { text-align: end; white-space: nowrap; unicode-bidi: plaintext; }
+td + td { padding-inline-start: .75rem; }
+td.num { text-align: end; white-space: nowrap; }
 s { opacity: .6; }
 .total td { font-weight: 700; border-bottom: 0; }
 .vat td { font-size: .875rem; opacity: .8; border-bottom: 0; padding: 0; }
-button { width: 100%; padding: .875rem; font-size: 1.125rem; border: 0; border-radius: .5rem; background: var(--brand); color: var(--on-brand); cursor: pointer; margin-top: 1rem; }
+button { width: 100%; padding: .875rem; font: inherit; font-size: 1.125rem; font-weight: 600; border: 0; border-radius: .5rem; background: var(--brand); color: var(--on-brand); cursor: pointer; margin-top: 1rem; }
 button:focus-visible { outline: 3px solid currentColor; outline-offset: 3px; }
 .note { font-size: .875rem; opacity: .8; }
 </style></head>
@@ -46,7 +48,7 @@ button:focus-visible { outline: 3px solid currentColor; outline-offset: 3px; }
 <h2>{{ title }}</h2>
 <table>
 {% for l in cart.lines %}<tr><td>{{ l.quantity }} × {{ l.name }}{% if l.sku %}<br><span class="note">{{ l.sku }}</span>{% endif %}</td>
-<td class="num">{% if l.original_unit_price %}<s>{{ l.original_unit_price }}</s> {% endif %}{{ l.unit_price }}</td><td class="num">{{ l.line_total }} {{ cart.currency }}</td></tr>
+<td class="num">{% if l.original_unit_price %}<s>{{ l.original_unit_price }}</s><br>{% endif %}{{ l.unit_price }}</td><td class="num">{{ l.line_total }} {{ cart.currency }}</td></tr>
 {% endfor %}
 <tr class="total"><td>{{ total }}</td><td></td><td class="num">{{ cart.total }} {{ cart.currency }}</td></tr>
 {% for v in cart.vat %}<tr class="vat"><td>{{ vat_label(v.rate) }}</td><td></td><td class="num">{{ v.vat }} {{ cart.currency }}</td></tr>{% endfor %}
