@@ -5,7 +5,7 @@ let fw, expert;
 test.beforeAll(async () => { fw = await startDemoServer(); });
 test.afterAll(async () => { expert?.close(); await fw?.stop(); });
 
-test('the journey shows page views, the conversation and the attributed order', async ({ page }) => {
+test('the journey shows page views, the conversation, the attributed order and its stage', async ({ page, browser }) => {
   const admin = await session(fw, 'admin@demo.example');
   const stores = await demoStores(admin);
   const s = stores['Stockholm Flagship'];
@@ -21,6 +21,8 @@ test('the journey shows page views, the conversation and the attributed order', 
   await shopper.rate(c.id, 5, 'Great');
   const secret = await apiKey(admin);
   await reportOrder(fw, secret, { order_id: 'J-2001', shopper_id: shopper.id, amount: '1299.00', currency: 'EUR', status: 'placed' });
+  // The merchant ships it: a stage line with the carrier and tracking number in the journey.
+  await admin('POST', '/orders/J-2001/stage', { stage: 'shipped', carrier: 'PostNord', tracking_number: 'PN42SE' });
   shopper.close();
 
   await login(page, fw, 'admin@demo.example');
@@ -39,6 +41,7 @@ test('the journey shows page views, the conversation and the attributed order', 
   await expect(journey.locator('[data-count="page_views"] dd')).toHaveText('2');
   await expect(journey.locator('[data-count="orders"] dd')).toHaveText('1');
   await expect(timeline).toContainText('OLED 55" · €1,299.00');
+  await expect(timeline).toContainText('Order J-2001: Shipped (PostNord PN42SE)');
 
   const convs = page.getByRole('region', { name: 'Conversations' });
   const row = convs.getByRole('row').nth(1);
@@ -54,6 +57,21 @@ test('the journey shows page views, the conversation and the attributed order', 
   await expect(orow).toContainText('Placed');
   await expect(orow).toContainText('Sara Lind');
   await expectNoSeriousViolations(page, 'shopper journey');
+
+  // The same journey on a phone in Persian: the stage line is translated, right to left.
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const phone = await ctx.newPage();
+  await login(phone, fw, 'admin@demo.example', { lang: 'fa' });
+  await phone.goto(dash(fw) + '#/shoppers?id=' + encodeURIComponent(shopper.id));
+  expect(await phone.evaluate(() => document.documentElement.dir)).toBe('rtl');
+  const stageLine = phone.locator('li', { hasText: 'J-2001' }).filter({ hasText: 'PN42SE' }).first();
+  await expect(stageLine).toBeVisible();
+  await expect(stageLine).not.toContainText('Shipped');
+  await stageLine.scrollIntoViewIfNeeded();
+  expect(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await phone.screenshot({ path: `${process.env.SHOTS_DIR || '/tmp/dashboard-shots'}/journey-order-stage-fa-phone.png` });
+  await expectNoSeriousViolations(phone, 'shopper journey, Persian phone');
+  await ctx.close();
 });
 
 test('a shopper with nothing recorded gets empty states, not made-up rows', async ({ page }) => {

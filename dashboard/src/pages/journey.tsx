@@ -126,7 +126,7 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
       <section class="card" aria-labelledby="jconv-title">
         <h2 id="jconv-title">{t('journey.conversations')}</h2>
         {j.conversations.length === 0 ? <p class="muted">{t('journey.noConversations')}</p> : (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="jconv-title">
             <table class="table">
               <thead><tr>
                 <th scope="col">{t('journey.started')}</th>
@@ -161,7 +161,7 @@ export function JourneySection({ shopperId }: { shopperId: string }) {
       <section class="card" aria-labelledby="jorders-title">
         <h2 id="jorders-title">{t('journey.orders')}</h2>
         {j.orders.length === 0 ? <p class="muted">{t('journey.noOrders')}</p> : (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-labelledby="jorders-title">
             <table class="table">
               <thead><tr>
                 <th scope="col">{t('journey.orderId')}</th>
