@@ -205,6 +205,14 @@ for (const [lang, scheme] of [['fa', 'light'], ['en', 'dark'], ['de', 'light']])
   test(`cart screen in ${lang} (${scheme}): translated, ${lang === 'fa' ? 'right to left, ' : ''}no serious a11y problems`, T, async () => {
     const { page, ctx, end, s } = await claimedOnPhone(browser, stack, place, 'expert1@demo.example', { lang, scheme });
     await page.locator('.composer .cart-open').click();
+    // One character finds exact article numbers only: the screen says to type more (translated).
+    await page.locator('dialog.cart-screen input[type=search]').fill('u');
+    const hint = page.locator('.cart-results[data-q="u"][aria-busy="false"] .empty');
+    await hint.waitFor({ timeout: 10_000 });
+    const hintText = await hint.innerText();
+    if (lang === 'en') assert.match(hintText, /at least 2 characters/);
+    else assert.doesNotMatch(hintText, /at least 2 characters/, 'translated');
+    await page.screenshot({ path: `${SHOTS}/search-hint-${lang}-${scheme}.png` });
     await page.locator('dialog.cart-screen input[type=search]').fill('UI-HDMI-2M');
     await page.locator('.cart-results .result').first().waitFor();
     await page.keyboard.press('Enter');
