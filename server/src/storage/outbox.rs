@@ -530,14 +530,12 @@ const ALERT_SENT_EVENT: &str = "INSERT INTO events (id, merchant_id, kind, at, s
     conversation_id, value, data_json) SELECT $1, merchant_id, 'alert_sent', $2, NULL, store_id, department_id, expert_id, \
     conversation_id, NULL, NULL FROM push_alerts WHERE id = $3";
 
+/// One SQL statement and its parameters.
+type Statement = (&'static str, Vec<Param>);
+
 /// The statements of a finished attempt: the row's new state (conditional on the lease) and the
 /// attempt's record (only when the lease held).
-fn finish_statements(
-    lease: &Lease,
-    attempt: &AttemptRow,
-    finish: &Finish,
-    now: i64,
-) -> ((&'static str, Vec<Param>), (&'static str, Vec<Param>)) {
+fn finish_statements(lease: &Lease, attempt: &AttemptRow, finish: &Finish, now: i64) -> (Statement, Statement) {
     let fence = [Param::text(&lease.id), Param::text(&lease.owner), Param::Int(lease.attempt)];
     let update = match finish {
         Finish::Sent { unconfirmed } => (
