@@ -67,8 +67,8 @@ where
         }
     };
     if let Some(a) = &alert_id {
-        match ctx.db.push_alert(a).await {
-            Ok(Some(al)) if al.state == "closed" || al.state == "claimed" => {
+        match ctx.db.push_alert_state(a).await {
+            Ok(Some(state)) if state == "closed" || state == "claimed" => {
                 let why = "the offer went away before the hand-off; not sent".to_owned();
                 return (
                     record(false, None, Duration::ZERO, None, Some(why.clone())),

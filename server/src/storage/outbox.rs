@@ -859,10 +859,13 @@ impl Db {
 
     /// When the earliest queued row is due (the workers sleep until then, at most a second).
     pub async fn outbox_next_due(&self) -> Result<Option<i64>> {
-        let (n,): (Option<i64>,) = sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'")
-            .fetch_one(&self.pool)
+        // Asked after every claim: on SQLite on the calling thread (`sqlite_reader`).
+        let rows: Vec<(Option<i64>,)> = self
+            .hot_rows("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'", &[], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?,))
+            })
             .await?;
-        Ok(n)
+        Ok(rows.into_iter().next().and_then(|r| r.0))
     }
 
     /// Forget finished rows older than `cutoff` (their attempts go with them).

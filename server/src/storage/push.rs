@@ -31,6 +31,27 @@ pub struct PushSubscription {
     pub updated_at: i64,
 }
 
+impl PushSubscription {
+    /// A row of `SUB_COLS`, in order, as the SQLite reader reads it.
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+        Ok(PushSubscription {
+            id: r.get(0)?,
+            merchant_id: r.get(1)?,
+            expert_id: r.get(2)?,
+            endpoint: r.get(3)?,
+            p256dh: r.get(4)?,
+            auth: r.get(5)?,
+            lang: r.get(6)?,
+            user_agent: r.get(7)?,
+            failures: r.get(8)?,
+            last_error: r.get(9)?,
+            last_success_at: r.get(10)?,
+            created_at: r.get(11)?,
+            updated_at: r.get(12)?,
+        })
+    }
+}
+
 const SUB_COLS: &str = "s.id, s.merchant_id, s.expert_id, s.endpoint, s.p256dh, s.auth, s.lang, s.user_agent, s.failures, \
     s.last_error, s.last_success_at, s.created_at, s.updated_at";
 
@@ -272,13 +293,22 @@ impl Db {
         )
     }
 
-    /// One device by id (the worker's view: no tenant, the outbox row carries it).
+    /// One device by id (the worker's view: no tenant, the outbox row carries it). Read before
+    /// every hand-off: on SQLite on the calling thread (`sqlite_reader`).
     pub async fn push_subscription_by_id(&self, id: &str) -> Result<Option<PushSubscription>> {
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.id = $1");
-        Ok(sqlx::query_as::<_, PushSubscription>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(self.hot_rows(&sql, &[Param::text(id)], PushSubscription::from_sqlite).await?.pop())
+    }
+
+    /// An alert's state (`queued`, `handed`, … see [`PushAlert`]), read before its hand-off:
+    /// on SQLite on the calling thread.
+    pub async fn push_alert_state(&self, id: &str) -> Result<Option<String>> {
+        let mut rows: Vec<(String,)> = self
+            .hot_rows("SELECT state FROM push_alerts WHERE id = $1", &[Param::text(id)], |r| {
+                Ok((r.get::<_, String>(0)?,))
+            })
+            .await?;
+        Ok(rows.pop().map(|r| r.0))
     }
 
     /// The push service said the device is gone (404/410).
