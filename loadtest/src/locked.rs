@@ -203,6 +203,12 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         subscriptions.push((token.clone(), v["id"].as_str().unwrap_or_default().to_owned()));
     }
     let fan_out = a.experts.div_ceil(target.department_ids.len().max(1));
+    // Phones per department (expert i works department i mod departments): a chat can be
+    // alerted when its department has at least one (nobody here claims, so nobody is at a cap).
+    let departments = target.department_ids.len().max(1);
+    let phones: Vec<usize> = (0..departments)
+        .map(|d| (0..a.experts).filter(|i| i % departments == d).count())
+        .collect();
     eprintln!(
         "push receiver on {push_base}; {} chats at {}/s, each alerting about {fan_out} phones",
         a.chats, a.rate
@@ -210,6 +216,8 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
 
     // Shoppers: one chat request each, at the given rate; t0 is when the request is written.
     let requested: Arc<Mutex<HashMap<String, u64>>> = Arc::new(Mutex::new(HashMap::new()));
+    // conversation → how many phones its department has (what the server should alert).
+    let expected: Arc<Mutex<HashMap<String, usize>>> = Arc::new(Mutex::new(HashMap::new()));
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(500);
     let every = Duration::from_secs_f64(1.0 / a.rate.max(0.001));
@@ -217,6 +225,7 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for i in 0..a.chats {
         let (target, requested, errors) = (target.clone(), requested.clone(), errors.clone());
+        let (expected, phones_here) = (expected.clone(), phones[i % departments]);
         let ws = ws_url(&base, &format!("/ws/shopper?merchant={}&v=1", target.merchant_id));
         let at = start + every.mul_f64(i as f64);
         tasks.push(tokio::spawn(async move {
@@ -253,6 +262,7 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
                 match tokio::time::timeout(left, client::recv(&mut stream)).await {
                     Ok(Ok(Out::Conversation { conversation })) if conv.is_none() => {
                         requested.lock().unwrap().insert(conversation.id.clone(), t0);
+                        expected.lock().unwrap().insert(conversation.id.clone(), phones_here);
                         conv = Some(conversation.id);
                     }
                     Ok(Ok(Out::Unavailable { .. } | Out::Error { .. })) if conv.is_none() => {
@@ -295,6 +305,12 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
     }
     // Close the books before ending the chats (ending them sends closing pushes).
     let requested_now = requested.lock().unwrap().clone();
+    let expected_now = expected.lock().unwrap().clone();
+    let chats_eligible = requested_now
+        .keys()
+        .filter(|c| expected_now.get(*c).is_some_and(|n| *n > 0))
+        .count();
+    let alerts_expected: usize = requested_now.keys().filter_map(|c| expected_now.get(c)).sum();
     let offers = receiver.offers.lock().unwrap().clone();
     let mut first: Histogram<u64> = Histogram::new_with_bounds(1, 600_000_000, 3)?;
     let mut every_alert: Histogram<u64> = Histogram::new_with_bounds(1, 600_000_000, 3)?;
@@ -333,7 +349,9 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         "rate": a.rate,
         "fan_out": fan_out,
         "chats_requested": requested_now.len(),
+        "chats_eligible": chats_eligible,
         "chats_alerted": first_at.len(),
+        "alerts_expected": alerts_expected,
         "alerts_received": offers.len(),
         "alerts_unmatched": stray,
         "push_requests": receiver.requests.load(Ordering::Relaxed),
@@ -348,12 +366,12 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         a.experts, a.chats, a.rate
     );
     eprintln!(
-        "  chats         {} requested, {} alerted, {} errors",
-        out["chats_requested"], out["chats_alerted"], out["errors"]
+        "  chats         {} requested, {} eligible (a phone in their department), {} alerted within the wait, {} errors",
+        out["chats_requested"], out["chats_eligible"], out["chats_alerted"], out["errors"]
     );
     eprintln!(
-        "  alerts        {} offers decrypted, {} undecryptable, {} not of this run",
-        out["alerts_received"], out["undecryptable"], stray
+        "  alerts        {} of {} expected offers decrypted, {} undecryptable, {} not of this run",
+        out["alerts_received"], out["alerts_expected"], out["undecryptable"], stray
     );
     eprintln!(
         "  first alert   ms p50 {} p99 {} max {}   (chat request → push service)",

@@ -25,6 +25,8 @@ on_both_backends!(
     events_of_one_conversation_arrive_in_order,
     unsubscribe_and_the_hourly_limit_stop_mail,
     a_lease_is_a_fencing_token,
+    the_claim_takes_the_earliest_due_rows_first,
+    push_rows_are_delivered_while_slow_webhooks_hold_their_slots,
 );
 
 fn fast(smtp: Option<String>) -> impl FnOnce(&mut floorwalker::config::ServeArgs) {
@@ -484,6 +486,173 @@ async fn a_lease_is_a_fencing_token(b: Backend) {
         .await
         .unwrap());
     assert_eq!(outbox(&admin, "").await[0]["status"], "sent");
+    app.stop().await;
+}
+
+/// An outbox row of the given channel, due `delay_ms` after now.
+fn raw_row(
+    m: &floorwalker::ids::MerchantId,
+    channel: floorwalker::storage::Channel,
+    key: &str,
+    delay_ms: i64,
+) -> floorwalker::storage::Outgoing {
+    floorwalker::storage::Outgoing::Message(floorwalker::storage::NewOutbound {
+        merchant_id: m.clone(),
+        channel,
+        template: "close".into(),
+        idempotency_key: key.into(),
+        recipient: format!("{key}@example.com"),
+        endpoint_id: None,
+        conversation_id: None,
+        message_id: uuid::Uuid::now_v7().to_string(),
+        subject: None,
+        body_text: None,
+        body_html: None,
+        payload_json: "{}".into(),
+        transactional: true,
+        order_key: None,
+        give_up_after_ms: 600_000,
+        hourly_limit: 0,
+        delay_ms,
+    })
+}
+
+async fn the_claim_takes_the_earliest_due_rows_first(b: Backend) {
+    use floorwalker::storage::Channel;
+    // E-mail with no SMTP configured: the node's own worker leaves these rows alone.
+    let app = TestApp::spawn_with(b, fast(None)).await;
+    let op = app.operator().await;
+    let (mid, _admin) = app.merchant(&op, "Claims").await;
+    let m = floorwalker::ids::MerchantId::parse(&mid).unwrap();
+    let db = &app.db;
+    // Enqueued out of due order; the claim must go by due time, not by insertion.
+    for (key, delay) in [
+        ("d40", 40_000),
+        ("d10", 10_000),
+        ("d30", 30_000),
+        ("d0", 0),
+        ("d20", 20_000),
+        ("late", 500_000),
+    ] {
+        db.enqueue(&[raw_row(&m, Channel::Email, key, delay)]).await.unwrap();
+    }
+    let key_of = |r: &floorwalker::storage::OutboxRow| r.idempotency_key.clone();
+    let now = floorwalker::now_ms() + 45_000;
+    let mut first: Vec<String> = db
+        .claim_outbox("node-a", now, now + 1_000, 3, true)
+        .await
+        .unwrap()
+        .iter()
+        .map(key_of)
+        .collect();
+    first.sort();
+    assert_eq!(
+        first,
+        ["d0", "d10", "d20"],
+        "the three earliest due, whatever their insertion order"
+    );
+    let mut rest: Vec<String> = db
+        .claim_outbox("node-a", now, now + 1_000, 10, true)
+        .await
+        .unwrap()
+        .iter()
+        .map(key_of)
+        .collect();
+    rest.sort();
+    assert_eq!(rest, ["d30", "d40"], "the row not due yet stays queued");
+    // Node A stopped: once its leases lapse every one of its rows is taken again (the
+    // attempt count is the new fencing token), still not the row that is not due.
+    let later = now + 2_000;
+    let again = db.claim_outbox("node-b", later, later + 1_000, 10, true).await.unwrap();
+    assert_eq!(again.len(), 5, "{:?}", again.iter().map(key_of).collect::<Vec<_>>());
+    assert!(again.iter().all(|r| r.attempts == 2 && r.status == "sending"));
+    app.stop().await;
+}
+
+/// A webhook receiver that holds every request until it is released; counts arrivals.
+async fn stalling_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tokio::sync::watch::Sender<bool>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let (release, watch) = tokio::sync::watch::channel(false);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let a = arrived.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let (a, mut watch) = (a.clone(), watch.clone());
+            async move {
+                a.fetch_add(1, Ordering::SeqCst);
+                let _ = watch.wait_for(|go| *go).await;
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, arrived, release)
+}
+
+async fn push_rows_are_delivered_while_slow_webhooks_hold_their_slots(b: Backend) {
+    use floorwalker::storage::{Channel, Outgoing};
+    use std::sync::atomic::Ordering;
+    let (url, arrived, release) = stalling_receiver().await;
+    let app = TestApp::spawn_with(b, fast(None)).await;
+    let op = app.operator().await;
+    let (mid, admin) = app.merchant(&op, "Slow Hooks").await;
+    let m = floorwalker::ids::MerchantId::parse(&mid).unwrap();
+    let (endpoint, _) = new_endpoint(&admin, &url, None).await;
+    // Twelve webhooks to an endpoint that answers nothing yet: eight take their slots and hang.
+    let hooks: Vec<Outgoing> = (0..12)
+        .map(|i| match raw_row(&m, Channel::Webhook, &format!("hook{i}"), 0) {
+            Outgoing::Message(mut w) => {
+                w.recipient = url.clone();
+                w.endpoint_id = Some(endpoint.clone());
+                Outgoing::Message(w)
+            }
+            e => e,
+        })
+        .collect();
+    app.db.enqueue(&hooks).await.unwrap();
+    until("eight webhooks in flight", 20, async || {
+        (arrived.load(Ordering::SeqCst) >= 8).then_some(())
+    })
+    .await;
+    // A push row (to a device that is gone: its attempt ends at once, failed) still gets a slot.
+    app.db
+        .enqueue(&[match raw_row(&m, Channel::Push, "push-gone", 0) {
+            Outgoing::Message(mut p) => {
+                p.endpoint_id = Some("no-such-subscription".into());
+                Outgoing::Message(p)
+            }
+            e => e,
+        }])
+        .await
+        .unwrap();
+    // Within 10 s: the hanging webhooks time out after 15 s (the HTTP client's limit), and then
+    // their slots would free up anyway.
+    let row = until("the push row attempted while the webhooks hang", 10, async || {
+        outbox(&admin, "?kind=push").await.into_iter().find(|r| r["status"] == "failed")
+    })
+    .await;
+    assert!(row["last_error"].as_str().unwrap().contains("subscription was removed"), "{row}");
+    assert_eq!(
+        arrived.load(Ordering::SeqCst),
+        8,
+        "e-mail, SMS and webhooks keep at most eight slots"
+    );
+    let _ = release.send(true);
+    until("every webhook delivered", 30, async || {
+        let rows = outbox(&admin, "?kind=webhook&status=sent").await;
+        (rows.len() >= 12).then_some(())
+    })
+    .await;
     app.stop().await;
 }
 

@@ -14,13 +14,19 @@ use tokio_util::task::TaskTracker;
 use super::email::SmtpOutcome;
 use super::{email, sms, webhook, Inner};
 use crate::now_ms;
-use crate::storage::{AttemptRow, Channel, Finish, Lease, OutboxRow};
+use crate::storage::{AttemptRow, Channel, Finish, Lease, OutboxRow, PushHanded};
 
-/// Deliveries in flight on one node.
-const CONCURRENCY: usize = 8;
+/// Deliveries in flight on one node. Most of a push attempt is waiting (two commits and the
+/// push service's answer), and a chat alerts every phone of its department at once: with 8 in
+/// flight the alerts of a busy minute queued for seconds (docs/benchmarks.md, issue 23).
+const CONCURRENCY: usize = 32;
+/// Of which at most this many e-mails, SMS and webhooks (each may hold an SMTP session or a
+/// slow endpoint for seconds); a claimed one waits for its slot with its lease renewed.
+const OTHER_CONCURRENCY: usize = 8;
 
 pub(super) async fn run(inner: Arc<Inner>, stop: CancellationToken) {
     let permits = Arc::new(Semaphore::new(CONCURRENCY));
+    let others = Arc::new(Semaphore::new(OTHER_CONCURRENCY));
     let tasks = TaskTracker::new();
     loop {
         let free = permits.available_permits();
@@ -29,10 +35,16 @@ pub(super) async fn run(inner: Arc<Inner>, stop: CancellationToken) {
                 Ok(rows) => {
                     for row in rows {
                         let Ok(permit) = permits.clone().try_acquire_owned() else { break };
-                        let inner = inner.clone();
+                        let (inner, permits) = (inner.clone(), permits.clone());
+                        let gate = (row.channel() != Some(Channel::Push)).then(|| others.clone());
                         tasks.spawn(async move {
-                            deliver(&inner, row).await;
+                            deliver(&inner, row, gate).await;
                             drop(permit);
+                            // A quarter of the slots free: claim again now rather than at the
+                            // next tick, so a queue of alerts keeps every slot busy.
+                            if permits.available_permits() == CONCURRENCY / 4 {
+                                inner.wake.notify_one();
+                            }
                         });
                     }
                 }
@@ -65,8 +77,9 @@ async fn claim(inner: &Inner, limit: i64) -> crate::storage::Result<Vec<OutboxRo
     Ok(rows)
 }
 
-/// Deliver one claimed row and record the outcome.
-async fn deliver(inner: &Inner, row: OutboxRow) {
+/// Deliver one claimed row and record the outcome. `gate`: a slot to wait for first (see
+/// `OTHER_CONCURRENCY`), while the lease is already being renewed.
+async fn deliver(inner: &Inner, row: OutboxRow, gate: Option<Arc<Semaphore>>) {
     let lease = Lease {
         id: row.id.clone(),
         owner: inner.node.clone(),
@@ -74,8 +87,15 @@ async fn deliver(inner: &Inner, row: OutboxRow) {
     };
     let lost = CancellationToken::new();
     let renewer = tokio::spawn(renew(inner.db.clone(), lease.clone(), inner.timing.lease_ms(), lost.clone()));
-    let (attempt, finish) = tokio::select! {
-        r = attempt(inner, &row, &lease) => r,
+    let work = async {
+        let _slot = match gate {
+            Some(g) => g.acquire_owned().await.ok(),
+            None => None,
+        };
+        attempt(inner, &row, &lease).await
+    };
+    let (attempt, finish, handed) = tokio::select! {
+        r = work => r,
         _ = lost.cancelled() => {
             tracing::warn!(row = %row.id, "lost the lease on an outbox row; another worker has it");
             renewer.abort();
@@ -83,8 +103,15 @@ async fn deliver(inner: &Inner, row: OutboxRow) {
         }
     };
     renewer.abort();
-    match inner.db.finish_attempt(&lease, &attempt, &finish).await {
-        Ok(true) => {
+    match inner.db.finish_attempt_with(&lease, &attempt, &finish, handed.as_ref()).await {
+        Ok((recorded, alert_handed)) => {
+            if alert_handed {
+                metrics::counter!("floorwalker_push_alerts_total", "event" => "handed").increment(1);
+            }
+            if !recorded {
+                tracing::warn!(row = %row.id, "an outbox row changed hands before its attempt was recorded");
+                return;
+            }
             let outcome = match &finish {
                 Finish::Sent { .. } => "sent",
                 Finish::Retry { .. } => "retry",
@@ -92,7 +119,6 @@ async fn deliver(inner: &Inner, row: OutboxRow) {
             };
             metrics::counter!("floorwalker_outbound_attempts_total", "kind" => row.kind.clone(), "outcome" => outcome).increment(1);
         }
-        Ok(false) => tracing::warn!(row = %row.id, "an outbox row changed hands before its attempt was recorded"),
         Err(e) => {
             tracing::warn!(row = %row.id, error = %e, "could not record an outbox attempt (the lease will run out and it is tried again)")
         }
@@ -127,7 +153,10 @@ fn record(ok: bool, status: Option<u16>, latency: Duration, response: Option<Str
     }
 }
 
-async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> (AttemptRow, Finish) {
+/// How an attempt ended, and for an accepted push what to record with it.
+type Attempted = (AttemptRow, Finish, Option<PushHanded>);
+
+async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> Attempted {
     let now = now_ms();
     let retry = |error: String, retry_after_s: Option<u64>| {
         let channel = row.channel().unwrap_or(Channel::Webhook);
@@ -147,6 +176,7 @@ async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> (AttemptRow, 
         return (
             record(true, None, Duration::ZERO, None, Some(why.clone())),
             Finish::Sent { unconfirmed: true },
+            None,
         );
     }
     if now > row.give_up_at {
@@ -154,13 +184,14 @@ async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> (AttemptRow, 
         return (
             record(false, None, Duration::ZERO, None, Some(why.clone())),
             Finish::Retry { at: now, error: why },
+            None,
         );
     }
-    match row.channel() {
+    let (attempt, finish) = match row.channel() {
         Some(Channel::Email) => email_attempt(inner, row, lease, retry).await,
         Some(Channel::Sms) => sms_attempt(inner, row, lease, retry).await,
         Some(Channel::Webhook) => webhook_attempt(inner, row, retry).await,
-        Some(Channel::Push) => push_attempt(inner, row, lease, retry).await,
+        Some(Channel::Push) => return push_attempt(inner, row, lease, retry).await,
         None => {
             let why = format!("unknown kind {}", row.kind);
             (
@@ -168,7 +199,8 @@ async fn attempt(inner: &Inner, row: &OutboxRow, lease: &Lease) -> (AttemptRow, 
                 Finish::Failed { error: why },
             )
         }
-    }
+    };
+    (attempt, finish, None)
 }
 
 async fn email_attempt(
@@ -326,18 +358,14 @@ async fn webhook_attempt(inner: &Inner, row: &OutboxRow, retry: impl Fn(String, 
     (rec, retry(error, out.retry_after_s))
 }
 
-async fn push_attempt(
-    inner: &Inner,
-    row: &OutboxRow,
-    lease: &Lease,
-    retry: impl Fn(String, Option<u64>) -> Finish,
-) -> (AttemptRow, Finish) {
+async fn push_attempt(inner: &Inner, row: &OutboxRow, lease: &Lease, retry: impl Fn(String, Option<u64>) -> Finish) -> Attempted {
     let vapid = match inner.vapid.get_or_try_init(|| crate::push::vapid::Vapid::load(&inner.db)).await {
         Ok(v) => v,
         Err(e) => {
             return (
                 record(false, None, Duration::ZERO, None, Some(e.to_string())),
                 retry(e.to_string(), None),
+                None,
             )
         }
     };

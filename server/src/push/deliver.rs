@@ -14,7 +14,7 @@ use super::vapid::Vapid;
 use super::wire::{self, Keys, Outcome};
 use super::TTL_S;
 use crate::now_ms;
-use crate::storage::{AlertEvent, AttemptRow, Db, Finish, OutboxRow};
+use crate::storage::{AlertEvent, AttemptRow, Db, Finish, OutboxRow, PushHanded};
 
 fn record(ok: bool, status: Option<u16>, latency: Duration, response: Option<String>, error: Option<String>) -> AttemptRow {
     AttemptRow {
@@ -43,7 +43,7 @@ pub async fn attempt<H, F>(
     row: &OutboxRow,
     mark_handoff: H,
     retry: impl Fn(String, Option<u64>) -> Finish,
-) -> (AttemptRow, Finish)
+) -> (AttemptRow, Finish, Option<PushHanded>)
 where
     H: FnOnce() -> F,
     F: Future<Output = bool>,
@@ -67,12 +67,13 @@ where
         }
     };
     if let Some(a) = &alert_id {
-        match ctx.db.push_alert(a).await {
-            Ok(Some(al)) if al.state == "closed" || al.state == "claimed" => {
+        match ctx.db.push_alert_state(a).await {
+            Ok(Some(state)) if state == "closed" || state == "claimed" => {
                 let why = "the offer went away before the hand-off; not sent".to_owned();
                 return (
                     record(false, None, Duration::ZERO, None, Some(why.clone())),
                     Finish::Failed { error: why },
+                    None,
                 );
             }
             Ok(_) => {}
@@ -80,6 +81,7 @@ where
                 return (
                     record(false, None, Duration::ZERO, None, Some(e.to_string())),
                     retry(e.to_string(), None),
+                    None,
                 )
             }
         }
@@ -93,12 +95,14 @@ where
             return (
                 record(false, None, Duration::ZERO, None, Some(why.clone())),
                 Finish::Failed { error: why },
+                None,
             );
         }
         Err(e) => {
             return (
                 record(false, None, Duration::ZERO, None, Some(e.to_string())),
                 retry(e.to_string(), None),
+                None,
             )
         }
     };
@@ -110,11 +114,12 @@ where
         return (
             record(false, None, Duration::ZERO, None, Some(why.clone())),
             Finish::Failed { error: why },
+            None,
         );
     }
     if !mark_handoff().await {
         let why = "another worker took the message over".to_owned();
-        return (record(false, None, Duration::ZERO, None, Some(why.clone())), retry(why, None));
+        return (record(false, None, Duration::ZERO, None, Some(why.clone())), retry(why, None), None);
     }
     let keys = Keys {
         p256dh: sub.p256dh.clone(),
@@ -134,16 +139,17 @@ where
     let out = wire::send(ctx.http, ctx.vapid, &req).await;
     metrics::counter!("floorwalker_push_handoffs_total", "outcome" => outcome_label(&out)).increment(1);
     match out {
-        Outcome::Accepted { status, latency } => {
-            let _ = ctx.db.push_subscription_result(&sub.id, None).await;
-            if let Some(a) = &alert_id {
-                if ctx.db.push_alert_event(a, &AlertEvent::Handed).await.unwrap_or(false) {
-                    let _ = ctx.db.push_alert_counted(a, "alert_sent").await;
-                    metrics::counter!("floorwalker_push_alerts_total", "event" => "handed").increment(1);
-                }
-            }
-            (record(true, Some(status), latency, None, None), Finish::Sent { unconfirmed: false })
-        }
+        // The device's success and the alert's hand-off are written with the attempt's record,
+        // in one transaction (`Db::finish_attempt_with`): one commit after the hand-off
+        // instead of four, so the worker's next alert starts that much sooner.
+        Outcome::Accepted { status, latency } => (
+            record(true, Some(status), latency, None, None),
+            Finish::Sent { unconfirmed: false },
+            Some(PushHanded {
+                subscription_id: sub.id.clone(),
+                alert_id: alert_id.clone(),
+            }),
+        ),
         Outcome::Gone { status, latency, body } => {
             let why = format!("the push service no longer knows this device ({status}); its subscription was removed");
             let _ = ctx.db.push_subscription_gone(&sub.id).await;
@@ -151,6 +157,7 @@ where
             (
                 record(false, Some(status), latency, Some(body), Some(why.clone())),
                 Finish::Failed { error: why },
+                None,
             )
         }
         Outcome::Refused { status, latency, body } => {
@@ -160,6 +167,7 @@ where
             (
                 record(false, Some(status), latency, Some(body), Some(why.clone())),
                 Finish::Failed { error: why },
+                None,
             )
         }
         Outcome::Invalid { error } => {
@@ -168,6 +176,7 @@ where
             (
                 record(false, None, Duration::ZERO, None, Some(error.clone())),
                 Finish::Failed { error },
+                None,
             )
         }
         Outcome::Later {
@@ -180,13 +189,13 @@ where
             let _ = ctx.db.push_subscription_result(&sub.id, Some(&why)).await;
             let fin = retry(why.clone(), retry_after_s);
             settle_retry(ctx, &fin, row, alert_id.as_deref(), &why).await;
-            (record(false, Some(status), latency, Some(body), Some(why)), fin)
+            (record(false, Some(status), latency, Some(body), Some(why)), fin, None)
         }
         Outcome::NotConnected { error } => {
             let _ = ctx.db.push_subscription_result(&sub.id, Some(&error)).await;
             let fin = retry(error.clone(), None);
             settle_retry(ctx, &fin, row, alert_id.as_deref(), &error).await;
-            (record(false, None, Duration::ZERO, None, Some(error)), fin)
+            (record(false, None, Duration::ZERO, None, Some(error)), fin, None)
         }
         Outcome::Unknown { error, latency } => {
             let why = format!("{error}; the push service may have taken it, so it is not sent again");
@@ -196,7 +205,11 @@ where
                 }
                 let _ = ctx.db.push_alert_event(a, &AlertEvent::Note(why.clone())).await;
             }
-            (record(true, None, latency, None, Some(why)), Finish::Sent { unconfirmed: true })
+            (
+                record(true, None, latency, None, Some(why)),
+                Finish::Sent { unconfirmed: true },
+                None,
+            )
         }
     }
 }

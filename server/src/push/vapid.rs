@@ -20,6 +20,8 @@ pub const KEY_NAME: &str = "vapid_p256";
 pub struct Vapid {
     key: SigningKey,
     public: Vec<u8>,
+    /// (origin, subject) → (made at, `Authorization` value), see [`Vapid::authorization_cached`].
+    made: std::sync::Arc<dashmap::DashMap<(String, String), (i64, String)>>,
 }
 
 impl std::fmt::Debug for Vapid {
@@ -41,7 +43,11 @@ impl Vapid {
         let bytes = URL_SAFE_NO_PAD.decode(b64.trim()).ok()?;
         let key = SigningKey::from_slice(&bytes).ok()?;
         let public = key.verifying_key().to_encoded_point(false).as_bytes().to_vec();
-        Some(Vapid { key, public })
+        Some(Vapid {
+            key,
+            public,
+            made: Default::default(),
+        })
     }
 
     /// The uncompressed public point, base64url: the app's `applicationServerKey`.
@@ -64,6 +70,28 @@ impl Vapid {
         let sig: Signature = self.key.sign(signing_input.as_bytes());
         let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
         format!("vapid t={token}, k={}", self.public_key())
+    }
+}
+
+impl Vapid {
+    /// As [`Vapid::authorization`], reusing the header made for the same push service and
+    /// subject during the first twelfth of its validity (an hour of the 12 h): signing is an
+    /// ECDSA signature, a third of the elliptic-curve work of each alert, and every alert of a
+    /// busy minute goes to the same few push services. A reused token is still valid for at
+    /// least eleven twelfths of `valid_s`.
+    pub fn authorization_cached(&self, endpoint: &url::Url, subject: &str, now_s: i64, valid_s: i64) -> String {
+        let key = (endpoint.origin().ascii_serialization(), subject.to_owned());
+        if let Some(m) = self.made.get(&key) {
+            if now_s >= m.0 && now_s - m.0 < valid_s / 12 {
+                return m.1.clone();
+            }
+        }
+        let header = self.authorization(endpoint, subject, now_s, valid_s);
+        if self.made.len() > 1_000 {
+            self.made.clear();
+        }
+        self.made.insert(key, (now_s, header.clone()));
+        header
     }
 }
 
@@ -102,5 +130,31 @@ mod tests {
         let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
         key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig).unwrap();
         assert!(key.verify(b"something else", &sig).is_err());
+    }
+
+    #[test]
+    fn a_push_services_header_is_reused_for_an_hour_of_its_twelve() {
+        let v = Vapid::from_private(&URL_SAFE_NO_PAD.encode(random_scalar())).unwrap();
+        let a = url::Url::parse("https://push.example/send/device-1").unwrap();
+        let a2 = url::Url::parse("https://push.example/send/device-2").unwrap();
+        let b = url::Url::parse("https://other.example/send/device-3").unwrap();
+        let (sub, day) = ("mailto:ops@example.com", 12 * 3600);
+        let first = v.authorization_cached(&a, sub, 1_000, day);
+        assert_eq!(
+            v.authorization_cached(&a2, sub, 1_000 + 3_599, day),
+            first,
+            "same origin: same token"
+        );
+        assert_ne!(v.authorization_cached(&b, sub, 1_000, day), first, "another push service");
+        assert_ne!(
+            v.authorization_cached(&a, "mailto:other@example.com", 1_000, day),
+            first,
+            "another subject"
+        );
+        let renewed = v.authorization_cached(&a, sub, 1_000 + 3_600, day);
+        assert_ne!(renewed, first, "made again after an hour");
+        let token = renewed.strip_prefix("vapid t=").unwrap().split_once(", k=").unwrap().0;
+        let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!(claims["exp"], 1_000 + 3_600 + day);
     }
 }

@@ -89,7 +89,7 @@ pub fn build(vapid: &Vapid, r: &Request<'_>) -> Result<(url::Url, reqwest::heade
     let (parts, body) = req.into_parts();
     let mut headers = parts.headers;
     let now_s = chrono::Utc::now().timestamp();
-    let auth = vapid.authorization(&url, r.subject, now_s, 12 * 3600);
+    let auth = vapid.authorization_cached(&url, r.subject, now_s, 12 * 3600);
     headers.insert(
         reqwest::header::AUTHORIZATION,
         auth.parse().map_err(|_| "the VAPID header is not a header value".to_owned())?,

@@ -489,6 +489,123 @@ pub struct Lease {
     pub attempt: i64,
 }
 
+// The SQLite claim, in steps on the writer thread (see `Db::claim_outbox`).
+const CLAIM_EXPIRED: &str = "SELECT o.id FROM outbox o WHERE o.status = 'sending' AND o.lease_until < $1 \
+    AND (o.kind <> 'email' OR $2 = 1) ORDER BY o.lease_until LIMIT $3";
+const CLAIM_DUE: &str = "SELECT o.id FROM outbox o WHERE o.status = 'queued' AND o.next_attempt_at <= $1 \
+    AND (o.kind <> 'email' OR $2 = 1) \
+    AND (o.order_key IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_key = o.order_key \
+         AND p.order_seq < o.order_seq AND p.status IN ('queued', 'sending'))) \
+    ORDER BY o.next_attempt_at, o.id LIMIT $3";
+const CLAIM_ONE: &str =
+    "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1, updated_at = $3 WHERE id = $4";
+
+const RENEW: &str = "UPDATE outbox SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'sending'";
+const HANDOFF: &str = "UPDATE outbox SET handoff_at = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'sending'";
+const FINISH_SENT: &str = "UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL, \
+    unconfirmed = $2, last_error = $3 WHERE id = $4 AND lease_owner = $5 AND attempts = $6 AND status = 'sending'";
+const FINISH_RETRY: &str = "UPDATE outbox SET status = CASE WHEN $1 > give_up_at THEN 'dead' ELSE 'queued' END, next_attempt_at = $1, \
+    updated_at = $2, lease_owner = NULL, lease_until = NULL, handoff_at = NULL, last_error = $3 \
+    WHERE id = $4 AND lease_owner = $5 AND attempts = $6 AND status = 'sending'";
+const FINISH_FAILED: &str =
+    "UPDATE outbox SET status = 'failed', updated_at = $1, lease_owner = NULL, lease_until = NULL, last_error = $2 \
+    WHERE id = $3 AND lease_owner = $4 AND attempts = $5 AND status = 'sending'";
+const ATTEMPT: &str =
+    "INSERT INTO outbox_attempts (id, outbox_id, merchant_id, attempt, at, ok, status_code, latency_ms, response, error) \
+    SELECT $1, id, merchant_id, $2, $3, $4, $5, $6, $7, $8 FROM outbox WHERE id = $9";
+
+/// What a push hand-off the push service accepted records with its attempt, in the same
+/// transaction (`Db::finish_attempt_with`): the device's success and, for an offer, the
+/// alert's hand-off (counted in Analytics as `alert_sent` the first time).
+#[derive(Debug, Clone)]
+pub struct PushHanded {
+    pub subscription_id: String,
+    pub alert_id: Option<String>,
+}
+
+const SUB_SUCCESS: &str = "UPDATE push_subscriptions SET failures = 0, last_error = NULL, last_success_at = $1 WHERE id = $2";
+const ALERT_HANDED: &str = "UPDATE push_alerts SET state = CASE WHEN state = 'queued' THEN 'handed' ELSE state END, \
+    handed_at = COALESCE(handed_at, $1), updated_at = $1 WHERE id = $2 AND handed_at IS NULL";
+const ALERT_SENT_EVENT: &str = "INSERT INTO events (id, merchant_id, kind, at, shopper_id, store_id, department_id, expert_id, \
+    conversation_id, value, data_json) SELECT $1, merchant_id, 'alert_sent', $2, NULL, store_id, department_id, expert_id, \
+    conversation_id, NULL, NULL FROM push_alerts WHERE id = $3";
+
+/// One SQL statement and its parameters.
+type Statement = (&'static str, Vec<Param>);
+
+/// The statements of a finished attempt: the row's new state (conditional on the lease) and the
+/// attempt's record (only when the lease held).
+fn finish_statements(lease: &Lease, attempt: &AttemptRow, finish: &Finish, now: i64) -> (Statement, Statement) {
+    let fence = [Param::text(&lease.id), Param::text(&lease.owner), Param::Int(lease.attempt)];
+    let update = match finish {
+        Finish::Sent { unconfirmed } => (
+            FINISH_SENT,
+            [
+                vec![
+                    Param::Int(now),
+                    Param::Int(i64::from(*unconfirmed)),
+                    Param::opt_text(attempt.error.as_deref()),
+                ],
+                fence.to_vec(),
+            ]
+            .concat(),
+        ),
+        Finish::Retry { at, error } => (
+            FINISH_RETRY,
+            [vec![Param::Int(*at), Param::Int(now), Param::text(error)], fence.to_vec()].concat(),
+        ),
+        Finish::Failed { error } => (FINISH_FAILED, [vec![Param::Int(now), Param::text(error)], fence.to_vec()].concat()),
+    };
+    let record = (
+        ATTEMPT,
+        vec![
+            Param::Text(uuid::Uuid::now_v7().to_string()),
+            Param::Int(lease.attempt),
+            Param::Int(attempt.at),
+            Param::Int(attempt.ok_flag),
+            Param::opt_int(attempt.status_code),
+            Param::Int(attempt.latency_ms),
+            Param::opt_text(attempt.response.as_deref()),
+            Param::opt_text(attempt.error.as_deref()),
+            Param::text(&lease.id),
+        ],
+    );
+    (update, record)
+}
+
+impl OutboxRow {
+    /// A row as the SQLite writer thread reads it (`ROW_COLS`, in order).
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+        Ok(OutboxRow {
+            id: r.get(0)?,
+            merchant_id: r.get(1)?,
+            kind: r.get(2)?,
+            template: r.get(3)?,
+            idempotency_key: r.get(4)?,
+            recipient: r.get(5)?,
+            endpoint_id: r.get(6)?,
+            conversation_id: r.get(7)?,
+            message_id: r.get(8)?,
+            subject: r.get(9)?,
+            body_text: r.get(10)?,
+            body_html: r.get(11)?,
+            payload_json: r.get(12)?,
+            transactional_flag: r.get(13)?,
+            status: r.get(14)?,
+            attempts: r.get(15)?,
+            next_attempt_at: r.get(16)?,
+            give_up_at: r.get(17)?,
+            lease_owner: r.get(18)?,
+            handoff_at: r.get(19)?,
+            unconfirmed_flag: r.get(20)?,
+            last_error: r.get(21)?,
+            created_at: r.get(22)?,
+            updated_at: r.get(23)?,
+            sent_at: r.get(24)?,
+        })
+    }
+}
+
 impl Db {
     /// Enqueue in a transaction of its own.
     pub async fn enqueue(&self, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
@@ -503,6 +620,38 @@ impl Db {
     /// earlier row of its `order_key` is unfinished. Each claim counts as an attempt. A node
     /// without SMTP (`with_email` false) leaves e-mail to others (or in the Outbox).
     pub async fn claim_outbox(&self, owner: &str, now: i64, lease_until: i64, limit: i64, with_email: bool) -> Result<Vec<OutboxRow>> {
+        if let Some(fast) = &self.fast {
+            // On the writer thread: the claim shares a commit with whatever else is writing
+            // (the next attempts' hand-offs, messages) instead of taking SQLite's write lock
+            // from a second connection. Rows whose lease ran out first, then due rows in due
+            // order, read from the `outbox_due` index (never sorting the whole queue).
+            let owner = owner.to_owned();
+            let by_id = format!("SELECT {ROW_COLS} FROM outbox o WHERE o.id = $1");
+            return fast
+                .transaction(move |c| {
+                    let email = Param::Int(i64::from(with_email));
+                    let mut ids = sqlite_writer::query(c, CLAIM_EXPIRED, &[Param::Int(now), email.clone(), Param::Int(limit)], |r| {
+                        r.get::<_, String>(0)
+                    })?;
+                    let left = limit - ids.len() as i64;
+                    if left > 0 {
+                        ids.extend(sqlite_writer::query(
+                            c,
+                            CLAIM_DUE,
+                            &[Param::Int(now), email, Param::Int(left)],
+                            |r| r.get::<_, String>(0),
+                        )?);
+                    }
+                    let mut rows = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        let claim = [Param::text(&owner), Param::Int(lease_until), Param::Int(now), Param::text(&id)];
+                        sqlite_writer::execute(c, CLAIM_ONE, &claim)?;
+                        rows.extend(sqlite_writer::query(c, &by_id, &[Param::Text(id)], OutboxRow::from_sqlite)?);
+                    }
+                    Ok(rows)
+                })
+                .await;
+        }
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE OF o SKIP LOCKED",
             Backend::Sqlite => "",
@@ -537,95 +686,96 @@ impl Db {
 
     /// Extend a lease; false when it is no longer ours (another worker took the row over).
     pub async fn renew_lease(&self, lease: &Lease, until: i64) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE outbox SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'sending'")
-                .bind(until)
-                .bind(&lease.id)
-                .bind(&lease.owner)
-                .bind(lease.attempt)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let params = vec![
+            Param::Int(until),
+            Param::text(&lease.id),
+            Param::text(&lease.owner),
+            Param::Int(lease.attempt),
+        ];
+        Ok(self.write_one(RENEW, params).await? == 1)
     }
 
     /// Record that the message is about to be handed over (see the module documentation);
-    /// false when the lease is lost, in which case the caller must not hand it over.
+    /// false when the lease is lost, in which case the caller must not hand it over. Committed
+    /// (on disk) when this returns.
     pub async fn mark_handoff(&self, lease: &Lease) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE outbox SET handoff_at = $1 WHERE id = $2 AND lease_owner = $3 AND attempts = $4 AND status = 'sending'")
-                .bind(now_ms())
-                .bind(&lease.id)
-                .bind(&lease.owner)
-                .bind(lease.attempt)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        let params = vec![
+            Param::Int(now_ms()),
+            Param::text(&lease.id),
+            Param::text(&lease.owner),
+            Param::Int(lease.attempt),
+        ];
+        Ok(self.write_one(HANDOFF, params).await? == 1)
     }
 
     /// Record an attempt and its outcome in one transaction; false (and nothing written) when
     /// the lease was lost meanwhile.
     pub async fn finish_attempt(&self, lease: &Lease, attempt: &AttemptRow, finish: &Finish) -> Result<bool> {
+        Ok(self.finish_attempt_with(lease, attempt, finish, None).await?.0)
+    }
+
+    /// As [`Db::finish_attempt`], and with it (in the same transaction) what an accepted push
+    /// hand-off records: the device's success and the alert's hand-off — these are recorded
+    /// even when the lease was lost meanwhile (the message did reach the push service).
+    /// Returns (the attempt was recorded, the alert's hand-off was news).
+    pub async fn finish_attempt_with(
+        &self,
+        lease: &Lease,
+        attempt: &AttemptRow,
+        finish: &Finish,
+        handed: Option<&PushHanded>,
+    ) -> Result<(bool, bool)> {
         let now = now_ms();
+        let ((sql, params), (record_sql, record)) = finish_statements(lease, attempt, finish, now);
+        let handed = handed.cloned();
+        let event_id = uuid::Uuid::now_v7().to_string();
+        if let Some(fast) = &self.fast {
+            return fast
+                .transaction(move |c| {
+                    let news = match &handed {
+                        Some(h) => push_handed_on_writer(c, h, now, event_id)?,
+                        None => false,
+                    };
+                    let done = sqlite_writer::execute(c, sql, &params)?;
+                    if done == 1 {
+                        sqlite_writer::execute(c, record_sql, &record)?;
+                    }
+                    Ok((done == 1, news))
+                })
+                .await;
+        }
         let mut tx = self.begin_write().await?;
-        let (sql, params): (&str, Vec<Param>) = match finish {
-            Finish::Sent { unconfirmed } => (
-                "UPDATE outbox SET status = 'sent', sent_at = $1, updated_at = $1, lease_owner = NULL, lease_until = NULL, \
-                 unconfirmed = $2, last_error = $3 WHERE id = $4 AND lease_owner = $5 AND attempts = $6 AND status = 'sending'",
-                vec![
-                    Param::Int(now),
-                    Param::Int(i64::from(*unconfirmed)),
-                    Param::opt_text(attempt.error.as_deref()),
-                    Param::text(&lease.id),
-                    Param::text(&lease.owner),
-                    Param::Int(lease.attempt),
-                ],
-            ),
-            Finish::Retry { at, error } => (
-                "UPDATE outbox SET status = CASE WHEN $1 > give_up_at THEN 'dead' ELSE 'queued' END, next_attempt_at = $1, \
-                 updated_at = $2, lease_owner = NULL, lease_until = NULL, handoff_at = NULL, last_error = $3 \
-                 WHERE id = $4 AND lease_owner = $5 AND attempts = $6 AND status = 'sending'",
-                vec![
-                    Param::Int(*at),
-                    Param::Int(now),
-                    Param::text(error),
-                    Param::text(&lease.id),
-                    Param::text(&lease.owner),
-                    Param::Int(lease.attempt),
-                ],
-            ),
-            Finish::Failed { error } => (
-                "UPDATE outbox SET status = 'failed', updated_at = $1, lease_owner = NULL, lease_until = NULL, last_error = $2 \
-                 WHERE id = $3 AND lease_owner = $4 AND attempts = $5 AND status = 'sending'",
-                vec![
-                    Param::Int(now),
-                    Param::text(error),
-                    Param::text(&lease.id),
-                    Param::text(&lease.owner),
-                    Param::Int(lease.attempt),
-                ],
-            ),
-        };
+        let mut news = false;
+        if let Some(h) = &handed {
+            bind_all(sqlx::query(SUB_SUCCESS), &[Param::Int(now), Param::text(&h.subscription_id)])
+                .execute(&mut *tx)
+                .await?;
+            if let Some(a) = &h.alert_id {
+                let changed = bind_all(sqlx::query(ALERT_HANDED), &[Param::Int(now), Param::text(a)])
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed == 1 {
+                    bind_all(
+                        sqlx::query(ALERT_SENT_EVENT),
+                        &[Param::Text(event_id), Param::Int(now), Param::text(a)],
+                    )
+                    .execute(&mut *tx)
+                    .await?;
+                    news = true;
+                }
+            }
+        }
         let done = bind_all(sqlx::query(sql), &params).execute(&mut *tx).await?.rows_affected();
         if done != 1 {
-            return Ok(false);
+            if handed.is_some() {
+                tx.commit().await?;
+            }
+            return Ok((false, news));
         }
-        sqlx::query(
-            "INSERT INTO outbox_attempts (id, outbox_id, merchant_id, attempt, at, ok, status_code, latency_ms, response, error) \
-             SELECT $1, id, merchant_id, $2, $3, $4, $5, $6, $7, $8 FROM outbox WHERE id = $9",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(lease.attempt)
-        .bind(attempt.at)
-        .bind(attempt.ok_flag)
-        .bind(attempt.status_code)
-        .bind(attempt.latency_ms)
-        .bind(attempt.response.as_deref())
-        .bind(attempt.error.as_deref())
-        .bind(&lease.id)
-        .execute(&mut *tx)
-        .await?;
+        bind_all(sqlx::query(record_sql), &record).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok((true, news))
     }
 
     /// One row of this merchant (or of any merchant for the operator, `m = None`).
@@ -709,10 +859,13 @@ impl Db {
 
     /// When the earliest queued row is due (the workers sleep until then, at most a second).
     pub async fn outbox_next_due(&self) -> Result<Option<i64>> {
-        let (n,): (Option<i64>,) = sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'")
-            .fetch_one(&self.pool)
+        // Asked after every claim: on SQLite on the calling thread (`sqlite_reader`).
+        let rows: Vec<(Option<i64>,)> = self
+            .hot_rows("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'", &[], |r| {
+                Ok((r.get::<_, Option<i64>>(0)?,))
+            })
             .await?;
-        Ok(n)
+        Ok(rows.into_iter().next().and_then(|r| r.0))
     }
 
     /// Forget finished rows older than `cutoff` (their attempts go with them).
@@ -731,4 +884,16 @@ impl Db {
                 .rows_affected(),
         )
     }
+}
+
+/// The push bookkeeping of an accepted hand-off on the SQLite writer thread (see
+/// [`PushHanded`]); true when the alert's hand-off was news.
+fn push_handed_on_writer(c: &rusqlite::Connection, h: &PushHanded, now: i64, event_id: String) -> Result<bool> {
+    sqlite_writer::execute(c, SUB_SUCCESS, &[Param::Int(now), Param::text(&h.subscription_id)])?;
+    let Some(a) = &h.alert_id else { return Ok(false) };
+    if sqlite_writer::execute(c, ALERT_HANDED, &[Param::Int(now), Param::text(a)])? != 1 {
+        return Ok(false);
+    }
+    sqlite_writer::execute(c, ALERT_SENT_EVENT, &[Param::Text(event_id), Param::Int(now), Param::text(a)])?;
+    Ok(true)
 }

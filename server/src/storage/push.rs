@@ -1,7 +1,8 @@
 //! Web Push: the store app's subscriptions (one per expert and device) and the lifecycle of
 //! every alert (see `crate::push` and docs/push.md).
 
-use super::outbox::{enqueue_in, Enqueued, Outgoing};
+use super::outbox::{enqueue_in, enqueue_on_writer, Enqueued, Outgoing};
+use super::sqlite_writer::{self, bind_all, Param};
 use super::{Db, Result, StorageError, Tenant};
 use crate::ids::MerchantId;
 use crate::now_ms;
@@ -28,6 +29,27 @@ pub struct PushSubscription {
     pub last_success_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl PushSubscription {
+    /// A row of `SUB_COLS`, in order, as the SQLite reader reads it.
+    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+        Ok(PushSubscription {
+            id: r.get(0)?,
+            merchant_id: r.get(1)?,
+            expert_id: r.get(2)?,
+            endpoint: r.get(3)?,
+            p256dh: r.get(4)?,
+            auth: r.get(5)?,
+            lang: r.get(6)?,
+            user_agent: r.get(7)?,
+            failures: r.get(8)?,
+            last_error: r.get(9)?,
+            last_success_at: r.get(10)?,
+            created_at: r.get(11)?,
+            updated_at: r.get(12)?,
+        })
+    }
 }
 
 const SUB_COLS: &str = "s.id, s.merchant_id, s.expert_id, s.endpoint, s.p256dh, s.auth, s.lang, s.user_agent, s.failures, \
@@ -143,6 +165,26 @@ pub enum AlertEvent {
     Note(String),
 }
 
+const INSERT_ALERT: &str = "INSERT INTO push_alerts (id, merchant_id, expert_id, conversation_id, store_id, department_id, \
+    subscription_id, receipt, channel, state, queued_at, created_at, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'push', 'queued', $9, $10, $10) ON CONFLICT DO NOTHING";
+const ALERT_OUTBOX: &str = "UPDATE push_alerts SET outbox_id = $1 WHERE id = $2";
+
+fn alert_params(a: &NewAlert, now: i64) -> Vec<Param> {
+    vec![
+        Param::text(&a.id),
+        Param::text(a.merchant_id.as_str()),
+        Param::text(&a.expert_id),
+        Param::text(&a.conversation_id),
+        Param::text(&a.store_id),
+        Param::text(&a.department_id),
+        Param::text(&a.subscription_id),
+        Param::text(&a.receipt),
+        Param::Int(a.queued_at),
+        Param::Int(now),
+    ]
+}
+
 impl Db {
     /// A server-wide secret by name, stored with `fresh` if there is none yet; every node
     /// then reads the same value.
@@ -251,13 +293,22 @@ impl Db {
         )
     }
 
-    /// One device by id (the worker's view: no tenant, the outbox row carries it).
+    /// One device by id (the worker's view: no tenant, the outbox row carries it). Read before
+    /// every hand-off: on SQLite on the calling thread (`sqlite_reader`).
     pub async fn push_subscription_by_id(&self, id: &str) -> Result<Option<PushSubscription>> {
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.id = $1");
-        Ok(sqlx::query_as::<_, PushSubscription>(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(self.hot_rows(&sql, &[Param::text(id)], PushSubscription::from_sqlite).await?.pop())
+    }
+
+    /// An alert's state (`queued`, `handed`, … see [`PushAlert`]), read before its hand-off:
+    /// on SQLite on the calling thread.
+    pub async fn push_alert_state(&self, id: &str) -> Result<Option<String>> {
+        let mut rows: Vec<(String,)> = self
+            .hot_rows("SELECT state FROM push_alerts WHERE id = $1", &[Param::text(id)], |r| {
+                Ok((r.get::<_, String>(0)?,))
+            })
+            .await?;
+        Ok(rows.pop().map(|r| r.0))
     }
 
     /// The push service said the device is gone (404/410).
@@ -326,35 +377,36 @@ impl Db {
             return Ok(vec![]);
         }
         let now = now_ms();
+        if let Some(fast) = &self.fast {
+            // On the writer thread (SQLite): the alerts commit with the writes around them
+            // instead of holding SQLite's write lock from a second connection meanwhile.
+            return fast
+                .transaction(move |c| {
+                    let mut created = Vec::new();
+                    for (a, out) in items {
+                        if sqlite_writer::execute(c, INSERT_ALERT, &alert_params(&a, now))? == 0 {
+                            continue;
+                        }
+                        if let Some(Enqueued::Queued(oid) | Enqueued::Refused { id: oid, .. }) = enqueue_on_writer(c, &[out])?.pop() {
+                            sqlite_writer::execute(c, ALERT_OUTBOX, &[Param::Text(oid), Param::text(&a.id)])?;
+                        }
+                        created.push(a.id);
+                    }
+                    Ok(created)
+                })
+                .await;
+        }
         let mut tx = self.begin_write().await?;
         let mut created = Vec::new();
         for (a, out) in items {
-            let done = sqlx::query(
-                "INSERT INTO push_alerts (id, merchant_id, expert_id, conversation_id, store_id, department_id, subscription_id, \
-                 receipt, channel, state, queued_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'push', 'queued', $9, $10, $10) ON CONFLICT DO NOTHING",
-            )
-            .bind(&a.id)
-            .bind(a.merchant_id.as_str())
-            .bind(&a.expert_id)
-            .bind(&a.conversation_id)
-            .bind(&a.store_id)
-            .bind(&a.department_id)
-            .bind(&a.subscription_id)
-            .bind(&a.receipt)
-            .bind(a.queued_at)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            let done = bind_all(sqlx::query(INSERT_ALERT), &alert_params(&a, now))
+                .execute(&mut *tx)
+                .await?;
             if done.rows_affected() == 0 {
                 continue;
             }
             if let Some(Enqueued::Queued(oid) | Enqueued::Refused { id: oid, .. }) = enqueue_in(&mut tx, &[out]).await?.pop() {
-                sqlx::query("UPDATE push_alerts SET outbox_id = $1 WHERE id = $2")
-                    .bind(oid)
-                    .bind(&a.id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(ALERT_OUTBOX).bind(oid).bind(&a.id).execute(&mut *tx).await?;
             }
             created.push(a.id);
         }
