@@ -65,8 +65,10 @@ test('build a cart: article number, name fragment, accents, stepper, override, f
 
   // Stepper: two cables, then the price override 149 (the original 199 struck through).
   await page.getByRole('button', { name: 'One more HDMI cable 2 m' }).click();
-  await page.getByLabel('Quantity of HDMI cable 2 m').waitFor();
-  assert.equal(await page.getByLabel('Quantity of HDMI cable 2 m').inputValue(), '2');
+  // The field is already there with 1: wait for the re-render rather than read it at once.
+  const qty = page.getByLabel('Quantity of HDMI cable 2 m');
+  for (let i = 0; i < 50 && (await qty.inputValue()) !== '2'; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(await qty.inputValue(), '2');
   await page.getByRole('button', { name: /^Change price\W+HDMI cable 2 m$/ }).click();
   await page.getByLabel('Unit price of HDMI cable 2 m').fill('149,00');
   await page.keyboard.press('Enter');
