@@ -4,7 +4,9 @@
 //! (up to a batch limit), stores it in one transaction, then — in sequence order — fans each
 //! stored message out to the conversation's sockets on this node and only then answers the
 //! sessions, which send the `ack`. So an ack always means stored, and every viewer on a node
-//! sees a conversation's messages in the order the database numbered them.
+//! sees a conversation's messages in the order the database numbered them. The fan-out of one
+//! batch runs while the next batch is stored (a second task, fed in order), so the database
+//! does not wait for the fan-out.
 
 use std::time::Duration;
 
@@ -52,7 +54,15 @@ impl Reply {
     }
 }
 
+/// Stores batches and hands each stored batch to [`deliver`], which fans it out and answers
+/// while the next batch is being stored: the database never waits for the fan-out. Deliveries
+/// still happen one batch at a time, in the order the batches were stored, so per-conversation
+/// order holds; and a batch is only handed over once it has committed, so an ack still means
+/// stored.
 pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
+    // At most one batch waits for delivery while the next one is stored.
+    let (stored_tx, stored_rx) = mpsc::channel::<Stored>(1);
+    let delivering = tokio::spawn(deliver(hub.clone(), stored_rx));
     let mut jobs: Vec<WriteJob> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         // Stable sort: per-conversation order is kept, and PostgreSQL row locks are always
@@ -67,6 +77,41 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
         let result = hub.db.append_messages(batch).await;
         metrics::histogram!("floorwalker_message_batch_seconds").record(started.elapsed().as_secs_f64());
         metrics::histogram!("floorwalker_message_batch_size").record(size as f64);
+        let failed = result.is_err();
+        let (done_tx, done_rx) = oneshot::channel();
+        if stored_tx
+            .send(Stored {
+                jobs: std::mem::replace(&mut jobs, Vec::with_capacity(MAX_BATCH)),
+                result,
+                done: done_tx,
+            })
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if failed {
+            // Every sender has its error before the next try; and do not spin against a
+            // database that is down.
+            let _ = done_rx.await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    drop(stored_tx);
+    let _ = delivering.await;
+}
+
+/// A batch as the database answered it, on its way to [`deliver`].
+struct Stored {
+    jobs: Vec<WriteJob>,
+    result: crate::storage::Result<crate::storage::Appended>,
+    /// Told once the batch is delivered and answered.
+    done: oneshot::Sender<()>,
+}
+
+/// Fan each stored batch out to the conversations' sockets, in order, then answer its senders.
+async fn deliver(hub: Hub, mut rx: mpsc::Receiver<Stored>) {
+    while let Some(Stored { mut jobs, result, done }) = rx.recv().await {
         match result {
             Ok(done) => {
                 for (i, ms) in done.first_responses {
@@ -111,10 +156,9 @@ pub async fn run(hub: Hub, mut rx: mpsc::Receiver<WriteJob>) {
                 for job in jobs.drain(..) {
                     job.reply.send(&hub, &job.msg, Err(()));
                 }
-                // Do not spin against a database that is down.
-                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+        let _ = done.send(());
     }
 }
 

@@ -571,7 +571,8 @@ impl Db {
             "SELECT c.id, c.merchant_id, c.offline, c.offline_email, c.notify_email, c.notify_phone, c.shopper_locale, \
              c.shopper_read_seq, COALESCE({last_expert}, 0) AS last_expert_seq \
              FROM conversations c LEFT JOIN merchant_messaging mm ON mm.merchant_id = c.merchant_id \
-             WHERE c.status IN ('claimed', 'ended') AND c.last_expert_msg_at > $1 AND c.last_expert_msg_at < $2 \
+             WHERE (c.notify_email IS NOT NULL OR c.offline_email IS NOT NULL) \
+             AND c.status IN ('claimed', 'ended') AND c.last_expert_msg_at > $1 AND c.last_expert_msg_at < $2 \
              AND COALESCE({last_expert}, 0) > c.shopper_read_seq \
              AND ((c.offline = 1 AND c.offline_email IS NOT NULL AND NOT EXISTS (SELECT 1 FROM outbox o \
                      WHERE o.idempotency_key = 'offline_reply:' || c.id || ':' || c.shopper_read_seq)) \
