@@ -14,7 +14,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use super::socket::Step;
+use super::replies::Step;
 use super::Hub;
 use crate::ids::MerchantId;
 use crate::now_ms;

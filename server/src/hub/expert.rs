@@ -5,9 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::replies::{check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync, Step};
 use super::revoke::Cred;
-use super::shopper::{check_body, check_client_id, end_conversation, sync};
-use super::socket::Step;
 use super::{Hub, Presence};
 use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
@@ -73,11 +72,11 @@ impl ExpertSession {
             // Not theirs (a colleague's, a waiting one, another merchant's, none at all): one
             // answer for all, so an id's existence cannot be probed.
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
-                super::socket::conversation_missing(hub, conn, id, false, "no such conversation of yours");
+                conversation_missing(hub, conn, id, false, "no such conversation of yours");
                 None
             }
             Err(_) => {
-                super::socket::conversation_missing(hub, conn, id, true, "");
+                conversation_missing(hub, conn, id, true, "");
                 None
             }
         }
@@ -97,7 +96,7 @@ impl ExpertSession {
                 return super::media_chat::send(hub, conn, m.as_str(), sender, text).await.0;
             }
         }
-        let Some(frame) = super::socket::parse_frame::<ExpertIn>(hub, conn, text) else {
+        let Some(frame) = parse_frame::<ExpertIn>(hub, conn, text) else {
             return Step::Malformed;
         };
         let (m, me_id) = match (&frame, &self.expert, &self.merchant) {

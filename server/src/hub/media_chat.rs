@@ -7,8 +7,7 @@
 
 use serde::Deserialize;
 
-use super::shopper::{answer_store, check_body, check_client_id};
-use super::socket::Step;
+use super::replies::{answer_store, check_body, check_client_id, Step};
 use super::Hub;
 use crate::protocol::Out;
 use crate::storage::{AppendOutcome, NewMessage, Sender};

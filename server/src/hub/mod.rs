@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod expert;
 pub mod media_chat;
 pub mod outbox;
+pub mod replies;
 pub mod revoke;
 pub mod shopper;
 pub mod socket;
@@ -518,7 +519,7 @@ impl Hub {
     pub async fn store_then_answer(&self, msg: NewMessage, conn: u64) {
         let (conversation, client_id) = (msg.conversation_id.clone(), msg.client_msg_id.clone().unwrap_or_default());
         if self.hand_to_writer(msg, Some(conn), writer::Reply::Answer(conn)).await.is_err() {
-            shopper::answer_store(self, conn, &conversation, &client_id, Err(()));
+            replies::answer_store(self, conn, &conversation, &client_id, Err(()));
         }
     }
 

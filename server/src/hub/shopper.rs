@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::socket::Step;
+use super::replies::{answer_store, check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync, Step};
 use super::Hub;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
-use crate::protocol::{self, close, Availability, Out, Product, ShopperIn, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID, PROTOCOL_VERSION};
+use crate::protocol::{close, Availability, Out, Product, ShopperIn, PROTOCOL_VERSION};
 use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
@@ -30,43 +30,8 @@ fn bad(hub: &Hub, conn: u64, msg: &str, r: Option<String>) -> Step {
     Step::Continue
 }
 
-pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
-    if body.trim().is_empty() {
-        return Err(("bad_request", "the message is empty".into()));
-    }
-    if body.chars().count() > MAX_BODY_CHARS {
-        return Err(("too_large", format!("messages are at most {MAX_BODY_CHARS} characters")));
-    }
-    Ok(())
-}
-
-pub fn check_client_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= MAX_CLIENT_MSG_ID && id.bytes().all(|b| b.is_ascii_graphic())
-}
-
 fn short(s: &Option<String>, max: usize) -> bool {
     s.as_deref().is_none_or(|s| s.chars().count() <= max)
-}
-
-/// Send the outcome of storing a message as `ack` or `error`.
-pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: &str, r: Result<AppendOutcome, ()>) {
-    let out = match r {
-        Ok(AppendOutcome::Stored(m)) | Ok(AppendOutcome::Duplicate(m)) => Out::Ack {
-            conversation_id: conversation_id.to_owned(),
-            client_msg_id: client_msg_id.to_owned(),
-            seq: m.seq,
-            sent_at: m.sent_at,
-        },
-        Ok(AppendOutcome::Conflict) => Out::error(
-            "conflict",
-            "this client_msg_id was used for a different message",
-            Some(client_msg_id.to_owned()),
-        ),
-        Ok(AppendOutcome::NotFound) => Out::error("not_found", "no such conversation", Some(client_msg_id.to_owned())),
-        Ok(AppendOutcome::InvalidState(why)) => Out::error("invalid_state", why, Some(client_msg_id.to_owned())),
-        Err(()) => super::writer::unavailable(Some(client_msg_id.to_owned())),
-    };
-    hub.send_out(conn, &out);
 }
 
 impl ShopperSession {
@@ -99,11 +64,11 @@ impl ShopperSession {
         match hub.db.conversation(&self.merchant, id).await {
             Ok(row) if Some(&row.shopper_id) == self.shopper.as_ref() => Some(row),
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
-                super::socket::conversation_missing(hub, conn, id, false, "no such conversation");
+                conversation_missing(hub, conn, id, false, "no such conversation");
                 None
             }
             Err(_) => {
-                super::socket::conversation_missing(hub, conn, id, true, "");
+                conversation_missing(hub, conn, id, true, "");
                 None
             }
         }
@@ -123,7 +88,7 @@ impl ShopperSession {
                 return step;
             }
         }
-        let Some(frame) = super::socket::parse_frame::<ShopperIn>(hub, conn, text) else {
+        let Some(frame) = parse_frame::<ShopperIn>(hub, conn, text) else {
             return Step::Malformed;
         };
         let shopper = match (&frame, &self.shopper) {
@@ -722,67 +687,4 @@ impl ShopperSession {
 async fn any_store_open(hub: &Hub, m: &MerchantId) -> bool {
     let now = now_ms();
     hub.stores(m).await.is_some_and(|all| all.iter().any(|s| s.is_open_at(now)))
-}
-
-/// Answer a `sync`: messages after `after_seq`, in order.
-pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, after_seq: i64) {
-    match hub.db.messages_after(m, &row.id, after_seq.max(0), 500).await {
-        Ok(mut messages) => {
-            // Long messages make a short page; `last_seq` tells the client to ask for more.
-            protocol::fit_page(&mut messages, protocol::MAX_PAGE_BYTES);
-            let last_seq = messages.last().map(|x| x.seq).unwrap_or(after_seq).max(row.last_seq);
-            hub.send_out(
-                conn,
-                &Out::Messages {
-                    conversation_id: row.id.clone(),
-                    messages,
-                    last_seq,
-                },
-            );
-        }
-        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
-    }
-}
-
-/// End a conversation for either side and tell everyone.
-pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, by: &str) {
-    match hub.db.finish(m, &row.id, by).await {
-        Ok(Some("ended")) => {
-            super::calls::chat_ended(hub, row).await;
-            hub.system_message(
-                row,
-                if by == "shopper" { "ended_by_shopper" } else { "ended_by_expert" },
-                serde_json::json!({}),
-            )
-            .await;
-            if let Some(fresh) = hub.announce(m, &row.id).await {
-                hub.emit(&fresh, "ended", Some(now_ms() - fresh.claimed_at.unwrap_or(fresh.created_at)), None);
-            }
-            if let Some(e) = &row.expert_id {
-                if hub.experts.contains_key(e) {
-                    hub.change_active(e, -1);
-                } else {
-                    // The shopper ended it on a node the expert is not connected to: their
-                    // node counts it and tells them.
-                    hub.tell_nodes(|n| super::cluster::Envelope::Expert {
-                        n,
-                        expert: e.clone(),
-                        active: -1,
-                    });
-                }
-                hub.push_backlog(e).await;
-            }
-        }
-        Ok(Some(_)) => {
-            hub.withdraw(&row.id, "abandoned", None);
-            if let Some(fresh) = hub.announce(m, &row.id).await {
-                hub.emit(&fresh, "abandoned", Some(now_ms() - fresh.queued_at), None);
-            }
-        }
-        Ok(None) => hub.send_out(
-            conn,
-            &Out::error("invalid_state", "the chat has already ended", Some(row.id.clone())),
-        ),
-        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
-    }
 }

@@ -14,6 +14,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::expert::ExpertSession;
 use super::outbox::{Next, Outbox};
+use super::replies::Step;
 use super::shopper::ShopperSession;
 use super::{Hub, SEND_QUEUE};
 use crate::protocol::{close, Out, MAX_FRAME_BYTES};
@@ -37,60 +38,6 @@ pub fn configure(ws: WebSocketUpgrade) -> WebSocketUpgrade {
 
 /// How many bytes of queued frames are buffered before they are written without a flush.
 const WRITE_BATCH_BYTES: usize = 8 * 1024;
-
-/// What a session wants after handling a frame.
-pub enum Step {
-    Continue,
-    /// The frame was not understood (counted; many in a row close the socket).
-    Malformed,
-    Close(u16),
-}
-
-/// Parse a client frame, or answer `bad_request` (echoing its client id when readable).
-pub fn parse_frame<T: serde::de::DeserializeOwned>(hub: &Hub, conn: u64, text: &str) -> Option<T> {
-    match serde_json::from_str(text) {
-        Ok(f) => Some(f),
-        Err(e) => {
-            tracing::debug!(error = %e, "unreadable client frame");
-            hub.send_out(conn, &Out::error("bad_request", human_parse_error(&e), super::readable_ref(text)));
-            None
-        }
-    }
-}
-
-/// A stable, human message for a frame that did not parse: what the client got wrong, without
-/// the server's type names (the details go to the debug log).
-pub fn human_parse_error(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    let quoted = |after: &str| {
-        msg.split_once(after)
-            .and_then(|(_, rest)| rest.split_once('`'))
-            .map(|(name, _)| name.chars().take(40).collect::<String>())
-    };
-    if e.is_syntax() || e.is_eof() {
-        "the frame is not valid JSON".into()
-    } else if msg.contains("missing field `type`") || msg.contains("internally tagged") {
-        "a frame is a JSON object with a \"type\"".into()
-    } else if let Some(t) = quoted("unknown variant `") {
-        format!("unknown type \"{t}\"")
-    } else if let Some(f) = quoted("missing field `") {
-        format!("missing field \"{f}\"")
-    } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") || msg.starts_with("invalid length") {
-        "a field has the wrong type or value".into()
-    } else {
-        "the frame does not match the protocol (see docs/protocol.md)".into()
-    }
-}
-
-/// Answer a conversation lookup that did not yield one of the caller's conversations.
-pub fn conversation_missing(hub: &Hub, conn: u64, id: &str, storage_failed: bool, not_found: &str) {
-    let out = if storage_failed {
-        Out::error("unavailable", "try again", Some(id.to_owned()))
-    } else {
-        Out::error("not_found", not_found, Some(id.to_owned()))
-    };
-    hub.send_out(conn, &out);
-}
 
 pub enum Session {
     Shopper(ShopperSession),

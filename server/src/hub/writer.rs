@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Hub;
-use crate::protocol::Out;
 use crate::storage::{AppendOutcome, Event, NewMessage};
 
 pub const MAX_BATCH: usize = 256;
@@ -43,7 +42,7 @@ impl Reply {
             Reply::Wait(tx) => {
                 let _ = tx.send(outcome);
             }
-            Reply::Answer(conn) => super::shopper::answer_store(
+            Reply::Answer(conn) => super::replies::answer_store(
                 hub,
                 conn,
                 &msg.conversation_id,
@@ -160,9 +159,4 @@ async fn deliver(hub: Hub, mut rx: mpsc::Receiver<Stored>) {
         }
         let _ = done.send(());
     }
-}
-
-/// A typed error frame for a failed store.
-pub fn unavailable(r: Option<String>) -> Out {
-    Out::error("unavailable", "the message could not be stored; retry", r)
 }
