@@ -29,8 +29,18 @@ pub struct ChatArgs {
     /// Chats each expert may hold at once. `--experts` equal to `--shoppers` with
     /// `--max-chats 1` gives the pairs of the side-by-side benchmark (one shopper, one expert
     /// per chat; see docs/benchmarks.md).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_chats: u32,
+    /// How experts pick offers: `reach` — each reaches for about 5 of every `--experts` offers
+    /// it sees, room or not, so a few race for each chat; `free` — an expert claims the
+    /// oldest offer it holds whenever it has a free slot (one claim per free slot), as someone
+    /// with room on a busy floor does. Both after a 20–300 ms human pause.
+    #[arg(long, value_enum, default_value_t = ClaimMode::Reach)]
+    pub claim: ClaimMode,
+    /// End each chat this long after its shopper sees it claimed (±25 %), freeing the expert's
+    /// slot for the next waiting chat; the shopper then stays idle. Default: chats last the run.
+    #[arg(long, value_parser = parse_duration)]
+    pub chat_length: Option<Duration>,
     /// How long clients send messages.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub duration: Duration,
@@ -60,6 +70,12 @@ pub struct ChatArgs {
     pub json: bool,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClaimMode {
+    Reach,
+    Free,
+}
+
 fn now_us() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as u64
 }
@@ -83,6 +99,10 @@ struct Phase {
     finish: Instant,
     /// Whether clients acknowledge what they read (`--read-receipts`).
     read_receipts: bool,
+    /// Each expert's chat cap (`--max-chats`), `--claim` and `--chat-length`.
+    max_chats: usize,
+    claim: ClaimMode,
+    chat_length: Option<Duration>,
 }
 
 impl Phase {
@@ -106,6 +126,9 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         final_sync: start + a.duration + a.settle + Duration::from_secs(1),
         finish: start + a.duration + a.settle * 2 + Duration::from_secs(1),
         read_receipts: a.read_receipts,
+        max_chats: a.max_chats as usize,
+        claim: a.claim,
+        chat_length: a.chat_length,
     });
     let mut tasks = Vec::new();
     // A few experts reach for each offer, as on a real shop floor (not all of them at once).
@@ -184,6 +207,13 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
     let delivered = c.messages_delivered.load(Ordering::Relaxed);
     let claim = Stats::summary(&stats.claim_ms.lock().unwrap(), 1000.0);
     let delivery = Stats::summary(&stats.delivery_us.lock().unwrap(), 1000.0);
+    // The chats the experts can hold at once: with chats that never end, only these can be
+    // claimed, so their time-to-claim is the figure that means something.
+    let first_n = a.experts * a.max_chats as usize;
+    let to_claim = stats.time_to_claim_summary(first_n);
+    let refill = Stats::summary(&stats.refill_us.lock().unwrap(), 1000.0);
+    let freed = c.slots_freed.load(Ordering::Relaxed);
+    let refilled = c.slots_refilled.load(Ordering::Relaxed);
     let out = json!({
         "scenario": "chat",
         "nodes": nodes.len(),
@@ -208,6 +238,10 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         "unavailable": c.unavailable.load(Ordering::Relaxed),
         "claim_ms": claim,
         "delivery_ms": delivery,
+        "time_to_claim_ms": to_claim,
+        // Experts' slots freed by an ended chat while chats waited, refilled by a claim, and
+        // how long each stayed empty (only with --chat-length).
+        "freed_slots": {"freed": freed, "refilled": refilled, "empty_at_end": freed - refilled.min(freed), "refill_ms": refill},
     });
     eprintln!();
     eprintln!(
@@ -240,6 +274,21 @@ pub async fn run(a: ChatArgs) -> anyhow::Result<()> {
         "  deliver ms p50 {} p99 {} p999 {} max {}",
         delivery["p50"], delivery["p99"], delivery["p999"], delivery["max"]
     );
+    for (name, part) in [
+        (format!("first {first_n}"), &to_claim["first"]),
+        ("all".to_owned(), &to_claim["all"]),
+    ] {
+        eprintln!(
+            "  time to claim, {name}: p50 {} p99 {} max {} ms ({} of {} claimed)",
+            part["p50"], part["p99"], part["max"], part["claimed"], part["chats"]
+        );
+    }
+    if a.chat_length.is_some() {
+        eprintln!(
+            "  freed slots {freed} while chats waited, {refilled} refilled: empty ms p50 {} p99 {} max {}",
+            refill["p50"], refill["p99"], refill["max"]
+        );
+    }
     if a.json {
         println!("{out}");
     }
@@ -298,6 +347,12 @@ async fn shopper(
     let mut unacked: HashMap<String, String> = HashMap::new();
     let mut max_live = HashMap::new();
     let mut claimed = false;
+    // This shopper's place in request order and when it first asked (kept over retries).
+    let mut request: Option<(u64, Instant)> = None;
+    let mut in_queue = false;
+    // With --chat-length: when to end the chat, and whether it was.
+    let mut end_at: Option<Instant> = None;
+    let mut ended = false;
     let mut drop_at = phase.drop_time(&mut rng, drop_share);
     let mut n = 0u64;
     let ws = ws_url(&url, &format!("/ws/shopper?merchant={}&v=1", target.merchant_id));
@@ -343,6 +398,11 @@ async fn shopper(
                 )
                 .await;
                 unacked.insert(cid, String::new());
+                if request.is_none() {
+                    let no = stats.c.next_request.fetch_add(1, Ordering::Relaxed);
+                    request = Some((no, Instant::now()));
+                    stats.time_to_claim.lock().unwrap().insert(no, None);
+                }
                 Stats::inc(&stats.c.chats_requested);
                 Stats::inc(&stats.c.messages_sent);
             }
@@ -375,7 +435,7 @@ async fn shopper(
         loop {
             let now = Instant::now();
             if now > phase.finish {
-                if let Some(c) = &conv {
+                if let Some(c) = conv.as_ref().filter(|_| !ended) {
                     let _ = client::send(
                         &mut sink,
                         &ShopperIn::End {
@@ -385,6 +445,18 @@ async fn shopper(
                     .await;
                 }
                 return;
+            }
+            if let (Some(c), Some(at)) = (&conv, end_at) {
+                if !ended && now > at {
+                    ended = true;
+                    let _ = client::send(
+                        &mut sink,
+                        &ShopperIn::End {
+                            conversation_id: c.clone(),
+                        },
+                    )
+                    .await;
+                }
             }
             if !synced_final && now > phase.final_sync {
                 synced_final = true;
@@ -412,7 +484,23 @@ async fn shopper(
                 f = client::recv(&mut stream) => match f {
                     Ok(Out::Conversation { conversation }) => {
                         if conv.is_none() { conv = Some(conversation.id.clone()); }
-                        if Some(&conversation.id) == conv.as_ref() && conversation.status == "claimed" { claimed = true; }
+                        if Some(&conversation.id) == conv.as_ref() {
+                            let waits = conversation.status == "queued" || conversation.status == "offered";
+                            if waits && !in_queue && !claimed {
+                                in_queue = true;
+                                stats.c.waiting_now.fetch_add(1, Ordering::Relaxed);
+                            }
+                            if conversation.status == "claimed" && !claimed {
+                                claimed = true;
+                                if std::mem::take(&mut in_queue) {
+                                    stats.c.waiting_now.fetch_sub(1, Ordering::Relaxed);
+                                }
+                                if let Some((no, at)) = request {
+                                    stats.time_to_claim.lock().unwrap().insert(no, Some(at.elapsed().as_millis() as u64));
+                                }
+                                end_at = phase.chat_length.map(|l| Instant::now() + l.mul_f64(rng.gen_range(0.75..1.25)));
+                            }
+                        }
                     }
                     Ok(Out::Ack { client_msg_id, seq, conversation_id, .. }) => {
                         if unacked.remove(&client_msg_id).is_some() {
@@ -452,7 +540,7 @@ async fn shopper(
                     }
                 },
                 _ = tick.tick() => {
-                    if claimed && Instant::now() < phase.stop_sending {
+                    if claimed && !ended && Instant::now() < phase.stop_sending {
                         if let Some(c) = &conv {
                             let cid = format!("s{i}-{n}");
                             n += 1;
@@ -471,11 +559,55 @@ async fn shopper(
     }
 }
 
+type Pending = FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>>;
+
+/// Claim `id` after a human-like pause (unless the offer is withdrawn first).
+fn schedule(id: String, rng: &mut rand::rngs::StdRng, pending: &mut Pending) {
+    let delay = Duration::from_millis(rng.gen_range(20..300));
+    pending.push(Box::pin(async move {
+        tokio::time::sleep(delay).await;
+        id
+    }));
+}
+
+/// `--claim free`: one claim per free slot (open chats, claims in flight and claims about to be
+/// made all take one), for the oldest offers held.
+fn refill(
+    held: &HashMap<String, i64>,
+    scheduled: &mut HashSet<String>,
+    in_flight: usize,
+    open: usize,
+    max: usize,
+    rng: &mut rand::rngs::StdRng,
+    pending: &mut Pending,
+) {
+    let room = max.saturating_sub(open + in_flight + scheduled.len());
+    if room == 0 {
+        return;
+    }
+    let mut oldest: Vec<(&i64, &String)> = held
+        .iter()
+        .filter(|(id, _)| !scheduled.contains(*id))
+        .map(|(id, at)| (at, id))
+        .collect();
+    oldest.sort();
+    for (_, id) in oldest.into_iter().take(room) {
+        scheduled.insert(id.clone());
+        schedule(id.clone(), rng, pending);
+    }
+}
+
 async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>, drop_share: f64, reach: f64) {
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::from_entropy();
     let me = token.clone();
     let mut my_id;
+    let max = phase.max_chats;
+    let free_mode = phase.claim == ClaimMode::Free;
+    // Open chats (→ last seq seen), and chats that ended (kept for the final sync).
     let mut chats: HashMap<String, i64> = HashMap::new();
+    let mut done: HashMap<String, i64> = HashMap::new();
+    // When each slot freed by an ended chat (while chats waited) did, until a claim fills it.
+    let mut freed: std::collections::VecDeque<Instant> = Default::default();
     let mut max_live = HashMap::new();
     let mut n = 0u64;
     let mut drop_at = phase.drop_time(&mut rng, drop_share);
@@ -522,28 +654,27 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
             &mut sink,
             &ExpertIn::SetStatus {
                 available: Some(true),
-                max_chats: Some(20),
+                max_chats: Some(max as i64),
                 store_ids: None,
                 department_ids: None,
             },
         )
         .await;
         // Claims fire after a human-like pause unless the offer is withdrawn first.
-        let mut pending: FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>> = FuturesUnordered::new();
+        let mut pending: Pending = FuturesUnordered::new();
         let mut waiting: HashSet<String> = HashSet::new();
         let mut claim_sent: HashMap<String, Instant> = HashMap::new();
-        let schedule = |id: String, rng: &mut rand::rngs::StdRng, pending: &mut FuturesUnordered<_>| {
-            let delay = Duration::from_millis(rng.gen_range(20..300));
-            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>> = Box::pin(async move {
-                tokio::time::sleep(delay).await;
-                id
-            });
-            pending.push(fut);
-        };
+        // `--claim free`: the offers this socket holds (→ waiting since).
+        let mut held: HashMap<String, i64> = HashMap::new();
         for o in offers {
-            if waiting.insert(o.conversation_id.clone()) {
+            if free_mode {
+                held.insert(o.conversation_id, o.waiting_since);
+            } else if waiting.insert(o.conversation_id.clone()) {
                 schedule(o.conversation_id, &mut rng, &mut pending);
             }
+        }
+        if free_mode {
+            refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
         }
         let mut synced_final = false;
         loop {
@@ -553,7 +684,7 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
             }
             if !synced_final && now > phase.final_sync {
                 synced_final = true;
-                for c in chats.keys() {
+                for c in chats.keys().chain(done.keys()) {
                     let _ = client::send(
                         &mut sink,
                         &ExpertIn::Sync {
@@ -575,22 +706,41 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
             }
             tokio::select! {
                 Some(id) = pending.next(), if !pending.is_empty() => {
-                    if waiting.remove(&id) && chats.len() < 20 && Instant::now() < phase.stop_sending {
+                    let room = chats.len() + if free_mode { claim_sent.len() } else { 0 } < max;
+                    let offered = !free_mode || held.contains_key(&id);
+                    if waiting.remove(&id) && offered && room && Instant::now() < phase.stop_sending {
                         Stats::inc(&stats.c.claim_attempts);
                         claim_sent.insert(id.clone(), Instant::now());
                         let _ = client::send(&mut sink, &ExpertIn::Claim { conversation_id: id }).await;
                     }
+                    if free_mode {
+                        refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
+                    }
                 }
                 f = client::recv(&mut stream) => match f {
                     Ok(Out::Offer { offer }) => {
-                        if !chats.contains_key(&offer.conversation_id) && rng.gen_bool(reach) && waiting.insert(offer.conversation_id.clone()) {
+                        if free_mode {
+                            if !chats.contains_key(&offer.conversation_id) {
+                                held.insert(offer.conversation_id, offer.waiting_since);
+                                refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
+                            }
+                        } else if !chats.contains_key(&offer.conversation_id) && rng.gen_bool(reach) && waiting.insert(offer.conversation_id.clone()) {
                             schedule(offer.conversation_id, &mut rng, &mut pending);
                         }
                     }
-                    Ok(Out::OfferWithdrawn { conversation_id, .. }) => { waiting.remove(&conversation_id); }
+                    Ok(Out::OfferWithdrawn { conversation_id, .. }) => {
+                        waiting.remove(&conversation_id);
+                        if held.remove(&conversation_id).is_some() {
+                            refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
+                        }
+                    }
                     Ok(Out::ClaimFailed { conversation_id, .. }) => {
                         if let Some(t) = claim_sent.remove(&conversation_id) {
                             let _ = stats.claim_ms.lock().unwrap().record(t.elapsed().as_micros().max(1) as u64);
+                        }
+                        held.remove(&conversation_id);
+                        if free_mode {
+                            refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
                         }
                     }
                     Ok(Out::Conversation { conversation }) => {
@@ -599,12 +749,29 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                             if let Some(t) = claim_sent.remove(&conversation.id) {
                                 let _ = stats.claim_ms.lock().unwrap().record(t.elapsed().as_micros().max(1) as u64);
                             }
+                            held.remove(&conversation.id);
+                            if let Some(t) = freed.pop_front() {
+                                let _ = stats.refill_us.lock().unwrap().record(t.elapsed().as_micros().max(1) as u64);
+                                Stats::inc(&stats.c.slots_refilled);
+                            }
                             stats.winners.lock().unwrap().entry(conversation.id.clone()).or_default().insert(my_id.clone());
                             Stats::inc(&stats.c.chats_claimed);
                             chats.insert(conversation.id.clone(), 0);
                             let _ = client::send(&mut sink, &ExpertIn::Sync { conversation_id: conversation.id, after_seq: 0 }).await;
                         } else if conversation.status != "claimed" && !mine {
                             chats.remove(&conversation.id);
+                        } else if conversation.status == "ended" && mine {
+                            // The shopper ended it (--chat-length): a slot is free again.
+                            if let Some(seq) = chats.remove(&conversation.id) {
+                                done.insert(conversation.id, seq);
+                                if stats.c.waiting_now.load(Ordering::Relaxed) > 0 && Instant::now() < phase.stop_sending {
+                                    freed.push_back(Instant::now());
+                                    Stats::inc(&stats.c.slots_freed);
+                                }
+                                if free_mode {
+                                    refill(&held, &mut waiting, claim_sent.len(), chats.len(), max, &mut rng, &mut pending);
+                                }
+                            }
                         }
                     }
                     Ok(Out::Ack { client_msg_id, conversation_id, .. }) => {
@@ -612,11 +779,11 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                         stats.acked(&conversation_id, Side::Expert, &client_msg_id);
                     }
                     Ok(Out::Message { message }) => {
-                        if let Some(s) = chats.get_mut(&message.conversation_id) { *s = (*s).max(message.seq); }
+                        if let Some(s) = chats.get_mut(&message.conversation_id).or(done.get_mut(&message.conversation_id)) { *s = (*s).max(message.seq); }
                         if phase.read_receipts {
                             let _ = client::send(&mut sink, &ExpertIn::Read { conversation_id: message.conversation_id.clone(), seq: message.seq }).await;
                         }
-                        if on_message(&stats, Side::Expert, &message, true, &mut max_live).is_some() && Instant::now() < phase.stop_sending {
+                        if on_message(&stats, Side::Expert, &message, true, &mut max_live).is_some() && chats.contains_key(&message.conversation_id) && Instant::now() < phase.stop_sending {
                             let cid = format!("e{}-{n}", &me[4..12]);
                             n += 1;
                             Stats::inc(&stats.c.messages_sent);
@@ -625,7 +792,7 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
                     }
                     Ok(Out::Messages { messages, .. }) => {
                         for m in &messages {
-                            if let Some(s) = chats.get_mut(&m.conversation_id) { *s = (*s).max(m.seq); }
+                            if let Some(s) = chats.get_mut(&m.conversation_id).or(done.get_mut(&m.conversation_id)) { *s = (*s).max(m.seq); }
                             on_message(&stats, Side::Expert, m, false, &mut max_live);
                         }
                     }

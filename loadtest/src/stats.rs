@@ -1,7 +1,7 @@
 //! Counters and latency histograms shared by every simulated client.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use hdrhistogram::Histogram;
@@ -22,6 +22,14 @@ pub struct Counters {
     pub out_of_order: AtomicU64,
     pub errors: AtomicU64,
     pub unavailable: AtomicU64,
+    /// Chats requested so far (numbers each shopper's first request, in request order).
+    pub next_request: AtomicU64,
+    /// Chats their shoppers have seen start waiting and not yet claimed: the queue.
+    pub waiting_now: AtomicI64,
+    /// Experts' chats that ended while chats were waiting (a slot freed under a queue) …
+    pub slots_freed: AtomicU64,
+    /// … and of those, how many an expert filled again with a claim.
+    pub slots_refilled: AtomicU64,
 }
 
 /// Which side sent a message (the other side must receive it).
@@ -37,6 +45,12 @@ pub struct Stats {
     pub delivery_us: Mutex<Histogram<u64>>,
     /// Deliveries since the last progress line (reset by it), to see when a tail happens.
     pub window_delivery_us: Mutex<Histogram<u64>>,
+    /// Request number → ms from the shopper's `request_chat` to seeing the chat claimed
+    /// (None: not claimed in the run).
+    pub time_to_claim: Mutex<HashMap<u64, Option<u64>>>,
+    /// How long an expert's freed slot stayed empty while chats waited (end seen → next claim
+    /// won), in microseconds.
+    pub refill_us: Mutex<Histogram<u64>>,
     /// conversation → experts who were told they won it.
     pub winners: Mutex<HashMap<String, HashSet<String>>>,
     /// (conversation, sender side) → client ids acknowledged to the sender.
@@ -52,6 +66,8 @@ impl Stats {
             claim_ms: Mutex::new(Histogram::new_with_bounds(1, 600_000, 3).unwrap()),
             delivery_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
             window_delivery_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
+            time_to_claim: Mutex::new(HashMap::new()),
+            refill_us: Mutex::new(Histogram::new_with_bounds(1, 600_000_000, 3).unwrap()),
             winners: Mutex::new(HashMap::new()),
             acked: Mutex::new(HashMap::new()),
             received: Mutex::new(HashMap::new()),
@@ -109,6 +125,25 @@ impl Stats {
         let duplicates = received.values().flat_map(|m| m.values()).filter(|seqs| seqs.len() > 1).count() as u64;
         let double_claims = winners.values().filter(|w| w.len() > 1).count() as u64;
         (lost, duplicates, double_claims)
+    }
+
+    /// Time-to-claim of the first `first` chats in request order and of all of them: p50,
+    /// p99 and max in ms, with chats never claimed counted as slower than any (a percentile
+    /// that falls on one is null), and how many were claimed.
+    pub fn time_to_claim_summary(&self, first: usize) -> serde_json::Value {
+        let all = self.time_to_claim.lock().unwrap();
+        let mut order: Vec<(&u64, &Option<u64>)> = all.iter().collect();
+        order.sort_by_key(|(n, _)| **n);
+        let part = |v: &[(&u64, &Option<u64>)]| {
+            let mut ms: Vec<u64> = v.iter().filter_map(|(_, t)| **t).collect();
+            ms.sort_unstable();
+            let q = |p: f64| {
+                let i = ((p * v.len() as f64).ceil() as usize).max(1) - 1;
+                ms.get(i).map(|x| *x as f64)
+            };
+            json!({"chats": v.len(), "claimed": ms.len(), "p50": q(0.5), "p99": q(0.99), "max": ms.last().map(|x| *x as f64).filter(|_| ms.len() == v.len())})
+        };
+        json!({"first_n": first, "first": part(&order[..first.min(order.len())]), "all": part(&order)})
     }
 
     pub fn summary(hist: &Histogram<u64>, scale: f64) -> serde_json::Value {

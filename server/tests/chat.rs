@@ -25,6 +25,8 @@ on_both_backends!(
     an_experts_rapid_answers_in_several_chats_keep_their_order,
     store_edits_reach_the_next_chat_request_at_once,
     a_client_that_stops_reading_is_closed_and_resumes_with_everything,
+    under_a_surge_each_expert_is_offered_chats_nobody_else_holds,
+    one_waiting_chat_is_still_offered_to_every_eligible_expert,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -1139,5 +1141,145 @@ async fn a_client_that_stops_reading_is_closed_and_resumes_with_everything(b: Ba
     // The server is healthy and the writers' socket still works.
     let (status, _) = app.client().get("/readyz").await;
     assert!(status.is_success());
+    app.stop().await;
+}
+
+/// The conversation ids of the offers among `frames`, in the order they came.
+fn offer_ids(frames: &[Out]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|o| match o {
+            Out::Offer { offer } => Some(offer.conversation_id.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The offers an expert was welcomed with, then those that followed within `ms`.
+async fn welcome_offers(welcome: &Out, ws: &mut Ws, ms: u64) -> Vec<String> {
+    let Out::ExpertWelcome { offers, .. } = welcome else {
+        panic!("expected a welcome, got {welcome:?}")
+    };
+    let mut ids: Vec<String> = offers.iter().map(|o| o.conversation_id.clone()).collect();
+    ids.extend(offer_ids(&ws.drain(ms).await));
+    ids
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// More chats wait than the experts have offer slots (three experts, ten slots each, 35
+/// chats): each expert is offered the oldest chats no colleague holds, so all thirty slots
+/// carry different chats instead of three experts racing for the same ten; a claim frees a
+/// slot, and it is refilled with the oldest chat nobody holds.
+async fn under_a_surge_each_expert_is_offered_chats_nobody_else_holds(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    // One expert online (so the store takes chats) while 35 shoppers ask, one after another.
+    let (mut first, _) = expert_ws(&app, "expert1@demo.example").await;
+    let mut shoppers = Vec::new();
+    for i in 0..35 {
+        let (mut s, _, _) = shopper_ws(&app, &m, None).await;
+        start_chat(&mut s, &store, &dep, &format!("question {i}")).await;
+        shoppers.push(s);
+    }
+    let queue: Vec<String> = app
+        .db
+        .waiting_page(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.merchant_id == m)
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(queue.len(), 35, "every chat waits");
+    // While the queue was short, the only expert was offered each chat: the ten oldest fill
+    // their slots.
+    let held_1 = offer_ids(&first.drain(700).await);
+    assert_eq!(
+        sorted(held_1.clone()),
+        sorted(queue[..10].to_vec()),
+        "expert 1 holds the ten oldest"
+    );
+
+    // Two colleagues come online: each is offered the next ten, which nobody else holds.
+    let (mut second, welcome) = expert_ws(&app, "expert2@demo.example").await;
+    let held_2 = welcome_offers(&welcome, &mut second, 700).await;
+    let (mut third, welcome) = expert_ws(&app, "expert3@demo.example").await;
+    let held_3 = welcome_offers(&welcome, &mut third, 700).await;
+    assert_eq!(
+        sorted(held_2.clone()),
+        sorted(queue[10..20].to_vec()),
+        "expert 2: the next ten oldest"
+    );
+    assert_eq!(sorted(held_3.clone()), sorted(queue[20..30].to_vec()), "expert 3: the ten after");
+    // Every expert's free capacity carries offers (a full ten each), all of them different.
+    let all: std::collections::HashSet<&String> = held_1.iter().chain(&held_2).chain(&held_3).collect();
+    assert_eq!(all.len(), 30, "thirty slots, thirty different chats");
+    assert!(
+        offer_ids(&first.drain(300).await).is_empty(),
+        "expert 1 is not offered anything more while full"
+    );
+
+    // Expert 2 claims their oldest: the slot it frees is refilled with the oldest chat nobody
+    // holds (the 31st), and the colleagues, who never held the claimed chat, hear nothing of it.
+    second.send(json!({"type": "claim", "conversation_id": queue[10]})).await;
+    let (mut won, mut refilled) = (false, false);
+    while !(won && refilled) {
+        match second.recv().await {
+            Out::Conversation { conversation } if conversation.id == queue[10] && conversation.status == "claimed" => won = true,
+            Out::Offer { offer } => {
+                assert_eq!(offer.conversation_id, queue[30], "the freed slot gets the oldest chat nobody holds");
+                refilled = true;
+            }
+            _ => {}
+        }
+    }
+    for (name, ws) in [("expert 1", &mut first), ("expert 3", &mut third)] {
+        let seen = ws.drain(1500).await;
+        assert!(
+            !seen
+                .iter()
+                .any(|o| matches!(o, Out::Offer { offer } if offer.conversation_id == queue[30])
+                    || matches!(o, Out::OfferWithdrawn { conversation_id, .. } if *conversation_id == queue[10])),
+            "{name} is not racing for the refill, nor told about a chat it never held: {seen:?}"
+        );
+    }
+    drop(shoppers);
+    app.stop().await;
+}
+
+/// The normal case is unchanged: one waiting chat is offered to every eligible expert, the
+/// quickest claims it and the others see it withdrawn.
+async fn one_waiting_chat_is_still_offered_to_every_eligible_expert(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let mut experts = Vec::new();
+    for email in ["expert1@demo.example", "expert2@demo.example", "expert3@demo.example"] {
+        experts.push(expert_ws(&app, email).await.0);
+    }
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "anyone?").await;
+    for ws in experts.iter_mut() {
+        ws.until("the offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
+            .await;
+    }
+    experts[1].send(json!({"type": "claim", "conversation_id": id})).await;
+    experts[1]
+        .until(
+            "claimed",
+            |o| matches!(o, Out::Conversation { conversation } if conversation.id == id && conversation.status == "claimed"),
+        )
+        .await;
+    for i in [0, 2] {
+        experts[i]
+            .until(
+                "withdrawn",
+                |o| matches!(o, Out::OfferWithdrawn { conversation_id, reason } if *conversation_id == id && reason == "claimed"),
+            )
+            .await;
+    }
     app.stop().await;
 }

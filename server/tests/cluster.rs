@@ -221,6 +221,74 @@ async fn two_nodes_chat_and_race_as_one() {
     a.stop().await;
 }
 
+/// Under a surge too deep for one node's offer slots, the nodes do not all offer the same
+/// oldest chats: each waiting chat has a home node, so an expert on A and an expert on B are
+/// offered different chats (each a full ten), where without it both would hold the same ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_a_deep_surge_two_nodes_offer_different_chats() {
+    let a = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.demo = true;
+        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
+    })
+    .await;
+    let b = TestApp::spawn_node(&a.test_db.url, |s| {
+        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
+    })
+    .await;
+    let (m, store, dep) = target(&a.url).await;
+    // Amira staffs Stockholm on A (so chats are taken); Lukas (Berlin) is online on B, so both
+    // nodes serve the merchant.
+    let mut staff = expert(&a.url, "expert3@demo.example").await;
+    let _berlin = expert(&b.url, "expert4@demo.example").await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for node in [&a, &b] {
+        let cluster = node.hub.cluster.get().unwrap();
+        while cluster.nodes.get(&m).map_or(0, |n| n.len()) < 2 {
+            assert!(Instant::now() < deadline, "the nodes never saw each other");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    let mut shops = Vec::new();
+    for _ in 0..45 {
+        let (mut s, _, _) = shopper(&a.url, &m, None).await;
+        request(&mut s, &store, &dep).await;
+        shops.push(s);
+    }
+    // Amira steps away (her offers go), and one expert comes online on each node.
+    staff.send(json!({"type": "set_status", "available": false})).await;
+    staff.until("status", |o| matches!(o, Out::Status(s) if !s.available)).await;
+    let mut held = Vec::new();
+    for (base, email) in [(&a.url, "expert1@demo.example"), (&b.url, "expert2@demo.example")] {
+        let mut ws = Ws::connect(&format!("{}/ws/expert?v=1", base.replacen("http", "ws", 1)), None).await;
+        let (_, body) = a
+            .client()
+            .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+            .await;
+        ws.send(json!({"type": "hello", "token": body["token"]})).await;
+        let mut ids: Vec<String> = match ws.recv().await {
+            Out::ExpertWelcome { offers, .. } => offers.into_iter().map(|o| o.conversation_id).collect(),
+            other => panic!("expected a welcome, got {other:?}"),
+        };
+        for f in ws.drain(700).await {
+            if let Out::Offer { offer } = f {
+                ids.push(offer.conversation_id);
+            }
+        }
+        held.push((ws, ids));
+    }
+    let (on_a, on_b) = (&held[0].1, &held[1].1);
+    assert_eq!(on_a.len(), 10, "the expert on A fills their slots: {on_a:?}");
+    assert_eq!(on_b.len(), 10, "the expert on B fills their slots: {on_b:?}");
+    assert!(
+        on_a.iter().all(|c| !on_b.contains(c)),
+        "the two nodes offered the same chats: {on_a:?} / {on_b:?}"
+    );
+    drop(shops);
+    b.stop().await;
+    a.stop().await;
+}
+
 /// A private Redis we may stop and start.
 struct PrivateRedis {
     port: u16,

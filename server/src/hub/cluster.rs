@@ -91,8 +91,13 @@ pub enum Envelope {
         reason: String,
         except: Option<String>,
     },
-    /// A chat is waiting: route now rather than at the next tick.
-    Wake { n: String },
+    /// A chat is waiting: route now rather than at the next tick. `merchant` (absent from older
+    /// nodes) lets the receiver count it for its holder cap until its next full pass.
+    Wake {
+        n: String,
+        #[serde(default)]
+        merchant: Option<String>,
+    },
     /// Close every socket of this expert (deactivated, signed out everywhere).
     Kick { n: String, expert: String },
     /// The merchant changed this expert (cap, assignments, features): read them again. With
@@ -121,7 +126,7 @@ impl Envelope {
             Envelope::Msg { n, .. }
             | Envelope::Frame { n, .. }
             | Envelope::Withdraw { n, .. }
-            | Envelope::Wake { n }
+            | Envelope::Wake { n, .. }
             | Envelope::Kick { n, .. }
             | Envelope::Expert { n, .. }
             | Envelope::Rolled { n, .. }
@@ -162,6 +167,9 @@ pub struct Cluster {
     cmds: mpsc::UnboundedSender<Cmd>,
     /// The other nodes' experts, per merchant.
     pub remote: DashMap<String, Vec<ExpertSnap>>,
+    /// Per merchant, the live nodes with experts of it (this one included), sorted: under a
+    /// surge each waiting chat has a home among them (see `Hub::home_elsewhere`).
+    pub nodes: DashMap<String, Vec<String>>,
     shoppers: mpsc::UnboundedSender<ShopperCmd>,
     conn: redis::aio::ConnectionManager,
 }
@@ -179,6 +187,7 @@ impl Cluster {
             publish: ptx,
             cmds: ctx,
             remote: DashMap::new(),
+            nodes: DashMap::new(),
             shoppers: stx,
             conn: conn.clone(),
         });
@@ -365,18 +374,31 @@ async fn presence(hub: Hub, cluster: Arc<Cluster>, mut conn: redis::aio::Connect
             let nodes: Vec<String> = conn.smembers(format!("fw:presence-nodes:{m}")).await.unwrap_or_default();
             let others: Vec<&String> = nodes.iter().filter(|n| **n != node).collect();
             let mut snaps = Vec::new();
+            let mut live: Vec<String> = Vec::new();
+            if published.contains(&m) {
+                live.push(node.clone());
+            }
             if !others.is_empty() {
                 let keys: Vec<String> = others.iter().map(|n| format!("fw:presence:{m}:{n}")).collect();
                 let values: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.unwrap_or_default();
                 for (n, v) in others.iter().zip(values) {
                     match v.and_then(|v| serde_json::from_str::<Vec<ExpertSnap>>(&v).ok()) {
-                        Some(s) => snaps.extend(s),
+                        Some(s) => {
+                            snaps.extend(s);
+                            live.push((*n).clone());
+                        }
                         // Expired: that node is gone.
                         None => {
                             let _: Result<(), _> = conn.srem(format!("fw:presence-nodes:{m}"), n.as_str()).await;
                         }
                     }
                 }
+            }
+            live.sort_unstable();
+            if live.len() > 1 {
+                cluster.nodes.insert(m.clone(), live);
+            } else {
+                cluster.nodes.remove(&m);
             }
             if snaps.is_empty() {
                 cluster.remote.remove(&m);
@@ -638,7 +660,12 @@ impl Hub {
                 }
             }
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
-            Envelope::Wake { .. } => self.wake.notify_one(),
+            Envelope::Wake { merchant, .. } => {
+                if let Some(m) = merchant {
+                    self.note_waiting(&m, 1);
+                }
+                self.wake.notify_one()
+            }
             Envelope::Kick { expert, .. } => self.kick_local(&expert),
             Envelope::Expert { expert, active: 0, .. } => self.refresh_expert_local(&expert).await,
             Envelope::Expert { expert, active, .. } => {

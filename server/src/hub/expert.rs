@@ -702,7 +702,7 @@ impl ExpertSession {
             );
             hub.emit(&fresh, "transferred", None, Some(me));
             hub.offer_round(&fresh, "transfer", true).await;
-            hub.wake_cluster();
+            hub.wake_cluster(&fresh.merchant_id);
         }
         hub.push_backlog(me).await;
         Step::Continue

@@ -5,6 +5,11 @@
 //! conversations, messages, claims and contacts, so a restart (or another node) rebuilds it.
 //! Transport (frames over a socket) is in [`socket`]; the two audiences' commands are in
 //! [`shopper`] and [`expert`]; storing messages is [`writer`]'s job alone.
+//!
+//! Offers are spread under a surge: one chat's offer is held by at most [`Hub::holder_cap`]
+//! experts on this node — everyone eligible while the waiting chats fit the experts' offer
+//! slots, fewer (down to one) when they do not — so each expert with room sees chats nobody
+//! else is racing for, oldest first, instead of everyone racing for the same few.
 
 pub mod analytics;
 pub mod calls;
@@ -40,6 +45,7 @@ use outbox::Outbox;
 pub const SEND_QUEUE: usize = 256;
 /// Offers one expert holds at once (longest-waiting first). More would be noise on a phone,
 /// and offering every waiting chat to every expert makes fan-out grow with their product.
+/// These are the "offer slots" [`Hub::holder_cap`] shares out under a surge.
 pub const MAX_OFFERS_PER_EXPERT: usize = 10;
 /// How long a node goes on using merchant settings and stores it read (an edit made through
 /// any node is seen at once: it tells every node to forget them).
@@ -116,6 +122,8 @@ impl Presence {
 #[derive(Default)]
 struct Pass {
     room: HashMap<String, Vec<String>>,
+    /// Per merchant, [`Hub::holder_cap`] as the pass first computed it.
+    cap: HashMap<String, usize>,
 }
 
 /// Something outside the hub that hears about waiting chats and withdrawn offers: the Web Push
@@ -135,8 +143,12 @@ pub trait OfferHook: Send + Sync {
 /// Who on this node holds an offer for a waiting conversation.
 #[derive(Debug, Default)]
 struct OfferTrack {
+    /// The conversation's merchant (to keep [`HubInner::waiting_est`] when it goes).
+    merchant: String,
     experts: HashSet<String>,
     last_wave: i64,
+    /// Re-offer waves so far: each lets the offer reach one more expert under a surge.
+    waves: usize,
 }
 
 pub struct HubInner {
@@ -150,6 +162,10 @@ pub struct HubInner {
     /// expert → conversations whose offer they hold (the reverse of `offers`).
     held: DashMap<String, HashSet<String>>,
     queue_sent: DashMap<String, (u32, u32)>,
+    /// merchant → waiting chats, cluster-wide: exact after each full pass, kept up between
+    /// passes by the chats that start waiting here and the offers withdrawn here (an estimate
+    /// for [`Hub::holder_cap`], never for anything a client sees).
+    waiting_est: DashMap<String, i64>,
     /// conversation → when its offers were last withdrawn (claimed, ended, missed). A routing
     /// pass that read the chat as waiting before that must not offer it again afterwards; a
     /// chat queued again later (transfer, unanswered claim) has a later `queued_at` and may be.
@@ -241,6 +257,7 @@ impl Hub {
             offers: DashMap::new(),
             held: DashMap::new(),
             queue_sent: DashMap::new(),
+            waiting_est: DashMap::new(),
             withdrawn_at: DashMap::new(),
             to_mark: Default::default(),
             reads: DashMap::new(),
@@ -883,12 +900,114 @@ impl Hub {
         candidates.sort_unstable();
         candidates.dedup();
         candidates.retain(|e| self.is_target(row, e, routing_contact_first_ms, now));
+        let (holders, waves) = self.offers.get(&row.id).map_or((0, 0), |t| (t.experts.len(), t.waves));
+        let cap = *pass
+            .cap
+            .entry(row.merchant_id.clone())
+            .or_insert_with(|| self.holder_cap(&row.merchant_id))
+            + waves
+            + usize::from(wave);
+        if candidates.len() + holders + 1 > cap {
+            self.spread(row, &mut candidates, cap);
+        }
         candidates
+    }
+
+    /// How many of a merchant's experts on this node may hold one waiting chat's offer at once:
+    /// the offer slots of those who could take a chat now (available, below their cap; each
+    /// [`MAX_OFFERS_PER_EXPERT`]) shared over the merchant's waiting chats, rounded up, at
+    /// least one. Few waiting chats: more than there are experts, so everyone eligible sees
+    /// each chat and the quickest claims it. A surge (more waiting chats than slots): one, so
+    /// each expert with room is offered chats nobody else here holds. A chat's re-offer waves
+    /// add one each (an expert who lets an offer sit does not hold the chat alone for long);
+    /// contact-first and targeted chats have one target anyway. With several nodes each node
+    /// caps its own experts (up to nodes × cap holders cluster-wide), and in a deep surge a
+    /// chat is left to its home node first ([`Hub::home_elsewhere`]), so the nodes' experts do
+    /// not all hold the same oldest chats.
+    pub fn holder_cap(&self, merchant: &str) -> usize {
+        let able = self.merchant_experts.get(merchant).map_or(0, |ids| {
+            ids.iter()
+                .filter(|e| self.experts.get(*e).is_some_and(|p| p.available && p.active < p.cap()))
+                .count()
+        });
+        let waiting = self.waiting_est.get(merchant).map_or(0, |w| *w).max(1) as usize;
+        (able * MAX_OFFERS_PER_EXPERT).div_ceil(waiting).max(1)
+    }
+
+    /// Whether, with several nodes, this chat is left to another node's experts first: under
+    /// a surge so deep that this node's offer slots cannot cover its share of the waiting
+    /// chats (slots × nodes ≤ waiting), each chat has a home node (a hash of its id over the
+    /// merchant's live nodes, sorted) and counts elsewhere as held by one expert there. So
+    /// with `holder_cap` 1 each node's experts see different chats from the other nodes'
+    /// too; in a shallower surge (or on one node) it changes nothing, and no free slot idles.
+    fn home_elsewhere(&self, row: &ConversationRow) -> bool {
+        let Some(c) = self.cluster.get() else { return false };
+        let Some(nodes) = c.nodes.get(&row.merchant_id) else {
+            return false;
+        };
+        let able = self.merchant_experts.get(&row.merchant_id).map_or(0, |ids| {
+            ids.iter()
+                .filter(|e| self.experts.get(*e).is_some_and(|p| p.available && p.active < p.cap()))
+                .count()
+        });
+        let waiting = self.waiting_est.get(&row.merchant_id).map_or(0, |w| *w) as usize;
+        if able * MAX_OFFERS_PER_EXPERT * nodes.len() > waiting {
+            return false;
+        }
+        // FNV-1a: the same on every node and every build (std's hasher promises neither).
+        let h = row
+            .id
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        nodes[(h % nodes.len() as u64) as usize] != c.node
+    }
+
+    /// The holders of a chat's offer who could still claim it (eligible now): an expert who
+    /// filled up or went away no longer keeps a colleague from being offered it. A chat whose
+    /// home is another node counts one more (see [`Hub::home_elsewhere`]).
+    fn live_holders(&self, row: &ConversationRow) -> usize {
+        usize::from(self.home_elsewhere(row))
+            + self.offers.get(&row.id).map_or(0, |t| {
+                t.experts
+                    .iter()
+                    .filter(|e| self.experts.get(*e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id)))
+                    .count()
+            })
+    }
+
+    /// Cut `candidates` to those holding the offer already plus new ones up to `cap` live
+    /// holders, preferring the experts holding the fewest offers (then the fewest chats; ties
+    /// broken by a hash of expert and chat, so no expert always comes first).
+    fn spread(&self, row: &ConversationRow, candidates: &mut Vec<String>, cap: usize) {
+        use std::hash::{Hash, Hasher};
+        let holders: HashSet<String> = self.offers.get(&row.id).map(|t| t.experts.clone()).unwrap_or_default();
+        let live = self.live_holders(row);
+        let (mut keep, mut new): (Vec<String>, Vec<String>) = candidates.drain(..).partition(|e| holders.contains(e));
+        new.sort_by_cached_key(|e| {
+            let held = self.held.get(e).map_or(0, |h| h.len());
+            let active = self.experts.get(e).map_or(0, |p| p.active);
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (e, &row.id).hash(&mut h);
+            (held, active, h.finish())
+        });
+        new.truncate(cap.saturating_sub(live));
+        keep.extend(new);
+        *candidates = keep;
+    }
+
+    /// Count a chat that starts waiting (or waits again) for [`Hub::holder_cap`].
+    pub(crate) fn note_waiting(&self, merchant: &str, delta: i64) {
+        let mut w = self.waiting_est.entry(merchant.to_owned()).or_insert(0);
+        *w = (*w + delta).max(0);
     }
 
     /// Offer a waiting conversation to the experts who should have it and do not yet (or to
     /// all of them again when `wave`).
     pub async fn offer_round(&self, row: &ConversationRow, reason: &str, wave: bool) {
+        if !self.offers.contains_key(&row.id) && !self.withdrawn_since_read(row) {
+            // A new chat, or one back in the queue (transfer, unanswered claim).
+            self.note_waiting(&row.merchant_id, 1);
+        }
         self.offer_round_in(row, reason, wave, &mut Pass::default()).await
     }
 
@@ -907,6 +1026,12 @@ impl Hub {
         let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now, wave, pass);
         let fresh: Vec<String> = {
             let mut track = self.offers.entry(row.id.clone()).or_default();
+            if track.merchant.is_empty() {
+                track.merchant = row.merchant_id.clone();
+            }
+            if wave {
+                track.waves += 1;
+            }
             let mut fresh = Vec::new();
             for e in &targets {
                 let holds = track.experts.contains(e);
@@ -982,6 +1107,9 @@ impl Hub {
     /// The experts who held it.
     fn release_offer(&self, conversation: &str) -> Option<HashSet<String>> {
         let (_, track) = self.offers.remove(conversation)?;
+        if !track.merchant.is_empty() {
+            self.note_waiting(&track.merchant, -1);
+        }
         for e in &track.experts {
             if let Some(mut h) = self.held.get_mut(e) {
                 h.remove(conversation);
@@ -1029,10 +1157,23 @@ impl Hub {
             .unwrap_or_default();
         let now = now_ms();
         let contact_first_ms = i64::from(settings.routing.contact_first_s) * 1000;
+        let cap = self.holder_cap(&p.merchant_id);
         let mut out = Vec::new();
         for row in rows {
-            if self.is_target(&row, expert, contact_first_ms, now) {
-                self.offers.entry(row.id.clone()).or_default().experts.insert(expert.to_owned());
+            if !self.is_target(&row, expert, contact_first_ms, now) {
+                continue;
+            }
+            let (holds, waves) = self
+                .offers
+                .get(&row.id)
+                .map_or((false, 0), |t| (t.experts.contains(expert), t.waves));
+            if holds || self.live_holders(&row) < cap + waves {
+                let mut track = self.offers.entry(row.id.clone()).or_default();
+                if track.merchant.is_empty() {
+                    track.merchant = row.merchant_id.clone();
+                }
+                track.experts.insert(expert.to_owned());
+                drop(track);
                 self.held.entry(expert.to_owned()).or_default().insert(row.id.clone());
                 let base = self.base_offer(&row, "new").await;
                 out.push(Self::offer_to(&base, &row, expert));
@@ -1055,8 +1196,11 @@ impl Hub {
     }
 
     /// A chat waits for an expert: routers on the other nodes run now instead of at their tick.
-    pub fn wake_cluster(&self) {
-        self.tell_nodes(|n| cluster::Envelope::Wake { n });
+    pub fn wake_cluster(&self, merchant: &str) {
+        self.tell_nodes(|n| cluster::Envelope::Wake {
+            n,
+            merchant: Some(merchant.to_owned()),
+        });
     }
 
     /// Send the backlog to an expert who just freed up.
@@ -1249,6 +1393,15 @@ impl Hub {
         // A pass reads and offers within seconds; older marks are of no use.
         self.withdrawn_at.retain(|_, at| now - *at < 300_000);
         let waiting = self.all_waiting().await?;
+        // The exact number waiting per merchant, for holder_cap until the next pass.
+        let mut counts: HashMap<&str, i64> = HashMap::new();
+        for row in &waiting {
+            *counts.entry(row.merchant_id.as_str()).or_default() += 1;
+        }
+        self.waiting_est.retain(|m, _| counts.contains_key(m.as_str()));
+        for (m, n) in counts {
+            self.waiting_est.insert(m.to_owned(), n);
+        }
         let mut pass = Pass::default();
         let mut positions: std::collections::HashMap<(String, String, String), u32> = Default::default();
         let mut avail_cache: std::collections::HashMap<(String, String, String), u32> = Default::default();
@@ -1339,7 +1492,7 @@ impl Hub {
                         }
                         self.emit(&fresh, "unanswered", None, Some(&expert));
                         self.offer_round(&fresh, "unanswered", true).await;
-                        self.wake_cluster();
+                        self.wake_cluster(&fresh.merchant_id);
                     }
                 }
             }

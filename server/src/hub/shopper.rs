@@ -608,7 +608,7 @@ impl ShopperSession {
             answer_store(hub, conn, &row.id, &cid, r);
         }
         hub.offer_round(&row, "new", false).await;
-        hub.wake_cluster();
+        hub.wake_cluster(&row.merchant_id);
         Step::Continue
     }
 
@@ -676,7 +676,7 @@ impl ShopperSession {
                 );
                 hub.emit(&row, "offline_message", None, None);
                 hub.offer_round(&row, "new", false).await;
-                hub.wake_cluster();
+                hub.wake_cluster(&row.merchant_id);
             }
             _ => hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None)),
         }
