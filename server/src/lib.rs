@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod commerce;
 pub mod config;
+pub mod csv_table;
 pub mod demo;
 pub mod domain;
 pub mod http;

@@ -5,7 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{claim, demo_target, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, Ws, DEMO_PASSWORD};
+use common::{
+    claim, csv_as_documented, demo_target, documented_columns, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, Ws,
+    DEMO_PASSWORD,
+};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -348,6 +351,12 @@ async fn csv_get(c: &Client, path: &str) -> (StatusCode, Option<i64>, Vec<csv::S
     (status, count, rows, header)
 }
 
+async fn csv_text(c: &Client, path: &str) -> String {
+    let res = c.request(reqwest::Method::GET, path).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
 fn col<'a>(h: &csv::StringRecord, row: &'a csv::StringRecord, name: &str) -> &'a str {
     let i = h
         .iter()
@@ -456,6 +465,26 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
         .all(|r| !col(&h, r, "expert_id").is_empty() && !col(&h, r, "expert").is_empty()));
     let claimed: i64 = rows.iter().map(|r| col(&h, r, "claimed").parse::<i64>().unwrap()).sum();
     assert_eq!(claimed, 2);
+    // Each file's header is the list docs/analytics.md gives (then the per-currency columns),
+    // and every row has exactly one cell per column.
+    let doc = |file: &str| documented_columns("docs/analytics.md", &format!("`{file}` columns:"));
+    let text = csv_text(&key, "/api/v1/exports/transcripts.csv").await;
+    let (_, rows) = csv_as_documented(&text, &doc("transcripts.csv"), &[]);
+    assert_eq!(rows.len(), stored.len());
+    let text = csv_text(&key, "/api/v1/exports/conversations.csv").await;
+    let (h, rows) = csv_as_documented(&text, &doc("conversations.csv"), &["revenue_"]);
+    assert_eq!(
+        (rows.len(), h.iter().filter(|c| c.starts_with("revenue_")).collect::<Vec<_>>()),
+        (2, vec!["revenue_EUR"])
+    );
+    for by in ["merchant", "store", "department", "expert"] {
+        let text = csv_text(&key, &format!("/api/v1/exports/metrics.csv?grain=hour&by={by}")).await;
+        let (h, rows) = csv_as_documented(&text, &doc("metrics.csv"), &["revenue_", "cart_revenue_"]);
+        assert!(!rows.is_empty(), "{by}");
+        let money: Vec<&str> = h.iter().skip(doc("metrics.csv").len()).collect();
+        assert_eq!(money, ["revenue_EUR", "cart_revenue_EUR"], "{by}");
+    }
+
     // Bad parameters: a clear error, not a file.
     for bad in [
         "by=planet",

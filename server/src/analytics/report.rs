@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 
 use super::stats::{Metrics, Stats};
 use super::zone::{self, Plan, RollGrain};
+use crate::csv_table::{Cell, CellFn, Table};
 use crate::storage::{RollupFilter, RollupRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,88 +283,63 @@ pub struct StoreFigures {
     pub metrics: Metrics,
 }
 
-/// The columns of `metrics.csv` after the period and the dimension columns.
-pub const METRIC_COLUMNS: [&str; 34] = [
-    "requested",
-    "claimed",
-    "missed",
-    "abandoned",
-    "transferred",
-    "offline",
-    "ended",
-    "claim_rate",
-    "time_to_claim_p50_s",
-    "time_to_claim_p90_s",
-    "first_response_p50_s",
-    "first_response_p90_s",
-    "avg_duration_s",
-    "messages",
-    "csat_avg",
-    "csat_count",
-    "csat_1",
-    "csat_2",
-    "csat_3",
-    "csat_4",
-    "csat_5",
-    "experts_available_avg",
-    "orders",
-    "unanswered",
-    "messages_expert",
-    "video_calls",
-    "minutes_on_video",
-    "alerts_sent",
-    "alerts_shown",
-    "alerts_failed",
-    "missed_alerts_failed",
-    "carts_sent",
-    "carts_paid",
-    "cart_conversion",
+/// The figures' columns of `metrics.csv`, after the period and the dimension columns and
+/// before the revenue per currency: counts as integers, rates and averages as decimals, empty
+/// when there is nothing to divide.
+pub const METRIC_COLUMNS: &[(&str, CellFn<Metrics>)] = &[
+    ("requested", |m, c| c.int(m.requested)),
+    ("claimed", |m, c| c.int(m.claimed)),
+    ("missed", |m, c| c.int(m.missed)),
+    ("abandoned", |m, c| c.int(m.abandoned)),
+    ("transferred", |m, c| c.int(m.transferred)),
+    ("offline", |m, c| c.int(m.offline)),
+    ("ended", |m, c| c.int(m.ended)),
+    ("claim_rate", |m, c| c.opt(m.claim_rate)),
+    ("time_to_claim_p50_s", |m, c| c.opt(m.time_to_claim_p50_s)),
+    ("time_to_claim_p90_s", |m, c| c.opt(m.time_to_claim_p90_s)),
+    ("first_response_p50_s", |m, c| c.opt(m.first_response_p50_s)),
+    ("first_response_p90_s", |m, c| c.opt(m.first_response_p90_s)),
+    ("avg_duration_s", |m, c| c.opt(m.avg_duration_s)),
+    ("messages", |m, c| c.int(m.messages)),
+    ("csat_avg", |m, c| c.opt(m.csat_avg)),
+    ("csat_count", |m, c| c.int(m.csat_count)),
+    ("csat_1", |m, c| c.int(m.csat_distribution[0])),
+    ("csat_2", |m, c| c.int(m.csat_distribution[1])),
+    ("csat_3", |m, c| c.int(m.csat_distribution[2])),
+    ("csat_4", |m, c| c.int(m.csat_distribution[3])),
+    ("csat_5", |m, c| c.int(m.csat_distribution[4])),
+    ("experts_available_avg", |m, c| c.opt(m.experts_available_avg)),
+    ("orders", |m, c| c.int(m.orders)),
+    ("unanswered", |m, c| c.int(m.unanswered)),
+    ("messages_expert", |m, c| c.int(m.messages_expert)),
+    ("video_calls", |m, c| c.int(m.video_calls)),
+    ("minutes_on_video", |m, c| c.display(m.minutes_on_video)),
+    ("alerts_sent", |m, c| c.int(m.alerts_sent)),
+    ("alerts_shown", |m, c| c.int(m.alerts_shown)),
+    ("alerts_failed", |m, c| c.int(m.alerts_failed)),
+    ("missed_alerts_failed", |m, c| c.int(m.missed_alerts_failed)),
+    ("carts_sent", |m, c| c.int(m.carts_sent)),
+    ("carts_paid", |m, c| c.int(m.carts_paid)),
+    ("cart_conversion", |m, c| c.opt(m.cart_conversion)),
 ];
 
-fn opt(v: Option<f64>) -> String {
-    v.map(|v| v.to_string()).unwrap_or_default()
-}
-
-/// The metric cells of one CSV row, in [`METRIC_COLUMNS`] order, then revenue per currency,
-/// then cart revenue per currency (the same currencies: `revenue_X…`, `cart_revenue_X…`).
-pub fn metric_cells(m: &Metrics, currencies: &[String]) -> Vec<String> {
-    let mut v = vec![
-        m.requested.to_string(),
-        m.claimed.to_string(),
-        m.missed.to_string(),
-        m.abandoned.to_string(),
-        m.transferred.to_string(),
-        m.offline.to_string(),
-        m.ended.to_string(),
-        opt(m.claim_rate),
-        opt(m.time_to_claim_p50_s),
-        opt(m.time_to_claim_p90_s),
-        opt(m.first_response_p50_s),
-        opt(m.first_response_p90_s),
-        opt(m.avg_duration_s),
-        m.messages.to_string(),
-        opt(m.csat_avg),
-        m.csat_count.to_string(),
-    ];
-    v.extend(m.csat_distribution.iter().map(|c| c.to_string()));
-    v.push(opt(m.experts_available_avg));
-    v.push(m.orders.to_string());
-    v.push(m.unanswered.to_string());
-    v.push(m.messages_expert.to_string());
-    v.push(m.video_calls.to_string());
-    v.push(m.minutes_on_video.to_string());
-    v.push(m.alerts_sent.to_string());
-    v.push(m.alerts_shown.to_string());
-    v.push(m.alerts_failed.to_string());
-    v.push(m.missed_alerts_failed.to_string());
-    v.push(m.carts_sent.to_string());
-    v.push(m.carts_paid.to_string());
-    v.push(opt(m.cart_conversion));
-    for c in currencies {
-        v.push(m.revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
+/// The money columns of `metrics.csv` after the figures: revenue per currency, then cart
+/// revenue per currency (the same currencies: `revenue_X…`, `cart_revenue_X…`), zero when a
+/// period has none.
+pub fn revenue_columns<R: 'static>(mut table: Table<R>, metrics: fn(&R) -> &Metrics, currencies: &[String]) -> Table<R> {
+    for (prefix, amounts) in [
+        ("revenue_", (|m: &Metrics| &m.revenue) as fn(&Metrics) -> &BTreeMap<String, String>),
+        ("cart_revenue_", |m: &Metrics| &m.cart_revenue),
+    ] {
+        for cur in currencies {
+            let cur = cur.clone();
+            table = table.column(format!("{prefix}{cur}"), move |r: &R, c: &mut Cell| {
+                match amounts(metrics(r)).get(&cur) {
+                    Some(v) => c.text(v),
+                    None => c.text(&super::stats::format_minor(0, &cur)),
+                }
+            });
+        }
     }
-    for c in currencies {
-        v.push(m.cart_revenue.get(c).cloned().unwrap_or_else(|| super::stats::format_minor(0, c)));
-    }
-    v
+    table
 }

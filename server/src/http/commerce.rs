@@ -15,11 +15,11 @@ use super::error::{ApiError, ApiResult, Problem};
 use super::extract::modules::{Catalogue, Orders, Settings};
 use super::extract::{ApprovedExpert, JsonBody, Merchant, PageQuery, Query};
 use super::media_settings::ShopperAuth;
-use super::saved_replies::csv_safe;
 use super::AppState;
 use crate::commerce::cart::{self, CartInput, ProductRef};
 use crate::commerce::store::{CheckoutSettings, NewCart, Product, ProductFields, UpsertSummary, Upserted, OPEN_CART};
 use crate::commerce::{self as cm, money, permalink, qr, refs, Cart};
+use crate::csv_table::{self, Table};
 use crate::domain::{FieldError, Problems};
 use crate::ids::MerchantId;
 use crate::now_ms;
@@ -297,18 +297,22 @@ async fn batch_products(
     Ok(Json(state.db.upsert_products(&m.id, &rows).await?))
 }
 
-const CSV_COLUMNS: [&str; 10] = [
-    "sku",
-    "name",
-    "description",
-    "price",
-    "currency",
-    "vat_rate",
-    "image_url",
-    "product_url",
-    "gtin",
-    "active",
-];
+/// The catalogue's CSV columns: what the export writes and, by the same names in this order,
+/// what the import reads (docs/commerce.md). Every cell is formula-neutralised.
+fn product_table() -> Table<Product> {
+    Table::new(&[
+        ("sku", |r, c| c.safe(&r.sku)),
+        ("name", |r, c| c.safe(&r.name)),
+        ("description", |r, c| c.safe(r.description.as_deref().unwrap_or(""))),
+        ("price", |r, c| c.safe(&r.price)),
+        ("currency", |r, c| c.safe(&r.currency)),
+        ("vat_rate", |r, c| c.safe(&r.vat_rate)),
+        ("image_url", |r, c| c.safe(r.image_url.as_deref().unwrap_or(""))),
+        ("product_url", |r, c| c.safe(r.product_url.as_deref().unwrap_or(""))),
+        ("gtin", |r, c| c.safe(r.gtin.as_deref().unwrap_or(""))),
+        ("active", |r, c| c.text(if r.active { "true" } else { "false" })),
+    ])
+}
 pub const MAX_IMPORT_ROWS: usize = 50_000;
 
 /// Import a CSV (header row naming the columns; see docs/commerce.md). Upserts by SKU; all or
@@ -337,7 +341,7 @@ async fn import_products(
         .map_err(|e| ApiError::BadRequest(format!("unreadable CSV: {e}")))?
         .clone();
     let col = |name: &str| hdr.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
-    let cols: Vec<Option<usize>> = CSV_COLUMNS.iter().map(|c| col(c)).collect();
+    let cols: Vec<Option<usize>> = product_table().names().map(col).collect();
     let required = ["sku", "name", "price", "currency", "vat_rate"];
     if required.iter().any(|r| col(r).is_none()) {
         return Err(ApiError::invalid(
@@ -411,25 +415,7 @@ async fn import_products(
     security(("session" = []), ("api_key" = [])))]
 async fn export_products(State(state): State<AppState>, m: Merchant<Catalogue>) -> ApiResult<Response> {
     let rows = state.db.all_products(&m.id).await?;
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(CSV_COLUMNS).map_err(ApiError::internal)?;
-    for r in &rows {
-        let cells = [
-            r.sku.as_str(),
-            r.name.as_str(),
-            r.description.as_deref().unwrap_or(""),
-            r.price.as_str(),
-            r.currency.as_str(),
-            r.vat_rate.as_str(),
-            r.image_url.as_deref().unwrap_or(""),
-            r.product_url.as_deref().unwrap_or(""),
-            r.gtin.as_deref().unwrap_or(""),
-            if r.active { "true" } else { "false" },
-        ];
-        w.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
-            .map_err(ApiError::internal)?;
-    }
-    let body = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let body = csv_table::write_all(&product_table(), &rows).map_err(ApiError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),

@@ -13,10 +13,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ApiResult, Problem};
 use super::extract::modules::Orders;
 use super::extract::{Actor, JsonBody, Merchant, Query};
-use super::saved_replies::csv_safe;
 use super::AppState;
 use crate::commerce::store::{OrderFilter, OrderHistoryEntry, OrderListRow, OrderNote, StageChange, STAGES};
 use crate::commerce::{self as cm, money, Cart};
+use crate::csv_table::{Chunk, Table};
 use crate::domain::Problems;
 use crate::ids::MerchantId;
 
@@ -351,57 +351,35 @@ async fn add_note(
     ))
 }
 
-const EXPORT_COLUMNS: [&str; 14] = [
-    "order_id",
-    "placed_at",
-    "status",
-    "stage",
-    "amount",
-    "currency",
-    "shopper_id",
-    "store_id",
-    "expert_id",
-    "conversation_id",
-    "cart_id",
-    "carrier",
-    "tracking_number",
-    "updated_at",
-];
-
-fn time(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
+/// The columns of `orders/export.csv`. Every cell is formula-neutralised.
+fn export_table() -> Table<OrderListRow> {
+    Table::new(&[
+        ("order_id", |r, c| c.safe(&r.order_id)),
+        ("placed_at", |r, c| c.time(r.placed_at)),
+        ("status", |r, c| c.safe(&r.status)),
+        ("stage", |r, c| c.safe(&r.stage)),
+        ("amount", |r, c| c.safe(&money::format(r.amount_minor, &r.currency))),
+        ("currency", |r, c| c.safe(&r.currency)),
+        ("shopper_id", |r, c| c.safe(&r.shopper_id)),
+        ("store_id", |r, c| c.safe(r.store_id.as_deref().unwrap_or(""))),
+        ("expert_id", |r, c| c.safe(r.expert_id.as_deref().unwrap_or(""))),
+        ("conversation_id", |r, c| c.safe(r.conversation_id.as_deref().unwrap_or(""))),
+        ("cart_id", |r, c| c.safe(r.cart_id.as_deref().unwrap_or(""))),
+        ("carrier", |r, c| c.safe(r.carrier.as_deref().unwrap_or(""))),
+        ("tracking_number", |r, c| c.safe(r.tracking_number.as_deref().unwrap_or(""))),
+        ("updated_at", |r, c| c.time(r.updated_at)),
+    ])
 }
 
-fn csv_chunk(rows: &[OrderListRow], header: bool) -> Result<Bytes, std::io::Error> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(64 * 1024));
+fn csv_chunk(table: &Table<OrderListRow>, rows: &[OrderListRow], header: bool) -> Result<Bytes, std::io::Error> {
+    let mut out = Chunk::new();
     if header {
-        w.write_record(EXPORT_COLUMNS).map_err(std::io::Error::other)?;
+        out.header(table)?;
     }
     for r in rows {
-        let cells = [
-            r.order_id.clone(),
-            time(r.placed_at),
-            r.status.clone(),
-            r.stage.clone(),
-            money::format(r.amount_minor, &r.currency),
-            r.currency.clone(),
-            r.shopper_id.clone(),
-            r.store_id.clone().unwrap_or_default(),
-            r.expert_id.clone().unwrap_or_default(),
-            r.conversation_id.clone().unwrap_or_default(),
-            r.cart_id.clone().unwrap_or_default(),
-            r.carrier.clone().unwrap_or_default(),
-            r.tracking_number.clone().unwrap_or_default(),
-            time(r.updated_at),
-        ];
-        w.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
-            .map_err(std::io::Error::other)?;
+        out.row(table, r)?;
     }
-    w.into_inner().map(Bytes::from).map_err(|e| std::io::Error::other(e.to_string()))
+    out.finish().map(Bytes::from)
 }
 
 /// Orders for accounting as CSV (streamed page by page, formula-neutralised, `X-Row-Count`).
@@ -413,7 +391,9 @@ async fn export_orders(State(state): State<AppState>, m: Merchant<Orders>, Query
     let count = count_orders(&state, &m.id, &f).await?;
     let db = state.db.clone();
     let merchant = m.id.clone();
+    let table = std::sync::Arc::new(export_table());
     let stream = futures::stream::unfold(Some((None::<(i64, String)>, true)), move |st| {
+        let table = table.clone();
         let db = db.clone();
         let merchant = merchant.clone();
         let f = f.clone();
@@ -424,7 +404,7 @@ async fn export_orders(State(state): State<AppState>, m: Merchant<Orders>, Query
                 Err(e) => return Some((Err(std::io::Error::other(e.to_string())), None)),
             };
             let next = rows.last().map(|r| (r.placed_at, r.order_id.clone()));
-            let chunk = csv_chunk(&rows, first);
+            let chunk = csv_chunk(&table, &rows, first);
             let more = rows.len() == 2000;
             Some((chunk, if more { Some((next, false)) } else { None }))
         }

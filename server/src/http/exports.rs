@@ -3,7 +3,8 @@
 //! Conversations and transcripts are streamed page by page (keyset pagination, a bounded
 //! number of pages in flight), so memory stays flat whatever the size. `X-Row-Count` tells the
 //! client how many data rows follow, for a progress bar. Text cells that a spreadsheet would
-//! run as a formula are neutralised (see [`csv_safe`]).
+//! run as a formula are neutralised (see [`crate::csv_table::csv_safe`]). Each file's columns are
+//! one [`Table`]: the header and every row are written from it.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,14 +18,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::analytics::RangeQuery;
 use super::error::{ApiError, ApiResult};
 use super::extract::{modules::Exports, Merchant, Query};
-use super::saved_replies::csv_safe;
 use super::AppState;
 use chrono_tz::Tz;
 
-use crate::analytics::report::{metric_cells, Grain, METRIC_COLUMNS};
-use crate::analytics::stats::format_minor;
+use crate::analytics::report::{revenue_columns, Grain, METRIC_COLUMNS};
+use crate::analytics::stats::{format_minor, Metrics};
+use crate::csv_table::{self, Cell, Chunk, Table};
 use crate::ids::MerchantId;
-use crate::storage::{Db, RollupFilter};
+use crate::storage::{ConversationRow, Db, RollupFilter, StorageError, TranscriptRow};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,16 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Rows fetched per database round trip while streaming.
 const PAGE: i64 = 2000;
-
-fn time(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
-fn opt_time(ms: Option<i64>) -> String {
-    ms.map(time).unwrap_or_default()
-}
 
 /// The local date in `tz`, `YYYYMMDD` (for file names).
 fn day(ms: i64, tz: Tz) -> String {
@@ -58,16 +49,6 @@ fn local_time(ms: i64, tz: Tz) -> String {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_default()
-}
-
-fn csv_bytes(rows: &[Vec<String>]) -> Result<Bytes, std::io::Error> {
-    let mut w = csv::WriterBuilder::new()
-        .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::with_capacity(64 * 1024));
-    for r in rows {
-        w.write_record(r).map_err(std::io::Error::other)?;
-    }
-    w.into_inner().map(Bytes::from).map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 fn csv_response(kind: &str, f: &RollupFilter, tz: Tz, rows: i64, body: Body) -> Response {
@@ -88,18 +69,23 @@ fn csv_response(kind: &str, f: &RollupFilter, tz: Tz, rows: i64, body: Body) -> 
         .into_response()
 }
 
+/// A page of rows and the key the next page starts after; `None` when there are no more.
+type PageResult<R, K> = Result<Option<(Vec<R>, K)>, StorageError>;
+
 /// A stream of CSV chunks: the header, then one chunk per page until a page comes back empty.
-fn paged<K, F, Fut>(header: Vec<String>, first: Option<K>, mut next_page: F) -> Body
+fn paged<R, K, F, Fut>(table: Table<R>, first: Option<K>, mut next_page: F) -> Body
 where
+    R: Send + 'static,
     K: Send + 'static,
     F: FnMut(Option<K>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<Option<(Vec<Vec<String>>, K)>, crate::storage::StorageError>> + Send + 'static,
+    Fut: std::future::Future<Output = PageResult<R, K>> + Send + 'static,
 {
     enum Step<K, Fut> {
         Stop,
         Header(Option<K>),
         Fetch(Fut),
     }
+    let table = std::sync::Arc::new(table);
     // State: None = finished; (true, _) = the header is next; (false, k) = rows after k.
     let stream = futures::stream::unfold(Some((true, first)), move |st| {
         let step = match st {
@@ -107,25 +93,39 @@ where
             Some((true, k)) => Step::Header(k),
             Some((false, k)) => Step::Fetch(next_page(k)),
         };
-        let header = header.clone();
+        let table = table.clone();
         async move {
             match step {
                 Step::Stop => None,
-                Step::Header(k) => Some((csv_bytes(&[header]), Some((false, k)))),
+                Step::Header(k) => {
+                    let mut out = Chunk::with_capacity(1024);
+                    let chunk = out.header(&table).and_then(|_| out.finish()).map(Bytes::from);
+                    Some((chunk, Some((false, k))))
+                }
                 Step::Fetch(fut) => match fut.await {
-                    Ok(Some((rows, key))) => Some((csv_bytes(&rows), Some((false, Some(key))))),
-                    Ok(None) => None,
-                    Err(e) => {
-                        // The status line is long gone: cut the body so the client sees a failed
-                        // download rather than a short file that looks complete.
-                        tracing::warn!(error = %e, "export stopped by a database error");
-                        Some((Err(std::io::Error::other("database error")), None))
+                    Ok(Some((rows, key))) => {
+                        let mut out = Chunk::with_capacity(256 * 1024);
+                        let chunk = rows
+                            .iter()
+                            .try_for_each(|r| out.row(&table, r))
+                            .and_then(|_| out.finish())
+                            .map(Bytes::from);
+                        Some((chunk, Some((false, Some(key)))))
                     }
+                    Ok(None) => None,
+                    Err(e) => Some((Err(cut_short(e)), None)),
                 },
             }
         }
     });
     Body::from_stream(stream)
+}
+
+/// The status line is long gone when a page fails: cut the body so the client sees a failed
+/// download rather than a short file that looks complete.
+fn cut_short(e: StorageError) -> std::io::Error {
+    tracing::warn!(error = %e, "export stopped by a database error");
+    std::io::Error::other("database error")
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -183,29 +183,15 @@ async fn metrics_csv(
         }
     }
     let currencies: Vec<String> = currencies.into_iter().collect();
-    let mut header: Vec<String> = [
-        "period_start",
-        "store_id",
-        "store",
-        "department_id",
-        "department",
-        "expert_id",
-        "expert",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(METRIC_COLUMNS.iter().map(|s| s.to_string()));
-    header.extend(currencies.iter().map(|c| format!("revenue_{c}")));
-    header.extend(currencies.iter().map(|c| format!("cart_revenue_{c}")));
+    let table = metrics_table(&currencies);
     let name = |id: &str| {
         if id.is_empty() {
             String::new()
         } else {
-            csv_safe(&names.get(id).cloned().unwrap_or_default()).into_owned()
+            names.get(id).cloned().unwrap_or_default()
         }
     };
-    let mut out = vec![header];
+    let mut lines = Vec::with_capacity(groups.len());
     for ((period, (store, dep, expert)), s) in &groups {
         let by_store = by == "store" || sel.filter.store_id.is_some();
         let (start, end) = (sel.bounds[*period], sel.bounds[*period + 1]);
@@ -213,21 +199,48 @@ async fn metrics_csv(
         if by == "department" {
             metrics.experts_available_avg = None;
         }
-        let mut row = vec![
-            local_time(start, tz),
-            store.clone(),
-            name(store),
-            dep.clone(),
-            name(dep),
-            expert.clone(),
-            name(expert),
-        ];
-        row.extend(metric_cells(&metrics, &currencies));
-        out.push(row);
+        lines.push(MetricsLine {
+            period_start: local_time(start, tz),
+            store_name: name(store),
+            store_id: store.clone(),
+            department_name: name(dep),
+            department_id: dep.clone(),
+            expert_name: name(expert),
+            expert_id: expert.clone(),
+            metrics,
+        });
     }
-    let n = out.len() as i64 - 1;
-    let body = csv_bytes(&out).map_err(ApiError::internal)?;
-    Ok(csv_response("metrics", &sel.filter, tz, n, Body::from(body)))
+    let body = csv_table::write_all(&table, &lines).map_err(ApiError::internal)?;
+    Ok(csv_response("metrics", &sel.filter, tz, lines.len() as i64, Body::from(body)))
+}
+
+/// One row of `metrics.csv`: a period, the store, department or expert it is about (empty ids
+/// when by merchant) and the figures.
+struct MetricsLine {
+    period_start: String,
+    store_id: String,
+    store_name: String,
+    department_id: String,
+    department_name: String,
+    expert_id: String,
+    expert_name: String,
+    metrics: Metrics,
+}
+
+/// The columns of `metrics.csv` (docs/analytics.md): the period and the dimension, the figures,
+/// then the money per currency.
+fn metrics_table(currencies: &[String]) -> Table<MetricsLine> {
+    let table = Table::new(&[
+        ("period_start", |r: &MetricsLine, c: &mut Cell| c.text(&r.period_start)),
+        ("store_id", |r, c| c.text(&r.store_id)),
+        ("store", |r, c| c.safe(&r.store_name)),
+        ("department_id", |r, c| c.text(&r.department_id)),
+        ("department", |r, c| c.safe(&r.department_name)),
+        ("expert_id", |r, c| c.text(&r.expert_id)),
+        ("expert", |r, c| c.safe(&r.expert_name)),
+    ])
+    .part(|r| &r.metrics, METRIC_COLUMNS);
+    revenue_columns(table, |r| &r.metrics, currencies)
 }
 
 async fn plain_filter(state: &AppState, m: &MerchantId, q: &RangeQuery) -> ApiResult<(RollupFilter, Tz)> {
@@ -245,47 +258,64 @@ async fn conversations_csv(State(state): State<AppState>, m: Merchant<Exports>, 
     let (f, tz) = plain_filter(&state, &m.id, &q).await?;
     let n = state.db.count_conversations(&m.id, &f).await?;
     let currencies = state.db.order_currencies(&m.id, 0, i64::MAX).await?;
-    let mut header: Vec<String> = [
-        "conversation_id",
-        "shopper_id",
-        "shopper",
-        "store_id",
-        "store",
-        "department_id",
-        "department",
-        "expert_id",
-        "expert",
-        "status",
-        "offline",
-        "created_at",
-        "claimed_at",
-        "first_response_at",
-        "ended_at",
-        "wait_s",
-        "first_response_s",
-        "duration_s",
-        "messages",
-        "rating",
-        "rating_comment",
-        "page_url",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    header.extend(currencies.iter().map(|c| format!("revenue_{c}")));
+    let table = conversations_table(&currencies);
     let (db, mid, filter) = (state.db.clone(), m.id.clone(), f.clone());
-    let body = paged(header, None, move |after: Option<(i64, String)>| {
-        let (db, mid, filter, currencies) = (db.clone(), mid.clone(), filter.clone(), currencies.clone());
-        async move { conversation_page(&db, &mid, &filter, after, &currencies).await }
+    let body = paged(table, None, move |after: Option<(i64, String)>| {
+        let (db, mid, filter) = (db.clone(), mid.clone(), filter.clone());
+        async move { conversation_page(&db, &mid, &filter, after).await }
     });
     Ok(csv_response("conversations", &f, tz, n, body))
 }
 
-fn secs(a: Option<i64>, b: Option<i64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b >= a => format!("{:.1}", (b - a) as f64 / 1000.0),
-        _ => String::new(),
+/// Seconds from `a` to `b` with one decimal, empty unless both are known and in order.
+fn secs(c: &mut Cell, a: Option<i64>, b: Option<i64>) {
+    if let (Some(a), Some(b)) = (a, b) {
+        if b >= a {
+            c.display(format_args!("{:.1}", (b - a) as f64 / 1000.0));
+        }
     }
+}
+
+/// One row of `conversations.csv`: the chat and the revenue attributed to it per currency.
+struct ConversationLine {
+    c: ConversationRow,
+    revenue: Vec<(String, i64)>,
+}
+
+/// The columns of `conversations.csv` (docs/analytics.md), then `revenue_XXX` per currency.
+fn conversations_table(currencies: &[String]) -> Table<ConversationLine> {
+    let mut table = Table::new(&[
+        ("conversation_id", |r: &ConversationLine, c: &mut Cell| c.text(&r.c.id)),
+        ("shopper_id", |r, c| c.text(&r.c.shopper_id)),
+        ("shopper", |r, c| c.safe(r.c.shopper_name.as_deref().unwrap_or(""))),
+        ("store_id", |r, c| c.text(&r.c.store_id)),
+        ("store", |r, c| c.safe(&r.c.store_name)),
+        ("department_id", |r, c| c.text(&r.c.department_id)),
+        ("department", |r, c| c.safe(&r.c.department_name)),
+        ("expert_id", |r, c| c.text(r.c.expert_id.as_deref().unwrap_or(""))),
+        ("expert", |r, c| c.safe(r.c.expert_name.as_deref().unwrap_or(""))),
+        ("status", |r, c| c.text(&r.c.status)),
+        ("offline", |r, c| c.text(if r.c.offline != 0 { "true" } else { "false" })),
+        ("created_at", |r, c| c.time(r.c.created_at)),
+        ("claimed_at", |r, c| c.opt_time(r.c.claimed_at)),
+        ("first_response_at", |r, c| c.opt_time(r.c.first_response_at)),
+        ("ended_at", |r, c| c.opt_time(r.c.ended_at)),
+        ("wait_s", |r, c| secs(c, Some(r.c.created_at), r.c.claimed_at)),
+        ("first_response_s", |r, c| secs(c, r.c.claimed_at, r.c.first_response_at)),
+        ("duration_s", |r, c| secs(c, r.c.claimed_at, r.c.ended_at)),
+        ("messages", |r, c| c.int(r.c.last_seq)),
+        ("rating", |r, c| c.opt(r.c.rating)),
+        ("rating_comment", |r, c| c.safe(r.c.rating_comment.as_deref().unwrap_or(""))),
+        ("page_url", |r, c| c.safe(r.c.page_url.as_deref().unwrap_or(""))),
+    ]);
+    for cur in currencies {
+        let cur = cur.clone();
+        table = table.column(format!("revenue_{cur}"), move |r: &ConversationLine, c: &mut Cell| {
+            let v = r.revenue.iter().find(|(c, _)| *c == cur).map(|(_, v)| *v).unwrap_or(0);
+            c.text(&format_minor(v, &cur));
+        });
+    }
+    table
 }
 
 async fn conversation_page(
@@ -293,49 +323,20 @@ async fn conversation_page(
     m: &MerchantId,
     f: &RollupFilter,
     after: Option<(i64, String)>,
-    currencies: &[String],
-) -> Result<Option<(Vec<Vec<String>>, (i64, String))>, crate::storage::StorageError> {
+) -> PageResult<ConversationLine, (i64, String)> {
     let rows = db.export_conversations(m, f, after.as_ref(), PAGE).await?;
     let Some(last) = rows.last() else { return Ok(None) };
     let key = (last.created_at, last.id.clone());
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let revenue = db.conversation_revenue(m, &ids).await?;
-    let out = rows
-        .iter()
-        .map(|c| {
-            let mut row = vec![
-                c.id.clone(),
-                c.shopper_id.clone(),
-                csv_safe(c.shopper_name.as_deref().unwrap_or("")).into_owned(),
-                c.store_id.clone(),
-                csv_safe(&c.store_name).into_owned(),
-                c.department_id.clone(),
-                csv_safe(&c.department_name).into_owned(),
-                c.expert_id.clone().unwrap_or_default(),
-                csv_safe(c.expert_name.as_deref().unwrap_or("")).into_owned(),
-                c.status.clone(),
-                (c.offline != 0).to_string(),
-                time(c.created_at),
-                opt_time(c.claimed_at),
-                opt_time(c.first_response_at),
-                opt_time(c.ended_at),
-                secs(Some(c.created_at), c.claimed_at),
-                secs(c.claimed_at, c.first_response_at),
-                secs(c.claimed_at, c.ended_at),
-                c.last_seq.to_string(),
-                c.rating.map(|r| r.to_string()).unwrap_or_default(),
-                csv_safe(c.rating_comment.as_deref().unwrap_or("")).into_owned(),
-                csv_safe(c.page_url.as_deref().unwrap_or("")).into_owned(),
-            ];
-            let mine = revenue.get(&c.id);
-            for cur in currencies {
-                let v = mine.and_then(|v| v.iter().find(|(c, _)| c == cur)).map(|(_, v)| *v).unwrap_or(0);
-                row.push(format_minor(v, cur));
-            }
-            row
+    let mut revenue = db.conversation_revenue(m, &ids).await?;
+    let lines = rows
+        .into_iter()
+        .map(|c| ConversationLine {
+            revenue: revenue.remove(&c.id).unwrap_or_default(),
+            c,
         })
         .collect();
-    Ok(Some((out, key)))
+    Ok(Some((lines, key)))
 }
 
 /// One row per message sent in the range, in time order.
@@ -345,51 +346,96 @@ async fn conversation_page(
 async fn transcripts_csv(State(state): State<AppState>, m: Merchant<Exports>, Query(q): Query<RangeQuery>) -> ApiResult<Response> {
     let (f, tz) = plain_filter(&state, &m.id, &q).await?;
     let n = state.db.count_messages(&m.id, &f).await?;
-    let header: Vec<String> = [
-        "conversation_id",
-        "seq",
-        "sent_at",
-        "author_role",
-        "expert_id",
-        "expert",
-        "shopper_id",
-        "kind",
+    let table = transcripts_table(state.outbound.public_url().to_owned());
+    let body = if state.db.reader.is_some() {
+        transcripts_sqlite(table, state.db.clone(), m.id.clone(), f.clone())
+    } else {
+        let (db, mid, filter) = (state.db.clone(), m.id.clone(), f.clone());
+        paged(table, None, move |after: Option<(i64, String, i64)>| {
+            let (db, mid, filter) = (db.clone(), mid.clone(), filter.clone());
+            async move {
+                let rows = db.export_messages(&mid, &filter, after.as_ref(), PAGE).await?;
+                let Some(last) = rows.last() else { return Ok(None) };
+                let key = (last.created_at, last.conversation_id.clone(), last.seq);
+                Ok(Some((rows, key)))
+            }
+        })
+    };
+    Ok(csv_response("transcripts", &f, tz, n, body))
+}
+
+/// The columns of `transcripts.csv` (docs/analytics.md). A photo's text is its stable,
+/// authenticated link on `origin`, then the caption.
+fn transcripts_table(origin: String) -> Table<TranscriptRow> {
+    Table::new(&[
+        ("conversation_id", |r: &TranscriptRow, c: &mut Cell| c.text(&r.conversation_id)),
+        ("seq", |r, c| c.int(r.seq)),
+        ("sent_at", |r, c| c.time(r.created_at)),
+        ("author_role", |r, c| c.text(&r.author_role)),
+        ("expert_id", |r, c| c.text(r.expert_id.as_deref().unwrap_or(""))),
+        ("expert", |r, c| c.safe(r.expert_name.as_deref().unwrap_or(""))),
+        ("shopper_id", |r, c| c.text(&r.shopper_id)),
+        ("kind", |r, c| c.text(&r.kind)),
+    ])
+    .column(
         "text",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (db, mid, filter) = (state.db.clone(), m.id.clone(), f.clone());
-    let origin = state.outbound.public_url().to_owned();
-    let body = paged(header, None, move |after: Option<(i64, String, i64)>| {
-        let (db, mid, filter, origin) = (db.clone(), mid.clone(), filter.clone(), origin.clone());
-        async move {
-            let rows = db.export_messages(&mid, &filter, after.as_ref(), PAGE).await?;
-            let Some(last) = rows.last() else { return Ok(None) };
-            let key = (last.created_at, last.conversation_id.clone(), last.seq);
-            let out = rows
-                .into_iter()
-                .map(|r| {
-                    // A photo: its stable, authenticated link, then the caption.
-                    let text = match crate::storage::attachment_ref(&r.kind, r.data_json.as_deref()) {
-                        Some(id) => crate::media::photo_link_text(&origin, &id, &r.body),
-                        None => r.body.clone(),
-                    };
-                    vec![
-                        r.conversation_id,
-                        r.seq.to_string(),
-                        time(r.created_at),
-                        r.author_role,
-                        r.expert_id.unwrap_or_default(),
-                        csv_safe(r.expert_name.as_deref().unwrap_or("")).into_owned(),
-                        r.shopper_id,
-                        r.kind,
-                        csv_safe(&text).into_owned(),
-                    ]
-                })
-                .collect();
-            Ok(Some((out, key)))
+        move |r: &TranscriptRow, c: &mut Cell| match crate::storage::attachment_ref(&r.kind, r.data_json.as_deref()) {
+            Some(id) => c.safe(&crate::media::photo_link_text(&origin, &id, &r.body)),
+            None => c.safe(&r.body),
+        },
+    )
+}
+
+/// Rows per page read on SQLite's read connection (each page is one read transaction, so a
+/// long export never holds one snapshot, which would keep the WAL from being restarted).
+const SQLITE_PAGE: i64 = 5000;
+/// Chunks written ahead of the client: memory stays at about this many chunks whatever the size.
+const CHUNKS_AHEAD: usize = 4;
+
+/// `transcripts.csv` on an SQLite file: one blocking thread reads page after page on a read
+/// connection and writes the CSV straight from each row (no row is allocated), sending each
+/// page as one chunk through a short channel; when the client is slower, the thread waits, and
+/// when the client leaves, it stops.
+fn transcripts_sqlite(table: Table<TranscriptRow>, db: Db, m: MerchantId, f: RollupFilter) -> Body {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        let mut out = Chunk::with_capacity(1024);
+        let header = out.header(&table).and_then(|_| out.finish()).map(Bytes::from);
+        if tx.blocking_send(header).is_err() {
+            return;
+        }
+        let mut after: Option<(i64, String, i64)> = None;
+        loop {
+            let mut out = Chunk::with_capacity(1024 * 1024);
+            let mut failed = None;
+            let mut last = after.take().unwrap_or((i64::MIN, String::new(), 0));
+            let read = db.each_exported_message(&m, &f, Some(&last.clone()), SQLITE_PAGE, &mut |r: &TranscriptRow| {
+                if failed.is_none() {
+                    failed = out.row(&table, r).err();
+                }
+                last.0 = r.created_at;
+                last.1.clear();
+                last.1.push_str(&r.conversation_id);
+                last.2 = r.seq;
+            });
+            let chunk = match read {
+                Some(Ok(0)) => return,
+                Some(Ok(_)) => match failed {
+                    None => out.finish().map(Bytes::from),
+                    Some(e) => Err(e),
+                },
+                Some(Err(e)) => Err(cut_short(e)),
+                None => Err(std::io::Error::other("not an SQLite file")),
+            };
+            let stop = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || stop {
+                return;
+            }
+            after = Some(last);
         }
     });
-    Ok(csv_response("transcripts", &f, tz, n, body))
+    Body::from_stream(futures::stream::unfold(
+        rx,
+        |mut rx| async move { rx.recv().await.map(|c| (c, rx)) },
+    ))
 }

@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use super::error::{ApiError, ApiResult};
 use super::extract::{modules::SavedReplies, JsonBody, Merchant, Query};
 use super::AppState;
+use crate::csv_table::{self, Table};
 use crate::domain::{FieldError, Problems};
 use crate::ids::SavedReplyId;
 use crate::storage::{ImportSummary, Page, SavedReply, SavedReplyFields};
@@ -116,13 +117,13 @@ async fn delete(State(state): State<AppState>, m: Merchant<SavedReplies>, Path(i
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Neutralise spreadsheet formulas: a cell starting with `=`, `+`, `-`, `@`, tab or CR is
-/// prefixed with `'` so a spreadsheet shows it as text.
-pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
-    }
+/// The columns of `saved-replies/export.csv`, the ones the import reads.
+pub(crate) fn export_table() -> Table<SavedReply> {
+    Table::new(&[
+        ("shortcut", |r, c| c.safe(&r.shortcut)),
+        ("title", |r, c| c.safe(&r.title)),
+        ("body", |r, c| c.safe(&r.body)),
+    ])
 }
 
 /// All saved replies as CSV with the header `shortcut,title,body` (RFC 4180, UTF-8).
@@ -130,17 +131,7 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     responses((status = 200, content_type = "text/csv", body = String)), security(("session" = []), ("api_key" = [])))]
 async fn export_csv(State(state): State<AppState>, m: Merchant<SavedReplies>) -> ApiResult<impl IntoResponse> {
     let rows = state.db.all_saved_replies(&m.id).await?;
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    w.write_record(["shortcut", "title", "body"]).map_err(ApiError::internal)?;
-    for r in &rows {
-        w.write_record([
-            csv_safe(&r.shortcut).as_ref(),
-            csv_safe(&r.title).as_ref(),
-            csv_safe(&r.body).as_ref(),
-        ])
-        .map_err(ApiError::internal)?;
-    }
-    let body = w.into_inner().map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
+    let body = csv_table::write_all(&export_table(), &rows).map_err(ApiError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

@@ -573,3 +573,47 @@ pub async fn claim(expert: &mut Ws, id: &str) {
         .await;
     assert!(matches!(c, Out::Conversation { .. }));
 }
+
+/// The columns a document lists for a CSV: the first backticked span after `marker` in
+/// `doc` (a path from the repository root), split at commas; line breaks inside are ignored.
+pub fn documented_columns(doc: &str, marker: &str) -> Vec<String> {
+    let path = format!("{}/../{doc}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let at = text.find(marker).unwrap_or_else(|| panic!("{doc} has no `{marker}`"));
+    let rest = &text[at + marker.len()..];
+    let start = rest.find('`').unwrap_or_else(|| panic!("{doc}: no list after `{marker}`")) + 1;
+    let end = start + rest[start..].find('`').unwrap();
+    rest[start..end].split(',').map(|c| c.trim().to_owned()).collect()
+}
+
+/// A CSV export read back: its header must be the documented columns, then only columns named
+/// with one of `then` (per-currency columns, e.g. `revenue_`), and every row exactly as long as
+/// the header. Returns the header and the rows.
+pub fn csv_as_documented(text: &str, documented: &[String], then: &[&str]) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    assert!(!documented.is_empty());
+    // Flexible: a row of the wrong length is reported below, with the row.
+    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    let names: Vec<&str> = header.iter().collect();
+    assert!(
+        names.len() >= documented.len() && names[..documented.len()] == documented.iter().map(String::as_str).collect::<Vec<_>>()[..],
+        "header {names:?}\nbut the documentation lists {documented:?}"
+    );
+    for extra in &names[documented.len()..] {
+        assert!(
+            then.iter().any(|p| extra.starts_with(p)),
+            "undocumented column {extra} in {names:?}"
+        );
+    }
+    let rows: Vec<csv::StringRecord> = r.records().map(|r| r.unwrap()).collect();
+    for row in &rows {
+        assert_eq!(
+            row.len(),
+            header.len(),
+            "a row of {} cells under a header of {}: {row:?}",
+            row.len(),
+            header.len()
+        );
+    }
+    (header, rows)
+}
