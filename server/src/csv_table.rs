@@ -108,9 +108,12 @@ impl Cell {
 /// How a column writes its cell from a row.
 pub type CellFn<R> = fn(&R, &mut Cell);
 
+/// A column's cell writer when it needs to capture something (a currency, a time zone).
+type BoxedCellFn<R> = Box<dyn Fn(&R, &mut Cell) + Send + Sync>;
+
 struct Column<R> {
     name: Cow<'static, str>,
-    cell: Box<dyn Fn(&R, &mut Cell) + Send + Sync>,
+    cell: BoxedCellFn<R>,
 }
 
 /// The columns of one CSV file, in order.
