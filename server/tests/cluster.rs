@@ -18,6 +18,23 @@ fn redis_url() -> String {
     std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// The test Redis with a logical database of its own (`/db`). A cluster is one database and one
+/// Redis: the node list every node sweeps (`fw:nodes`) is Redis-wide, so the nodes of tests
+/// running beside this one, each on its own database, would otherwise sweep this test's killed
+/// node first (against their own database) and hold the sweep for a minute.
+fn redis_url_alone(db: u8) -> String {
+    let base = redis_url();
+    let trimmed = match base.rsplit_once('/') {
+        Some((head, tail))
+            if !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit()) && head.contains("//") && !head.ends_with('/') =>
+        {
+            head.to_owned()
+        }
+        _ => base.trim_end_matches('/').to_owned(),
+    };
+    format!("{trimmed}/{db}")
+}
+
 /// (merchant, Stockholm store, its first department) through any node.
 async fn target(base: &str) -> (String, String, String) {
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -615,8 +632,9 @@ async fn a_shopper_is_away_only_when_their_last_socket_on_every_node_closed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_shopper_on_a_killed_node_is_away_once_the_node_is_swept() {
     let db = common::TestDb::new(Backend::Postgres).await;
-    let a = Node::start(&db.url, true, &[("REDIS_URL", redis_url().as_str())]).await;
-    let mut b = Node::start(&db.url, false, &[("REDIS_URL", redis_url().as_str())]).await;
+    let redis = redis_url_alone(7);
+    let a = Node::start(&db.url, true, &[("REDIS_URL", redis.as_str())]).await;
+    let mut b = Node::start(&db.url, false, &[("REDIS_URL", redis.as_str())]).await;
     let (m, store, dep) = target(&a.url).await;
     let mid = floorwalker::ids::MerchantId::parse(&m).unwrap();
     let mut sara = expert(&a.url, "expert1@demo.example").await;
