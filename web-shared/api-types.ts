@@ -3547,9 +3547,9 @@ export interface components {
              *     assignments of that time, whether you were away, how many chats you had), most personal
              *     first: `not_in_department` (not assigned to it), `targeted` (sent to a colleague by
              *     name), `contact_first` (the shopper's contact took it in their time), `away`, `at_cap`
-             *     (you had as many chats as you take), `alert_failed` (your phone's alert failed; `detail`
-             *     says why); then what became of it: `taken_first` (a colleague claimed it first),
-             *     `nobody_claimed` or `shopper_left`.
+             *     (you had as many chats as you took then, by your own cap and the merchant's as they
+             *     were), `alert_failed` (your phone's alert failed; `detail` says why); then what became of
+             *     it: `taken_first` (a colleague claimed it first), `nobody_claimed` or `shopper_left`.
              */
             reasons: string[];
             /** @description claimed | ended (by a colleague) | missed (nobody) | abandoned (the shopper left) */

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::node::{until, Node};
 use common::sinks::free_port;
-use common::{demo_target, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, DEMO_PASSWORD};
+use common::{claim, demo_target, expert_ws, shopper_ws, start_chat, Backend, Client, TestApp, DEMO_PASSWORD};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -24,6 +24,7 @@ on_both_backends!(
     a_gone_device_is_removed_and_the_alert_fails_with_the_reason,
     sign_out_and_deactivation_remove_devices_and_bad_subscriptions_are_refused,
     analytics_count_alerts_and_chats_missed_while_every_alert_failed,
+    at_cap_is_judged_by_the_caps_of_the_time,
     a_node_killed_before_the_hand_off_delivers_once_after_restart,
 );
 
@@ -781,12 +782,90 @@ async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Bac
     app.stop().await;
 }
 
+/// "At cap" in "Why did I miss this chat?" is judged by the caps of the chat's time, the one the
+/// expert chose in the app and the merchant's, not by today's.
+async fn at_cap_is_judged_by_the_caps_of_the_time(b: Backend) {
+    let app = TestApp::spawn_with(b, private).await;
+    let (merchant, store, dep) = demo_target(&app).await;
+    let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
+    let (_, experts) = admin.get("/api/v1/team/experts?limit=100").await;
+    let sara_id = experts["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["email"] == "expert1@demo.example")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let set_max = async |n: i64| {
+        let (s, v) = admin
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/api/v1/team/experts/{sara_id}"),
+                Some(json!({"max_chats": n})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    };
+    let (mut sara, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut johan, _) = expert_ws(&app, "expert2@demo.example").await;
+
+    // Sara takes one chat at a time (her own choice) and has one.
+    sara.send(json!({"type": "set_status", "max_chats": 1})).await;
+    sara.until("her status", |o| matches!(o, floorwalker::protocol::Out::Status(_)))
+        .await;
+    let (mut s_a, _, _) = shopper_ws(&app, &merchant, None).await;
+    let a = start_chat(&mut s_a, &store, &dep, "Chat A").await;
+    claim(&mut sara, &a).await;
+    // Chat B waits while she is at her cap; Johan takes it. Then she takes three again.
+    let (mut s_b, _, _) = shopper_ws(&app, &merchant, None).await;
+    let b_chat = start_chat(&mut s_b, &store, &dep, "Chat B").await;
+    claim(&mut johan, &b_chat).await;
+    sara.send(json!({"type": "set_status", "max_chats": 3})).await;
+    sara.until("her status", |o| matches!(o, floorwalker::protocol::Out::Status(_)))
+        .await;
+
+    // The merchant holds her to one chat; chat C waits; Johan takes it; the merchant lets her take five.
+    set_max(1).await;
+    let (mut s_c, _, _) = shopper_ws(&app, &merchant, None).await;
+    let c_chat = start_chat(&mut s_c, &store, &dep, "Chat C").await;
+    claim(&mut johan, &c_chat).await;
+    set_max(5).await;
+
+    // Chat D waits while she has one chat of three: Johan is quicker, but she was not at her cap.
+    let (mut s_d, _, _) = shopper_ws(&app, &merchant, None).await;
+    let d_chat = start_chat(&mut s_d, &store, &dep, "Chat D").await;
+    claim(&mut johan, &d_chat).await;
+
+    let sara_app = expert_app(&app.url, "expert1@demo.example").await;
+    let (s, missed) = sara_app.get("/api/v1/app/push/missed").await;
+    assert_eq!(s, StatusCode::OK, "{missed}");
+    let reasons = |c: &str| -> Vec<String> {
+        missed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["conversation_id"] == c)
+            .unwrap_or_else(|| panic!("{c} not in {missed}"))["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(reasons(&b_chat), ["at_cap", "taken_first"], "her own cap then: {missed}");
+    assert_eq!(reasons(&c_chat), ["at_cap", "taken_first"], "the merchant's cap then: {missed}");
+    assert_eq!(reasons(&d_chat), ["taken_first"], "{missed}");
+    app.stop().await;
+}
+
 /// On a cluster, an expert whose app is open on another node gets the offer over that socket
 /// and no push as well (the node that routes the chat knows, from the cluster's presence, that
 /// the socket is live); the socket offer is recorded as the one alert.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn on_a_cluster_an_expert_connected_to_another_node_gets_one_alert_not_a_push_as_well() {
-    let redis = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = common::redis_url();
     let a = TestApp::spawn_with(Backend::Postgres, |s| {
         private(s);
         s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()));

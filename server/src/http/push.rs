@@ -358,9 +358,9 @@ pub struct MissedChat {
     /// assignments of that time, whether you were away, how many chats you had), most personal
     /// first: `not_in_department` (not assigned to it), `targeted` (sent to a colleague by
     /// name), `contact_first` (the shopper's contact took it in their time), `away`, `at_cap`
-    /// (you had as many chats as you take), `alert_failed` (your phone's alert failed; `detail`
-    /// says why); then what became of it: `taken_first` (a colleague claimed it first),
-    /// `nobody_claimed` or `shopper_left`.
+    /// (you had as many chats as you took then, by your own cap and the merchant's as they
+    /// were), `alert_failed` (your phone's alert failed; `detail` says why); then what became of
+    /// it: `taken_first` (a colleague claimed it first), `nobody_claimed` or `shopper_left`.
     pub reasons: Vec<String>,
     pub detail: Option<String>,
 }
@@ -389,7 +389,15 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
         .ok()
         .and_then(|j| serde_json::from_str(&j).ok())
         .unwrap_or_default();
-    let cap = saved.own_cap.unwrap_or(e.max_chats).min(e.max_chats).max(1);
+    let caps = state.db.cap_changes(m, me, since - 86_400_000).await?;
+    let own_now = saved.own_cap.unwrap_or(e.max_chats);
+    // The caps of a time: each as it was replaced by its first change after then, or today's.
+    let cap_at = |at: i64| {
+        let later = caps.iter().filter(|c| c.at > at);
+        let own = later.clone().find_map(|c| c.own).unwrap_or(own_now);
+        let max = later.clone().find_map(|c| c.max).unwrap_or(e.max_chats);
+        own.min(max).max(1)
+    };
     let now_stores: Vec<String> = e.store_ids.iter().map(|x| x.to_string()).collect();
     let now_deps: Vec<String> = e.department_ids.iter().map(|x| x.to_string()).collect();
     let out = chats
@@ -429,7 +437,7 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
             if away {
                 reasons.push("away");
             }
-            if open_then >= cap {
+            if open_then >= cap_at(at) {
                 reasons.push("at_cap");
             }
             if failed.is_some() {

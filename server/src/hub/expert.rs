@@ -515,6 +515,10 @@ impl ExpertSession {
             .db
             .set_expert_presence_json(m, me, &serde_json::to_string(&saved).expect("presence"))
             .await;
+        if before.own_cap != after.own_cap {
+            // The cap it replaces, so "Why did I miss this chat?" judges a chat by the cap of its time.
+            let _ = hub.db.record_cap_change(m, me, crate::storage::CapKind::Own, before.own_cap).await;
+        }
         hub.send_expert(me, &Out::Status(after.status()));
         hub.analytics.emit(crate::storage::Event {
             merchant_id: m.to_string(),

@@ -55,6 +55,21 @@ impl ExpertRow {
     }
 }
 
+/// Whose chat cap changed: the one the expert chose in the app, or the merchant's for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapKind {
+    Own,
+    Merchant,
+}
+
+/// A change of an expert's chat cap: when, and the cap that held until then (one of the two).
+#[derive(Debug, Clone, Copy)]
+pub struct CapChange {
+    pub at: i64,
+    pub own: Option<i64>,
+    pub max: Option<i64>,
+}
+
 pub struct NewExpert<'a> {
     pub email: &'a str,
     pub name: &'a str,
@@ -227,7 +242,59 @@ impl Db {
             .bind(id.as_str())
             .execute(&self.writer)
             .await?;
+        if max_chats.is_some_and(|c| c != cur.max_chats) {
+            self.record_cap_change(m, id.as_str(), CapKind::Merchant, cur.max_chats).await?;
+        }
         self.get_expert(m, id).await
+    }
+
+    /// Keep the chat cap an expert had until now as an `expert_cap` event (at this time,
+    /// `data_json` `{"own": n}` for the cap the expert chose in the app or `{"max": n}` for the
+    /// merchant's), so "Why did I miss this chat?" judges a chat by the cap of its time.
+    pub async fn record_cap_change(&self, m: Tenant<'_>, expert: &str, kind: CapKind, was: i64) -> Result<()> {
+        let key = match kind {
+            CapKind::Own => "own",
+            CapKind::Merchant => "max",
+        };
+        self.insert_events(&[super::Event {
+            merchant_id: m.as_str().to_owned(),
+            kind: "expert_cap",
+            at: now_ms(),
+            expert_id: Some(expert.to_owned()),
+            data_json: Some(serde_json::json!({ key: was }).to_string()),
+            ..Default::default()
+        }])
+        .await
+    }
+
+    /// When this expert's caps changed since `since` (oldest first), each with the cap that held
+    /// until then: `(at, own, max)`, one of the two set.
+    pub async fn cap_changes(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<CapChange>> {
+        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
+            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND expert_id = $2 AND kind = 'expert_cap' \
+             AND at >= $3 ORDER BY at",
+        )
+        .bind(m.as_str())
+        .bind(expert)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
+        #[derive(serde::Deserialize)]
+        struct Was {
+            own: Option<i64>,
+            max: Option<i64>,
+        }
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, j)| {
+                let w: Was = serde_json::from_str(j.as_deref()?).ok()?;
+                Some(CapChange {
+                    at,
+                    own: w.own,
+                    max: w.max,
+                })
+            })
+            .collect())
     }
 
     /// Replace an expert's store and department assignments. Every department must belong to
