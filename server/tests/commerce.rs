@@ -102,6 +102,22 @@ async fn catalogue_by_api_key_csv_and_dashboard(b: Backend) {
         (Some("Alpha 2"), Some("12.00")),
         "{a1}"
     );
+    // New products go in several to a statement (32 + 4 + 1 here): each with its own values.
+    let many: Vec<Value> = (1..=37)
+        .map(|i| product(&format!("M-{i:02}"), &format!("Many {i}"), &format!("{i}.50"), "25"))
+        .chain([product("A-3", "Gamma 2", "6", "25")])
+        .collect();
+    let (s, sum) = key.post("/api/v1/catalogue/products/batch", json!({"products": many})).await;
+    assert_eq!(s, StatusCode::OK, "{sum}");
+    assert_eq!(sum, json!({"created": 37, "updated": 1, "unchanged": 0}));
+    for i in [1, 32, 33, 36, 37] {
+        let (_, found) = key.get(&format!("/api/v1/catalogue/products?q=M-{i:02}")).await;
+        assert_eq!(
+            (found["items"][0]["name"].as_str(), found["items"][0]["price"].as_str()),
+            (Some(format!("Many {i}").as_str()), Some(format!("{i}.50").as_str())),
+            "{found}"
+        );
+    }
 
     // CSV import: a broken file changes nothing and names every bad row.
     let broken = "sku,name,price,currency,vat_rate,active\nB-1,Bread,25.50,SEK,12,true\nB-2,,1,SEK,12,true\nB-3,Jam,1.234,SEK,12,maybe\n";
@@ -156,8 +172,8 @@ async fn catalogue_by_api_key_csv_and_dashboard(b: Backend) {
         &documented_columns("docs/commerce.md", "CSV columns (header row required"),
         &[],
     );
-    assert_eq!(count, 6);
-    assert_eq!(rows.len(), 6);
+    assert_eq!(count, 6 + 37, "six and the 37 of the multi-statement batch");
+    assert_eq!(rows.len(), 6 + 37);
     assert!(
         rows.iter()
             .any(|r| &r[0] == "'=EVIL" && &r[1] == "'=cmd|' /C calc'!A0" && &r[9] == "false"),

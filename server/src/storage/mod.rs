@@ -56,7 +56,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::ServiceUrl;
 use crate::ids::MerchantId;
-use sqlite_writer::{bind_all_as, Param};
+pub(crate) use sqlite_writer::{bind_all, bind_all_as, Param};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
