@@ -27,7 +27,7 @@ on_both_backends!(
 );
 
 async fn readiness_covers_redis_when_configured(b: Backend) {
-    let url = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = common::redis_url();
     let app = TestApp::spawn_with(b, |a| a.redis_url = Some(floorwalker::config::ServiceUrl::new(url))).await;
     let (s, body) = app.client().get("/readyz").await;
     assert_eq!(s, StatusCode::OK, "{body}");

@@ -9,14 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::node::Node;
 use common::sinks::free_port;
-use common::{claim, expert_at as expert, request_answer, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, expert_at as expert, redis_url, request_answer, shopper_at as shopper, Backend, TestApp, Ws, DEMO_PASSWORD};
 use floorwalker::protocol::Out;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-
-fn redis_url() -> String {
-    std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
 
 /// The test Redis with a logical database of its own (`/db`). A cluster is one database and one
 /// Redis: the node list every node sweeps (`fw:nodes`) is Redis-wide, so the nodes of tests
@@ -126,16 +122,7 @@ fn assert_increasing(what: &str, seqs: &[(i64, String)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_chat_and_race_as_one() {
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&redis_url(), |_| {}).await;
     let (m, store, dep) = target(&a.url).await;
     let mut sara = expert(&a.url, "expert1@demo.example").await;
     let mut other = expert(&b.url, "expert2@demo.example").await;
@@ -243,16 +230,7 @@ async fn two_nodes_chat_and_race_as_one() {
 /// offered different chats (each a full ten), where without it both would hold the same ten.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn under_a_deep_surge_two_nodes_offer_different_chats() {
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&redis_url(), |_| {}).await;
     let (m, store, dep) = target(&a.url).await;
     // Amira staffs Stockholm on A (so chats are taken); Lukas (Berlin) is online on B, so both
     // nodes serve the merchant.
@@ -358,16 +336,7 @@ impl Drop for PrivateRedis {
 async fn a_redis_restart_loses_nothing_and_clients_catch_up() {
     let mut redis = PrivateRedis::start(free_port());
     let url = redis.url();
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&url, |_| {}).await;
     let (m, store, dep) = target(&a.url).await;
     let mut exp = expert(&b.url, "expert1@demo.example").await;
     wait_available(&a.url, &m, 1).await;
@@ -477,15 +446,7 @@ async fn login_limits_hold_across_nodes() {
     // A Redis of its own: every test logs in from 127.0.0.1, and the per-address count is shared.
     let redis = PrivateRedis::start(free_port());
     let url = redis.url();
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
-        s.login_per_minute = 4;
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(url.clone()));
+    let (a, b) = TestApp::demo_cluster(&url, |s| {
         s.login_per_minute = 4;
     })
     .await;
@@ -580,16 +541,7 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
 /// one, on B, does. Coming back on A clears it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_shopper_is_away_only_when_their_last_socket_on_every_node_closed() {
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&redis_url(), |_| {}).await;
     let (m, store, dep) = target(&a.url).await;
     let mid = floorwalker::ids::MerchantId::parse(&m).unwrap();
     let mut sara = expert(&a.url, "expert1@demo.example").await;

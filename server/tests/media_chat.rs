@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{claim, demo_target, shopper_at, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
+use common::{claim, demo_target, redis_url, shopper_at, shopper_ws, start_chat, Backend, TestApp, Ws, DEMO_PASSWORD};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -526,22 +526,9 @@ async fn call_frames_reach_only_the_two_participants(b: Backend) {
 
 // ---------- two nodes ----------
 
-fn redis_url() -> String {
-    std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn call_frames_cross_nodes_over_redis() {
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&redis_url(), |_| {}).await;
     let (merchant, store, dep) = demo_target(&a).await;
     let token = expert_token(&a.url, "expert1@demo.example").await;
     let mut expert = expert_socket(&a.url, &token).await;

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{demo_target, Backend, Client, TestApp, Ws, DEMO_PASSWORD};
+use common::{demo_target, redis_url, Backend, Client, TestApp, Ws, DEMO_PASSWORD};
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -386,23 +386,10 @@ async fn page_urls_must_be_web_addresses(b: Backend) {
 
 on_both_backends!(page_urls_must_be_web_addresses);
 
-fn redis_url() -> String {
-    std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
 /// Revoked on one node, closed on the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn revocation_closes_sockets_on_every_node() {
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis_url()))
-    })
-    .await;
+    let (a, b) = TestApp::demo_cluster(&redis_url(), |_| {}).await;
     let (m, _, _) = demo_target(&a).await;
     // An expert on B signs out through A.
     let t = expert_token(&a.url, "expert1@demo.example").await;

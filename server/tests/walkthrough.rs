@@ -386,17 +386,8 @@ async fn demo_links_are_transliterated(b: Backend) {
 /// expert's node counts it and tells them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chat_ended_on_another_node_counts_for_the_expert() {
-    let redis = std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let a = TestApp::spawn_with(Backend::Postgres, |s| {
-        s.demo = true;
-        s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()));
-    })
-    .await;
-    let b = TestApp::spawn_node(&a.test_db.url, |s| {
-        s.redis_url = Some(floorwalker::config::ServiceUrl::new(redis.clone()))
-    })
-    .await;
+    let redis = common::redis_url();
+    let (a, b) = TestApp::demo_cluster(&redis, |_| {}).await;
     let (m, store, dep) = demo_target(&a).await;
     let mut sara = common::expert_at(&b.url, "expert1@demo.example").await;
     // Wait until node A sees the expert on B.

@@ -149,6 +149,11 @@ pub struct TestApp {
 
 pub const DEMO_PASSWORD: &str = "demo-password-for-tests";
 
+/// The test Redis: `FLOORWALKER_TEST_REDIS`, else the one on loopback.
+pub fn redis_url() -> String {
+    std::env::var("FLOORWALKER_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
@@ -164,6 +169,24 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ServeArgs)) -> TestApp {
         Self::spawn_on(TestDb::new(backend).await, tweak).await
+    }
+
+    /// Two nodes of one cluster on a new PostgreSQL database with the demo merchant, both on the
+    /// Redis at `redis` (A seeded the demo; B runs on A's database); `tweak` applies to both.
+    pub async fn demo_cluster(redis: &str, tweak: impl Fn(&mut ServeArgs)) -> (TestApp, TestApp) {
+        let a = Self::spawn_with(Backend::Postgres, |s| {
+            s.demo = true;
+            s.demo_password = Some(floorwalker::config::Secret::new(DEMO_PASSWORD));
+            s.redis_url = Some(ServiceUrl::new(redis.to_owned()));
+            tweak(s);
+        })
+        .await;
+        let b = Self::spawn_node(&a.test_db.url, |s| {
+            s.redis_url = Some(ServiceUrl::new(redis.to_owned()));
+            tweak(s);
+        })
+        .await;
+        (a, b)
     }
 
     /// Another node on the same database (the database belongs to whoever created it).
