@@ -46,6 +46,10 @@ pub struct LockedArgs {
     /// How long to wait after the last request for alerts still on their way.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub wait: Duration,
+    /// How long the push receiver takes to answer each push (it records the arrival first): a
+    /// real push service answers in tens to hundreds of milliseconds, loopback in about one.
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub answer_after: Duration,
     /// The demo password (admin@demo.example).
     #[arg(long, env = "FLOORWALKER_DEMO_PASSWORD", hide_env_values = true)]
     pub password: String,
@@ -151,7 +155,7 @@ impl Receiver {
     }
 }
 
-async fn serve(listen: &str, receiver: Arc<Receiver>) -> anyhow::Result<String> {
+async fn serve(listen: &str, receiver: Arc<Receiver>, answer_after: Duration) -> anyhow::Result<String> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let base = format!("http://{}", listener.local_addr()?);
     let app = axum::Router::new().route(
@@ -159,7 +163,13 @@ async fn serve(listen: &str, receiver: Arc<Receiver>) -> anyhow::Result<String> 
         axum::routing::post(
             move |axum::extract::Path(device): axum::extract::Path<usize>, body: axum::body::Bytes| {
                 let r = receiver.clone();
-                async move { axum::http::StatusCode::from_u16(r.receive(device, &body)).unwrap() }
+                async move {
+                    let status = r.receive(device, &body);
+                    if !answer_after.is_zero() {
+                        tokio::time::sleep(answer_after).await;
+                    }
+                    axum::http::StatusCode::from_u16(status).unwrap()
+                }
             },
         ),
     );
@@ -178,7 +188,7 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         receiver.devices.insert(i, Device::new());
     }
     let receiver = Arc::new(receiver);
-    let push_base = serve(&a.listen, receiver.clone()).await?;
+    let push_base = serve(&a.listen, receiver.clone(), a.answer_after).await?;
     // Each expert registers their phone, as the store app does before the phone is locked.
     let http = reqwest::Client::new();
     let mut subscriptions = Vec::new();
@@ -342,6 +352,16 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
     }
     let f = Stats::summary(&first, 1000.0);
     let e = Stats::summary(&every_alert, 1000.0);
+    // Offer alerts handed over per second, first arrival to last.
+    let span_us = match (offers.iter().map(|o| o.1).min(), offers.iter().map(|o| o.1).max()) {
+        (Some(lo), Some(hi)) if hi > lo => hi - lo,
+        _ => 0,
+    };
+    let alerts_per_s = if span_us > 0 {
+        offers.len() as f64 * 1e6 / span_us as f64
+    } else {
+        0.0
+    };
     let out = json!({
         "scenario": "locked",
         "experts": a.experts,
@@ -359,6 +379,8 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         "errors": errors.load(Ordering::Relaxed),
         "first_alert_ms": f,
         "every_alert_ms": e,
+        "answer_after_ms": a.answer_after.as_millis() as u64,
+        "alerts_per_s": (alerts_per_s * 10.0).round() / 10.0,
     });
     eprintln!();
     eprintln!(
@@ -378,6 +400,10 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
         f["p50"], f["p99"], f["max"]
     );
     eprintln!("  every alert   ms p50 {} p99 {} max {}", e["p50"], e["p99"], e["max"]);
+    eprintln!(
+        "  hand-offs     {} offer alerts/s (first to last arrival; the receiver answers after {} ms)",
+        out["alerts_per_s"], out["answer_after_ms"]
+    );
     if a.json {
         println!("{out}");
     }
