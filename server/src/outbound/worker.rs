@@ -18,8 +18,10 @@ use crate::storage::{AttemptRow, Channel, Finish, Lease, OutboxRow, PushHanded};
 
 /// Deliveries in flight on one node. Most of a push attempt is waiting (two commits and the
 /// push service's answer), and a chat alerts every phone of its department at once: with 8 in
-/// flight the alerts of a busy minute queued for seconds (docs/benchmarks.md, issue 23).
-const CONCURRENCY: usize = 32;
+/// flight the alerts of a busy minute queued for seconds, and with 32 a push service that
+/// answers in 100 ms held a node to ~300 alerts a second (`loadtest locked --answer-after
+/// 100ms`: 665 a second asked for, first alert p99 25 s; docs/benchmarks.md, issue 23).
+const CONCURRENCY: usize = 256;
 /// Of which at most this many e-mails, SMS and webhooks (each may hold an SMTP session or a
 /// slow endpoint for seconds); a claimed one waits for its slot with its lease renewed.
 const OTHER_CONCURRENCY: usize = 8;
