@@ -2641,7 +2641,7 @@ export interface components {
             created_at: number;
             email: string;
             id: components["schemas"]["AccountId"];
-            merchant_id?: null | components["schemas"]["MerchantId"];
+            merchant_id: null | components["schemas"]["MerchantId"];
             /** @description Modules this account may open (operators implicitly have Access and Demo). */
             modules: components["schemas"]["Module"][];
             name: string;
@@ -2677,9 +2677,9 @@ export interface components {
             failed_last_day: number;
             /** @description Devices whose last hand-offs failed (`FAILING_AFTER` in a row). */
             failing: number;
-            last_error?: string | null;
+            last_error: string | null;
             /** Format: int64 */
-            last_success_at?: number | null;
+            last_success_at: number | null;
             /**
              * @description `ok`, `no_device` (never subscribed, signed out, or the subscription expired) or
              *     `failing` (every device's recent alerts failed).
@@ -2689,7 +2689,7 @@ export interface components {
         /** @description One call made with a merchant API key. */
         ApiCall: {
             api_key_id: string;
-            api_key_name?: string | null;
+            api_key_name: string | null;
             /** Format: int64 */
             at: number;
             /** Format: int64 */
@@ -2706,12 +2706,12 @@ export interface components {
             created_at: number;
             id: components["schemas"]["ApiKeyId"];
             /** Format: int64 */
-            last_used_at?: number | null;
+            last_used_at: number | null;
             name: string;
             /** @description The first characters of the key, to recognise it. */
             prefix: string;
             /** Format: int64 */
-            revoked_at?: number | null;
+            revoked_at: number | null;
         };
         ApiKeyCreated: {
             key: components["schemas"]["ApiKey"];
@@ -2740,9 +2740,9 @@ export interface components {
              * Format: int64
              * @description The retention that removed it: the chat shows "photo removed after N days".
              */
-            removed_after_days?: number | null;
+            removed_after_days: number | null;
             /** Format: int64 */
-            removed_at?: number | null;
+            removed_at: number | null;
             /** @description `stored`, or `removed` once retention deleted the files. */
             status: string;
             /** Format: int64 */
@@ -2751,7 +2751,7 @@ export interface components {
             thumb_width: number;
             /** @description `shopper` or `expert`. */
             uploaded_by: string;
-            urls?: null | components["schemas"]["FileUrls"];
+            urls: null | components["schemas"]["FileUrls"];
             /** Format: int64 */
             width: number;
         };
@@ -2772,44 +2772,44 @@ export interface components {
             /** Format: int64 */
             attempt: number;
             /** @description Why it failed, when it did. */
-            error?: string | null;
+            error: string | null;
             /** Format: int64 */
             latency_ms: number;
             /** @description The start of the answer (at most 1,000 characters). */
-            response?: string | null;
+            response: string | null;
             /**
              * Format: int64
              * @description HTTP status (webhooks, SMS) or SMTP reply code (e-mail), when there was an answer.
              */
-            status_code?: number | null;
+            status_code: number | null;
         };
         /** @description A cart as every audience sees it (docs/commerce.md "Carts"). */
         Cart: {
             /** @description hosted | permalink | off */
             checkout_mode: string;
-            conversation_id?: string | null;
+            conversation_id: string | null;
             /** Format: int64 */
-            created_at?: number | null;
+            created_at: number | null;
             currency: string;
-            expert?: null | components["schemas"]["ExpertRef"];
+            expert: null | components["schemas"]["ExpertRef"];
             /** Format: int64 */
-            expires_at?: number | null;
-            id?: string | null;
+            expires_at: number | null;
+            id: string | null;
             /** Format: int64 */
             items: number;
             lines: components["schemas"]["LineView"][];
-            order_id?: string | null;
-            pay_url?: string | null;
+            order_id: string | null;
+            pay_url: string | null;
             /** Format: int64 */
-            quote_valid_until?: number | null;
-            replaced_by?: string | null;
-            replaces?: string | null;
-            shopper_id?: string | null;
+            quote_valid_until: number | null;
+            replaced_by: string | null;
+            replaces: string | null;
+            shopper_id: string | null;
             /** @description quote | awaiting_payment | paid | cancelled | expired | replaced (null in a preview) */
-            status?: string | null;
+            status: string | null;
             total: string;
             /** Format: int64 */
-            updated_at?: number | null;
+            updated_at: number | null;
             vat: components["schemas"]["VatView"][];
             vat_total: string;
         };
@@ -2830,7 +2830,7 @@ export interface components {
             /** @description ISO 4217. */
             currency: string;
             lines: components["schemas"]["CartLine"][];
-            payment_url?: string | null;
+            payment_url: string | null;
             /** @description Decimal string, VAT included. */
             total: string;
         };
@@ -2843,10 +2843,10 @@ export interface components {
             /** @description Paid ÷ sent as a decimal string with 4 places ("0.2500"), "0" when none were sent. */
             conversion: string;
             currency: string;
-            expert_id?: string | null;
+            expert_id: string | null;
             /** @description Decimal string: the paid carts' totals. */
             revenue: string;
-            store_id?: string | null;
+            store_id: string | null;
         };
         CartInput: {
             lines: components["schemas"]["LineInput"][];
@@ -2860,7 +2860,7 @@ export interface components {
             name: string;
             /** Format: int64 */
             quantity: number;
-            sku?: string | null;
+            sku: string | null;
             /** @description Decimal string in the cart's currency, e.g. "19.90". */
             unit_price: string;
         };
@@ -2885,11 +2885,11 @@ export interface components {
             reminder_hours?: number | null;
         };
         CheckoutSettings: {
-            checkout_url?: string | null;
+            checkout_url: string | null;
             /** @description For free-text lines, e.g. "25". */
             default_vat_rate: string;
             /** Format: int64 */
-            discovered_at?: number | null;
+            discovered_at: number | null;
             /**
              * Format: int64
              * @description How long a pay link works (1–720 hours).
@@ -2897,13 +2897,13 @@ export interface components {
             link_hours: number;
             /** @description off | hosted | permalink */
             mode: string;
-            permalink_endpoint?: string | null;
+            permalink_endpoint: string | null;
             /**
              * Format: int64
              * @description Send one reminder this many hours after an unpaid cart (1–168), or never (null).
              */
-            reminder_hours?: number | null;
-            shop_url?: string | null;
+            reminder_hours: number | null;
+            shop_url: string | null;
         };
         /** @enum {string} */
         ColorScheme: "auto" | "light" | "dark";
@@ -2914,7 +2914,7 @@ export interface components {
         /** @description A conversation as events describe it. */
         ConversationInfo: {
             /** Format: int64 */
-            claimed_at?: number | null;
+            claimed_at: number | null;
             /**
              * Format: int64
              * @description Unix milliseconds.
@@ -2922,12 +2922,12 @@ export interface components {
             created_at: number;
             department: components["schemas"]["Named"];
             /** Format: int64 */
-            ended_at?: number | null;
-            expert?: null | components["schemas"]["Named"];
+            ended_at: number | null;
+            expert: null | components["schemas"]["Named"];
             id: string;
             /** @description Left through the offline form. */
             offline: boolean;
-            page_url?: string | null;
+            page_url: string | null;
             shopper_id: string;
             /** @description queued | offered | claimed | ended | missed | abandoned */
             status: string;
@@ -2957,8 +2957,8 @@ export interface components {
         DeliveryResult: {
             email: string;
             /** @description The outbox row, when one was written. */
-            message_id?: string | null;
-            reason?: string | null;
+            message_id: string | null;
+            reason: string | null;
             /** @description queued | refused (suppressed or rate limited; see `reason`) | duplicate (sent already today) */
             status: string;
         };
@@ -2966,22 +2966,22 @@ export interface components {
             background_color: string;
             /** Format: int64 */
             created_at: number;
-            greeting?: string | null;
+            greeting: string | null;
             has_screenshot: boolean;
             id: string;
             /** @description A data: URL. */
-            logo?: string | null;
+            logo: string | null;
             merchant_id: string;
             merchant_name: string;
             primary_color: string;
             prospect_name: string;
             slug: string;
-            store_id?: string | null;
+            store_id: string | null;
             /** Format: int64 */
             updated_at: number;
             /** @description The shareable page, relative to this server. */
             url: string;
-            website?: string | null;
+            website: string | null;
         };
         /**
          * @description Create with at least `prospect_name` and `merchant_id`; update with any subset (null clears
@@ -3222,15 +3222,15 @@ export interface components {
         /** @description One of the shopper's chats, as the journey shows it. */
         JourneyConversation: {
             /** Format: int64 */
-            claimed_at?: number | null;
+            claimed_at: number | null;
             /** Format: int64 */
             created_at: number;
             department_id: string;
             department_name: string;
             /** Format: int64 */
-            ended_at?: number | null;
-            expert_id?: string | null;
-            expert_name?: string | null;
+            ended_at: number | null;
+            expert_id: string | null;
+            expert_name: string | null;
             id: string;
             /**
              * Format: int64
@@ -3238,10 +3238,10 @@ export interface components {
              */
             messages: number;
             offline: boolean;
-            page_url?: string | null;
+            page_url: string | null;
             /** Format: int64 */
-            rating?: number | null;
-            rating_comment?: string | null;
+            rating: number | null;
+            rating_comment: string | null;
             status: string;
             store_id: string;
             store_name: string;
@@ -3250,18 +3250,18 @@ export interface components {
         JourneyEvent: {
             /** Format: int64 */
             at: number;
-            conversation_id?: string | null;
-            department_id?: string | null;
+            conversation_id: string | null;
+            department_id: string | null;
             /**
              * @description `order_stage` only: `{"order_id", "stage", "carrier", "tracking_number", "tracking_url"}`
              *     (the order's handling moved on; never its internal notes).
              */
-            detail?: unknown;
-            expert_id?: string | null;
+            detail: unknown;
+            expert_id: string | null;
             kind: string;
-            store_id?: string | null;
+            store_id: string | null;
             /** Format: int64 */
-            value?: number | null;
+            value: number | null;
         };
         /** @description One line as the store app sends it: a catalogue `sku`, or a free-text line with `text`. */
         LineInput: {
@@ -3275,15 +3275,15 @@ export interface components {
             vat_rate?: string | null;
         };
         LineView: {
-            image_url?: string | null;
+            image_url: string | null;
             line_total: string;
             name: string;
-            original_unit_price?: string | null;
-            product_id?: string | null;
-            product_url?: string | null;
+            original_unit_price: string | null;
+            product_id: string | null;
+            product_url: string | null;
             /** Format: int64 */
             quantity: number;
-            sku?: string | null;
+            sku: string | null;
             unit_price: string;
             vat_rate: string;
         };
@@ -3384,7 +3384,7 @@ export interface components {
             author_role: string;
             body: string;
             conversation_id: string;
-            expert_id?: string | null;
+            expert_id: string | null;
             /** @description text | product | system */
             kind: string;
             message_id: string;
@@ -3431,12 +3431,12 @@ export interface components {
              */
             alerts_shown: number;
             /** Format: double */
-            avg_duration_s?: number | null;
+            avg_duration_s: number | null;
             /**
              * Format: double
              * @description carts_paid / carts_sent of the period (0–1, 3 places); null when none were sent.
              */
-            cart_conversion?: number | null;
+            cart_conversion: number | null;
             /** @description The paid carts' totals per currency, as decimal strings. */
             cart_revenue: {
                 [key: string]: string;
@@ -3455,11 +3455,11 @@ export interface components {
              * Format: double
              * @description claimed / requested (0–1); null without requests.
              */
-            claim_rate?: number | null;
+            claim_rate: number | null;
             /** Format: int64 */
             claimed: number;
             /** Format: double */
-            csat_avg?: number | null;
+            csat_avg: number | null;
             /** Format: int64 */
             csat_count: number;
             /** @description Ratings 1 to 5. */
@@ -3470,11 +3470,11 @@ export interface components {
              * Format: double
              * @description Average number of available experts over the period.
              */
-            experts_available_avg?: number | null;
+            experts_available_avg: number | null;
             /** Format: double */
-            first_response_p50_s?: number | null;
+            first_response_p50_s: number | null;
             /** Format: double */
-            first_response_p90_s?: number | null;
+            first_response_p90_s: number | null;
             /** Format: int64 */
             messages: number;
             /** Format: int64 */
@@ -3517,9 +3517,9 @@ export interface components {
                 [key: string]: string;
             };
             /** Format: double */
-            time_to_claim_p50_s?: number | null;
+            time_to_claim_p50_s: number | null;
             /** Format: double */
-            time_to_claim_p90_s?: number | null;
+            time_to_claim_p90_s: number | null;
             /** Format: int64 */
             transferred: number;
             /**
@@ -3537,7 +3537,7 @@ export interface components {
         MissedChat: {
             conversation_id: string;
             department: string;
-            detail?: string | null;
+            detail: string | null;
             /** Format: int64 */
             queued_at: number;
             /** @description The first of `reasons`. */
@@ -3593,22 +3593,22 @@ export interface components {
             conversation: components["schemas"]["ConversationInfo"];
             email: string;
             message: string;
-            name?: string | null;
+            name: string | null;
         };
         Order: {
             amount: string;
             /** @description Whether a chat served this shopper within the attribution window before the order. */
             attributed: boolean;
-            conversation_id?: string | null;
+            conversation_id: string | null;
             currency: string;
-            department_id?: string | null;
-            expert_id?: string | null;
+            department_id: string | null;
+            expert_id: string | null;
             order_id: string;
             /** Format: int64 */
             placed_at: number;
             shopper_id: string;
             status: string;
-            store_id?: string | null;
+            store_id: string | null;
             /** Format: int64 */
             updated_at: number;
         };
@@ -3617,41 +3617,41 @@ export interface components {
             /** @description Decimal string. */
             amount: string;
             /** @description With `shipped`: the carrier, the tracking number and link (when given). */
-            carrier?: string | null;
-            conversation_id?: string | null;
+            carrier: string | null;
+            conversation_id: string | null;
             currency: string;
-            expert_id?: string | null;
+            expert_id: string | null;
             order_id: string;
             shopper_id: string;
             /** @description Handling stage it moved to: new | in_progress | shipped | completed | cancelled | refunded. */
             stage: string;
             /** @description placed | paid | fulfilled | cancelled | refunded */
             status: string;
-            tracking_number?: string | null;
-            tracking_url?: string | null;
+            tracking_number: string | null;
+            tracking_url: string | null;
         };
         OrderDetail: {
-            cart?: null | components["schemas"]["Cart"];
+            cart: null | components["schemas"]["Cart"];
             history: components["schemas"]["OrderHistoryEntry"][];
             /** @description Internal: never shown to the shopper. */
             notes: components["schemas"]["OrderNote"][];
             order: components["schemas"]["OrderSummary"];
         };
         OrderHistoryEntry: {
-            actor_id?: string | null;
+            actor_id: string | null;
             /** @description account | api_key */
             actor_kind: string;
             /** Format: int64 */
             at: number;
-            carrier?: string | null;
+            carrier: string | null;
             stage: string;
-            tracking_number?: string | null;
-            tracking_url?: string | null;
+            tracking_number: string | null;
+            tracking_url: string | null;
         };
         OrderNote: {
             /** Format: int64 */
             at: number;
-            author_id?: string | null;
+            author_id: string | null;
             /** @description account | api_key */
             author_kind: string;
             body: string;
@@ -3659,7 +3659,7 @@ export interface components {
         };
         OrderPage: {
             items: components["schemas"]["OrderSummary"][];
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         OrderRequest: {
             /** @description Decimal amount, e.g. "129.90" (a JSON number is accepted too). */
@@ -3684,11 +3684,11 @@ export interface components {
         OrderSummary: {
             /** @description Decimal string. */
             amount: string;
-            carrier?: string | null;
-            cart_id?: string | null;
-            conversation_id?: string | null;
+            carrier: string | null;
+            cart_id: string | null;
+            conversation_id: string | null;
             currency: string;
-            expert_id?: string | null;
+            expert_id: string | null;
             order_id: string;
             /** Format: int64 */
             placed_at: number;
@@ -3697,9 +3697,9 @@ export interface components {
             stage: string;
             /** @description Payment status as reported: placed | paid | fulfilled | cancelled | refunded. */
             status: string;
-            store_id?: string | null;
-            tracking_number?: string | null;
-            tracking_url?: string | null;
+            store_id: string | null;
+            tracking_number: string | null;
+            tracking_url: string | null;
             /** Format: int64 */
             updated_at: number;
         };
@@ -3720,18 +3720,18 @@ export interface components {
         OutboxRow: {
             /** Format: int64 */
             attempts: number;
-            body_html?: string | null;
-            body_text?: string | null;
-            conversation_id?: string | null;
+            body_html: string | null;
+            body_text: string | null;
+            conversation_id: string | null;
             /** Format: int64 */
             created_at: number;
-            endpoint_id?: string | null;
+            endpoint_id: string | null;
             /** Format: int64 */
             give_up_at: number;
             id: string;
             /** @description email | sms | webhook */
             kind: string;
-            last_error?: string | null;
+            last_error: string | null;
             merchant_id: string;
             /** @description The e-mail's Message-ID or the webhook-id, the same on every attempt. */
             message_id: string;
@@ -3741,10 +3741,10 @@ export interface components {
             payload_json: string;
             recipient: string;
             /** Format: int64 */
-            sent_at?: number | null;
+            sent_at: number | null;
             /** @description queued | sending | sent | failed | dead */
             status: string;
-            subject?: string | null;
+            subject: string | null;
             /** @description The template, or the webhook event type. */
             template: string;
             /** Format: int64 */
@@ -3765,19 +3765,19 @@ export interface components {
                 created_at: number;
                 email: string;
                 id: components["schemas"]["AccountId"];
-                merchant_id?: null | components["schemas"]["MerchantId"];
+                merchant_id: null | components["schemas"]["MerchantId"];
                 /** @description Modules this account may open (operators implicitly have Access and Demo). */
                 modules: components["schemas"]["Module"][];
                 name: string;
                 role: components["schemas"]["Role"];
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_ApiCall: {
             items: {
                 api_key_id: string;
-                api_key_name?: string | null;
+                api_key_name: string | null;
                 /** Format: int64 */
                 at: number;
                 /** Format: int64 */
@@ -3790,7 +3790,7 @@ export interface components {
                 status: number;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_ApiKey: {
             items: {
@@ -3798,40 +3798,40 @@ export interface components {
                 created_at: number;
                 id: components["schemas"]["ApiKeyId"];
                 /** Format: int64 */
-                last_used_at?: number | null;
+                last_used_at: number | null;
                 name: string;
                 /** @description The first characters of the key, to recognise it. */
                 prefix: string;
                 /** Format: int64 */
-                revoked_at?: number | null;
+                revoked_at: number | null;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Demo: {
             items: {
                 background_color: string;
                 /** Format: int64 */
                 created_at: number;
-                greeting?: string | null;
+                greeting: string | null;
                 has_screenshot: boolean;
                 id: string;
                 /** @description A data: URL. */
-                logo?: string | null;
+                logo: string | null;
                 merchant_id: string;
                 merchant_name: string;
                 primary_color: string;
                 prospect_name: string;
                 slug: string;
-                store_id?: string | null;
+                store_id: string | null;
                 /** Format: int64 */
                 updated_at: number;
                 /** @description The shareable page, relative to this server. */
                 url: string;
-                website?: string | null;
+                website: string | null;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Expert: {
             items: {
@@ -3852,7 +3852,7 @@ export interface components {
                 store_ids: components["schemas"]["StoreId"][];
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Merchant: {
             items: {
@@ -3863,24 +3863,24 @@ export interface components {
                 name: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_OutboxRow: {
             items: {
                 /** Format: int64 */
                 attempts: number;
-                body_html?: string | null;
-                body_text?: string | null;
-                conversation_id?: string | null;
+                body_html: string | null;
+                body_text: string | null;
+                conversation_id: string | null;
                 /** Format: int64 */
                 created_at: number;
-                endpoint_id?: string | null;
+                endpoint_id: string | null;
                 /** Format: int64 */
                 give_up_at: number;
                 id: string;
                 /** @description email | sms | webhook */
                 kind: string;
-                last_error?: string | null;
+                last_error: string | null;
                 merchant_id: string;
                 /** @description The e-mail's Message-ID or the webhook-id, the same on every attempt. */
                 message_id: string;
@@ -3890,33 +3890,33 @@ export interface components {
                 payload_json: string;
                 recipient: string;
                 /** Format: int64 */
-                sent_at?: number | null;
+                sent_at: number | null;
                 /** @description queued | sending | sent | failed | dead */
                 status: string;
-                subject?: string | null;
+                subject: string | null;
                 /** @description The template, or the webhook event type. */
                 template: string;
                 /** Format: int64 */
                 updated_at: number;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Product: {
             items: {
                 active: boolean;
                 currency: string;
-                description?: string | null;
-                gtin?: string | null;
+                description: string | null;
+                gtin: string | null;
                 id: string;
-                image_url?: string | null;
+                image_url: string | null;
                 name: string;
                 /** @description Decimal string, VAT included. */
                 price: string;
-                product_url?: string | null;
+                product_url: string | null;
                 sku: string;
                 /** @description Quantity in stock per store id, when the merchant keeps it here. */
-                stock?: {
+                stock: {
                     [key: string]: number;
                 } | null;
                 /** Format: int64 */
@@ -3925,7 +3925,7 @@ export interface components {
                 vat_rate: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_SavedReply: {
             items: {
@@ -3938,7 +3938,7 @@ export interface components {
                 updated_at: number;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Store: {
             items: {
@@ -3956,7 +3956,7 @@ export interface components {
                 updated_at: number;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_Suppression: {
             items: {
@@ -3965,12 +3965,12 @@ export interface components {
                 channel: string;
                 /** Format: int64 */
                 created_at: number;
-                detail?: string | null;
+                detail: string | null;
                 /** @description `bounce` (nothing is sent) or `unsubscribe` (only what the recipient asked for is sent). */
                 reason: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         Page_WebhookEndpoint: {
             items: {
@@ -3978,7 +3978,7 @@ export interface components {
                 created_at: number;
                 description: string;
                 /** @description Why the platform disabled it (sustained failure, or the receiver answered 410 Gone). */
-                disabled_reason?: string | null;
+                disabled_reason: string | null;
                 enabled: boolean;
                 /** @description Event types delivered to it. */
                 events: string[];
@@ -3986,17 +3986,17 @@ export interface components {
                  * Format: int64
                  * @description Every delivery has failed since this time (none when the last one succeeded).
                  */
-                failing_since?: number | null;
+                failing_since: number | null;
                 id: string;
                 /** Format: int64 */
-                last_failure_at?: number | null;
+                last_failure_at: number | null;
                 /** Format: int64 */
-                last_success_at?: number | null;
+                last_success_at: number | null;
                 /**
                  * Format: int64
                  * @description Until then deliveries also carry a signature made with the previous secret.
                  */
-                previous_secret_until?: number | null;
+                previous_secret_until: number | null;
                 /** @description The first characters of the current secret, to recognise it. */
                 secret_prefix: string;
                 /** Format: int64 */
@@ -4004,7 +4004,7 @@ export interface components {
                 url: string;
             }[];
             /** @description Pass as `cursor` to get the next page; absent on the last page. */
-            next_cursor?: string | null;
+            next_cursor: string | null;
         };
         /** @enum {string} */
         Position: "bottom-right" | "bottom-left";
@@ -4021,17 +4021,17 @@ export interface components {
         Product: {
             active: boolean;
             currency: string;
-            description?: string | null;
-            gtin?: string | null;
+            description: string | null;
+            gtin: string | null;
             id: string;
-            image_url?: string | null;
+            image_url: string | null;
             name: string;
             /** @description Decimal string, VAT included. */
             price: string;
-            product_url?: string | null;
+            product_url: string | null;
             sku: string;
             /** @description Quantity in stock per store id, when the merchant keeps it here. */
-            stock?: {
+            stock: {
                 [key: string]: number;
             } | null;
             /** Format: int64 */
@@ -4073,23 +4073,23 @@ export interface components {
             /** @description push | socket */
             channel: string;
             /** Format: int64 */
-            claimed_at?: number | null;
+            claimed_at: number | null;
             /** Format: int64 */
-            closed_at?: number | null;
+            closed_at: number | null;
             conversation_id: string;
             /** Format: int64 */
             created_at: number;
             department_id: string;
-            detail?: string | null;
+            detail: string | null;
             expert_id: string;
             /** Format: int64 */
-            failed_at?: number | null;
+            failed_at: number | null;
             /** Format: int64 */
-            handed_at?: number | null;
+            handed_at: number | null;
             id: string;
             /** Format: int64 */
-            opened_at?: number | null;
-            outbox_id?: string | null;
+            opened_at: number | null;
+            outbox_id: string | null;
             /** Format: int64 */
             queued_at: number;
             /**
@@ -4097,9 +4097,9 @@ export interface components {
              *     `permission` (the device reported notifications blocked), `gone` (the offer went away
              *     before the hand-off).
              */
-            reason?: string | null;
+            reason: string | null;
             /** Format: int64 */
-            shown_at?: number | null;
+            shown_at: number | null;
             /** @description queued | handed | shown | opened | claimed | failed | closed */
             state: string;
             store_id: string;
@@ -4127,16 +4127,16 @@ export interface components {
             id: string;
             /** @description Language of the notification text. */
             lang: string;
-            last_error?: string | null;
+            last_error: string | null;
             /** Format: int64 */
-            last_success_at?: number | null;
+            last_success_at: number | null;
             /** Format: int64 */
             updated_at: number;
             user_agent: string;
         };
         /** @description `conversation.rated`. */
         RatedData: {
-            comment?: string | null;
+            comment: string | null;
             conversation: components["schemas"]["ConversationInfo"];
             /**
              * Format: int64
@@ -4252,7 +4252,7 @@ export interface components {
         };
         SendLinkResult: {
             /** @description The outbox row, when one was made. */
-            outbox_id?: string | null;
+            outbox_id: string | null;
             /** @description queued | refused (suppressed address or rate limit) | duplicate (sent before) */
             status: string;
         };
@@ -4273,16 +4273,16 @@ export interface components {
              * @description The IANA time zone the merchant's figures are shown in (Settings → Routing, else the
              *     first store's, else UTC); null for the operator.
              */
-            time_zone?: string | null;
+            time_zone: string | null;
         };
         Shopper: {
             /** Format: int64 */
             created_at: number;
-            email?: string | null;
+            email: string | null;
             id: components["schemas"]["ShopperId"];
             /** Format: int64 */
             last_seen_at: number;
-            name?: string | null;
+            name: string | null;
         };
         /** @description An expert who is or was the shopper's contact. */
         ShopperContact: {
@@ -4303,12 +4303,12 @@ export interface components {
              * @description When another expert took over (claimed a chat with the shopper); null for the current
              *     contact.
              */
-            until?: number | null;
+            until: number | null;
         };
         /** @description `shopper.identified`. */
         ShopperData: {
-            email?: string | null;
-            name?: string | null;
+            email: string | null;
+            name: string | null;
             shopper_id: string;
         };
         /** @description The public, unguessable id of a shopper, issued on first contact. */
@@ -4415,7 +4415,7 @@ export interface components {
             channel: string;
             /** Format: int64 */
             created_at: number;
-            detail?: string | null;
+            detail: string | null;
             /** @description `bounce` (nothing is sent) or `unsubscribe` (only what the recipient asked for is sent). */
             reason: string;
         };
@@ -4434,9 +4434,9 @@ export interface components {
             conversation: components["schemas"]["ConversationInfo"];
             /** @description The expert who handed it on. */
             from_expert: components["schemas"]["Named"];
-            note?: string | null;
+            note: string | null;
             /** @description A named expert it waits for, if any. */
-            to_expert_id?: string | null;
+            to_expert_id: string | null;
         };
         UpdateAccount: {
             /** @description Deactivating ends the account's sessions at once. */
@@ -4476,7 +4476,7 @@ export interface components {
             created_at: number;
             description: string;
             /** @description Why the platform disabled it (sustained failure, or the receiver answered 410 Gone). */
-            disabled_reason?: string | null;
+            disabled_reason: string | null;
             enabled: boolean;
             /** @description Event types delivered to it. */
             events: string[];
@@ -4484,17 +4484,17 @@ export interface components {
              * Format: int64
              * @description Every delivery has failed since this time (none when the last one succeeded).
              */
-            failing_since?: number | null;
+            failing_since: number | null;
             id: string;
             /** Format: int64 */
-            last_failure_at?: number | null;
+            last_failure_at: number | null;
             /** Format: int64 */
-            last_success_at?: number | null;
+            last_success_at: number | null;
             /**
              * Format: int64
              * @description Until then deliveries also carry a signature made with the previous secret.
              */
-            previous_secret_until?: number | null;
+            previous_secret_until: number | null;
             /** @description The first characters of the current secret, to recognise it. */
             secret_prefix: string;
             /** Format: int64 */

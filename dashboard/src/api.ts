@@ -54,7 +54,7 @@ export type ApiKeyCreated = Schemas['ApiKeyCreated'];
 export type ImportSummary = Schemas['ImportSummary'];
 export type UpsertSummary = Schemas['UpsertSummary'];
 /** Every list answers `{items, next_cursor}` (the schema's `Page_Store`, `Page_Expert`, …). */
-export interface Page<T> { items: T[]; next_cursor?: string | null }
+export interface Page<T> { items: T[]; next_cursor: string | null }
 
 export type FieldError = Schemas['FieldError'];
 export type Problem = Schemas['Problem'];
@@ -138,7 +138,7 @@ export const api = {
 /** Follows next_cursor until the end (for small collections such as stores and experts). */
 export async function fetchAll<T>(path: string, max = 2000): Promise<T[]> {
   const out: T[] = [];
-  let cursor: string | null | undefined = null;
+  let cursor: string | null = null;
   const sep = path.includes('?') ? '&' : '?';
   do {
     const page: Page<T> = await api.get<Page<T>>(`${path}${sep}limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
@@ -179,7 +179,7 @@ export type JourneyProduct = WireProduct;
 export type PageView = Omit<Schemas['PageVisit'], 'product'> & { product?: JourneyProduct | null };
 /** `detail` (`order_stage` only; untyped in the schema): the order and the stage it moved to. */
 export interface JourneyEventDetail { order_id?: string; stage?: string; carrier?: string | null; tracking_number?: string | null; tracking_url?: string | null }
-export type JourneyEvent = Omit<Schemas['JourneyEvent'], 'detail'> & { detail?: JourneyEventDetail | null };
+export type JourneyEvent = Omit<Schemas['JourneyEvent'], 'detail'> & { detail: JourneyEventDetail | null };
 export type JourneyConversation = Schemas['JourneyConversation'];
 /** An expert who is (`until` null) or was the shopper's contact. */
 export type ShopperContact = Schemas['ShopperContact'];

@@ -19,7 +19,7 @@ function usePaged<T>(path: string) {
     try {
       const p = await api.get<Page<T>>(`${path}${sep}limit=50${from ? '&cursor=' + encodeURIComponent(from) : ''}`);
       setItems((old) => (reset || !old ? p.items : [...old, ...p.items]));
-      setCursor(p.next_cursor ?? null);
+      setCursor(p.next_cursor);
       setError(null);
     } catch (e) { setError(e); }
     finally { setBusy(false); }

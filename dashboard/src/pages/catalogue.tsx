@@ -35,7 +35,7 @@ export function CataloguePage() {
     const timer = setTimeout(() => {
       api.get<Page<Product>>(path()).then((p) => {
         if (!live) return;
-        setItems(p.items); setNext(p.next_cursor ?? null); setError(null);
+        setItems(p.items); setNext(p.next_cursor); setError(null);
         if (!q.trim()) setEverAny(p.items.length > 0); else if (p.items.length) setEverAny(true);
       }, (e) => { if (live) setError(e); });
     }, q ? 200 : 0);
@@ -44,7 +44,7 @@ export function CataloguePage() {
   const more = async () => {
     if (!next) return;
     setLoadingMore(true);
-    try { const p = await api.get<Page<Product>>(path(next)); setItems([...(items ?? []), ...p.items]); setNext(p.next_cursor ?? null); }
+    try { const p = await api.get<Page<Product>>(path(next)); setItems([...(items ?? []), ...p.items]); setNext(p.next_cursor); }
     catch (e) { toast(errorMessage(t, e)); }
     finally { setLoadingMore(false); }
   };

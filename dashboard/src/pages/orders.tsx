@@ -75,11 +75,11 @@ export function OrdersPage({ query, account }: { query: URLSearchParams; account
   const [rows, setRows] = useState<OrderRow[]>([]);
   const [next, setNext] = useState<string | null>(null);
   const { data, error, loading, reload } = useAsync(() => api.get<Page<OrderRow>>('orders?limit=50' + (params ? '&' + params : '')), [params]);
-  useEffect(() => { if (data) { setRows(data.items); setNext(data.next_cursor ?? null); } }, [data]);
+  useEffect(() => { if (data) { setRows(data.items); setNext(data.next_cursor); } }, [data]);
   const more = async () => {
     if (!next) return;
     const p = await api.get<Page<OrderRow>>('orders?limit=50' + (params ? '&' + params : '') + '&cursor=' + encodeURIComponent(next));
-    setRows([...rows, ...p.items]); setNext(p.next_cursor ?? null);
+    setRows([...rows, ...p.items]); setNext(p.next_cursor);
   };
   const storeName = (id: string | null) => (id && stores.find((s) => s.id === id)?.name) || '';
   const expertName = (id: string | null) => (id && experts.find((s) => s.id === id)?.name) || '';

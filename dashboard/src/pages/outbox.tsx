@@ -41,7 +41,7 @@ export function OutboxPage({ scope }: { scope: Scope }) {
       const p = await api.get<Page<OutboxRow>>(base(scope) + '?' + q.toString());
       if (n !== seq.current) return;
       setItems((old) => (from && old ? [...old, ...p.items] : p.items));
-      setCursor(p.next_cursor ?? null);
+      setCursor(p.next_cursor);
       setError(null);
     } catch (e) { if (n === seq.current) setError(e); }
     finally { if (n === seq.current) setBusy(false); }

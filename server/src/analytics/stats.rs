@@ -393,20 +393,28 @@ pub struct Metrics {
     /// Claimed chats whose expert did not answer in time and were re-offered.
     pub unanswered: i64,
     /// claimed / requested (0–1); null without requests.
+    #[schema(required = true)]
     pub claim_rate: Option<f64>,
+    #[schema(required = true)]
     pub time_to_claim_p50_s: Option<f64>,
+    #[schema(required = true)]
     pub time_to_claim_p90_s: Option<f64>,
+    #[schema(required = true)]
     pub first_response_p50_s: Option<f64>,
+    #[schema(required = true)]
     pub first_response_p90_s: Option<f64>,
+    #[schema(required = true)]
     pub avg_duration_s: Option<f64>,
     pub messages: i64,
     pub messages_shopper: i64,
     pub messages_expert: i64,
+    #[schema(required = true)]
     pub csat_avg: Option<f64>,
     pub csat_count: i64,
     /// Ratings 1 to 5.
     pub csat_distribution: [i64; 5],
     /// Average number of available experts over the period.
+    #[schema(required = true)]
     pub experts_available_avg: Option<f64>,
     pub orders: i64,
     /// Attributed revenue per currency, as decimal strings.
@@ -432,6 +440,7 @@ pub struct Metrics {
     /// Carts paid (counted when the payment was reported).
     pub carts_paid: i64,
     /// carts_paid / carts_sent of the period (0–1, 3 places); null when none were sent.
+    #[schema(required = true)]
     pub cart_conversion: Option<f64>,
     /// The paid carts' totals per currency, as decimal strings.
     pub cart_revenue: BTreeMap<String, String>,

@@ -65,13 +65,18 @@ pub struct ProductRef {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct LineView {
+    #[schema(required = true)]
     pub sku: Option<String>,
+    #[schema(required = true)]
     pub product_id: Option<String>,
     pub name: String,
+    #[schema(required = true)]
     pub image_url: Option<String>,
+    #[schema(required = true)]
     pub product_url: Option<String>,
     pub quantity: i64,
     pub unit_price: String,
+    #[schema(required = true)]
     pub original_unit_price: Option<String>,
     pub vat_rate: String,
     pub line_total: String,

@@ -50,11 +50,16 @@ pub struct ExpertRef {
 /// A cart as every audience sees it (docs/commerce.md "Carts").
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Cart {
+    #[schema(required = true)]
     pub id: Option<String>,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
+    #[schema(required = true)]
     pub shopper_id: Option<String>,
+    #[schema(required = true)]
     pub expert: Option<ExpertRef>,
     /// quote | awaiting_payment | paid | cancelled | expired | replaced (null in a preview)
+    #[schema(required = true)]
     pub status: Option<String>,
     /// hosted | permalink | off
     pub checkout_mode: String,
@@ -64,13 +69,21 @@ pub struct Cart {
     pub total: String,
     pub vat: Vec<VatView>,
     pub vat_total: String,
+    #[schema(required = true)]
     pub quote_valid_until: Option<i64>,
+    #[schema(required = true)]
     pub expires_at: Option<i64>,
+    #[schema(required = true)]
     pub pay_url: Option<String>,
+    #[schema(required = true)]
     pub replaces: Option<String>,
+    #[schema(required = true)]
     pub replaced_by: Option<String>,
+    #[schema(required = true)]
     pub order_id: Option<String>,
+    #[schema(required = true)]
     pub created_at: Option<i64>,
+    #[schema(required = true)]
     pub updated_at: Option<i64>,
 }
 

@@ -34,16 +34,21 @@ pub struct Product {
     pub id: String,
     pub sku: String,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
     /// Decimal string, VAT included.
     pub price: String,
     pub currency: String,
     /// Percent, e.g. "25".
     pub vat_rate: String,
+    #[schema(required = true)]
     pub image_url: Option<String>,
+    #[schema(required = true)]
     pub product_url: Option<String>,
+    #[schema(required = true)]
     pub gtin: Option<String>,
     /// Quantity in stock per store id, when the merchant keeps it here.
+    #[schema(required = true)]
     pub stock: Option<BTreeMap<String, i64>>,
     pub active: bool,
     pub updated_at: i64,
@@ -544,13 +549,18 @@ impl Db {
 pub struct CheckoutSettings {
     /// off | hosted | permalink
     pub mode: String,
+    #[schema(required = true)]
     pub checkout_url: Option<String>,
+    #[schema(required = true)]
     pub shop_url: Option<String>,
+    #[schema(required = true)]
     pub permalink_endpoint: Option<String>,
+    #[schema(required = true)]
     pub discovered_at: Option<i64>,
     /// How long a pay link works (1–720 hours).
     pub link_hours: i64,
     /// Send one reminder this many hours after an unpaid cart (1–168), or never (null).
+    #[schema(required = true)]
     pub reminder_hours: Option<i64>,
     /// For free-text lines, e.g. "25".
     pub default_vat_rate: String,
@@ -893,11 +903,16 @@ impl Db {
 pub struct OrderHandling {
     pub order_id: String,
     pub shopper_id: String,
+    #[schema(required = true)]
     pub cart_id: Option<String>,
     pub stage: String,
+    #[schema(required = true)]
     pub carrier: Option<String>,
+    #[schema(required = true)]
     pub tracking_number: Option<String>,
+    #[schema(required = true)]
     pub tracking_url: Option<String>,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
     pub status: String,
 }
@@ -908,9 +923,13 @@ pub struct OrderHistoryEntry {
     pub stage: String,
     /// account | api_key
     pub actor_kind: String,
+    #[schema(required = true)]
     pub actor_id: Option<String>,
+    #[schema(required = true)]
     pub carrier: Option<String>,
+    #[schema(required = true)]
     pub tracking_number: Option<String>,
+    #[schema(required = true)]
     pub tracking_url: Option<String>,
 }
 
@@ -920,6 +939,7 @@ pub struct OrderNote {
     pub at: i64,
     /// account | api_key
     pub author_kind: String,
+    #[schema(required = true)]
     pub author_id: Option<String>,
     pub body: String,
 }

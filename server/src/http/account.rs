@@ -38,6 +38,7 @@ pub struct SessionView {
     pub csrf_token: String,
     /// The IANA time zone the merchant's figures are shown in (Settings → Routing, else the
     /// first store's, else UTC); null for the operator.
+    #[schema(required = true)]
     pub time_zone: Option<String>,
 }
 

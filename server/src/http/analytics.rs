@@ -301,9 +301,13 @@ pub struct Order {
     pub updated_at: i64,
     /// Whether a chat served this shopper within the attribution window before the order.
     pub attributed: bool,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
+    #[schema(required = true)]
     pub store_id: Option<String>,
+    #[schema(required = true)]
     pub department_id: Option<String>,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
 }
 

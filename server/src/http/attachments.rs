@@ -84,9 +84,12 @@ pub struct Attachment {
     pub thumb_height: i64,
     pub created_at: i64,
     /// Present while the photo is stored.
+    #[schema(required = true)]
     pub urls: Option<FileUrls>,
+    #[schema(required = true)]
     pub removed_at: Option<i64>,
     /// The retention that removed it: the chat shows "photo removed after N days".
+    #[schema(required = true)]
     pub removed_after_days: Option<i64>,
 }
 

@@ -713,6 +713,7 @@ pub struct SendLinkResult {
     /// queued | refused (suppressed address or rate limit) | duplicate (sent before)
     pub status: String,
     /// The outbox row, when one was made.
+    #[schema(required = true)]
     pub outbox_id: Option<String>,
 }
 
@@ -1007,7 +1008,9 @@ pub struct CartStatsQuery {
 /// Carts sent and paid, conversion (paid ÷ sent) and revenue in one currency.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartFigures {
+    #[schema(required = true)]
     pub store_id: Option<String>,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
     pub currency: String,
     pub carts_sent: i64,

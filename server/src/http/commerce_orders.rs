@@ -43,12 +43,19 @@ pub struct OrderSummary {
     pub stage: String,
     pub placed_at: i64,
     pub updated_at: i64,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
+    #[schema(required = true)]
     pub store_id: Option<String>,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
+    #[schema(required = true)]
     pub cart_id: Option<String>,
+    #[schema(required = true)]
     pub carrier: Option<String>,
+    #[schema(required = true)]
     pub tracking_number: Option<String>,
+    #[schema(required = true)]
     pub tracking_url: Option<String>,
 }
 
@@ -94,6 +101,7 @@ pub struct OrderQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
     pub items: Vec<OrderSummary>,
+    #[schema(required = true)]
     pub next_cursor: Option<String>,
 }
 
@@ -159,6 +167,7 @@ async fn list_orders(State(state): State<AppState>, m: Merchant<Orders>, Query(q
 pub struct OrderDetail {
     pub order: OrderSummary,
     /// The cart it was paid from (lines, totals), when it came from one.
+    #[schema(required = true)]
     pub cart: Option<Cart>,
     pub history: Vec<OrderHistoryEntry>,
     /// Internal: never shown to the shopper.

@@ -48,14 +48,18 @@ pub struct Demo {
     pub id: String,
     pub slug: String,
     pub prospect_name: String,
+    #[schema(required = true)]
     pub website: Option<String>,
     pub merchant_id: String,
     pub merchant_name: String,
+    #[schema(required = true)]
     pub store_id: Option<String>,
     pub primary_color: String,
     pub background_color: String,
     /// A data: URL.
+    #[schema(required = true)]
     pub logo: Option<String>,
+    #[schema(required = true)]
     pub greeting: Option<String>,
     pub has_screenshot: bool,
     /// The shareable page, relative to this server.

@@ -50,8 +50,10 @@ pub struct DeliveryResult {
     pub email: String,
     /// queued | refused (suppressed or rate limited; see `reason`) | duplicate (sent already today)
     pub status: String,
+    #[schema(required = true)]
     pub reason: Option<String>,
     /// The outbox row, when one was written.
+    #[schema(required = true)]
     pub message_id: Option<String>,
 }
 

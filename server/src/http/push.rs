@@ -275,7 +275,9 @@ pub struct Alerting {
     /// `ok`, `no_device` (never subscribed, signed out, or the subscription expired) or
     /// `failing` (every device's recent alerts failed).
     pub state: String,
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    #[schema(required = true)]
     pub last_success_at: Option<i64>,
     /// Alerts in the last day that failed, by reason (`expired`, `push_service`, `permission`).
     pub failed_last_day: i64,
@@ -362,6 +364,7 @@ pub struct MissedChat {
     /// were), `alert_failed` (your phone's alert failed; `detail` says why); then what became of
     /// it: `taken_first` (a colleague claimed it first), `nobody_claimed` or `shopper_left`.
     pub reasons: Vec<String>,
+    #[schema(required = true)]
     pub detail: Option<String>,
 }
 

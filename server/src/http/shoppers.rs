@@ -71,14 +71,21 @@ pub struct JourneyConversation {
     pub store_name: String,
     pub department_id: String,
     pub department_name: String,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
+    #[schema(required = true)]
     pub expert_name: Option<String>,
     pub offline: bool,
+    #[schema(required = true)]
     pub page_url: Option<String>,
     pub created_at: i64,
+    #[schema(required = true)]
     pub claimed_at: Option<i64>,
+    #[schema(required = true)]
     pub ended_at: Option<i64>,
+    #[schema(required = true)]
     pub rating: Option<i64>,
+    #[schema(required = true)]
     pub rating_comment: Option<String>,
     /// Messages in the conversation (including system notes).
     pub messages: i64,

@@ -124,13 +124,17 @@ pub struct ConversationInfo {
     pub shopper_id: String,
     pub store: Named,
     pub department: Named,
+    #[schema(required = true)]
     pub expert: Option<Named>,
     /// Left through the offline form.
     pub offline: bool,
+    #[schema(required = true)]
     pub page_url: Option<String>,
     /// Unix milliseconds.
     pub created_at: i64,
+    #[schema(required = true)]
     pub claimed_at: Option<i64>,
+    #[schema(required = true)]
     pub ended_at: Option<i64>,
 }
 
@@ -147,7 +151,9 @@ pub struct TransferData {
     /// The expert who handed it on.
     pub from_expert: Named,
     /// A named expert it waits for, if any.
+    #[schema(required = true)]
     pub to_expert_id: Option<String>,
+    #[schema(required = true)]
     pub note: Option<String>,
 }
 
@@ -157,6 +163,7 @@ pub struct RatedData {
     pub conversation: ConversationInfo,
     /// 1–5.
     pub score: i64,
+    #[schema(required = true)]
     pub comment: Option<String>,
 }
 
@@ -164,6 +171,7 @@ pub struct RatedData {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OfflineMessageData {
     pub conversation: ConversationInfo,
+    #[schema(required = true)]
     pub name: Option<String>,
     pub email: String,
     pub message: String,
@@ -173,7 +181,9 @@ pub struct OfflineMessageData {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ShopperData {
     pub shopper_id: String,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub email: Option<String>,
 }
 
@@ -185,6 +195,7 @@ pub struct MessageData {
     pub seq: i64,
     /// shopper | expert | system
     pub author_role: String,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
     /// text | product | system
     pub kind: String,
@@ -196,6 +207,7 @@ pub struct MessageData {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartLine {
     pub name: String,
+    #[schema(required = true)]
     pub sku: Option<String>,
     pub quantity: i64,
     /// Decimal string in the cart's currency, e.g. "19.90".
@@ -212,6 +224,7 @@ pub struct CartData {
     /// Decimal string, VAT included.
     pub total: String,
     pub lines: Vec<CartLine>,
+    #[schema(required = true)]
     pub payment_url: Option<String>,
 }
 
@@ -225,13 +238,18 @@ pub struct OrderData {
     /// Decimal string.
     pub amount: String,
     pub currency: String,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
     /// Handling stage it moved to: new | in_progress | shipped | completed | cancelled | refunded.
     pub stage: String,
     /// With `shipped`: the carrier, the tracking number and link (when given).
+    #[schema(required = true)]
     pub carrier: Option<String>,
+    #[schema(required = true)]
     pub tracking_number: Option<String>,
+    #[schema(required = true)]
     pub tracking_url: Option<String>,
 }
 

@@ -11,6 +11,7 @@ use crate::now_ms;
 pub struct Account {
     pub id: AccountId,
     /// Absent for operators, who span merchants.
+    #[schema(required = true)]
     pub merchant_id: Option<MerchantId>,
     pub email: String,
     pub name: String,

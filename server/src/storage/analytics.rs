@@ -781,13 +781,19 @@ impl Db {
 pub struct JourneyEvent {
     pub at: i64,
     pub kind: String,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
+    #[schema(required = true)]
     pub store_id: Option<String>,
+    #[schema(required = true)]
     pub department_id: Option<String>,
+    #[schema(required = true)]
     pub expert_id: Option<String>,
+    #[schema(required = true)]
     pub value: Option<i64>,
     /// `order_stage` only: `{"order_id", "stage", "carrier", "tracking_number", "tracking_url"}`
     /// (the order's handling moved on; never its internal notes).
+    #[schema(required = true)]
     pub detail: Option<serde_json::Value>,
 }
 

@@ -14,7 +14,9 @@ pub struct ApiKey {
     /// The first characters of the key, to recognise it.
     pub prefix: String,
     pub created_at: i64,
+    #[schema(required = true)]
     pub last_used_at: Option<i64>,
+    #[schema(required = true)]
     pub revoked_at: Option<i64>,
 }
 
@@ -122,6 +124,7 @@ pub struct ApiCall {
     #[serde(skip)]
     pub merchant_id: String,
     pub api_key_id: String,
+    #[schema(required = true)]
     pub api_key_name: Option<String>,
     pub method: String,
     /// Path and query string as called (at most 500 characters).

@@ -66,6 +66,7 @@ pub struct Suppression {
     pub address: String,
     /// `bounce` (nothing is sent) or `unsubscribe` (only what the recipient asked for is sent).
     pub reason: String,
+    #[schema(required = true)]
     pub detail: Option<String>,
     pub created_at: i64,
 }

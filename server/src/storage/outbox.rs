@@ -394,12 +394,17 @@ pub struct OutboxRow {
     #[serde(skip)]
     pub idempotency_key: String,
     pub recipient: String,
+    #[schema(required = true)]
     pub endpoint_id: Option<String>,
+    #[schema(required = true)]
     pub conversation_id: Option<String>,
     /// The e-mail's Message-ID or the webhook-id, the same on every attempt.
     pub message_id: String,
+    #[schema(required = true)]
     pub subject: Option<String>,
+    #[schema(required = true)]
     pub body_text: Option<String>,
+    #[schema(required = true)]
     pub body_html: Option<String>,
     /// Webhooks: the exact body sent. E-mail: headers and language.
     pub payload_json: String,
@@ -416,9 +421,11 @@ pub struct OutboxRow {
     pub handoff_at: Option<i64>,
     #[serde(skip)]
     pub unconfirmed_flag: i64,
+    #[schema(required = true)]
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    #[schema(required = true)]
     pub sent_at: Option<i64>,
 }
 
@@ -447,11 +454,14 @@ pub struct AttemptRow {
     #[serde(skip)]
     pub ok_flag: i64,
     /// HTTP status (webhooks, SMS) or SMTP reply code (e-mail), when there was an answer.
+    #[schema(required = true)]
     pub status_code: Option<i64>,
     pub latency_ms: i64,
     /// The start of the answer (at most 1,000 characters).
+    #[schema(required = true)]
     pub response: Option<String>,
     /// Why it failed, when it did.
+    #[schema(required = true)]
     pub error: Option<String>,
 }
 

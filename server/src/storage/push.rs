@@ -25,7 +25,9 @@ pub struct PushSubscription {
     pub user_agent: String,
     /// Failed hand-offs since the last success.
     pub failures: i64,
+    #[schema(required = true)]
     pub last_error: Option<String>,
+    #[schema(required = true)]
     pub last_success_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -125,6 +127,7 @@ pub struct PushAlert {
     pub store_id: String,
     pub department_id: String,
     pub subscription_id: String,
+    #[schema(required = true)]
     pub outbox_id: Option<String>,
     #[serde(skip)]
     pub receipt: String,
@@ -135,15 +138,23 @@ pub struct PushAlert {
     /// Why it failed: `expired` (the push service no longer knows the device), `push_service`,
     /// `permission` (the device reported notifications blocked), `gone` (the offer went away
     /// before the hand-off).
+    #[schema(required = true)]
     pub reason: Option<String>,
+    #[schema(required = true)]
     pub detail: Option<String>,
     pub queued_at: i64,
     pub created_at: i64,
+    #[schema(required = true)]
     pub handed_at: Option<i64>,
+    #[schema(required = true)]
     pub shown_at: Option<i64>,
+    #[schema(required = true)]
     pub opened_at: Option<i64>,
+    #[schema(required = true)]
     pub claimed_at: Option<i64>,
+    #[schema(required = true)]
     pub failed_at: Option<i64>,
+    #[schema(required = true)]
     pub closed_at: Option<i64>,
 }
 

@@ -10,7 +10,9 @@ use crate::now_ms;
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Shopper {
     pub id: ShopperId,
+    #[schema(required = true)]
     pub name: Option<String>,
+    #[schema(required = true)]
     pub email: Option<String>,
     pub created_at: i64,
     pub last_seen_at: i64,
@@ -36,6 +38,7 @@ pub struct ShopperContact {
     pub last_chat_at: i64,
     /// When another expert took over (claimed a chat with the shopper); null for the current
     /// contact.
+    #[schema(required = true)]
     pub until: Option<i64>,
 }
 

@@ -20,14 +20,19 @@ pub struct WebhookEndpoint {
     pub events: Vec<String>,
     pub enabled: bool,
     /// Why the platform disabled it (sustained failure, or the receiver answered 410 Gone).
+    #[schema(required = true)]
     pub disabled_reason: Option<String>,
     /// Every delivery has failed since this time (none when the last one succeeded).
+    #[schema(required = true)]
     pub failing_since: Option<i64>,
+    #[schema(required = true)]
     pub last_success_at: Option<i64>,
+    #[schema(required = true)]
     pub last_failure_at: Option<i64>,
     /// The first characters of the current secret, to recognise it.
     pub secret_prefix: String,
     /// Until then deliveries also carry a signature made with the previous secret.
+    #[schema(required = true)]
     pub previous_secret_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
