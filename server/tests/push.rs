@@ -25,6 +25,7 @@ on_both_backends!(
     sign_out_and_deactivation_remove_devices_and_bad_subscriptions_are_refused,
     analytics_count_alerts_and_chats_missed_while_every_alert_failed,
     at_cap_is_judged_by_the_caps_of_the_time,
+    a_success_clears_a_device_failure_and_is_recorded_once_a_minute,
     a_node_killed_before_the_hand_off_delivers_once_after_restart,
 );
 
@@ -779,6 +780,59 @@ async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Bac
         "as assigned then: {theirs}"
     );
     assert_eq!(all(&theirs, &c1), ["not_in_department", "nobody_claimed"], "{theirs}");
+    app.stop().await;
+}
+
+/// A device's row records a success when it clears a failure, else at most once a minute (an
+/// update per push was a write per alert on a handful of rows).
+async fn a_success_clears_a_device_failure_and_is_recorded_once_a_minute(b: Backend) {
+    let app = TestApp::spawn_with(b, private).await;
+    let service = PushService::start().await;
+    let (merchant, store, dep) = demo_target(&app).await;
+    let sara = expert_app(&app.url, "expert1@demo.example").await;
+    let phone = Device::new("sara-phone");
+    subscribe(&sara, &service, &phone, "en").await;
+    let device = async || {
+        let (s, v) = sara.get("/api/v1/app/push/subscriptions").await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        v[0].clone()
+    };
+    let mut shoppers = Vec::new();
+    let mut alert = async |text: &str, device_seen: &dyn Fn(&Value) -> bool| {
+        let (mut ws, _, _) = shopper_ws(&app, &merchant, None).await;
+        let c = start_chat(&mut ws, &store, &dep, text).await;
+        shoppers.push(ws);
+        until("the alert", 20, async || service.about("sara-phone", &c).into_iter().next()).await;
+        until("the device's row", 20, async || {
+            let d = device().await;
+            device_seen(&d).then_some(d)
+        })
+        .await
+    };
+
+    let first = alert("First", &|d| d["last_success_at"].is_i64()).await;
+    assert_eq!(
+        (first["failures"].as_i64(), &first["last_error"]),
+        (Some(0), &Value::Null),
+        "{first}"
+    );
+    let t1 = first["last_success_at"].as_i64().unwrap();
+    // A second success within the minute: the row is not written again.
+    let second = alert("Second", &|_| true).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let second = {
+        let now = device().await;
+        assert_eq!(now, second, "nothing changed meanwhile");
+        now
+    };
+    assert_eq!(second["last_success_at"].as_i64(), Some(t1), "{second}");
+    // A failure is recorded, and the next success clears it at once (and records its time).
+    service.answer("sara-phone", &[403]);
+    let failed = alert("Third", &|d| d["failures"].as_i64() == Some(1)).await;
+    assert!(failed["last_error"].is_string(), "{failed}");
+    let cleared = alert("Fourth", &|d| d["failures"].as_i64() == Some(0)).await;
+    assert_eq!(cleared["last_error"], Value::Null, "{cleared}");
+    assert!(cleared["last_success_at"].as_i64().unwrap() > t1, "{cleared}");
     app.stop().await;
 }
 
