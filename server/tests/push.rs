@@ -755,16 +755,7 @@ async fn analytics_count_alerts_and_chats_missed_while_every_alert_failed(b: Bac
     assert_eq!(all(&missed, &c2), ["alert_failed", "nobody_claimed"], "{missed}");
     assert_eq!(all(&missed, &c1), ["nobody_claimed"], "{missed}");
     // Lukas is moved to Stockholm now: the chats of before were still not his department then.
-    let (_, experts) = admin.get("/api/v1/team/experts?limit=100").await;
-    let lukas_id = experts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["email"] == "expert4@demo.example")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let lukas_id = common::demo_expert_id(&app, "expert4@demo.example").await;
     let (s, v) = admin
         .call(
             reqwest::Method::PUT,
@@ -842,16 +833,7 @@ async fn at_cap_is_judged_by_the_caps_of_the_time(b: Backend) {
     let app = TestApp::spawn_with(b, private).await;
     let (merchant, store, dep) = demo_target(&app).await;
     let admin = app.login("admin@demo.example", DEMO_PASSWORD).await;
-    let (_, experts) = admin.get("/api/v1/team/experts?limit=100").await;
-    let sara_id = experts["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["email"] == "expert1@demo.example")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let sara_id = common::demo_expert_id(&app, "expert1@demo.example").await;
     let set_max = async |n: i64| {
         let (s, v) = admin
             .call(

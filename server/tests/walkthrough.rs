@@ -20,14 +20,6 @@ on_both_backends!(
     demo_links_are_transliterated,
 );
 
-async fn expert_id(app: &TestApp, email: &str) -> String {
-    let (_, b) = app
-        .client()
-        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
-        .await;
-    b["expert"]["id"].as_str().unwrap().to_owned()
-}
-
 /// Claim the offered chat and return the status the server sends with the claim (it may come
 /// before or after the conversation).
 async fn claim_counted(ws: &mut Ws, id: &str) -> ExpertStatusView {
@@ -90,7 +82,7 @@ async fn the_app_hears_its_chat_count_and_cap_from_the_server(b: Backend) {
     assert_eq!(next_status(&mut e1, "status after the shopper ended").await.active_chats, 0);
 
     // The merchant lowers the cap in Team: the app hears it at once.
-    let e1_id = expert_id(&app, "expert1@demo.example").await;
+    let e1_id = common::demo_expert_id(&app, "expert1@demo.example").await;
     let (s, _) = admin
         .call(
             Method::PATCH,
@@ -171,7 +163,7 @@ async fn availability_means_able_to_take_a_chat(b: Backend) {
     }
 
     // An assigned expert counts, in the live strip (merchant and store) and the widget config.
-    let e1_id = expert_id(&app, "expert1@demo.example").await;
+    let e1_id = common::demo_expert_id(&app, "expert1@demo.example").await;
     admin
         .call(
             Method::PATCH,
@@ -280,8 +272,8 @@ async fn the_expert_who_served_last_becomes_the_contact(b: Backend) {
     let (mut e1, _) = expert_ws(&app, "expert1@demo.example").await;
     let (mut e2, _) = expert_ws(&app, "expert2@demo.example").await;
     let (e1_id, e2_id) = (
-        expert_id(&app, "expert1@demo.example").await,
-        expert_id(&app, "expert2@demo.example").await,
+        common::demo_expert_id(&app, "expert1@demo.example").await,
+        common::demo_expert_id(&app, "expert2@demo.example").await,
     );
     let (mut shopper, shopper_id, token) = shopper_ws(&app, &m, None).await;
     let id = start_chat(&mut shopper, &store, &dep, "Which sofa?").await;

@@ -1008,7 +1008,8 @@ impl Hub {
             // A new chat, or one back in the queue (transfer, unanswered claim).
             self.note_waiting(&row.merchant_id, 1);
         }
-        if !wave && row.target_expert_id.is_none() && row.contact_expert_id.is_none() && self.holder_cap(&row.merchant_id) == 1 {
+        let cap = self.holder_cap(&row.merchant_id);
+        if !wave && row.target_expert_id.is_none() && row.contact_expert_id.is_none() && cap == 1 {
             // Under a surge a new chat does not jump the queue: an offer slot that frees up
             // (a lost race, a claim) goes to the oldest chat nobody holds, which the top-up pass
             // finds, not to whichever chat arrives next. Offered on arrival, the chats of a
@@ -1020,7 +1021,9 @@ impl Hub {
             self.wake.notify_one();
             return;
         }
-        self.offer_round_in(row, reason, wave, &mut Pass::default()).await
+        let mut pass = Pass::default();
+        pass.cap.insert(row.merchant_id.clone(), cap);
+        self.offer_round_in(row, reason, wave, &mut pass).await
     }
 
     /// As [`Hub::offer_round`], as one step of a pass over many chats.

@@ -256,43 +256,62 @@ impl Db {
             CapKind::Own => "own",
             CapKind::Merchant => "max",
         };
+        self.record_replaced(m, expert, "expert_cap", serde_json::json!({ key: was })).await
+    }
+
+    /// Keep what an expert's setting was until now as a `kind` event at this time (`data_json`
+    /// `was`), for "Why did I miss this chat?" ([`Db::replaced_since`] reads them back).
+    async fn record_replaced(&self, m: Tenant<'_>, expert: &str, kind: &'static str, was: serde_json::Value) -> Result<()> {
         self.insert_events(&[super::Event {
             merchant_id: m.as_str().to_owned(),
-            kind: "expert_cap",
+            kind,
             at: now_ms(),
             expert_id: Some(expert.to_owned()),
-            data_json: Some(serde_json::json!({ key: was }).to_string()),
+            data_json: Some(was.to_string()),
             ..Default::default()
         }])
         .await
     }
 
-    /// When this expert's caps changed since `since` (oldest first), each with the cap that held
-    /// until then: `(at, own, max)`, one of the two set.
-    pub async fn cap_changes(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<CapChange>> {
+    /// The `kind` events [`Db::record_replaced`] kept for this expert since `since`, oldest
+    /// first: when, and what held until then (rows that do not read as `T` are left out).
+    async fn replaced_since<T: serde::de::DeserializeOwned>(
+        &self,
+        m: Tenant<'_>,
+        expert: &str,
+        kind: &str,
+        since: i64,
+    ) -> Result<Vec<(i64, T)>> {
         let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND expert_id = $2 AND kind = 'expert_cap' \
-             AND at >= $3 ORDER BY at",
+            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND expert_id = $2 AND kind = $3 AND at >= $4 ORDER BY at",
         )
         .bind(m.as_str())
         .bind(expert)
+        .bind(kind)
         .bind(since)
         .fetch_all(&self.pool)
         .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(at, j)| Some((at, serde_json::from_str(j.as_deref()?).ok()?)))
+            .collect())
+    }
+
+    /// When this expert's caps changed since `since` (oldest first), each with the cap that held
+    /// until then: `(at, own, max)`, one of the two set.
+    pub async fn cap_changes(&self, m: Tenant<'_>, expert: &str, since: i64) -> Result<Vec<CapChange>> {
         #[derive(serde::Deserialize)]
         struct Was {
             own: Option<i64>,
             max: Option<i64>,
         }
+        let rows: Vec<(i64, Was)> = self.replaced_since(m, expert, "expert_cap", since).await?;
         Ok(rows
             .into_iter()
-            .filter_map(|(at, j)| {
-                let w: Was = serde_json::from_str(j.as_deref()?).ok()?;
-                Some(CapChange {
-                    at,
-                    own: w.own,
-                    max: w.max,
-                })
+            .map(|(at, w)| CapChange {
+                at,
+                own: w.own,
+                max: w.max,
             })
             .collect())
     }
@@ -357,42 +376,20 @@ impl Db {
             "stores": before.store_ids.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
             "departments": before.department_ids.iter().map(|x| x.as_str()).collect::<Vec<_>>(),
         });
-        self.insert_events(&[super::Event {
-            merchant_id: m.as_str().to_owned(),
-            kind: "expert_assignments",
-            at: now_ms(),
-            expert_id: Some(id.as_str().to_owned()),
-            data_json: Some(was.to_string()),
-            ..Default::default()
-        }])
-        .await?;
+        self.record_replaced(m, id.as_str(), "expert_assignments", was).await?;
         self.get_expert(m, id).await
     }
 
     /// When this expert's assignments were replaced since `since` (oldest first), each with
     /// the stores and departments that held until then.
     pub async fn assignment_changes(&self, m: Tenant<'_>, id: &str, since: i64) -> Result<Vec<(i64, Vec<String>, Vec<String>)>> {
-        let rows: Vec<(i64, Option<String>)> = sqlx::query_as(
-            "SELECT at, data_json FROM events WHERE merchant_id = $1 AND expert_id = $2 AND kind = 'expert_assignments' \
-             AND at >= $3 ORDER BY at",
-        )
-        .bind(m.as_str())
-        .bind(id)
-        .bind(since)
-        .fetch_all(&self.pool)
-        .await?;
         #[derive(serde::Deserialize)]
         struct Was {
             stores: Vec<String>,
             departments: Vec<String>,
         }
-        Ok(rows
-            .into_iter()
-            .filter_map(|(at, j)| {
-                let w: Was = serde_json::from_str(j.as_deref()?).ok()?;
-                Some((at, w.stores, w.departments))
-            })
-            .collect())
+        let rows: Vec<(i64, Was)> = self.replaced_since(m, id, "expert_assignments", since).await?;
+        Ok(rows.into_iter().map(|(at, w)| (at, w.stores, w.departments)).collect())
     }
 
     async fn get_store_exists(&self, m: Tenant<'_>, s: &StoreId) -> Result<()> {

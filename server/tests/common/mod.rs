@@ -499,6 +499,16 @@ pub async fn demo_target(app: &TestApp) -> (String, String, String) {
     )
 }
 
+/// A demo expert's id (by signing them in to the store app).
+pub async fn demo_expert_id(app: &TestApp, email: &str) -> String {
+    let (s, b) = app
+        .client()
+        .post("/api/v1/app/login", json!({"email": email, "password": DEMO_PASSWORD}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    b["expert"]["id"].as_str().unwrap().to_owned()
+}
+
 /// A signed-in expert socket (said hello, got welcome).
 pub async fn expert_ws(app: &TestApp, email: &str) -> (Ws, Out) {
     expert_at_with_welcome(&app.url, email).await
