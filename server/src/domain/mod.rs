@@ -3,6 +3,7 @@
 
 pub mod hours;
 pub mod settings;
+pub mod stats;
 pub mod team;
 
 use serde::Serialize;

@@ -11,9 +11,9 @@
 //! slots, fewer (down to one) when they do not — so each expert with room sees chats nobody
 //! else is racing for, oldest first, instead of everyone racing for the same few.
 
-pub mod analytics;
 pub mod calls;
 pub mod cluster;
+pub mod events;
 pub mod expert;
 pub mod media_chat;
 pub mod outbox;
@@ -186,7 +186,7 @@ pub struct HubInner {
     forgotten: DashMap<String, Instant>,
     claim_seconds: DashMap<String, f64>,
     writer: mpsc::Sender<writer::WriteJob>,
-    pub analytics: analytics::Emitter,
+    pub analytics: events::Emitter,
     /// Set when `REDIS_URL` joins this node to others.
     pub cluster: std::sync::OnceLock<Arc<cluster::Cluster>>,
     /// Per conversation viewed on this node: its merchant and the last seq delivered here.
@@ -245,7 +245,7 @@ impl Hub {
     pub async fn start(db: Db, shutdown: CancellationToken, redis_url: Option<&str>) -> anyhow::Result<(Hub, HubTasks)> {
         let token_key = db.server_key("shopper_token_hmac").await?.into_bytes();
         let analytics_stop = CancellationToken::new();
-        let (emitter, analytics_task) = analytics::start(db.clone(), analytics_stop.clone());
+        let (emitter, analytics_task) = events::start(db.clone(), analytics_stop.clone());
         let (wtx, wrx) = mpsc::channel(8192);
         let hub = Hub(Arc::new(HubInner {
             db,
@@ -282,7 +282,7 @@ impl Hub {
         }
         let writer_task = tokio::spawn(writer::run(hub.clone(), wrx));
         let router_task = tokio::spawn(hub.clone().route_forever());
-        tokio::spawn(analytics::roll_forever(hub.clone()));
+        tokio::spawn(events::roll_forever(hub.clone()));
         tokio::spawn(hub.clone().store_reads_forever());
         Ok((
             hub,

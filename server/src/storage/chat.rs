@@ -523,7 +523,7 @@ impl Db {
         for chunk in super::shaped_chunks(&ids, if self.fast.is_some() { 64 } else { 512 }) {
             let sql = format!(
                 "UPDATE conversations SET status = 'offered', last_offer_at = $1 WHERE status = 'queued' AND id IN ({})",
-                super::analytics::placeholders(chunk.len(), 2)
+                super::placeholders(chunk.len(), 2)
             );
             let params = std::iter::once(Param::Int(now))
                 .chain(chunk.iter().map(|id| Param::text(id)))
@@ -873,7 +873,7 @@ impl Db {
         }
         let sql = format!(
             "SELECT id, merchant_id, last_seq FROM conversations WHERE id IN ({})",
-            super::analytics::placeholders(ids.len(), 1)
+            super::placeholders(ids.len(), 1)
         );
         let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql);
         for id in ids {
@@ -1209,7 +1209,7 @@ impl<'a> AppendPlan<'a> {
                 let sql = format!(
                     "SELECT id, merchant_id, shopper_id, expert_id, status, last_seq, claimed_at, first_response_at, store_id, department_id \
                      FROM conversations WHERE id IN ({}) ORDER BY id{lock}",
-                    super::analytics::placeholders(chunk.len(), 1)
+                    super::placeholders(chunk.len(), 1)
                 );
                 (sql, chunk.iter().map(|id| Param::text(id)).collect())
             })

@@ -152,7 +152,7 @@ impl Db {
         let mut stores: HashMap<String, Vec<StoreId>> = HashMap::new();
         let mut deps: HashMap<String, Vec<DepartmentId>> = HashMap::new();
         if !rows.is_empty() {
-            let ids = super::analytics::placeholders(rows.len(), 2);
+            let ids = super::placeholders(rows.len(), 2);
             for (table, col) in [("expert_stores", "store_id"), ("expert_departments", "department_id")] {
                 let sql = format!(
                     "SELECT expert_id, {col} FROM {table} WHERE merchant_id = $1 AND expert_id IN ({ids}) ORDER BY expert_id, {col}"

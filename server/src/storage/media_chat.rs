@@ -88,7 +88,7 @@ pub(crate) fn attachments_sql(ids: &[String]) -> Vec<(String, Vec<Param>)> {
             (
                 format!(
                     "SELECT {ATTACHED_COLS} FROM attachments WHERE id IN ({})",
-                    super::analytics::placeholders(chunk.len(), 1)
+                    super::placeholders(chunk.len(), 1)
                 ),
                 chunk.iter().map(|id| Param::text(id)).collect(),
             )
@@ -104,7 +104,7 @@ pub(crate) fn sent_sql(ids: &[String], now: i64) -> Vec<(String, Vec<Param>)> {
             (
                 format!(
                     "UPDATE attachments SET sent_at = $1 WHERE sent_at IS NULL AND id IN ({})",
-                    super::analytics::placeholders(chunk.len(), 2)
+                    super::placeholders(chunk.len(), 2)
                 ),
                 params,
             )

@@ -10,7 +10,6 @@
 //! ([`StorageError::NotFound`]).
 
 mod accounts;
-mod analytics;
 mod api_keys;
 mod attachments;
 mod chat;
@@ -21,6 +20,7 @@ mod merchants;
 mod messaging;
 mod outbox;
 mod push;
+mod rollups;
 mod saved_replies;
 mod shoppers;
 mod sqlite_reader;
@@ -29,7 +29,6 @@ mod stores;
 mod webhooks;
 
 pub use accounts::*;
-pub use analytics::*;
 pub use api_keys::*;
 pub use attachments::*;
 pub use chat::*;
@@ -40,6 +39,7 @@ pub use merchants::*;
 pub use messaging::*;
 pub use outbox::*;
 pub use push::*;
+pub use rollups::*;
 pub use saved_replies::*;
 pub use shoppers::*;
 pub use sqlite_reader::SqliteReader;
@@ -307,7 +307,7 @@ pub(crate) fn value_rows(rows: usize, cols: usize) -> String {
 /// As [`value_rows`], numbering from `$first` (earlier placeholders are the statement's own).
 pub(crate) fn value_rows_from(rows: usize, cols: usize, first: usize) -> String {
     (0..rows)
-        .map(|r| format!("({})", analytics::placeholders(cols, r * cols + first)))
+        .map(|r| format!("({})", placeholders(cols, r * cols + first)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -322,3 +322,8 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> String {
 
 /// Every storage method that touches merchant data takes this, so it cannot be forgotten.
 pub type Tenant<'a> = &'a MerchantId;
+
+/// "$a, $a+1, …" for `n` values starting at placeholder number `first`.
+pub(crate) fn placeholders(n: usize, first: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}

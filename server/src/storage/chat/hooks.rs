@@ -125,12 +125,12 @@ const WANTS_MESSAGES: &str =
 fn offline_sql(n: usize) -> String {
     format!(
         "SELECT id, COALESCE(offline_email, ''), offline_name FROM conversations WHERE offline = 1 AND id IN ({})",
-        super::super::analytics::placeholders(n, 1)
+        super::super::placeholders(n, 1)
     )
 }
 
 fn rows_sql(n: usize) -> String {
-    format!("{CONV_SELECT} WHERE c.id IN ({})", super::super::analytics::placeholders(n, 1))
+    format!("{CONV_SELECT} WHERE c.id IN ({})", super::super::placeholders(n, 1))
 }
 
 /// The messages a batch stored, with their merchants, in input order.

@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::sqlite_writer::{bind_all, Param};
-use super::{Backend, Db, Result, StorageError, Tenant};
-use crate::analytics::stats::Stats;
+use super::{placeholders, Backend, Db, Result, StorageError, Tenant};
+use crate::domain::stats::Stats;
 
 /// The UTC grains every event is rolled into. Quarter-hours let reports cut local days and
 /// hours at any offset (`analytics::zone`); they exist from `rollup_grains.since` on.
@@ -573,11 +573,6 @@ fn chunk_statements(chunk: &RollChunk, old: &HashMap<RollKey, String>) -> Result
         }
     }
     Ok(out)
-}
-
-/// "$a, $a+1, …" for `n` values starting at placeholder number `first`.
-pub(crate) fn placeholders(n: usize, first: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
 /// One message of a transcript export.

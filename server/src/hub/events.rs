@@ -2,7 +2,7 @@
 //! worker writes batches. A full channel drops the event (counted in
 //! `floorwalker_events_dropped_total`); a message never waits for analytics.
 //!
-//! The roller folds stored events into the rollups (see `storage::analytics`) about once a
+//! The roller folds stored events into the rollups (see `storage::rollups`) about once a
 //! second, tells live dashboards which merchants changed, and once a minute records which
 //! experts are available (the "experts available over time" figure).
 
