@@ -238,8 +238,7 @@ async fn under_a_deep_surge_two_nodes_offer_different_chats() {
     let _berlin = expert(&b.url, "expert4@demo.example").await;
     let deadline = Instant::now() + Duration::from_secs(30);
     for node in [&a, &b] {
-        let cluster = node.hub.cluster.get().unwrap();
-        while cluster.nodes.get(&m).map_or(0, |n| n.len()) < 2 {
+        while node.hub.nodes.live_nodes(&m).map_or(0, |n| n.len()) < 2 {
             assert!(Instant::now() < deadline, "the nodes never saw each other");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

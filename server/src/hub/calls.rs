@@ -278,16 +278,11 @@ fn relay_to(hub: &Hub, conversation: &str, other: Option<&Party>, who: &Party, f
 /// Send a call frame to every socket of `to`, here and on the other nodes.
 fn relay(hub: &Hub, conversation: &str, to: &Party, out: &CallOut) {
     let f = serde_json::to_string(out).expect("call frame");
-    if let Some(c) = hub.cluster.get() {
-        c.send(
-            super::cluster::conv_channel(conversation),
-            &super::cluster::Envelope::Signal {
-                n: c.node.clone(),
-                to: to.key(),
-                f: f.clone(),
-            },
-        );
-    }
+    hub.broker.to_viewers(conversation, &mut |n| super::cluster::Envelope::Signal {
+        n,
+        to: to.key(),
+        f: f.clone(),
+    });
     deliver_local(hub, &to.key(), &f);
 }
 
@@ -295,7 +290,7 @@ fn relay(hub: &Hub, conversation: &str, to: &Party, out: &CallOut) {
 pub fn deliver_local(hub: &Hub, to: &str, f: &str) {
     let conns = match to.split_once(':') {
         Some(("s", s)) => hub.shopper_conn_ids(s),
-        Some(("e", e)) => hub.experts.get(e).map(|p| p.conns.clone()).unwrap_or_default(),
+        Some(("e", e)) => hub.roster.get(e).map(|p| p.conns.clone()).unwrap_or_default(),
         _ => return,
     };
     let f = axum::extract::ws::Utf8Bytes::from(f.to_owned());

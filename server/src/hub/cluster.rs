@@ -37,7 +37,11 @@ use redis::AsyncCommands;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use futures::future::BoxFuture;
+
+use super::nodes::{Broker, NodePresence};
 use super::Hub;
+use crate::ids::MerchantId;
 use crate::protocol::MessageView;
 
 pub const EVENTS: &str = "fw:events";
@@ -172,33 +176,49 @@ pub struct Cluster {
     pub nodes: DashMap<String, Vec<String>>,
     shoppers: mpsc::UnboundedSender<ShopperCmd>,
     conn: redis::aio::ConnectionManager,
+    client: redis::Client,
+    /// The tasks' ends of the channels above, until [`Cluster::run`] starts them.
+    #[allow(clippy::type_complexity)]
+    receivers: std::sync::Mutex<
+        Option<(
+            mpsc::Receiver<(String, String)>,
+            mpsc::UnboundedReceiver<Cmd>,
+            mpsc::UnboundedReceiver<ShopperCmd>,
+        )>,
+    >,
 }
 
 impl Cluster {
-    /// Connect and start the publisher, subscriber and presence tasks.
-    pub async fn start(hub: &Hub, url: &str) -> anyhow::Result<Arc<Cluster>> {
+    /// Connect (the hub is built with the result as its broker and node presence).
+    pub async fn connect(url: &str) -> anyhow::Result<Arc<Cluster>> {
         let client = redis::Client::open(url)?;
         let conn = redis::aio::ConnectionManager::new(client.clone()).await?;
         let (ptx, prx) = mpsc::channel(100_000);
         let (ctx, crx) = mpsc::unbounded_channel();
         let (stx, srx) = mpsc::unbounded_channel();
-        let cluster = Arc::new(Cluster {
+        Ok(Arc::new(Cluster {
             node: uuid::Uuid::new_v4().simple().to_string(),
             publish: ptx,
             cmds: ctx,
             remote: DashMap::new(),
             nodes: DashMap::new(),
             shoppers: stx,
-            conn: conn.clone(),
-        });
-        // Visible to the hub before any task runs (they look it up).
-        let _ = hub.cluster.set(cluster.clone());
-        tokio::spawn(publisher(conn.clone(), prx, hub.shutdown.clone()));
-        tokio::spawn(subscriber(hub.clone(), client, crx));
-        tokio::spawn(shopper_presence(hub.clone(), cluster.clone(), srx));
-        tokio::spawn(presence(hub.clone(), cluster.clone(), conn));
-        tracing::info!(node = %cluster.node, "joined the cluster over Redis");
-        Ok(cluster)
+            conn,
+            client,
+            receivers: std::sync::Mutex::new(Some((prx, crx, srx))),
+        }))
+    }
+
+    /// Start the publisher, subscriber and presence tasks for this hub (once).
+    pub fn run(self: &Arc<Self>, hub: &Hub) {
+        let Some((prx, crx, srx)) = self.receivers.lock().expect("receivers").take() else {
+            return;
+        };
+        tokio::spawn(publisher(self.conn.clone(), prx, hub.shutdown.clone()));
+        tokio::spawn(subscriber(hub.clone(), self.client.clone(), crx));
+        tokio::spawn(shopper_presence(hub.clone(), self.clone(), srx));
+        tokio::spawn(presence(hub.clone(), self.clone(), self.conn.clone()));
+        tracing::info!(node = %self.node, "joined the cluster over Redis");
     }
 
     pub fn send(&self, channel: String, e: &Envelope) {
@@ -214,6 +234,74 @@ impl Cluster {
 
     pub fn unsubscribe(&self, conversation: &str) {
         let _ = self.cmds.send(Cmd::Unsub(conv_channel(conversation)));
+    }
+}
+
+impl Broker for Cluster {
+    fn node(&self) -> &str {
+        &self.node
+    }
+    fn to_viewers(&self, conversation: &str, make: &mut dyn FnMut(String) -> Envelope) {
+        self.send(conv_channel(conversation), &make(self.node.clone()));
+    }
+    fn to_nodes(&self, make: &mut dyn FnMut(String) -> Envelope) {
+        self.send(EVENTS.to_owned(), &make(self.node.clone()));
+    }
+    fn follow(&self, conversation: &str) {
+        self.subscribe(conversation);
+    }
+    fn unfollow(&self, conversation: &str) {
+        self.unsubscribe(conversation);
+    }
+}
+
+impl NodePresence for Cluster {
+    fn remote_experts(&self, merchant: &str, f: &mut dyn FnMut(&ExpertSnap)) {
+        if let Some(remote) = self.remote.get(merchant) {
+            remote.iter().for_each(f);
+        }
+    }
+    fn live_nodes(&self, merchant: &str) -> Option<Vec<String>> {
+        self.nodes.get(merchant).map(|n| n.clone())
+    }
+    fn expert_heard_elsewhere(&self, merchant: &str, expert: &str) -> bool {
+        self.remote
+            .get(merchant)
+            .is_some_and(|r| r.iter().any(|x| x.id == expert && x.heard))
+    }
+    /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome): this
+    /// node joins the shopper's node set before the shopper can close another tab elsewhere,
+    /// so that node sees them here. (The caller then clears their chats' away mark.)
+    fn shopper_arrived<'a>(&'a self, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let key = shopper_key(m.as_str(), shopper);
+            let mut conn = self.conn.clone();
+            let r: redis::RedisResult<()> = redis::pipe()
+                .sadd(&key, &self.node)
+                .ignore()
+                .sadd(node_shoppers_key(&self.node), node_shopper(m.as_str(), shopper))
+                .ignore()
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "writing shopper presence to Redis failed");
+            }
+        })
+    }
+    fn shopper_left_here(&self, _hub: &Hub, m: &MerchantId, shopper: &str, had_chats: bool) {
+        let _ = self.shoppers.send(ShopperCmd::Gone {
+            merchant: m.to_string(),
+            shopper: shopper.to_owned(),
+            check: had_chats,
+        });
+    }
+    fn shopper_elsewhere<'a>(&'a self, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            elsewhere(&mut conn, &self.node, &shopper_key(m.as_str(), shopper))
+                .await
+                .unwrap_or(false)
+        })
     }
 }
 
@@ -543,80 +631,39 @@ async fn elsewhere(conn: &mut redis::aio::ConnectionManager, me: &str, key: &str
 }
 
 impl Hub {
-    /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome): with
-    /// Redis, this node joins the shopper's node set before the shopper can close another tab
-    /// elsewhere, so that node sees them here. (The caller then clears their chats' away mark.)
-    pub async fn shopper_arrived(&self, m: &crate::ids::MerchantId, shopper: &str) {
-        if let Some(c) = self.cluster.get() {
-            let key = shopper_key(m.as_str(), shopper);
-            let mut conn = c.conn.clone();
-            let r: redis::RedisResult<()> = redis::pipe()
-                .sadd(&key, &c.node)
-                .ignore()
-                .sadd(node_shoppers_key(&c.node), node_shopper(m.as_str(), shopper))
-                .ignore()
-                .query_async(&mut conn)
-                .await;
-            if let Err(e) = r {
-                tracing::warn!(error = %e, "writing shopper presence to Redis failed");
-            }
-        }
+    /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome).
+    pub async fn shopper_arrived(&self, m: &MerchantId, shopper: &str) {
+        self.nodes.shopper_arrived(m, shopper).await;
     }
 
     /// A shopper's socket closed here (after `remove_shopper_conn`). `had_chats`: it followed
     /// conversations. When it was their last socket on every node, their chats are away.
-    pub fn shopper_departed(&self, m: &crate::ids::MerchantId, shopper: &str, had_chats: bool) {
-        if !self.shopper_conn_ids(shopper).is_empty() {
-            return;
-        }
-        match self.cluster.get() {
-            Some(c) => {
-                let _ = c.shoppers.send(ShopperCmd::Gone {
-                    merchant: m.to_string(),
-                    shopper: shopper.to_owned(),
-                    check: had_chats,
-                });
-            }
-            None if had_chats => {
-                let (hub, m, s) = (self.clone(), m.clone(), shopper.to_owned());
-                tokio::spawn(async move { crate::outbound::hooks::shopper_left(&hub, &m, &s).await });
-            }
-            None => {}
+    pub fn shopper_departed(&self, m: &MerchantId, shopper: &str, had_chats: bool) {
+        if self.shopper_conn_ids(shopper).is_empty() {
+            self.nodes.shopper_left_here(self, m, shopper, had_chats);
         }
     }
 
-    /// Whether the shopper has a socket on this node or (with Redis) on another live node.
-    pub async fn shopper_connected_anywhere(&self, m: &crate::ids::MerchantId, shopper: &str) -> bool {
-        if !self.shopper_conn_ids(shopper).is_empty() {
-            return true;
-        }
-        match self.cluster.get() {
-            Some(c) => {
-                let mut conn = c.conn.clone();
-                elsewhere(&mut conn, &c.node, &shopper_key(m.as_str(), shopper))
-                    .await
-                    .unwrap_or(false)
-            }
-            None => false,
-        }
+    /// Whether the shopper has a socket on this node or on another live node.
+    pub async fn shopper_connected_anywhere(&self, m: &MerchantId, shopper: &str) -> bool {
+        !self.shopper_conn_ids(shopper).is_empty() || self.nodes.shopper_elsewhere(m, shopper).await
     }
 
-    /// Tell every other node (no-op without Redis): `envelope` gets this node's name.
+    /// Tell every other node (nobody on a lone node): `envelope` gets this node's name.
     pub fn tell_nodes(&self, envelope: impl FnOnce(String) -> Envelope) {
-        if let Some(c) = self.cluster.get() {
-            c.send(EVENTS.to_owned(), &envelope(c.node.clone()));
-        }
+        let mut once = Some(envelope);
+        self.broker.to_nodes(&mut |n| (once.take().expect("called once"))(n));
     }
 
     /// Conversations with a socket on this node.
     pub fn local_conversations(&self) -> Vec<String> {
-        self.conv_subs.iter().map(|e| e.key().clone()).collect()
+        self.conns.viewed_conversations()
     }
 
     /// This node's experts, per merchant, for the other nodes.
     fn local_snapshot(&self) -> HashMap<String, Vec<ExpertSnap>> {
         let mut out: HashMap<String, Vec<ExpertSnap>> = HashMap::new();
-        for p in self.experts.iter() {
+        for p in self.roster.iter() {
             if p.conns.is_empty() {
                 continue;
             }
@@ -634,35 +681,25 @@ impl Hub {
 
     /// Whether another node has a live (lately heard) socket of this expert.
     pub fn expert_heard_elsewhere(&self, merchant: &str, expert: &str) -> bool {
-        self.cluster
-            .get()
-            .and_then(|c| c.remote.get(merchant).map(|r| r.iter().any(|x| x.id == expert && x.heard)))
-            .unwrap_or(false)
+        self.nodes.expert_heard_elsewhere(merchant, expert)
     }
 
     fn known_merchants(&self) -> HashSet<String> {
-        self.settings.iter().map(|e| e.key().clone()).collect()
+        self.cache.known_merchants().into_iter().collect()
     }
 
     /// Something another node published.
     pub async fn on_cluster(&self, e: Envelope) {
-        let Some(me) = self.cluster.get() else { return };
-        if e.node() == me.node {
+        if e.node() == self.broker.node() {
             return;
         }
         match e {
             Envelope::Msg { merchant, m, .. } => self.deliver_in_order(&merchant, &m, None).await,
-            Envelope::Frame { conv, f, .. } => {
-                let frame: axum::extract::ws::Utf8Bytes = f.into();
-                let targets: Vec<u64> = self.conv_subs.get(&conv).map(|v| v.clone()).unwrap_or_default();
-                for c in targets {
-                    self.send_conn(c, &frame);
-                }
-            }
+            Envelope::Frame { conv, f, .. } => self.conns.send_viewers(&conv, &f.into(), None),
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
             Envelope::Wake { merchant, .. } => {
                 if let Some(m) = merchant {
-                    self.note_waiting(&m, 1);
+                    self.offers.note_waiting(&m, 1);
                 }
                 self.wake.notify_one()
             }
@@ -684,7 +721,7 @@ impl Hub {
     /// Compare what this node delivered with the database and send what is missing (after a
     /// Redis outage, or a publish that never arrived).
     pub async fn catch_up(&self) {
-        let tracked: Vec<(String, i64)> = self.delivered.iter().map(|e| (e.key().clone(), e.value().1)).collect();
+        let tracked: Vec<(String, i64)> = self.conns.all_delivered().into_iter().map(|(c, _, seq)| (c, seq)).collect();
         for chunk in tracked.chunks(500) {
             let ids: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
             let Ok(latest) = self.db.last_seqs(&ids).await else { return };

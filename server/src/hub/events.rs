@@ -126,7 +126,7 @@ pub async fn roll_forever(hub: Hub) {
 /// rollups add up the cluster. An expert who works no store or department (e.g. approved but
 /// not assigned yet) cannot take a chat and is not counted.
 fn sample_availability(hub: &Hub, at: i64) {
-    for p in hub.experts.iter() {
+    for p in hub.roster.iter() {
         if !p.available || p.conns.is_empty() || p.stores().is_empty() || p.departments().is_empty() {
             continue;
         }

@@ -408,7 +408,7 @@ impl ExpertSession {
             name: e.name.clone(),
             features: e.features.clone(),
         });
-        let status = hub.experts.get(e.id.as_str()).map(|p| p.status()).expect("just added");
+        let status = hub.roster.get(e.id.as_str()).map(|p| p.status()).expect("just added");
         let offers = hub.backlog(e.id.as_str()).await;
         let colleagues = hub
             .db
@@ -446,10 +446,11 @@ impl ExpertSession {
         // Offers that reached this expert while the backlog was read went to their other
         // sockets (or none): this one gets them after the welcome.
         let late: Vec<String> = hub
-            .held
-            .get(e.id.as_str())
-            .map(|h| h.iter().filter(|c| !welcomed.contains(*c)).cloned().collect())
-            .unwrap_or_default();
+            .offers
+            .held_list(e.id.as_str())
+            .into_iter()
+            .filter(|c| !welcomed.contains(c))
+            .collect();
         for conversation in late {
             if let Some(offer) = hub.offer_for(&m, &conversation, e.id.as_str()).await {
                 hub.send_out(conn, &Out::Offer { offer });
@@ -475,7 +476,7 @@ impl ExpertSession {
             return Step::Continue;
         }
         let (before, after) = {
-            let Some(mut p) = hub.experts.get_mut(me) else {
+            let Some(mut p) = hub.roster.get_mut(me) else {
                 return Step::Close(close::INTERNAL);
             };
             if store_ids.as_ref().is_some_and(|s| s.iter().any(|x| !p.assigned_stores.contains(x)))
@@ -529,17 +530,7 @@ impl ExpertSession {
         });
         if !after.available && before.available {
             // Away: drop the offers this expert holds.
-            let held: Vec<String> = hub
-                .offers
-                .iter()
-                .filter(|o| o.experts.contains(me))
-                .map(|o| o.key().clone())
-                .collect();
-            hub.held.remove(me);
-            for c in held {
-                if let Some(mut t) = hub.offers.get_mut(&c) {
-                    t.experts.remove(me);
-                }
+            for c in hub.offers.forget_expert(me) {
                 hub.send_expert(
                     me,
                     &Out::OfferWithdrawn {
@@ -564,7 +555,7 @@ impl ExpertSession {
             );
             Step::Continue
         };
-        let Some(p) = hub.experts.get(me).map(|p| p.clone()) else {
+        let Some(p) = hub.roster.get(me).map(|p| p.clone()) else {
             return Step::Close(close::INTERNAL);
         };
         if p.active >= p.cap() {
@@ -589,7 +580,7 @@ impl ExpertSession {
         };
         metrics::counter!("floorwalker_claims_total").increment(1);
         hub.change_active(me, 1);
-        if let Some(conns) = hub.experts.get(me).map(|p| p.conns.clone()) {
+        if let Some(conns) = hub.roster.get(me).map(|p| p.conns.clone()) {
             for c in conns {
                 hub.subscribe(c, conversation_id);
             }
@@ -597,7 +588,7 @@ impl ExpertSession {
         self.convs.insert(conversation_id.to_owned());
         hub.withdraw(conversation_id, "claimed", Some(me));
         let waited = crate::now_ms() - fresh.queued_at;
-        hub.record_claim_time(m.as_str(), waited as f64 / 1000.0);
+        hub.offers.record_claim_time(m.as_str(), waited as f64 / 1000.0);
         let name = self.expert.as_ref().map(|e| e.name.clone()).unwrap_or_default();
         // Answer first; the transcript line follows off the claim's path.
         hub.send_conversation(
@@ -685,7 +676,7 @@ impl ExpertSession {
             Err(_) => return err("unavailable", "try again"),
         }
         hub.change_active(me, -1);
-        if let Some(conns) = hub.experts.get(me).map(|p| p.conns.clone()) {
+        if let Some(conns) = hub.roster.get(me).map(|p| p.conns.clone()) {
             for c in conns {
                 hub.unsubscribe(c, conversation_id);
             }
@@ -737,12 +728,12 @@ impl Hub {
     }
 
     pub async fn refresh_expert_local(&self, expert: &str) {
-        let Some(m) = self.experts.get(expert).map(|p| MerchantId::from_db(p.merchant_id.clone())) else {
+        let Some(m) = self.roster.get(expert).map(|p| MerchantId::from_db(p.merchant_id.clone())) else {
             return;
         };
         let Some(id) = ExpertId::parse(expert) else { return };
         let Ok(e) = self.db.get_expert(&m, &id).await else { return };
-        let status = self.experts.get_mut(expert).map(|mut p| {
+        let status = self.roster.get_mut(expert).map(|mut p| {
             p.merchant_cap = e.max_chats;
             p.contacts_on = e.features.contacts;
             p.assigned_stores = e.store_ids.iter().map(|s| s.to_string()).collect();
@@ -760,9 +751,9 @@ impl Hub {
     }
 
     pub fn kick_local(&self, expert: &str) {
-        let conns = self.experts.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
+        let conns = self.roster.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
         for c in conns {
-            if let Some(conn) = self.conns.get(&c) {
+            if let Some(conn) = self.conns.get(c) {
                 conn.close(close::UNAUTHORIZED);
             }
         }

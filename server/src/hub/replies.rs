@@ -133,7 +133,7 @@ pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &Conver
                 hub.emit(&fresh, "ended", Some(now_ms() - fresh.claimed_at.unwrap_or(fresh.created_at)), None);
             }
             if let Some(e) = &row.expert_id {
-                if hub.experts.contains_key(e) {
+                if hub.roster.contains(e) {
                     hub.change_active(e, -1);
                 } else {
                     // The shopper ended it on a node the expert is not connected to: their

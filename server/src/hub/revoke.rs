@@ -93,8 +93,7 @@ impl Hub {
 
     /// As [`Hub::watch`], for a socket the hub routes to (registered with [`Hub::register`]).
     pub fn watch_conn(&self, conn: u64, creds: &[Cred<'_>], code: u16) {
-        let outbox = self.conns.get(&conn).map(|o| o.clone());
-        if let Some(o) = outbox {
+        if let Some(o) = self.conns.get(conn) {
             self.watch(conn, &o, creds, code);
         }
     }
@@ -115,7 +114,7 @@ impl Hub {
     /// A socket id for a socket the hub does not route to (the live dashboard's), so it can be
     /// watched.
     pub fn socket_id(&self) -> u64 {
-        self.next_conn.fetch_add(1, Ordering::Relaxed)
+        self.conns.next_id()
     }
 
     /// The credential ended: close its sockets on this node and every other one. Call after

@@ -218,7 +218,7 @@ async fn alert(hub: &Hub, outbound: &Outbound, alerter: &Alerter, row: &Conversa
         let until = row.queued_at + contact_first_ms;
         let contact_can = chosen.iter().any(|c| &c.expert_id == contact)
             || hub
-                .experts
+                .roster
                 .get(contact)
                 .is_some_and(|p| !p.conns.is_empty() && p.eligible(&row.store_id, &row.department_id));
         if now < until && contact_can {
