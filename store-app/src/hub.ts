@@ -14,7 +14,7 @@
 import { getToken } from './api';
 import { alertOffer } from './alerts';
 import type {
-  AttachmentSend, ContactView, ExpertView, ConversationView, ExpertIn, ExpertStatusView, HistoryEntry, MessageView, NamedRef,
+  AttachmentSend, CallIn, CallOut, ContactView, ExpertView, ConversationView, ExpertIn, ExpertStatusView, HistoryEntry, MessageView, NamedRef,
   Offer as OfferView, Out, PageVisit, Product, StoreChoice,
 } from '../../web-shared/protocol';
 import { CLOSE } from '../../web-shared/protocol';
@@ -31,9 +31,7 @@ export type Offer = OfferView & {
 export type Status = ExpertStatusView;
 export type StoreInfo = StoreChoice;
 /** What the expert's socket sends: the typed frames, photo messages and call signalling. */
-type Frame = ExpertIn | AttachmentSend | CallFrame;
-/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
-type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
+type Frame = ExpertIn | AttachmentSend | CallIn;
 export interface Outgoing {
   conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string;
   /** A photo message (issue 24): `kind: 'attachment'` with the uploaded photo's id. */
@@ -279,7 +277,7 @@ export class Hub {
   // ---- incoming ---------------------------------------------------------------------------
 
   /** Entry point for one decoded server frame (public for tests and debugging). */
-  handle(f: Out | CallFrame) {
+  handle(f: Out | CallOut) {
     switch (f.type) {
       case 'welcome': return 'expert' in f ? this.onWelcome(f) : undefined;
       case 'status': this.state.status = { ...this.state.status, ...f } as Status; delete (this.state.status as any).type; return this.emit();
@@ -669,11 +667,11 @@ export class Hub {
     this.send({ type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body: caption, kind: 'attachment', attachment_id: attachmentId });
   }
 
-  private callListeners = new Set<(f: any) => void>();
+  private callListeners = new Set<(f: CallOut) => void>();
   /** Hear video call frames (`call_*`). */
-  onCall(fn: (f: any) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
+  onCall(fn: (f: CallOut) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
   /** Send a video call frame; false while offline. */
-  sendCall(frame: object): boolean { return this.send(frame as CallFrame); }
+  sendCall(frame: CallIn): boolean { return this.send(frame); }
 
   private typingState = new Map<string, number>();
   typing(id: string, on: boolean) {

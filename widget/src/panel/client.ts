@@ -6,7 +6,7 @@
 // The frames are the server's own types, generated from server/src/protocol.rs into
 // web-shared/protocol.ts: never declare a frame here.
 import type { Context, Identity } from '../types';
-import type { AttachmentSend, Availability, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
+import type { AttachmentSend, Availability, CallIn, CallOut, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
 import { CLOSE } from '../../../web-shared/protocol';
 
 export type Status = ConversationView['status'];
@@ -25,9 +25,7 @@ export type Message = Omit<MessageView, 'seq' | 'id'> & {
   failed?: boolean;
 };
 /** What the shopper's socket sends: the typed frames, photo messages and call signalling. */
-type Frame = ShopperIn | AttachmentSend | CallFrame;
-/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
-type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
+type Frame = ShopperIn | AttachmentSend | CallIn;
 interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number; attachment_id?: string }
 interface Saved {
   token?: string | null;
@@ -69,7 +67,7 @@ export interface ClientOptions {
   onOfflineAck?: () => void;
   onError?: (code: string, message?: string) => void;
   /** Video call frames (`call_*`, issue 24). */
-  onCall?: (f: any) => void;
+  onCall?: (f: CallOut) => void;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => any;
   clearTimer?: (t: any) => void;
@@ -385,7 +383,7 @@ export class ChatClient {
   }
 
   // ---- incoming frames ----
-  handle(f: Out | CallFrame) {
+  handle(f: Out | CallOut) {
     switch (f.type) {
       case 'welcome': {
         this.o.clearTimer(this.connectTimer);
@@ -673,8 +671,8 @@ export class ChatClient {
   }
 
   /** A video call frame; false while the socket is down. */
-  sendCall(frame: Record<string, unknown>): boolean {
-    return this.out(frame as CallFrame);
+  sendCall(frame: CallIn): boolean {
+    return this.out(frame);
   }
 
   private typingSent = false;
