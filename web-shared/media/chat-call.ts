@@ -4,7 +4,11 @@
 // or the shopper's side hears an offer, and resumes it after the socket reconnects. Shared by
 // the store app (caller) and the widget (answerer); no framework, no DOM.
 import { Call, type SendMode, type Signal, type SignalChannel } from './call';
+import type { components } from '../api-types';
 import type { CallIn, CallOut } from '../protocol';
+
+/** A STUN/TURN server as the media config lists it. */
+type IceServer = components['schemas']['IceServer'];
 
 /** A call frame as the hub relays it (generated from the server's `hub::calls::CallOut`). */
 export type CallFrame = CallOut;
@@ -41,7 +45,18 @@ export interface ChatCallOptions {
   role: 'caller' | 'answerer';
   /** Send a frame on the chat socket; false when it is down. */
   send: (frame: CallIn) => boolean;
-  iceServers?: () => RTCIceServer[];
+  iceServers?: () => IceServer[];
+}
+
+/** The media config's servers as the browser takes them (the server leaves out what it lacks:
+ *  a null here is only the schema's way of saying "optional"). */
+function rtcServers(list: IceServer[] | undefined): RTCIceServer[] | undefined {
+  return list?.map((x) => {
+    const s: RTCIceServer = { urls: x.urls };
+    if (x.username != null) s.username = x.username;
+    if (x.credential != null) s.credential = x.credential;
+    return s;
+  });
 }
 
 /** The call (if any) of one conversation. */
@@ -87,7 +102,7 @@ export class ChatCall {
     if (s.kind === 'offer' && this.o.role === 'answerer' && (!this.call || this.call.id !== s.call_id)) {
       // A new call (a restart of the current one keeps its id).
       if (this.active) this.call!.hangUp('replaced');
-      this.adopt(new Call({ channel: this.channel, callId: s.call_id, role: 'answerer', iceServers: this.o.iceServers?.() }));
+      this.adopt(new Call({ channel: this.channel, callId: s.call_id, role: 'answerer', iceServers: rtcServers(this.o.iceServers?.()) }));
     }
     if (s.kind === 'hangup' && this.call?.id === s.call_id) this.lastReason = s.reason ?? null;
     for (const fn of this.signalListeners) fn(s);
@@ -97,7 +112,7 @@ export class ChatCall {
   /** The expert starts a call. */
   async start(mode: SendMode = 'video'): Promise<boolean> {
     if (this.active) return false;
-    const call = new Call({ channel: this.channel, callId: newCallId(), role: 'caller', iceServers: this.o.iceServers?.() });
+    const call = new Call({ channel: this.channel, callId: newCallId(), role: 'caller', iceServers: rtcServers(this.o.iceServers?.()) });
     this.adopt(call);
     return call.start(mode);
   }
