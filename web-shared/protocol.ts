@@ -51,6 +51,11 @@ export type AttachmentSend = { "type": "send", kind: "attachment" } & Attachment
  */
 export type AttachmentSendFields = { conversation_id: string, client_msg_id: string, attachment_id: string, body?: string, };
 
+/**
+ * A call frame from a client.
+ */
+export type CallIn = { "type": "call_offer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: string, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: string, call_id: string, } | { "type": "call_hangup", conversation_id: string, call_id: string, reason?: string | null, };
+
 // ---------- server → client ----------
 
 export type NamedRef = { id: string, name: string, };
@@ -149,6 +154,12 @@ export type SavedReplyView = { id: string, shortcut: string, title: string, body
  * What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
  */
 export type NotifyState = { conversation_id: string, email: string | null, phone: string | null, };
+
+/**
+ * A relayed call frame: the client's frame plus who sent it (`from`: `shopper` | `expert`;
+ * `hub` for a call the hub ended).
+ */
+export type CallOut = { from: "shopper" | "expert" | "hub", } & ({ "type": "call_offer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: string, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: string, call_id: string, } | { "type": "call_hangup", conversation_id: string, call_id: string, reason?: string | null, });
 
 export type Out = { "type": "welcome", protocol: number, shopper_id: string, token: string, conversations: Array<ConversationView>, availability: Availability, 
 /**

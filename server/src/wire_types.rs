@@ -41,6 +41,7 @@ pub fn typescript() -> String {
     decl::<ExpertIn>(&cfg, &mut out);
     out.push_str("\n/** A photo message, from either side (read before the typed `send`: hub/media_chat.rs). */\nexport type AttachmentSend = { \"type\": \"send\", kind: \"attachment\" } & AttachmentSendFields;\n");
     decl::<crate::hub::media_chat::AttachmentSend>(&cfg, &mut out);
+    decl::<crate::hub::calls::CallIn>(&cfg, &mut out);
     out.push_str("\n// ---------- server → client ----------\n");
     decl::<NamedRef>(&cfg, &mut out);
     decl::<ShopperRef>(&cfg, &mut out);
@@ -60,6 +61,7 @@ pub fn typescript() -> String {
     decl::<ContactView>(&cfg, &mut out);
     decl::<SavedReplyView>(&cfg, &mut out);
     decl::<crate::protocol::NotifyState>(&cfg, &mut out);
+    decl::<crate::hub::calls::CallOut>(&cfg, &mut out);
 
     // Both welcome frames go out as `"type":"welcome"` (`protocol::encode`); say so here too.
     let mut frames = String::new();

@@ -1,14 +1,18 @@
 // REST client for the store app: bearer token, RFC 9457 problem details.
+//
+// The REST types come from the server's OpenAPI document: web-shared/api-types.ts is generated
+// from web-shared/openapi.json (`./dev types`, tools/api-types). Never declare a response shape
+// here; name a schema (`Schemas['Expert']`) and add only what is genuinely client-side.
+import type { components } from '../../web-shared/api-types';
 
-export interface Features { contacts: boolean; product_sharing: boolean; transfers: boolean }
-export type ExpertStatus = 'pending' | 'approved' | 'deactivated';
-export interface Expert {
-  id: string; merchant_id: string; email: string; name: string; status: ExpertStatus;
-  features: Features; max_chats: number; store_ids: string[]; department_ids: string[];
-}
-export interface FieldError { field: string; message: string }
-export interface Problem { type?: string; title: string; status: number; detail?: string | null; errors?: FieldError[] }
-export interface SavedReply { id: string; shortcut: string; title: string; body: string }
+export type Schemas = components['schemas'];
+export type Features = Schemas['ExpertFeatures'];
+export type ExpertStatus = Schemas['ExpertStatus'];
+export type Expert = Schemas['Expert'];
+export type FieldError = Schemas['FieldError'];
+/** A problem document; `type` may be missing on one made here (a network failure, a non-JSON answer). */
+export type Problem = Omit<Schemas['Problem'], 'type'> & { type?: string };
+export type SavedReply = Schemas['SavedReply'];
 
 export class ApiError extends Error {
   status: number;
@@ -54,7 +58,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   return data as T;
 }
 
-export interface TokenView { expert: Expert; token: string }
+export type TokenView = Schemas['ExpertTokenView'];
 export const api = {
   signup: (b: { invite_code: string; email: string; name: string; password: string }) => request<TokenView>('POST', 'app/signup', b),
   login: (email: string, password: string) => request<TokenView>('POST', 'app/login', { email, password }),

@@ -6,6 +6,9 @@
 // - `lastSeq` is the highest *contiguous* seq processed; a gap triggers one `sync`;
 // - every `send` goes through a persistent outbox (localStorage) and is resent with the same
 //   `client_msg_id` after a reconnect until the server acks it.
+//
+// The connection itself (hello, back-off, keep-alive, the outbox's resending) is
+// web-shared/chat-socket.ts, shared with the widget.
 
 //
 // The frames are the server's own types, generated from server/src/protocol.rs into
@@ -14,10 +17,11 @@
 import { getToken } from './api';
 import { alertOffer } from './alerts';
 import type {
-  AttachmentSend, ContactView, ExpertView, ConversationView, ExpertIn, ExpertStatusView, HistoryEntry, MessageView, NamedRef,
+  CallIn, CallOut, ContactView, ExpertView, ConversationView, ExpertIn, ExpertStatusView, HistoryEntry, MessageView, NamedRef,
   Offer as OfferView, Out, PageVisit, Product, StoreChoice,
 } from '../../web-shared/protocol';
 import { CLOSE } from '../../web-shared/protocol';
+import { ChatSocket, sendFrame, type SendFrame, type ServerFrame } from '../../web-shared/chat-socket';
 
 export type { PageVisit, Product };
 export type Ref = NamedRef;
@@ -30,10 +34,6 @@ export type Offer = OfferView & {
 /** The server's `status`: sent after `set_status` and whenever the chat count or cap changes. */
 export type Status = ExpertStatusView;
 export type StoreInfo = StoreChoice;
-/** What the expert's socket sends: the typed frames, photo messages and call signalling. */
-type Frame = ExpertIn | AttachmentSend | CallFrame;
-/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
-type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
 export interface Outgoing {
   conversation_id: string; client_msg_id: string; body: string; product?: Product | null; created_at: number; error?: string;
   /** A photo message (issue 24): `kind: 'attachment'` with the uploaded photo's id. */
@@ -114,28 +114,66 @@ export class Hub {
   };
   /** Which chat the user has on screen (for read receipts and unread counts). */
   openChat: string | null = null;
-  private ws: WebSocket | null = null;
   private listeners = new Set<Listener>();
-  private retry = 0;
-  private retryTimer: number | undefined;
-  private pingTimer: number | undefined;
-  private pongDeadline: number | undefined;
   private stopped = true;
+  /** The token the current socket said `hello` with. */
+  private helloToken: string | null = null;
+  private socket = new ChatSocket<Outgoing>({
+    url: () => {
+      const url = new URL('../ws/expert?v=1', document.baseURI);
+      url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+      return url.href;
+    },
+    ready: () => {
+      this.helloToken = getToken();
+      if (!this.helloToken) { this.state.conn = 'unauthorized'; this.emit(); }
+      return !!this.helloToken;
+    },
+    hello: () => ({ type: 'hello', token: this.helloToken ?? '' }),
+    onFrame: (f) => this.handle(f),
+    onAck: (f, sent) => this.onAck(f, sent),
+    onStatus: (st) => {
+      if (st === 'connecting') this.state.conn = this.state.conn === 'idle' ? 'connecting' : 'reconnecting';
+      else if (st === 'offline') this.state.conn = 'reconnecting';
+      else if (st === 'online') { this.state.conn = 'online'; return; }
+      else return;
+      this.emit();
+    },
+    onClose: (code) => {
+      if (code === CLOSE.UNAUTHORIZED && (this.tokenChange > 0 || getToken() !== this.helloToken)) {
+        // Our own password change revoked the old token: reconnect with the new one (at once
+        // when the change is done: endTokenChange).
+        return this.tokenChange === 0 ? 'retry' : 'hold';
+      }
+      if (code === CLOSE.UNAUTHORIZED) {
+        this.stopped = true;
+        this.state.conn = 'unauthorized';
+        this.emit();
+        this.onUnauthorized();
+        return 'stop';
+      }
+      return this.stopped ? 'stop' : 'retry';
+    },
+    rateLimitedWait: 10_000,
+    // A ping every 20 s; no answer within 10 s: the socket is dead.
+    keepAlive: { every: 20_000, answerWithin: 10_000 },
+    online: () => navigator.onLine !== false,
+    outbox: this.state.outbox,
+    onOutbox: (items) => { this.state.outbox = items; },
+  });
   private pendingClaims = new Set<string>();
   private savedRepliesWaiters: ((items: unknown[]) => void)[] = [];
   onUnauthorized: () => void = () => {};
   onClaimed: (id: string) => void = () => {};
 
   constructor() {
-    window.addEventListener('offline', () => { if (this.ws) this.drop(); });
-    window.addEventListener('online', () => { if (!this.stopped && this.state.conn !== 'online') this.connectNow(); });
+    window.addEventListener('offline', () => this.drop());
+    window.addEventListener('online', () => { if (!this.stopped && this.state.conn !== 'online') this.socket.restart(); });
     // Phones suspend background tabs; a socket can be dead without a close. Check on return.
     document.addEventListener('visibilitychange', () => {
       if (document.hidden || this.stopped) return;
-      if (!this.ws) { this.connectNow(); return; }
-      if (this.sendRaw({ type: 'ping' }) && this.pongDeadline === undefined) {
-        this.pongDeadline = window.setTimeout(() => this.drop(), 5_000);
-      }
+      if (!this.socket.attached) { this.socket.restart(); return; }
+      this.socket.probe(5_000);
     });
   }
 
@@ -148,14 +186,12 @@ export class Hub {
 
   start() {
     this.stopped = false;
-    this.connectNow();
+    this.socket.restart();
   }
 
   stop() {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
-    this.stopTimers();
-    if (this.ws) { this.ws.onclose = null; this.ws.close(1000); this.ws = null; }
+    this.socket.close();
     this.state = { ...this.state, conn: 'idle', me: null, status: null, offers: [], chats: new Map(), contacts: null, history: new Map() };
     this.emit();
   }
@@ -165,121 +201,31 @@ export class Hub {
   beginTokenChange() { this.tokenChange++; }
   endTokenChange() {
     this.tokenChange = Math.max(0, this.tokenChange - 1);
-    if (!this.stopped && (!this.ws || this.state.conn !== 'online')) this.connectNow();
+    if (!this.stopped && (!this.socket.attached || this.state.conn !== 'online')) this.socket.restart();
   }
 
   /** Forget everything stored for the signed-in expert (logout). */
   clearLocal() {
-    this.state.outbox = [];
+    this.socket.outbox.set([]);
     this.saveOutbox();
     this.state.journeys = new Map();
     try { localStorage.removeItem(JOURNEYS_KEY); } catch { /* */ }
   }
 
-  private connectNow() {
-    clearTimeout(this.retryTimer);
-    if (this.ws) { this.ws.onclose = null; this.ws.onmessage = null; try { this.ws.close(); } catch { /* */ } this.ws = null; }
-    const token = getToken();
-    if (!token) { this.state.conn = 'unauthorized'; this.emit(); return; }
-    const url = new URL('../ws/expert?v=1', document.baseURI);
-    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.state.conn = this.state.conn === 'idle' ? 'connecting' : 'reconnecting';
-    this.emit();
-    let ws: WebSocket;
-    try { ws = new WebSocket(url.href); } catch { this.scheduleReconnect(); return; }
-    this.ws = ws;
-    ws.onopen = () => { this.sendRaw({ type: 'hello', token }); };
-    ws.onmessage = (ev) => {
-      let f: any;
-      try { f = JSON.parse(String(ev.data)); } catch { return; }
-      this.alive();
-      this.handle(f);
-    };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.stopTimers();
-      if (ev.code === CLOSE.UNAUTHORIZED && (this.tokenChange > 0 || getToken() !== token)) {
-        // Our own password change revoked the old token: reconnect with the new one.
-        this.state.conn = 'reconnecting';
-        this.emit();
-        if (this.tokenChange === 0) this.scheduleReconnect();
-        return;
-      }
-      if (ev.code === CLOSE.UNAUTHORIZED) {
-        this.stopped = true;
-        this.state.conn = 'unauthorized';
-        this.emit();
-        this.onUnauthorized();
-        return;
-      }
-      if (this.stopped) return;
-      this.state.conn = 'reconnecting';
-      this.emit();
-      this.scheduleReconnect(ev.code === CLOSE.RATE_LIMITED ? 10_000 : 0);
-    };
-  }
-
   /** Treat the socket as dead now (network gone, no pong). */
   drop() {
-    const ws = this.ws;
-    if (!ws) return;
-    this.ws = null;
-    ws.onclose = null; ws.onmessage = null;
-    try { ws.close(); } catch { /* */ }
-    this.stopTimers();
-    if (this.stopped) return;
-    this.state.conn = 'reconnecting';
-    this.emit();
-    this.scheduleReconnect();
-  }
-
-  private scheduleReconnect(min = 0) {
-    clearTimeout(this.retryTimer);
-    const base = Math.min(30_000, 500 * 2 ** this.retry);
-    this.retry++;
-    const delay = Math.max(min, base / 2 + Math.random() * base / 2);
-    this.retryTimer = window.setTimeout(() => {
-      if (navigator.onLine === false) { this.scheduleReconnect(); return; }
-      this.connectNow();
-    }, delay);
-  }
-
-  private stopTimers() {
-    clearInterval(this.pingTimer);
-    clearTimeout(this.pongDeadline);
-    this.pingTimer = undefined; this.pongDeadline = undefined;
-  }
-
-  private alive() {
-    clearTimeout(this.pongDeadline);
-    this.pongDeadline = undefined;
-  }
-
-  private startPing() {
-    this.stopTimers();
-    this.pingTimer = window.setInterval(() => {
-      if (!this.sendRaw({ type: 'ping' })) return;
-      if (this.pongDeadline === undefined) this.pongDeadline = window.setTimeout(() => this.drop(), 10_000);
-    }, 20_000);
-  }
-
-  private sendRaw(frame: Frame): boolean {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
+    this.socket.drop();
   }
 
   /** Send a frame only once connected and welcomed. */
-  private send(frame: Frame): boolean {
-    if (this.state.conn !== 'online') return false;
-    return this.sendRaw(frame);
+  private send(frame: ExpertIn | SendFrame | CallIn): boolean {
+    return this.socket.send(frame);
   }
 
   // ---- incoming ---------------------------------------------------------------------------
 
   /** Entry point for one decoded server frame (public for tests and debugging). */
-  handle(f: Out | CallFrame) {
+  handle(f: ServerFrame) {
     switch (f.type) {
       case 'welcome': return 'expert' in f ? this.onWelcome(f) : undefined;
       case 'status': this.state.status = { ...this.state.status, ...f } as Status; delete (this.state.status as any).type; return this.emit();
@@ -289,7 +235,7 @@ export class Hub {
       case 'conversation': return this.onConversation(f.conversation);
       case 'message': return this.onMessages(f.message.conversation_id, [f.message], false);
       case 'messages': return this.onMessages(f.conversation_id, f.messages || [], true, f.last_seq);
-      case 'ack': return this.onAck(f);
+      case 'ack': return this.onAck(f, this.socket.outbox.take(f.client_msg_id));
       case 'typing': return this.onTyping(f);
       case 'read': return this.onRead(f);
       case 'shopper_away': return this.onShopperAway(f);
@@ -307,7 +253,6 @@ export class Hub {
   }
 
   private onWelcome(f: Extract<Out, { type: 'welcome', expert: ExpertView }>) {
-    this.retry = 0;
     const s = this.state;
     s.conn = 'online';
     s.me = f.expert ?? s.me;
@@ -338,7 +283,6 @@ export class Hub {
     s.journeys = new Map([...s.journeys].filter(([id]) => live.has(id)));
     this.saveJourneys();
     this.emit();
-    this.startPing();
     for (const c of f.conversations || []) this.requestSync(c.id, true);
     // Unacked messages of chats that are still open are resent after their sync reply
     // (resendFor); those of chats that closed meanwhile are marked as not sent.
@@ -476,7 +420,7 @@ export class Hub {
     const chat = this.state.chats.get(id);
     if (!chat) return;
     if (chat.syncing && !force) return;
-    if (this.send({ type: 'sync', conversation_id: id, after_seq: chat.lastSeq })) {
+    if (this.socket.resume(id, chat.lastSeq)) {
       chat.syncing = true;
       // If the reply never comes (dropped socket), allow another attempt later.
       window.setTimeout(() => { const c = this.state.chats.get(id); if (c) c.syncing = false; }, 10_000);
@@ -515,9 +459,10 @@ export class Hub {
     if (fromShopper && (this.openChat !== id || document.hidden)) alertOffer(null, 0, true);
   }
 
-  private onAck(f: { conversation_id: string; client_msg_id: string; seq: number; sent_at: number }) {
+  /** The server stored one of our messages; `out` is what the outbox held for it (the socket
+   *  has taken it out). */
+  private onAck(f: { conversation_id: string; client_msg_id: string; seq: number; sent_at: number }, out: Outgoing | undefined) {
     const s = this.state;
-    const out = s.outbox.find((o) => o.client_msg_id === f.client_msg_id);
     const old = s.chats.get(f.conversation_id);
     if (old && out && !old.messages.has(f.seq)) {
       const chat: Chat = { ...old, messages: new Map(old.messages) };
@@ -532,7 +477,7 @@ export class Hub {
       s.chats = new Map(s.chats).set(f.conversation_id, chat);
       if (f.seq > chat.lastSeq + 1) this.requestSync(f.conversation_id);
     }
-    this.dropOutbox(f.client_msg_id);
+    if (out) { this.saveOutbox(); this.emit(); }
   }
 
   private onShopperAway(f: { conversation_id: string; away: boolean; reach?: string[] }) {
@@ -568,9 +513,8 @@ export class Hub {
 
   private onError(f: { code: string; message?: string; ref?: string }) {
     this.state.lastError = f;
-    const out = f.ref ? this.state.outbox.find((o) => o.client_msg_id === f.ref) : undefined;
-    if (out && ['conflict', 'invalid_state', 'too_large', 'bad_request', 'not_found', 'forbidden'].includes(f.code)) {
-      out.error = f.code;
+    if (f.ref && this.socket.outbox.has(f.ref) && ['conflict', 'invalid_state', 'too_large', 'bad_request', 'not_found', 'forbidden'].includes(f.code)) {
+      this.socket.outbox.update(f.ref, { error: f.code });
       this.saveOutbox();
     }
     if (f.ref && this.pendingClaims.has(f.ref)) {
@@ -595,35 +539,24 @@ export class Hub {
   }
 
   private dropOutbox(clientMsgId: string, save = true) {
-    const before = this.state.outbox.length;
-    this.state.outbox = this.state.outbox.filter((o) => o.client_msg_id !== clientMsgId);
-    if (this.state.outbox.length !== before) {
+    if (this.socket.outbox.take(clientMsgId)) {
       if (save) this.saveOutbox();
       this.emit();
     }
   }
 
   private resendFor(id: string) {
-    for (const o of this.state.outbox) {
-      if (o.conversation_id !== id || o.error) continue;
-      if (o.kind === 'attachment' && o.attachment_id) {
-        this.send({ type: 'send', kind: 'attachment', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body, attachment_id: o.attachment_id });
-        continue;
-      }
-      const frame: ExpertIn = { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
-      if (o.product) frame.product = o.product;
-      this.send(frame);
-    }
+    this.socket.resend(id);
   }
 
   private markOrphans(open: Set<string>) {
     let changed = false;
-    this.state.outbox = this.state.outbox.map((o) => {
+    const items = this.socket.outbox.items.map((o) => {
       if (open.has(o.conversation_id) || o.error) return o;
       changed = true;
       return { ...o, error: 'invalid_state' };
     });
-    if (changed) { this.saveOutbox(); this.emit(); }
+    if (changed) { this.socket.outbox.set(items); this.saveOutbox(); this.emit(); }
   }
 
   // ---- actions ----------------------------------------------------------------------------
@@ -649,12 +582,10 @@ export class Hub {
 
   sendMessage(id: string, body: string, product?: Product | null) {
     const o: Outgoing = { conversation_id: id, client_msg_id: uuid(), body, product: product ?? undefined, created_at: Date.now() };
-    this.state.outbox = [...this.state.outbox, o];
+    this.socket.outbox.add(o);
     this.saveOutbox();
     this.emit();
-    const frame: ExpertIn = { type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body };
-    if (product) frame.product = product;
-    this.send(frame);
+    this.send(sendFrame(o));
     this.typing(id, false);
   }
 
@@ -663,17 +594,17 @@ export class Hub {
   /** Send an uploaded photo as a message (acked and resent like any message). */
   sendAttachment(id: string, attachmentId: string, caption = '') {
     const o: Outgoing = { conversation_id: id, client_msg_id: uuid(), body: caption, created_at: Date.now(), kind: 'attachment', attachment_id: attachmentId };
-    this.state.outbox = [...this.state.outbox, o];
+    this.socket.outbox.add(o);
     this.saveOutbox();
     this.emit();
-    this.send({ type: 'send', conversation_id: id, client_msg_id: o.client_msg_id, body: caption, kind: 'attachment', attachment_id: attachmentId });
+    this.send(sendFrame(o));
   }
 
-  private callListeners = new Set<(f: any) => void>();
+  private callListeners = new Set<(f: CallOut) => void>();
   /** Hear video call frames (`call_*`). */
-  onCall(fn: (f: any) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
+  onCall(fn: (f: CallOut) => void): () => void { this.callListeners.add(fn); return () => { this.callListeners.delete(fn); }; }
   /** Send a video call frame; false while offline. */
-  sendCall(frame: object): boolean { return this.send(frame as CallFrame); }
+  sendCall(frame: CallIn): boolean { return this.send(frame); }
 
   private typingState = new Map<string, number>();
   typing(id: string, on: boolean) {

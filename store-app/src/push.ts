@@ -2,15 +2,12 @@
 // (issue 23; docs/push.md). The service worker (sw.js) shows them; this module subscribes the
 // device and tells the server, and explains each permission state.
 
-import { request } from './api';
+import { request, type Schemas } from './api';
 import { currentLang } from './i18n';
 
 export type PushState = 'unsupported' | 'denied' | 'off' | 'on';
 
-export interface PushSubscriptionView {
-  id: string; expert_id: string; endpoint: string; lang: string; user_agent: string;
-  failures: number; last_error: string | null; last_success_at: number | null; created_at: number;
-}
+export type PushSubscriptionView = Schemas['PushSubscription'];
 
 const SUB_KEY = 'fw.app.pushSub';
 
@@ -56,7 +53,7 @@ export async function enablePush(): Promise<PushState> {
   if (perm !== 'granted') return 'off';
   const reg = await registration();
   if (!reg) return 'unsupported';
-  const { public_key } = await request<{ public_key: string }>('GET', 'app/push/key');
+  const { public_key } = await request<Schemas['PushKey']>('GET', 'app/push/key');
   let sub = await reg.pushManager.getSubscription();
   const key = b64urlToBytes(public_key);
   const same = (s: PushSubscription) => {

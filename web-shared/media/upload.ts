@@ -11,28 +11,14 @@
 // "still being stored" and 429 retry after the server's wait; other refusals stop with the
 // server's explanation (RFC 9457 `detail`).
 
-export interface UploadLimits {
-  max_upload_bytes: number;
-  max_side: number;
-  accepted_types: string[];
-}
+import type { components } from '../api-types';
 
-export interface AttachmentView {
-  id: string;
-  conversation_id: string;
-  status: 'stored' | 'removed' | string;
-  uploaded_by: 'shopper' | 'expert' | string;
-  mime: string;
-  width: number;
-  height: number;
-  bytes: number;
-  thumb_width: number;
-  thumb_height: number;
-  created_at: number;
-  urls: { full: string; thumb: string; expires_at: number } | null;
-  removed_at: number | null;
-  removed_after_days: number | null;
-}
+/** What the server says about photos and calls (`GET …/media-config`, docs/media.md). */
+export type MediaConfig = components['schemas']['MediaConfig'];
+/** A photo as the server describes it (`GET …/attachments/{id}`): status `stored` or `removed`. */
+export type AttachmentView = components['schemas']['Attachment'];
+/** The part of the media config an upload needs. */
+export type UploadLimits = Pick<MediaConfig, 'max_upload_bytes' | 'max_side' | 'accepted_types'>;
 
 export const DEFAULT_LIMITS: UploadLimits = {
   max_upload_bytes: 10 * 1024 * 1024,

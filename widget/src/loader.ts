@@ -3,7 +3,7 @@
 // and loads the chat panel (panel.js) only on first interaction, or at once when a conversation
 // is already open. Every later command goes through `window.Floorwalker(...)`.
 import { adopt, contrast, greetingFor, isHiddenPath, onColor, pickLocale, RTL, validColor } from './util';
-import type { Context, Host, Identity, PanelApi, WidgetConfig } from './types';
+import type { Context, Host, Identity, PanelApi, Reopened, WidgetConfig } from './types';
 import { PANEL_GLOBAL } from './types';
 import { LOADER_CSS } from './loader-css';
 
@@ -170,7 +170,7 @@ const CLOSE = 'M6.4 5 12 10.6 17.6 5 19 6.4 13.4 12 19 17.6 17.6 19 12 13.4 6.4 
         body: JSON.stringify({ token: decodeURIComponent(link[1]) }),
       })
         .then((r) => (r.ok ? r.json() : null))
-        .then((v) => {
+        .then((v: Reopened | null) => {
           if (v && v.merchant_id === merchant) {
             localStorage.setItem('fw:' + merchant, JSON.stringify({ token: v.token, conv: { id: v.conversation_id, status: 'claimed' } }));
             reopened = true;

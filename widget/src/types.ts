@@ -1,4 +1,5 @@
 // Shapes shared by the loader and the panel (see docs/protocol.md).
+import type { components } from '../../web-shared/api-types';
 
 export interface Product {
   id?: string;
@@ -9,33 +10,19 @@ export interface Product {
   url?: string;
 }
 
-export interface Display {
-  enabled?: boolean;
-  brand_name?: string;
-  logo_url?: string | null;
-  primary_color?: string;
-  position?: 'bottom-right' | 'bottom-left';
-  color_scheme?: 'auto' | 'light' | 'dark';
-  greeting?: Record<string, string>;
-  default_language?: string;
-  languages?: string[];
-  hidden_paths?: string[];
-  show_when?: 'always' | 'available_only' | 'opening_hours';
-}
-
+// The widget config (`GET /api/v1/public/widget-config`) is the server's OpenAPI schema,
+// generated into web-shared/api-types.ts (`./dev types`): never declare a response shape here.
+type Schemas = components['schemas'];
+/** The merchant's display settings (Settings → display). */
+export type Display = Schemas['DisplaySettings'];
 /** `experts_available`: able to take a chat now; `experts_online`: switched on, busy or not. */
-export interface Department { id: string; name: string; experts_available: number; experts_online?: number }
-export interface StoreInfo { id: string; name: string; open: boolean; departments: Department[] }
-export interface Availability { open: boolean; experts_available: number; experts_online?: number }
-
-export interface WidgetConfig {
-  merchant_id: string;
-  display: Display;
-  stores: StoreInfo[];
-  availability: Availability;
-  /** The merchant can send SMS: the phone fields are offered only then. */
-  sms?: boolean;
-}
+export type Department = Schemas['DepartmentAvailability'];
+export type StoreInfo = Schemas['StoreAvailability'];
+export type Availability = Schemas['WidgetAvailability'];
+/** `sms`: the merchant can send SMS; the phone fields are offered only then. */
+export type WidgetConfig = Schemas['WidgetConfig'];
+/** The answer to `POST /api/v1/widget/reopen` (a "continue the conversation" link). */
+export type Reopened = Schemas['Reopened'];
 
 export interface Context {
   page_url?: string;

@@ -31,7 +31,7 @@ pub const MAX_CANDIDATE: usize = 2048;
 pub const OFFER_EVERY_MS: i64 = 10_000;
 
 /// A call frame from a client.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CallIn {
     CallOffer {
@@ -47,6 +47,7 @@ pub enum CallIn {
     CallIce {
         conversation_id: String,
         call_id: String,
+        #[ts(type = "RTCIceCandidateInit")]
         candidate: serde_json::Value,
     },
     CallResume {
@@ -57,6 +58,7 @@ pub enum CallIn {
         conversation_id: String,
         call_id: String,
         #[serde(default)]
+        #[ts(optional = nullable)]
         reason: Option<String>,
     },
 }
@@ -83,10 +85,11 @@ impl CallIn {
 
 /// A relayed call frame: the client's frame plus who sent it (`from`: `shopper` | `expert`;
 /// `hub` for a call the hub ended).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ts_rs::TS)]
 pub struct CallOut {
     #[serde(flatten)]
     pub frame: CallIn,
+    #[ts(type = r#""shopper" | "expert" | "hub""#)]
     pub from: String,
 }
 

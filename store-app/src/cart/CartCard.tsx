@@ -77,7 +77,7 @@ export function CartCard({ m }: { m: Message }) {
   const s = useHub();
   const cart = m.data as unknown as Cart;
   const chat = s.chats.get(m.conversation_id);
-  const state = (chat ? foldCarts(chat.messages.values()).get(cart.id!) : undefined) ?? { status: cart.status! };
+  const state: CartState = (chat ? foldCarts(chat.messages.values()).get(cart.id!) : undefined) ?? { status: cart.status as CartStatus };
   const status = state.status ?? cart.status;
   const open = chat?.conv.status === 'claimed' && !chat.left;
   const live = status === 'awaiting_payment' || status === 'quote';

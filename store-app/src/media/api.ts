@@ -1,13 +1,8 @@
 // The photo and call routes of the store app's REST API (docs/media.md).
 import { getToken, request } from '../api';
-import type { AttachmentView, UploadLimits, UploadTarget } from '../../../web-shared/media/upload';
+import type { AttachmentView, MediaConfig, UploadTarget } from '../../../web-shared/media/upload';
 
-export interface MediaConfig extends UploadLimits {
-  photos: boolean;
-  max_pixels: number;
-  retention_days: number;
-  ice_servers: RTCIceServer[];
-}
+export type { MediaConfig };
 
 /** The API's absolute base (the app lives at /app/, the API at /api/v1/). */
 export const API_BASE = new URL('../api/v1/', document.baseURI).href;

@@ -12,7 +12,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { hub, type Message } from '../hub';
 import { currentLang } from '../i18n';
-import { ChatCall, isCallFrame, type CallFrame } from '../../../web-shared/media/chat-call';
+import { ChatCall, isCallFrame } from '../../../web-shared/media/chat-call';
 import { callTime, mt, type MediaKey } from '../../../web-shared/media/i18n';
 import type { AttachmentView } from '../../../web-shared/media/upload';
 import { CallPanel } from './call';
@@ -36,7 +36,7 @@ let wired = false;
 function wire() {
   if (wired) return;
   wired = true;
-  hub.onCall((f: CallFrame) => { if (isCallFrame(f)) calls.get(f.conversation_id)?.onFrame(f); });
+  hub.onCall((f) => { if (isCallFrame(f)) calls.get(f.conversation_id)?.onFrame(f); });
   let was = hub.state.conn;
   hub.subscribe(() => {
     const now = hub.state.conn;

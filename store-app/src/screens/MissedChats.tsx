@@ -1,10 +1,10 @@
 // "Why did I miss this chat?": the last day's chats that went to others (or to nobody), each
 // with the reason the server found (GET /api/v1/app/push/missed; docs/push.md).
 import { useState } from 'preact/hooks';
-import { request } from '../api';
+import { request, type Schemas } from '../api';
 import { clock, t, type Key } from '../i18n';
 
-interface Missed { conversation_id: string; queued_at: number; store: string; department: string; status: string; reason: string; reasons?: string[]; detail: string | null }
+type Missed = Schemas['MissedChat'];
 
 export function MissedChats() {
   const [items, setItems] = useState<Missed[] | null>(null);

@@ -1,7 +1,7 @@
 // "E-mail the transcript" from a chat's menu: the chat goes to the shopper's address (the one
 // they gave, or one the expert types) through the server's outbox.
 import { useState } from 'preact/hooks';
-import { ApiError, request } from '../api';
+import { ApiError, request, type Schemas } from '../api';
 import { currentLang, t } from '../i18n';
 import { Field, Sheet } from '../ui';
 
@@ -14,7 +14,7 @@ export function TranscriptSheet({ conversationId, onClose }: { conversationId: s
     e.preventDefault();
     setBusy(true); setError(undefined);
     try {
-      const r = await request<{ email: string; status: string }>('POST', `app/conversations/${encodeURIComponent(conversationId)}/transcript`,
+      const r = await request<Schemas['DeliveryResult']>('POST', `app/conversations/${encodeURIComponent(conversationId)}/transcript`,
         { email: email.trim() || null, language: currentLang() });
       setDone(r.status === 'refused' ? t('transcript.refused') : t('transcript.sent', { email: r.email }));
     } catch (x) {

@@ -2,12 +2,15 @@
 // against a fake hub in Node. It keeps, in localStorage: the shopper token, the current
 // conversation, the messages seen so far with the highest processed seq, and the outbox of
 // unacked messages — so a reload, a navigation or a dropped network resumes where it left off.
+// The connection itself (hello, back-off, fatal closes, keep-alive, the outbox's resending) is
+// web-shared/chat-socket.ts, shared with the store app.
 //
 // The frames are the server's own types, generated from server/src/protocol.rs into
 // web-shared/protocol.ts: never declare a frame here.
 import type { Context, Identity } from '../types';
-import type { AttachmentSend, Availability, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
+import type { Availability, CallIn, CallOut, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
 import { CLOSE } from '../../../web-shared/protocol';
+import { ChatSocket, FATAL_CLOSES, sendFrame, type SendFrame, type ServerFrame, type SocketLike, type SocketStatus } from '../../../web-shared/chat-socket';
 
 export type Status = ConversationView['status'];
 export type Conversation = ConversationView;
@@ -24,10 +27,6 @@ export type Message = Omit<MessageView, 'seq' | 'id'> & {
   /** Local only: the server refused it for good. */
   failed?: boolean;
 };
-/** What the shopper's socket sends: the typed frames, photo messages and call signalling. */
-type Frame = ShopperIn | AttachmentSend | CallFrame;
-/** Video call frames (`call_*`) pass through as they are (web-shared/media/chat-call.ts). */
-type CallFrame = { type: `call_${string}` } & Record<string, unknown>;
 interface Outgoing { conversation_id: string; client_msg_id: string; body: string; at: number; attachment_id?: string }
 interface Saved {
   token?: string | null;
@@ -40,17 +39,8 @@ interface Saved {
 }
 
 export interface KV { getItem(k: string): string | null; setItem(k: string, v: string): void; removeItem(k: string): void }
-export interface WSLike {
-  readyState: number;
-  send(data: string): void;
-  close(code?: number): void;
-  onopen: ((ev: any) => void) | null;
-  onmessage: ((ev: { data: any }) => void) | null;
-  onclose: ((ev: { code: number; reason?: string }) => void) | null;
-  onerror: ((ev: any) => void) | null;
-}
-
-export type ConnState = 'idle' | 'connecting' | 'online' | 'offline' | 'failed';
+export type WSLike = SocketLike;
+export type ConnState = SocketStatus;
 
 export interface ClientOptions {
   url: string;
@@ -69,13 +59,12 @@ export interface ClientOptions {
   onOfflineAck?: () => void;
   onError?: (code: string, message?: string) => void;
   /** Video call frames (`call_*`, issue 24). */
-  onCall?: (f: any) => void;
+  onCall?: (f: CallOut) => void;
   random?: () => number;
   setTimer?: (fn: () => void, ms: number) => any;
   clearTimer?: (t: any) => void;
 }
 
-const FATAL: number[] = [CLOSE.TOO_BIG, CLOSE.ORIGIN, CLOSE.UNKNOWN_MERCHANT, CLOSE.PROTOCOL_ERROR, CLOSE.BAD_VERSION];
 const MAX_KEPT = 300;
 
 export function uuid(): string {
@@ -89,48 +78,80 @@ export function isOpen(c: Conversation | null | undefined): boolean {
 }
 
 export class ChatClient {
-  conn: ConnState = 'idle';
   token: string | null = null;
   shopperId: string | null = null;
   conv: Conversation | null = null;
   messages: Message[] = [];
   lastSeq = 0;
   readSeq = 0;
-  outbox: Outgoing[] = [];
   availability: Availability | null = null;
   queue: { position: number; estimated_wait_s: number } | null = null;
   expertTyping = false;
   /** True once the shopper has finished with the current conversation (rated or moved on). */
   done = false;
-  failure: number | null = null;
-  private ws: WSLike | null = null;
-  private attempt = 0;
-  private retryTimer: any = null;
   private typingTimer: any = null;
-  private pingTimer: any = null;
   private resendTimer: any = null;
   private syncing = false;
   private missed = false;
-  private welcomed = false;
   private pendingRequest: Extract<ShopperIn, { type: 'request_chat' }> | null = null;
-  /** Whether a socket was ever welcomed: later connecting is reconnecting. */
-  private wasOnline = false;
-  private connectStartedAt = 0;
-  private connectTimer: any = null;
   private ackTimer: any = null;
   private identity: Identity | null = null;
   private context: Context | null = null;
-  private lastFrameAt = 0;
   private o: Required<Pick<ClientOptions, 'setTimer' | 'clearTimer' | 'random'>> & ClientOptions;
+  private socket: ChatSocket<Outgoing>;
 
   constructor(opts: ClientOptions) {
-    this.o = {
+    const o = (this.o = {
       random: Math.random,
       setTimer: (fn, ms) => setTimeout(fn, ms),
       clearTimer: (t) => clearTimeout(t),
       ...opts,
-    };
+    });
+    this.socket = new ChatSocket<Outgoing>({
+      url: () => o.url,
+      WS: o.WS,
+      hello: () => {
+        const hello: ShopperIn = { type: 'hello', locale: o.locale() };
+        if (this.token) hello.token = this.token;
+        return hello;
+      },
+      onFrame: (f) => this.handle(f),
+      onAck: (f) => this.acked(f),
+      onStatus: (st) => this.status(st),
+      onClose: (code) => {
+        if (code === CLOSE.UNAUTHORIZED) {
+          // Our token is no good any more: start again as a new shopper.
+          this.token = null;
+          this.save();
+          this.socket.resetBackoff();
+        }
+      },
+      fatal: FATAL_CLOSES,
+      rateLimitedWait: 30_000,
+      helloTimeout: 10_000,
+      // Silent for 55 s (the server pings every 25 s): the socket is probably dead without a close.
+      keepAlive: { every: 25_000, silentFor: 55_000 },
+      random: o.random,
+      setTimer: o.setTimer,
+      clearTimer: o.clearTimer,
+    });
     this.load();
+  }
+
+  /** The connection: `failed` after a close no retry mends (`failure` says which). */
+  get conn(): ConnState { return this.socket.status; }
+  get failure(): number | null { return this.socket.failure; }
+  /** Messages not acked yet, oldest first (sent again after a reconnect). */
+  get outbox(): Outgoing[] { return this.socket.outbox.items; }
+
+  private status(st: ConnState) {
+    if (st === 'connecting') this.typingSent = false;
+    if (st !== 'offline' && st !== 'failed') return;
+    this.syncing = false;
+    this.expertTyping = false;
+    this.o.clearTimer(this.ackTimer);
+    this.ackTimer = null;
+    this.o.onChange();
   }
 
   // ---- persistence ----
@@ -142,7 +163,7 @@ export class ChatClient {
       this.lastSeq = s.seq || 0;
       this.readSeq = s.read || 0;
       this.messages = Array.isArray(s.msgs) ? s.msgs : [];
-      this.outbox = Array.isArray(s.outbox) ? s.outbox : [];
+      this.socket.outbox.set(Array.isArray(s.outbox) ? s.outbox : []);
       this.done = !!s.done;
       for (const o of this.outbox) this.addPending(o);
     } catch { /* corrupt or blocked storage: start afresh */ }
@@ -182,17 +203,11 @@ export class ChatClient {
       this.lastSeq = s.seq || 0;
       this.readSeq = s.read || 0;
       this.messages = Array.isArray(s.msgs) ? s.msgs : [];
-      this.outbox = Array.isArray(s.outbox) ? s.outbox : [];
+      this.socket.outbox.set(Array.isArray(s.outbox) ? s.outbox : []);
       for (const o of this.outbox) this.addPending(o);
       if (!this.token && s.token) this.token = s.token;
       // Reconnect so that this socket follows the adopted chat, then sync it.
-      if (this.ws) {
-        const ws = this.ws;
-        this.ws = null;
-        this.conn = 'idle';
-        ws.close(1000);
-        this.connect();
-      }
+      if (this.socket.attached) this.socket.restart();
       this.o.onChange();
       return;
     }
@@ -203,9 +218,9 @@ export class ChatClient {
         changed = true;
       }
       for (const o of Array.isArray(s.outbox) ? s.outbox : []) {
-        if (this.outbox.some((x) => x.client_msg_id === o.client_msg_id)) continue;
+        if (this.socket.outbox.has(o.client_msg_id)) continue;
         if (this.messages.some((m) => m.client_msg_id === o.client_msg_id && !m.pending)) continue;
-        this.outbox.push(o);
+        this.socket.outbox.add(o);
         this.addPending(o);
         this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
         changed = true;
@@ -216,69 +231,12 @@ export class ChatClient {
 
   // ---- connection ----
   connect() {
-    if (this.ws || this.conn === 'failed') return;
-    this.o.clearTimer(this.retryTimer);
-    this.retryTimer = null;
-    this.conn = 'connecting';
-    this.welcomed = false;
-    this.typingSent = false;
-    let ws: WSLike;
-    try {
-      ws = new this.o.WS(this.o.url);
-    } catch {
-      this.scheduleReconnect();
-      return;
-    }
-    this.ws = ws;
-    this.connectStartedAt = Date.now();
-    // A handshake that hangs (a network that swallows packets) is given up after 10 s.
-    this.o.clearTimer(this.connectTimer);
-    this.connectTimer = this.o.setTimer(() => {
-      if (this.ws === ws && !this.welcomed) this.drop();
-    }, 10_000);
-    ws.onopen = () => {
-      const hello: ShopperIn = { type: 'hello', locale: this.o.locale() };
-      if (this.token) hello.token = this.token;
-      this.raw(hello);
-    };
-    ws.onmessage = (ev) => {
-      this.lastFrameAt = Date.now();
-      let f: any;
-      try {
-        f = JSON.parse(String(ev.data));
-      } catch {
-        return;
-      }
-      if (f && typeof f.type === 'string') this.handle(f);
-    };
-    ws.onerror = () => { /* onclose follows */ };
-    ws.onclose = (ev) => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      this.syncing = false;
-      this.o.clearTimer(this.pingTimer);
-      this.expertTyping = false;
-      if (FATAL.includes(ev.code)) {
-        this.conn = 'failed';
-        this.failure = ev.code;
-        this.o.onChange();
-        return;
-      }
-      if (ev.code === CLOSE.UNAUTHORIZED) {
-        // Our token is no good any more: start again as a new shopper.
-        this.token = null;
-        this.save();
-        this.attempt = 0;
-      }
-      this.conn = 'offline';
-      this.o.onChange();
-      this.scheduleReconnect(ev.code === CLOSE.RATE_LIMITED ? 30_000 : 0);
-    };
+    this.socket.connect();
   }
 
   /** The connection is lost or being won back (after it had been up): show it. */
   reconnecting(): boolean {
-    return this.conn === 'offline' || (this.conn === 'connecting' && this.wasOnline);
+    return this.conn === 'offline' || (this.conn === 'connecting' && this.socket.wasOnline);
   }
 
   /**
@@ -286,21 +244,7 @@ export class ChatClient {
    * on a dropped network can take a minute to close by itself. Reconnects with back-off.
    */
   drop() {
-    const ws = this.ws;
-    if (!ws) return;
-    this.ws = null;
-    ws.onclose = null;
-    ws.onmessage = null;
-    try {
-      ws.close();
-    } catch { /* ignore */ }
-    this.syncing = false;
-    this.o.clearTimer(this.pingTimer);
-    this.o.clearTimer(this.ackTimer);
-    this.expertTyping = false;
-    this.conn = 'offline';
-    this.o.onChange();
-    this.scheduleReconnect();
+    this.socket.drop();
   }
 
   /**
@@ -311,89 +255,44 @@ export class ChatClient {
     if (this.ackTimer) return;
     this.ackTimer = this.o.setTimer(() => {
       this.ackTimer = null;
-      if (!this.outbox.length || this.conn !== 'online' || !this.ws) return;
-      const asked = Date.now();
-      this.raw({ type: 'ping' });
+      if (!this.outbox.length || !this.socket.online) return;
+      this.socket.probe(5_000);
       this.ackTimer = this.o.setTimer(() => {
         this.ackTimer = null;
-        if (this.lastFrameAt < asked) this.drop();
-        else if (this.outbox.length) this.watchAcks();
+        if (this.socket.online && this.outbox.length) this.watchAcks();
       }, 5_000);
     }, 8_000);
   }
 
-  private scheduleReconnect(min = 0) {
-    if (this.retryTimer) return;
-    const base = Math.min(30_000, 500 * Math.pow(2, this.attempt++));
-    const delay = Math.max(min, base / 2 + (this.o.random() * base) / 2);
-    this.retryTimer = this.o.setTimer(() => {
-      this.retryTimer = null;
-      this.connect();
-    }, delay);
-  }
-
   /** Reconnect now (the network came back, or the tab became visible). */
   nudge() {
-    if (this.conn === 'connecting' && this.ws && Date.now() - this.connectStartedAt > 3_000) {
+    if (this.conn === 'connecting' && this.socket.attached && Date.now() - this.socket.connectStartedAt > 3_000) {
       this.drop(); // an attempt started while the network was gone: start afresh
     }
     if (this.conn === 'offline') {
-      this.o.clearTimer(this.retryTimer);
-      this.retryTimer = null;
-      this.attempt = 0;
-      this.connect();
-    } else if (this.conn === 'online' && Date.now() - this.lastFrameAt > 30_000) {
-      this.raw({ type: 'ping' });
+      this.socket.retryNow();
+    } else if (this.conn === 'online' && Date.now() - this.socket.lastFrameAt > 30_000) {
+      this.socket.ping();
     }
   }
 
   disconnect() {
-    this.o.clearTimer(this.retryTimer);
-    this.o.clearTimer(this.pingTimer);
     this.o.clearTimer(this.ackTimer);
-    const ws = this.ws;
-    this.ws = null;
-    this.conn = 'idle';
-    if (ws) ws.close(1000);
+    this.ackTimer = null;
+    this.socket.close();
   }
 
-  private raw(frame: Frame): boolean {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== 1) return false;
-    ws.send(JSON.stringify(frame));
-    return true;
-  }
   /** Send only once `welcome` has arrived. */
-  private out(frame: Frame): boolean {
-    return this.welcomed && this.raw(frame);
-  }
-
-  private keepAlive() {
-    this.o.clearTimer(this.pingTimer);
-    this.pingTimer = this.o.setTimer(() => {
-      if (!this.ws) return;
-      if (Date.now() - this.lastFrameAt > 55_000) {
-        // Silent for too long: the socket is probably dead without a close.
-        const ws = this.ws;
-        ws.onclose && ws.onclose({ code: 1006 });
-        try { ws.close(); } catch { /* ignore */ }
-        return;
-      }
-      this.raw({ type: 'ping' });
-      this.keepAlive();
-    }, 25_000);
+  private out(frame: ShopperIn | SendFrame | CallIn): boolean {
+    return this.socket.send(frame);
   }
 
   // ---- incoming frames ----
-  handle(f: Out | CallFrame) {
+  /** A frame from the server (an `ack` goes to `acked`, after the socket took it out of the outbox). */
+  handle(f: ServerFrame) {
     switch (f.type) {
       case 'welcome': {
-        this.o.clearTimer(this.connectTimer);
-        this.welcomed = true;
-        this.wasOnline = true;
-        this.conn = 'online';
-        this.attempt = 0;
-        this.failure = null;
+        // The socket is online by now (web-shared/chat-socket.ts).
         if ('expert' in f) return; // an expert's welcome: never sent to a shopper's socket
         if (f.token) this.token = f.token;
         this.shopperId = f.shopper_id || null;
@@ -422,9 +321,8 @@ export class ChatClient {
         if (this.conv) {
           this.startSync();
         } else if (this.pendingRequest) {
-          this.raw(this.pendingRequest);
+          this.socket.raw(this.pendingRequest);
         }
-        this.keepAlive();
         this.save();
         break;
       }
@@ -442,7 +340,7 @@ export class ChatClient {
             const cm = (this.pendingFirst && this.pendingFirst.client_msg_id) || null;
             if (cm) {
               const o = { conversation_id: f.conversation.id, client_msg_id: cm, body: this.pendingFirst!.body, at: Date.now() };
-              this.outbox.push(o);
+              this.socket.outbox.add(o);
               this.addPending(o);
             }
             this.pendingFirst = null;
@@ -470,21 +368,6 @@ export class ChatClient {
           this.save();
         }
         break;
-      case 'ack': {
-        const i = this.outbox.findIndex((o) => o.client_msg_id === f.client_msg_id);
-        if (i >= 0) this.outbox.splice(i, 1);
-        const m = this.messages.find((x) => x.client_msg_id === f.client_msg_id);
-        if (m) {
-          m.pending = false;
-          m.seq = f.seq;
-          m.sent_at = f.sent_at;
-          this.messages.sort(bySeq);
-        }
-        if (f.seq === this.lastSeq + 1) this.lastSeq = f.seq;
-        else if (f.seq > this.lastSeq + 1 && this.conv && f.conversation_id === this.conv.id) this.startSync();
-        this.save();
-        break;
-      }
       case 'typing':
         if (this.conv && f.conversation_id === this.conv.id && f.role === 'expert') {
           this.expertTyping = !!f.typing;
@@ -513,7 +396,7 @@ export class ChatClient {
         break;
       case 'error':
         if (this.o.onErrorFrame && this.o.onErrorFrame(f)) return;
-        if ((f.code === 'unavailable' || f.code === 'rate_limited') && this.outbox.some((o) => o.client_msg_id === f.ref)) {
+        if ((f.code === 'unavailable' || f.code === 'rate_limited') && this.socket.outbox.has(f.ref)) {
           // Nothing was stored: send it again shortly with the same client_msg_id.
           this.o.clearTimer(this.resendTimer);
           this.resendTimer = this.o.setTimer(() => this.flushOutbox(), f.code === 'rate_limited' ? 3000 : 1000 + this.o.random() * 1000);
@@ -521,9 +404,7 @@ export class ChatClient {
         }
         if (f.code === 'conflict' || f.code === 'too_large' || f.code === 'invalid_state' || f.code === 'not_found') {
           // This message can never be sent: drop it from the outbox.
-          const i = this.outbox.findIndex((o) => o.client_msg_id === f.ref);
-          if (i >= 0) {
-            this.outbox.splice(i, 1);
+          if (this.socket.outbox.take(f.ref)) {
             const m = this.messages.find((x) => x.client_msg_id === f.ref);
             if (m) m.failed = true;
           }
@@ -545,6 +426,21 @@ export class ChatClient {
     this.o.onChange();
   }
 
+  /** The server stored one of our messages (the socket has taken it out of the outbox). */
+  private acked(f: Extract<Out, { type: 'ack' }>) {
+    const m = this.messages.find((x) => x.client_msg_id === f.client_msg_id);
+    if (m) {
+      m.pending = false;
+      m.seq = f.seq;
+      m.sent_at = f.sent_at;
+      this.messages.sort(bySeq);
+    }
+    if (f.seq === this.lastSeq + 1) this.lastSeq = f.seq;
+    else if (f.seq > this.lastSeq + 1 && this.conv && f.conversation_id === this.conv.id) this.startSync();
+    this.save();
+    this.o.onChange();
+  }
+
   private pendingFirst: { client_msg_id: string; body: string } | null = null;
 
   private setConv(c: Conversation) {
@@ -561,7 +457,7 @@ export class ChatClient {
     this.messages = [];
     this.lastSeq = 0;
     this.readSeq = 0;
-    this.outbox = [];
+    this.socket.outbox.set([]);
     this.queue = null;
     this.expertTyping = false;
     this.done = false;
@@ -571,7 +467,7 @@ export class ChatClient {
 
   private startSync() {
     if (!this.conv || this.syncing) return;
-    if (this.out({ type: 'sync', conversation_id: this.conv.id, after_seq: this.lastSeq })) this.syncing = true;
+    if (this.socket.resume(this.conv.id, this.lastSeq)) this.syncing = true;
   }
 
   private incoming(m: MessageView, fromSync = false) {
@@ -586,8 +482,7 @@ export class ChatClient {
     this.lastSeq = m.seq;
     const own = m.author && m.author.role === 'shopper';
     if (own && m.client_msg_id) {
-      const i = this.outbox.findIndex((o) => o.client_msg_id === m.client_msg_id);
-      if (i >= 0) this.outbox.splice(i, 1);
+      this.socket.outbox.take(m.client_msg_id);
       const local = this.messages.findIndex((x) => x.client_msg_id === m.client_msg_id);
       if (local >= 0) this.messages.splice(local, 1);
     }
@@ -614,11 +509,7 @@ export class ChatClient {
   }
 
   private flushOutbox() {
-    if (this.syncing) return;
-    for (const o of this.outbox) {
-      if (!this.conv || o.conversation_id !== this.conv.id) continue;
-      this.out(sendFrame(o));
-    }
+    if (!this.syncing && this.conv) this.socket.resend(this.conv.id);
   }
 
   // ---- actions ----
@@ -651,7 +542,7 @@ export class ChatClient {
     const text = body.trim();
     if (!text || !this.conv) return;
     const o: Outgoing = { conversation_id: this.conv.id, client_msg_id: uuid(), body: text.slice(0, 4000), at: Date.now() };
-    this.outbox.push(o);
+    this.socket.outbox.add(o);
     this.addPending(o);
     this.save();
     if (!this.syncing) this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
@@ -664,7 +555,7 @@ export class ChatClient {
   sendAttachment(attachmentId: string, caption = '') {
     if (!this.conv) return;
     const o: Outgoing = { conversation_id: this.conv.id, client_msg_id: uuid(), body: caption.trim().slice(0, 4000), at: Date.now(), attachment_id: attachmentId };
-    this.outbox.push(o);
+    this.socket.outbox.add(o);
     this.addPending(o);
     this.save();
     if (!this.syncing) this.out(sendFrame(o));
@@ -673,8 +564,8 @@ export class ChatClient {
   }
 
   /** A video call frame; false while the socket is down. */
-  sendCall(frame: Record<string, unknown>): boolean {
-    return this.out(frame as CallFrame);
+  sendCall(frame: CallIn): boolean {
+    return this.out(frame);
   }
 
   private typingSent = false;
@@ -752,13 +643,6 @@ export class ChatClient {
     if (c.product) f.product = c.product as WireProduct;
     this.out(f);
   }
-}
-
-function sendFrame(o: Outgoing): Frame {
-  if (o.attachment_id) {
-    return { type: 'send', kind: 'attachment', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, attachment_id: o.attachment_id, body: o.body };
-  }
-  return { type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body };
 }
 
 function bySeq(a: Message, b: Message): number {

@@ -107,7 +107,7 @@ function mount(host: Host): PanelApi {
           token: () => client.token,
           panel,
           callSlot,
-          sendCall: (f) => client.sendCall(f as Record<string, unknown>),
+          sendCall: (f) => client.sendCall(f),
           sendAttachment: (_c, id) => client.sendAttachment(id),
           expertName: () => (client.conv && client.conv.expert && client.conv.expert.name) || t('expert'),
           changed: () => { if (scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 240) scroller.scrollTop = scroller.scrollHeight; },

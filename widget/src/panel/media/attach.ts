@@ -5,7 +5,7 @@
 import { h } from '../dom';
 import { MEDIA_ICONS } from '../../../../web-shared/media/icons';
 import { mt, removedAfter, type MediaKey } from '../../../../web-shared/media/i18n';
-import { DEFAULT_LIMITS, PhotoUpload, type AttachmentView, type UploadLimits } from '../../../../web-shared/media/upload';
+import { DEFAULT_LIMITS, PhotoUpload, type AttachmentView, type MediaConfig, type UploadLimits } from '../../../../web-shared/media/upload';
 
 export interface WidgetMediaContext {
   /** The Floorwalker server's origin, e.g. https://chat.example.com */
@@ -16,7 +16,7 @@ export interface WidgetMediaContext {
   lang: string;
 }
 
-export interface WidgetMediaConfig extends UploadLimits { photos: boolean; retention_days: number; ice_servers: RTCIceServer[] }
+export type WidgetMediaConfig = MediaConfig;
 
 export function icon(name: string): SVGSVGElement {
   const s = document.createElementNS('http://www.w3.org/2000/svg', 'svg');

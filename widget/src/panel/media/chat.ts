@@ -11,6 +11,7 @@ import { MEDIA_CSS } from './css';
 import { attachControls, fetchAttachment, mediaConfig, photoBubble, type WidgetMediaConfig, type WidgetMediaContext } from './attach';
 import { callView } from './call-view';
 import { ChatCall, isCallFrame } from '../../../../web-shared/media/chat-call';
+import type { CallIn, CallOut } from '../../../../web-shared/protocol';
 import { callTime, mt } from '../../../../web-shared/media/i18n';
 import type { AttachmentView } from '../../../../web-shared/media/upload';
 
@@ -27,7 +28,7 @@ export interface ChatMediaDeps {
   panel: HTMLElement;
   /** The call's place above the transcript. */
   callSlot: HTMLElement;
-  sendCall: (frame: object) => boolean;
+  sendCall: (frame: CallIn) => boolean;
   sendAttachment: (conversationId: string, attachmentId: string) => void;
   expertName: () => string;
   /** Something changed size (a photo loaded, the call opened): keep the log at the bottom. */
@@ -35,7 +36,7 @@ export interface ChatMediaDeps {
 }
 
 export interface ChatMedia {
-  onCallFrame(f: unknown): void;
+  onCallFrame(f: CallOut): void;
   reconnected(): void;
   /** Fill a photo message's placeholder. */
   photo(el: HTMLElement, m: Message): void;
@@ -94,10 +95,9 @@ function createChatMedia(d: ChatMediaDeps): ChatMedia {
 
   return {
     onCallFrame(f) {
-      if (!isCallFrame(f as { type?: unknown })) return;
-      const frame = f as Parameters<ChatCall['onFrame']>[0];
+      if (!isCallFrame(f)) return;
       // An offer opens the call view; other frames only matter to a call that exists.
-      if (frame.type === 'call_offer' || chatCall?.conversationId === frame.conversation_id) callFor(frame.conversation_id).onFrame(frame);
+      if (f.type === 'call_offer' || chatCall?.conversationId === f.conversation_id) callFor(f.conversation_id).onFrame(f);
     },
     reconnected() { chatCall?.reconnected(); },
     photo(el, m) {
