@@ -230,6 +230,13 @@ test('client: a chat started in another tab is adopted; its read position and ou
   const id = a.outbox[0].client_msg_id;
   b.fromOtherTab(storage.getItem('fw:m'));
   assert.deepEqual(wsB2.frames('send').at(-1), { type: 'send', conversation_id: 'c1', client_msg_id: id, body: 'queued in A' });
+  // A photo queued in A goes from B as a photo (its attachment id), not as its caption alone.
+  a.sendAttachment('att_1', 'the blue one');
+  const photoId = a.outbox.at(-1).client_msg_id;
+  b.fromOtherTab(storage.getItem('fw:m'));
+  assert.deepEqual(wsB2.frames('send').at(-1), {
+    type: 'send', kind: 'attachment', conversation_id: 'c1', client_msg_id: photoId, attachment_id: 'att_1', body: 'the blue one',
+  });
 });
 
 test('counts: every plural message has each form its language needs, and t() picks it', async () => {

@@ -222,7 +222,8 @@ export class ChatClient {
         if (this.messages.some((m) => m.client_msg_id === o.client_msg_id && !m.pending)) continue;
         this.socket.outbox.add(o);
         this.addPending(o);
-        this.out({ type: 'send', conversation_id: o.conversation_id, client_msg_id: o.client_msg_id, body: o.body });
+        // A photo queued in the other tab goes as a photo (its attachment id), not as its caption.
+        this.out(sendFrame(o));
         changed = true;
       }
       if (changed) this.o.onChange();
