@@ -2929,10 +2929,11 @@ export interface components {
             offline: boolean;
             page_url: string | null;
             shopper_id: string;
-            /** @description queued | offered | claimed | ended | missed | abandoned */
-            status: string;
+            status: components["schemas"]["ConversationStatus"];
             store: components["schemas"]["Named"];
         };
+        /** @enum {string} */
+        ConversationStatus: "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned";
         CreateAccountRequest: components["schemas"]["NewAccountRequest"] & {
             /** @description Required for merchant accounts; omit for another operator. */
             merchant_id?: string | null;
@@ -3242,7 +3243,7 @@ export interface components {
             /** Format: int64 */
             rating: number | null;
             rating_comment: string | null;
-            status: string;
+            status: components["schemas"]["ConversationStatus"];
             store_id: string;
             store_name: string;
         };
@@ -3553,7 +3554,7 @@ export interface components {
              */
             reasons: string[];
             /** @description claimed | ended (by a colleague) | missed (nobody) | abandoned (the shopper left) */
-            status: string;
+            status: components["schemas"]["ConversationStatus"];
             store: string;
         };
         /**

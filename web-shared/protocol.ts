@@ -64,11 +64,13 @@ export type ShopperRef = { id: string, name: string | null, };
 
 export type Rating = { score: number, comment: string | null, };
 
+export type ConversationStatus = "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned";
+
 export type ConversationView = { id: string, 
 /**
  * `queued` → `offered` → `claimed` → `ended` | `missed` | `abandoned`.
  */
-status: "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned", store: NamedRef, department: NamedRef, expert: NamedRef | null, shopper: ShopperRef, created_at: number, claimed_at: number | null, ended_at: number | null, last_seq: number, page_url: string | null, product: Product | null, offline: boolean, rating: Rating | null, shopper_read_seq: number, expert_read_seq: number, };
+status: ConversationStatus, store: NamedRef, department: NamedRef, expert: NamedRef | null, shopper: ShopperRef, created_at: number, claimed_at: number | null, ended_at: number | null, last_seq: number, page_url: string | null, product: Product | null, offline: boolean, rating: Rating | null, shopper_read_seq: number, expert_read_seq: number, };
 
 export type Author = { role: "shopper" | "expert" | "system", name: string | null, expert_id: string | null, };
 

@@ -338,8 +338,7 @@ pub struct Rating {
 pub struct ConversationView {
     pub id: String,
     /// `queued` → `offered` → `claimed` → `ended` | `missed` | `abandoned`.
-    #[ts(type = r#""queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned""#)]
-    pub status: String,
+    pub status: crate::domain::conversation::ConversationStatus,
     pub store: NamedRef,
     pub department: NamedRef,
     pub expert: Option<NamedRef>,

@@ -404,7 +404,10 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
     );
 
     // An ended conversation is gone, not taken.
-    assert_eq!(db.finish(&a.id, &c, "expert").await.unwrap(), Some("ended"));
+    assert_eq!(
+        db.finish(&a.id, &c, "expert").await.unwrap(),
+        Some(floorwalker::storage::ConversationStatus::Ended)
+    );
     let no = db.claim(&a.id, &c, &eva.id, works_here).await.unwrap();
     assert!(matches!(no, Claim::Gone), "{no:?}");
     t.close(db).await;

@@ -294,7 +294,7 @@ fn conversations_table(currencies: &[String]) -> Table<ConversationLine> {
         ("department", |r, c| c.safe(&r.c.department_name)),
         ("expert_id", |r, c| c.text(r.c.expert_id.as_deref().unwrap_or(""))),
         ("expert", |r, c| c.safe(r.c.expert_name.as_deref().unwrap_or(""))),
-        ("status", |r, c| c.text(&r.c.status)),
+        ("status", |r, c| c.text(r.c.status.as_str())),
         ("offline", |r, c| c.text(if r.c.offline != 0 { "true" } else { "false" })),
         ("created_at", |r, c| c.time(r.c.created_at)),
         ("claimed_at", |r, c| c.opt_time(r.c.claimed_at)),

@@ -2,6 +2,7 @@
 //! expert's devices, the service worker's reports on each alert, and the Team page's view of
 //! who can be alerted.
 
+use crate::storage::ConversationStatus;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -353,7 +354,7 @@ pub struct MissedChat {
     pub store: String,
     pub department: String,
     /// claimed | ended (by a colleague) | missed (nobody) | abandoned (the shopper left)
-    pub status: String,
+    pub status: crate::domain::conversation::ConversationStatus,
     /// The first of `reasons`.
     pub reason: String,
     /// Every reason that applied when the chat was waiting, as things were then (the
@@ -446,9 +447,9 @@ async fn missed_chats(State(state): State<AppState>, ApprovedExpert(s): Approved
             if failed.is_some() {
                 reasons.push("alert_failed");
             }
-            reasons.push(match c.status.as_str() {
-                "missed" => "nobody_claimed",
-                "abandoned" => "shopper_left",
+            reasons.push(match c.status {
+                ConversationStatus::Missed => "nobody_claimed",
+                ConversationStatus::Abandoned => "shopper_left",
                 _ => "taken_first",
             });
             MissedChat {

@@ -66,7 +66,7 @@ async fn identify(
 #[derive(Serialize, ToSchema)]
 pub struct JourneyConversation {
     pub id: String,
-    pub status: String,
+    pub status: crate::domain::conversation::ConversationStatus,
     pub store_id: String,
     pub store_name: String,
     pub department_id: String,

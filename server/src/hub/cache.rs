@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 
-use super::cluster::Envelope;
+use super::nodes::Envelope;
 use super::{Hub, CACHED_FOR};
 use crate::ids::MerchantId;
 use crate::now_ms;

@@ -14,11 +14,12 @@ use std::time::Duration;
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use super::replies::Step;
 use super::Hub;
+use super::Step;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::Out;
+use crate::storage::ConversationStatus;
 use crate::storage::{CallRow, ConversationRow};
 
 /// How long a participant whose socket closed may take to resume a call.
@@ -191,7 +192,7 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
         return err(hub, conn, "not_found", "no such conversation", &conversation);
     }
     let hangup = matches!(frame, CallIn::CallHangup { .. });
-    if row.status != "claimed" && !hangup {
+    if row.status != ConversationStatus::Claimed && !hangup {
         return err(hub, conn, "invalid_state", "calls need a chat an expert holds", &conversation);
     }
     let now = now_ms();
@@ -281,7 +282,7 @@ fn relay_to(hub: &Hub, conversation: &str, other: Option<&Party>, who: &Party, f
 /// Send a call frame to every socket of `to`, here and on the other nodes.
 fn relay(hub: &Hub, conversation: &str, to: &Party, out: &CallOut) {
     let f = serde_json::to_string(out).expect("call frame");
-    hub.broker.to_viewers(conversation, &mut |n| super::cluster::Envelope::Signal {
+    hub.broker.to_viewers(conversation, &mut |n| super::nodes::Envelope::Signal {
         n,
         to: to.key(),
         f: f.clone(),

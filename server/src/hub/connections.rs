@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::ws::Utf8Bytes;
 use dashmap::DashMap;
 
-use super::cluster::Envelope;
+use super::nodes::Envelope;
 use super::outbox::{self, Outbox};
 use super::{frame, Hub};
 use crate::ids::MerchantId;

@@ -105,7 +105,7 @@ pub async fn roll_forever(hub: Hub) {
                 Ok(out) => {
                     for m in &out.merchants {
                         let _ = hub.analytics.rolled.send(Arc::from(m.as_str()));
-                        hub.tell_nodes(|n| super::cluster::Envelope::Rolled { n, merchant: m.clone() });
+                        hub.tell_nodes(|n| super::nodes::Envelope::Rolled { n, merchant: m.clone() });
                     }
                     metrics::counter!("floorwalker_events_rolled_total").increment(out.events as u64);
                     if out.events < 2000 {

@@ -5,8 +5,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::replies::{check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync, Step};
+use super::replies::{check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync};
 use super::revoke::Cred;
+use super::Step;
 use super::{Hub, Presence};
 use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
@@ -14,6 +15,7 @@ use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
     self, close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
+use crate::storage::ConversationStatus;
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
 
 /// What the expert chose in the app, kept across reconnects (experts.presence_json).
@@ -220,7 +222,7 @@ impl ExpertSession {
                 // Your chats, or (with Contacts) ended chats of yours, for the transcript.
                 match hub.db.conversation(&m, &conversation_id).await {
                     Ok(row) if row.expert_id.as_deref() == Some(me_id.as_str()) => {
-                        if row.status == "claimed" {
+                        if row.status == ConversationStatus::Claimed {
                             self.follow(hub, conn, &row.id);
                         }
                         sync(hub, conn, &m, &row, after_seq).await;
@@ -707,7 +709,7 @@ impl ExpertSession {
 impl Hub {
     /// Close every socket of an expert (deactivated, or password changed), on every node.
     pub fn kick_expert(&self, expert: &str) {
-        self.tell_nodes(|n| super::cluster::Envelope::Kick {
+        self.tell_nodes(|n| super::nodes::Envelope::Kick {
             n,
             expert: expert.to_owned(),
         });
@@ -719,7 +721,7 @@ impl Hub {
     /// The merchant edited an expert (chat cap, stores and departments, feature switches): every
     /// node where they are connected reads them again and sends them their new `status`.
     pub async fn refresh_expert(&self, expert: &str) {
-        self.tell_nodes(|n| super::cluster::Envelope::Expert {
+        self.tell_nodes(|n| super::nodes::Envelope::Expert {
             n,
             expert: expert.to_owned(),
             active: 0,

@@ -7,8 +7,9 @@
 
 use serde::Deserialize;
 
-use super::replies::{answer_store, check_body, check_client_id, Step};
+use super::replies::{answer_store, check_body, check_client_id};
 use super::Hub;
+use super::Step;
 use crate::protocol::Out;
 use crate::storage::{AppendOutcome, NewMessage, Sender};
 

@@ -61,6 +61,14 @@ pub const TOP_UP_PAGE: i64 = 32;
 /// tasks run after each page (and after offering each page's worth).
 pub const FULL_PASS_PAGE: i64 = 128;
 
+/// What a session wants after handling a frame.
+pub enum Step {
+    Continue,
+    /// The frame was not understood (counted; many in a row close the socket).
+    Malformed,
+    Close(u16),
+}
+
 /// Something outside the hub that hears about waiting chats and withdrawn offers: the Web Push
 /// alerter (`crate::push::alerter`). Both calls must return at once (queue, don't work).
 pub trait OfferHook: Send + Sync {

@@ -6,11 +6,95 @@
 
 use futures::future::BoxFuture;
 
-use super::cluster::{Envelope, ExpertSnap};
+use serde::{Deserialize, Serialize};
+
 use super::Hub;
 use crate::ids::MerchantId;
+use crate::protocol::MessageView;
 
-/// What one node tells the others. Envelopes carry the sending node's name, handed to `make`
+/// What one node tells the others.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+// Envelopes live only between decoding and handling; boxing the message would buy nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum Envelope {
+    /// A stored message.
+    Msg { n: String, merchant: String, m: MessageView },
+    /// A frame for everyone viewing the conversation (state, typing, read).
+    Frame { n: String, conv: String, f: String },
+    /// The offer of this conversation is gone (claimed, missed, ended…).
+    Withdraw {
+        n: String,
+        conv: String,
+        reason: String,
+        except: Option<String>,
+    },
+    /// A chat is waiting: route now rather than at the next tick. `merchant` (absent from older
+    /// nodes) lets the receiver count it for its holder cap until its next full pass.
+    Wake {
+        n: String,
+        #[serde(default)]
+        merchant: Option<String>,
+    },
+    /// Close every socket of this expert (deactivated, signed out everywhere).
+    Kick { n: String, expert: String },
+    /// The merchant changed this expert (cap, assignments, features): read them again. With
+    /// `active` ≠ 0, one of their chats was claimed or ended on another node: count it (and send
+    /// them their `status`) where they are connected.
+    Expert {
+        n: String,
+        expert: String,
+        #[serde(default)]
+        active: i64,
+    },
+    /// The merchant's rollups changed: live dashboards should refetch.
+    Rolled { n: String, merchant: String },
+    /// The merchant's settings or stores changed: drop what was cached of them.
+    Forget { n: String, merchant: String },
+    /// A credential ended: close the sockets it opened (see `revoke.rs`).
+    Revoke { n: String, key: String },
+    /// A video call frame for every socket of one participant (`to`: `s:<shopper>` or
+    /// `e:<expert>`), on the conversation's channel.
+    Signal { n: String, to: String, f: String },
+}
+
+impl Envelope {
+    pub fn node(&self) -> &str {
+        match self {
+            Envelope::Msg { n, .. }
+            | Envelope::Frame { n, .. }
+            | Envelope::Withdraw { n, .. }
+            | Envelope::Wake { n, .. }
+            | Envelope::Kick { n, .. }
+            | Envelope::Expert { n, .. }
+            | Envelope::Rolled { n, .. }
+            | Envelope::Forget { n, .. }
+            | Envelope::Revoke { n, .. }
+            | Envelope::Signal { n, .. } => n,
+        }
+    }
+}
+
+/// One expert as another node reports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpertSnap {
+    pub id: String,
+    pub available: bool,
+    /// Below their chat cap.
+    pub free: bool,
+    pub stores: Vec<String>,
+    pub departments: Vec<String>,
+    /// One of their sockets there was heard from lately (not a frozen, locked phone): offers
+    /// reach them over it, so no node alerts them by push as well.
+    #[serde(default = "yes")]
+    pub heard: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What one node tells the others ([`Envelope`]). Envelopes carry the sending node's name, handed to `make`
 /// (which [`Solo`] never calls: a lone node builds no envelope at all).
 pub trait Broker: Send + Sync {
     /// This node's name.

@@ -6,12 +6,13 @@ use std::collections::{HashMap, HashSet};
 
 use dashmap::DashMap;
 
-use super::cluster::Envelope;
+use super::nodes::Envelope;
 use super::{frame, Hub, MAX_OFFERS_PER_EXPERT};
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, Offer, OfferShopper, Out};
 use crate::storage::ConversationRow;
+use crate::storage::ConversationStatus;
 
 /// Who on this node holds an offer for a waiting conversation.
 #[derive(Debug, Default)]
@@ -373,7 +374,7 @@ impl Hub {
         if fresh.is_empty() {
             return;
         }
-        if row.status == "queued" {
+        if row.status == ConversationStatus::Queued {
             self.offers.to_mark.lock().expect("to_mark").push(row.id.clone());
             self.emit(row, "offered", None, None);
         }

@@ -7,15 +7,8 @@ use super::Hub;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, Out, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID};
+use crate::storage::ConversationStatus;
 use crate::storage::{AppendOutcome, ConversationRow};
-
-/// What a session wants after handling a frame.
-pub enum Step {
-    Continue,
-    /// The frame was not understood (counted; many in a row close the socket).
-    Malformed,
-    Close(u16),
-}
 
 /// Parse a client frame, or answer `bad_request` (echoing its client id when readable).
 pub fn parse_frame<T: serde::de::DeserializeOwned>(hub: &Hub, conn: u64, text: &str) -> Option<T> {
@@ -121,7 +114,7 @@ pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, a
 /// End a conversation for either side and tell everyone.
 pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, by: &str) {
     match hub.db.finish(m, &row.id, by).await {
-        Ok(Some("ended")) => {
+        Ok(Some(ConversationStatus::Ended)) => {
             super::calls::chat_ended(hub, row).await;
             hub.system_message(
                 row,
@@ -138,7 +131,7 @@ pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &Conver
                 } else {
                     // The shopper ended it on a node the expert is not connected to: their
                     // node counts it and tells them.
-                    hub.tell_nodes(|n| super::cluster::Envelope::Expert {
+                    hub.tell_nodes(|n| super::nodes::Envelope::Expert {
                         n,
                         expert: e.clone(),
                         active: -1,

@@ -5,7 +5,7 @@
 //! A socket is *watched* under the credentials it rests on (a store-app token, its expert and
 //! merchant; a dashboard session, its account and merchant). [`Hub::revoke`] closes the
 //! sockets watched under a credential here and tells the other nodes over Redis
-//! ([`super::cluster::Envelope::Revoke`]), which do the same. The close code is the one the
+//! ([`super::nodes::Envelope::Revoke`]), which do the same. The close code is the one the
 //! socket was watched with (4001 for signed-in sockets, 4004 for a deactivated merchant's shop
 //! sockets), documented in docs/protocol.md.
 //!
@@ -121,7 +121,7 @@ impl Hub {
     /// the change is committed.
     pub fn revoke(&self, cred: Cred<'_>) {
         let key = cred.key();
-        self.tell_nodes(|n| super::cluster::Envelope::Revoke { n, key: key.clone() });
+        self.tell_nodes(|n| super::nodes::Envelope::Revoke { n, key: key.clone() });
         self.revoke_local(&key);
     }
 

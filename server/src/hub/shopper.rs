@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::replies::{answer_store, check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync, Step};
+use super::replies::{answer_store, check_body, check_client_id, conversation_missing, end_conversation, parse_frame, sync};
 use super::Hub;
+use super::Step;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
@@ -431,7 +432,7 @@ impl ShopperSession {
             .await
             .map(|stores| hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores)))
             .unwrap_or_default();
-        let notify = if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
+        let notify = if convs.iter().any(|c| c.status.is_open()) {
             crate::outbound::hooks::notify_states(hub, &m, &shopper).await
         } else {
             Vec::new()
@@ -461,7 +462,7 @@ impl ShopperSession {
             self.follow(hub, conn, &c.id);
         }
 
-        if convs.iter().any(|c| c.is_waiting() || c.status == "claimed") {
+        if convs.iter().any(|c| c.status.is_open()) {
             // Back (after the welcome, the first frame): their chats are not away any more.
             let (hub, m, s) = (hub.clone(), m.clone(), shopper.clone());
             tokio::spawn(async move { crate::outbound::hooks::shopper_back(&hub, &m, &s).await });
@@ -529,7 +530,7 @@ impl ShopperSession {
         let m = self.merchant.clone();
         // One open chat at a time: asking again returns the one in progress.
         if let Ok(convs) = hub.db.shopper_conversations(&m, shopper).await {
-            if let Some(open) = convs.iter().find(|c| c.is_waiting() || c.status == "claimed") {
+            if let Some(open) = convs.iter().find(|c| c.status.is_open()) {
                 self.follow(hub, conn, &open.id);
                 hub.send_out(conn, &Out::Conversation { conversation: open.view() });
                 return Step::Continue;

@@ -14,8 +14,8 @@ use tokio::time::{sleep_until, Instant};
 
 use super::expert::ExpertSession;
 use super::outbox::{Next, Outbox};
-use super::replies::Step;
 use super::shopper::ShopperSession;
+use super::Step;
 use super::{Hub, SEND_QUEUE};
 use crate::protocol::{close, Out, MAX_FRAME_BYTES};
 

@@ -119,8 +119,7 @@ pub struct Named {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConversationInfo {
     pub id: String,
-    /// queued | offered | claimed | ended | missed | abandoned
-    pub status: String,
+    pub status: crate::domain::conversation::ConversationStatus,
     pub shopper_id: String,
     pub store: Named,
     pub department: Named,
@@ -312,7 +311,7 @@ pub fn rfc3339(ms: i64) -> String {
 pub fn conversation_info(c: &crate::storage::ConversationRow) -> ConversationInfo {
     ConversationInfo {
         id: c.id.clone(),
-        status: c.status.clone(),
+        status: c.status,
         shopper_id: c.shopper_id.clone(),
         store: Named {
             id: c.store_id.clone(),
