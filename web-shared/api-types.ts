@@ -6956,7 +6956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The database is unreachable; nothing was changed; retry */
+            /** @description the cart message could not be stored just now (the cart is not sent; send again) */
             503: {
                 headers: {
                     [name: string]: unknown;

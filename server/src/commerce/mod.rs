@@ -164,8 +164,8 @@ pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: 
         body: key.to_owned(),
         data_json: Some(data.to_string()),
     };
-    if state.hub.store(msg, None).await.is_err() {
-        tracing::warn!(conversation, key, "could not store a commerce system message");
+    if let Err(e) = state.hub.store(msg, None).await {
+        tracing::warn!(conversation, key, error = %e, "could not store a commerce system message");
     }
 }
 

@@ -207,7 +207,7 @@ async fn expert_upload(
     if chat.expert_id.as_deref() != Some(me.as_str()) {
         return Err(ApiError::NotFound);
     }
-    if chat.status != "claimed" {
+    if chat.status != crate::storage::ConversationStatus::Claimed {
         return Err(ApiError::Conflict("this chat is not open".into()));
     }
     let client_id = upload_id(&headers)?;

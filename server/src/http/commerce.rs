@@ -525,7 +525,8 @@ fn quote_end(s: &str, now: i64) -> Option<i64> {
 #[utoipa::path(post, path = "/app/conversations/{conversation_id}/carts", tag = "store_app", params(("conversation_id" = String, Path)),
     request_body = CartInput,
     responses((status = 201, body = Cart), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "the chat is not open"), (status = 422, body = Problem)),
+        (status = 409, body = Problem, description = "the chat is not open"), (status = 422, body = Problem),
+        (status = 503, body = Problem, description = "the cart message could not be stored just now (the cart is not sent; send again)")),
     security(("expert_token" = [])))]
 async fn send_cart(
     State(state): State<AppState>,
@@ -538,7 +539,7 @@ async fn send_cart(
     if chat.expert_id.as_deref() != Some(s.expert.id.as_str()) {
         return Err(ApiError::NotFound);
     }
-    if chat.status != "claimed" {
+    if chat.status != crate::storage::ConversationStatus::Claimed {
         return Err(ApiError::Conflict("this chat is not open".into()));
     }
     let now = state.commerce_clock.now();
@@ -592,6 +593,14 @@ async fn send_cart(
     };
     match state.hub.store(msg, None).await {
         Ok(AppendOutcome::Stored(_)) => {}
+        Err(e) => {
+            // Not stored (nothing reached the shopper): the cart is not sent; sending again may work.
+            tracing::warn!(conversation = %conversation_id, error = %e, "could not store a cart message");
+            state.db.set_cart_status(m, &new.id, &OPEN_CART, "cancelled", None).await?;
+            return Err(ApiError::Unavailable(
+                "the chat could not take the cart just now; send it again".into(),
+            ));
+        }
         _ => {
             // The chat closed in between: the cart never reached the shopper.
             state.db.set_cart_status(m, &new.id, &OPEN_CART, "cancelled", None).await?;

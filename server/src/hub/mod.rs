@@ -43,6 +43,7 @@ use crate::now_ms;
 use crate::protocol::{self, Out};
 use crate::storage::{AppendOutcome, ConversationRow, Db, Event, NewMessage, Sender};
 pub use roster::{Presence, Staffing};
+pub use writer::StoreFailed;
 
 /// Outgoing frames a socket may have queued before it counts as a slow consumer.
 pub const SEND_QUEUE: usize = 256;
@@ -197,14 +198,14 @@ impl Hub {
     // ----- storing messages -----
 
     /// Hand a message to the writer and wait until it is stored (or failed).
-    pub async fn store(&self, msg: NewMessage, from_conn: Option<u64>) -> Result<AppendOutcome, ()> {
+    pub async fn store(&self, msg: NewMessage, from_conn: Option<u64>) -> Result<AppendOutcome, StoreFailed> {
+        const WAIT: Duration = Duration::from_secs(15);
         let (reply, rx) = oneshot::channel();
-        if self.hand_to_writer(msg, from_conn, writer::Reply::Wait(reply)).await.is_err() {
-            return Err(());
-        }
-        match tokio::time::timeout(Duration::from_secs(15), rx).await {
+        self.hand_to_writer(msg, from_conn, writer::Reply::Wait(reply)).await?;
+        match tokio::time::timeout(WAIT, rx).await {
             Ok(Ok(r)) => r,
-            _ => Err(()),
+            Ok(Err(_)) => Err(StoreFailed::WriterGone),
+            Err(_) => Err(StoreFailed::TimedOut(WAIT)),
         }
     }
 
@@ -212,19 +213,19 @@ impl Hub {
     /// waiting here: the session goes on reading the socket's next frames meanwhile.
     pub async fn store_then_answer(&self, msg: NewMessage, conn: u64) {
         let (conversation, client_id) = (msg.conversation_id.clone(), msg.client_msg_id.clone().unwrap_or_default());
-        if self.hand_to_writer(msg, Some(conn), writer::Reply::Answer(conn)).await.is_err() {
-            replies::answer_store(self, conn, &conversation, &client_id, Err(()));
+        if let Err(e) = self.hand_to_writer(msg, Some(conn), writer::Reply::Answer(conn)).await {
+            replies::answer_store(self, conn, &conversation, &client_id, Err(e));
         }
     }
 
-    async fn hand_to_writer(&self, msg: NewMessage, from_conn: Option<u64>, reply: writer::Reply) -> Result<(), ()> {
+    async fn hand_to_writer(&self, msg: NewMessage, from_conn: Option<u64>, reply: writer::Reply) -> Result<(), StoreFailed> {
         let job = writer::WriteJob {
             msg,
             from_conn,
             reply,
             queued: Instant::now(),
         };
-        self.writer.send(job).await.map_err(|_| ())
+        self.writer.send(job).await.map_err(|_| StoreFailed::WriterGone)
     }
 
     /// A system line in the transcript (expert joined, transferred, ended…).
@@ -238,8 +239,8 @@ impl Hub {
             body: key.to_owned(),
             data_json: Some(data.to_string()),
         };
-        if self.store(msg, None).await.is_err() {
-            tracing::warn!(conversation = %row.id, key, "could not store a system message");
+        if let Err(e) = self.store(msg, None).await {
+            tracing::warn!(conversation = %row.id, key, error = %e, "could not store a system message");
         }
     }
 

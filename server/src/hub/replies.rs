@@ -4,6 +4,7 @@
 //! chat's end.
 
 use super::Hub;
+use super::StoreFailed;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, Out, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID};
@@ -71,7 +72,7 @@ pub fn check_client_id(id: &str) -> bool {
 }
 
 /// Send the outcome of storing a message as `ack` or `error`.
-pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: &str, r: Result<AppendOutcome, ()>) {
+pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: &str, r: Result<AppendOutcome, StoreFailed>) {
     let out = match r {
         Ok(AppendOutcome::Stored(m)) | Ok(AppendOutcome::Duplicate(m)) => Out::Ack {
             conversation_id: conversation_id.to_owned(),
@@ -86,7 +87,10 @@ pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: 
         ),
         Ok(AppendOutcome::NotFound) => Out::error("not_found", "no such conversation", Some(client_msg_id.to_owned())),
         Ok(AppendOutcome::InvalidState(why)) => Out::error("invalid_state", why, Some(client_msg_id.to_owned())),
-        Err(()) => unavailable(Some(client_msg_id.to_owned())),
+        Err(e) => {
+            tracing::debug!(conversation_id, client_msg_id, error = %e, "message not stored; answered unavailable");
+            unavailable(Some(client_msg_id.to_owned()))
+        }
     };
     hub.send_out(conn, &out);
 }

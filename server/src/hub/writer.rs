@@ -26,10 +26,22 @@ pub struct WriteJob {
     pub queued: std::time::Instant,
 }
 
+/// Why a message was not stored. Nothing was acknowledged: the client sends it again with the
+/// same `client_msg_id` (the socket's answer is `unavailable`; the cause is logged).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreFailed {
+    #[error("the message writer has stopped (shutting down)")]
+    WriterGone,
+    #[error("the writer did not answer within {0:?}")]
+    TimedOut(std::time::Duration),
+    #[error("the database refused the batch: {0}")]
+    Storage(std::sync::Arc<str>),
+}
+
 /// Who hears how a message's store went.
 pub enum Reply {
     /// A caller waiting for the outcome.
-    Wait(oneshot::Sender<Result<AppendOutcome, ()>>),
+    Wait(oneshot::Sender<Result<AppendOutcome, StoreFailed>>),
     /// The sender's socket, which is answered here (`ack` or error) so its session can read its
     /// next frame meanwhile: an expert's answer in one chat does not wait for the commit of their
     /// answer in another. Its messages still reach the database in the order they were sent.
@@ -37,7 +49,7 @@ pub enum Reply {
 }
 
 impl Reply {
-    fn send(self, hub: &Hub, msg: &NewMessage, outcome: Result<AppendOutcome, ()>) {
+    fn send(self, hub: &Hub, msg: &NewMessage, outcome: Result<AppendOutcome, StoreFailed>) {
         match self {
             Reply::Wait(tx) => {
                 let _ = tx.send(outcome);
@@ -152,8 +164,9 @@ async fn deliver(hub: Hub, mut rx: mpsc::Receiver<Stored>) {
             Err(e) => {
                 tracing::warn!(error = %e, n = jobs.len(), "storing messages failed; none acknowledged");
                 metrics::counter!("floorwalker_message_store_failures_total").increment(jobs.len() as u64);
+                let cause = StoreFailed::Storage(e.to_string().into());
                 for job in jobs.drain(..) {
-                    job.reply.send(&hub, &job.msg, Err(()));
+                    job.reply.send(&hub, &job.msg, Err(cause.clone()));
                 }
             }
         }

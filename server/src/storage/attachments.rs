@@ -50,13 +50,14 @@ pub struct ChatParties {
     pub id: String,
     pub shopper_id: String,
     pub expert_id: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: crate::domain::conversation::ConversationStatus,
 }
 
 impl ChatParties {
     /// Still open for new messages (waiting or claimed).
     pub fn open(&self) -> bool {
-        matches!(self.status.as_str(), "queued" | "offered" | "claimed")
+        self.status.is_open()
     }
 }
 
