@@ -64,6 +64,12 @@ export type ShopperRef = { id: string, name: string | null, };
 
 export type Rating = { score: number, comment: string | null, };
 
+/**
+ * The code of an `error` frame (docs/protocol.md, "Errors"): clients switch on it, never on
+ * the message.
+ */
+export type ErrorCode = "bad_request" | "not_found" | "forbidden" | "conflict" | "invalid_state" | "too_large" | "rate_limited" | "unavailable" | "at_capacity";
+
 export type ConversationStatus = "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned";
 
 export type ConversationView = { id: string, 
@@ -173,7 +179,7 @@ notify: Array<NotifyState>, } | { "type": "welcome", protocol: number, expert: E
 /**
  * Approved colleagues of the same merchant, for transfers to a named expert.
  */
-colleagues: Array<NamedRef>, } | { "type": "conversation", conversation: ConversationView, } | { "type": "queue", conversation_id: string, position: number, estimated_wait_s: number, } | { "type": "message", message: MessageView, } | { "type": "messages", conversation_id: string, messages: Array<MessageView>, last_seq: number, } | { "type": "ack", conversation_id: string, client_msg_id: string, seq: number, sent_at: number, } | { "type": "typing", conversation_id: string, role: string, typing: boolean, } | { "type": "read", conversation_id: string, role: string, seq: number, } | { "type": "unavailable", reason: string, offline_form: boolean, } | { "type": "offline_ack", conversation_id: string, } | { "type": "identified", name: string | null, email: string, } | { "type": "shopper_away", conversation_id: string, away: boolean, reach: Array<string>, } | { "type": "notify_me", conversation_id: string, email: string | null, phone: string | null, } | { "type": "status" } & ExpertStatusView | { "type": "offer", offer: Offer, } | { "type": "offer_withdrawn", conversation_id: string, reason: string, } | { "type": "claim_failed", conversation_id: string, reason: string, } | { "type": "history", shopper_id: string, conversations: Array<HistoryEntry>, } | { "type": "contacts", contacts: Array<ContactView>, } | { "type": "saved_replies", items: Array<SavedReplyView>, } | { "type": "error", code: string, message: string, ref?: string, } | { "type": "pong" };
+colleagues: Array<NamedRef>, } | { "type": "conversation", conversation: ConversationView, } | { "type": "queue", conversation_id: string, position: number, estimated_wait_s: number, } | { "type": "message", message: MessageView, } | { "type": "messages", conversation_id: string, messages: Array<MessageView>, last_seq: number, } | { "type": "ack", conversation_id: string, client_msg_id: string, seq: number, sent_at: number, } | { "type": "typing", conversation_id: string, role: string, typing: boolean, } | { "type": "read", conversation_id: string, role: string, seq: number, } | { "type": "unavailable", reason: string, offline_form: boolean, } | { "type": "offline_ack", conversation_id: string, } | { "type": "identified", name: string | null, email: string, } | { "type": "shopper_away", conversation_id: string, away: boolean, reach: Array<string>, } | { "type": "notify_me", conversation_id: string, email: string | null, phone: string | null, } | { "type": "status" } & ExpertStatusView | { "type": "offer", offer: Offer, } | { "type": "offer_withdrawn", conversation_id: string, reason: string, } | { "type": "claim_failed", conversation_id: string, reason: string, } | { "type": "history", shopper_id: string, conversations: Array<HistoryEntry>, } | { "type": "contacts", contacts: Array<ContactView>, } | { "type": "saved_replies", items: Array<SavedReplyView>, } | { "type": "error", code: ErrorCode, message: string, ref?: string, } | { "type": "pong" };
 
 /** The server frame of the given `type`. */
 export type OutOf<T extends Out["type"]> = Extract<Out, { type: T }>;

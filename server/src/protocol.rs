@@ -608,7 +608,7 @@ pub enum Out {
         items: Vec<SavedReplyView>,
     },
     Error {
-        code: String,
+        code: ErrorCode,
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
@@ -617,10 +617,64 @@ pub enum Out {
     Pong,
 }
 
+/// The code of an `error` frame (docs/protocol.md, "Errors"): clients switch on it, never on
+/// the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Malformed frame, missing or invalid field (fix the frame).
+    BadRequest,
+    /// No such conversation of yours (one of someone else's gets the same answer).
+    NotFound,
+    /// Not allowed (e.g. Contacts is off for you).
+    Forbidden,
+    /// `client_msg_id` reused with a different body.
+    Conflict,
+    /// Your own conversation is not in a state for this.
+    InvalidState,
+    /// Message body over the limit.
+    TooLarge,
+    /// Too many frames; slow down.
+    RateLimited,
+    /// The database is unreachable; nothing was stored (retry).
+    Unavailable,
+    /// (expert) You hold `max_chats` chats already.
+    AtCapacity,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::InvalidState => "invalid_state",
+            ErrorCode::TooLarge => "too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::AtCapacity => "at_capacity",
+        }
+    }
+}
+
+/// Compare with the wire name (`code == "not_found"`), as clients and tests read it.
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl Out {
-    pub fn error(code: &str, message: impl Into<String>, r#ref: Option<String>) -> Out {
+    pub fn error(code: ErrorCode, message: impl Into<String>, r#ref: Option<String>) -> Out {
         Out::Error {
-            code: code.into(),
+            code,
             message: message.into(),
             r#ref,
         }
@@ -656,6 +710,37 @@ pub fn decode(text: &str) -> Result<Out, serde_json::Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every code in docs/protocol.md's error table is an [`ErrorCode`] that serialises to it,
+    /// and every [`ErrorCode`] is in the table.
+    #[test]
+    fn error_codes_are_the_documented_ones() {
+        let doc = include_str!("../../docs/protocol.md");
+        let table = &doc[doc.find("| code | meaning | retry? |").expect("the error table")..];
+        let documented: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.split('`').nth(1).expect("a code in backticks"))
+            .collect();
+        let all = [
+            ErrorCode::BadRequest,
+            ErrorCode::NotFound,
+            ErrorCode::Forbidden,
+            ErrorCode::Conflict,
+            ErrorCode::InvalidState,
+            ErrorCode::TooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::Unavailable,
+            ErrorCode::AtCapacity,
+        ];
+        let ours: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
+        assert_eq!(documented, ours, "docs/protocol.md's error table and ErrorCode differ");
+        for c in all {
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
+            assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(c.as_str())).unwrap(), c);
+        }
+    }
 
     #[test]
     fn frames_round_trip_with_the_documented_tags() {

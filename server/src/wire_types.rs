@@ -46,6 +46,7 @@ pub fn typescript() -> String {
     decl::<NamedRef>(&cfg, &mut out);
     decl::<ShopperRef>(&cfg, &mut out);
     decl::<Rating>(&cfg, &mut out);
+    decl::<crate::protocol::ErrorCode>(&cfg, &mut out);
     decl::<crate::domain::conversation::ConversationStatus>(&cfg, &mut out);
     decl::<ConversationView>(&cfg, &mut out);
     decl::<Author>(&cfg, &mut out);

@@ -593,7 +593,7 @@ async fn what_is_not_yours_is_not_found(b: Backend) {
     common::claim(&mut sara, &claimed).await;
     let random = "0193a1b2-0000-7000-8000-000000000000";
     let error_of = |o: &Out| match o {
-        Out::Error { code, message, .. } => Some((code.clone(), message.clone())),
+        Out::Error { code, message, .. } => Some((*code, message.clone())),
         _ => None,
     };
     // Another shopper sends into, rates and syncs Alice's claimed chat: exactly what a random id gets.

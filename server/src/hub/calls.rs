@@ -18,6 +18,7 @@ use super::Hub;
 use super::Step;
 use crate::ids::MerchantId;
 use crate::now_ms;
+use crate::protocol::ErrorCode;
 use crate::protocol::Out;
 use crate::storage::ConversationStatus;
 use crate::storage::{CallRow, ConversationRow};
@@ -135,7 +136,7 @@ pub fn is_call_frame(text: &str) -> bool {
             .unwrap_or(false)
 }
 
-fn err(hub: &Hub, conn: u64, code: &str, msg: &str, conversation: &str) -> Step {
+fn err(hub: &Hub, conn: u64, code: ErrorCode, msg: &str, conversation: &str) -> Step {
     hub.send_out(conn, &Out::error(code, msg, Some(conversation.to_owned())));
     Step::Continue
 }
@@ -151,7 +152,7 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
         Err(e) => {
             hub.send_out(
                 conn,
-                &Out::error("bad_request", format!("invalid call frame: {e}"), super::readable_ref(text)),
+                &Out::error(ErrorCode::BadRequest, format!("invalid call frame: {e}"), super::readable_ref(text)),
             );
             return Step::Malformed;
         }
@@ -161,25 +162,43 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
         (c.to_owned(), k.to_owned())
     };
     if !printable(&call_id, 64) {
-        return err(hub, conn, "bad_request", "call_id must be 1–64 printable characters", &conversation);
+        return err(
+            hub,
+            conn,
+            ErrorCode::BadRequest,
+            "call_id must be 1–64 printable characters",
+            &conversation,
+        );
     }
     match &frame {
         CallIn::CallOffer { sdp, .. } | CallIn::CallAnswer { sdp, .. } if sdp.is_empty() || sdp.len() > MAX_SDP => {
-            return err(hub, conn, "too_large", "sdp must be 1 byte to 64 KiB", &conversation);
+            return err(hub, conn, ErrorCode::TooLarge, "sdp must be 1 byte to 64 KiB", &conversation);
         }
         CallIn::CallIce { candidate, .. } if !candidate.is_object() || candidate.to_string().len() > MAX_CANDIDATE => {
-            return err(hub, conn, "bad_request", "candidate must be an ICE candidate object", &conversation);
+            return err(
+                hub,
+                conn,
+                ErrorCode::BadRequest,
+                "candidate must be an ICE candidate object",
+                &conversation,
+            );
         }
         CallIn::CallHangup { reason: Some(r), .. } if !printable(r, 64) => {
-            return err(hub, conn, "bad_request", "reason must be 1–64 printable characters", &conversation);
+            return err(
+                hub,
+                conn,
+                ErrorCode::BadRequest,
+                "reason must be 1–64 printable characters",
+                &conversation,
+            );
         }
         _ => {}
     }
     // Only the conversation's shopper and its current expert, in a claimed chat.
     let row = match hub.db.conversation(m, &conversation).await {
         Ok(row) => row,
-        Err(crate::storage::StorageError::NotFound) => return err(hub, conn, "not_found", "no such conversation", &conversation),
-        Err(_) => return err(hub, conn, "unavailable", "try again", &conversation),
+        Err(crate::storage::StorageError::NotFound) => return err(hub, conn, ErrorCode::NotFound, "no such conversation", &conversation),
+        Err(_) => return err(hub, conn, ErrorCode::Unavailable, "try again", &conversation),
     };
     let (mine, other) = match &who {
         Party::Shopper(s) => (row.shopper_id == *s, row.expert_id.clone().map(Party::Expert)),
@@ -189,22 +208,28 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
         ),
     };
     if !mine {
-        return err(hub, conn, "not_found", "no such conversation", &conversation);
+        return err(hub, conn, ErrorCode::NotFound, "no such conversation", &conversation);
     }
     let hangup = matches!(frame, CallIn::CallHangup { .. });
     if row.status != ConversationStatus::Claimed && !hangup {
-        return err(hub, conn, "invalid_state", "calls need a chat an expert holds", &conversation);
+        return err(
+            hub,
+            conn,
+            ErrorCode::InvalidState,
+            "calls need a chat an expert holds",
+            &conversation,
+        );
     }
     let now = now_ms();
     match (&frame, &who) {
         (CallIn::CallOffer { .. }, Party::Shopper(_)) => {
-            return err(hub, conn, "forbidden", "the expert starts calls", &conversation);
+            return err(hub, conn, ErrorCode::Forbidden, "the expert starts calls", &conversation);
         }
         (CallIn::CallAnswer { .. }, Party::Expert(_)) => {
-            return err(hub, conn, "forbidden", "the shopper answers calls", &conversation);
+            return err(hub, conn, ErrorCode::Forbidden, "the shopper answers calls", &conversation);
         }
         (CallIn::CallOffer { .. }, Party::Expert(e)) => match hub.db.call(&conversation, &call_id).await {
-            Ok(Some(c)) if c.ended_at.is_some() => return err(hub, conn, "invalid_state", "that call has ended", &conversation),
+            Ok(Some(c)) if c.ended_at.is_some() => return err(hub, conn, ErrorCode::InvalidState, "that call has ended", &conversation),
             Ok(Some(_)) => {
                 // A restart (ICE) of the call in progress.
                 let _ = hub.db.touch_call(&conversation, &call_id, now).await;
@@ -212,7 +237,7 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
             Ok(None) => {
                 if let Ok(Some(last)) = hub.db.latest_call(&conversation).await {
                     if now - last.offered_at < OFFER_EVERY_MS {
-                        return err(hub, conn, "rate_limited", "one new call per 10 seconds", &conversation);
+                        return err(hub, conn, ErrorCode::RateLimited, "one new call per 10 seconds", &conversation);
                     }
                 }
                 // A new call replaces one still open.
@@ -220,13 +245,13 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
                     end(hub, &row, &old.call_id, "replaced", None).await;
                 }
                 if hub.db.offer_call(&row.merchant_id, &conversation, &call_id, e, now).await.is_err() {
-                    return err(hub, conn, "unavailable", "try again", &conversation);
+                    return err(hub, conn, ErrorCode::Unavailable, "try again", &conversation);
                 }
             }
-            Err(_) => return err(hub, conn, "unavailable", "try again", &conversation),
+            Err(_) => return err(hub, conn, ErrorCode::Unavailable, "try again", &conversation),
         },
         (CallIn::CallAnswer { .. }, Party::Shopper(_)) => match hub.db.call(&conversation, &call_id).await {
-            Ok(Some(c)) if c.ended_at.is_some() => return err(hub, conn, "invalid_state", "that call has ended", &conversation),
+            Ok(Some(c)) if c.ended_at.is_some() => return err(hub, conn, ErrorCode::InvalidState, "that call has ended", &conversation),
             Ok(Some(_)) => {
                 // Relayed at once; recorded after (the transcript line follows the answer).
                 hub.calls.note(conn, &row.merchant_id, &who, &conversation, &call_id);
@@ -243,8 +268,8 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
                 }
                 return Step::Continue;
             }
-            Ok(None) => return err(hub, conn, "not_found", "no such call", &conversation),
-            Err(_) => return err(hub, conn, "unavailable", "try again", &conversation),
+            Ok(None) => return err(hub, conn, ErrorCode::NotFound, "no such call", &conversation),
+            Err(_) => return err(hub, conn, ErrorCode::Unavailable, "try again", &conversation),
         },
         (CallIn::CallResume { .. }, _) => {
             let _ = hub.db.touch_call(&conversation, &call_id, now).await;

@@ -13,7 +13,7 @@ use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
 use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
-    self, close, ContactView, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
+    self, close, ContactView, ErrorCode, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
 use crate::storage::ConversationStatus;
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
@@ -109,11 +109,11 @@ impl ExpertSession {
             }
             (_, Some(me), Some(m)) => (m.clone(), me.id.clone()),
             (ExpertIn::Hello { .. }, Some(_), _) => {
-                hub.send_out(conn, &Out::error("bad_request", "hello was already said", None));
+                hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "hello was already said", None));
                 return Step::Continue;
             }
             _ => {
-                hub.send_out(conn, &Out::error("bad_request", "say hello first", None));
+                hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "say hello first", None));
                 return Step::Close(close::PROTOCOL_ERROR);
             }
         };
@@ -137,7 +137,7 @@ impl ExpertSession {
                 if !check_client_id(&client_msg_id) {
                     hub.send_out(
                         conn,
-                        &Out::error("bad_request", "client_msg_id must be 1–64 printable characters", None),
+                        &Out::error(ErrorCode::BadRequest, "client_msg_id must be 1–64 printable characters", None),
                     );
                     return Step::Continue;
                 }
@@ -147,12 +147,12 @@ impl ExpertSession {
                         if !me.features.product_sharing {
                             hub.send_out(
                                 conn,
-                                &Out::error("forbidden", "product sharing is off for you", Some(client_msg_id)),
+                                &Out::error(ErrorCode::Forbidden, "product sharing is off for you", Some(client_msg_id)),
                             );
                             return Step::Continue;
                         }
                         if let Err(e) = p.validate() {
-                            hub.send_out(conn, &Out::error("bad_request", e, Some(client_msg_id)));
+                            hub.send_out(conn, &Out::error(ErrorCode::BadRequest, e, Some(client_msg_id)));
                             return Step::Continue;
                         }
                         let body = if body.trim().is_empty() { p.name.clone() } else { body };
@@ -229,7 +229,7 @@ impl ExpertSession {
                     }
                     _ => hub.send_out(
                         conn,
-                        &Out::error("not_found", "no such conversation of yours", Some(conversation_id)),
+                        &Out::error(ErrorCode::NotFound, "no such conversation of yours", Some(conversation_id)),
                     ),
                 }
                 Step::Continue
@@ -251,13 +251,13 @@ impl ExpertSession {
             }
             ExpertIn::History { shopper_id } => {
                 if !self.expert.as_ref().expect("greeted").features.contacts {
-                    hub.send_out(conn, &Out::error("forbidden", "Contacts is off for you", None));
+                    hub.send_out(conn, &Out::error(ErrorCode::Forbidden, "Contacts is off for you", None));
                     return Step::Continue;
                 }
                 let rows = hub.db.shopper_history(&m, &shopper_id, 20).await.unwrap_or_default();
                 let served = rows.iter().any(|r| r.expert_id.as_deref() == Some(me_id.as_str()));
                 if !served && !hub.db.is_contact(&m, &me_id, &shopper_id).await.unwrap_or(false) {
-                    hub.send_out(conn, &Out::error("not_found", "this shopper is not your contact", None));
+                    hub.send_out(conn, &Out::error(ErrorCode::NotFound, "this shopper is not your contact", None));
                     return Step::Continue;
                 }
                 let mut conversations = Vec::new();
@@ -281,7 +281,7 @@ impl ExpertSession {
             }
             ExpertIn::Contacts { q } => {
                 if !self.expert.as_ref().expect("greeted").features.contacts {
-                    hub.send_out(conn, &Out::error("forbidden", "Contacts is off for you", None));
+                    hub.send_out(conn, &Out::error(ErrorCode::Forbidden, "Contacts is off for you", None));
                     return Step::Continue;
                 }
                 let rows = hub.db.contacts_of(&m, &me_id, q.as_deref()).await.unwrap_or_default();
@@ -474,7 +474,7 @@ impl ExpertSession {
         department_ids: Option<Vec<String>>,
     ) -> Step {
         if max_chats.is_some_and(|c| !(1..=20).contains(&c)) {
-            hub.send_out(conn, &Out::error("bad_request", "max_chats must be 1–20", None));
+            hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "max_chats must be 1–20", None));
             return Step::Continue;
         }
         let (before, after) = {
@@ -489,7 +489,11 @@ impl ExpertSession {
                 drop(p);
                 hub.send_out(
                     conn,
-                    &Out::error("bad_request", "you can only work stores and departments you are assigned to", None),
+                    &Out::error(
+                        ErrorCode::BadRequest,
+                        "you can only work stores and departments you are assigned to",
+                        None,
+                    ),
                 );
                 return Step::Continue;
             }
@@ -576,7 +580,10 @@ impl ExpertSession {
             Ok(Claim::Gone) => return failed("gone"),
             Ok(Claim::NotEligible) => return failed("not_eligible"),
             Err(_) => {
-                hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id.to_owned())));
+                hub.send_out(
+                    conn,
+                    &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.to_owned())),
+                );
                 return Step::Continue;
             }
         };
@@ -630,15 +637,15 @@ impl ExpertSession {
         expert_id: Option<String>,
         note: Option<String>,
     ) -> Step {
-        let err = |code: &str, msg: &str| {
+        let err = |code: ErrorCode, msg: &str| {
             hub.send_out(conn, &Out::error(code, msg, Some(conversation_id.to_owned())));
             Step::Continue
         };
         if !self.expert.as_ref().expect("greeted").features.transfers {
-            return err("forbidden", "transfers are off for you");
+            return err(ErrorCode::Forbidden, "transfers are off for you");
         }
         if note.as_deref().is_some_and(|n| n.chars().count() > 500) {
-            return err("bad_request", "the note is at most 500 characters");
+            return err(ErrorCode::BadRequest, "the note is at most 500 characters");
         }
         let Some(row) = self.mine(hub, conn, m, me, conversation_id).await else {
             return Step::Continue;
@@ -646,26 +653,26 @@ impl ExpertSession {
         let (store, dep, target) = match (department_id, expert_id) {
             (Some(d), None) => {
                 let Some(did) = DepartmentId::parse(&d) else {
-                    return err("bad_request", "unknown department");
+                    return err(ErrorCode::BadRequest, "unknown department");
                 };
                 match hub.db.get_department(m, &did).await {
                     Ok(dep) => (dep.store_id.to_string(), dep.id.to_string(), None),
-                    Err(_) => return err("bad_request", "unknown department"),
+                    Err(_) => return err(ErrorCode::BadRequest, "unknown department"),
                 }
             }
             (None, Some(e)) => {
                 let Some(eid) = ExpertId::parse(&e) else {
-                    return err("bad_request", "unknown expert");
+                    return err(ErrorCode::BadRequest, "unknown expert");
                 };
                 if e == me {
-                    return err("bad_request", "choose a colleague");
+                    return err(ErrorCode::BadRequest, "choose a colleague");
                 }
                 match hub.db.get_expert(m, &eid).await {
                     Ok(x) if x.status == ExpertStatus::Approved => (row.store_id.clone(), row.department_id.clone(), Some(e)),
-                    _ => return err("bad_request", "unknown expert"),
+                    _ => return err(ErrorCode::BadRequest, "unknown expert"),
                 }
             }
-            _ => return err("bad_request", "give either department_id or expert_id"),
+            _ => return err(ErrorCode::BadRequest, "give either department_id or expert_id"),
         };
         let note = note.filter(|n| !n.trim().is_empty());
         match hub
@@ -674,8 +681,8 @@ impl ExpertSession {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return err("invalid_state", "the chat is no longer yours"),
-            Err(_) => return err("unavailable", "try again"),
+            Ok(false) => return err(ErrorCode::InvalidState, "the chat is no longer yours"),
+            Err(_) => return err(ErrorCode::Unavailable, "try again"),
         }
         hub.change_active(me, -1);
         if let Some(conns) = hub.roster.get(me).map(|p| p.conns.clone()) {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::replies::{answer_store, check_body, check_client_id};
 use super::Hub;
 use super::Step;
+use crate::protocol::ErrorCode;
 use crate::protocol::Out;
 use crate::storage::{AppendOutcome, NewMessage, Sender};
 
@@ -41,7 +42,7 @@ pub async fn send(hub: &Hub, conn: u64, merchant: &str, sender: Sender, text: &s
         Err(e) => {
             hub.send_out(
                 conn,
-                &Out::error("bad_request", format!("invalid send: {e}"), super::readable_ref(text)),
+                &Out::error(ErrorCode::BadRequest, format!("invalid send: {e}"), super::readable_ref(text)),
             );
             return (Step::Malformed, None);
         }
@@ -49,14 +50,18 @@ pub async fn send(hub: &Hub, conn: u64, merchant: &str, sender: Sender, text: &s
     if !check_client_id(&f.client_msg_id) {
         hub.send_out(
             conn,
-            &Out::error("bad_request", "client_msg_id must be 1–64 printable characters", None),
+            &Out::error(ErrorCode::BadRequest, "client_msg_id must be 1–64 printable characters", None),
         );
         return (Step::Continue, None);
     }
     if !check_client_id(&f.attachment_id) {
         hub.send_out(
             conn,
-            &Out::error("bad_request", "attachment_id must be an attachment's id", Some(f.client_msg_id)),
+            &Out::error(
+                ErrorCode::BadRequest,
+                "attachment_id must be an attachment's id",
+                Some(f.client_msg_id),
+            ),
         );
         return (Step::Continue, None);
     }
@@ -82,7 +87,7 @@ pub async fn send(hub: &Hub, conn: u64, merchant: &str, sender: Sender, text: &s
         // No such chat of yours, or no such photo of yours in it: the same answer.
         hub.send_out(
             conn,
-            &Out::error("not_found", "no such photo of yours in this chat", Some(f.client_msg_id)),
+            &Out::error(ErrorCode::NotFound, "no such photo of yours in this chat", Some(f.client_msg_id)),
         );
     } else {
         answer_store(hub, conn, &f.conversation_id, &f.client_msg_id, r);

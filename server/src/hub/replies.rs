@@ -7,7 +7,7 @@ use super::Hub;
 use super::StoreFailed;
 use crate::ids::MerchantId;
 use crate::now_ms;
-use crate::protocol::{self, Out, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID};
+use crate::protocol::{self, ErrorCode, Out, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID};
 use crate::storage::ConversationStatus;
 use crate::storage::{AppendOutcome, ConversationRow};
 
@@ -17,7 +17,10 @@ pub fn parse_frame<T: serde::de::DeserializeOwned>(hub: &Hub, conn: u64, text: &
         Ok(f) => Some(f),
         Err(e) => {
             tracing::debug!(error = %e, "unreadable client frame");
-            hub.send_out(conn, &Out::error("bad_request", human_parse_error(&e), super::readable_ref(text)));
+            hub.send_out(
+                conn,
+                &Out::error(ErrorCode::BadRequest, human_parse_error(&e), super::readable_ref(text)),
+            );
             None
         }
     }
@@ -50,19 +53,19 @@ pub fn human_parse_error(e: &serde_json::Error) -> String {
 /// Answer a conversation lookup that did not yield one of the caller's conversations.
 pub fn conversation_missing(hub: &Hub, conn: u64, id: &str, storage_failed: bool, not_found: &str) {
     let out = if storage_failed {
-        Out::error("unavailable", "try again", Some(id.to_owned()))
+        Out::error(ErrorCode::Unavailable, "try again", Some(id.to_owned()))
     } else {
-        Out::error("not_found", not_found, Some(id.to_owned()))
+        Out::error(ErrorCode::NotFound, not_found, Some(id.to_owned()))
     };
     hub.send_out(conn, &out);
 }
 
-pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
+pub fn check_body(body: &str) -> Result<(), (ErrorCode, String)> {
     if body.trim().is_empty() {
-        return Err(("bad_request", "the message is empty".into()));
+        return Err((ErrorCode::BadRequest, "the message is empty".into()));
     }
     if body.chars().count() > MAX_BODY_CHARS {
-        return Err(("too_large", format!("messages are at most {MAX_BODY_CHARS} characters")));
+        return Err((ErrorCode::TooLarge, format!("messages are at most {MAX_BODY_CHARS} characters")));
     }
     Ok(())
 }
@@ -81,12 +84,12 @@ pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: 
             sent_at: m.sent_at,
         },
         Ok(AppendOutcome::Conflict) => Out::error(
-            "conflict",
+            ErrorCode::Conflict,
             "this client_msg_id was used for a different message",
             Some(client_msg_id.to_owned()),
         ),
-        Ok(AppendOutcome::NotFound) => Out::error("not_found", "no such conversation", Some(client_msg_id.to_owned())),
-        Ok(AppendOutcome::InvalidState(why)) => Out::error("invalid_state", why, Some(client_msg_id.to_owned())),
+        Ok(AppendOutcome::NotFound) => Out::error(ErrorCode::NotFound, "no such conversation", Some(client_msg_id.to_owned())),
+        Ok(AppendOutcome::InvalidState(why)) => Out::error(ErrorCode::InvalidState, why, Some(client_msg_id.to_owned())),
         Err(e) => {
             tracing::debug!(conversation_id, client_msg_id, error = %e, "message not stored; answered unavailable");
             unavailable(Some(client_msg_id.to_owned()))
@@ -111,7 +114,7 @@ pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, a
                 },
             );
         }
-        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
+        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.clone()))),
     }
 }
 
@@ -152,13 +155,13 @@ pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &Conver
         }
         Ok(None) => hub.send_out(
             conn,
-            &Out::error("invalid_state", "the chat has already ended", Some(row.id.clone())),
+            &Out::error(ErrorCode::InvalidState, "the chat has already ended", Some(row.id.clone())),
         ),
-        Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(row.id.clone()))),
+        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.clone()))),
     }
 }
 
 /// A typed error frame for a failed store.
 pub fn unavailable(r: Option<String>) -> Out {
-    Out::error("unavailable", "the message could not be stored; retry", r)
+    Out::error(ErrorCode::Unavailable, "the message could not be stored; retry", r)
 }

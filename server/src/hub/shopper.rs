@@ -12,7 +12,7 @@ use super::Step;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
-use crate::protocol::{close, Availability, Out, Product, ShopperIn, PROTOCOL_VERSION};
+use crate::protocol::{close, Availability, ErrorCode, Out, Product, ShopperIn, PROTOCOL_VERSION};
 use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
@@ -27,7 +27,7 @@ pub struct ShopperSession {
 }
 
 fn bad(hub: &Hub, conn: u64, msg: &str, r: Option<String>) -> Step {
-    hub.send_out(conn, &Out::error("bad_request", msg, r));
+    hub.send_out(conn, &Out::error(ErrorCode::BadRequest, msg, r));
     Step::Continue
 }
 
@@ -103,7 +103,7 @@ impl ShopperSession {
                 return Step::Continue;
             }
             (_, None) => {
-                hub.send_out(conn, &Out::error("bad_request", "say hello first", None));
+                hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "say hello first", None));
                 return Step::Close(close::PROTOCOL_ERROR);
             }
             (_, Some(s)) => s.clone(),
@@ -264,13 +264,13 @@ impl ShopperSession {
                         let own =
                             matches!(hub.db.conversation(&self.merchant, &conversation_id).await, Ok(row) if row.shopper_id == shopper);
                         let out = if own {
-                            Out::error("invalid_state", "only ended chats can be rated", Some(conversation_id))
+                            Out::error(ErrorCode::InvalidState, "only ended chats can be rated", Some(conversation_id))
                         } else {
-                            Out::error("not_found", "no such conversation", Some(conversation_id))
+                            Out::error(ErrorCode::NotFound, "no such conversation", Some(conversation_id))
                         };
                         hub.send_out(conn, &out);
                     }
-                    Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id))),
+                    Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id))),
                 }
                 Step::Continue
             }
@@ -322,7 +322,7 @@ impl ShopperSession {
                 if let Some(row) = self.own(hub, conn, &conversation_id).await {
                     match crate::outbound::hooks::notify_me(hub, &self.merchant, &row.id, email.as_deref(), phone.as_deref()).await {
                         Ok(out) => hub.send_out(conn, &out),
-                        Err("unavailable") => hub.send_out(conn, &Out::error("unavailable", "try again", Some(conversation_id))),
+                        Err("unavailable") => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id))),
                         Err(why) => return bad(hub, conn, why, Some(conversation_id)),
                     }
                 }
@@ -352,7 +352,7 @@ impl ShopperSession {
             }
             ShopperIn::Identify { email, name, signature } => {
                 let Ok(secret) = hub.db.identity_secret(&self.merchant).await else {
-                    hub.send_out(conn, &Out::error("unavailable", "try again", None));
+                    hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", None));
                     return Step::Continue;
                 };
                 let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("key");
@@ -363,7 +363,10 @@ impl ShopperSession {
                     || !bool::from(expected.as_bytes().ct_eq(signature.trim().to_lowercase().as_bytes()))
                     || !short(&name, 100)
                 {
-                    hub.send_out(conn, &Out::error("forbidden", "the identity signature does not match", None));
+                    hub.send_out(
+                        conn,
+                        &Out::error(ErrorCode::Forbidden, "the identity signature does not match", None),
+                    );
                     return Step::Continue;
                 }
                 let sid = ShopperId::from_db(shopper);
@@ -379,7 +382,7 @@ impl ShopperSession {
                             email: s.email.unwrap_or_default(),
                         },
                     ),
-                    Err(_) => hub.send_out(conn, &Out::error("unavailable", "try again", None)),
+                    Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", None)),
                 }
                 Step::Continue
             }
@@ -583,7 +586,10 @@ impl ShopperSession {
         {
             Ok(r) => r,
             Err(_) => {
-                hub.send_out(conn, &Out::error("unavailable", "the chat could not be started; try again", None));
+                hub.send_out(
+                    conn,
+                    &Out::error(ErrorCode::Unavailable, "the chat could not be started; try again", None),
+                );
                 return Step::Continue;
             }
         };
@@ -652,7 +658,10 @@ impl ShopperSession {
         {
             Ok(r) => r,
             Err(_) => {
-                hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None));
+                hub.send_out(
+                    conn,
+                    &Out::error(ErrorCode::Unavailable, "the message could not be stored; try again", None),
+                );
                 return Step::Continue;
             }
         };
@@ -679,7 +688,10 @@ impl ShopperSession {
                 hub.offer_round(&row, "new", false).await;
                 hub.wake_cluster(&row.merchant_id);
             }
-            _ => hub.send_out(conn, &Out::error("unavailable", "the message could not be stored; try again", None)),
+            _ => hub.send_out(
+                conn,
+                &Out::error(ErrorCode::Unavailable, "the message could not be stored; try again", None),
+            ),
         }
         Step::Continue
     }

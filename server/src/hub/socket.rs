@@ -17,7 +17,7 @@ use super::outbox::{Next, Outbox};
 use super::shopper::ShopperSession;
 use super::Step;
 use super::{Hub, SEND_QUEUE};
-use crate::protocol::{close, Out, MAX_FRAME_BYTES};
+use crate::protocol::{close, ErrorCode, Out, MAX_FRAME_BYTES};
 
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_EVERY: Duration = Duration::from_secs(25);
@@ -243,7 +243,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                     if limiter.check().is_err() {
                         strikes += 1;
                         if strikes > 40 { break Some(close::RATE_LIMITED) }
-                        hub.send_out(conn, &Out::error("rate_limited", "too many frames; slow down", None));
+                        hub.send_out(conn, &Out::error(ErrorCode::RateLimited, "too many frames; slow down", None));
                         continue;
                     }
                     // Boxed: an idle socket's task then does not reserve room for the (large)
@@ -286,7 +286,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                 Some(Ok(Message::Binary(_))) => {
                     last_seen = Instant::now();
                     outbox.touch();
-                    hub.send_out(conn, &Out::error("bad_request", "send JSON text frames", None));
+                    hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "send JSON text frames", None));
                     malformed += 1;
                     if malformed >= 10 { break Some(close::PROTOCOL_ERROR) }
                 }
