@@ -7,7 +7,9 @@ pub mod analytics;
 pub mod api_keys;
 pub mod attachments;
 pub mod call_log;
-pub mod commerce;
+pub mod carts;
+pub mod catalogue;
+pub mod checkout;
 pub mod commerce_orders;
 pub mod commerce_shop;
 pub mod demos;
@@ -156,7 +158,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(attachments::widget_router())
         .merge(media_settings::router())
         .merge(push::router())
-        .merge(commerce::router())
+        .merge(catalogue::router())
+        .merge(carts::router())
+        .merge(checkout::router())
         .merge(commerce_orders::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
     crate::outbound::events::document(&mut openapi);

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
-use super::commerce::accept;
+use super::carts::accept;
 use super::AppState;
 use crate::commerce::store::OPEN_CART;
 use crate::commerce::{self as cm, cart, permalink, refs, Cart};

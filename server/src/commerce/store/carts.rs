@@ -1,6 +1,5 @@
 //! Carts an expert builds in a chat: their rows and lines, status changes, reminders, lapsing.
 
-
 use super::super::cart::Line;
 use crate::now_ms;
 use crate::storage::{Db, Result, StorageError, Tenant};
