@@ -101,14 +101,16 @@ try {
   await page.waitForTimeout(600);
   await page.locator('.chat-head .icon-btn').last().click();
   await page.locator('dialog.sheet').waitFor();
+  await page.waitForTimeout(400);
   await shot(page, `10-more${suffix}`);
-  await page.locator('dialog.sheet .btn').nth(1).click();
+  // Transfer: the third button (after Shopper info and E-mail the transcript, before End chat).
+  await page.locator('dialog.sheet .btn').nth(2).click();
   await page.locator('dialog.sheet input[type=radio]').first().waitFor();
   await page.locator('dialog.sheet input[type=radio]').first().check();
   await page.locator('dialog.sheet textarea').fill('Wants a wall mount too');
   await shot(page, `11-transfer${suffix}`);
   await page.keyboard.press('Escape');
-  await page.locator('.chat-head .icon-btn').nth(1).click();
+  await page.locator('.chat-head .icon-btn').nth(-2).click(); // info (before More; after back and the video call)
   await page.locator('dialog.sheet').waitFor();
   await page.waitForTimeout(600);
   await shot(page, `12-info-journey${suffix}`);
