@@ -143,14 +143,6 @@ impl Cluster {
             metrics::counter!("floorwalker_cluster_publish_dropped_total").increment(1);
         }
     }
-
-    pub fn subscribe(&self, conversation: &str) {
-        let _ = self.cmds.send(Cmd::Sub(conv_channel(conversation)));
-    }
-
-    pub fn unsubscribe(&self, conversation: &str) {
-        let _ = self.cmds.send(Cmd::Unsub(conv_channel(conversation)));
-    }
 }
 
 impl Broker for Cluster {
@@ -164,10 +156,10 @@ impl Broker for Cluster {
         self.send(EVENTS.to_owned(), &make(self.node.clone()));
     }
     fn follow(&self, conversation: &str) {
-        self.subscribe(conversation);
+        let _ = self.cmds.send(Cmd::Sub(conv_channel(conversation)));
     }
     fn unfollow(&self, conversation: &str) {
-        self.unsubscribe(conversation);
+        let _ = self.cmds.send(Cmd::Unsub(conv_channel(conversation)));
     }
 }
 

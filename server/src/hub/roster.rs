@@ -181,7 +181,8 @@ impl Roster {
         })
     }
 
-    pub fn available_count(&self) -> usize {
+    /// How many experts here are switched to available (with room or not).
+    pub fn switched_on(&self) -> usize {
         self.experts.iter().filter(|p| p.available).count()
     }
 }
@@ -217,7 +218,7 @@ impl Hub {
     }
 
     fn publish_availability(&self) {
-        let n = self.roster.available_count();
+        let n = self.roster.switched_on();
         metrics::gauge!("floorwalker_experts_available").set(n as f64);
     }
 
