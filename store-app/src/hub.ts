@@ -21,7 +21,7 @@ import type {
   Offer as OfferView, Out, PageVisit, Product, StoreChoice,
 } from '../../web-shared/protocol';
 import { CLOSE } from '../../web-shared/protocol';
-import { ChatSocket, sendFrame, type SendFrame, type ServerFrame } from '../../web-shared/chat-socket';
+import { ChatSocket, FATAL_CLOSES, sendFrame, type SendFrame, type ServerFrame } from '../../web-shared/chat-socket';
 
 export type { PageVisit, Product };
 export type Ref = NamedRef;
@@ -56,10 +56,15 @@ export interface Chat {
   away?: string[] | null;
 }
 
-export type Conn = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'unauthorized';
+/** `failed`: the server closed the socket with a code no retry mends (see `HubState.failure`). */
+export type Conn = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'unauthorized' | 'failed';
 
 export interface HubState {
   conn: Conn;
+  /** The close code that stopped the connection (`conn === 'failed'`): `4426` (this app is older
+   *  than the server), `4003` (the app is served from an address the merchant does not allow),
+   *  `4004`, `4400`, `1009`. */
+  failure: number | null;
   me: ExpertView | null;
   status: Status | null;
   stores: StoreInfo[];
@@ -109,7 +114,7 @@ type Listener = () => void;
 
 export class Hub {
   state: HubState = {
-    conn: 'idle', me: null, status: null, stores: [], colleagues: [], offers: [], chats: new Map(),
+    conn: 'idle', failure: null, me: null, status: null, stores: [], colleagues: [], offers: [], chats: new Map(),
     outbox: loadOutbox(), contacts: null, history: new Map(), journeys: loadJourneys(), notice: null, lastError: null,
   };
   /** Which chat the user has on screen (for read receipts and unread counts). */
@@ -136,7 +141,12 @@ export class Hub {
       if (st === 'connecting') this.state.conn = this.state.conn === 'idle' ? 'connecting' : 'reconnecting';
       else if (st === 'offline') this.state.conn = 'reconnecting';
       else if (st === 'online') { this.state.conn = 'online'; return; }
-      else return;
+      else if (st === 'failed') {
+        // No retry mends it (an app older than the server, a refused origin): stop and say so.
+        this.stopped = true;
+        this.state.conn = 'failed';
+        this.state.failure = this.socket.failure;
+      } else return;
       this.emit();
     },
     onClose: (code) => {
@@ -154,6 +164,7 @@ export class Hub {
       }
       return this.stopped ? 'stop' : 'retry';
     },
+    fatal: FATAL_CLOSES,
     rateLimitedWait: 10_000,
     // A ping every 20 s; no answer within 10 s: the socket is dead.
     keepAlive: { every: 20_000, answerWithin: 10_000 },
@@ -186,6 +197,7 @@ export class Hub {
 
   start() {
     this.stopped = false;
+    this.state.failure = null;
     this.socket.restart();
   }
 

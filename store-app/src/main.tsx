@@ -3,6 +3,7 @@ import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, getToken, setToken, type Expert } from './api';
 import { hub } from './hub';
+import { CLOSE } from '../../web-shared/protocol';
 import { focusOffer, forgetPush, refreshPush, takeOfferFromUrl } from './push';
 import { applyLang, t, type Key } from './i18n';
 import { unlockAudio } from './alerts';
@@ -19,8 +20,30 @@ setCloseLabel(() => t('common.close'));
 type Phase = { p: 'boot' } | { p: 'login'; notice?: Key } | { p: 'signup' } | { p: 'waiting'; expert: Expert } | { p: 'app'; expert: Expert };
 type Tab = 'chats' | 'contacts' | 'profile';
 
+/** Reload the app, fetching a newer service worker and shell first if the server has one. */
+async function reloadApp() {
+  try {
+    const reg = await navigator.serviceWorker?.getRegistration();
+    await reg?.update();
+  } catch { /* offline or no service worker: the reload fetches the shell anyway */ }
+  location.reload();
+}
+
 function ConnBanner() {
   const s = useHub();
+  if (s.conn === 'failed') {
+    // A close no retry mends: say what it is and offer the one thing that can help.
+    const outdated = s.failure === CLOSE.BAD_VERSION;
+    return (
+      <div class="conn-banner failed" role="alert">
+        <div class="conn-failed-text">
+          <strong>{t(outdated ? 'conn.outdated' : 'conn.refused')}</strong>
+          <span>{outdated ? t('conn.outdatedHelp') : t('conn.refusedHelp', { code: String(s.failure ?? '') })}</span>
+        </div>
+        <button type="button" class="btn primary" onClick={() => { void reloadApp(); }}>{t('conn.reload')}</button>
+      </div>
+    );
+  }
   if (s.conn === 'online' || s.conn === 'idle' || s.conn === 'unauthorized') return null;
   return (
     <div class={`conn-banner ${s.conn}`} role="status" aria-live="polite">

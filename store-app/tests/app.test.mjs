@@ -266,3 +266,40 @@ test('Persian is right-to-left and the app follows the dark colour scheme', { ti
   }
   await p.ctx.close();
 });
+
+test('a close no retry mends stops reconnecting and says what to do: update (4426), refused (4003)', { timeout: 90_000 }, async () => {
+  const token = await expertToken(stack.base, 'expert4@demo.example', stack.password);
+  for (const [code, heading, help] of [
+    [4426, 'This app needs an update', /server runs a newer version/],
+    [4003, 'The server refused this app', /refused the connection \(code 4003\)/],
+  ]) {
+    const p = await phone(browser);
+    // The server itself closes `v=2` with 4426 (server/tests/chat.rs); here the socket is
+    // answered by the test so the app meets the close a newer server would send it.
+    let attempts = 0;
+    await p.ctx.routeWebSocket(/\/ws\/expert/, (ws) => {
+      attempts++;
+      ws.onMessage(() => ws.close({ code, reason: 'test' }));
+    });
+    await p.ctx.addInitScript((tk) => {
+      localStorage.setItem('fw.app.token', tk);
+      localStorage.setItem('fw.app.notifyAsked', '1');
+    }, token);
+    await p.page.goto(stack.app);
+    const banner = p.page.getByRole('alert').filter({ hasText: heading });
+    await banner.waitFor({ timeout: 15_000 });
+    await p.page.getByText(help).waitFor();
+    assert.equal(await p.page.locator('.shell').getAttribute('data-conn'), 'failed');
+    // No reconnecting: an ordinary close would have been retried within a few seconds.
+    await p.page.waitForTimeout(4_000);
+    assert.equal(attempts, 1, `${code}: the app reconnected after a fatal close`);
+    await noSeriousA11y(p.page, `failed connection ${code}`);
+    // The banner's button reloads the app (which tries again, once).
+    await p.page.getByRole('button', { name: 'Reload' }).click();
+    await p.page.waitForFunction(() => document.querySelector('.shell')?.getAttribute('data-conn') === 'failed');
+    await banner.waitFor();
+    assert.equal(attempts, 2, `${code}: the reload connects exactly once more`);
+    assert.deepEqual(p.page.errors ?? [], []);
+    await p.ctx.close();
+  }
+});

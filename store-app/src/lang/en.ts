@@ -64,6 +64,11 @@ export const en = {
   'conn.connecting': 'Connecting…',
   'conn.reconnecting': 'Reconnecting… Nothing is lost; messages go out when you are back.',
   'conn.offline': 'Not connected',
+  'conn.outdated': 'This app needs an update',
+  'conn.outdatedHelp': 'The server runs a newer version. Reload to get it; messages not yet sent are kept and go out after.',
+  'conn.refused': 'The server refused this app',
+  'conn.refusedHelp': 'The shop\'s server refused the connection (code {code}). Reload; if it happens again, ask your manager to check the shop\'s settings.',
+  'conn.reload': 'Reload',
 
   'home.offers': 'Waiting shoppers',
   'home.noOffers': 'No one is waiting right now. You will hear a beep when someone is.',
