@@ -44,26 +44,107 @@ pub fn fit_page(messages: &mut Vec<MessageView>, budget: usize) -> usize {
     used
 }
 
-/// Close codes (1000–1011 are the standard ones).
-pub mod close {
-    pub const NORMAL: u16 = 1000;
-    pub const GOING_AWAY: u16 = 1001;
-    pub const TOO_BIG: u16 = 1009;
-    pub const INTERNAL: u16 = 1011;
-    pub const UNAUTHORIZED: u16 = 4001;
-    pub const HELLO_TIMEOUT: u16 = 4002;
-    pub const ORIGIN: u16 = 4003;
-    pub const UNKNOWN_MERCHANT: u16 = 4004;
-    pub const RATE_LIMITED: u16 = 4008;
-    pub const SLOW_CONSUMER: u16 = 4009;
-    /// Nothing heard from the client (not even a pong) for 60 s.
-    pub const IDLE: u16 = 4010;
-    /// RFC 6455: a text frame that is not UTF-8.
-    pub const INVALID_DATA: u16 = 1007;
+/// The WebSocket close codes the server sends (docs/protocol.md, "Close codes"): 1000–1011 are
+/// RFC 6455's, 4000–4999 ours. `protocol.ts` exports them as `CLOSE` (generated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u16)]
+pub enum CloseCode {
+    Normal = 1000,
+    /// The node is shutting down: reconnect (another node) and resume.
+    GoingAway = 1001,
     /// RFC 6455: a frame that breaks the framing rules (reserved bits, opcodes, control frames).
-    pub const PROTOCOL: u16 = 1002;
-    pub const PROTOCOL_ERROR: u16 = 4400;
-    pub const BAD_VERSION: u16 = 4426;
+    Protocol = 1002,
+    /// RFC 6455: a text frame that is not UTF-8.
+    InvalidData = 1007,
+    TooBig = 1009,
+    Internal = 1011,
+    Unauthorized = 4001,
+    HelloTimeout = 4002,
+    Origin = 4003,
+    UnknownMerchant = 4004,
+    RateLimited = 4008,
+    SlowConsumer = 4009,
+    /// Nothing heard from the client (not even a pong) for 60 s.
+    Idle = 4010,
+    ProtocolError = 4400,
+    BadVersion = 4426,
+}
+
+impl CloseCode {
+    pub const ALL: [CloseCode; 15] = {
+        use CloseCode::*;
+        [
+            Normal,
+            GoingAway,
+            Protocol,
+            InvalidData,
+            TooBig,
+            Internal,
+            Unauthorized,
+            HelloTimeout,
+            Origin,
+            UnknownMerchant,
+            RateLimited,
+            SlowConsumer,
+            Idle,
+            ProtocolError,
+            BadVersion,
+        ]
+    };
+
+    /// The number in the close frame.
+    pub const fn code(self) -> u16 {
+        self as u16
+    }
+
+    /// The code for a number the server sends (`None` for any other).
+    pub fn from_code(code: u16) -> Option<CloseCode> {
+        CloseCode::ALL.into_iter().find(|c| c.code() == code)
+    }
+
+    /// Its name in the generated `CLOSE` of `protocol.ts`.
+    pub const fn ts_name(self) -> &'static str {
+        use CloseCode::*;
+        match self {
+            Normal => "NORMAL",
+            GoingAway => "GOING_AWAY",
+            Protocol => "PROTOCOL",
+            InvalidData => "INVALID_DATA",
+            TooBig => "TOO_BIG",
+            Internal => "INTERNAL",
+            Unauthorized => "UNAUTHORIZED",
+            HelloTimeout => "HELLO_TIMEOUT",
+            Origin => "ORIGIN",
+            UnknownMerchant => "UNKNOWN_MERCHANT",
+            RateLimited => "RATE_LIMITED",
+            SlowConsumer => "SLOW_CONSUMER",
+            Idle => "IDLE",
+            ProtocolError => "PROTOCOL_ERROR",
+            BadVersion => "BAD_VERSION",
+        }
+    }
+
+    /// The reason sent with it when the code alone is the explanation.
+    pub const fn reason(self) -> &'static str {
+        use CloseCode::*;
+        match self {
+            Normal => "",
+            GoingAway => "server restarting; reconnect",
+            Protocol => "WebSocket protocol violation",
+            InvalidData => "text frame is not UTF-8",
+            TooBig => "frame too large",
+            Internal => "server error; reconnect",
+            Unauthorized => "unauthorized",
+            HelloTimeout => "no hello",
+            Origin => "origin not allowed",
+            UnknownMerchant => "unknown merchant",
+            RateLimited => "rate limit exceeded",
+            SlowConsumer => "too slow; reconnect and resume",
+            Idle => "idle; reconnect",
+            ProtocolError => "protocol error",
+            BadVersion => "unsupported protocol version",
+        }
+    }
 }
 
 /// Whether `u` may stand as the page a shopper is on: an absolute `http(s)` URL with a host, at
@@ -740,6 +821,28 @@ mod tests {
             assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
             assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(c.as_str())).unwrap(), c);
         }
+    }
+
+    /// docs/protocol.md's close-code table lists exactly the [`CloseCode`]s, in the same order.
+    #[test]
+    fn close_codes_are_the_documented_ones() {
+        let doc = include_str!("../../docs/protocol.md");
+        let table = &doc[doc.find("| code | reason | client should |").expect("the close-code table")..];
+        let documented: Vec<u16> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.split('|').nth(1).unwrap().trim().parse().expect("a number in the first column"))
+            .collect();
+        let ours: Vec<u16> = CloseCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(documented, ours, "docs/protocol.md's close-code table and CloseCode differ");
+        for c in CloseCode::ALL {
+            assert_eq!(CloseCode::from_code(c.code()), Some(c));
+            assert!(c == CloseCode::Normal || !c.reason().is_empty(), "{c:?} has no reason");
+            // A close reason may be at most 123 bytes (RFC 6455 §5.5).
+            assert!(c.reason().len() <= 123);
+        }
+        assert_eq!(CloseCode::from_code(4000), None);
     }
 
     #[test]

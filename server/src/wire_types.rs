@@ -30,7 +30,8 @@ pub fn typescript() -> String {
         protocol::MAX_FRAME_BYTES,
     ));
     out.push_str("\n/** WebSocket close codes the server uses (docs/protocol.md). */\nexport const CLOSE = {\n");
-    for (name, code) in CLOSE_CODES {
+    for c in protocol::CloseCode::ALL {
+        let (name, code) = (c.ts_name(), c.code());
         out.push_str(&format!("  {name}: {code},\n"));
     }
     out.push_str("} as const;\n");
@@ -82,26 +83,6 @@ pub fn typescript() -> String {
     out
 }
 
-const CLOSE_CODES: &[(&str, u16)] = {
-    use protocol::close::*;
-    &[
-        ("NORMAL", NORMAL),
-        ("GOING_AWAY", GOING_AWAY),
-        ("PROTOCOL", PROTOCOL),
-        ("INVALID_DATA", INVALID_DATA),
-        ("TOO_BIG", TOO_BIG),
-        ("INTERNAL", INTERNAL),
-        ("UNAUTHORIZED", UNAUTHORIZED),
-        ("HELLO_TIMEOUT", HELLO_TIMEOUT),
-        ("ORIGIN", ORIGIN),
-        ("UNKNOWN_MERCHANT", UNKNOWN_MERCHANT),
-        ("RATE_LIMITED", RATE_LIMITED),
-        ("SLOW_CONSUMER", SLOW_CONSUMER),
-        ("IDLE", IDLE),
-        ("PROTOCOL_ERROR", PROTOCOL_ERROR),
-        ("BAD_VERSION", BAD_VERSION),
-    ]
-};
 
 /// `T`'s doc comment and `export type T = …;`, after a blank line.
 fn decl<T: TS>(cfg: &Config, out: &mut String) {

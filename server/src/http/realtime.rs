@@ -17,7 +17,7 @@ use crate::hub::expert::ExpertSession;
 use crate::hub::shopper::ShopperSession;
 use crate::hub::socket::{self, Session};
 use crate::ids::MerchantId;
-use crate::protocol::{close, PROTOCOL_VERSION};
+use crate::protocol::{CloseCode, PROTOCOL_VERSION};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -66,17 +66,17 @@ async fn shopper(State(state): State<AppState>, Query(p): Query<ShopperParams>, 
     let hub = state.hub.clone();
     socket::configure(ws).on_upgrade(move |mut sock| async move {
         if p.v.unwrap_or(PROTOCOL_VERSION) != PROTOCOL_VERSION {
-            return socket::close_now(&mut sock, close::BAD_VERSION, "unsupported protocol version").await;
+            return socket::close_now(&mut sock, CloseCode::BadVersion, "unsupported protocol version").await;
         }
         let Some(m) = p.merchant.as_deref().and_then(MerchantId::parse) else {
-            return socket::close_now(&mut sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
+            return socket::close_now(&mut sock, CloseCode::UnknownMerchant, "unknown merchant").await;
         };
         let Some(settings) = hub.merchant(&m).await.filter(|s| s.active) else {
-            return socket::close_now(&mut sock, close::UNKNOWN_MERCHANT, "unknown merchant").await;
+            return socket::close_now(&mut sock, CloseCode::UnknownMerchant, "unknown merchant").await;
         };
         if !origin_allowed(origin.as_deref(), &settings.origins, own.as_deref()) {
             metrics::counter!("floorwalker_ws_origin_rejected_total").increment(1);
-            return socket::close_now(&mut sock, close::ORIGIN, "origin not allowed").await;
+            return socket::close_now(&mut sock, CloseCode::Origin, "origin not allowed").await;
         }
         drop(settings);
         socket::run(hub, sock, Session::Shopper(ShopperSession::new(m))).await
@@ -87,7 +87,7 @@ async fn expert(State(state): State<AppState>, Query(p): Query<ExpertParams>, ws
     let hub = state.hub.clone();
     socket::configure(ws).on_upgrade(move |mut sock| async move {
         if p.v.unwrap_or(PROTOCOL_VERSION) != PROTOCOL_VERSION {
-            return socket::close_now(&mut sock, close::BAD_VERSION, "unsupported protocol version").await;
+            return socket::close_now(&mut sock, CloseCode::BadVersion, "unsupported protocol version").await;
         }
         socket::run(hub, sock, Session::Expert(ExpertSession::new())).await
     })
@@ -155,11 +155,11 @@ async fn dashboard_loop(state: AppState, m: MerchantId, cred: DashboardCred, mut
             DashboardCred::Session(h, a) => creds.extend([Cred::Session(h), Cred::Account(a)]),
             DashboardCred::ApiKey(k) => creds.push(Cred::ApiKey(k)),
         }
-        state.hub.watch(id, &revoked, &creds, close::UNAUTHORIZED);
+        state.hub.watch(id, &revoked, &creds, CloseCode::Unauthorized);
     }
     let _unwatch = Unwatch(&state.hub, id);
     if state.hub.revoked_since(epoch) && !cred.valid(&state).await {
-        return socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
+        return socket::close_now(&mut sock, CloseCode::Unauthorized, "signed out").await;
     }
     let mut rolled = state.hub.analytics.rolled.subscribe();
     let Ok(mut last) = live(&state, &m).await else {
@@ -186,7 +186,7 @@ async fn dashboard_loop(state: AppState, m: MerchantId, cred: DashboardCred, mut
                 }
             }
             _ = state.hub.shutdown.cancelled() => {
-                let _ = sock.send(Message::Close(Some(CloseFrame { code: close::GOING_AWAY, reason: "server restarting".into() }))).await;
+                let _ = sock.send(Message::Close(Some(CloseFrame { code: CloseCode::GoingAway.code(), reason: "server restarting".into() }))).await;
                 break;
             }
             r = rolled.recv() => match r {
@@ -216,7 +216,7 @@ async fn dashboard_loop(state: AppState, m: MerchantId, cred: DashboardCred, mut
                 // also read again every 30 s.
                 checks += 1;
                 if checks.is_multiple_of(30) && !cred.valid(&state).await {
-                    socket::close_now(&mut sock, close::UNAUTHORIZED, "signed out").await;
+                    socket::close_now(&mut sock, CloseCode::Unauthorized, "signed out").await;
                     break;
                 }
             }

@@ -13,7 +13,7 @@ use super::outbox::{self, Outbox};
 use super::{frame, Hub};
 use crate::ids::MerchantId;
 use crate::now_ms;
-use crate::protocol::{self, close, Out};
+use crate::protocol::{self, CloseCode, Out};
 
 #[derive(Default)]
 pub struct Connections {
@@ -76,7 +76,7 @@ impl Connections {
         if let Some(c) = self.conns.get(&id) {
             if let Err(outbox::Refused::Full) = c.push(frame.clone()) {
                 metrics::counter!("floorwalker_slow_consumers_total").increment(1);
-                c.close(close::SLOW_CONSUMER);
+                c.close(CloseCode::SlowConsumer);
             }
         }
     }

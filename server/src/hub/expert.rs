@@ -13,7 +13,7 @@ use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
 use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
-    self, close, ContactView, ErrorCode, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
+    self, CloseCode, ContactView, ErrorCode, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
 };
 use crate::storage::ConversationStatus;
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
@@ -114,7 +114,7 @@ impl ExpertSession {
             }
             _ => {
                 hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "say hello first", None));
-                return Step::Close(close::PROTOCOL_ERROR);
+                return Step::Close(CloseCode::ProtocolError);
             }
         };
         match frame {
@@ -328,14 +328,14 @@ impl ExpertSession {
 
     async fn hello(&mut self, hub: &Hub, conn: u64, token: &str) -> Step {
         if !token.starts_with(auth::EXPERT_TOKEN_PREFIX) {
-            return Step::Close(close::UNAUTHORIZED);
+            return Step::Close(CloseCode::Unauthorized);
         }
         let token_hash = auth::token_hash(token);
         let epoch = hub.revocation_epoch();
         let s = match hub.db.expert_session(&token_hash).await {
             Ok(Some(s)) if s.expert.status == ExpertStatus::Approved => s,
-            Ok(_) => return Step::Close(close::UNAUTHORIZED),
-            Err(_) => return Step::Close(close::INTERNAL),
+            Ok(_) => return Step::Close(CloseCode::Unauthorized),
+            Err(_) => return Step::Close(CloseCode::Internal),
         };
         // Signing out, a password change or a deactivation (of the expert or the merchant)
         // closes this socket; one that landed while the token was checked is caught here.
@@ -347,12 +347,12 @@ impl ExpertSession {
                 Cred::Expert(&expert_id),
                 Cred::Merchant(&merchant_id),
             ],
-            close::UNAUTHORIZED,
+            CloseCode::Unauthorized,
         );
         if hub.revoked_since(epoch)
             && !matches!(hub.db.expert_session(&token_hash).await, Ok(Some(ref s)) if s.expert.status == ExpertStatus::Approved)
         {
-            return Step::Close(close::UNAUTHORIZED);
+            return Step::Close(CloseCode::Unauthorized);
         }
         let e = s.expert;
         let m = e.merchant_id.clone();
@@ -479,7 +479,7 @@ impl ExpertSession {
         }
         let (before, after) = {
             let Some(mut p) = hub.roster.get_mut(me) else {
-                return Step::Close(close::INTERNAL);
+                return Step::Close(CloseCode::Internal);
             };
             if store_ids.as_ref().is_some_and(|s| s.iter().any(|x| !p.assigned_stores.contains(x)))
                 || department_ids
@@ -562,7 +562,7 @@ impl ExpertSession {
             Step::Continue
         };
         let Some(p) = hub.roster.get(me).map(|p| p.clone()) else {
-            return Step::Close(close::INTERNAL);
+            return Step::Close(CloseCode::Internal);
         };
         if p.active >= p.cap() {
             return failed("at_capacity");
@@ -763,7 +763,7 @@ impl Hub {
         let conns = self.roster.get(expert).map(|p| p.conns.clone()).unwrap_or_default();
         for c in conns {
             if let Some(conn) = self.conns.get(c) {
-                conn.close(close::UNAUTHORIZED);
+                conn.close(CloseCode::Unauthorized);
             }
         }
     }

@@ -67,7 +67,7 @@ pub enum Step {
     Continue,
     /// The frame was not understood (counted; many in a row close the socket).
     Malformed,
-    Close(u16),
+    Close(crate::protocol::CloseCode),
 }
 
 /// Something outside the hub that hears about waiting chats and withdrawn offers: the Web Push

@@ -14,6 +14,8 @@ use std::sync::Mutex;
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::Notify;
 
+use crate::protocol::CloseCode;
+
 /// Why a frame was not queued.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -26,7 +28,7 @@ pub enum Refused {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next {
     Frame(Utf8Bytes),
-    Close(u16),
+    Close(CloseCode),
     Empty,
 }
 
@@ -81,17 +83,14 @@ impl Outbox {
     }
 
     /// Ask the socket's task to close with `code` (a later request does not replace it).
-    pub fn close(&self, code: u16) {
-        let _ = self.close.compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire);
+    pub fn close(&self, code: CloseCode) {
+        let _ = self.close.compare_exchange(0, code.code(), Ordering::AcqRel, Ordering::Acquire);
         self.wake.notify_one();
     }
 
     /// The close code asked for, if any.
-    pub fn closing(&self) -> Option<u16> {
-        match self.close.load(Ordering::Acquire) {
-            0 => None,
-            c => Some(c),
-        }
+    pub fn closing(&self) -> Option<CloseCode> {
+        CloseCode::from_code(self.close.load(Ordering::Acquire))
     }
 
     /// What the socket's task should do next: close (asked for), send the oldest frame, or
@@ -152,9 +151,9 @@ mod tests {
     fn a_close_comes_first_keeps_its_code_and_leaves_queued_frames_poppable() {
         let o = Outbox::new(8);
         o.push(f("explains the close")).unwrap();
-        o.close(4009);
+        o.close(CloseCode::SlowConsumer);
         o.close(1001);
-        assert_eq!(o.next(), Next::Close(4009));
+        assert_eq!(o.next(), Next::Close(CloseCode::SlowConsumer));
         assert_eq!(o.push(f("late")), Err(Refused::Closing));
         assert_eq!(o.pop(), Some(f("explains the close")));
         assert_eq!(o.pop(), None);
@@ -186,10 +185,10 @@ mod tests {
             })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        o.close(4001);
+        o.close(CloseCode::Unauthorized);
         assert_eq!(
             tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap(),
-            Next::Close(4001)
+            Next::Close(CloseCode::Unauthorized)
         );
     }
 }

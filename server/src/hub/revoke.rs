@@ -19,6 +19,7 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 
 use super::outbox::Outbox;
+use crate::protocol::CloseCode;
 use super::Hub;
 
 /// A credential a socket may rest on.
@@ -54,7 +55,7 @@ impl Cred<'_> {
 struct Watched {
     conn: u64,
     outbox: Weak<Outbox>,
-    code: u16,
+    code: CloseCode,
 }
 
 /// The per-node registry (a field of the hub).
@@ -79,7 +80,7 @@ impl Hub {
     }
 
     /// Close socket `conn` (with `code`) when any of `creds` is revoked.
-    pub fn watch(&self, conn: u64, outbox: &Arc<Outbox>, creds: &[Cred<'_>], code: u16) {
+    pub fn watch(&self, conn: u64, outbox: &Arc<Outbox>, creds: &[Cred<'_>], code: CloseCode) {
         let keys: Vec<String> = creds.iter().map(Cred::key).collect();
         for k in &keys {
             self.revocations.by_key.entry(k.clone()).or_default().push(Watched {
@@ -92,7 +93,7 @@ impl Hub {
     }
 
     /// As [`Hub::watch`], for a socket the hub routes to (registered with [`Hub::register`]).
-    pub fn watch_conn(&self, conn: u64, creds: &[Cred<'_>], code: u16) {
+    pub fn watch_conn(&self, conn: u64, creds: &[Cred<'_>], code: CloseCode) {
         if let Some(o) = self.conns.get(conn) {
             self.watch(conn, &o, creds, code);
         }
@@ -127,7 +128,7 @@ impl Hub {
 
     pub fn revoke_local(&self, key: &str) {
         self.revocations.epoch.fetch_add(1, Ordering::AcqRel);
-        let targets: Vec<(Weak<Outbox>, u16)> = self
+        let targets: Vec<(Weak<Outbox>, CloseCode)> = self
             .revocations
             .by_key
             .get(key)

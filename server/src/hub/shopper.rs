@@ -12,7 +12,7 @@ use super::Step;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
-use crate::protocol::{close, Availability, ErrorCode, Out, Product, ShopperIn, PROTOCOL_VERSION};
+use crate::protocol::{CloseCode, Availability, ErrorCode, Out, Product, ShopperIn, PROTOCOL_VERSION};
 use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
@@ -104,7 +104,7 @@ impl ShopperSession {
             }
             (_, None) => {
                 hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "say hello first", None));
-                return Step::Close(close::PROTOCOL_ERROR);
+                return Step::Close(CloseCode::ProtocolError);
             }
             (_, Some(s)) => s.clone(),
         };
@@ -408,7 +408,7 @@ impl ShopperSession {
             Some(id) => match hub.db.shopper_exists(&m, &id).await {
                 Ok(true) => Some(id),
                 Ok(false) => None,
-                Err(_) => return Step::Close(close::INTERNAL),
+                Err(_) => return Step::Close(CloseCode::Internal),
             },
             None => None,
         };
@@ -425,7 +425,7 @@ impl ShopperSession {
                     self.seen_at = s.last_seen_at;
                     (s.id.to_string(), Vec::new())
                 }
-                Err(_) => return Step::Close(close::INTERNAL),
+                Err(_) => return Step::Close(CloseCode::Internal),
             },
         };
         let token = hub.shopper_token(m.as_str(), &shopper);

@@ -17,7 +17,7 @@ use super::outbox::{Next, Outbox};
 use super::shopper::ShopperSession;
 use super::Step;
 use super::{Hub, SEND_QUEUE};
-use crate::protocol::{close, ErrorCode, Out, MAX_FRAME_BYTES};
+use crate::protocol::{CloseCode, ErrorCode, Out, MAX_FRAME_BYTES};
 
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 pub const PING_EVERY: Duration = Duration::from_secs(25);
@@ -74,11 +74,11 @@ impl Session {
 /// Close with a code and a reason the client can show or act on, then linger briefly: what the
 /// client still sends is read and dropped until it answers the close (or 2 s pass), so the close
 /// frame is not lost to a TCP reset (closing a socket with unread data resets it).
-pub async fn close_now(socket: &mut WebSocket, code: u16, reason: &'static str) {
+pub async fn close_now(socket: &mut WebSocket, code: CloseCode, reason: &'static str) {
     let sent = tokio::time::timeout(
         Duration::from_secs(5),
         socket.send(Message::Close(Some(CloseFrame {
-            code,
+            code: code.code(),
             reason: reason.into(),
         }))),
     )
@@ -103,42 +103,25 @@ async fn linger(socket: &mut WebSocket) {
 
 /// The close code for a frame the WebSocket layer refused (RFC 6455 §7.4.1), or `None` when the
 /// connection itself failed (no close frame can be sent).
-pub fn code_for_error(e: axum::Error) -> Option<u16> {
+pub fn code_for_error(e: axum::Error) -> Option<CloseCode> {
     use tokio_tungstenite::tungstenite::Error as E;
     let inner = e.into_inner();
     match inner.downcast_ref::<E>()? {
-        E::Capacity(_) => Some(close::TOO_BIG),
-        E::Utf8(_) => Some(close::INVALID_DATA),
+        E::Capacity(_) => Some(CloseCode::TooBig),
+        E::Utf8(_) => Some(CloseCode::InvalidData),
         E::Protocol(p) => {
             use tokio_tungstenite::tungstenite::error::ProtocolError as P;
             match p {
                 P::ResetWithoutClosingHandshake | P::SendAfterClosing | P::ReceivedAfterClosing => None,
-                _ => Some(close::PROTOCOL),
+                _ => Some(CloseCode::Protocol),
             }
         }
         _ => None,
     }
 }
 
-fn reason(code: u16) -> &'static str {
-    match code {
-        close::GOING_AWAY => "server restarting; reconnect",
-        close::UNAUTHORIZED => "unauthorized",
-        close::UNKNOWN_MERCHANT => "unknown merchant",
-        close::HELLO_TIMEOUT => "no hello",
-        close::RATE_LIMITED => "rate limit exceeded",
-        close::SLOW_CONSUMER => "too slow; reconnect and resume",
-        close::PROTOCOL_ERROR => "protocol error",
-        close::TOO_BIG => "frame too large",
-        close::IDLE => "idle; reconnect",
-        close::INVALID_DATA => "text frame is not UTF-8",
-        close::PROTOCOL => "WebSocket protocol violation",
-        _ => "",
-    }
-}
-
 /// Send one frame (written at once), unless a close is asked for first.
-async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> Result<(), Option<u16>> {
+async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> Result<(), Option<CloseCode>> {
     io_or_close(socket.send(m), outbox).await
 }
 
@@ -146,7 +129,7 @@ async fn send_or_close(socket: &mut WebSocket, outbox: &Outbox, m: Message) -> R
 /// for first: a client that stopped reading blocks the write once the kernel's buffers are full,
 /// and its close (4009 when its queue fills meanwhile) must not wait for that. `Err(Some(code))`:
 /// close with the code; `Err(None)`: the socket failed.
-async fn io_or_close(write: impl std::future::Future<Output = Result<(), axum::Error>>, outbox: &Outbox) -> Result<(), Option<u16>> {
+async fn io_or_close(write: impl std::future::Future<Output = Result<(), axum::Error>>, outbox: &Outbox) -> Result<(), Option<CloseCode>> {
     tokio::pin!(write);
     loop {
         tokio::select! {
@@ -177,7 +160,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
             conn,
             &outbox,
             &[super::revoke::Cred::Merchant(s.merchant.as_str())],
-            close::UNKNOWN_MERCHANT,
+            CloseCode::UnknownMerchant,
         );
     }
     let limiter = RateLimiter::direct_with_clock(
@@ -194,7 +177,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     tokio::pin!(timer);
     let mut strikes = 0u32;
     let mut malformed = 0u32;
-    let code: Option<u16> = 'socket: loop {
+    let code: Option<CloseCode> = 'socket: loop {
         // What is queued goes out first (a close asked for, before anything), a batch at a time.
         let mut sent = 0;
         let more = loop {
@@ -220,14 +203,14 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
         }
         tokio::select! {
             biased;
-            _ = hub.shutdown.cancelled() => break Some(close::GOING_AWAY),
+            _ = hub.shutdown.cancelled() => break Some(CloseCode::GoingAway),
             m = socket.recv() => match m {
                 None => break None,
                 Some(Err(e)) => {
                     // Too large (1009), not UTF-8 (1007), broken framing (1002): say so.
                     let code = code_for_error(e);
                     if let Some(c) = code {
-                        metrics::counter!("floorwalker_ws_frame_errors_total", "code" => c.to_string()).increment(1);
+                        metrics::counter!("floorwalker_ws_frame_errors_total", "code" => c.code().to_string()).increment(1);
                     }
                     break code;
                 }
@@ -242,7 +225,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                     outbox.touch();
                     if limiter.check().is_err() {
                         strikes += 1;
-                        if strikes > 40 { break Some(close::RATE_LIMITED) }
+                        if strikes > 40 { break Some(CloseCode::RateLimited) }
                         hub.send_out(conn, &Out::error(ErrorCode::RateLimited, "too many frames; slow down", None));
                         continue;
                     }
@@ -278,7 +261,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                         Step::Continue => malformed = 0,
                         Step::Malformed => {
                             malformed += 1;
-                            if malformed >= 10 { break Some(close::PROTOCOL_ERROR) }
+                            if malformed >= 10 { break Some(CloseCode::ProtocolError) }
                         }
                         Step::Close(code) => break Some(code),
                     }
@@ -288,7 +271,7 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
                     outbox.touch();
                     hub.send_out(conn, &Out::error(ErrorCode::BadRequest, "send JSON text frames", None));
                     malformed += 1;
-                    if malformed >= 10 { break Some(close::PROTOCOL_ERROR) }
+                    if malformed >= 10 { break Some(CloseCode::ProtocolError) }
                 }
                 Some(Ok(_)) => {
                     last_seen = Instant::now();
@@ -299,9 +282,9 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
             _ = std::future::ready(()), if more => {}
             _ = &mut timer => {
                 let now = Instant::now();
-                if !session.greeted() && now >= hello_deadline { break Some(close::HELLO_TIMEOUT) }
+                if !session.greeted() && now >= hello_deadline { break Some(CloseCode::HelloTimeout) }
                 // Silent for the documented 60 s (pongs count): closed with its own code.
-                if session.greeted() && now >= last_seen + IDLE_TIMEOUT { break Some(close::IDLE) }
+                if session.greeted() && now >= last_seen + IDLE_TIMEOUT { break Some(CloseCode::Idle) }
                 if now >= next_ping {
                     next_ping = now + PING_EVERY;
                     if let Err(why) = send_or_close(&mut socket, &outbox, Message::Ping(Default::default())).await { break why }
@@ -318,11 +301,11 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
     hub.unregister(conn, &session.conversations());
     session.finish(&hub, conn).await;
     super::calls::socket_closed(&hub, conn);
-    let why = code.map_or_else(|| "client".to_owned(), |c| c.to_string());
+    let why = code.map_or_else(|| "client".to_owned(), |c| c.code().to_string());
     metrics::counter!("floorwalker_socket_closes_total", "code" => why).increment(1);
     if let Some(code) = code {
         // Whatever was queued before the close (e.g. the error that explains it) goes first.
-        if code != close::SLOW_CONSUMER {
+        if code != CloseCode::SlowConsumer {
             while let Some(f) = outbox.pop() {
                 if tokio::time::timeout(Duration::from_secs(1), socket.send(Message::Text(f)))
                     .await
@@ -333,6 +316,6 @@ pub async fn run(hub: Hub, mut socket: WebSocket, mut session: Session) {
             }
         }
         // The close goes out with its own time limit, then lingers (see `close_now`).
-        close_now(&mut socket, code, reason(code)).await;
+        close_now(&mut socket, code, code.reason()).await;
     }
 }
