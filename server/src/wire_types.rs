@@ -83,7 +83,6 @@ pub fn typescript() -> String {
     out
 }
 
-
 /// `T`'s doc comment and `export type T = …;`, after a blank line.
 fn decl<T: TS>(cfg: &Config, out: &mut String) {
     out.push('\n');

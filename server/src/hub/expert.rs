@@ -13,7 +13,8 @@ use crate::auth;
 use crate::domain::team::{ExpertFeatures, ExpertStatus};
 use crate::ids::{DepartmentId, ExpertId, MerchantId};
 use crate::protocol::{
-    self, CloseCode, ContactView, ErrorCode, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice, PROTOCOL_VERSION,
+    self, CloseCode, ContactView, ErrorCode, ExpertIn, ExpertView, HistoryEntry, NamedRef, Out, SavedReplyView, StoreChoice,
+    PROTOCOL_VERSION,
 };
 use crate::storage::ConversationStatus;
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};

@@ -152,7 +152,7 @@ mod tests {
         let o = Outbox::new(8);
         o.push(f("explains the close")).unwrap();
         o.close(CloseCode::SlowConsumer);
-        o.close(1001);
+        o.close(CloseCode::GoingAway);
         assert_eq!(o.next(), Next::Close(CloseCode::SlowConsumer));
         assert_eq!(o.push(f("late")), Err(Refused::Closing));
         assert_eq!(o.pop(), Some(f("explains the close")));

@@ -19,8 +19,8 @@ use std::sync::{Arc, Weak};
 use dashmap::DashMap;
 
 use super::outbox::Outbox;
-use crate::protocol::CloseCode;
 use super::Hub;
+use crate::protocol::CloseCode;
 
 /// A credential a socket may rest on.
 #[derive(Debug, Clone, Copy)]

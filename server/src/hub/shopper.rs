@@ -12,7 +12,7 @@ use super::Step;
 use crate::domain::plausible_email;
 use crate::ids::{DepartmentId, MerchantId, ShopperId, StoreId};
 use crate::now_ms;
-use crate::protocol::{CloseCode, Availability, ErrorCode, Out, Product, ShopperIn, PROTOCOL_VERSION};
+use crate::protocol::{Availability, CloseCode, ErrorCode, Out, Product, ShopperIn, PROTOCOL_VERSION};
 use crate::storage::{AppendOutcome, ConversationRow, Event, NewConversation, NewMessage, Sender};
 
 pub struct ShopperSession {
