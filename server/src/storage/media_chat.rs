@@ -3,12 +3,13 @@
 //! that record video calls (the signalling itself is never stored).
 
 use super::sqlite_writer::Param;
+use super::tx::{Cols, FromCols};
 use super::{AttachmentRow, Db, Result};
 
 const DAY_MS: i64 = 86_400_000;
 
 /// A photo as the message writer checks it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct AttachedRow {
     pub id: String,
     pub merchant_id: String,
@@ -26,20 +27,20 @@ pub struct AttachedRow {
 const ATTACHED_COLS: &str =
     "id, merchant_id, conversation_id, uploader_role, uploader_id, status, mime, width, height, thumb_width, thumb_height";
 
-impl AttachedRow {
-    pub(crate) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttachedRow> {
+impl FromCols for AttachedRow {
+    fn from_cols(r: &impl Cols) -> Result<AttachedRow> {
         Ok(AttachedRow {
-            id: r.get(0)?,
-            merchant_id: r.get(1)?,
-            conversation_id: r.get(2)?,
-            uploader_role: r.get(3)?,
-            uploader_id: r.get(4)?,
-            status: r.get(5)?,
-            mime: r.get(6)?,
-            width: r.get(7)?,
-            height: r.get(8)?,
-            thumb_width: r.get(9)?,
-            thumb_height: r.get(10)?,
+            id: r.col(0)?,
+            merchant_id: r.col(1)?,
+            conversation_id: r.col(2)?,
+            uploader_role: r.col(3)?,
+            uploader_id: r.col(4)?,
+            status: r.col(5)?,
+            mime: r.col(6)?,
+            width: r.col(7)?,
+            height: r.col(8)?,
+            thumb_width: r.col(9)?,
+            thumb_height: r.col(10)?,
         })
     }
 }

@@ -26,6 +26,7 @@ mod shoppers;
 mod sqlite_reader;
 mod sqlite_writer;
 mod stores;
+pub(crate) mod tx;
 mod webhooks;
 
 pub use accounts::*;
@@ -56,7 +57,7 @@ use sqlx::{AnyPool, Executor};
 
 use crate::config::ServiceUrl;
 use crate::ids::MerchantId;
-pub(crate) use sqlite_writer::{bind_all, bind_all_as, Param};
+pub(crate) use sqlite_writer::{bind_all, Param};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
@@ -199,21 +200,12 @@ impl Db {
     }
 
     /// The rows of a read on a chat's path: on SQLite on this thread (see `sqlite_reader`),
-    /// on PostgreSQL through the pool. One SQL text for both; `from_sqlite` maps a row as
-    /// sqlx's `FromRow` does.
-    pub(crate) async fn hot_rows<T>(
-        &self,
-        sql: &str,
-        params: &[Param],
-        from_sqlite: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>>
-    where
-        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
-    {
+    /// on PostgreSQL through the pool. One SQL text and one row mapping for both.
+    pub(crate) async fn hot_rows<T: tx::FromCols + Send>(&self, sql: &str, params: &[Param]) -> Result<Vec<T>> {
         if let Some(reader) = &self.reader {
-            return reader.read(|c| sqlite_writer::query(c, sql, params, from_sqlite));
+            return reader.read(|c| tx::sqlite_rows(c, sql, params));
         }
-        Ok(bind_all_as(sqlx::query_as::<_, T>(sql), params).fetch_all(&self.pool).await?)
+        tx::sqlx_rows(&self.pool, sql, params).await
     }
 
     /// A cheap round trip, for `/readyz`.

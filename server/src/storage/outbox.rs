@@ -2,9 +2,8 @@
 //! transaction as the change that causes them, claimed by workers on any node.
 //!
 //! # Writing
-//! [`enqueue_in`] takes the caller's open sqlx transaction, [`enqueue_on_writer`] the SQLite
-//! writer thread's connection (inside a job), [`Db::enqueue`] opens a transaction of its own;
-//! the rules are the same (written twice only because one is async and one is not).
+//! [`enqueue_in`] takes the caller's write transaction (the SQLite writer thread's or an sqlx
+//! one: `storage::tx`), [`Db::enqueue`] opens a transaction of its own.
 //! Each [`Outgoing`] is either one message ([`NewOutbound`]) or a webhook event, which becomes
 //! one row per enabled endpoint subscribed to its type. A row's `idempotency_key` is unique: the
 //! same cause enqueued twice (a retried request, a replayed job) leaves one row.
@@ -42,7 +41,8 @@
 //! `Message-ID` derived from the row, so a receiving system that dedupes by it would also
 //! drop a second copy. Webhooks are at-least-once by design: a receiver dedupes by `webhook-id`.
 
-use super::sqlite_writer::{self, bind_all, bind_all_as, Param};
+use super::sqlite_writer::{Lane, Param};
+use super::tx::{sqlx_rows, write_tx, Cols, FromCols, InSqlx, OnWriter, WriteTx};
 use super::{Backend, Db, Page, PageRequest, Result, StorageError, Tenant};
 use crate::ids::MerchantId;
 use crate::now_ms;
@@ -183,65 +183,17 @@ const INSERT: &str = "INSERT INTO outbox (id, merchant_id, kind, template, idemp
     CASE WHEN $15 IS NULL THEN 0 ELSE (SELECT COALESCE(MAX(o.order_seq), 0) + 1 FROM outbox o WHERE o.order_key = $15) END, \
     $16, 0, $17, $17, $18, $19, $20) ON CONFLICT (idempotency_key) DO NOTHING";
 
-/// Enqueue in the caller's transaction (PostgreSQL, or SQLite through sqlx). One
-/// [`Enqueued`] per row considered (an event yields one per endpoint it went to).
-pub async fn enqueue_in(tx: &mut sqlx::Transaction<'_, sqlx::Any>, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
-    let conn: &mut sqlx::AnyConnection = tx;
-    let now = now_ms();
-    let mut out = Vec::new();
-    for msg in expand_sqlx(conn, items).await? {
-        let mut refused = None;
-        if msg.channel != Channel::Webhook {
-            let reason: Option<(String,)> = bind_all_as(sqlx::query_as(SUPPRESSED), &suppressed_params(&msg))
-                .fetch_optional(&mut *conn)
-                .await?;
-            let recent: i64 = if msg.hourly_limit > 0 {
-                bind_all_as(sqlx::query_as::<_, (i64,)>(RECENT), &recent_params(&msg, now))
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .0
-            } else {
-                0
-            };
-            refused = refusal(&msg, reason.as_ref().map(|r| r.0.as_str()), recent);
-        }
-        let (id, params) = insert_params(&msg, refused.as_deref(), now);
-        let done = bind_all(sqlx::query(INSERT), &params)
-            .execute(&mut *conn)
-            .await
-            .map_err(order_conflict)?;
-        out.push(outcome(done.rows_affected(), id, refused));
-    }
-    Ok(out)
-}
-
-async fn expand_sqlx(conn: &mut sqlx::AnyConnection, items: &[Outgoing]) -> Result<Vec<NewOutbound>> {
-    let mut out = Vec::new();
-    for item in items {
-        match item {
-            Outgoing::Message(m) => out.push(m.clone()),
-            Outgoing::Event(e) => {
-                let rows: Vec<(String, String, String)> =
-                    sqlx::query_as(ENDPOINTS).bind(e.merchant_id.as_str()).fetch_all(&mut *conn).await?;
-                out.extend(fan_out(e, rows));
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Enqueue inside a job of the SQLite writer thread (`SqliteWriter::transaction`), so the rows
-/// commit with whatever else the job writes. Same rules as [`enqueue_in`].
-pub fn enqueue_on_writer(c: &rusqlite::Connection, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
+/// Enqueue in the caller's write transaction (the SQLite writer thread's or an sqlx one), so the
+/// rows commit with whatever else it writes. One [`Enqueued`] per row considered (an event
+/// yields one per endpoint it went to).
+pub(crate) async fn enqueue_in(tx: &mut impl WriteTx, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
     let now = now_ms();
     let mut msgs = Vec::new();
     for item in items {
         match item {
             Outgoing::Message(m) => msgs.push(m.clone()),
             Outgoing::Event(e) => {
-                let rows = sqlite_writer::query(c, ENDPOINTS, &[Param::text(e.merchant_id.as_str())], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                })?;
+                let rows = tx.rows(ENDPOINTS, &[Param::text(e.merchant_id.as_str())]).await?;
                 msgs.extend(fan_out(e, rows));
             }
         }
@@ -250,21 +202,25 @@ pub fn enqueue_on_writer(c: &rusqlite::Connection, items: &[Outgoing]) -> Result
     for msg in msgs {
         let mut refused = None;
         if msg.channel != Channel::Webhook {
-            let reason = sqlite_writer::query(c, SUPPRESSED, &suppressed_params(&msg), |r| r.get::<_, String>(0))?.pop();
-            let recent = if msg.hourly_limit > 0 {
-                sqlite_writer::query(c, RECENT, &recent_params(&msg, now), |r| r.get::<_, i64>(0))?
-                    .pop()
-                    .unwrap_or(0)
+            let reason: Option<String> = tx.rows(SUPPRESSED, &suppressed_params(&msg)).await?.pop();
+            let recent: i64 = if msg.hourly_limit > 0 {
+                tx.rows(RECENT, &recent_params(&msg, now)).await?.pop().unwrap_or(0)
             } else {
                 0
             };
             refused = refusal(&msg, reason.as_deref(), recent);
         }
         let (id, params) = insert_params(&msg, refused.as_deref(), now);
-        let done = sqlite_writer::execute(c, INSERT, &params)?;
-        out.push(outcome(done as u64, id, refused));
+        let done = tx.execute(INSERT, &params).await.map_err(order_conflict)?;
+        out.push(outcome(done, id, refused));
     }
     Ok(out)
+}
+
+/// [`enqueue_in`] inside a job of the SQLite writer thread (`SqliteWriter::transaction`), so
+/// the rows commit with whatever else the job writes.
+pub fn enqueue_on_writer(c: &rusqlite::Connection, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
+    futures::executor::block_on(enqueue_in(&mut OnWriter(c), items))
 }
 
 /// One row per enabled endpoint (id, url, events) that wants the event.
@@ -373,17 +329,21 @@ fn outcome(done: u64, id: String, refused: Option<String>) -> Enqueued {
     }
 }
 
-fn order_conflict(e: sqlx::Error) -> StorageError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => {
-            StorageError::Conflict("outbox order: enqueue after the conversation's own write".into())
-        }
-        _ => StorageError::Db(e),
+fn order_conflict(e: StorageError) -> StorageError {
+    let unique = match &e {
+        StorageError::Db(sqlx::Error::Database(d)) => d.is_unique_violation(),
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(f, _)) => f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE,
+        _ => false,
+    };
+    if unique {
+        StorageError::Conflict("outbox order: enqueue after the conversation's own write".into())
+    } else {
+        e
     }
 }
 
 /// A row as the dashboard and the workers read it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct OutboxRow {
     pub id: String,
     pub merchant_id: String,
@@ -588,35 +548,35 @@ fn finish_statements(lease: &Lease, attempt: &AttemptRow, finish: &Finish, now: 
     (update, record)
 }
 
-impl OutboxRow {
+impl FromCols for OutboxRow {
     /// A row as the SQLite writer thread reads it (`ROW_COLS`, in order).
-    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+    fn from_cols(r: &impl Cols) -> Result<OutboxRow> {
         Ok(OutboxRow {
-            id: r.get(0)?,
-            merchant_id: r.get(1)?,
-            kind: r.get(2)?,
-            template: r.get(3)?,
-            idempotency_key: r.get(4)?,
-            recipient: r.get(5)?,
-            endpoint_id: r.get(6)?,
-            conversation_id: r.get(7)?,
-            message_id: r.get(8)?,
-            subject: r.get(9)?,
-            body_text: r.get(10)?,
-            body_html: r.get(11)?,
-            payload_json: r.get(12)?,
-            transactional_flag: r.get(13)?,
-            status: r.get(14)?,
-            attempts: r.get(15)?,
-            next_attempt_at: r.get(16)?,
-            give_up_at: r.get(17)?,
-            lease_owner: r.get(18)?,
-            handoff_at: r.get(19)?,
-            unconfirmed_flag: r.get(20)?,
-            last_error: r.get(21)?,
-            created_at: r.get(22)?,
-            updated_at: r.get(23)?,
-            sent_at: r.get(24)?,
+            id: r.col(0)?,
+            merchant_id: r.col(1)?,
+            kind: r.col(2)?,
+            template: r.col(3)?,
+            idempotency_key: r.col(4)?,
+            recipient: r.col(5)?,
+            endpoint_id: r.col(6)?,
+            conversation_id: r.col(7)?,
+            message_id: r.col(8)?,
+            subject: r.col(9)?,
+            body_text: r.col(10)?,
+            body_html: r.col(11)?,
+            payload_json: r.col(12)?,
+            transactional_flag: r.col(13)?,
+            status: r.col(14)?,
+            attempts: r.col(15)?,
+            next_attempt_at: r.col(16)?,
+            give_up_at: r.col(17)?,
+            lease_owner: r.col(18)?,
+            handoff_at: r.col(19)?,
+            unconfirmed_flag: r.col(20)?,
+            last_error: r.col(21)?,
+            created_at: r.col(22)?,
+            updated_at: r.col(23)?,
+            sent_at: r.col(24)?,
         })
     }
 }
@@ -625,7 +585,7 @@ impl Db {
     /// Enqueue in a transaction of its own.
     pub async fn enqueue(&self, items: &[Outgoing]) -> Result<Vec<Enqueued>> {
         let mut tx = self.begin_write().await?;
-        let out = enqueue_in(&mut tx, items).await?;
+        let out = enqueue_in(&mut InSqlx(&mut tx), items).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -635,83 +595,38 @@ impl Db {
     /// earlier row of its `order_key` is unfinished. Each claim counts as an attempt. A node
     /// without SMTP (`with_email` false) leaves e-mail to others (or in the Outbox).
     pub async fn claim_outbox(&self, owner: &str, now: i64, lease_until: i64, limit: i64, with_email: bool) -> Result<Vec<OutboxRow>> {
-        if let Some(fast) = &self.fast {
-            // On the writer thread: the claim shares a commit with whatever else is writing
-            // (the next attempts' hand-offs, messages) instead of taking SQLite's write lock
-            // from a second connection. Rows whose lease ran out first, then due rows in due
-            // order, read from the `outbox_due` index (never sorting the whole queue).
-            let owner = owner.to_owned();
-            let by_id = format!("SELECT {ROW_COLS} FROM outbox o WHERE o.id = $1");
-            return fast
-                .transaction(move |c| {
-                    let email = Param::Int(i64::from(with_email));
-                    let mut ids = sqlite_writer::query(c, CLAIM_EXPIRED, &[Param::Int(now), email.clone(), Param::Int(limit)], |r| {
-                        r.get::<_, String>(0)
-                    })?;
-                    let left = limit - ids.len() as i64;
-                    if left > 0 {
-                        ids.extend(sqlite_writer::query(
-                            c,
-                            CLAIM_DUE,
-                            &[Param::Int(now), email, Param::Int(left)],
-                            |r| r.get::<_, String>(0),
-                        )?);
-                    }
-                    let mut rows = Vec::with_capacity(ids.len());
-                    for id in ids {
-                        let claim = [Param::text(&owner), Param::Int(lease_until), Param::Int(now), Param::text(&id)];
-                        sqlite_writer::execute(c, CLAIM_ONE, &claim)?;
-                        rows.extend(sqlite_writer::query(c, &by_id, &[Param::Text(id)], OutboxRow::from_sqlite)?);
-                    }
-                    Ok(rows)
-                })
-                .await;
-        }
-        // Elsewhere (PostgreSQL): the same two steps, each an ordered index scan. One statement
-        // with `(queued AND due) OR (sending AND lease ran out)` was planned as a bitmap scan,
-        // which visited every dead `sending` version left in the `outbox_due` index each time
-        // (18 ms per claim after 40,000 pushes without a vacuum: the hand-off rate fell from 665
-        // to 330 a second, run after run); a plain index scan marks the dead entries it meets,
-        // so the next claim skips them.
+        // On SQLite on the writer thread: the claim shares a commit with whatever else is
+        // writing (the next attempts' hand-offs, messages) instead of taking SQLite's write lock
+        // from a second connection. Rows whose lease ran out first, then due rows in due order,
+        // each step an ordered scan of the `outbox_due` index (never sorting the whole queue).
+        // On PostgreSQL a plain index scan matters: one statement with `(queued AND due) OR
+        // (sending AND lease ran out)` was planned as a bitmap scan, which visited every dead
+        // `sending` version left in the `outbox_due` index each time (18 ms per claim after
+        // 40,000 pushes without a vacuum: the hand-off rate fell from 665 to 330 a second, run
+        // after run); a plain index scan marks the dead entries it meets, so the next claim skips
+        // them.
         let lock = match self.backend {
             Backend::Postgres => " FOR UPDATE OF o SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let expired = format!("{CLAIM_EXPIRED}{lock}");
         let due = format!("{CLAIM_DUE}{lock}");
-        let email = i64::from(with_email);
-        let mut tx = self.begin_write().await?;
-        let mut ids: Vec<(String,)> = sqlx::query_as(&expired)
-            .bind(now)
-            .bind(email)
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        let left = limit - ids.len() as i64;
-        if left > 0 {
-            ids.extend(
-                sqlx::query_as::<_, (String,)>(&due)
-                    .bind(now)
-                    .bind(email)
-                    .bind(left)
-                    .fetch_all(&mut *tx)
-                    .await?,
-            );
-        }
         let by_id = format!("SELECT {ROW_COLS} FROM outbox o WHERE o.id = $1");
-        let mut rows = Vec::with_capacity(ids.len());
-        for (id,) in ids {
-            sqlx::query(CLAIM_ONE)
-                .bind(owner)
-                .bind(lease_until)
-                .bind(now)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-            rows.push(sqlx::query_as::<_, OutboxRow>(&by_id).bind(&id).fetch_one(&mut *tx).await?);
-        }
-        tx.commit().await?;
-        Ok(rows)
+        let (owner, email) = (owner.to_owned(), Param::Int(i64::from(with_email)));
+        write_tx!(self, Lane::Now, |tx| async move {
+            let mut ids: Vec<String> = tx.rows(&expired, &[Param::Int(now), email.clone(), Param::Int(limit)]).await?;
+            let left = limit - ids.len() as i64;
+            if left > 0 {
+                ids.extend(tx.rows::<String>(&due, &[Param::Int(now), email, Param::Int(left)]).await?);
+            }
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                let claim = [Param::text(&owner), Param::Int(lease_until), Param::Int(now), Param::text(&id)];
+                tx.execute(CLAIM_ONE, &claim).await?;
+                rows.extend(tx.rows::<OutboxRow>(&by_id, &[Param::Text(id)]).await?);
+            }
+            Ok(rows)
+        })
     }
 
     /// Extend a lease; false when it is no longer ours (another worker took the row over).
@@ -759,64 +674,26 @@ impl Db {
         let ((sql, params), (record_sql, record)) = finish_statements(lease, attempt, finish, now);
         let handed = handed.cloned();
         let event_id = uuid::Uuid::now_v7().to_string();
-        if let Some(fast) = &self.fast {
-            return fast
-                .transaction(move |c| {
-                    let news = match &handed {
-                        Some(h) => push_handed_on_writer(c, h, now, event_id)?,
-                        None => false,
-                    };
-                    let done = sqlite_writer::execute(c, sql, &params)?;
-                    if done == 1 {
-                        sqlite_writer::execute(c, record_sql, &record)?;
-                    }
-                    Ok((done == 1, news))
-                })
-                .await;
-        }
-        let mut tx = self.begin_write().await?;
-        let mut news = false;
-        if let Some(h) = &handed {
-            bind_all(sqlx::query(SUB_SUCCESS), &[Param::Int(now), Param::text(&h.subscription_id)])
-                .execute(&mut *tx)
-                .await?;
-            if let Some(a) = &h.alert_id {
-                let changed = bind_all(sqlx::query(ALERT_HANDED), &[Param::Int(now), Param::text(a)])
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if changed == 1 {
-                    bind_all(
-                        sqlx::query(ALERT_SENT_EVENT),
-                        &[Param::Text(event_id), Param::Int(now), Param::text(a)],
-                    )
-                    .execute(&mut *tx)
-                    .await?;
-                    news = true;
-                }
+        // The push bookkeeping commits even when the lease was lost (see above).
+        write_tx!(self, Lane::Now, |tx| async move {
+            let news = match &handed {
+                Some(h) => push_handed(tx, h, now, event_id).await?,
+                None => false,
+            };
+            let done = tx.execute(sql, &params).await?;
+            if done == 1 {
+                tx.execute(record_sql, &record).await?;
             }
-        }
-        let done = bind_all(sqlx::query(sql), &params).execute(&mut *tx).await?.rows_affected();
-        if done != 1 {
-            if handed.is_some() {
-                tx.commit().await?;
-            }
-            return Ok((false, news));
-        }
-        bind_all(sqlx::query(record_sql), &record).execute(&mut *tx).await?;
-        tx.commit().await?;
-        Ok((true, news))
+            Ok((done == 1, news))
+        })
     }
 
     /// One row of this merchant (or of any merchant for the operator, `m = None`).
     pub async fn outbox_row(&self, m: Option<&MerchantId>, id: &str) -> Result<OutboxRow> {
         let sql = format!("SELECT {ROW_COLS} FROM outbox o WHERE o.id = $1 AND ($2 = '' OR o.merchant_id = $2)");
-        sqlx::query_as::<_, OutboxRow>(&sql)
-            .bind(id)
-            .bind(m.map(MerchantId::as_str).unwrap_or(""))
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StorageError::NotFound)
+        let params = [Param::text(id), Param::text(m.map(MerchantId::as_str).unwrap_or(""))];
+        let rows: Vec<OutboxRow> = sqlx_rows(&self.pool, &sql, &params).await?;
+        rows.into_iter().next().ok_or(StorageError::NotFound)
     }
 
     pub async fn outbox_attempts(&self, id: &str) -> Result<Vec<AttemptRow>> {
@@ -836,17 +713,17 @@ impl Db {
              AND ($3 = '' OR o.status = $3) AND ($4 = '' OR o.endpoint_id = $4) AND ($5 = '' OR o.recipient = $5) \
              AND ($6 = '' OR o.conversation_id = $6) AND o.id < $7 ORDER BY o.id DESC LIMIT $8"
         );
-        let rows = sqlx::query_as::<_, OutboxRow>(&sql)
-            .bind(m.map(MerchantId::as_str).unwrap_or(""))
-            .bind(f.channel.map(Channel::as_str).unwrap_or(""))
-            .bind(f.status.map(OutboxStatus::as_str).unwrap_or(""))
-            .bind(f.endpoint_id.as_deref().unwrap_or(""))
-            .bind(f.recipient.as_deref().unwrap_or(""))
-            .bind(f.conversation_id.as_deref().unwrap_or(""))
-            .bind(page.after.as_deref().unwrap_or("\u{10FFFF}"))
-            .bind(page.fetch())
-            .fetch_all(&self.pool)
-            .await?;
+        let params = [
+            Param::text(m.map(MerchantId::as_str).unwrap_or("")),
+            Param::text(f.channel.map(Channel::as_str).unwrap_or("")),
+            Param::text(f.status.map(OutboxStatus::as_str).unwrap_or("")),
+            Param::text(f.endpoint_id.as_deref().unwrap_or("")),
+            Param::text(f.recipient.as_deref().unwrap_or("")),
+            Param::text(f.conversation_id.as_deref().unwrap_or("")),
+            Param::text(page.after.as_deref().unwrap_or("\u{10FFFF}")),
+            Param::Int(page.fetch()),
+        ];
+        let rows: Vec<OutboxRow> = sqlx_rows(&self.pool, &sql, &params).await?;
         Ok(Page::from_rows(rows, page, |r| r.id.clone()))
     }
 
@@ -891,9 +768,7 @@ impl Db {
     pub async fn outbox_next_due(&self) -> Result<Option<i64>> {
         // Asked after every claim: on SQLite on the calling thread (`sqlite_reader`).
         let rows: Vec<(Option<i64>,)> = self
-            .hot_rows("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'", &[], |r| {
-                Ok((r.get::<_, Option<i64>>(0)?,))
-            })
+            .hot_rows("SELECT MIN(next_attempt_at) FROM outbox WHERE status = 'queued'", &[])
             .await?;
         Ok(rows.into_iter().next().and_then(|r| r.0))
     }
@@ -916,14 +791,15 @@ impl Db {
     }
 }
 
-/// The push bookkeeping of an accepted hand-off on the SQLite writer thread (see
-/// [`PushHanded`]); true when the alert's hand-off was news.
-fn push_handed_on_writer(c: &rusqlite::Connection, h: &PushHanded, now: i64, event_id: String) -> Result<bool> {
-    sqlite_writer::execute(c, SUB_SUCCESS, &[Param::Int(now), Param::text(&h.subscription_id)])?;
+/// The push bookkeeping of an accepted hand-off (see [`PushHanded`]); true when the alert's
+/// hand-off was news.
+async fn push_handed(tx: &mut impl WriteTx, h: &PushHanded, now: i64, event_id: String) -> Result<bool> {
+    tx.execute(SUB_SUCCESS, &[Param::Int(now), Param::text(&h.subscription_id)]).await?;
     let Some(a) = &h.alert_id else { return Ok(false) };
-    if sqlite_writer::execute(c, ALERT_HANDED, &[Param::Int(now), Param::text(a)])? != 1 {
+    if tx.execute(ALERT_HANDED, &[Param::Int(now), Param::text(a)]).await? != 1 {
         return Ok(false);
     }
-    sqlite_writer::execute(c, ALERT_SENT_EVENT, &[Param::Text(event_id), Param::Int(now), Param::text(a)])?;
+    tx.execute(ALERT_SENT_EVENT, &[Param::Text(event_id), Param::Int(now), Param::text(a)])
+        .await?;
     Ok(true)
 }

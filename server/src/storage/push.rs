@@ -1,14 +1,15 @@
 //! Web Push: the store app's subscriptions (one per expert and device) and the lifecycle of
 //! every alert (see `crate::push` and docs/push.md).
 
-use super::outbox::{enqueue_in, enqueue_on_writer, Enqueued, Outgoing};
-use super::sqlite_writer::{self, bind_all, Param};
+use super::outbox::{enqueue_in, Enqueued, Outgoing};
+use super::sqlite_writer::{Lane, Param};
+use super::tx::{sqlx_rows, write_tx, Cols, FromCols};
 use super::{Db, Result, StorageError, Tenant};
 use crate::ids::MerchantId;
 use crate::now_ms;
 
 /// A device that can be alerted.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct PushSubscription {
     pub id: String,
     #[serde(skip)]
@@ -33,23 +34,23 @@ pub struct PushSubscription {
     pub updated_at: i64,
 }
 
-impl PushSubscription {
+impl FromCols for PushSubscription {
     /// A row of `SUB_COLS`, in order, as the SQLite reader reads it.
-    fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<PushSubscription> {
+    fn from_cols(r: &impl Cols) -> Result<PushSubscription> {
         Ok(PushSubscription {
-            id: r.get(0)?,
-            merchant_id: r.get(1)?,
-            expert_id: r.get(2)?,
-            endpoint: r.get(3)?,
-            p256dh: r.get(4)?,
-            auth: r.get(5)?,
-            lang: r.get(6)?,
-            user_agent: r.get(7)?,
-            failures: r.get(8)?,
-            last_error: r.get(9)?,
-            last_success_at: r.get(10)?,
-            created_at: r.get(11)?,
-            updated_at: r.get(12)?,
+            id: r.col(0)?,
+            merchant_id: r.col(1)?,
+            expert_id: r.col(2)?,
+            endpoint: r.col(3)?,
+            p256dh: r.col(4)?,
+            auth: r.col(5)?,
+            lang: r.col(6)?,
+            user_agent: r.col(7)?,
+            failures: r.col(8)?,
+            last_error: r.col(9)?,
+            last_success_at: r.col(10)?,
+            created_at: r.col(11)?,
+            updated_at: r.col(12)?,
         })
     }
 }
@@ -78,13 +79,23 @@ pub struct PushCandidate {
     pub subscriptions: Vec<PushSubscription>,
 }
 
-#[derive(sqlx::FromRow)]
+/// A row of `SUB_COLS` and then the expert's presence, cap and open chats.
 struct CandidateRow {
-    #[sqlx(flatten)]
     sub: PushSubscription,
     presence_json: String,
     max_chats: i64,
     open_chats: i64,
+}
+
+impl FromCols for CandidateRow {
+    fn from_cols(r: &impl Cols) -> Result<CandidateRow> {
+        Ok(CandidateRow {
+            sub: PushSubscription::from_cols(r)?,
+            presence_json: r.col(13)?,
+            max_chats: r.col(14)?,
+            open_chats: r.col(15)?,
+        })
+    }
 }
 
 /// An alert to create with its outbox row.
@@ -243,30 +254,20 @@ impl Db {
         .execute(&self.writer)
         .await?;
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.endpoint = $1 AND s.merchant_id = $2");
-        Ok(sqlx::query_as::<_, PushSubscription>(&sql)
-            .bind(s.endpoint)
-            .bind(m.as_str())
-            .fetch_one(&self.writer)
-            .await?)
+        let rows: Vec<PushSubscription> = sqlx_rows(&self.writer, &sql, &[Param::text(s.endpoint), Param::text(m.as_str())]).await?;
+        rows.into_iter().next().ok_or(StorageError::NotFound)
     }
 
     /// This expert's devices, oldest first.
     pub async fn push_subscriptions(&self, m: Tenant<'_>, expert: &str) -> Result<Vec<PushSubscription>> {
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.merchant_id = $1 AND s.expert_id = $2 ORDER BY s.id");
-        Ok(sqlx::query_as::<_, PushSubscription>(&sql)
-            .bind(m.as_str())
-            .bind(expert)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &sql, &[Param::text(m.as_str()), Param::text(expert)]).await
     }
 
     /// Every device of the merchant's experts (the Team page's "can be alerted").
     pub async fn merchant_push_subscriptions(&self, m: Tenant<'_>) -> Result<Vec<PushSubscription>> {
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.merchant_id = $1 ORDER BY s.expert_id, s.id");
-        Ok(sqlx::query_as::<_, PushSubscription>(&sql)
-            .bind(m.as_str())
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &sql, &[Param::text(m.as_str())]).await
     }
 
     /// Remove one of the expert's own devices.
@@ -308,16 +309,14 @@ impl Db {
     /// every hand-off: on SQLite on the calling thread (`sqlite_reader`).
     pub async fn push_subscription_by_id(&self, id: &str) -> Result<Option<PushSubscription>> {
         let sql = format!("SELECT {SUB_COLS} FROM push_subscriptions s WHERE s.id = $1");
-        Ok(self.hot_rows(&sql, &[Param::text(id)], PushSubscription::from_sqlite).await?.pop())
+        Ok(self.hot_rows(&sql, &[Param::text(id)]).await?.pop())
     }
 
     /// An alert's state (`queued`, `handed`, … see [`PushAlert`]), read before its hand-off:
     /// on SQLite on the calling thread.
     pub async fn push_alert_state(&self, id: &str) -> Result<Option<String>> {
         let mut rows: Vec<(String,)> = self
-            .hot_rows("SELECT state FROM push_alerts WHERE id = $1", &[Param::text(id)], |r| {
-                Ok((r.get::<_, String>(0)?,))
-            })
+            .hot_rows("SELECT state FROM push_alerts WHERE id = $1", &[Param::text(id)])
             .await?;
         Ok(rows.pop().map(|r| r.0))
     }
@@ -358,12 +357,12 @@ impl Db {
              AND EXISTS (SELECT 1 FROM expert_departments ed WHERE ed.expert_id = e.id AND ed.department_id = $3) \
              ORDER BY s.expert_id, s.id"
         );
-        let rows = sqlx::query_as::<_, CandidateRow>(&sql)
-            .bind(m.as_str())
-            .bind(store)
-            .bind(department)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<CandidateRow> = sqlx_rows(
+            &self.pool,
+            &sql,
+            &[Param::text(m.as_str()), Param::text(store), Param::text(department)],
+        )
+        .await?;
         let mut out: Vec<PushCandidate> = Vec::new();
         for r in rows {
             match out.last_mut() {
@@ -388,41 +387,21 @@ impl Db {
             return Ok(vec![]);
         }
         let now = now_ms();
-        if let Some(fast) = &self.fast {
-            // On the writer thread (SQLite): the alerts commit with the writes around them
-            // instead of holding SQLite's write lock from a second connection meanwhile.
-            return fast
-                .transaction(move |c| {
-                    let mut created = Vec::new();
-                    for (a, out) in items {
-                        if sqlite_writer::execute(c, INSERT_ALERT, &alert_params(&a, now))? == 0 {
-                            continue;
-                        }
-                        if let Some(Enqueued::Queued(oid) | Enqueued::Refused { id: oid, .. }) = enqueue_on_writer(c, &[out])?.pop() {
-                            sqlite_writer::execute(c, ALERT_OUTBOX, &[Param::Text(oid), Param::text(&a.id)])?;
-                        }
-                        created.push(a.id);
-                    }
-                    Ok(created)
-                })
-                .await;
-        }
-        let mut tx = self.begin_write().await?;
-        let mut created = Vec::new();
-        for (a, out) in items {
-            let done = bind_all(sqlx::query(INSERT_ALERT), &alert_params(&a, now))
-                .execute(&mut *tx)
-                .await?;
-            if done.rows_affected() == 0 {
-                continue;
+        // On SQLite on the writer thread: the alerts commit with the writes around them instead
+        // of holding SQLite's write lock from a second connection meanwhile.
+        write_tx!(self, Lane::Now, |tx| async move {
+            let mut created = Vec::new();
+            for (a, out) in items {
+                if tx.execute(INSERT_ALERT, &alert_params(&a, now)).await? == 0 {
+                    continue;
+                }
+                if let Some(Enqueued::Queued(oid) | Enqueued::Refused { id: oid, .. }) = enqueue_in(tx, &[out]).await?.pop() {
+                    tx.execute(ALERT_OUTBOX, &[Param::Text(oid), Param::text(&a.id)]).await?;
+                }
+                created.push(a.id);
             }
-            if let Some(Enqueued::Queued(oid) | Enqueued::Refused { id: oid, .. }) = enqueue_in(&mut tx, &[out]).await?.pop() {
-                sqlx::query(ALERT_OUTBOX).bind(oid).bind(&a.id).execute(&mut *tx).await?;
-            }
-            created.push(a.id);
-        }
-        tx.commit().await?;
-        Ok(created)
+            Ok(created)
+        })
     }
 
     /// Record offers delivered over sockets; one that is recorded already (the same chat,
@@ -637,12 +616,7 @@ impl Db {
              AND c.status IN ('claimed', 'ended', 'missed', 'abandoned') ORDER BY c.queued_at DESC LIMIT 200",
             super::chat::CONV_SELECT
         );
-        Ok(sqlx::query_as::<_, super::ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(since)
-            .bind(expert)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &sql, &[Param::text(m.as_str()), Param::Int(since), Param::text(expert)]).await
     }
 
     /// When this expert switched available or away since `since` (oldest first): (at, available).

@@ -680,15 +680,11 @@ impl Db {
             super::chat::CONV_SELECT,
             limit.clamp(1, 10_000)
         );
-        let mut q = sqlx::query_as::<_, super::ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(f.from)
-            .bind(f.to);
-        for v in filter_values(f) {
-            q = q.bind(v);
-        }
+        let mut params = vec![Param::text(m.as_str()), Param::Int(f.from), Param::Int(f.to)];
+        params.extend(filter_values(f).map(|v| Param::text(v)));
         let (t, id) = after.cloned().unwrap_or((i64::MIN, String::new()));
-        Ok(q.bind(t).bind(id).fetch_all(&self.pool).await?)
+        params.extend([Param::Int(t), Param::Text(id)]);
+        super::tx::sqlx_rows(&self.pool, &sql, &params).await
     }
 
     pub async fn count_conversations(&self, m: Tenant<'_>, f: &RollupFilter) -> Result<i64> {
@@ -814,7 +810,6 @@ impl Db {
             .hot_rows(
                 "SELECT at, data_json FROM events WHERE merchant_id = $1 AND shopper_id = $2 AND kind = 'page_view' ORDER BY at DESC LIMIT $3",
                 &[Param::text(m.as_str()), Param::text(shopper), Param::Int(limit)],
-                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .await?;
         #[derive(serde::Deserialize)]

@@ -47,7 +47,7 @@ impl SqliteReader {
 
     /// Run `f` on a read connection, on this thread. Each statement `f` runs is a read
     /// transaction of its own, which sees every commit made before it began.
-    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
         let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let conn = match taken {
             Some(c) => c,
@@ -58,7 +58,7 @@ impl SqliteReader {
         if idle.len() < KEEP {
             idle.push(conn);
         }
-        Ok(out?)
+        out
     }
 }
 

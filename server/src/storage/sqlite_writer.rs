@@ -7,8 +7,8 @@
 //! ends and transfers) and the analytics writes run here instead: a plain thread owning one
 //! connection, which runs each job whole and answers once. Jobs that queue up while a commit
 //! is on its way share the next one (group commit). The SQL is the same text the sqlx path
-//! runs for PostgreSQL (`$n` placeholders are numbered parameters in SQLite too), built in
-//! one place and bound from [`Param`]s.
+//! runs for PostgreSQL (`$n` placeholders are numbered parameters in SQLite too), bound from
+//! [`Param`]s, and the code around it is written once too: see [`super::tx`].
 //!
 //! The other (administrative) writes keep sqlx's writer connection. SQLite allows one writer
 //! at a time: when the two meet, this thread polls for the lock every 50 µs (a custom busy
@@ -93,49 +93,22 @@ impl From<Option<i64>> for Param {
     }
 }
 
-/// `q.bind(…)` for each of `params`, in order (sqlx's `Query` and `QueryAs` share no trait).
-macro_rules! bind_params {
-    ($q:expr, $params:expr) => {
-        $params.iter().fold($q, |q, p| match p {
-            Param::Text(s) => q.bind(s.as_str()),
-            Param::Int(i) => q.bind(*i),
-            Param::NullText => q.bind(None::<String>),
-            Param::NullInt => q.bind(None::<i64>),
-        })
-    };
-}
-
 /// Bind `params` to an sqlx query, in order.
 pub(crate) fn bind_all<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
     params: &'q [Param],
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    bind_params!(q, params)
-}
-
-/// Bind `params` to an sqlx typed query, in order.
-pub(crate) fn bind_all_as<'q, O>(
-    q: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
-    params: &'q [Param],
-) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
-    bind_params!(q, params)
+    params.iter().fold(q, |q, p| match p {
+        Param::Text(s) => q.bind(s.as_str()),
+        Param::Int(i) => q.bind(*i),
+        Param::NullText => q.bind(None::<String>),
+        Param::NullInt => q.bind(None::<i64>),
+    })
 }
 
 /// Run `sql` with `params` on a rusqlite connection; the number of rows changed.
 pub(crate) fn execute(c: &rusqlite::Connection, sql: &str, params: &[Param]) -> rusqlite::Result<usize> {
     c.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params))
-}
-
-/// Run a query with `params` on a rusqlite connection, mapping each row.
-pub(crate) fn query<T>(
-    c: &rusqlite::Connection,
-    sql: &str,
-    params: &[Param],
-    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> rusqlite::Result<Vec<T>> {
-    let mut stmt = c.prepare_cached(sql)?;
-    let rows = stmt.query_map(rusqlite::params_from_iter(params), map)?;
-    rows.collect()
 }
 
 /// A job runs inside the writer's transaction (in a savepoint of its own unless it is the

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::super::sqlite_writer::{self, bind_all, bind_all_as, Param};
-use super::super::{Backend, Db, Result, StorageError};
+use super::super::sqlite_writer::{Lane, Param};
+use super::super::tx::{named, write_tx, Cols, FromCols};
+use super::super::{Db, Result, StorageError};
 use super::*;
 use crate::now_ms;
 
@@ -23,13 +24,11 @@ pub struct Appended {
 }
 
 /// What `append_messages` reads of a conversation to number its messages.
-#[derive(sqlx::FromRow)]
 pub(super) struct SeqRow {
     id: String,
     merchant_id: String,
     shopper_id: String,
     expert_id: Option<String>,
-    #[sqlx(try_from = "String")]
     status: ConversationStatus,
     last_seq: i64,
     claimed_at: Option<i64>,
@@ -48,20 +47,20 @@ pub(super) struct SeqState {
 
 pub(super) const MOVED: &str = "a conversation's sequence moved during its own write";
 
-impl SeqRow {
+impl FromCols for SeqRow {
     /// The same row read through rusqlite (columns in `AppendPlan::state_sql` order).
-    pub(super) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<SeqRow> {
+    fn from_cols(r: &impl Cols) -> Result<SeqRow> {
         Ok(SeqRow {
-            id: r.get(0)?,
-            merchant_id: r.get(1)?,
-            shopper_id: r.get(2)?,
-            expert_id: r.get(3)?,
-            status: super::conversations::status_at(r, 4)?,
-            last_seq: r.get(5)?,
-            claimed_at: r.get(6)?,
-            first_response_at: r.get(7)?,
-            store_id: r.get(8)?,
-            department_id: r.get(9)?,
+            id: r.col(0)?,
+            merchant_id: r.col(1)?,
+            shopper_id: r.col(2)?,
+            expert_id: r.col(3)?,
+            status: named(r, 4)?,
+            last_seq: r.col(5)?,
+            claimed_at: r.col(6)?,
+            first_response_at: r.col(7)?,
+            store_id: r.col(8)?,
+            department_id: r.col(9)?,
         })
     }
 }
@@ -410,76 +409,37 @@ impl Db {
     /// which holds the write lock (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: the rows are read
     /// `FOR UPDATE`, in id order, so writers on several nodes cannot deadlock), and the update
     /// checks that each counter still holds the number it started from. On SQLite the whole
-    /// transaction runs on the writer thread ([`SqliteWriter`]).
+    /// transaction runs on the writer thread ([`SqliteWriter`]); both drivers run this one body
+    /// (`storage::tx`).
     pub async fn append_messages(&self, batch: Vec<NewMessage>) -> Result<Appended> {
         let now = now_ms();
         // Their webhook events commit with them (see `hooks`).
         let speedup = self.hooks.speedup();
-        if let Some(fast) = &self.fast {
-            let (done, any) = fast
-                .transaction(move |tx| {
-                    let mut plan = AppendPlan::new(&batch, now);
-                    for (sql, params) in plan.earlier_ids_sql() {
-                        plan.earlier_ids(sqlite_writer::query(tx, &sql, &params, MessageRow::from_sqlite)?);
-                    }
-                    for (sql, params) in plan.state_sql(Backend::Sqlite) {
-                        plan.states(sqlite_writer::query(tx, &sql, &params, SeqRow::from_sqlite)?);
-                    }
-                    for (sql, params) in plan.attachments_sql() {
-                        plan.attached(sqlite_writer::query(
-                            tx,
-                            &sql,
-                            &params,
-                            super::super::media_chat::AttachedRow::from_sqlite,
-                        )?);
-                    }
-                    plan.number();
-                    for (sql, params, expect) in plan.counters_sql() {
-                        if sqlite_writer::execute(tx, &sql, &params)? != expect {
-                            return Err(StorageError::Corrupt(MOVED.into()));
-                        }
-                    }
-                    for (sql, params) in plan.insert_sql().into_iter().chain(plan.sent_sql()) {
-                        sqlite_writer::execute(tx, &sql, &params)?;
-                    }
-                    let done = plan.finish();
-                    let any = hooks::after_append_on_writer(tx, &batch, &done, speedup)?;
-                    Ok((done, any))
-                })
-                .await?;
-            self.enqueued_events(any);
-            return Ok(done);
-        }
-        let mut tx = self.begin_write().await?;
-        let mut plan = AppendPlan::new(&batch, now);
-        for (sql, params) in plan.earlier_ids_sql() {
-            let rows = bind_all_as(sqlx::query_as::<_, MessageRow>(&sql), &params)
-                .fetch_all(&mut *tx)
-                .await?;
-            plan.earlier_ids(rows);
-        }
-        for (sql, params) in plan.state_sql(self.backend) {
-            let rows = bind_all_as(sqlx::query_as::<_, SeqRow>(&sql), &params).fetch_all(&mut *tx).await?;
-            plan.states(rows);
-        }
-        for (sql, params) in plan.attachments_sql() {
-            let rows = bind_all_as(sqlx::query_as::<_, super::super::media_chat::AttachedRow>(&sql), &params)
-                .fetch_all(&mut *tx)
-                .await?;
-            plan.attached(rows);
-        }
-        plan.number();
-        for (sql, params, expect) in plan.counters_sql() {
-            if bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?.rows_affected() != expect as u64 {
-                return Err(StorageError::Corrupt(MOVED.into()));
+        let backend = self.backend;
+        let (done, any) = write_tx!(self, Lane::Now, |tx| async move {
+            let mut plan = AppendPlan::new(&batch, now);
+            for (sql, params) in plan.earlier_ids_sql() {
+                plan.earlier_ids(tx.rows(&sql, &params).await?);
             }
-        }
-        for (sql, params) in plan.insert_sql().into_iter().chain(plan.sent_sql()) {
-            bind_all(sqlx::query(&sql), &params).execute(&mut *tx).await?;
-        }
-        let done = plan.finish();
-        let any = hooks::after_append_in(&mut tx, &batch, &done, speedup).await?;
-        tx.commit().await?;
+            for (sql, params) in plan.state_sql(backend) {
+                plan.states(tx.rows(&sql, &params).await?);
+            }
+            for (sql, params) in plan.attachments_sql() {
+                plan.attached(tx.rows(&sql, &params).await?);
+            }
+            plan.number();
+            for (sql, params, expect) in plan.counters_sql() {
+                if tx.execute(&sql, &params).await? != expect as u64 {
+                    return Err(StorageError::Corrupt(MOVED.into()));
+                }
+            }
+            for (sql, params) in plan.insert_sql().into_iter().chain(plan.sent_sql()) {
+                tx.execute(&sql, &params).await?;
+            }
+            let done = plan.finish();
+            let any = hooks::after_append(tx, &batch, &done, speedup).await?;
+            Ok((done, any))
+        })?;
         self.enqueued_events(any);
         Ok(done)
     }

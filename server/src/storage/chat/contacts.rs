@@ -2,7 +2,6 @@
 
 use super::super::sqlite_writer::Param;
 use super::super::{Db, Result, Tenant};
-use super::*;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ContactRow {
@@ -23,7 +22,6 @@ impl Db {
                 "SELECT c.expert_id FROM contacts c JOIN experts e ON e.id = c.expert_id \
                  WHERE c.merchant_id = $1 AND c.shopper_id = $2 AND e.status = 'approved' ORDER BY c.last_chat_at DESC LIMIT 1",
                 &[Param::text(m.as_str()), Param::text(shopper)],
-                first_text,
             )
             .await?;
         Ok(rows.into_iter().next().map(|r| r.0))

@@ -1,7 +1,8 @@
 //! Conversations: their rows and views, opening one, the waiting queue, and the state changes
 //! that must be exactly-once — a claim is one conditional UPDATE (`Db::claim`).
 
-use super::super::sqlite_writer::{self, bind_all, bind_all_as, Param};
+use super::super::sqlite_writer::{Lane, Param};
+use super::super::tx::{named, sqlx_rows, write_tx, Cols, FromCols};
 use super::super::{Db, Result, StorageError, Tenant};
 use super::*;
 use crate::domain::conversation::ConversationStatus;
@@ -10,7 +11,7 @@ use crate::now_ms;
 use crate::protocol::{ConversationView, NamedRef, Product, Rating, ShopperRef};
 
 /// A conversation row with the names its views need.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: String,
     pub merchant_id: String,
@@ -20,7 +21,6 @@ pub struct ConversationRow {
     pub store_name: String,
     pub department_id: String,
     pub department_name: String,
-    #[sqlx(try_from = "String")]
     pub status: ConversationStatus,
     pub expert_id: Option<String>,
     pub expert_name: Option<String>,
@@ -127,38 +127,38 @@ pub enum Claim {
     NotEligible,
 }
 
-impl ConversationRow {
+impl FromCols for ConversationRow {
     /// The same row read through rusqlite (columns in `CONV_SELECT` order).
-    pub(super) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConversationRow> {
+    fn from_cols(r: &impl Cols) -> Result<ConversationRow> {
         Ok(ConversationRow {
-            id: r.get(0)?,
-            merchant_id: r.get(1)?,
-            shopper_id: r.get(2)?,
-            shopper_name: r.get(3)?,
-            store_id: r.get(4)?,
-            store_name: r.get(5)?,
-            department_id: r.get(6)?,
-            department_name: r.get(7)?,
-            status: status_at(r, 8)?,
-            expert_id: r.get(9)?,
-            expert_name: r.get(10)?,
-            contact_expert_id: r.get(11)?,
-            target_expert_id: r.get(12)?,
-            offline: r.get(13)?,
-            page_url: r.get(14)?,
-            product_json: r.get(15)?,
-            transfer_note: r.get(16)?,
-            last_seq: r.get(17)?,
-            shopper_read_seq: r.get(18)?,
-            expert_read_seq: r.get(19)?,
-            rating: r.get(20)?,
-            rating_comment: r.get(21)?,
-            created_at: r.get(22)?,
-            queued_at: r.get(23)?,
-            claimed_at: r.get(24)?,
-            first_response_at: r.get(25)?,
-            last_expert_msg_at: r.get(26)?,
-            ended_at: r.get(27)?,
+            id: r.col(0)?,
+            merchant_id: r.col(1)?,
+            shopper_id: r.col(2)?,
+            shopper_name: r.col(3)?,
+            store_id: r.col(4)?,
+            store_name: r.col(5)?,
+            department_id: r.col(6)?,
+            department_name: r.col(7)?,
+            status: named(r, 8)?,
+            expert_id: r.col(9)?,
+            expert_name: r.col(10)?,
+            contact_expert_id: r.col(11)?,
+            target_expert_id: r.col(12)?,
+            offline: r.col(13)?,
+            page_url: r.col(14)?,
+            product_json: r.col(15)?,
+            transfer_note: r.col(16)?,
+            last_seq: r.col(17)?,
+            shopper_read_seq: r.col(18)?,
+            expert_read_seq: r.col(19)?,
+            rating: r.col(20)?,
+            rating_comment: r.col(21)?,
+            created_at: r.col(22)?,
+            queued_at: r.col(23)?,
+            claimed_at: r.col(24)?,
+            first_response_at: r.col(25)?,
+            last_expert_msg_at: r.col(26)?,
+            ended_at: r.col(27)?,
         })
     }
 }
@@ -216,36 +216,24 @@ impl Db {
         let read = [Param::text(c.merchant_id.as_str()), Param::text(&id)];
         // `conversation.requested` commits with the row (see `hooks`).
         let speedup = self.hooks.speedup();
-        if let Some(fast) = &self.fast {
-            // The new row is read back in the same job: the chat's first step waits for no read.
-            let (row, any) = fast
-                .transaction(move |tx| {
-                    sqlite_writer::execute(tx, INSERT, &insert)?;
-                    let row = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?
-                        .pop()
-                        .ok_or(StorageError::NotFound)?;
-                    let any = hooks::enqueue_change_on_writer(tx, &Change::Requested, &row, speedup)?;
-                    Ok((row, any))
-                })
-                .await?;
-            self.enqueued_events(any);
-            return Ok(row);
-        }
-        let mut tx = self.begin_write().await?;
-        bind_all(sqlx::query(INSERT), &insert).execute(&mut *tx).await?;
-        let row = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StorageError::NotFound)?;
-        let any = hooks::enqueue_change_in(&mut tx, &Change::Requested, &row, speedup).await?;
-        tx.commit().await?;
+        // The new row is read back in the same transaction: the chat's first step waits for no read.
+        let (row, any) = write_tx!(self, Lane::Now, |tx| async move {
+            tx.execute(INSERT, &insert).await?;
+            let row = tx
+                .rows::<ConversationRow>(&read_sql, &read)
+                .await?
+                .pop()
+                .ok_or(StorageError::NotFound)?;
+            let any = hooks::enqueue_change(tx, &Change::Requested, &row, speedup).await?;
+            Ok((row, any))
+        })?;
         self.enqueued_events(any);
         Ok(row)
     }
 
     pub async fn conversation(&self, m: Tenant<'_>, id: &str) -> Result<ConversationRow> {
         let sql = one_conversation_sql();
-        self.hot_rows(&sql, &[Param::text(m.as_str()), Param::text(id)], ConversationRow::from_sqlite)
+        self.hot_rows(&sql, &[Param::text(m.as_str()), Param::text(id)])
             .await?
             .pop()
             .ok_or(StorageError::NotFound)
@@ -261,44 +249,37 @@ impl Db {
             Param::text(shopper),
             Param::Int(now_ms() - 24 * 3600 * 1000),
         ];
-        self.hot_rows(&sql, &params, ConversationRow::from_sqlite).await
+        self.hot_rows(&sql, &params).await
     }
 
     /// Every past and present conversation of a shopper, newest first.
     pub async fn shopper_history(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<ConversationRow>> {
         let sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.shopper_id = $2 ORDER BY c.created_at DESC LIMIT $3");
-        Ok(sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(shopper)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(
+            &self.pool,
+            &sql,
+            &[Param::text(m.as_str()), Param::text(shopper), Param::Int(limit)],
+        )
+        .await
     }
 
     pub async fn expert_open_conversations(&self, m: Tenant<'_>, expert: &str) -> Result<Vec<ConversationRow>> {
         let sql = format!("{CONV_SELECT} WHERE c.merchant_id = $1 AND c.expert_id = $2 AND c.status = 'claimed' ORDER BY c.claimed_at");
-        Ok(sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(m.as_str())
-            .bind(expert)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &sql, &[Param::text(m.as_str()), Param::text(expert)]).await
     }
 
     /// The longest-waiting `limit` conversations of one merchant (or of all when `m` is None),
     /// oldest first.
     pub async fn waiting_conversations_limit(&self, m: Option<&MerchantId>, limit: i64) -> Result<Vec<ConversationRow>> {
         let params = waiting_params(m, None, limit);
-        Ok(bind_all_as(sqlx::query_as::<_, ConversationRow>(&waiting_sql()), &params)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &waiting_sql(), &params).await
     }
 
     /// The next `limit` waiting conversations of all merchants after `after` (a conversation's
     /// `(queued_at, id)`), longest-waiting first: a routing pass reads them a page at a time
     /// and stops once no expert has room.
     pub async fn waiting_page(&self, after: Option<(i64, &str)>, limit: i64) -> Result<Vec<ConversationRow>> {
-        self.hot_rows(&waiting_sql(), &waiting_params(None, after, limit), ConversationRow::from_sqlite)
-            .await
+        self.hot_rows(&waiting_sql(), &waiting_params(None, after, limit)).await
     }
 
     /// Claimed conversations whose expert has not written since `before` (for re-offering).
@@ -306,10 +287,7 @@ impl Db {
         let sql = format!(
             "{CONV_SELECT} WHERE c.status = 'claimed' AND c.last_expert_msg_at IS NULL AND c.claimed_at < $1 ORDER BY c.claimed_at"
         );
-        Ok(sqlx::query_as::<_, ConversationRow>(&sql)
-            .bind(claimed_before)
-            .fetch_all(&self.pool)
-            .await?)
+        sqlx_rows(&self.pool, &sql, &[Param::Int(claimed_before)]).await
     }
 
     /// `queued` → `offered` for these conversations (those still queued), in one transaction.
@@ -395,53 +373,25 @@ impl Db {
         };
         // `conversation.claimed` commits with the claim (see `hooks`).
         let speedup = self.hooks.speedup();
-        if let Some(fast) = &self.fast {
-            let outcome = fast
-                .transaction(move |tx| {
-                    let before = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
-                    if let Some(no) = verdict(before.as_ref()) {
-                        return Ok(no);
-                    }
-                    let Some(shopper) = sqlite_writer::query(tx, CLAIM, &claim, |r| r.get::<_, String>(0))?.pop() else {
-                        return Ok(Claim::Taken);
-                    };
-                    let (contact, others) = contact(shopper);
-                    sqlite_writer::execute(tx, CONTACT, &contact)?;
-                    sqlite_writer::execute(tx, SUPERSEDE, &others)?;
-                    let now = sqlite_writer::query(tx, &read_sql, &read, ConversationRow::from_sqlite)?.pop();
-                    if let Some(row) = &now {
-                        hooks::enqueue_change_on_writer(tx, &Change::Claimed, row, speedup)?;
-                    }
-                    Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
-                })
-                .await?;
-            self.enqueued_events(matches!(outcome, Claim::Won(_)));
-            return Ok(outcome);
-        }
-        let mut tx = self.begin_write().await?;
-        let before = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if let Some(no) = verdict(before.as_ref()) {
-            return Ok(no);
-        }
-        let won: Option<(String,)> = bind_all_as(sqlx::query_as(CLAIM), &claim).fetch_optional(&mut *tx).await?;
-        let Some((shopper,)) = won else {
-            return Ok(Claim::Taken);
-        };
-        let (contact, others) = contact(shopper);
-        bind_all(sqlx::query(CONTACT), &contact).execute(&mut *tx).await?;
-        bind_all(sqlx::query(SUPERSEDE), &others).execute(&mut *tx).await?;
-        let now = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read_sql), &read)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let mut any = false;
-        if let Some(row) = &now {
-            any = hooks::enqueue_change_in(&mut tx, &Change::Claimed, row, speedup).await?;
-        }
-        tx.commit().await?;
+        let (outcome, any) = write_tx!(self, Lane::Now, |tx| async move {
+            let before = tx.rows::<ConversationRow>(&read_sql, &read).await?.pop();
+            if let Some(no) = verdict(before.as_ref()) {
+                return Ok((no, false));
+            }
+            let Some(shopper) = tx.rows::<String>(CLAIM, &claim).await?.pop() else {
+                return Ok((Claim::Taken, false));
+            };
+            let (contact, others) = contact(shopper);
+            tx.execute(CONTACT, &contact).await?;
+            tx.execute(SUPERSEDE, &others).await?;
+            let Some(row) = tx.rows::<ConversationRow>(&read_sql, &read).await?.pop() else {
+                return Ok((Claim::Gone, false));
+            };
+            let any = hooks::enqueue_change(tx, &Change::Claimed, &row, speedup).await?;
+            Ok((Claim::Won(Box::new(row)), any))
+        })?;
         self.enqueued_events(any);
-        Ok(now.map_or(Claim::Gone, |row| Claim::Won(Box::new(row))))
+        Ok(outcome)
     }
 
     /// Put a claimed conversation whose expert never answered back in the queue.
@@ -523,12 +473,4 @@ impl Db {
         let done = self.update_with_event("UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'", vec![Param::from(score), Param::from(comment), Param::from(m.as_str()), Param::from(id), Param::from(shopper)], id, Change::Rated).await?;
         Ok(done == 1)
     }
-}
-
-/// A conversation status read by the SQLite writer thread; an unknown one is a corrupt row.
-pub(super) fn status_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<ConversationStatus> {
-    let s: String = r.get(i)?;
-    ConversationStatus::parse(&s).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, format!("unknown conversation status {s:?}").into())
-    })
 }

@@ -16,8 +16,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::super::sqlite_writer::{self, bind_all, bind_all_as, Param};
-use super::super::{enqueue_in, enqueue_on_writer, Outgoing};
+use super::super::sqlite_writer::{Lane, Param};
+use super::super::tx::{write_tx, WriteTx};
+use super::super::{enqueue_in, Outgoing};
 use super::{AppendOutcome, Appended, ConversationRow, NewMessage, CONV_SELECT};
 use crate::ids::MerchantId;
 use crate::outbound::events::{self, ConversationData, EventType, MessageData, OfflineMessageData, RatedData, TransferData};
@@ -218,15 +219,16 @@ fn message_events(
     out
 }
 
-/// After a batch of messages was stored on the SQLite writer thread, in its transaction.
-pub(crate) fn after_append_on_writer(c: &rusqlite::Connection, batch: &[NewMessage], done: &Appended, speedup: u32) -> Result<bool> {
+/// After a batch of messages was stored, in its transaction: their webhook events (and the
+/// first answers' offline-message events). Whether any were enqueued.
+pub(crate) async fn after_append(tx: &mut impl WriteTx, batch: &[NewMessage], done: &Appended, speedup: u32) -> Result<bool> {
     let stored = stored(batch, done);
     if stored.is_empty() {
         return Ok(false);
     }
     let mut wanting = Vec::new();
     for m in merchants(&stored) {
-        let n = sqlite_writer::query(c, WANTS_MESSAGES, &[Param::text(&m)], |r| r.get::<_, i64>(0))?;
+        let n: Vec<i64> = tx.rows(WANTS_MESSAGES, &[Param::text(&m)]).await?;
         if n.first().copied().unwrap_or(0) > 0 {
             wanting.push(m);
         }
@@ -235,58 +237,12 @@ pub(crate) fn after_append_on_writer(c: &rusqlite::Connection, batch: &[NewMessa
     let (mut offline, mut rows) = (Vec::new(), Vec::new());
     if !ids.is_empty() {
         let params: Vec<Param> = ids.iter().map(|i| Param::text(i)).collect();
-        offline = sqlite_writer::query(c, &offline_sql(ids.len()), &params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        if !offline.is_empty() {
-            let params: Vec<Param> = offline
-                .iter()
-                .map(|o: &(String, String, Option<String>)| Param::text(&o.0))
-                .collect();
-            rows = sqlite_writer::query(c, &rows_sql(offline.len()), &params, ConversationRow::from_sqlite)?;
-        }
-    }
-    let items = message_events(&stored, &offline, &rows, &wanting, speedup);
-    if items.is_empty() {
-        return Ok(false);
-    }
-    enqueue_on_writer(c, &items)?;
-    Ok(true)
-}
-
-/// As [`after_append_on_writer`], in a sqlx transaction (PostgreSQL).
-pub(crate) async fn after_append_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    batch: &[NewMessage],
-    done: &Appended,
-    speedup: u32,
-) -> Result<bool> {
-    let stored = stored(batch, done);
-    if stored.is_empty() {
-        return Ok(false);
-    }
-    let mut wanting = Vec::new();
-    for m in merchants(&stored) {
-        let (n,): (i64,) = bind_all_as(sqlx::query_as(WANTS_MESSAGES), &[Param::text(&m)])
-            .fetch_one(&mut **tx)
+        offline = tx
+            .rows::<(String, String, Option<String>)>(&offline_sql(ids.len()), &params)
             .await?;
-        if n > 0 {
-            wanting.push(m);
-        }
-    }
-    let ids = firsts(&stored);
-    let (mut offline, mut rows) = (Vec::new(), Vec::new());
-    if !ids.is_empty() {
-        let params: Vec<Param> = ids.iter().map(|i| Param::text(i)).collect();
-        offline = bind_all_as(
-            sqlx::query_as::<_, (String, String, Option<String>)>(&offline_sql(ids.len())),
-            &params,
-        )
-        .fetch_all(&mut **tx)
-        .await?;
         if !offline.is_empty() {
             let params: Vec<Param> = offline.iter().map(|o| Param::text(&o.0)).collect();
-            rows = bind_all_as(sqlx::query_as::<_, ConversationRow>(&rows_sql(offline.len())), &params)
-                .fetch_all(&mut **tx)
-                .await?;
+            rows = tx.rows::<ConversationRow>(&rows_sql(offline.len()), &params).await?;
         }
     }
     let items = message_events(&stored, &offline, &rows, &wanting, speedup);
@@ -297,23 +253,9 @@ pub(crate) async fn after_append_in(
     Ok(true)
 }
 
-/// Enqueue a conversation's events on the writer thread (the caller read `row` after its change).
-pub(crate) fn enqueue_change_on_writer(c: &rusqlite::Connection, change: &Change, row: &ConversationRow, speedup: u32) -> Result<bool> {
-    let items = conversation_events(change, row, None, speedup);
-    if items.is_empty() {
-        return Ok(false);
-    }
-    enqueue_on_writer(c, &items)?;
-    Ok(true)
-}
-
-/// As [`enqueue_change_on_writer`], in a sqlx transaction.
-pub(crate) async fn enqueue_change_in(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    change: &Change,
-    row: &ConversationRow,
-    speedup: u32,
-) -> Result<bool> {
+/// Enqueue a conversation's events in the caller's transaction (the caller read `row` after
+/// its change). Whether any were enqueued.
+pub(crate) async fn enqueue_change(tx: &mut impl WriteTx, change: &Change, row: &ConversationRow, speedup: u32) -> Result<bool> {
     let items = conversation_events(change, row, None, speedup);
     if items.is_empty() {
         return Ok(false);
@@ -341,47 +283,21 @@ impl Db {
             Change::Transferred { from_expert } => Some(from_expert.clone()),
             _ => None,
         };
-        if let Some(fast) = &self.fast {
-            let (n, any) = fast
-                .transaction(move |tx| {
-                    let n = sqlite_writer::execute(tx, sql, &params)? as u64;
-                    if n != 1 {
-                        return Ok((n, false));
-                    }
-                    let Some(row) = sqlite_writer::query(tx, &read, &[Param::text(&id)], ConversationRow::from_sqlite)?.pop() else {
-                        return Ok((n, false));
-                    };
-                    let name = match &from {
-                        Some(e) => sqlite_writer::query(tx, EXPERT_NAME, &[Param::text(e)], |r| r.get::<_, String>(0))?.pop(),
-                        None => None,
-                    };
-                    let items = conversation_events(&change, &row, name, speedup);
-                    Ok((n, !enqueue_on_writer(tx, &items)?.is_empty()))
-                })
-                .await?;
-            self.enqueued_events(any);
-            return Ok(n);
-        }
-        let mut tx = self.begin_write().await?;
-        let n = bind_all(sqlx::query(sql), &params).execute(&mut *tx).await?.rows_affected();
-        let mut any = false;
-        if n == 1 {
-            let row = bind_all_as(sqlx::query_as::<_, ConversationRow>(&read), &[Param::text(&id)])
-                .fetch_optional(&mut *tx)
-                .await?;
-            if let Some(row) = row {
-                let name = match &from {
-                    Some(e) => bind_all_as(sqlx::query_as::<_, (String,)>(EXPERT_NAME), &[Param::text(e)])
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .map(|r| r.0),
-                    None => None,
-                };
-                let items = conversation_events(&change, &row, name, speedup);
-                any = !enqueue_in(&mut tx, &items).await?.is_empty();
+        let (n, any) = write_tx!(self, Lane::Now, |tx| async move {
+            let n = tx.execute(sql, &params).await?;
+            if n != 1 {
+                return Ok((n, false));
             }
-        }
-        tx.commit().await?;
+            let Some(row) = tx.rows::<ConversationRow>(&read, &[Param::text(&id)]).await?.pop() else {
+                return Ok((n, false));
+            };
+            let name = match &from {
+                Some(e) => tx.rows::<String>(EXPERT_NAME, &[Param::text(e)]).await?.pop(),
+                None => None,
+            };
+            let items = conversation_events(&change, &row, name, speedup);
+            Ok((n, !enqueue_in(tx, &items).await?.is_empty()))
+        })?;
         self.enqueued_events(any);
         Ok(n)
     }
@@ -421,33 +337,15 @@ impl Db {
         let key = vec![Param::text(m), Param::text(shopper)];
         let (m, shopper) = (m.to_owned(), shopper.to_owned());
         type Names = (Option<String>, Option<String>);
-        if let Some(fast) = &self.fast {
-            let (n, any) = fast
-                .transaction(move |tx| {
-                    let names = |tx: &rusqlite::Connection| -> rusqlite::Result<Option<Names>> {
-                        Ok(sqlite_writer::query(tx, SHOPPER_NAMES, &key, |r| Ok((r.get(0)?, r.get(1)?)))?.pop())
-                    };
-                    let Some(before) = names(tx)? else { return Ok((0, false)) };
-                    let n = sqlite_writer::execute(tx, sql, &params)? as u64;
-                    let after = names(tx)?.unwrap_or_default();
-                    let items = identified(&m, &shopper, &before, &after, speedup);
-                    Ok((n, !enqueue_on_writer(tx, &items)?.is_empty()))
-                })
-                .await?;
-            self.enqueued_events(any);
-            return Ok(n);
-        }
-        let mut tx = self.begin_write().await?;
-        let before: Option<Names> = bind_all_as(sqlx::query_as(SHOPPER_NAMES), &key).fetch_optional(&mut *tx).await?;
-        let Some(before) = before else { return Ok(0) };
-        let n = bind_all(sqlx::query(sql), &params).execute(&mut *tx).await?.rows_affected();
-        let after: Names = bind_all_as(sqlx::query_as(SHOPPER_NAMES), &key)
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or_default();
-        let items = identified(&m, &shopper, &before, &after, speedup);
-        let any = !enqueue_in(&mut tx, &items).await?.is_empty();
-        tx.commit().await?;
+        let (n, any) = write_tx!(self, Lane::Now, |tx| async move {
+            let Some(before) = tx.rows::<Names>(SHOPPER_NAMES, &key).await?.pop() else {
+                return Ok((0, false));
+            };
+            let n = tx.execute(sql, &params).await?;
+            let after = tx.rows::<Names>(SHOPPER_NAMES, &key).await?.pop().unwrap_or_default();
+            let items = identified(&m, &shopper, &before, &after, speedup);
+            Ok((n, !enqueue_in(tx, &items).await?.is_empty()))
+        })?;
         self.enqueued_events(any);
         Ok(n)
     }

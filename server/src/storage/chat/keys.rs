@@ -1,14 +1,10 @@
 //! Small shared writes: cluster-wide secrets, the merchant's identity secret, an expert's
 //! saved presence, and the one-statement write helpers over both backends.
 
-use super::super::sqlite_writer::{self, bind_all, Lane, Param};
+use super::super::sqlite_writer::{bind_all, Lane, Param};
+use super::super::tx::write_tx;
 use super::super::{Db, Result, StorageError, Tenant};
 use crate::now_ms;
-
-/// A row's first column as text, for `Db::hot_rows` of `(String,)`.
-pub(super) fn first_text(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String,)> {
-    Ok((r.get(0)?,))
-}
 
 impl Db {
     /// A cluster-wide secret, created by whichever node asks first.
@@ -65,16 +61,16 @@ impl Db {
             .hot_rows(
                 "SELECT id FROM shoppers WHERE merchant_id = $1 AND id = $2",
                 &[Param::text(m.as_str()), Param::text(id)],
-                first_text,
             )
             .await?;
         Ok(!rows.is_empty())
     }
 
     /// Run one writing statement (on SQLite, on the writer thread); the number of rows changed.
+    /// Elsewhere it runs on its own, without a transaction around it: one statement is atomic.
     pub(crate) async fn write_one(&self, sql: &'static str, params: Vec<Param>) -> Result<u64> {
-        if let Some(fast) = &self.fast {
-            return fast.transaction(move |c| Ok(sqlite_writer::execute(c, sql, &params)? as u64)).await;
+        if self.fast.is_some() {
+            return write_tx!(self, Lane::Now, |tx| async move { tx.execute(sql, &params).await });
         }
         Ok(bind_all(sqlx::query(sql), &params).execute(&self.writer).await?.rows_affected())
     }
@@ -86,22 +82,12 @@ impl Db {
         if statements.is_empty() {
             return Ok(());
         }
-        if let Some(fast) = &self.fast {
-            return fast
-                .run(Lane::Later, move |tx| {
-                    for (sql, params) in &statements {
-                        sqlite_writer::execute(tx, sql, params)?;
-                    }
-                    Ok(())
-                })
-                .await;
-        }
-        let mut tx = self.begin_write().await?;
-        for (sql, params) in &statements {
-            bind_all(sqlx::query(sql), params).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        write_tx!(self, Lane::Later, |tx| async move {
+            for (sql, params) in &statements {
+                tx.execute(sql, params).await?;
+            }
+            Ok(())
+        })
     }
 
     pub async fn expert_presence_json(&self, m: Tenant<'_>, expert: &str) -> Result<String> {

@@ -2,8 +2,8 @@
 //! gap filling and offers. Storing them is `append.rs`.
 
 use super::super::sqlite_writer::Param;
+use super::super::tx::{sqlx_rows, Cols, FromCols};
 use super::super::{Db, Result, Tenant};
-use super::*;
 use crate::protocol::{Author, MessageView, Product};
 
 /// Who is writing a message; the storage checks they may write into the conversation.
@@ -99,7 +99,7 @@ pub struct ReadMark {
     pub seq: i64,
 }
 
-#[derive(Clone, sqlx::FromRow)]
+#[derive(Clone)]
 pub(super) struct MessageRow {
     pub(super) conversation_id: String,
     pub(super) seq: i64,
@@ -140,21 +140,21 @@ pub(super) const MSG_SELECT: &str =
     "SELECT m.conversation_id, m.seq, m.id, m.client_msg_id, m.author_role, m.expert_id, e.name AS expert_name, \
     m.kind, m.body, m.data_json, m.created_at FROM messages m LEFT JOIN experts e ON e.id = m.expert_id";
 
-impl MessageRow {
+impl FromCols for MessageRow {
     /// The same row read through rusqlite (columns in `MSG_SELECT` order).
-    pub(super) fn from_sqlite(r: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRow> {
+    fn from_cols(r: &impl Cols) -> Result<MessageRow> {
         Ok(MessageRow {
-            conversation_id: r.get(0)?,
-            seq: r.get(1)?,
-            id: r.get(2)?,
-            client_msg_id: r.get(3)?,
-            author_role: r.get(4)?,
-            expert_id: r.get(5)?,
-            expert_name: r.get(6)?,
-            kind: r.get(7)?,
-            body: r.get(8)?,
-            data_json: r.get(9)?,
-            created_at: r.get(10)?,
+            conversation_id: r.col(0)?,
+            seq: r.col(1)?,
+            id: r.col(2)?,
+            client_msg_id: r.col(3)?,
+            author_role: r.col(4)?,
+            expert_id: r.col(5)?,
+            expert_name: r.col(6)?,
+            kind: r.col(7)?,
+            body: r.col(8)?,
+            data_json: r.col(9)?,
+            created_at: r.col(10)?,
         })
     }
 }
@@ -206,13 +206,13 @@ impl Db {
     /// Messages after `after_seq`, in order, at most `limit`.
     pub async fn messages_after(&self, m: Tenant<'_>, conversation: &str, after_seq: i64, limit: i64) -> Result<Vec<MessageView>> {
         let sql = format!("{MSG_SELECT} WHERE m.merchant_id = $1 AND m.conversation_id = $2 AND m.seq > $3 ORDER BY m.seq LIMIT $4");
-        let rows = sqlx::query_as::<_, MessageRow>(&sql)
-            .bind(m.as_str())
-            .bind(conversation)
-            .bind(after_seq)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        let params = [
+            Param::text(m.as_str()),
+            Param::text(conversation),
+            Param::Int(after_seq),
+            Param::Int(limit),
+        ];
+        let rows: Vec<MessageRow> = sqlx_rows(&self.pool, &sql, &params).await?;
         Ok(rows.into_iter().map(MessageRow::view).collect())
     }
 
@@ -221,7 +221,6 @@ impl Db {
             .hot_rows(
                 "SELECT body FROM messages WHERE conversation_id = $1 AND author_role = 'shopper' ORDER BY seq LIMIT 1",
                 &[Param::text(conversation)],
-                first_text,
             )
             .await?;
         Ok(rows.into_iter().next().map(|r| r.0))

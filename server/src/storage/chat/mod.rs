@@ -22,6 +22,6 @@ pub use conversations::{Claim, ConversationRow, NewConversation};
 pub use events::Event;
 use hooks::Change;
 pub use hooks::{ChatHooks, Reach, Unanswered};
-use keys::*;
+
 use messages::*;
 pub use messages::{AppendOutcome, NewMessage, ReadMark, Sender};
