@@ -11,7 +11,7 @@
 // web-shared/chat-socket.ts, shared with the widget.
 
 //
-// The frames are the server's own types, generated from server/src/protocol.rs into
+// The frames are the server's own types, generated from server/src/protocol/ into
 // web-shared/protocol.ts: never declare a frame here.
 
 import { getToken } from './api';

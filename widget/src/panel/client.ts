@@ -5,7 +5,7 @@
 // The connection itself (hello, back-off, fatal closes, keep-alive, the outbox's resending) is
 // web-shared/chat-socket.ts, shared with the store app.
 //
-// The frames are the server's own types, generated from server/src/protocol.rs into
+// The frames are the server's own types, generated from server/src/protocol/ into
 // web-shared/protocol.ts: never declare a frame here.
 import type { Context, Identity } from '../types';
 import type { Availability, CallIn, CallOut, ConversationView, MessageView, NotifyState, Out, Product as WireProduct, ShopperIn } from '../../../web-shared/protocol';
