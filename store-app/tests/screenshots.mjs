@@ -145,6 +145,20 @@ try {
   await page.waitForTimeout(300);
   await shot(page, `20-tablet${suffix}`);
   s.close(); s2.close();
+  // A server newer than this app closes its socket with 4426: the app stops and says so.
+  {
+    const f = await phone(browser, { colorScheme: scheme });
+    await f.ctx.routeWebSocket(/\/ws\/expert/, (ws) => { ws.onMessage(() => ws.close({ code: 4426, reason: 'unsupported protocol version' })); });
+    await f.ctx.addInitScript(([tk, l]) => {
+      localStorage.setItem('fw.app.token', tk);
+      localStorage.setItem('fw.app.notifyAsked', '1');
+      if (l) localStorage.setItem('fw.app.lang', l);
+    }, [token, lang || '']);
+    await f.page.goto(stack.app);
+    await f.page.locator('.shell[data-conn="failed"]').waitFor();
+    await shot(f.page, `21-needs-update${suffix}`);
+    await f.ctx.close();
+  }
 } finally {
   await browser.close();
   await stack.stop();
