@@ -195,6 +195,36 @@ pub(super) async fn existing_by_sku(tx: &mut sqlx::AnyConnection, m: &str, skus:
     Ok(out)
 }
 
+/// Change product `id` of merchant `m` to `f`, its SKU included; the rows changed (0: no such
+/// product). The sqlx error is returned as it is, so a caller can name a SKU conflict.
+async fn update_row(c: &mut sqlx::AnyConnection, m: &str, id: &str, f: &ProductFields, now: i64) -> std::result::Result<u64, sqlx::Error> {
+    let stock = f.stock.as_ref().map(crate::storage::to_json);
+    let done = sqlx::query(
+        "UPDATE products SET sku = $1, sku_key = $2, name = $3, description = $4, price_minor = $5, currency = $6, vat_bp = $7, \
+         image_url = $8, product_url = $9, gtin = $10, stock_json = $11, active = $12, search_text = $13, updated_at = $14 \
+         WHERE merchant_id = $15 AND id = $16",
+    )
+    .bind(&f.sku)
+    .bind(sku_key(&f.sku))
+    .bind(&f.name)
+    .bind(f.description.as_deref())
+    .bind(f.price_minor)
+    .bind(&f.currency)
+    .bind(f.vat_bp)
+    .bind(f.image_url.as_deref())
+    .bind(f.product_url.as_deref())
+    .bind(f.gtin.as_deref())
+    .bind(stock.as_deref())
+    .bind(i64::from(f.active))
+    .bind(search_text(f))
+    .bind(now)
+    .bind(m)
+    .bind(id)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Create `f`, or update `prev` (the product with its SKU) to it when it differs.
 pub(super) async fn write_one(
     tx: &mut sqlx::AnyConnection,
@@ -203,32 +233,10 @@ pub(super) async fn write_one(
     prev: Option<ProductRow>,
     now: i64,
 ) -> Result<(String, Upserted)> {
-    let stock = f.stock.as_ref().map(crate::storage::to_json);
     match prev {
         Some(p) if p.fields() == *f => Ok((p.id, Upserted::Unchanged)),
         Some(p) => {
-            sqlx::query(
-                "UPDATE products SET name = $1, description = $2, price_minor = $3, currency = $4, vat_bp = $5, image_url = $6, \
-                 product_url = $7, gtin = $8, stock_json = $9, active = $10, search_text = $11, sku_key = $12, updated_at = $13 \
-                 WHERE merchant_id = $14 AND id = $15",
-            )
-            .bind(&f.name)
-            .bind(f.description.as_deref())
-            .bind(f.price_minor)
-            .bind(&f.currency)
-            .bind(f.vat_bp)
-            .bind(f.image_url.as_deref())
-            .bind(f.product_url.as_deref())
-            .bind(f.gtin.as_deref())
-            .bind(stock.as_deref())
-            .bind(i64::from(f.active))
-            .bind(search_text(f))
-            .bind(sku_key(&f.sku))
-            .bind(now)
-            .bind(m)
-            .bind(&p.id)
-            .execute(&mut *tx)
-            .await?;
+            update_row(tx, m, &p.id, f, now).await?;
             Ok((p.id, Upserted::Updated))
         }
         None => {
@@ -372,32 +380,12 @@ impl Db {
     }
 
     pub async fn update_product(&self, m: Tenant<'_>, id: &str, f: &ProductFields) -> Result<Product> {
-        let stock = f.stock.as_ref().map(crate::storage::to_json);
-        let done = sqlx::query(
-            "UPDATE products SET sku = $1, sku_key = $2, name = $3, description = $4, price_minor = $5, currency = $6, vat_bp = $7, \
-             image_url = $8, product_url = $9, gtin = $10, stock_json = $11, active = $12, search_text = $13, updated_at = $14 \
-             WHERE merchant_id = $15 AND id = $16",
-        )
-        .bind(&f.sku)
-        .bind(sku_key(&f.sku))
-        .bind(&f.name)
-        .bind(f.description.as_deref())
-        .bind(f.price_minor)
-        .bind(&f.currency)
-        .bind(f.vat_bp)
-        .bind(f.image_url.as_deref())
-        .bind(f.product_url.as_deref())
-        .bind(f.gtin.as_deref())
-        .bind(stock.as_deref())
-        .bind(i64::from(f.active))
-        .bind(search_text(f))
-        .bind(now_ms())
-        .bind(m.as_str())
-        .bind(id)
-        .execute(&self.writer)
-        .await
-        .map_err(StorageError::unique("a product with this SKU already exists"))?;
-        if done.rows_affected() == 0 {
+        let mut c = self.writer.acquire().await?;
+        let done = update_row(&mut c, m.as_str(), id, f, now_ms())
+            .await
+            .map_err(StorageError::unique("a product with this SKU already exists"))?;
+        drop(c);
+        if done == 0 {
             return Err(StorageError::NotFound);
         }
         self.get_product(m, id).await
