@@ -16,6 +16,23 @@ export const outboxHref = (scope: Scope, id?: string) =>
 const KINDS = ['', 'email', 'sms', 'webhook'] as const;
 const STATUSES = ['', 'queued', 'sending', 'sent', 'failed', 'dead'] as const;
 
+/** Being sent, or due to be tried again within a minute (mail waiting for SMTP is not). */
+export function onItsWay(m: { status: string; next_attempt_at: number }) {
+  return m.status === 'sending' || (m.status === 'queued' && m.next_attempt_at - Date.now() < 60_000);
+}
+
+/**
+ * Follow messages on their way without a reload: while `moving`, ask again two seconds after
+ * each answer (`answer` is what changes when one arrives).
+ */
+export function useFollow(moving: boolean, reload: () => void, answer: unknown) {
+  useEffect(() => {
+    if (!moving) return;
+    const h = setTimeout(reload, 2000);
+    return () => clearTimeout(h);
+  }, [answer]);
+}
+
 export function statusBadge(t: (k: string) => string, r: { status: string; unconfirmed?: boolean }) {
   const kind = r.status === 'sent' ? (r.unconfirmed ? 'warn' : 'ok') : r.status === 'failed' || r.status === 'dead' ? 'danger' : r.status === 'sending' ? 'info' : 'muted';
   return <Badge kind={kind}>{t('outbox.status.' + r.status)}{r.unconfirmed ? ' · ' + t('outbox.unconfirmed') : ''}</Badge>;
@@ -158,6 +175,7 @@ export function OutboxMessagePage({ scope, id, initialView }: { scope: Scope; id
     catch (e) { toast(errorMessage(t, e)); }
     finally { setBusy(false); }
   };
+  useFollow(!!m && onItsWay(m), reload, m);
   const back = { href: outboxHref(scope), label: t('outbox.title') };
   if (loading && !m) return <><PageHeader title={t('outbox.message')} back={back} /><Loading /></>;
   if (error || !m) return <><PageHeader title={t('outbox.message')} back={back} /><LoadError error={error} retry={reload} /></>;

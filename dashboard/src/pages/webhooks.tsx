@@ -9,7 +9,7 @@ import {
   errorMessage, useAsync, useFormErrors, useToast,
 } from '../components/ui';
 import { Icon } from '../components/icons';
-import { outboxHref, statusBadge } from './outbox';
+import { onItsWay, outboxHref, statusBadge, useFollow } from './outbox';
 
 const hookHref = (id: string) => href('/integrations/webhooks/' + encodeURIComponent(id));
 
@@ -142,6 +142,8 @@ export function WebhookPage({ id }: { id: string }) {
   const ep = useAsync(() => api.get<WebhookEndpoint>('webhooks/' + encodeURIComponent(id)), [id]);
   const types = useAsync(() => api.get<EventTypeInfo[]>('webhooks/event-types'), []);
   const deliveries = useAsync(() => api.get<Page<OutboxRow>>(`webhooks/${encodeURIComponent(id)}/deliveries?limit=50`), [id]);
+  // A test event or a redelivery shows as sent (or failing) without pressing Refresh.
+  useFollow(!!deliveries.data?.items.some(onItsWay), deliveries.reload, deliveries.data);
   const [secret, setSecret] = useState<{ endpoint: WebhookEndpoint; secret: string } | null>(null);
   const [editing, setEditing] = useState<string[] | null>(null);
   const [confirm, setConfirm] = useState<'delete' | 'rotate' | null>(null);
