@@ -21,6 +21,7 @@ pub mod media_chat;
 pub mod nodes;
 pub mod offers;
 pub mod outbox;
+pub mod plan;
 pub mod receipts;
 pub mod replies;
 pub mod revoke;

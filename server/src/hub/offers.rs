@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use dashmap::DashMap;
 
 use super::nodes::Envelope;
+use super::plan::{self, Chat};
 use super::{frame, Hub, MAX_OFFERS_PER_EXPERT};
 use crate::ids::MerchantId;
 use crate::now_ms;
@@ -167,27 +168,6 @@ impl Hub {
         o
     }
 
-    /// Whether this local expert should hold this waiting conversation's offer now: the
-    /// targeted expert only; else the shopper's contact first, for a while, if they can take it;
-    /// else every eligible expert with room for another offer (or already holding this one).
-    fn is_target(&self, row: &ConversationRow, expert: &str, routing_contact_first_ms: i64, now: i64) -> bool {
-        let eligible = |e: &str| self.roster.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id));
-        if let Some(t) = &row.target_expert_id {
-            return t == expert && eligible(expert);
-        }
-        if let Some(c) = &row.contact_expert_id {
-            if now - row.queued_at < routing_contact_first_ms && eligible(c) {
-                return c == expert;
-            }
-        }
-        let room = self
-            .offers
-            .held
-            .get(expert)
-            .is_none_or(|h| h.len() < MAX_OFFERS_PER_EXPERT || h.contains(&row.id));
-        room && eligible(expert)
-    }
-
     /// A merchant's local experts who could take another offer now (available, under their
     /// chat cap, holding fewer than [`MAX_OFFERS_PER_EXPERT`]), whatever the store.
     fn with_room(&self, merchant: &str) -> Vec<String> {
@@ -199,111 +179,35 @@ impl Hub {
     }
 
     /// Which local experts should hold this waiting conversation's offer now (when `wave`,
-    /// including those who hold it already). This runs for every waiting chat on every pass, so
-    /// it only looks at who could be one: the experts `pass` still knows to have room, the
-    /// chat's holders, its targeted expert and the shopper's contact. Everyone else is full or
-    /// gone, and is_target would turn them down one by one.
-    fn targets(&self, row: &ConversationRow, routing_contact_first_ms: i64, now: i64, wave: bool, pass: &mut Pass) -> Vec<String> {
+    /// including those who hold it already): [`plan::targets`] over the experts `pass` still
+    /// knows to have room. This runs for every waiting chat on every pass, so it only looks at
+    /// who could be one; everyone else is full or gone.
+    fn targets(&self, row: &ConversationRow, rules: plan::Rules, wave: bool, pass: &mut Pass) -> Vec<String> {
         if !pass.room.contains_key(&row.merchant_id) {
             pass.room.insert(row.merchant_id.clone(), self.with_room(&row.merchant_id));
         }
         let room = pass.room.get_mut(&row.merchant_id).expect("just filled");
         room.retain(|e| self.offers.has_room(e));
-        let mut candidates = room.clone();
-        if wave {
-            if let Some(track) = self.offers.tracks.get(&row.id) {
-                candidates.extend(track.experts.iter().cloned());
-            }
-        }
-        candidates.extend(row.target_expert_id.iter().cloned());
-        candidates.extend(row.contact_expert_id.iter().cloned());
-        candidates.sort_unstable();
-        candidates.dedup();
-        candidates.retain(|e| self.is_target(row, e, routing_contact_first_ms, now));
-        let (holders, waves) = self.offers.tracks.get(&row.id).map_or((0, 0), |t| (t.experts.len(), t.waves));
         let cap = *pass
             .cap
             .entry(row.merchant_id.clone())
-            .or_insert_with(|| self.holder_cap(&row.merchant_id))
-            + waves
-            + usize::from(wave);
-        if candidates.len() + holders + 1 > cap {
-            self.spread(row, &mut candidates, cap);
-        }
-        candidates
+            .or_insert_with(|| self.holder_cap(&row.merchant_id));
+        plan::targets(self, &plan::Chat::from(row), rules, wave, room, cap)
     }
 
-    /// How many of a merchant's experts on this node may hold one waiting chat's offer at once:
-    /// the offer slots of those who could take a chat now (available, below their cap; each
-    /// [`MAX_OFFERS_PER_EXPERT`]) shared over the merchant's waiting chats, rounded up, at
-    /// least one. Few waiting chats: more than there are experts, so everyone eligible sees
-    /// each chat and the quickest claims it. A surge (more waiting chats than slots): one, so
-    /// each expert with room is offered chats nobody else here holds. A chat's re-offer waves
-    /// add one each (an expert who lets an offer sit does not hold the chat alone for long);
-    /// contact-first and targeted chats have one target anyway. With several nodes each node
-    /// caps its own experts (up to nodes × cap holders cluster-wide), and in a deep surge a
-    /// chat is left to its home node first ([`Hub::home_elsewhere`]), so the nodes' experts do
-    /// not all hold the same oldest chats.
+    /// How many of a merchant's experts on this node may hold one waiting chat's offer at once
+    /// ([`plan::holder_cap`] of the experts here who could take a chat and the merchant's
+    /// waiting chats). A chat's re-offer waves add one each (an expert who lets an offer sit
+    /// does not hold the chat alone for long); contact-first and targeted chats have one target
+    /// anyway. With several nodes each node caps its own experts (up to nodes × cap holders
+    /// cluster-wide), and in a deep surge a chat is left to its home node first
+    /// ([`plan::home_elsewhere`]), so the nodes' experts do not all hold the same oldest chats.
     pub fn holder_cap(&self, merchant: &str) -> usize {
-        let able = self.roster.free_count(merchant);
-        let waiting = self.offers.waiting_est.get(merchant).map_or(0, |w| *w).max(1) as usize;
-        (able * MAX_OFFERS_PER_EXPERT).div_ceil(waiting).max(1)
+        plan::holder_cap(self.roster.free_count(merchant), self.waiting_est(merchant))
     }
 
-    /// Whether, with several nodes, this chat is left to another node's experts first: under
-    /// a surge so deep that this node's offer slots cannot cover its share of the waiting
-    /// chats (slots × nodes ≤ waiting), each chat has a home node (a hash of its id over the
-    /// merchant's live nodes, sorted) and counts elsewhere as held by one expert there. So
-    /// with `holder_cap` 1 each node's experts see different chats from the other nodes'
-    /// too; in a shallower surge (or on one node) it changes nothing, and no free slot idles.
-    fn home_elsewhere(&self, row: &ConversationRow) -> bool {
-        let Some(nodes) = self.nodes.live_nodes(&row.merchant_id) else {
-            return false;
-        };
-        let able = self.roster.free_count(&row.merchant_id);
-        let waiting = self.offers.waiting_est.get(&row.merchant_id).map_or(0, |w| *w) as usize;
-        if able * MAX_OFFERS_PER_EXPERT * nodes.len() > waiting {
-            return false;
-        }
-        // FNV-1a: the same on every node and every build (std's hasher promises neither).
-        let h = row
-            .id
-            .bytes()
-            .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-        nodes[(h % nodes.len() as u64) as usize] != self.broker.node()
-    }
-
-    /// The holders of a chat's offer who could still claim it (eligible now): an expert who
-    /// filled up or went away no longer keeps a colleague from being offered it. A chat whose
-    /// home is another node counts one more (see [`Hub::home_elsewhere`]).
-    fn live_holders(&self, row: &ConversationRow) -> usize {
-        usize::from(self.home_elsewhere(row))
-            + self.offers.tracks.get(&row.id).map_or(0, |t| {
-                t.experts
-                    .iter()
-                    .filter(|e| self.roster.get(e).is_some_and(|p| p.eligible(&row.store_id, &row.department_id)))
-                    .count()
-            })
-    }
-
-    /// Cut `candidates` to those holding the offer already plus new ones up to `cap` live
-    /// holders, preferring the experts holding the fewest offers (then the fewest chats; ties
-    /// broken by a hash of expert and chat, so no expert always comes first).
-    fn spread(&self, row: &ConversationRow, candidates: &mut Vec<String>, cap: usize) {
-        use std::hash::{Hash, Hasher};
-        let holders: HashSet<String> = self.offers.tracks.get(&row.id).map(|t| t.experts.clone()).unwrap_or_default();
-        let live = self.live_holders(row);
-        let (mut keep, mut new): (Vec<String>, Vec<String>) = candidates.drain(..).partition(|e| holders.contains(e));
-        new.sort_by_cached_key(|e| {
-            let held = self.offers.held.get(e).map_or(0, |h| h.len());
-            let active = self.roster.get(e).map_or(0, |p| p.active);
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            (e, &row.id).hash(&mut h);
-            (held, active, h.finish())
-        });
-        new.truncate(cap.saturating_sub(live));
-        keep.extend(new);
-        *candidates = keep;
+    fn waiting_est(&self, merchant: &str) -> i64 {
+        self.offers.waiting_est.get(merchant).map_or(0, |w| *w)
     }
 
     /// Offer a waiting conversation to the experts who should have it and do not yet (or to
@@ -343,7 +247,11 @@ impl Hub {
             h.waiting(row);
         }
         let now = now_ms();
-        let targets = self.targets(row, i64::from(settings.routing.contact_first_s) * 1000, now, wave, pass);
+        let rules = plan::Rules {
+            contact_first_ms: i64::from(settings.routing.contact_first_s) * 1000,
+            now,
+        };
+        let targets = self.targets(row, rules, wave, pass);
         let fresh: Vec<String> = {
             let mut track = self.offers.tracks.entry(row.id.clone()).or_default();
             if track.merchant.is_empty() {
@@ -454,20 +362,14 @@ impl Hub {
             .waiting_conversations_limit(Some(&MerchantId::from_db(p.merchant_id.clone())), 300)
             .await
             .unwrap_or_default();
-        let now = now_ms();
-        let contact_first_ms = i64::from(settings.routing.contact_first_s) * 1000;
+        let rules = plan::Rules {
+            contact_first_ms: i64::from(settings.routing.contact_first_s) * 1000,
+            now: now_ms(),
+        };
         let cap = self.holder_cap(&p.merchant_id);
         let mut out = Vec::new();
         for row in rows {
-            if !self.is_target(&row, expert, contact_first_ms, now) {
-                continue;
-            }
-            let (holds, waves) = self
-                .offers
-                .tracks
-                .get(&row.id)
-                .map_or((false, 0), |t| (t.experts.contains(expert), t.waves));
-            if holds || self.live_holders(&row) < cap + waves {
+            if plan::backlog_takes(self, &plan::Chat::from(&row), expert, rules, cap) {
                 let mut track = self.offers.tracks.entry(row.id.clone()).or_default();
                 if track.merchant.is_empty() {
                     track.merchant = row.merchant_id.clone();
@@ -508,5 +410,34 @@ impl Hub {
         for offer in self.backlog(expert).await {
             self.send_expert(expert, &Out::Offer { offer });
         }
+    }
+}
+
+/// The planner reads the node's live state.
+impl plan::State for Hub {
+    fn eligible(&self, expert: &str, store: &str, department: &str) -> bool {
+        self.roster.get(expert).is_some_and(|p| p.eligible(store, department))
+    }
+    fn offers_held(&self, expert: &str) -> usize {
+        self.offers.held_by(expert)
+    }
+    fn holds(&self, expert: &str, chat: &str) -> bool {
+        self.offers.held.get(expert).is_some_and(|h| h.contains(chat))
+    }
+    fn holders(&self, chat: &str) -> (Vec<String>, usize) {
+        self.offers
+            .tracks
+            .get(chat)
+            .map_or((Vec::new(), 0), |t| (t.experts.iter().cloned().collect(), t.waves))
+    }
+    fn active_chats(&self, expert: &str) -> i64 {
+        self.roster.get(expert).map_or(0, |p| p.active)
+    }
+    fn home_elsewhere(&self, chat: &Chat<'_>) -> bool {
+        let Some(nodes) = self.nodes.live_nodes(chat.merchant) else {
+            return false;
+        };
+        let able = self.roster.free_count(chat.merchant);
+        plan::home_elsewhere(chat.id, &nodes, self.broker.node(), able, self.waiting_est(chat.merchant)).is_some()
     }
 }

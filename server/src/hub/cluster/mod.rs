@@ -93,7 +93,7 @@ pub struct Cluster {
     /// The other nodes' experts, per merchant.
     pub remote: DashMap<String, Vec<ExpertSnap>>,
     /// Per merchant, the live nodes with experts of it (this one included), sorted: under a
-    /// surge each waiting chat has a home among them (see `Hub::home_elsewhere`).
+    /// surge each waiting chat has a home among them (see `hub::plan::home_elsewhere`).
     pub nodes: DashMap<String, Vec<String>>,
     shoppers: mpsc::UnboundedSender<ShopperCmd>,
     conn: redis::aio::ConnectionManager,
