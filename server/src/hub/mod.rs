@@ -30,6 +30,7 @@ pub mod router;
 pub mod shopper;
 pub mod socket;
 pub mod tokens;
+pub mod views;
 pub mod writer;
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Conversations: their rows and views, opening one, the waiting queue, and the state changes
+//! Conversations: their rows (the wire's view of one is built in `hub::views`), opening one, the waiting queue, and the state changes
 //! that must be exactly-once — a claim is one conditional UPDATE (`Db::claim`).
 
 use super::super::sqlite_writer::{Lane, Param};
@@ -8,7 +8,7 @@ use super::*;
 use crate::domain::conversation::ConversationStatus;
 use crate::ids::{ExpertId, MerchantId, ShopperId};
 use crate::now_ms;
-use crate::protocol::{ConversationView, NamedRef, Product, Rating, ShopperRef};
+use crate::protocol::Product;
 
 /// A conversation row with the names its views need.
 #[derive(Debug, Clone)]
@@ -55,49 +55,8 @@ pub(crate) const CONV_SELECT: &str = "SELECT c.id, c.merchant_id, c.shopper_id, 
     LEFT JOIN shoppers sh ON sh.id = c.shopper_id";
 
 impl ConversationRow {
-    pub fn product(&self) -> Option<Product> {
-        self.product_json.as_deref().and_then(|p| serde_json::from_str(p).ok())
-    }
     pub fn is_waiting(&self) -> bool {
         self.status.is_waiting()
-    }
-    pub fn view(&self) -> ConversationView {
-        ConversationView {
-            id: self.id.clone(),
-            status: self.status,
-            store: NamedRef {
-                id: self.store_id.clone(),
-                name: self.store_name.clone(),
-            },
-            department: NamedRef {
-                id: self.department_id.clone(),
-                name: self.department_name.clone(),
-            },
-            expert: match (&self.expert_id, &self.expert_name) {
-                (Some(id), Some(name)) => Some(NamedRef {
-                    id: id.clone(),
-                    name: name.clone(),
-                }),
-                _ => None,
-            },
-            shopper: ShopperRef {
-                id: self.shopper_id.clone(),
-                name: self.shopper_name.clone(),
-            },
-            created_at: self.created_at,
-            claimed_at: self.claimed_at,
-            ended_at: self.ended_at,
-            last_seq: self.last_seq,
-            page_url: self.page_url.clone(),
-            product: self.product(),
-            offline: self.offline != 0,
-            rating: self.rating.map(|score| Rating {
-                score,
-                comment: self.rating_comment.clone(),
-            }),
-            shopper_read_seq: self.shopper_read_seq,
-            expert_read_seq: self.expert_read_seq,
-        }
     }
 }
 
