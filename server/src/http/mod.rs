@@ -7,15 +7,18 @@ pub mod analytics;
 pub mod api_keys;
 pub mod attachments;
 pub mod call_log;
+pub mod cart_analytics;
 pub mod carts;
 pub mod catalogue;
 pub mod checkout;
 pub mod commerce_orders;
 pub mod commerce_shop;
+pub mod demo_page;
 pub mod demos;
 pub mod error;
 pub mod exports;
 pub mod extract;
+pub mod files;
 pub mod guard;
 pub mod media_settings;
 pub mod messaging;
@@ -160,6 +163,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(push::router())
         .merge(catalogue::router())
         .merge(carts::router())
+        .merge(cart_analytics::router())
         .merge(checkout::router())
         .merge(commerce_orders::router());
     let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).nest("/api/v1", v1).split_for_parts();
@@ -305,7 +309,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::router())
         .merge(web)
         .merge(realtime::router())
-        .merge(demos::public_router())
+        .merge(demo_page::public_router())
         .merge(outreach::link_router())
         .merge(pay_page::pay_router())
         .merge(commerce_shop::router())

@@ -75,7 +75,7 @@ async fn widget_config(State(state): State<AppState>, headers: HeaderMap, Query(
     let mut display = settings.display.clone();
     let mut only_store = None;
     if let Some(slug) = q.demo.as_deref().filter(|s| !s.is_empty()) {
-        only_store = super::demos::dress(&state, &m, slug, &mut display)
+        only_store = super::demo_page::dress(&state, &m, slug, &mut display)
             .await
             .ok_or(ApiError::NotFound)?;
     }

@@ -6,9 +6,11 @@ mod carts;
 mod catalogue;
 mod checkout;
 mod orders;
+mod search;
 
 pub use cart_stats::*;
 pub use carts::*;
 pub use catalogue::*;
 pub use checkout::*;
 pub use orders::*;
+pub use search::*;

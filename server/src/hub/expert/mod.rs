@@ -20,6 +20,8 @@ use crate::storage::ConversationStatus;
 use crate::storage::{Claim, ConversationRow, NewMessage, Sender};
 
 mod chats;
+mod lookups;
+mod messages;
 mod signin;
 
 /// What the expert chose in the app, kept across reconnects (experts.presence_json).
@@ -137,107 +139,13 @@ impl ExpertSession {
                 client_msg_id,
                 body,
                 product,
-            } => {
-                if !check_client_id(&client_msg_id) {
-                    hub.send_out(
-                        conn,
-                        &Out::error(ErrorCode::BadRequest, "client_msg_id must be 1–64 printable characters", None),
-                    );
-                    return Step::Continue;
-                }
-                let me = self.expert.as_ref().expect("greeted");
-                let (kind, body, data) = match product {
-                    Some(p) => {
-                        if !me.features.product_sharing {
-                            hub.send_out(
-                                conn,
-                                &Out::error(ErrorCode::Forbidden, "product sharing is off for you", Some(client_msg_id)),
-                            );
-                            return Step::Continue;
-                        }
-                        if let Err(e) = p.validate() {
-                            hub.send_out(conn, &Out::error(ErrorCode::BadRequest, e, Some(client_msg_id)));
-                            return Step::Continue;
-                        }
-                        let body = if body.trim().is_empty() { p.name.clone() } else { body };
-                        ("product", body, Some(serde_json::to_string(&p).expect("product")))
-                    }
-                    None => ("text", body, None),
-                };
-                if let Err((code, msg)) = check_body(&body) {
-                    hub.send_out(conn, &Out::error(code, msg, Some(client_msg_id)));
-                    return Step::Continue;
-                }
-                let msg = NewMessage {
-                    merchant_id: m.to_string(),
-                    conversation_id: conversation_id.clone(),
-                    client_msg_id: Some(client_msg_id.clone()),
-                    sender: Sender::Expert {
-                        id: me_id.clone(),
-                        name: me.name.clone(),
-                    },
-                    kind,
-                    body,
-                    data_json: data,
-                };
-                hub.store_then_answer(msg, conn).await;
-                Step::Continue
-            }
-            ExpertIn::Typing { conversation_id, typing } => {
-                if self.convs.contains(&conversation_id) {
-                    hub.send_conversation(
-                        &conversation_id,
-                        &Out::Typing {
-                            conversation_id: conversation_id.clone(),
-                            role: "expert".into(),
-                            typing,
-                        },
-                        Some(conn),
-                    );
-                }
-                Step::Continue
-            }
-            ExpertIn::Read { conversation_id, seq } => {
-                let seq = if self.convs.contains(&conversation_id) && hub.receipt_in_hand(conn, &conversation_id, seq) {
-                    Some(seq)
-                } else {
-                    self.mine(hub, conn, &m, &me_id, &conversation_id)
-                        .await
-                        .map(|row| seq.clamp(0, row.last_seq))
-                };
-                if let Some(seq) = seq {
-                    hub.note_read(m.as_str(), &conversation_id, "expert", seq);
-                    hub.send_conversation(
-                        &conversation_id,
-                        &Out::Read {
-                            conversation_id: conversation_id.clone(),
-                            role: "expert".into(),
-                            seq,
-                        },
-                        Some(conn),
-                    );
-                }
-                Step::Continue
-            }
+            } => self.send(hub, conn, conversation_id, client_msg_id, body, product).await,
+            ExpertIn::Typing { conversation_id, typing } => self.typing(hub, conn, conversation_id, typing),
+            ExpertIn::Read { conversation_id, seq } => self.read(hub, conn, &m, &me_id, conversation_id, seq).await,
             ExpertIn::Sync {
                 conversation_id,
                 after_seq,
-            } => {
-                // Your chats, or (with Contacts) ended chats of yours, for the transcript.
-                match hub.db.conversation(&m, &conversation_id).await {
-                    Ok(row) if row.expert_id.as_deref() == Some(me_id.as_str()) => {
-                        if row.status == ConversationStatus::Claimed {
-                            self.follow(hub, conn, &row.id);
-                        }
-                        sync(hub, conn, &m, &row, after_seq).await;
-                    }
-                    _ => hub.send_out(
-                        conn,
-                        &Out::error(ErrorCode::NotFound, "no such conversation of yours", Some(conversation_id)),
-                    ),
-                }
-                Step::Continue
-            }
+            } => self.sync_one(hub, conn, &m, &me_id, conversation_id, after_seq).await,
             ExpertIn::Transfer {
                 conversation_id,
                 department_id,
@@ -253,79 +161,9 @@ impl ExpertSession {
                 }
                 Step::Continue
             }
-            ExpertIn::History { shopper_id } => {
-                if !self.expert.as_ref().expect("greeted").features.contacts {
-                    hub.send_out(conn, &Out::error(ErrorCode::Forbidden, "Contacts is off for you", None));
-                    return Step::Continue;
-                }
-                let rows = hub.db.shopper_history(&m, &shopper_id, 20).await.unwrap_or_default();
-                let served = rows.iter().any(|r| r.expert_id.as_deref() == Some(me_id.as_str()));
-                if !served && !hub.db.is_contact(&m, &me_id, &shopper_id).await.unwrap_or(false) {
-                    hub.send_out(conn, &Out::error(ErrorCode::NotFound, "this shopper is not your contact", None));
-                    return Step::Continue;
-                }
-                let mut conversations = Vec::new();
-                // One frame: the newest conversations first get the room; an older one's long
-                // transcript may be cut short (its full transcript comes with `sync`).
-                let mut room = protocol::MAX_PAGE_BYTES;
-                for r in rows {
-                    let mut messages = hub.db.messages_after(&m, &r.id, 0, 200).await.unwrap_or_default();
-                    if room == 0 {
-                        messages.clear();
-                    } else {
-                        room = room.saturating_sub(protocol::fit_page(&mut messages, room));
-                    }
-                    conversations.push(HistoryEntry {
-                        conversation: r.view(),
-                        messages,
-                    });
-                }
-                hub.send_out(conn, &Out::History { shopper_id, conversations });
-                Step::Continue
-            }
-            ExpertIn::Contacts { q } => {
-                if !self.expert.as_ref().expect("greeted").features.contacts {
-                    hub.send_out(conn, &Out::error(ErrorCode::Forbidden, "Contacts is off for you", None));
-                    return Step::Continue;
-                }
-                let rows = hub.db.contacts_of(&m, &me_id, q.as_deref()).await.unwrap_or_default();
-                let contacts = rows
-                    .into_iter()
-                    .map(|r| ContactView {
-                        shopper_id: r.shopper_id,
-                        name: r.name,
-                        email: r.email,
-                        last_chat_at: r.last_chat_at,
-                        conversations: r.conversations,
-                    })
-                    .collect();
-                hub.send_out(conn, &Out::Contacts { contacts });
-                Step::Continue
-            }
-            ExpertIn::SavedReplies { q } => {
-                let needle = q.unwrap_or_default().trim().trim_start_matches('/').to_lowercase();
-                let items = hub
-                    .db
-                    .all_saved_replies(&m)
-                    .await
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|r| {
-                        needle.is_empty()
-                            || r.shortcut.to_lowercase().contains(&needle)
-                            || r.title.to_lowercase().contains(&needle)
-                            || r.body.to_lowercase().contains(&needle)
-                    })
-                    .map(|r| SavedReplyView {
-                        id: r.id.to_string(),
-                        shortcut: r.shortcut,
-                        title: r.title,
-                        body: r.body,
-                    })
-                    .collect();
-                hub.send_out(conn, &Out::SavedReplies { items });
-                Step::Continue
-            }
+            ExpertIn::History { shopper_id } => self.history(hub, conn, &m, &me_id, shopper_id).await,
+            ExpertIn::Contacts { q } => self.contacts(hub, conn, &m, &me_id, q).await,
+            ExpertIn::SavedReplies { q } => self.saved_replies(hub, conn, &m, q).await,
             ExpertIn::Hello { .. } | ExpertIn::Ping => Step::Continue,
         }
     }
