@@ -406,7 +406,7 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
             .iter()
             .find(|r| col(&h, r, "conversation_id") == msg.conversation_id && col(&h, r, "seq") == msg.seq.to_string())
             .unwrap_or_else(|| panic!("message {} #{} missing", msg.conversation_id, msg.seq));
-        assert_eq!(col(&h, row, "author_role"), msg.author.role);
+        assert_eq!(col(&h, row, "author_role"), msg.author_role);
         let want = if msg.body.starts_with(['=', '+', '-', '@']) {
             format!("'{}", msg.body)
         } else {

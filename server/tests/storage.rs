@@ -236,7 +236,7 @@ fn waiting<'a>(merchant: &'a MerchantId, shopper: &'a ShopperId, store: &'a Stor
         offline: None,
         page_url: None,
         page_title: None,
-        product: None,
+        product_json: None,
     }
 }
 
@@ -308,7 +308,7 @@ async fn a_message_batch_is_numbered_and_checked_message_by_message(b: Backend) 
     );
     assert_eq!(done.places[0], (s.id.as_str().to_owned(), d.id.as_str().to_owned()));
     if let AppendOutcome::Stored(v) = &o[5] {
-        assert_eq!((v.author.role.as_str(), v.author.name.as_deref()), ("expert", Some("Eva")));
+        assert_eq!((v.author_role.as_str(), v.expert_name.as_deref()), ("expert", Some("Eva")));
     }
 
     // The next batch: retries answered with the originals, new messages continue the count.

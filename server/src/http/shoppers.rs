@@ -116,7 +116,7 @@ async fn journey(State(state): State<AppState>, m: Merchant<Shoppers>, Path(id):
     let sid = id.to_string();
     Ok(Json(Journey {
         shopper,
-        page_views: state.db.page_views(&m.id, &sid, 200).await?,
+        page_views: crate::hub::views::page_visits(state.db.page_views(&m.id, &sid, 200).await?),
         events: state.db.shopper_events(&m.id, &sid, 500).await?,
         conversations: state
             .db

@@ -247,7 +247,7 @@ impl Hub {
 
     /// Called by the writer, in sequence order, for each stored message: tell the other nodes,
     /// then deliver here.
-    pub async fn deliver_message(&self, merchant: &str, m: &protocol::MessageView, from_conn: Option<u64>) {
+    pub async fn deliver_message(&self, merchant: &str, m: protocol::MessageView, from_conn: Option<u64>) {
         self.broker.to_viewers(&m.conversation_id, &mut |n| Envelope::Msg {
             n,
             merchant: merchant.to_owned(),
@@ -259,7 +259,7 @@ impl Hub {
     /// Deliver to this node's viewers exactly once and in seq order: a repeat is dropped, a gap
     /// is filled from the database first (messages stored by another node arrive over Redis and
     /// may overtake each other).
-    pub async fn deliver_in_order(&self, merchant: &str, m: &protocol::MessageView, from_conn: Option<u64>) {
+    pub async fn deliver_in_order(&self, merchant: &str, m: protocol::MessageView, from_conn: Option<u64>) {
         if !self.conns.viewed(&m.conversation_id) {
             return;
         }
@@ -272,8 +272,9 @@ impl Hub {
         if self.conns.delivered(&m.conversation_id).is_some_and(|d| d >= m.seq) {
             return;
         }
+        let (conversation, seq) = (m.conversation_id.clone(), m.seq);
         self.deliver_local(m, from_conn);
-        self.conns.set_delivered(&m.conversation_id, merchant, m.seq);
+        self.conns.set_delivered(&conversation, merchant, seq);
     }
 
     /// Deliver the stored messages after `after` and before `before` from the database.
@@ -286,22 +287,25 @@ impl Hub {
         else {
             return;
         };
-        for msg in missing.iter().filter(|x| x.seq < before) {
+        for msg in missing.into_iter().filter(|x| x.seq < before) {
             if self.conns.delivered(conversation).is_some_and(|d| d >= msg.seq) {
                 continue;
             }
-            self.deliver_local(msg, None);
-            self.conns.set_delivered(conversation, merchant, msg.seq);
+            let seq = msg.seq;
+            self.deliver_local(msg.view(), None);
+            self.conns.set_delivered(conversation, merchant, seq);
         }
     }
 
-    fn deliver_local(&self, m: &protocol::MessageView, from_conn: Option<u64>) {
-        let mut shown = m.clone();
+    fn deliver_local(&self, m: protocol::MessageView, from_conn: Option<u64>) {
+        let mut out = Out::Message { message: m };
         // Only the author's own sockets see their client_msg_id.
-        let own = Out::Message { message: shown.clone() };
-        shown.client_msg_id = None;
-        let others = Out::Message { message: shown };
-        let (own_f, others_f) = (frame(&own), frame(&others));
+        let own_f = frame(&out);
+        if let Out::Message { message } = &mut out {
+            message.client_msg_id = None;
+        }
+        let others_f = frame(&out);
+        let Out::Message { message: m } = &out else { unreachable!("built above") };
         let author_conns: HashSet<u64> = match m.author.role.as_str() {
             "expert" => m
                 .author

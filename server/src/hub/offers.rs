@@ -154,11 +154,12 @@ impl Hub {
             reason: reason.to_owned(),
             note: row.transfer_note.clone(),
             offline: row.offline != 0,
-            journey: self
-                .db
-                .page_views(&MerchantId::from_db(row.merchant_id.clone()), &row.shopper_id, 5)
-                .await
-                .unwrap_or_default(),
+            journey: super::views::page_visits(
+                self.db
+                    .page_views(&MerchantId::from_db(row.merchant_id.clone()), &row.shopper_id, 5)
+                    .await
+                    .unwrap_or_default(),
+            ),
         }
     }
 

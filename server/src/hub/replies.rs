@@ -81,7 +81,7 @@ pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: 
             conversation_id: conversation_id.to_owned(),
             client_msg_id: client_msg_id.to_owned(),
             seq: m.seq,
-            sent_at: m.sent_at,
+            sent_at: m.created_at,
         },
         Ok(AppendOutcome::Conflict) => Out::error(
             ErrorCode::Conflict,
@@ -101,7 +101,8 @@ pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: 
 /// Answer a `sync`: messages after `after_seq`, in order.
 pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, after_seq: i64) {
     match hub.db.messages_after(m, &row.id, after_seq.max(0), 500).await {
-        Ok(mut messages) => {
+        Ok(stored) => {
+            let mut messages: Vec<_> = stored.into_iter().map(|s| s.view()).collect();
             // Long messages make a short page; `last_seq` tells the client to ask for more.
             protocol::fit_page(&mut messages, protocol::MAX_PAGE_BYTES);
             let last_seq = messages.last().map(|x| x.seq).unwrap_or(after_seq).max(row.last_seq);

@@ -138,8 +138,8 @@ async fn deliver(hub: Hub, mut rx: mpsc::Receiver<Stored>) {
                 }
                 for ((job, outcome), (store, department)) in jobs.drain(..).zip(done.outcomes).zip(done.places) {
                     if let AppendOutcome::Stored(m) = &outcome {
-                        hub.deliver_message(&job.msg.merchant_id, m, job.from_conn).await;
-                        let kind = match m.author.role.as_str() {
+                        hub.deliver_message(&job.msg.merchant_id, m.clone().view(), job.from_conn).await;
+                        let kind = match m.author_role.as_str() {
                             "shopper" => Some("message.shopper"),
                             "expert" => Some("message.expert"),
                             _ => None,
@@ -150,10 +150,10 @@ async fn deliver(hub: Hub, mut rx: mpsc::Receiver<Stored>) {
                             hub.analytics.emit(Event {
                                 merchant_id: job.msg.merchant_id.clone(),
                                 kind,
-                                at: m.sent_at,
+                                at: m.created_at,
                                 store_id: Some(store),
                                 department_id: Some(department),
-                                expert_id: Some(m.author.expert_id.clone().unwrap_or_default()),
+                                expert_id: Some(m.expert_id.clone().unwrap_or_default()),
                                 ..Default::default()
                             });
                         }

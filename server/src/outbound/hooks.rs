@@ -332,7 +332,7 @@ pub async fn seed_demo_traffic(out: &Outbound, m: &MerchantId) -> anyhow::Result
             offline: Some(("mia.schulz@demo.example", Some("Mia"))),
             page_url: None,
             page_title: None,
-            product: None,
+            product_json: None,
         })
         .await?;
     db.set_reach(m, &conv.id, Some("de"), None, None).await?;

@@ -36,35 +36,30 @@ struct JourneyRow {
     detail: Option<String>,
 }
 
+/// A page view as recorded.
+#[derive(Debug, Clone)]
+pub struct PageViewed {
+    pub at: i64,
+    pub data_json: String,
+}
+
 /// Kinds whose `data_json` the journey shows (others keep theirs internal).
 const JOURNEY_DETAIL_KINDS: [&str; 1] = ["order_stage"];
 
 impl Db {
-    /// The shopper's latest page views, newest first.
-    pub async fn page_views(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<crate::protocol::PageVisit>> {
+    /// The shopper's latest page views, newest first: when, and what the widget reported (the
+    /// page's URL, title and product, as JSON; read into the wire's `PageVisit` by
+    /// `hub::views::page_visits`).
+    pub async fn page_views(&self, m: Tenant<'_>, shopper: &str, limit: i64) -> Result<Vec<PageViewed>> {
         let rows: Vec<(i64, Option<String>)> = self
             .hot_rows(
                 "SELECT at, data_json FROM events WHERE merchant_id = $1 AND shopper_id = $2 AND kind = 'page_view' ORDER BY at DESC LIMIT $3",
                 &[Param::text(m.as_str()), Param::text(shopper), Param::Int(limit)],
             )
             .await?;
-        #[derive(serde::Deserialize)]
-        struct View {
-            url: String,
-            title: Option<String>,
-            product: Option<crate::protocol::Product>,
-        }
         Ok(rows
             .into_iter()
-            .filter_map(|(at, data)| {
-                let v: View = serde_json::from_str(data.as_deref()?).ok()?;
-                Some(crate::protocol::PageVisit {
-                    at,
-                    url: v.url,
-                    title: v.title.filter(|t| !t.is_empty()),
-                    product: v.product,
-                })
-            })
+            .filter_map(|(at, data_json)| Some(PageViewed { at, data_json: data_json? }))
             .collect())
     }
 

@@ -67,7 +67,7 @@ impl Hub {
             return;
         }
         match e {
-            Envelope::Msg { merchant, m, .. } => self.deliver_in_order(&merchant, &m, None).await,
+            Envelope::Msg { merchant, m, .. } => self.deliver_in_order(&merchant, m, None).await,
             Envelope::Frame { conv, f, .. } => self.conns.send_viewers(&conv, &f.into(), None),
             Envelope::Withdraw { conv, reason, except, .. } => self.withdraw_local(&conv, &reason, except.as_deref()),
             Envelope::Wake { merchant, .. } => {

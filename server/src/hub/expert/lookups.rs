@@ -21,7 +21,14 @@ impl ExpertSession {
         // transcript may be cut short (its full transcript comes with `sync`).
         let mut room = protocol::MAX_PAGE_BYTES;
         for r in rows {
-            let mut messages = hub.db.messages_after(m, &r.id, 0, 200).await.unwrap_or_default();
+            let mut messages: Vec<_> = hub
+                .db
+                .messages_after(m, &r.id, 0, 200)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.view())
+                .collect();
             if room == 0 {
                 messages.clear();
             } else {

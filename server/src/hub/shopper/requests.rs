@@ -115,7 +115,7 @@ impl ShopperSession {
                 offline: None,
                 page_url: page_url.as_deref(),
                 page_title: page_title.as_deref(),
-                product: product.as_ref(),
+                product_json: product.as_ref().map(|p| serde_json::to_string(p).expect("product")),
             })
             .await
         {
@@ -187,7 +187,7 @@ impl ShopperSession {
                 offline: Some((email, name.as_deref())),
                 page_url: page_url.as_deref(),
                 page_title: None,
-                product: None,
+                product_json: None,
             })
             .await
         {

@@ -74,7 +74,7 @@ pub(super) struct AppendPlan<'a> {
     places: Vec<(String, String)>,
     firsts: Vec<(usize, i64)>,
     /// Messages stored by an earlier batch, by conversation and client id.
-    stored_before: HashMap<String, HashMap<String, MessageRow>>,
+    stored_before: HashMap<String, HashMap<String, StoredMessage>>,
     /// The messages that need a number (see `earlier_ids`), in input order.
     fresh: Vec<usize>,
     /// Conversations written to, by id.
@@ -125,7 +125,7 @@ impl<'a> AppendPlan<'a> {
 
     /// Take what the earlier-ids query found; the messages left to number are those with no
     /// earlier copy that are the first of their client id in this batch.
-    fn earlier_ids(&mut self, rows: Vec<MessageRow>) {
+    fn earlier_ids(&mut self, rows: Vec<StoredMessage>) {
         for row in rows {
             if let Some(cid) = row.client_msg_id.clone() {
                 self.stored_before.entry(row.conversation_id.clone()).or_default().insert(cid, row);
@@ -142,7 +142,7 @@ impl<'a> AppendPlan<'a> {
     }
 
     /// The copy an earlier batch stored of this message (same conversation and client id).
-    fn stored_before(&self, m: &NewMessage) -> Option<&MessageRow> {
+    fn stored_before(&self, m: &NewMessage) -> Option<&StoredMessage> {
         self.stored_before.get(&m.conversation_id)?.get(m.client_msg_id.as_deref()?)
     }
 
@@ -342,15 +342,15 @@ impl<'a> AppendPlan<'a> {
                 && photo == super::super::media_chat::attachment_ref(m.kind, m.data_json.as_deref())
         };
         for (i, id, seq) in std::mem::take(&mut self.rows) {
-            let view = match self.data.get(&i) {
+            let stored = match self.data.get(&i) {
                 Some(d) => NewMessage {
                     data_json: Some(d.clone()),
                     ..self.batch[i].clone()
                 }
-                .view(seq, id, self.now),
-                None => self.batch[i].view(seq, id, self.now),
+                .stored(seq, id, self.now),
+                None => self.batch[i].stored(seq, id, self.now),
             };
-            self.out[i] = Some(AppendOutcome::Stored(view));
+            self.out[i] = Some(AppendOutcome::Stored(stored));
         }
         // A client id stored before, or first seen earlier in this batch: that one's outcome.
         let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
@@ -360,7 +360,7 @@ impl<'a> AppendPlan<'a> {
             if let Some(prev) = self.stored_before(m) {
                 let photo = super::super::media_chat::attachment_ref(&prev.kind, prev.data_json.as_deref());
                 self.out[i] = Some(if same(m, &prev.author_role, prev.expert_id.as_deref(), &prev.body, photo) {
-                    AppendOutcome::Duplicate(prev.clone().view())
+                    AppendOutcome::Duplicate(prev.clone())
                 } else {
                     AppendOutcome::Conflict
                 });
@@ -373,13 +373,8 @@ impl<'a> AppendPlan<'a> {
                 Some(&first) => {
                     self.out[i] = Some(match &self.out[first] {
                         Some(AppendOutcome::Stored(v)) => {
-                            let photo = v
-                                .data
-                                .as_ref()
-                                .and_then(|d| d.get("attachment_id"))
-                                .and_then(|x| x.as_str())
-                                .map(str::to_owned);
-                            if same(m, &v.author.role, v.author.expert_id.as_deref(), &v.body, photo) {
+                            let photo = super::super::media_chat::attachment_ref(&v.kind, v.data_json.as_deref());
+                            if same(m, &v.author_role, v.expert_id.as_deref(), &v.body, photo) {
                                 AppendOutcome::Duplicate(v.clone())
                             } else {
                                 AppendOutcome::Conflict

@@ -8,7 +8,6 @@ use super::*;
 use crate::domain::conversation::ConversationStatus;
 use crate::ids::{ExpertId, MerchantId, ShopperId};
 use crate::now_ms;
-use crate::protocol::Product;
 
 /// A conversation row with the names its views need.
 #[derive(Debug, Clone)]
@@ -69,7 +68,8 @@ pub struct NewConversation<'a> {
     pub offline: Option<(&'a str, Option<&'a str>)>,
     pub page_url: Option<&'a str>,
     pub page_title: Option<&'a str>,
-    pub product: Option<&'a Product>,
+    /// The product the chat was started from, as JSON (the caller's serialisation).
+    pub product_json: Option<String>,
 }
 
 /// How a claim ended.
@@ -168,7 +168,7 @@ impl Db {
             Param::from(c.offline.and_then(|o| o.1)),
             Param::from(c.page_url),
             Param::from(c.page_title),
-            Param::from(c.product.map(|p| serde_json::to_string(p).expect("product"))),
+            Param::from(c.product_json.clone()),
             Param::from(now),
         ];
         let read_sql = one_conversation_sql();

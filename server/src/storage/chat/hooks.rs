@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::super::sqlite_writer::{Lane, Param};
 use super::super::tx::{write_tx, WriteTx};
 use super::super::{enqueue_in, Outgoing};
-use super::{AppendOutcome, Appended, ConversationRow, NewMessage, CONV_SELECT};
+use super::{AppendOutcome, Appended, ConversationRow, NewMessage, StoredMessage, CONV_SELECT};
 use crate::ids::MerchantId;
 use crate::outbound::events::{self, ConversationData, EventType, MessageData, OfflineMessageData, RatedData, TransferData};
 use crate::storage::{Db, Result, Tenant};
@@ -135,7 +135,7 @@ fn rows_sql(n: usize) -> String {
 }
 
 /// The messages a batch stored, with their merchants, in input order.
-fn stored<'a>(batch: &'a [NewMessage], done: &'a Appended) -> Vec<(&'a NewMessage, &'a crate::protocol::MessageView)> {
+fn stored<'a>(batch: &'a [NewMessage], done: &'a Appended) -> Vec<(&'a NewMessage, &'a StoredMessage)> {
     batch
         .iter()
         .zip(&done.outcomes)
@@ -148,10 +148,10 @@ fn stored<'a>(batch: &'a [NewMessage], done: &'a Appended) -> Vec<(&'a NewMessag
 
 /// Conversations whose first message this batch stored from the shopper: candidates for
 /// `offline_message.created`.
-fn firsts(stored: &[(&NewMessage, &crate::protocol::MessageView)]) -> Vec<String> {
+fn firsts(stored: &[(&NewMessage, &StoredMessage)]) -> Vec<String> {
     let mut ids: Vec<String> = stored
         .iter()
-        .filter(|(_, v)| v.seq == 1 && v.author.role == "shopper")
+        .filter(|(_, v)| v.seq == 1 && v.author_role == "shopper")
         .map(|(_, v)| v.conversation_id.clone())
         .collect();
     ids.sort_unstable();
@@ -159,7 +159,7 @@ fn firsts(stored: &[(&NewMessage, &crate::protocol::MessageView)]) -> Vec<String
     ids
 }
 
-fn merchants(stored: &[(&NewMessage, &crate::protocol::MessageView)]) -> Vec<String> {
+fn merchants(stored: &[(&NewMessage, &StoredMessage)]) -> Vec<String> {
     let mut ms: Vec<String> = stored.iter().map(|(m, _)| m.merchant_id.clone()).collect();
     ms.sort_unstable();
     ms.dedup();
@@ -169,7 +169,7 @@ fn merchants(stored: &[(&NewMessage, &crate::protocol::MessageView)]) -> Vec<Str
 /// The events of a stored batch, in input order: `offline_message.created` for an offline
 /// conversation's first message, `message.created` for merchants who asked for it.
 fn message_events(
-    stored: &[(&NewMessage, &crate::protocol::MessageView)],
+    stored: &[(&NewMessage, &StoredMessage)],
     offline: &[(String, String, Option<String>)],
     rows: &[ConversationRow],
     wanting: &[String],
@@ -178,7 +178,7 @@ fn message_events(
     let mut out = Vec::new();
     for (m, v) in stored {
         let merchant = MerchantId::from_db(m.merchant_id.clone());
-        if v.seq == 1 && v.author.role == "shopper" {
+        if v.seq == 1 && v.author_role == "shopper" {
             if let (Some((_, email, name)), Some(row)) = (
                 offline.iter().find(|o| o.0 == v.conversation_id),
                 rows.iter().find(|r| r.id == v.conversation_id),
@@ -206,11 +206,11 @@ fn message_events(
                     conversation_id: v.conversation_id.clone(),
                     message_id: v.id.clone(),
                     seq: v.seq,
-                    author_role: v.author.role.clone(),
-                    expert_id: v.author.expert_id.clone(),
+                    author_role: v.author_role.clone(),
+                    expert_id: v.expert_id.clone(),
                     kind: v.kind.clone(),
                     body: v.body.clone(),
-                    sent_at: v.sent_at,
+                    sent_at: v.created_at,
                 },
                 speedup,
             ));

@@ -1,10 +1,9 @@
-//! Messages: who writes them, how a stored one reads, read marks, and the reads behind sync,
+//! Messages: who writes them, the stored record, read marks, and the reads behind sync,
 //! gap filling and offers. Storing them is `append.rs`.
 
 use super::super::sqlite_writer::Param;
 use super::super::tx::{sqlx_rows, Cols, FromCols};
 use super::super::{Db, Result, Tenant};
-use crate::protocol::{Author, MessageView, Product};
 
 /// Who is writing a message; the storage checks they may write into the conversation.
 #[derive(Debug, Clone)]
@@ -42,49 +41,34 @@ pub struct NewMessage {
     pub data_json: Option<String>,
 }
 
-/// A message's product (kind "product") or system data (kind "system") from its stored JSON.
-pub(super) fn payload(kind: &str, data_json: Option<&str>) -> (Option<Product>, Option<serde_json::Value>) {
-    let data: Option<serde_json::Value> = data_json.and_then(|d| serde_json::from_str(d).ok());
-    match kind {
-        "product" => (data.and_then(|d| serde_json::from_value(d).ok()), None),
-        "system" | "cart" => (None, data),
-        // A photo: {attachment_id, mime, width, height, thumb_width, thumb_height} (issue 24).
-        "attachment" => (None, data),
-        _ => (None, None),
-    }
-}
-
 impl NewMessage {
-    /// How this message reads once stored as `seq` with `id` at `sent_at`.
-    pub(super) fn view(&self, seq: i64, id: String, sent_at: i64) -> MessageView {
-        let (product, data) = payload(self.kind, self.data_json.as_deref());
-        MessageView {
+    /// The message as stored with `seq` and `id` at `sent_at`.
+    pub(super) fn stored(&self, seq: i64, id: String, sent_at: i64) -> StoredMessage {
+        let (expert_id, expert_name) = match &self.sender {
+            Sender::Expert { id, name } => (Some(id.clone()), Some(name.clone())),
+            _ => (None, None),
+        };
+        StoredMessage {
             conversation_id: self.conversation_id.clone(),
             seq,
             id,
-            author: Author {
-                role: self.sender.role().into(),
-                name: match &self.sender {
-                    Sender::Expert { name, .. } => Some(name.clone()),
-                    _ => None,
-                },
-                expert_id: self.sender.expert_id().map(str::to_owned),
-            },
-            kind: self.kind.into(),
-            body: self.body.clone(),
-            product,
-            data,
             client_msg_id: self.client_msg_id.clone(),
-            sent_at,
+            author_role: self.sender.role().to_owned(),
+            expert_id,
+            expert_name,
+            kind: self.kind.to_owned(),
+            body: self.body.clone(),
+            data_json: self.data_json.clone(),
+            created_at: sent_at,
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub enum AppendOutcome {
-    Stored(MessageView),
+    Stored(StoredMessage),
     /// The same `client_msg_id` and body were stored before: acknowledge the original.
-    Duplicate(MessageView),
+    Duplicate(StoredMessage),
     Conflict,
     NotFound,
     InvalidState(String),
@@ -99,51 +83,32 @@ pub struct ReadMark {
     pub seq: i64,
 }
 
-#[derive(Clone)]
-pub(super) struct MessageRow {
-    pub(super) conversation_id: String,
-    pub(super) seq: i64,
-    pub(super) id: String,
-    pub(super) client_msg_id: Option<String>,
-    pub(super) author_role: String,
-    pub(super) expert_id: Option<String>,
-    pub(super) expert_name: Option<String>,
-    pub(super) kind: String,
-    pub(super) body: String,
-    pub(super) data_json: Option<String>,
-    pub(super) created_at: i64,
-}
-
-impl MessageRow {
-    pub(super) fn view(self) -> MessageView {
-        let (product, data) = payload(&self.kind, self.data_json.as_deref());
-        MessageView {
-            conversation_id: self.conversation_id,
-            seq: self.seq,
-            id: self.id,
-            author: Author {
-                role: self.author_role,
-                name: self.expert_name,
-                expert_id: self.expert_id,
-            },
-            kind: self.kind,
-            body: self.body,
-            product,
-            data,
-            client_msg_id: self.client_msg_id,
-            sent_at: self.created_at,
-        }
-    }
+/// A stored message as the database holds it (the wire's `MessageView` of it is built in
+/// `hub::views`). `expert_name` is the author's name (experts only), `created_at` when it was
+/// stored: its `sent_at`.
+#[derive(Debug, Clone)]
+pub struct StoredMessage {
+    pub conversation_id: String,
+    pub seq: i64,
+    pub id: String,
+    pub client_msg_id: Option<String>,
+    pub author_role: String,
+    pub expert_id: Option<String>,
+    pub expert_name: Option<String>,
+    pub kind: String,
+    pub body: String,
+    pub data_json: Option<String>,
+    pub created_at: i64,
 }
 
 pub(super) const MSG_SELECT: &str =
     "SELECT m.conversation_id, m.seq, m.id, m.client_msg_id, m.author_role, m.expert_id, e.name AS expert_name, \
     m.kind, m.body, m.data_json, m.created_at FROM messages m LEFT JOIN experts e ON e.id = m.expert_id";
 
-impl FromCols for MessageRow {
-    /// The same row read through rusqlite (columns in `MSG_SELECT` order).
-    fn from_cols(r: &impl Cols) -> Result<MessageRow> {
-        Ok(MessageRow {
+impl FromCols for StoredMessage {
+    /// A row of `MSG_SELECT`, by column position.
+    fn from_cols(r: &impl Cols) -> Result<StoredMessage> {
+        Ok(StoredMessage {
             conversation_id: r.col(0)?,
             seq: r.col(1)?,
             id: r.col(2)?,
@@ -204,7 +169,7 @@ impl Db {
     }
 
     /// Messages after `after_seq`, in order, at most `limit`.
-    pub async fn messages_after(&self, m: Tenant<'_>, conversation: &str, after_seq: i64, limit: i64) -> Result<Vec<MessageView>> {
+    pub async fn messages_after(&self, m: Tenant<'_>, conversation: &str, after_seq: i64, limit: i64) -> Result<Vec<StoredMessage>> {
         let sql = format!("{MSG_SELECT} WHERE m.merchant_id = $1 AND m.conversation_id = $2 AND m.seq > $3 ORDER BY m.seq LIMIT $4");
         let params = [
             Param::text(m.as_str()),
@@ -212,8 +177,7 @@ impl Db {
             Param::Int(after_seq),
             Param::Int(limit),
         ];
-        let rows: Vec<MessageRow> = sqlx_rows(&self.pool, &sql, &params).await?;
-        Ok(rows.into_iter().map(MessageRow::view).collect())
+        sqlx_rows(&self.pool, &sql, &params).await
     }
 
     pub async fn first_message(&self, conversation: &str) -> Result<Option<String>> {

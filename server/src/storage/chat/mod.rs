@@ -24,4 +24,4 @@ use hooks::Change;
 pub use hooks::{ChatHooks, Reach, Unanswered};
 
 use messages::*;
-pub use messages::{AppendOutcome, NewMessage, ReadMark, Sender};
+pub use messages::{AppendOutcome, NewMessage, ReadMark, Sender, StoredMessage};
