@@ -305,7 +305,9 @@ impl Hub {
             message.client_msg_id = None;
         }
         let others_f = frame(&out);
-        let Out::Message { message: m } = &out else { unreachable!("built above") };
+        let Out::Message { message: m } = &out else {
+            unreachable!("built above")
+        };
         let author_conns: HashSet<u64> = match m.author.role.as_str() {
             "expert" => m
                 .author

@@ -112,11 +112,7 @@ pub fn home_elsewhere<'n>(chat_id: &str, nodes: &'n [String], me: &str, able: us
 /// from being offered it.
 pub fn live_holders(s: &impl State, chat: &Chat<'_>) -> usize {
     let (holders, _) = s.holders(chat.id);
-    usize::from(s.home_elsewhere(chat))
-        + holders
-            .iter()
-            .filter(|e| s.eligible(e, chat.store, chat.department))
-            .count()
+    usize::from(s.home_elsewhere(chat)) + holders.iter().filter(|e| s.eligible(e, chat.store, chat.department)).count()
 }
 
 /// Which of `room` (experts with room for another offer) and the chat's own candidates (its
@@ -190,7 +186,10 @@ mod tests {
             self
         }
         fn holding(mut self, expert: &str, chats: &[&str]) -> Self {
-            self.held.entry(expert.into()).or_default().extend(chats.iter().map(|c| c.to_string()));
+            self.held
+                .entry(expert.into())
+                .or_default()
+                .extend(chats.iter().map(|c| c.to_string()));
             self
         }
     }
@@ -219,9 +218,20 @@ mod tests {
     }
 
     fn chat(id: &str) -> Chat<'_> {
-        Chat { id, merchant: "m1", store: "s1", department: "d1", target: None, contact: None, queued_at: 1_000 }
+        Chat {
+            id,
+            merchant: "m1",
+            store: "s1",
+            department: "d1",
+            target: None,
+            contact: None,
+            queued_at: 1_000,
+        }
     }
-    const RULES: Rules = Rules { contact_first_ms: 30_000, now: 2_000 };
+    const RULES: Rules = Rules {
+        contact_first_ms: 30_000,
+        now: 2_000,
+    };
     fn all(s: &Snap) -> Vec<String> {
         let mut v: Vec<String> = s.experts.keys().cloned().collect();
         v.sort();
@@ -242,21 +252,37 @@ mod tests {
     #[test]
     fn a_targeted_chat_goes_to_its_expert_only_and_only_while_they_can_take_it() {
         let s = Snap::default().expert("a", "d1", true, 0).expert("b", "d1", true, 0);
-        let c = Chat { target: Some("b"), ..chat("c1") };
+        let c = Chat {
+            target: Some("b"),
+            ..chat("c1")
+        };
         assert_eq!(targets(&s, &c, RULES, false, &all(&s), 20), ["b"]);
         let s = s.expert("b", "d1", false, 1);
-        assert!(targets(&s, &c, RULES, false, &all(&s), 20).is_empty(), "nobody else gets a transfer to b");
+        assert!(
+            targets(&s, &c, RULES, false, &all(&s), 20).is_empty(),
+            "nobody else gets a transfer to b"
+        );
     }
 
     #[test]
     fn the_contact_comes_first_for_a_while_then_everyone() {
         let s = Snap::default().expert("a", "d1", true, 0).expert("k", "d1", true, 0);
-        let c = Chat { contact: Some("k"), ..chat("c1") };
+        let c = Chat {
+            contact: Some("k"),
+            ..chat("c1")
+        };
         assert_eq!(targets(&s, &c, RULES, false, &all(&s), 20), ["k"]);
-        let later = Rules { now: 1_000 + 30_000, ..RULES };
+        let later = Rules {
+            now: 1_000 + 30_000,
+            ..RULES
+        };
         assert_eq!(targets(&s, &c, later, false, &all(&s), 20), ["a", "k"], "the window has passed");
         let away = Snap::default().expert("a", "d1", true, 0).expert("k", "d1", false, 0);
-        assert_eq!(targets(&away, &c, RULES, false, &all(&away), 20), ["a"], "a contact who cannot take it holds nobody up");
+        assert_eq!(
+            targets(&away, &c, RULES, false, &all(&away), 20),
+            ["a"],
+            "a contact who cannot take it holds nobody up"
+        );
     }
 
     #[test]

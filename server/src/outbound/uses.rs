@@ -67,7 +67,12 @@ pub async fn transcript_messages_after_at(
     let you = mail::text(lang, "you", &[]);
     let mut out = Vec::new();
     loop {
-        let page: Vec<_> = db.messages_after(m, &conv.id, after, 500).await?.into_iter().map(|s| s.view()).collect();
+        let page: Vec<_> = db
+            .messages_after(m, &conv.id, after, 500)
+            .await?
+            .into_iter()
+            .map(|s| s.view())
+            .collect();
         let Some(last) = page.last() else { break };
         after = last.seq;
         for msg in &page {

@@ -2,11 +2,11 @@
 //! tokens (a token ends with a password change; a deactivated expert's token opens nothing).
 
 use super::experts::{ExpertRow, EXPERT_COLS};
+use super::Expert;
 use super::{Db, Result, StorageError, Tenant};
 use crate::domain::team::ExpertStatus;
 use crate::ids::{ExpertId, MerchantId};
 use crate::now_ms;
-use super::Expert;
 
 /// An expert authenticated by a store-app token.
 #[derive(Debug, Clone)]

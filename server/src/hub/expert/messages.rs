@@ -103,7 +103,15 @@ impl ExpertSession {
 
     /// `sync`: a chat's messages after `after_seq` — the expert's own chats (following a
     /// claimed one again), or with Contacts their ended ones, for the transcript.
-    pub(super) async fn sync_one(&mut self, hub: &Hub, conn: u64, m: &MerchantId, me_id: &str, conversation_id: String, after_seq: i64) -> Step {
+    pub(super) async fn sync_one(
+        &mut self,
+        hub: &Hub,
+        conn: u64,
+        m: &MerchantId,
+        me_id: &str,
+        conversation_id: String,
+        after_seq: i64,
+    ) -> Step {
         // Your chats, or (with Contacts) ended chats of yours, for the transcript.
         match hub.db.conversation(m, &conversation_id).await {
             Ok(row) if row.expert_id.as_deref() == Some(me_id) => {
