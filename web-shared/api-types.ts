@@ -2728,7 +2728,7 @@ export interface components {
         Attachment: {
             /** Format: int64 */
             bytes: number;
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             /** Format: int64 */
             created_at: number;
             /** Format: int64 */
@@ -2787,7 +2787,7 @@ export interface components {
         Cart: {
             /** @description hosted | permalink | off */
             checkout_mode: string;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             /** Format: int64 */
             created_at: number | null;
             currency: string;
@@ -2826,7 +2826,7 @@ export interface components {
         /** @description `cart.sent`. */
         CartData: {
             cart_id: string;
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             /** @description ISO 4217. */
             currency: string;
             lines: components["schemas"]["CartLine"][];
@@ -2911,6 +2911,11 @@ export interface components {
         ConversationData: {
             conversation: components["schemas"]["ConversationInfo"];
         };
+        /**
+         * @description A conversation (one shopper's chat with a store). On the wire a client may send any
+         *     string here: it is looked up, never trusted, so an unknown one is simply not found.
+         */
+        ConversationId: string;
         /** @description A conversation as events describe it. */
         ConversationInfo: {
             /** Format: int64 */
@@ -2924,7 +2929,7 @@ export interface components {
             /** Format: int64 */
             ended_at: number | null;
             expert: null | components["schemas"]["Named"];
-            id: string;
+            id: components["schemas"]["ConversationId"];
             /** @description Left through the offline form. */
             offline: boolean;
             page_url: string | null;
@@ -3232,7 +3237,7 @@ export interface components {
             ended_at: number | null;
             expert_id: string | null;
             expert_name: string | null;
-            id: string;
+            id: components["schemas"]["ConversationId"];
             /**
              * Format: int64
              * @description Messages in the conversation (including system notes).
@@ -3251,7 +3256,7 @@ export interface components {
         JourneyEvent: {
             /** Format: int64 */
             at: number;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             department_id: string | null;
             /**
              * @description `order_stage` only: `{"order_id", "stage", "carrier", "tracking_number", "tracking_url"}`
@@ -3384,16 +3389,18 @@ export interface components {
             /** @description shopper | expert | system */
             author_role: string;
             body: string;
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             expert_id: string | null;
             /** @description text | product | system */
             kind: string;
-            message_id: string;
+            message_id: components["schemas"]["MessageId"];
             /** Format: int64 */
             sent_at: number;
             /** Format: int64 */
             seq: number;
         };
+        /** @description A stored message. Not the client's own `client_msg_id`, which stays a plain string. */
+        MessageId: string;
         MessagingSettings: {
             /**
              * Format: int64
@@ -3536,7 +3543,7 @@ export interface components {
         };
         /** @description A chat of the last day the expert did not get, and why. */
         MissedChat: {
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             department: string;
             detail: string | null;
             /** Format: int64 */
@@ -3600,7 +3607,7 @@ export interface components {
             amount: string;
             /** @description Whether a chat served this shopper within the attribution window before the order. */
             attributed: boolean;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             currency: string;
             department_id: string | null;
             expert_id: string | null;
@@ -3619,7 +3626,7 @@ export interface components {
             amount: string;
             /** @description With `shipped`: the carrier, the tracking number and link (when given). */
             carrier: string | null;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             currency: string;
             expert_id: string | null;
             order_id: string;
@@ -3687,7 +3694,7 @@ export interface components {
             amount: string;
             carrier: string | null;
             cart_id: string | null;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             currency: string;
             expert_id: string | null;
             order_id: string;
@@ -3723,7 +3730,7 @@ export interface components {
             attempts: number;
             body_html: string | null;
             body_text: string | null;
-            conversation_id: string | null;
+            conversation_id: null | components["schemas"]["ConversationId"];
             /** Format: int64 */
             created_at: number;
             endpoint_id: string | null;
@@ -3872,7 +3879,7 @@ export interface components {
                 attempts: number;
                 body_html: string | null;
                 body_text: string | null;
-                conversation_id: string | null;
+                conversation_id: null | components["schemas"]["ConversationId"];
                 /** Format: int64 */
                 created_at: number;
                 endpoint_id: string | null;
@@ -4077,7 +4084,7 @@ export interface components {
             claimed_at: number | null;
             /** Format: int64 */
             closed_at: number | null;
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             /** Format: int64 */
             created_at: number;
             department_id: string;
@@ -4161,7 +4168,7 @@ export interface components {
             token: string;
         };
         Reopened: {
-            conversation_id: string;
+            conversation_id: components["schemas"]["ConversationId"];
             merchant_id: string;
             shopper_id: string;
             /** @description The shopper token to say hello with on the shopper socket (re-issued). */
@@ -5300,7 +5307,7 @@ export interface operations {
                 status?: string;
                 /** @description Exact recipient (address, number or endpoint URL). */
                 recipient?: string;
-                conversation_id?: string;
+                conversation_id?: components["schemas"]["ConversationId"];
                 /** @description Operator only: one merchant's messages. */
                 merchant_id?: string;
                 limit?: number;
@@ -7450,7 +7457,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only the alerts of this chat. */
-                conversation_id?: string;
+                conversation_id?: components["schemas"]["ConversationId"];
                 /** @description Only alerts since this time (ms since the epoch; default: the last day). */
                 since?: number;
             };
@@ -11285,7 +11292,7 @@ export interface operations {
                 status?: string;
                 /** @description Exact recipient (address, number or endpoint URL). */
                 recipient?: string;
-                conversation_id?: string;
+                conversation_id?: components["schemas"]["ConversationId"];
                 /** @description Operator only: one merchant's messages. */
                 merchant_id?: string;
                 limit?: number;
@@ -14355,7 +14362,7 @@ export interface operations {
     team_alert_log: {
         parameters: {
             query?: {
-                conversation_id?: string;
+                conversation_id?: components["schemas"]["ConversationId"];
                 expert_id?: string;
                 /** @description ms since the epoch; default: the last day. */
                 since?: number;

@@ -27,21 +27,25 @@ export const CLOSE = {
   BAD_VERSION: 4426,
 } as const;
 
+export type ConversationId = string;
+
+export type MessageId = string;
+
 export type Product = { id?: string, name: string, price?: number, currency?: string, image_url?: string, url?: string, };
 
 // ---------- client → server ----------
 
-export type ShopperIn = { "type": "hello", token?: string, locale?: string, } | { "type": "request_chat", store_id?: string, department_id?: string, page_url?: string, page_title?: string, product?: Product, text?: string, client_msg_id?: string, } | { "type": "send", conversation_id: string, client_msg_id: string, body: string, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "read", conversation_id: string, seq: number, } | { "type": "sync", conversation_id: string, after_seq: number, } | { "type": "end", conversation_id: string, } | { "type": "rate", conversation_id: string, score: number, comment?: string, } | { "type": "offline_message", email: string, body: string, name?: string, store_id?: string, department_id?: string, page_url?: string, 
+export type ShopperIn = { "type": "hello", token?: string, locale?: string, } | { "type": "request_chat", store_id?: string, department_id?: string, page_url?: string, page_title?: string, product?: Product, text?: string, client_msg_id?: string, } | { "type": "send", conversation_id: ConversationId, client_msg_id: string, body: string, } | { "type": "typing", conversation_id: ConversationId, typing: boolean, } | { "type": "read", conversation_id: ConversationId, seq: number, } | { "type": "sync", conversation_id: ConversationId, after_seq: number, } | { "type": "end", conversation_id: ConversationId, } | { "type": "rate", conversation_id: ConversationId, score: number, comment?: string, } | { "type": "offline_message", email: string, body: string, name?: string, store_id?: string, department_id?: string, page_url?: string, 
 /**
  * E.164: also tell the shopper by SMS when an expert answered (the merchant's gateway).
  */
-phone?: string, } | { "type": "notify_me", conversation_id: string, email?: string, phone?: string, } | { "type": "context", page_url: string, page_title?: string, product?: Product, } | { "type": "identify", email: string, name?: string, signature: string, } | { "type": "ping" };
+phone?: string, } | { "type": "notify_me", conversation_id: ConversationId, email?: string, phone?: string, } | { "type": "context", page_url: string, page_title?: string, product?: Product, } | { "type": "identify", email: string, name?: string, signature: string, } | { "type": "ping" };
 
 export type ExpertIn = { "type": "hello", 
 /**
  * Missing or empty: the socket closes with 4001.
  */
-token: string, } | { "type": "set_status", available?: boolean, max_chats?: number, store_ids?: Array<string>, department_ids?: Array<string>, } | { "type": "claim", conversation_id: string, } | { "type": "send", conversation_id: string, client_msg_id: string, body: string, product?: Product, } | { "type": "typing", conversation_id: string, typing: boolean, } | { "type": "read", conversation_id: string, seq: number, } | { "type": "sync", conversation_id: string, after_seq: number, } | { "type": "transfer", conversation_id: string, department_id?: string, expert_id?: string, note?: string, } | { "type": "end", conversation_id: string, } | { "type": "history", shopper_id: string, } | { "type": "contacts", q?: string, } | { "type": "saved_replies", q?: string, } | { "type": "ping" };
+token: string, } | { "type": "set_status", available?: boolean, max_chats?: number, store_ids?: Array<string>, department_ids?: Array<string>, } | { "type": "claim", conversation_id: ConversationId, } | { "type": "send", conversation_id: ConversationId, client_msg_id: string, body: string, product?: Product, } | { "type": "typing", conversation_id: ConversationId, typing: boolean, } | { "type": "read", conversation_id: ConversationId, seq: number, } | { "type": "sync", conversation_id: ConversationId, after_seq: number, } | { "type": "transfer", conversation_id: ConversationId, department_id?: string, expert_id?: string, note?: string, } | { "type": "end", conversation_id: ConversationId, } | { "type": "history", shopper_id: string, } | { "type": "contacts", q?: string, } | { "type": "saved_replies", q?: string, } | { "type": "ping" };
 
 /** A photo message, from either side (read before the typed `send`: hub/media_chat.rs). */
 export type AttachmentSend = { "type": "send", kind: "attachment" } & AttachmentSendFields;
@@ -49,12 +53,12 @@ export type AttachmentSend = { "type": "send", kind: "attachment" } & Attachment
 /**
  * The fields of a photo `send` (besides `type: "send"` and `kind: "attachment"`).
  */
-export type AttachmentSendFields = { conversation_id: string, client_msg_id: string, attachment_id: string, body?: string, };
+export type AttachmentSendFields = { conversation_id: ConversationId, client_msg_id: string, attachment_id: string, body?: string, };
 
 /**
  * A call frame from a client.
  */
-export type CallIn = { "type": "call_offer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: string, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: string, call_id: string, } | { "type": "call_hangup", conversation_id: string, call_id: string, reason?: string | null, };
+export type CallIn = { "type": "call_offer", conversation_id: ConversationId, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: ConversationId, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: ConversationId, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: ConversationId, call_id: string, } | { "type": "call_hangup", conversation_id: ConversationId, call_id: string, reason?: string | null, };
 
 // ---------- server → client ----------
 
@@ -72,7 +76,7 @@ export type ErrorCode = "bad_request" | "not_found" | "forbidden" | "conflict" |
 
 export type ConversationStatus = "queued" | "offered" | "claimed" | "ended" | "missed" | "abandoned";
 
-export type ConversationView = { id: string, 
+export type ConversationView = { id: ConversationId, 
 /**
  * `queued` → `offered` → `claimed` → `ended` | `missed` | `abandoned`.
  */
@@ -80,11 +84,11 @@ status: ConversationStatus, store: NamedRef, department: NamedRef, expert: Named
 
 export type Author = { role: "shopper" | "expert" | "system", name: string | null, expert_id: string | null, };
 
-export type MessageView = { conversation_id: string, seq: number, id: string, author: Author, kind: "text" | "product" | "system" | "attachment" | "cart", body: string, product?: Product, data?: Record<string, unknown>, client_msg_id?: string, sent_at: number, };
+export type MessageView = { conversation_id: ConversationId, seq: number, id: MessageId, author: Author, kind: "text" | "product" | "system" | "attachment" | "cart", body: string, product?: Product, data?: Record<string, unknown>, client_msg_id?: string, sent_at: number, };
 
 export type OfferShopper = { id: string, name: string | null, returning: boolean, your_contact: boolean, };
 
-export type Offer = { conversation_id: string, store: NamedRef, department: NamedRef, shopper: OfferShopper, page_url: string | null, product: Product | null, first_message: string | null, waiting_since: number, 
+export type Offer = { conversation_id: ConversationId, store: NamedRef, department: NamedRef, shopper: OfferShopper, page_url: string | null, product: Product | null, first_message: string | null, waiting_since: number, 
 /**
  * Why the expert is offered it (now): a new chat, offered again, a transfer, or back for
  * want of an answer.
@@ -161,13 +165,13 @@ export type SavedReplyView = { id: string, shortcut: string, title: string, body
 /**
  * What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
  */
-export type NotifyState = { conversation_id: string, email: string | null, phone: string | null, };
+export type NotifyState = { conversation_id: ConversationId, email: string | null, phone: string | null, };
 
 /**
  * A relayed call frame: the client's frame plus who sent it (`from`: `shopper` | `expert`;
  * `hub` for a call the hub ended).
  */
-export type CallOut = { from: "shopper" | "expert" | "hub", } & ({ "type": "call_offer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: string, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: string, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: string, call_id: string, } | { "type": "call_hangup", conversation_id: string, call_id: string, reason?: string | null, });
+export type CallOut = { from: "shopper" | "expert" | "hub", } & ({ "type": "call_offer", conversation_id: ConversationId, call_id: string, sdp: string, } | { "type": "call_answer", conversation_id: ConversationId, call_id: string, sdp: string, } | { "type": "call_ice", conversation_id: ConversationId, call_id: string, candidate: RTCIceCandidateInit, } | { "type": "call_resume", conversation_id: ConversationId, call_id: string, } | { "type": "call_hangup", conversation_id: ConversationId, call_id: string, reason?: string | null, });
 
 export type Out = { "type": "welcome", protocol: number, shopper_id: string, token: string, conversations: Array<ConversationView>, availability: Availability, 
 /**
@@ -179,7 +183,7 @@ notify: Array<NotifyState>, } | { "type": "welcome", protocol: number, expert: E
 /**
  * Approved colleagues of the same merchant, for transfers to a named expert.
  */
-colleagues: Array<NamedRef>, } | { "type": "conversation", conversation: ConversationView, } | { "type": "queue", conversation_id: string, position: number, estimated_wait_s: number, } | { "type": "message", message: MessageView, } | { "type": "messages", conversation_id: string, messages: Array<MessageView>, last_seq: number, } | { "type": "ack", conversation_id: string, client_msg_id: string, seq: number, sent_at: number, } | { "type": "typing", conversation_id: string, role: string, typing: boolean, } | { "type": "read", conversation_id: string, role: string, seq: number, } | { "type": "unavailable", reason: string, offline_form: boolean, } | { "type": "offline_ack", conversation_id: string, } | { "type": "identified", name: string | null, email: string, } | { "type": "shopper_away", conversation_id: string, away: boolean, reach: Array<string>, } | { "type": "notify_me", conversation_id: string, email: string | null, phone: string | null, } | { "type": "status" } & ExpertStatusView | { "type": "offer", offer: Offer, } | { "type": "offer_withdrawn", conversation_id: string, reason: string, } | { "type": "claim_failed", conversation_id: string, reason: string, } | { "type": "history", shopper_id: string, conversations: Array<HistoryEntry>, } | { "type": "contacts", contacts: Array<ContactView>, } | { "type": "saved_replies", items: Array<SavedReplyView>, } | { "type": "error", code: ErrorCode, message: string, ref?: string, } | { "type": "pong" };
+colleagues: Array<NamedRef>, } | { "type": "conversation", conversation: ConversationView, } | { "type": "queue", conversation_id: ConversationId, position: number, estimated_wait_s: number, } | { "type": "message", message: MessageView, } | { "type": "messages", conversation_id: ConversationId, messages: Array<MessageView>, last_seq: number, } | { "type": "ack", conversation_id: ConversationId, client_msg_id: string, seq: number, sent_at: number, } | { "type": "typing", conversation_id: ConversationId, role: string, typing: boolean, } | { "type": "read", conversation_id: ConversationId, role: string, seq: number, } | { "type": "unavailable", reason: string, offline_form: boolean, } | { "type": "offline_ack", conversation_id: ConversationId, } | { "type": "identified", name: string | null, email: string, } | { "type": "shopper_away", conversation_id: ConversationId, away: boolean, reach: Array<string>, } | { "type": "notify_me", conversation_id: ConversationId, email: string | null, phone: string | null, } | { "type": "status" } & ExpertStatusView | { "type": "offer", offer: Offer, } | { "type": "offer_withdrawn", conversation_id: ConversationId, reason: string, } | { "type": "claim_failed", conversation_id: ConversationId, reason: string, } | { "type": "history", shopper_id: string, conversations: Array<HistoryEntry>, } | { "type": "contacts", contacts: Array<ContactView>, } | { "type": "saved_replies", items: Array<SavedReplyView>, } | { "type": "error", code: ErrorCode, message: string, ref?: string, } | { "type": "pong" };
 
 /** The server frame of the given `type`. */
 export type OutOf<T extends Out["type"]> = Extract<Out, { type: T }>;

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use rand::Rng;
 use serde_json::json;
 
+use floorwalker::ids::ConversationId;
 use floorwalker::protocol::{ExpertIn, Out, ShopperIn};
 
 use crate::client::{self, ws_url};
@@ -302,7 +303,7 @@ fn on_message(
     me: Side,
     m: &floorwalker::protocol::MessageView,
     live: bool,
-    max_live: &mut HashMap<String, i64>,
+    max_live: &mut HashMap<ConversationId, i64>,
 ) -> Option<String> {
     let other = if me == Side::Shopper { "expert" } else { "shopper" };
     if m.author.role != other {
@@ -342,7 +343,7 @@ async fn shopper(
     tokio::time::sleep_until((phase.start + Duration::from_millis(rng.gen_range(0..2000))).into()).await;
     let dep = target.department_ids[i % target.department_ids.len()].clone();
     let mut token: Option<String> = None;
-    let mut conv: Option<String> = None;
+    let mut conv: Option<ConversationId> = None;
     let mut seen_seq = 0i64;
     let mut unacked: HashMap<String, String> = HashMap::new();
     let mut max_live = HashMap::new();
@@ -559,10 +560,10 @@ async fn shopper(
     }
 }
 
-type Pending = FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = String> + Send>>>;
+type Pending = FuturesUnordered<std::pin::Pin<Box<dyn std::future::Future<Output = ConversationId> + Send>>>;
 
 /// Claim `id` after a human-like pause (unless the offer is withdrawn first).
-fn schedule(id: String, rng: &mut rand::rngs::StdRng, pending: &mut Pending) {
+fn schedule(id: ConversationId, rng: &mut rand::rngs::StdRng, pending: &mut Pending) {
     let delay = Duration::from_millis(rng.gen_range(20..300));
     pending.push(Box::pin(async move {
         tokio::time::sleep(delay).await;
@@ -573,8 +574,8 @@ fn schedule(id: String, rng: &mut rand::rngs::StdRng, pending: &mut Pending) {
 /// `--claim free`: one claim per free slot (open chats, claims in flight and claims about to be
 /// made all take one), for the oldest offers held.
 fn refill(
-    held: &HashMap<String, i64>,
-    scheduled: &mut HashSet<String>,
+    held: &HashMap<ConversationId, i64>,
+    scheduled: &mut HashSet<ConversationId>,
     in_flight: usize,
     open: usize,
     max: usize,
@@ -585,7 +586,7 @@ fn refill(
     if room == 0 {
         return;
     }
-    let mut oldest: Vec<(&i64, &String)> = held
+    let mut oldest: Vec<(&i64, &ConversationId)> = held
         .iter()
         .filter(|(id, _)| !scheduled.contains(*id))
         .map(|(id, at)| (at, id))
@@ -604,8 +605,8 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
     let max = phase.max_chats;
     let free_mode = phase.claim == ClaimMode::Free;
     // Open chats (→ last seq seen), and chats that ended (kept for the final sync).
-    let mut chats: HashMap<String, i64> = HashMap::new();
-    let mut done: HashMap<String, i64> = HashMap::new();
+    let mut chats: HashMap<ConversationId, i64> = HashMap::new();
+    let mut done: HashMap<ConversationId, i64> = HashMap::new();
     // When each slot freed by an ended chat (while chats waited) did, until a claim fills it.
     let mut freed: std::collections::VecDeque<Instant> = Default::default();
     let mut max_live = HashMap::new();
@@ -662,10 +663,10 @@ async fn expert(url: String, token: String, stats: Arc<Stats>, phase: Arc<Phase>
         .await;
         // Claims fire after a human-like pause unless the offer is withdrawn first.
         let mut pending: Pending = FuturesUnordered::new();
-        let mut waiting: HashSet<String> = HashSet::new();
-        let mut claim_sent: HashMap<String, Instant> = HashMap::new();
+        let mut waiting: HashSet<ConversationId> = HashSet::new();
+        let mut claim_sent: HashMap<ConversationId, Instant> = HashMap::new();
         // `--claim free`: the offers this socket holds (→ waiting since).
-        let mut held: HashMap<String, i64> = HashMap::new();
+        let mut held: HashMap<ConversationId, i64> = HashMap::new();
         for o in offers {
             if free_mode {
                 held.insert(o.conversation_id, o.waiting_since);

@@ -225,9 +225,9 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
     );
 
     // Shoppers: one chat request each, at the given rate; t0 is when the request is written.
-    let requested: Arc<Mutex<HashMap<String, u64>>> = Arc::new(Mutex::new(HashMap::new()));
+    let requested: Arc<Mutex<HashMap<floorwalker::ids::ConversationId, u64>>> = Arc::new(Mutex::new(HashMap::new()));
     // conversation → how many phones its department has (what the server should alert).
-    let expected: Arc<Mutex<HashMap<String, usize>>> = Arc::new(Mutex::new(HashMap::new()));
+    let expected: Arc<Mutex<HashMap<floorwalker::ids::ConversationId, usize>>> = Arc::new(Mutex::new(HashMap::new()));
     let errors = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(500);
     let every = Duration::from_secs_f64(1.0 / a.rate.max(0.001));
@@ -327,7 +327,7 @@ pub async fn run(a: LockedArgs) -> anyhow::Result<()> {
     let mut first_at: HashMap<&str, u64> = HashMap::new();
     let mut stray = 0u64;
     for (conv, at) in &offers {
-        match requested_now.get(conv) {
+        match requested_now.get(conv.as_str()) {
             Some(t0) => {
                 every_alert.record(at.saturating_sub(*t0).max(1))?;
                 let f = first_at.entry(conv.as_str()).or_insert(*at);

@@ -52,7 +52,7 @@ pub struct Stats {
     /// won), in microseconds.
     pub refill_us: Mutex<Histogram<u64>>,
     /// conversation → experts who were told they won it.
-    pub winners: Mutex<HashMap<String, HashSet<String>>>,
+    pub winners: Mutex<HashMap<floorwalker::ids::ConversationId, HashSet<String>>>,
     /// (conversation, sender side) → client ids acknowledged to the sender.
     pub acked: Mutex<HashMap<(String, Side), HashSet<String>>>,
     /// (conversation, receiving side) → client id → the seqs it arrived under.
@@ -103,7 +103,7 @@ impl Stats {
         let winners = self.winners.lock().unwrap();
         let mut out = Vec::new();
         for ((conv, from), ids) in acked.iter() {
-            if !winners.contains_key(conv) {
+            if !winners.contains_key(conv.as_str()) {
                 continue;
             }
             let to = if *from == Side::Shopper { Side::Expert } else { Side::Shopper };

@@ -36,6 +36,8 @@ pub fn typescript() -> String {
     }
     out.push_str("} as const;\n");
 
+    decl::<ConversationId>(&cfg, &mut out);
+    decl::<MessageId>(&cfg, &mut out);
     decl::<Product>(&cfg, &mut out);
     out.push_str("\n// ---------- client → server ----------\n");
     decl::<ShopperIn>(&cfg, &mut out);

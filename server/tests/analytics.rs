@@ -397,14 +397,16 @@ async fn exports_read_back_equal_the_database_and_the_dashboard(b: Backend) {
     let (s, count, rows, h) = csv_get(&key, "/api/v1/exports/transcripts.csv").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(count, Some(rows.len() as i64));
+    use floorwalker::ids::ConversationId;
     let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
-    let mut stored = app.db.messages_after(&merchant, &conv, 0, 100).await.unwrap();
-    stored.extend(app.db.messages_after(&merchant, &id2, 0, 100).await.unwrap());
+    let (c1, c2) = (ConversationId::parse(&conv).unwrap(), ConversationId::parse(&id2).unwrap());
+    let mut stored = app.db.messages_after(&merchant, &c1, 0, 100).await.unwrap();
+    stored.extend(app.db.messages_after(&merchant, &c2, 0, 100).await.unwrap());
     assert_eq!(rows.len(), stored.len());
     for msg in &stored {
         let row = rows
             .iter()
-            .find(|r| col(&h, r, "conversation_id") == msg.conversation_id && col(&h, r, "seq") == msg.seq.to_string())
+            .find(|r| msg.conversation_id == col(&h, r, "conversation_id") && col(&h, r, "seq") == msg.seq.to_string())
             .unwrap_or_else(|| panic!("message {} #{} missing", msg.conversation_id, msg.seq));
         assert_eq!(col(&h, row, "author_role"), msg.author_role);
         let want = if msg.body.starts_with(['=', '+', '-', '@']) {

@@ -187,7 +187,7 @@ async fn merchant_ids(app: &TestApp, admin: &Client, merchant_id: &str) -> Ids {
     let cart_id = uuid::Uuid::now_v7().to_string();
     let cart = floorwalker::commerce::store::NewCart {
         id: cart_id.clone(),
-        conversation_id: ids["conversation_id"].clone(),
+        conversation_id: floorwalker::ids::ConversationId::parse(&ids["conversation_id"]).unwrap(),
         shopper_id: ids["shopper_id"].clone(),
         expert_id: ids["expert_id"].clone(),
         store_id: ids["store_id"].clone(),

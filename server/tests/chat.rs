@@ -104,7 +104,11 @@ async fn a_full_chat_from_request_to_rating(b: Backend) {
     let stored = async {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let row = app.db.conversation(&merchant_id, &id).await.unwrap();
+            let row = app
+                .db
+                .conversation(&merchant_id, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+                .await
+                .unwrap();
             if row.shopper_read_seq == seq || std::time::Instant::now() > deadline {
                 return row.shopper_read_seq;
             }
@@ -164,7 +168,11 @@ async fn a_full_chat_from_request_to_rating(b: Backend) {
         .await;
     // The transcript in the database is exactly what was said, numbered 1..n.
     let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
-    let all = app.db.messages_after(&merchant, &id, 0, 100).await.unwrap();
+    let all = app
+        .db
+        .messages_after(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap(), 0, 100)
+        .await
+        .unwrap();
     let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
     assert_eq!(seqs, (1..=all.len() as i64).collect::<Vec<_>>());
     assert!(all.iter().any(|m| m.kind == "system" && m.body == "expert_joined"));
@@ -256,7 +264,11 @@ async fn exactly_one_of_a_hundred_experts_wins_a_claim(b: Backend) {
         }
     }
     assert_eq!(winners.len(), 1, "exactly one winner: {winners:?}");
-    let row = app.db.conversation(&merchant, &id).await.unwrap();
+    let row = app
+        .db
+        .conversation(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+        .await
+        .unwrap();
     assert_eq!(row.expert_id.as_deref(), Some(winners[0].as_str()));
     app.stop().await;
 }
@@ -324,7 +336,11 @@ async fn a_dropped_shopper_resumes_with_nothing_lost_or_doubled(b: Backend) {
         assert_eq!(s.seq, seq);
     }
     let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
-    let all = app.db.messages_after(&merchant, &id, 0, 1000).await.unwrap();
+    let all = app
+        .db
+        .messages_after(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap(), 0, 1000)
+        .await
+        .unwrap();
     assert_eq!(all.iter().filter(|m| m.body == "did you get this?").count(), 1);
     // The expert saw every shopper message exactly once, in order.
     let got = expert.drain(300).await;
@@ -355,7 +371,14 @@ async fn resent_messages_are_idempotent_and_conflicts_rejected(b: Backend) {
         .until("conflict", |o| matches!(o, Out::Error { code, .. } if code == "conflict"))
         .await;
     let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
-    assert_eq!(app.db.conversation(&merchant, &id).await.unwrap().last_seq, 2);
+    assert_eq!(
+        app.db
+            .conversation(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .last_seq,
+        2
+    );
     app.stop().await;
 }
 
@@ -424,7 +447,11 @@ async fn merchants_never_see_each_others_chats(b: Backend) {
         .await;
     let merchant = floorwalker::ids::MerchantId::parse(&m).unwrap();
     assert_eq!(
-        app.db.conversation(&merchant, &id).await.unwrap().last_seq,
+        app.db
+            .conversation(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .last_seq,
         1,
         "nothing was written into A's chat"
     );
@@ -831,7 +858,11 @@ async fn a_routing_pass_that_read_a_chat_before_it_ended_does_not_offer_it(b: Ba
         .until("offer", |o| matches!(o, Out::Offer { offer } if offer.conversation_id == id))
         .await;
     let merchant = floorwalker::ids::MerchantId::from_db(m.clone());
-    let read_before = app.db.conversation(&merchant, &id).await.unwrap();
+    let read_before = app
+        .db
+        .conversation(&merchant, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+        .await
+        .unwrap();
     assert!(read_before.is_waiting());
     shopper.send(json!({"type": "end", "conversation_id": id})).await;
     expert
@@ -900,7 +931,7 @@ async fn an_experts_rapid_answers_in_several_chats_keep_their_order(b: Backend) 
             ..
         } = expert.recv().await
         {
-            acked.push((conversation_id, client_msg_id, seq));
+            acked.push((conversation_id.into(), client_msg_id, seq));
         }
     }
     for c in [&c1, &c2] {
@@ -1149,7 +1180,7 @@ fn offer_ids(frames: &[Out]) -> Vec<String> {
     frames
         .iter()
         .filter_map(|o| match o {
-            Out::Offer { offer } => Some(offer.conversation_id.clone()),
+            Out::Offer { offer } => Some(offer.conversation_id.to_string()),
             _ => None,
         })
         .collect()
@@ -1160,7 +1191,7 @@ async fn welcome_offers(welcome: &Out, ws: &mut Ws, ms: u64) -> Vec<String> {
     let Out::ExpertWelcome { offers, .. } = welcome else {
         panic!("expected a welcome, got {welcome:?}")
     };
-    let mut ids: Vec<String> = offers.iter().map(|o| o.conversation_id.clone()).collect();
+    let mut ids: Vec<String> = offers.iter().map(|o| o.conversation_id.to_string()).collect();
     ids.extend(offer_ids(&ws.drain(ms).await));
     ids
 }
@@ -1192,7 +1223,7 @@ async fn under_a_surge_each_expert_is_offered_chats_nobody_else_holds(b: Backend
         .unwrap()
         .into_iter()
         .filter(|r| r.merchant_id == m)
-        .map(|r| r.id)
+        .map(|r| r.id.into())
         .collect();
     assert_eq!(queue.len(), 35, "every chat waits");
     // While the queue was short, the only expert was offered each chat: the ten oldest fill

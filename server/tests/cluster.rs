@@ -95,7 +95,7 @@ async fn request(ws: &mut Ws, store: &str, dep: &str) -> String {
         unreachable!()
     };
     ws.until("ack", |o| matches!(o, Out::Ack { .. })).await;
-    conversation.id
+    conversation.id.into()
 }
 
 /// Messages (seq, body) arriving on `ws` for `conv` until `want` bodies from the other side.
@@ -261,12 +261,12 @@ async fn under_a_deep_surge_two_nodes_offer_different_chats() {
             .await;
         ws.send(json!({"type": "hello", "token": body["token"]})).await;
         let mut ids: Vec<String> = match ws.recv().await {
-            Out::ExpertWelcome { offers, .. } => offers.into_iter().map(|o| o.conversation_id).collect(),
+            Out::ExpertWelcome { offers, .. } => offers.into_iter().map(|o| o.conversation_id.into()).collect(),
             other => panic!("expected a welcome, got {other:?}"),
         };
         for f in ws.drain(700).await {
             if let Out::Offer { offer } = f {
-                ids.push(offer.conversation_id);
+                ids.push(offer.conversation_id.into());
             }
         }
         held.push((ws, ids));
@@ -424,7 +424,12 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     // The transcript: every acknowledged message exactly once, seqs 1..n without holes.
     let store_db = db.connect().await;
     let all = store_db
-        .messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 1000)
+        .messages_after(
+            &floorwalker::ids::MerchantId::parse(&m).unwrap(),
+            &floorwalker::ids::ConversationId::parse(&id).unwrap(),
+            0,
+            1000,
+        )
         .await
         .unwrap();
     let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
@@ -528,9 +533,14 @@ async fn a_database_outage_gives_retryable_errors_and_never_a_false_ack() {
     let got = collect(&mut exp, &id, 1).await;
     assert_eq!(got, vec![(seq, "are you there?".to_owned())]);
     let all =
-        a.db.messages_after(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id, 0, 100)
-            .await
-            .unwrap();
+        a.db.messages_after(
+            &floorwalker::ids::MerchantId::parse(&m).unwrap(),
+            &floorwalker::ids::ConversationId::parse(&id).unwrap(),
+            0,
+            100,
+        )
+        .await
+        .unwrap();
     assert_eq!(all.iter().filter(|m| m.client_msg_id.as_deref() == Some("during")).count(), 1);
     a.stop().await;
 }
@@ -557,19 +567,35 @@ async fn a_shopper_is_away_only_when_their_last_socket_on_every_node_closed() {
     drop(on_a);
     let seen = sara.drain(3_000).await;
     assert!(!seen.iter().any(|o| away(o, true)), "not away while a tab on B is open: {seen:?}");
-    let r = a.db.reach(&mid, &id).await.unwrap();
+    let r =
+        a.db.reach(&mid, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+            .await
+            .unwrap();
     assert_eq!(r.shopper_away_since, None, "the chat is not marked away");
 
     // The last tab, on B, closes: now they are away, and the expert (on A) is told.
     drop(on_b);
     sara.until_within("shopper_away", Duration::from_secs(15), |o| away(o, true)).await;
-    assert!(a.db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some());
+    assert!(a
+        .db
+        .reach(&mid, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .shopper_away_since
+        .is_some());
 
     // Back on A: not away any more.
     let (_again, _, _) = shopper(&a.url, &m, Some(&token)).await;
     sara.until_within("shopper back", Duration::from_secs(15), |o| away(o, false)).await;
     let deadline = Instant::now() + Duration::from_secs(10);
-    while a.db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some() {
+    while a
+        .db
+        .reach(&mid, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .shopper_away_since
+        .is_some()
+    {
         assert!(Instant::now() < deadline, "the away mark was never cleared");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -602,7 +628,12 @@ async fn a_shopper_on_a_killed_node_is_away_once_the_node_is_swept() {
     assert!(killed.elapsed() >= Duration::from_secs(5), "away after {:?}", killed.elapsed());
     let store_db = db.connect().await;
     assert!(
-        store_db.reach(&mid, &id).await.unwrap().shopper_away_since.is_some(),
+        store_db
+            .reach(&mid, &floorwalker::ids::ConversationId::parse(&id).unwrap())
+            .await
+            .unwrap()
+            .shopper_away_since
+            .is_some(),
         "the chat is marked away"
     );
     drop(a);

@@ -380,7 +380,13 @@ async fn events_of_one_conversation_arrive_in_order(b: Backend) {
             name: Some(format!("event {n}")),
             email: None,
         };
-        let e = events::event(&m, EventType::ShopperIdentified, Some("conv-1"), &data, 1000);
+        let e = events::event(
+            &m,
+            EventType::ShopperIdentified,
+            Some(&floorwalker::ids::ConversationId::from_db("conv-1".into())),
+            &data,
+            1000,
+        );
         let done = app.db.enqueue(&[e]).await.unwrap();
         assert_eq!(done.len(), 1);
     }
@@ -673,7 +679,13 @@ async fn the_sqlite_writer_thread_enqueues_inside_its_own_transaction() {
             name: Some(format!("writer {n}")),
             email: None,
         };
-        events::event(&m, EventType::ShopperIdentified, Some("conv-w"), &data, 1000)
+        events::event(
+            &m,
+            EventType::ShopperIdentified,
+            Some(&floorwalker::ids::ConversationId::from_db("conv-w".into())),
+            &data,
+            1000,
+        )
     };
     let fast_writer = app.db.fast.clone().expect("a file database has the writer thread");
     // A job that fails after enqueueing leaves nothing behind: the rows share its fate.
@@ -914,12 +926,15 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
     let key = app.db.server_key("outbound_links").await.unwrap();
     let conv = app
         .db
-        .conversation(&floorwalker::ids::MerchantId::parse(&m).unwrap(), &id)
+        .conversation(
+            &floorwalker::ids::MerchantId::parse(&m).unwrap(),
+            &floorwalker::ids::ConversationId::parse(&id).unwrap(),
+        )
         .await
         .unwrap();
     let claims = floorwalker::outbound::links::Claims::Reopen {
         m: m.clone(),
-        c: id.clone(),
+        c: conv.id.clone(),
         s: conv.shopper_id.clone(),
         e: floorwalker::now_ms() + 60_000,
     };
@@ -932,7 +947,7 @@ async fn shoppers_and_experts_get_transcripts_and_links_reopen_the_chat(b: Backe
         key.as_bytes(),
         &floorwalker::outbound::links::Claims::Reopen {
             m: m.clone(),
-            c: id.clone(),
+            c: conv.id.clone(),
             s: conv.shopper_id.clone(),
             e: floorwalker::now_ms() - 1,
         },

@@ -154,7 +154,14 @@ async fn chat_events_reach_the_endpoints_subscribed_to_them_in_order(b: Backend)
     // A chat nobody claims in time, and an offline message.
     let (mut shop2, _, _) = common::shopper_ws(&app, &m, None).await;
     let missed = common::start_chat(&mut shop2, &store, &dep, "Anyone?").await;
-    assert!(app.db.mark_missed(&missed, floorwalker::now_ms() + 1).await.unwrap());
+    assert!(app
+        .db
+        .mark_missed(
+            &floorwalker::ids::ConversationId::parse(&missed).unwrap(),
+            floorwalker::now_ms() + 1
+        )
+        .await
+        .unwrap());
     let (mut shop3, _, _) = common::shopper_ws(&app, &m, None).await;
     shop3
         .send(

@@ -216,7 +216,7 @@ async fn shopper_ids_are_issued_by_the_server(b: Backend) {
 fn msg(merchant: &str, conversation: &str, sender: Sender, body: &str, client_id: Option<&str>) -> NewMessage {
     NewMessage {
         merchant_id: merchant.into(),
-        conversation_id: conversation.into(),
+        conversation_id: floorwalker::ids::ConversationId::from_db(conversation.into()),
         client_msg_id: client_id.map(Into::into),
         sender,
         kind: "text",
@@ -365,7 +365,10 @@ async fn a_claim_is_checked_and_decided_in_one_transaction(b: Backend) {
         matches!(no, Claim::Gone),
         "another merchant's conversation does not exist for it: {no:?}"
     );
-    let no = db.claim(&a.id, "no-such-conversation", &eva.id, |_| true).await.unwrap();
+    let no = db
+        .claim(&a.id, &floorwalker::ids::ConversationId::generate(), &eva.id, |_| true)
+        .await
+        .unwrap();
     assert!(matches!(no, Claim::Gone), "{no:?}");
     let row = db.conversation(&a.id, &c).await.unwrap();
     assert!(row.is_waiting() && row.expert_id.is_none(), "{row:?}");
@@ -437,7 +440,7 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
     db.finish(&a.id, &made[7].id, "shopper").await.unwrap();
 
     let mut paged = Vec::new();
-    let mut after: Option<(i64, String)> = None;
+    let mut after: Option<(i64, floorwalker::ids::ConversationId)> = None;
     loop {
         let page = db
             .waiting_page(after.as_ref().map(|(at, id)| (*at, id.as_str())), 16)
@@ -450,7 +453,7 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
             _ => break,
         }
     }
-    let mut expected: Vec<(i64, String)> = made
+    let mut expected: Vec<(i64, floorwalker::ids::ConversationId)> = made
         .iter()
         .filter(|c| c.id != made[4].id && c.id != made[7].id)
         .map(|c| (c.queued_at, c.id.clone()))
@@ -458,7 +461,7 @@ async fn waiting_chats_are_read_oldest_first_a_page_at_a_time(b: Backend) {
     expected.sort();
     assert_eq!(paged.len(), 43, "every waiting chat once");
     assert_eq!(paged, expected, "oldest first, by (queued_at, id), across pages");
-    let all: Vec<String> = db
+    let all: Vec<floorwalker::ids::ConversationId> = db
         .waiting_conversations_limit(None, i64::MAX)
         .await
         .unwrap()

@@ -9,6 +9,7 @@ pub mod qr;
 pub mod refs;
 pub mod store;
 
+use crate::ids::ConversationId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -53,7 +54,7 @@ pub struct Cart {
     #[schema(required = true)]
     pub id: Option<String>,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     #[schema(required = true)]
     pub shopper_id: Option<String>,
     #[schema(required = true)]
@@ -154,7 +155,7 @@ pub fn summary(c: &Cart) -> String {
 }
 
 /// A system line in a conversation's thread (stored, then live to both sides).
-pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: &str, key: &str, data: serde_json::Value) {
+pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: &ConversationId, key: &str, data: serde_json::Value) {
     let msg = NewMessage {
         merchant_id: merchant.to_string(),
         conversation_id: conversation.to_owned(),
@@ -165,7 +166,7 @@ pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: 
         data_json: Some(data.to_string()),
     };
     if let Err(e) = state.hub.store(msg, None).await {
-        tracing::warn!(conversation, key, error = %e, "could not store a commerce system message");
+        tracing::warn!(%conversation, key, error = %e, "could not store a commerce system message");
     }
 }
 

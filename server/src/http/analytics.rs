@@ -1,6 +1,7 @@
 //! Module Analytics: figures from the rollups, what is happening now, and the orders that
 //! feed sales attribution.
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -302,7 +303,7 @@ pub struct Order {
     /// Whether a chat served this shopper within the attribution window before the order.
     pub attributed: bool,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     #[schema(required = true)]
     pub store_id: Option<String>,
     #[schema(required = true)]

@@ -14,6 +14,7 @@
 //! The body of an upload is the image's bytes; the `Idempotency-Key` header carries the
 //! client's upload id, so a retry after a lost answer returns the same attachment.
 
+use crate::ids::ConversationId;
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -70,7 +71,7 @@ pub struct FileUrls {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Attachment {
     pub id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     /// `stored`, or `removed` once retention deleted the files.
     pub status: String,
     /// `shopper` or `expert`.
@@ -198,7 +199,7 @@ fn limited(state: &AppState, who: &str) -> ApiResult<()> {
 async fn expert_upload(
     State(state): State<AppState>,
     ApprovedExpert(s): ApprovedExpert,
-    Path(conversation_id): Path<String>,
+    Path(conversation_id): Path<ConversationId>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
@@ -261,7 +262,7 @@ pub struct MerchantQuery {
 async fn shopper_upload(
     State(state): State<AppState>,
     shopper: ShopperAuth,
-    Path(conversation_id): Path<String>,
+    Path(conversation_id): Path<ConversationId>,
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {

@@ -2,6 +2,7 @@
 //! the shopper in the widget, read by the merchant (module Orders). Their analytics are in
 //! [`super::cart_analytics`].
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -97,7 +98,7 @@ fn quote_end(s: &str, now: i64) -> Option<i64> {
 async fn send_cart(
     State(state): State<AppState>,
     ApprovedExpert(s): ApprovedExpert,
-    Path(conversation_id): Path<String>,
+    Path(conversation_id): Path<ConversationId>,
     JsonBody(req): JsonBody<CartInput>,
 ) -> ApiResult<(StatusCode, Json<Cart>)> {
     let m = &s.expert.merchant_id;
@@ -218,7 +219,7 @@ pub struct CartList {
 async fn conversation_carts(
     State(state): State<AppState>,
     ApprovedExpert(s): ApprovedExpert,
-    Path(conversation_id): Path<String>,
+    Path(conversation_id): Path<ConversationId>,
 ) -> ApiResult<Json<CartList>> {
     let m = &s.expert.merchant_id;
     state.db.chat_parties(m, &conversation_id).await?;

@@ -1,6 +1,7 @@
 //! Module Orders (issue 22): orders with their handling stage, history and internal notes;
 //! the accounting export.
 
+use crate::ids::ConversationId;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -44,7 +45,7 @@ pub struct OrderSummary {
     pub placed_at: i64,
     pub updated_at: i64,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     #[schema(required = true)]
     pub store_id: Option<String>,
     #[schema(required = true)]
@@ -323,7 +324,7 @@ async fn set_stage(
     let item = crate::outbound::events::event(
         &m.id,
         crate::outbound::events::EventType::OrderUpdated,
-        d.order.conversation_id.as_deref(),
+        d.order.conversation_id.as_ref(),
         &event,
         state.outbound.timing().speedup,
     );

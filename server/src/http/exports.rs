@@ -326,13 +326,13 @@ async fn conversation_page(
 ) -> PageResult<ConversationLine, (i64, String)> {
     let rows = db.export_conversations(m, f, after.as_ref(), PAGE).await?;
     let Some(last) = rows.last() else { return Ok(None) };
-    let key = (last.created_at, last.id.clone());
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let key = (last.created_at, last.id.to_string());
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
     let mut revenue = db.conversation_revenue(m, &ids).await?;
     let lines = rows
         .into_iter()
         .map(|c| ConversationLine {
-            revenue: revenue.remove(&c.id).unwrap_or_default(),
+            revenue: revenue.remove(c.id.as_str()).unwrap_or_default(),
             c,
         })
         .collect();

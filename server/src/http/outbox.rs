@@ -5,6 +5,7 @@
 //! holding it can already read shopper data through an API key it creates, so the outbox's
 //! contents (addresses, transcripts) add no new exposure.
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -38,7 +39,7 @@ pub struct OutboxQuery {
     pub status: Option<String>,
     /// Exact recipient (address, number or endpoint URL).
     pub recipient: Option<String>,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// Operator only: one merchant's messages.
     pub merchant_id: Option<String>,
     pub limit: Option<u32>,

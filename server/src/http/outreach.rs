@@ -2,6 +2,7 @@
 //! shoppers (their shopper token) and experts (the store app), the "continue the conversation"
 //! link, and the unsubscribe pages. `/r/…` and `/u/…` are the links printed in e-mail.
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -135,7 +136,7 @@ async fn shoppers_conversation(
     state: &AppState,
     headers: &HeaderMap,
     merchant: &str,
-    id: &str,
+    id: &ConversationId,
 ) -> ApiResult<(MerchantId, ConversationRow)> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -162,7 +163,7 @@ async fn shoppers_conversation(
 async fn shopper_transcript(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     Query(q): Query<ShopperQuery>,
 ) -> ApiResult<Response> {
     let (m, conv) = shoppers_conversation(&state, &headers, &q.merchant, &id).await?;
@@ -209,7 +210,7 @@ pub struct TranscriptEmailRequest {
 async fn shopper_transcript_email(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     Query(q): Query<ShopperQuery>,
     JsonBody(req): JsonBody<TranscriptEmailRequest>,
 ) -> ApiResult<(StatusCode, Json<DeliveryResult>)> {
@@ -257,7 +258,7 @@ pub struct ExpertTranscriptRequest {
 async fn expert_transcript_email(
     State(state): State<AppState>,
     ApprovedExpert(s): ApprovedExpert,
-    Path(id): Path<String>,
+    Path(id): Path<ConversationId>,
     JsonBody(req): JsonBody<ExpertTranscriptRequest>,
 ) -> ApiResult<(StatusCode, Json<DeliveryResult>)> {
     let m = s.expert.merchant_id.clone();
@@ -297,7 +298,7 @@ pub struct ReopenRequest {
 #[derive(Serialize, ToSchema)]
 pub struct Reopened {
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub shopper_id: String,
     /// The shopper token to say hello with on the shopper socket (re-issued).
     pub token: String,

@@ -3,6 +3,7 @@
 //! language — the browser's (`Accept-Language`), else the one their chat was in, else English
 //! — right to left where that language is; the strings are the mail catalogue's (`pay.*`).
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -129,7 +130,7 @@ enum Gone {
 }
 
 /// The language of the chat a cart was sent in, if the widget told us.
-async fn chat_language(state: &AppState, m: &MerchantId, conversation: &str) -> Option<String> {
+async fn chat_language(state: &AppState, m: &MerchantId, conversation: &ConversationId) -> Option<String> {
     state.db.reach(m, conversation).await.ok().and_then(|r| r.shopper_locale)
 }
 

@@ -2,6 +2,7 @@
 //! expert's devices, the service worker's reports on each alert, and the Team page's view of
 //! who can be alerted.
 
+use crate::ids::ConversationId;
 use crate::storage::ConversationStatus;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -237,7 +238,7 @@ async fn report(
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
     /// Only the alerts of this chat.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// Only alerts since this time (ms since the epoch; default: the last day).
     pub since: Option<i64>,
 }
@@ -322,7 +323,7 @@ async fn team_alerting(State(state): State<AppState>, m: Merchant<Team>) -> ApiR
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TeamAlertQuery {
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub expert_id: Option<String>,
     /// ms since the epoch; default: the last day.
     pub since: Option<i64>,
@@ -349,7 +350,7 @@ async fn team_alert_log(
 /// A chat of the last day the expert did not get, and why.
 #[derive(Serialize, ToSchema)]
 pub struct MissedChat {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub queued_at: i64,
     pub store: String,
     pub department: String,

@@ -1,5 +1,6 @@
 //! Shoppers: look up a Shopper ID; identify a shopper from the merchant's own systems.
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -65,7 +66,7 @@ async fn identify(
 /// One of the shopper's chats, as the journey shows it.
 #[derive(Serialize, ToSchema)]
 pub struct JourneyConversation {
-    pub id: String,
+    pub id: ConversationId,
     pub status: crate::domain::conversation::ConversationStatus,
     pub store_id: String,
     pub store_name: String,

@@ -2,6 +2,7 @@
 //! every attempt, redelivery and test events. Deliveries are signed the Standard Webhooks way
 //! (docs/webhooks.md).
 
+use crate::ids::ConversationId;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -262,7 +263,7 @@ async fn enqueue_one(
     event_id: String,
     body: String,
     event_type: &str,
-    conversation_id: Option<String>,
+    conversation_id: Option<ConversationId>,
     key_suffix: Option<String>,
 ) -> ApiResult<OutboxRow> {
     let item = Outgoing::Event(NewEvent {

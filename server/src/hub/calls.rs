@@ -8,6 +8,7 @@
 //! `call_resume` (any signal of the call will do); otherwise the hub ends the call as
 //! `dropped` and tells both sides with a `call_hangup`.
 
+use crate::ids::ConversationId;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -37,27 +38,27 @@ pub const OFFER_EVERY_MS: i64 = 10_000;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CallIn {
     CallOffer {
-        conversation_id: String,
+        conversation_id: ConversationId,
         call_id: String,
         sdp: String,
     },
     CallAnswer {
-        conversation_id: String,
+        conversation_id: ConversationId,
         call_id: String,
         sdp: String,
     },
     CallIce {
-        conversation_id: String,
+        conversation_id: ConversationId,
         call_id: String,
         #[ts(type = "RTCIceCandidateInit")]
         candidate: serde_json::Value,
     },
     CallResume {
-        conversation_id: String,
+        conversation_id: ConversationId,
         call_id: String,
     },
     CallHangup {
-        conversation_id: String,
+        conversation_id: ConversationId,
         call_id: String,
         #[serde(default)]
         #[ts(optional = nullable)]
@@ -66,7 +67,7 @@ pub enum CallIn {
 }
 
 impl CallIn {
-    fn ids(&self) -> (&str, &str) {
+    fn ids(&self) -> (&ConversationId, &str) {
         match self {
             CallIn::CallOffer {
                 conversation_id, call_id, ..
@@ -118,7 +119,7 @@ impl Party {
 }
 
 /// (merchant, conversation, call id).
-type CallKey = (String, String, String);
+type CallKey = (String, ConversationId, String);
 
 /// Per node: the calls each socket took part in (to notice a drop when it closes), with the
 /// participant (`s:…` / `e:…`) the socket belongs to.
@@ -136,8 +137,8 @@ pub fn is_call_frame(text: &str) -> bool {
             .unwrap_or(false)
 }
 
-fn err(hub: &Hub, conn: u64, code: ErrorCode, msg: &str, conversation: &str) -> Step {
-    hub.send_out(conn, &Out::error(code, msg, Some(conversation.to_owned())));
+fn err(hub: &Hub, conn: u64, code: ErrorCode, msg: &str, conversation: &ConversationId) -> Step {
+    hub.send_out(conn, &Out::error(code, msg, Some(conversation.to_string())));
     Step::Continue
 }
 
@@ -290,7 +291,7 @@ pub async fn handle(hub: &Hub, conn: u64, m: &MerchantId, who: Party, text: &str
     Step::Continue
 }
 
-fn relay_to(hub: &Hub, conversation: &str, other: Option<&Party>, who: &Party, frame: CallIn) {
+fn relay_to(hub: &Hub, conversation: &ConversationId, other: Option<&Party>, who: &Party, frame: CallIn) {
     if let Some(other) = other {
         relay(
             hub,
@@ -305,7 +306,7 @@ fn relay_to(hub: &Hub, conversation: &str, other: Option<&Party>, who: &Party, f
 }
 
 /// Send a call frame to every socket of `to`, here and on the other nodes.
-fn relay(hub: &Hub, conversation: &str, to: &Party, out: &CallOut) {
+fn relay(hub: &Hub, conversation: &ConversationId, to: &Party, out: &CallOut) {
     let f = serde_json::to_string(out).expect("call frame");
     hub.broker.to_viewers(conversation, &mut |n| super::nodes::Envelope::Signal {
         n,
@@ -375,7 +376,7 @@ pub async fn chat_ended(hub: &Hub, row: &ConversationRow) {
 }
 
 impl Calls {
-    fn note(&self, conn: u64, merchant: &str, who: &Party, conversation: &str, call_id: &str) {
+    fn note(&self, conn: u64, merchant: &str, who: &Party, conversation: &ConversationId, call_id: &str) {
         self.by_conn.entry(conn).or_insert_with(|| (who.key(), HashSet::new())).1.insert((
             merchant.to_owned(),
             conversation.to_owned(),
@@ -383,14 +384,14 @@ impl Calls {
         ));
     }
 
-    fn forget(&self, conn: u64, conversation: &str, call_id: &str) {
+    fn forget(&self, conn: u64, conversation: &ConversationId, call_id: &str) {
         if let Some(mut e) = self.by_conn.get_mut(&conn) {
             e.1.retain(|(_, c, k)| !(c == conversation && k == call_id));
         }
     }
 
     /// Whether another socket on this node of the same participant is in the call.
-    fn others_in(&self, conn: u64, who: &str, conversation: &str, call_id: &str) -> bool {
+    fn others_in(&self, conn: u64, who: &str, conversation: &ConversationId, call_id: &str) -> bool {
         self.by_conn
             .iter()
             .any(|e| *e.key() != conn && e.value().0 == who && e.value().1.iter().any(|(_, c, k)| c == conversation && k == call_id))

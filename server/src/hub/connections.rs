@@ -1,6 +1,7 @@
 //! The sockets connected to this node: each one's outgoing queue, who views which
 //! conversation, each shopper's sockets, and the last seq delivered here per conversation.
 
+use crate::ids::ConversationId;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,11 +20,11 @@ use crate::protocol::{self, CloseCode, Out};
 pub struct Connections {
     conns: DashMap<u64, Arc<Outbox>>,
     /// conversation → the sockets here viewing it.
-    viewers: DashMap<String, Vec<u64>>,
+    viewers: DashMap<ConversationId, Vec<u64>>,
     /// shopper → their sockets here.
     shoppers: DashMap<String, Vec<u64>>,
     /// Per conversation viewed here: its merchant and the last seq delivered here.
-    delivered: DashMap<String, (String, i64)>,
+    delivered: DashMap<ConversationId, (String, i64)>,
     next: AtomicU64,
 }
 
@@ -82,7 +83,7 @@ impl Connections {
     }
 
     /// Queue a frame for every socket here viewing a conversation (except `except`).
-    pub fn send_viewers(&self, conversation: &str, f: &Utf8Bytes, except: Option<u64>) {
+    pub fn send_viewers(&self, conversation: &ConversationId, f: &Utf8Bytes, except: Option<u64>) {
         for c in self.viewers_of(conversation) {
             if Some(c) != except {
                 self.send(c, f);
@@ -92,7 +93,7 @@ impl Connections {
 
     /// Start viewing. `first` runs when it is the first socket here to view this conversation,
     /// before the socket is added (under the entry's lock, so it is ordered with the others).
-    pub fn view(&self, conn: u64, conversation: &str, first: impl FnOnce()) {
+    pub fn view(&self, conn: u64, conversation: &ConversationId, first: impl FnOnce()) {
         let mut e = self.viewers.entry(conversation.to_owned()).or_default();
         if e.is_empty() {
             first();
@@ -104,7 +105,7 @@ impl Connections {
 
     /// Stop viewing; true when it was the last socket here to view this conversation (what
     /// was delivered of it here is forgotten).
-    pub fn unview(&self, conn: u64, conversation: &str) -> bool {
+    pub fn unview(&self, conn: u64, conversation: &ConversationId) -> bool {
         let empty = match self.viewers.get_mut(conversation) {
             Some(mut v) => {
                 v.retain(|c| *c != conn);
@@ -119,20 +120,20 @@ impl Connections {
         false
     }
 
-    pub fn viewers_of(&self, conversation: &str) -> Vec<u64> {
+    pub fn viewers_of(&self, conversation: &ConversationId) -> Vec<u64> {
         self.viewers.get(conversation).map(|v| v.clone()).unwrap_or_default()
     }
 
-    pub fn viewed(&self, conversation: &str) -> bool {
+    pub fn viewed(&self, conversation: &ConversationId) -> bool {
         self.viewers.contains_key(conversation)
     }
 
-    pub fn views(&self, conn: u64, conversation: &str) -> bool {
+    pub fn views(&self, conn: u64, conversation: &ConversationId) -> bool {
         self.viewers.get(conversation).is_some_and(|c| c.contains(&conn))
     }
 
     /// Conversations with a socket here.
-    pub fn viewed_conversations(&self) -> Vec<String> {
+    pub fn viewed_conversations(&self) -> Vec<ConversationId> {
         self.viewers.iter().map(|e| e.key().clone()).collect()
     }
 
@@ -152,16 +153,16 @@ impl Connections {
     }
 
     /// The last seq delivered here of a conversation.
-    pub fn delivered(&self, conversation: &str) -> Option<i64> {
+    pub fn delivered(&self, conversation: &ConversationId) -> Option<i64> {
         self.delivered.get(conversation).map(|v| v.1)
     }
 
-    pub fn set_delivered(&self, conversation: &str, merchant: &str, seq: i64) {
+    pub fn set_delivered(&self, conversation: &ConversationId, merchant: &str, seq: i64) {
         self.delivered.insert(conversation.to_owned(), (merchant.to_owned(), seq));
     }
 
     /// (conversation, merchant, last seq delivered here) for every conversation delivered to.
-    pub fn all_delivered(&self) -> Vec<(String, String, i64)> {
+    pub fn all_delivered(&self) -> Vec<(ConversationId, String, i64)> {
         self.delivered
             .iter()
             .map(|e| (e.key().clone(), e.value().0.clone(), e.value().1))
@@ -174,7 +175,7 @@ impl Hub {
         self.conns.register(outbox)
     }
 
-    pub fn unregister(&self, id: u64, convs: &[String]) {
+    pub fn unregister(&self, id: u64, convs: &[ConversationId]) {
         self.conns.remove(id);
         self.unwatch(id);
         for c in convs {
@@ -195,11 +196,11 @@ impl Hub {
         self.conns.send(id, &frame(out));
     }
 
-    pub fn subscribe(&self, conn: u64, conversation: &str) {
+    pub fn subscribe(&self, conn: u64, conversation: &ConversationId) {
         self.conns.view(conn, conversation, || self.broker.follow(conversation));
     }
 
-    pub fn unsubscribe(&self, conn: u64, conversation: &str) {
+    pub fn unsubscribe(&self, conn: u64, conversation: &ConversationId) {
         if self.conns.unview(conn, conversation) {
             self.broker.unfollow(conversation);
         }
@@ -207,7 +208,7 @@ impl Hub {
 
     /// Send to every socket viewing a conversation, on this node (except `except`) and on the
     /// others.
-    pub fn send_conversation(&self, conversation: &str, out: &Out, except: Option<u64>) {
+    pub fn send_conversation(&self, conversation: &ConversationId, out: &Out, except: Option<u64>) {
         let f = frame(out);
         self.broker.to_viewers(conversation, &mut |n| Envelope::Frame {
             n,
@@ -218,7 +219,7 @@ impl Hub {
     }
 
     /// Send to the sockets on this node only (what every node computes for itself).
-    pub fn send_conversation_local(&self, conversation: &str, out: &Out) {
+    pub fn send_conversation_local(&self, conversation: &ConversationId, out: &Out) {
         self.conns.send_viewers(conversation, &frame(out), None);
     }
 
@@ -278,7 +279,7 @@ impl Hub {
     }
 
     /// Deliver the stored messages after `after` and before `before` from the database.
-    pub async fn fill_gap(&self, merchant: &str, conversation: &str, after: i64, before: i64) {
+    pub async fn fill_gap(&self, merchant: &str, conversation: &ConversationId, after: i64, before: i64) {
         let m = MerchantId::from_db(merchant.to_owned());
         let Ok(missing) = self
             .db
@@ -329,7 +330,7 @@ impl Hub {
     /// socket follows the conversation (its session verified it is theirs when it did) and the
     /// receipt is for a message this node has delivered. Otherwise the caller checks the
     /// database (a socket that stopped following — transfer, unanswered claim — falls there).
-    pub fn receipt_in_hand(&self, conn: u64, conversation: &str, seq: i64) -> bool {
+    pub fn receipt_in_hand(&self, conn: u64, conversation: &ConversationId, seq: i64) -> bool {
         self.conns.views(conn, conversation) && seq >= 0 && self.conns.delivered(conversation).is_some_and(|d| seq <= d)
     }
 

@@ -240,7 +240,7 @@ mod tests {
             merchant_id: "m".into(),
             kind: "claimed",
             at: 1_000,
-            conversation_id: Some("c".into()),
+            conversation_id: Some(crate::ids::ConversationId::from_db("c".into())),
             ..Default::default()
         };
         let mut batch = vec![

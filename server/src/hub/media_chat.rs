@@ -5,6 +5,7 @@
 //! `storage::media_chat`), and stores `kind = 'attachment'` with the photo's data; the ack is
 //! idempotent by `client_msg_id` as for any message.
 
+use crate::ids::ConversationId;
 use serde::Deserialize;
 
 use super::replies::{answer_store, check_body, check_client_id};
@@ -18,7 +19,7 @@ use crate::storage::{AppendOutcome, NewMessage, Sender};
 #[derive(Debug, Deserialize, ts_rs::TS)]
 #[ts(rename = "AttachmentSendFields")]
 pub struct AttachmentSend {
-    conversation_id: String,
+    conversation_id: ConversationId,
     client_msg_id: String,
     attachment_id: String,
     #[serde(default)]
@@ -36,7 +37,7 @@ pub fn is_attachment_send(text: &str) -> bool {
 
 /// Store a photo message from `sender` and answer the socket. `Some(conversation)` when it
 /// was stored (or was already), so a shopper's socket can follow the chat.
-pub async fn send(hub: &Hub, conn: u64, merchant: &str, sender: Sender, text: &str) -> (Step, Option<String>) {
+pub async fn send(hub: &Hub, conn: u64, merchant: &str, sender: Sender, text: &str) -> (Step, Option<ConversationId>) {
     let f: AttachmentSend = match serde_json::from_str(text) {
         Ok(f) => f,
         Err(e) => {

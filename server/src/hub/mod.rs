@@ -33,6 +33,7 @@ pub mod tokens;
 pub mod views;
 pub mod writer;
 
+use crate::ids::ConversationId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,7 +79,7 @@ pub trait OfferHook: Send + Sync {
     /// A chat waits (called on every routing pass for every waiting chat).
     fn waiting(&self, row: &ConversationRow);
     /// Its offer went away: claimed by `claimed_by`, or withdrawn for `reason`.
-    fn withdrawn(&self, conversation: &str, reason: &str, claimed_by: Option<&str>);
+    fn withdrawn(&self, conversation: &ConversationId, reason: &str, claimed_by: Option<&str>);
     /// Its offer reached these experts over a live socket on this node (an alert too).
     fn delivered(&self, _row: &ConversationRow, _experts: &[String]) {}
     /// Whether an expert who is not connected could be alerted for a chat in this store and
@@ -268,7 +269,7 @@ impl Hub {
     // ----- state changes shared by both audiences -----
 
     /// Broadcast a conversation's new state to its sockets on this node.
-    pub async fn announce(&self, merchant: &MerchantId, conversation: &str) -> Option<ConversationRow> {
+    pub async fn announce(&self, merchant: &MerchantId, conversation: &ConversationId) -> Option<ConversationRow> {
         let row = self.db.conversation(merchant, conversation).await.ok()?;
         self.send_conversation(conversation, &Out::Conversation { conversation: row.view() }, None);
         Some(row)

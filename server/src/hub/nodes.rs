@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use super::Hub;
-use crate::ids::MerchantId;
+use crate::ids::{ConversationId, MerchantId};
 use crate::protocol::MessageView;
 
 /// What one node tells the others.
@@ -21,11 +21,11 @@ pub enum Envelope {
     /// A stored message.
     Msg { n: String, merchant: String, m: MessageView },
     /// A frame for everyone viewing the conversation (state, typing, read).
-    Frame { n: String, conv: String, f: String },
+    Frame { n: String, conv: ConversationId, f: String },
     /// The offer of this conversation is gone (claimed, missed, ended…).
     Withdraw {
         n: String,
-        conv: String,
+        conv: ConversationId,
         reason: String,
         except: Option<String>,
     },
@@ -100,14 +100,14 @@ pub trait Broker: Send + Sync {
     /// This node's name.
     fn node(&self) -> &str;
     /// To the other nodes' sockets viewing `conversation`.
-    fn to_viewers(&self, conversation: &str, make: &mut dyn FnMut(String) -> Envelope);
+    fn to_viewers(&self, conversation: &ConversationId, make: &mut dyn FnMut(String) -> Envelope);
     /// To every other node.
     fn to_nodes(&self, make: &mut dyn FnMut(String) -> Envelope);
     /// The first socket on this node started viewing `conversation`: hear the others' traffic
     /// for it.
-    fn follow(&self, conversation: &str);
+    fn follow(&self, conversation: &ConversationId);
     /// The last socket on this node stopped viewing it.
-    fn unfollow(&self, conversation: &str);
+    fn unfollow(&self, conversation: &ConversationId);
 }
 
 /// Who is where on the other nodes.
@@ -152,10 +152,10 @@ impl Broker for Solo {
     fn node(&self) -> &str {
         &self.node
     }
-    fn to_viewers(&self, _conversation: &str, _make: &mut dyn FnMut(String) -> Envelope) {}
+    fn to_viewers(&self, _conversation: &ConversationId, _make: &mut dyn FnMut(String) -> Envelope) {}
     fn to_nodes(&self, _make: &mut dyn FnMut(String) -> Envelope) {}
-    fn follow(&self, _conversation: &str) {}
-    fn unfollow(&self, _conversation: &str) {}
+    fn follow(&self, _conversation: &ConversationId) {}
+    fn unfollow(&self, _conversation: &ConversationId) {}
 }
 
 impl NodePresence for Solo {

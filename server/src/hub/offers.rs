@@ -9,6 +9,7 @@ use dashmap::DashMap;
 use super::nodes::Envelope;
 use super::plan::{self, Chat};
 use super::{frame, Hub, MAX_OFFERS_PER_EXPERT};
+use crate::ids::ConversationId;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, Offer, OfferShopper, Out};
@@ -30,11 +31,11 @@ pub(super) struct OfferTrack {
 #[derive(Default)]
 pub struct Offers {
     /// conversation → who holds its offer.
-    pub(super) tracks: DashMap<String, OfferTrack>,
+    pub(super) tracks: DashMap<ConversationId, OfferTrack>,
     /// expert → conversations whose offer they hold (the reverse of `tracks`).
-    pub(super) held: DashMap<String, HashSet<String>>,
+    pub(super) held: DashMap<String, HashSet<ConversationId>>,
     /// conversation → the (position, estimated wait) last sent to its shopper.
-    pub(super) queue_sent: DashMap<String, (u32, u32)>,
+    pub(super) queue_sent: DashMap<ConversationId, (u32, u32)>,
     /// merchant → waiting chats, cluster-wide: exact after each full pass, kept up between
     /// passes by the chats that start waiting here and the offers withdrawn here (an estimate
     /// for [`Hub::holder_cap`], never for anything a client sees).
@@ -42,10 +43,10 @@ pub struct Offers {
     /// conversation → when its offers were last withdrawn (claimed, ended, missed). A routing
     /// pass that read the chat as waiting before that must not offer it again afterwards; a
     /// chat queued again later (transfer, unanswered claim) has a later `queued_at` and may be.
-    pub(super) withdrawn_at: DashMap<String, i64>,
+    pub(super) withdrawn_at: DashMap<ConversationId, i64>,
     /// Conversations offered for the first time, to be marked `offered` in one write after the
     /// routing pass (one statement, not one commit per chat).
-    pub(super) to_mark: std::sync::Mutex<Vec<String>>,
+    pub(super) to_mark: std::sync::Mutex<Vec<ConversationId>>,
     /// merchant → recent time to claim, seconds (a moving average, for wait estimates).
     claim_seconds: DashMap<String, f64>,
 }
@@ -57,7 +58,7 @@ impl Offers {
     }
 
     /// The conversations whose offer the expert holds.
-    pub fn held_list(&self, expert: &str) -> Vec<String> {
+    pub fn held_list(&self, expert: &str) -> Vec<ConversationId> {
         self.held.get(expert).map(|h| h.iter().cloned().collect()).unwrap_or_default()
     }
 
@@ -67,7 +68,7 @@ impl Offers {
     }
 
     /// The expert holds nothing any more (gone, or away); the conversations they held.
-    pub fn forget_expert(&self, expert: &str) -> Vec<String> {
+    pub fn forget_expert(&self, expert: &str) -> Vec<ConversationId> {
         let mut held = Vec::new();
         for mut t in self.tracks.iter_mut() {
             if t.experts.remove(expert) {
@@ -87,7 +88,7 @@ impl Offers {
     /// Forget this chat's offer and free each holder's slot at once, so the next top-up can
     /// fill it (not only the next full pass, which would hold claims to about one round a
     /// second). The experts who held it.
-    pub(super) fn release(&self, conversation: &str) -> Option<HashSet<String>> {
+    pub(super) fn release(&self, conversation: &ConversationId) -> Option<HashSet<String>> {
         let (_, track) = self.tracks.remove(conversation)?;
         if !track.merchant.is_empty() {
             self.note_waiting(&track.merchant, -1);
@@ -318,24 +319,24 @@ impl Hub {
     }
 
     /// Tell every expert holding the offer, on any node, that it is gone (except `except`).
-    pub fn withdraw(&self, conversation: &str, reason: &str, except: Option<&str>) {
+    pub fn withdraw(&self, conversation: &ConversationId, reason: &str, except: Option<&str>) {
         if let Some(h) = self.offer_hook.get() {
             h.withdrawn(conversation, reason, if reason == "claimed" { except } else { None });
         }
         self.tell_nodes(|n| Envelope::Withdraw {
             n,
-            conv: conversation.to_owned(),
+            conv: conversation.clone(),
             reason: reason.to_owned(),
             except: except.map(str::to_owned),
         });
         self.withdraw_local(conversation, reason, except);
     }
 
-    pub fn withdraw_local(&self, conversation: &str, reason: &str, except: Option<&str>) {
-        self.offers.withdrawn_at.insert(conversation.to_owned(), now_ms());
+    pub fn withdraw_local(&self, conversation: &ConversationId, reason: &str, except: Option<&str>) {
+        self.offers.withdrawn_at.insert(conversation.clone(), now_ms());
         if let Some(holders) = self.offers.release(conversation) {
             let out = frame(&Out::OfferWithdrawn {
-                conversation_id: conversation.to_owned(),
+                conversation_id: conversation.clone(),
                 reason: reason.to_owned(),
             });
             for e in holders.iter().filter(|e| Some(e.as_str()) != except) {
@@ -389,7 +390,7 @@ impl Hub {
     }
 
     /// The offer for one conversation as this expert should see it, if it still waits.
-    pub async fn offer_for(&self, merchant: &MerchantId, conversation: &str, expert: &str) -> Option<Offer> {
+    pub async fn offer_for(&self, merchant: &MerchantId, conversation: &ConversationId, expert: &str) -> Option<Offer> {
         let row = self.db.conversation(merchant, conversation).await.ok()?;
         if !row.is_waiting() {
             return None;
@@ -422,10 +423,10 @@ impl plan::State for Hub {
     fn offers_held(&self, expert: &str) -> usize {
         self.offers.held_by(expert)
     }
-    fn holds(&self, expert: &str, chat: &str) -> bool {
+    fn holds(&self, expert: &str, chat: &ConversationId) -> bool {
         self.offers.held.get(expert).is_some_and(|h| h.contains(chat))
     }
-    fn holders(&self, chat: &str) -> (Vec<String>, usize) {
+    fn holders(&self, chat: &ConversationId) -> (Vec<String>, usize) {
         self.offers
             .tracks
             .get(chat)

@@ -11,12 +11,13 @@
 use std::collections::HashSet;
 
 use super::MAX_OFFERS_PER_EXPERT;
+use crate::ids::ConversationId;
 use crate::storage::ConversationRow;
 
 /// What the planner needs to know about a waiting chat.
 #[derive(Debug, Clone, Copy)]
 pub struct Chat<'a> {
-    pub id: &'a str,
+    pub id: &'a ConversationId,
     pub merchant: &'a str,
     pub store: &'a str,
     pub department: &'a str,
@@ -56,9 +57,9 @@ pub trait State {
     /// How many offers the expert holds.
     fn offers_held(&self, expert: &str) -> usize;
     /// Whether the expert holds this chat's offer.
-    fn holds(&self, expert: &str, chat: &str) -> bool;
+    fn holds(&self, expert: &str, chat: &ConversationId) -> bool;
     /// Who holds this chat's offer, and its re-offer waves so far.
-    fn holders(&self, chat: &str) -> (Vec<String>, usize);
+    fn holders(&self, chat: &ConversationId) -> (Vec<String>, usize);
     /// The chats the expert is in now.
     fn active_chats(&self, expert: &str) -> i64;
     /// Whether another node's experts are to be offered this chat first (see
@@ -201,25 +202,31 @@ mod tests {
         fn offers_held(&self, e: &str) -> usize {
             self.held.get(e).map_or(0, HashSet::len)
         }
-        fn holds(&self, e: &str, chat: &str) -> bool {
-            self.held.get(e).is_some_and(|h| h.contains(chat))
+        fn holds(&self, e: &str, chat: &ConversationId) -> bool {
+            self.held.get(e).is_some_and(|h| h.contains(chat.as_str()))
         }
-        fn holders(&self, chat: &str) -> (Vec<String>, usize) {
-            let mut h: Vec<String> = self.held.iter().filter(|(_, c)| c.contains(chat)).map(|(e, _)| e.clone()).collect();
+        fn holders(&self, chat: &ConversationId) -> (Vec<String>, usize) {
+            let mut h: Vec<String> = self
+                .held
+                .iter()
+                .filter(|(_, c)| c.contains(chat.as_str()))
+                .map(|(e, _)| e.clone())
+                .collect();
             h.sort();
-            (h, self.waves.get(chat).copied().unwrap_or(0))
+            (h, self.waves.get(chat.as_str()).copied().unwrap_or(0))
         }
         fn active_chats(&self, e: &str) -> i64 {
             self.experts.get(e).map_or(0, |x| x.3)
         }
         fn home_elsewhere(&self, chat: &Chat<'_>) -> bool {
-            self.elsewhere.contains(chat.id)
+            self.elsewhere.contains(chat.id.as_str())
         }
     }
 
-    fn chat(id: &str) -> Chat<'_> {
+    fn chat(id: &str) -> Chat<'static> {
         Chat {
-            id,
+            // A test's few chats live as long as the test binary.
+            id: Box::leak(Box::new(ConversationId::from_db(id.to_owned()))),
             merchant: "m1",
             store: "s1",
             department: "d1",

@@ -2,6 +2,7 @@
 //! second in one transaction; with one write per receipt, clients that acknowledge every
 //! message (as the widget and store app do) doubled the writes on SQLite's one writer.
 
+use crate::ids::ConversationId;
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -10,12 +11,12 @@ use super::Hub;
 
 #[derive(Default)]
 pub struct Receipts {
-    reads: DashMap<(String, &'static str), (String, i64)>,
+    reads: DashMap<(ConversationId, &'static str), (String, i64)>,
 }
 
 impl Receipts {
     /// Note that `role` has read `conversation` up to `seq` (a later receipt of it wins).
-    pub fn note(&self, merchant: &str, conversation: &str, role: &'static str, seq: i64) {
+    pub fn note(&self, merchant: &str, conversation: &ConversationId, role: &'static str, seq: i64) {
         self.reads
             .entry((conversation.to_owned(), role))
             .and_modify(|v| v.1 = v.1.max(seq))
@@ -24,7 +25,7 @@ impl Receipts {
 
     /// Take every receipt noted so far.
     fn take(&self) -> Vec<crate::storage::ReadMark> {
-        let keys: Vec<(String, &'static str)> = self.reads.iter().map(|e| e.key().clone()).collect();
+        let keys: Vec<(ConversationId, &'static str)> = self.reads.iter().map(|e| e.key().clone()).collect();
         keys.into_iter()
             .filter_map(|k| self.reads.remove(&k))
             .map(|((conversation_id, role), (merchant_id, seq))| crate::storage::ReadMark {
@@ -39,7 +40,7 @@ impl Receipts {
 
 impl Hub {
     /// Note that `role` has read `conversation` up to `seq` (stored within a moment).
-    pub fn note_read(&self, merchant: &str, conversation: &str, role: &'static str, seq: i64) {
+    pub fn note_read(&self, merchant: &str, conversation: &ConversationId, role: &'static str, seq: i64) {
         self.receipts.note(merchant, conversation, role, seq);
     }
 

@@ -5,6 +5,7 @@
 
 use super::Hub;
 use super::StoreFailed;
+use crate::ids::ConversationId;
 use crate::ids::MerchantId;
 use crate::now_ms;
 use crate::protocol::{self, ErrorCode, Out, MAX_BODY_CHARS, MAX_CLIENT_MSG_ID};
@@ -75,7 +76,7 @@ pub fn check_client_id(id: &str) -> bool {
 }
 
 /// Send the outcome of storing a message as `ack` or `error`.
-pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: &str, r: Result<AppendOutcome, StoreFailed>) {
+pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &ConversationId, client_msg_id: &str, r: Result<AppendOutcome, StoreFailed>) {
     let out = match r {
         Ok(AppendOutcome::Stored(m)) | Ok(AppendOutcome::Duplicate(m)) => Out::Ack {
             conversation_id: conversation_id.to_owned(),
@@ -91,7 +92,7 @@ pub fn answer_store(hub: &Hub, conn: u64, conversation_id: &str, client_msg_id: 
         Ok(AppendOutcome::NotFound) => Out::error(ErrorCode::NotFound, "no such conversation", Some(client_msg_id.to_owned())),
         Ok(AppendOutcome::InvalidState(why)) => Out::error(ErrorCode::InvalidState, why, Some(client_msg_id.to_owned())),
         Err(e) => {
-            tracing::debug!(conversation_id, client_msg_id, error = %e, "message not stored; answered unavailable");
+            tracing::debug!(%conversation_id, client_msg_id, error = %e, "message not stored; answered unavailable");
             unavailable(Some(client_msg_id.to_owned()))
         }
     };
@@ -115,7 +116,7 @@ pub async fn sync(hub: &Hub, conn: u64, m: &MerchantId, row: &ConversationRow, a
                 },
             );
         }
-        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.clone()))),
+        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.to_string()))),
     }
 }
 
@@ -156,9 +157,9 @@ pub async fn end_conversation(hub: &Hub, conn: u64, m: &MerchantId, row: &Conver
         }
         Ok(None) => hub.send_out(
             conn,
-            &Out::error(ErrorCode::InvalidState, "the chat has already ended", Some(row.id.clone())),
+            &Out::error(ErrorCode::InvalidState, "the chat has already ended", Some(row.id.to_string())),
         ),
-        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.clone()))),
+        Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(row.id.to_string()))),
     }
 }
 

@@ -2,6 +2,7 @@
 //! waves, unanswered claims, queue positions) and, between passes, a top-up whenever an offer
 //! went away. Who gets which offer is decided in [`super::offers`].
 
+use crate::ids::ConversationId;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -46,7 +47,7 @@ impl Hub {
     /// every claim cost a scan of all of it (the once-a-second full pass does the rest).
     pub async fn top_up(&self) -> anyhow::Result<()> {
         let mut pass = Pass::default();
-        let mut after: Option<(i64, String)> = None;
+        let mut after: Option<(i64, ConversationId)> = None;
         let mut seen = 0;
         while seen < TOP_UP_ROWS && self.anyone_has_room() {
             let rows = self

@@ -2,6 +2,7 @@
 //! pings, enforces limits and closes with a code the client can act on. It knows frames and
 //! nothing of chat: parsed text goes to the audience's session ([`Session`]).
 
+use crate::ids::ConversationId;
 use std::num::NonZeroU32;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -63,7 +64,7 @@ impl Session {
             Session::Expert(s) => s.finish(hub, conn),
         }
     }
-    fn conversations(&self) -> Vec<String> {
+    fn conversations(&self) -> Vec<ConversationId> {
         match self {
             Session::Shopper(s) => s.convs.iter().cloned().collect(),
             Session::Expert(s) => s.convs.iter().cloned().collect(),

@@ -17,6 +17,7 @@ pub mod rtc;
 pub mod signing;
 pub mod store;
 
+use crate::ids::ConversationId;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -131,7 +132,7 @@ pub enum UploadError {
 /// Who is uploading into which conversation, with which client id.
 pub struct Upload<'a> {
     pub merchant: &'a MerchantId,
-    pub conversation_id: &'a str,
+    pub conversation_id: &'a ConversationId,
     /// `shopper` or `expert`.
     pub role: &'static str,
     pub uploader_id: &'a str,
@@ -197,7 +198,7 @@ impl Media {
         let mut row = AttachmentRow {
             id: uuid::Uuid::now_v7().to_string(),
             merchant_id: u.merchant.to_string(),
-            conversation_id: u.conversation_id.to_owned(),
+            conversation_id: u.conversation_id.clone(),
             uploader_role: u.role.to_owned(),
             uploader_id: u.uploader_id.to_owned(),
             client_upload_id: u.client_upload_id.to_owned(),

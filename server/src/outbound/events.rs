@@ -4,6 +4,7 @@
 //! Every delivery body is a Standard Webhooks envelope `{"type", "timestamp", "data"}`; `data`
 //! has one schema per type. Ids are the same strings the REST API and the socket protocol use.
 
+use crate::ids::{ConversationId, MessageId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -118,7 +119,7 @@ pub struct Named {
 /// A conversation as events describe it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ConversationInfo {
-    pub id: String,
+    pub id: ConversationId,
     pub status: crate::domain::conversation::ConversationStatus,
     pub shopper_id: String,
     pub store: Named,
@@ -189,8 +190,8 @@ pub struct ShopperData {
 /// `message.created`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageData {
-    pub conversation_id: String,
-    pub message_id: String,
+    pub conversation_id: ConversationId,
+    pub message_id: MessageId,
     pub seq: i64,
     /// shopper | expert | system
     pub author_role: String,
@@ -216,7 +217,7 @@ pub struct CartLine {
 /// `cart.sent`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartData {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub cart_id: String,
     /// ISO 4217.
     pub currency: String,
@@ -238,7 +239,7 @@ pub struct OrderData {
     pub amount: String,
     pub currency: String,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     #[schema(required = true)]
     pub expert_id: Option<String>,
     /// Handling stage it moved to: new | in_progress | shipped | completed | cancelled | refunded.
@@ -281,7 +282,13 @@ pub fn new_event_id() -> String {
 
 /// The outbox item for an event: fanned out to the merchant's subscribed endpoints, in the
 /// caller's transaction. `speedup` shortens the give-up time in tests.
-pub fn event<T: Serialize>(merchant: &MerchantId, kind: EventType, conversation_id: Option<&str>, data: &T, speedup: u32) -> Outgoing {
+pub fn event<T: Serialize>(
+    merchant: &MerchantId,
+    kind: EventType,
+    conversation_id: Option<&ConversationId>,
+    data: &T,
+    speedup: u32,
+) -> Outgoing {
     let body = serde_json::to_string(&Envelope {
         kind: kind.as_str(),
         timestamp: rfc3339(crate::now_ms()),
@@ -294,7 +301,7 @@ pub fn event<T: Serialize>(merchant: &MerchantId, kind: EventType, conversation_
         event_type: kind.as_str().to_owned(),
         event_id: new_event_id(),
         body,
-        conversation_id: conversation_id.map(str::to_owned),
+        conversation_id: conversation_id.cloned(),
         only_endpoint: None,
         key_suffix: None,
         give_up_after_ms: WEBHOOK_GIVE_UP_MS / i64::from(speedup.max(1)),

@@ -14,6 +14,7 @@
 //! - The hub calls the small functions at the end ([`shopper_left`], [`shopper_back`],
 //!   [`after_claim`], [`chat_started`]) so the store app can tell the expert the shopper is away.
 
+use crate::ids::ConversationId;
 use std::time::Duration;
 
 use serde_json::json;
@@ -184,7 +185,7 @@ async fn sms_ready(hub: &Hub, m: &MerchantId) -> bool {
 /// A chat (or an offline message) began: remember the widget's language and a phone number
 /// given with an offline message (only where the merchant sends SMS: a number that would never
 /// be used is not kept, and the expert is not told the shopper can be texted).
-pub async fn chat_started(hub: &Hub, m: &MerchantId, conversation: &str, locale: Option<&str>, phone: Option<&str>) {
+pub async fn chat_started(hub: &Hub, m: &MerchantId, conversation: &ConversationId, locale: Option<&str>, phone: Option<&str>) {
     let phone = match phone {
         Some(p) if sms_ready(hub, m).await => Some(p),
         _ => None,
@@ -262,7 +263,7 @@ pub async fn notify_states(hub: &Hub, m: &MerchantId, shopper: &str) -> Vec<crat
 pub async fn notify_me(
     hub: &Hub,
     m: &MerchantId,
-    conversation: &str,
+    conversation: &ConversationId,
     email: Option<&str>,
     phone: Option<&str>,
 ) -> Result<Out, &'static str> {

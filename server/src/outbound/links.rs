@@ -5,6 +5,7 @@
 //! cluster-wide key kept in the database (`server_keys`), so any node can check a link another
 //! node made. Nothing in a token is secret; the signature makes it unforgeable.
 
+use crate::ids::ConversationId;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -18,7 +19,7 @@ use subtle::ConstantTimeEq;
 pub enum Claims {
     /// Open conversation `c` of merchant `m` as shopper `s`, until `e` (unix ms).
     #[serde(rename = "reopen")]
-    Reopen { m: String, c: String, s: String, e: i64 },
+    Reopen { m: String, c: ConversationId, s: String, e: i64 },
     /// Stop non-transactional mail from merchant `m` to address `a` on channel `ch`.
     #[serde(rename = "unsub")]
     Unsubscribe { m: String, ch: String, a: String },
@@ -59,7 +60,7 @@ mod tests {
         let key = b"k1";
         let c = Claims::Reopen {
             m: "mer_1".into(),
-            c: "conv".into(),
+            c: ConversationId::from_db("conv".into()),
             s: "shp_1".into(),
             e: 5,
         };

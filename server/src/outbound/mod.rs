@@ -24,6 +24,7 @@ pub mod uses;
 pub mod webhook;
 mod worker;
 
+use crate::ids::ConversationId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -224,7 +225,7 @@ impl Outbound {
         data: serde_json::Value,
         subject_args: &[(&str, &str)],
         key: String,
-        conversation_id: Option<&str>,
+        conversation_id: Option<&ConversationId>,
     ) -> anyhow::Result<(Outgoing, Rendered)> {
         let brand = self.branding(m).await?;
         let settings = self.0.db.messaging(m).await?;
@@ -258,7 +259,7 @@ impl Outbound {
             idempotency_key: key,
             recipient: to.to_owned(),
             endpoint_id: None,
-            conversation_id: conversation_id.map(str::to_owned),
+            conversation_id: conversation_id.cloned(),
             message_id: format!("{}@{domain}", uuid::Uuid::now_v7().simple()),
             subject: Some(rendered.subject.clone()),
             body_text: Some(rendered.text.clone()),
@@ -274,7 +275,15 @@ impl Outbound {
     }
 
     /// An SMS as an outbox item (`to` in E.164).
-    pub fn sms(&self, m: &MerchantId, template: &str, to: &str, body: String, key: String, conversation_id: Option<&str>) -> Outgoing {
+    pub fn sms(
+        &self,
+        m: &MerchantId,
+        template: &str,
+        to: &str,
+        body: String,
+        key: String,
+        conversation_id: Option<&ConversationId>,
+    ) -> Outgoing {
         Outgoing::Message(NewOutbound {
             merchant_id: m.clone(),
             channel: Channel::Sms,
@@ -282,7 +291,7 @@ impl Outbound {
             idempotency_key: key,
             recipient: to.to_owned(),
             endpoint_id: None,
-            conversation_id: conversation_id.map(str::to_owned),
+            conversation_id: conversation_id.cloned(),
             message_id: uuid::Uuid::now_v7().to_string(),
             subject: None,
             body_text: Some(body),

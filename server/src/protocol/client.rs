@@ -40,27 +40,27 @@ pub enum ShopperIn {
         client_msg_id: Option<String>,
     },
     Send {
-        conversation_id: String,
+        conversation_id: ConversationId,
         client_msg_id: String,
         body: String,
     },
     Typing {
-        conversation_id: String,
+        conversation_id: ConversationId,
         typing: bool,
     },
     Read {
-        conversation_id: String,
+        conversation_id: ConversationId,
         seq: i64,
     },
     Sync {
-        conversation_id: String,
+        conversation_id: ConversationId,
         after_seq: i64,
     },
     End {
-        conversation_id: String,
+        conversation_id: ConversationId,
     },
     Rate {
-        conversation_id: String,
+        conversation_id: ConversationId,
         score: i64,
         #[serde(default)]
         #[ts(optional)]
@@ -89,7 +89,7 @@ pub enum ShopperIn {
     /// "If I leave, tell me when the expert answers": an address (and/or phone number) for the
     /// expert's unread answers while the shopper is away (see docs/protocol.md).
     NotifyMe {
-        conversation_id: String,
+        conversation_id: ConversationId,
         #[serde(default)]
         #[ts(optional)]
         email: Option<String>,
@@ -139,10 +139,10 @@ pub enum ExpertIn {
         department_ids: Option<Vec<String>>,
     },
     Claim {
-        conversation_id: String,
+        conversation_id: ConversationId,
     },
     Send {
-        conversation_id: String,
+        conversation_id: ConversationId,
         client_msg_id: String,
         body: String,
         #[serde(default)]
@@ -150,19 +150,19 @@ pub enum ExpertIn {
         product: Option<Product>,
     },
     Typing {
-        conversation_id: String,
+        conversation_id: ConversationId,
         typing: bool,
     },
     Read {
-        conversation_id: String,
+        conversation_id: ConversationId,
         seq: i64,
     },
     Sync {
-        conversation_id: String,
+        conversation_id: ConversationId,
         after_seq: i64,
     },
     Transfer {
-        conversation_id: String,
+        conversation_id: ConversationId,
         #[serde(default)]
         #[ts(optional)]
         department_id: Option<String>,
@@ -174,7 +174,7 @@ pub enum ExpertIn {
         note: Option<String>,
     },
     End {
-        conversation_id: String,
+        conversation_id: ConversationId,
     },
     History {
         shopper_id: String,

@@ -9,6 +9,7 @@ use ts_rs::TS;
 mod client;
 mod codes;
 mod server;
+pub use crate::ids::{ConversationId, MessageId};
 pub use client::*;
 pub use codes::*;
 pub use server::*;
@@ -199,7 +200,7 @@ mod tests {
         assert_eq!(
             f,
             ShopperIn::Send {
-                conversation_id: "c".into(),
+                conversation_id: ConversationId::from_db("c".into()),
                 client_msg_id: "m".into(),
                 body: "hi".into()
             }
@@ -208,7 +209,7 @@ mod tests {
         assert_eq!(
             e,
             ExpertIn::Claim {
-                conversation_id: "c".into()
+                conversation_id: ConversationId::from_db("c".into())
             }
         );
         let out = Out::ShopperWelcome {
@@ -227,7 +228,7 @@ mod tests {
         assert!(s.starts_with(r#"{"type":"welcome""#));
         assert_eq!(decode(&s).unwrap(), out);
         let ack = Out::Ack {
-            conversation_id: "c".into(),
+            conversation_id: ConversationId::from_db("c".into()),
             client_msg_id: "m".into(),
             seq: 3,
             sent_at: 1,
@@ -260,9 +261,9 @@ mod page_tests {
 
     fn msg(seq: i64, body: &str) -> MessageView {
         MessageView {
-            conversation_id: "c".into(),
+            conversation_id: ConversationId::from_db("c".into()),
             seq,
-            id: format!("m{seq}"),
+            id: MessageId::from_db(format!("m{seq}")),
             author: Author {
                 role: "expert".into(),
                 name: Some("E".into()),

@@ -25,7 +25,7 @@ pub struct Rating {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct ConversationView {
-    pub id: String,
+    pub id: ConversationId,
     /// `queued` → `offered` → `claimed` → `ended` | `missed` | `abandoned`.
     pub status: crate::domain::conversation::ConversationStatus,
     pub store: NamedRef,
@@ -54,9 +54,9 @@ pub struct Author {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct MessageView {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub seq: i64,
-    pub id: String,
+    pub id: MessageId,
     pub author: Author,
     #[ts(type = r#""text" | "product" | "system" | "attachment" | "cart""#)]
     pub kind: String,
@@ -83,7 +83,7 @@ pub struct OfferShopper {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct Offer {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub store: NamedRef,
     pub department: NamedRef,
     pub shopper: OfferShopper,
@@ -188,7 +188,7 @@ pub struct SavedReplyView {
 /// What the shopper asked for in `notify_me` for one conversation, as the server keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 pub struct NotifyState {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub email: Option<String>,
     pub phone: Option<String>,
 }
@@ -222,7 +222,7 @@ pub enum Out {
         conversation: ConversationView,
     },
     Queue {
-        conversation_id: String,
+        conversation_id: ConversationId,
         position: u32,
         estimated_wait_s: u32,
     },
@@ -230,23 +230,23 @@ pub enum Out {
         message: MessageView,
     },
     Messages {
-        conversation_id: String,
+        conversation_id: ConversationId,
         messages: Vec<MessageView>,
         last_seq: i64,
     },
     Ack {
-        conversation_id: String,
+        conversation_id: ConversationId,
         client_msg_id: String,
         seq: i64,
         sent_at: i64,
     },
     Typing {
-        conversation_id: String,
+        conversation_id: ConversationId,
         role: String,
         typing: bool,
     },
     Read {
-        conversation_id: String,
+        conversation_id: ConversationId,
         role: String,
         seq: i64,
     },
@@ -255,7 +255,7 @@ pub enum Out {
         offline_form: bool,
     },
     OfflineAck {
-        conversation_id: String,
+        conversation_id: ConversationId,
     },
     Identified {
         name: Option<String>,
@@ -264,13 +264,13 @@ pub enum Out {
     /// To the experts in a chat: the shopper left (`away`) or is back; `reach` says how answers
     /// reach them meanwhile (`email`, `sms`; empty: only when they come back).
     ShopperAway {
-        conversation_id: String,
+        conversation_id: ConversationId,
         away: bool,
         reach: Vec<String>,
     },
     /// To the shopper: where answers reach them while away (the answer to `notify_me`).
     NotifyMe {
-        conversation_id: String,
+        conversation_id: ConversationId,
         email: Option<String>,
         phone: Option<String>,
     },
@@ -279,11 +279,11 @@ pub enum Out {
         offer: Offer,
     },
     OfferWithdrawn {
-        conversation_id: String,
+        conversation_id: ConversationId,
         reason: String,
     },
     ClaimFailed {
-        conversation_id: String,
+        conversation_id: ConversationId,
         reason: String,
     },
     History {

@@ -11,6 +11,7 @@
 //! merchant's contact-first time, everyone else after it. Each (chat, queued time, device)
 //! gets at most one alert (a unique index), whichever node notices it first.
 
+use crate::ids::ConversationId;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -31,7 +32,7 @@ pub const TEXT_CHARS: usize = 90;
 enum Note {
     Waiting(Box<ConversationRow>),
     Withdrawn {
-        conversation: String,
+        conversation: ConversationId,
         reason: String,
         claimed_by: Option<String>,
     },
@@ -50,7 +51,7 @@ pub struct Alerter {
     delivered: mpsc::UnboundedSender<Delivered>,
     db: crate::storage::Db,
     /// conversation → (queued_at looked at, do not look again before this time).
-    seen: DashMap<String, (i64, i64)>,
+    seen: DashMap<ConversationId, (i64, i64)>,
 }
 
 impl OfferHook for Alerter {
@@ -65,7 +66,7 @@ impl OfferHook for Alerter {
         let _ = self.tx.send(Note::Waiting(Box::new(row.clone())));
     }
 
-    fn withdrawn(&self, conversation: &str, reason: &str, claimed_by: Option<&str>) {
+    fn withdrawn(&self, conversation: &ConversationId, reason: &str, claimed_by: Option<&str>) {
         self.seen.remove(conversation);
         let _ = self.tx.send(Note::Withdrawn {
             conversation: conversation.to_owned(),
@@ -285,7 +286,13 @@ async fn alert(hub: &Hub, outbound: &Outbound, alerter: &Alerter, row: &Conversa
 }
 
 /// The offer went away: replace the notifications that reached a device.
-async fn close(hub: &Hub, outbound: &Outbound, conversation: &str, reason: &str, claimed_by: Option<&str>) -> anyhow::Result<()> {
+async fn close(
+    hub: &Hub,
+    outbound: &Outbound,
+    conversation: &ConversationId,
+    reason: &str,
+    claimed_by: Option<&str>,
+) -> anyhow::Result<()> {
     if reason == "missed" && hub.db.push_missed_check(conversation).await? {
         metrics::counter!("floorwalker_push_missed_alerts_failed_total").increment(1);
     }
@@ -335,7 +342,7 @@ fn outgoing(
     s: &PushSubscription,
     template: &str,
     key: String,
-    conversation: &str,
+    conversation: &ConversationId,
     message_id: String,
     payload: serde_json::Value,
 ) -> Outgoing {

@@ -125,7 +125,7 @@ where
         p256dh: sub.p256dh.clone(),
         auth: sub.auth.clone(),
     };
-    let topic = row.conversation_id.as_deref().map(wire::topic);
+    let topic = row.conversation_id.as_ref().map(wire::topic);
     // What is left of the row's life, so a late retry does not outlive the offer.
     let ttl = ((row.give_up_at - now_ms()) / 1000).clamp(5, TTL_S as i64) as u64;
     let req = wire::Request {

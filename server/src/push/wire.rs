@@ -2,6 +2,7 @@
 //! `web-push-native`), signed for the push service (RFC 8292, [`super::vapid`]), sent with our
 //! own HTTP client; and what the answer means (RFC 8030 §5, §7.3).
 
+use crate::ids::ConversationId;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -145,7 +146,7 @@ pub async fn send(http: &reqwest::Client, vapid: &Vapid, r: &Request<'_>) -> Out
 }
 
 /// A `Topic` header value for a conversation: at most 32 URL-safe characters (RFC 8030 §5.4).
-pub fn topic(conversation_id: &str) -> String {
+pub fn topic(conversation_id: &ConversationId) -> String {
     use sha2::Digest as _;
     let d = sha2::Sha256::digest(conversation_id.as_bytes());
     URL_SAFE_NO_PAD.encode(&d[..24])

@@ -8,6 +8,7 @@
 
 use super::{Db, Result, StorageError, Tenant};
 use crate::domain::team::Module;
+use crate::ids::ConversationId;
 
 pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 pub const MAX_RETENTION_DAYS: i64 = 3650;
@@ -17,7 +18,7 @@ const DAY_MS: i64 = 86_400_000;
 pub struct AttachmentRow {
     pub id: String,
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub uploader_role: String,
     pub uploader_id: String,
     pub client_upload_id: String,
@@ -91,7 +92,7 @@ pub enum Viewer<'a> {
 
 impl Db {
     /// The conversation `id` of merchant `m`.
-    pub async fn chat_parties(&self, m: Tenant<'_>, id: &str) -> Result<ChatParties> {
+    pub async fn chat_parties(&self, m: Tenant<'_>, id: &ConversationId) -> Result<ChatParties> {
         sqlx::query_as("SELECT id, shopper_id, expert_id, status FROM conversations WHERE merchant_id = $1 AND id = $2")
             .bind(m.as_str())
             .bind(id)
@@ -103,7 +104,7 @@ impl Db {
     /// The upload this uploader already made with this client id in this conversation.
     pub async fn attachment_by_client_id(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         role: &str,
         uploader: &str,
         client_id: &str,

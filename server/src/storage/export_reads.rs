@@ -7,7 +7,7 @@ use super::{Db, Result, Tenant};
 /// One message of a transcript export.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct TranscriptRow {
-    pub conversation_id: String,
+    pub conversation_id: String, // a reused buffer (the export writes millions of rows), not an id to pass around
     pub seq: i64,
     pub created_at: i64,
     pub author_role: String,

@@ -2,6 +2,7 @@
 
 use super::sqlite_writer::Param;
 use super::{Db, Result, Tenant};
+use crate::ids::ConversationId;
 
 /// A fact from the shopper's journey (not a page view).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
@@ -9,7 +10,7 @@ pub struct JourneyEvent {
     pub at: i64,
     pub kind: String,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     #[schema(required = true)]
     pub store_id: Option<String>,
     #[schema(required = true)]
@@ -28,7 +29,7 @@ pub struct JourneyEvent {
 struct JourneyRow {
     at: i64,
     kind: String,
-    conversation_id: Option<String>,
+    conversation_id: Option<ConversationId>,
     store_id: Option<String>,
     department_id: Option<String>,
     expert_id: Option<String>,

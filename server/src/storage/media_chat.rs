@@ -5,6 +5,7 @@
 use super::sqlite_writer::Param;
 use super::tx::{Cols, FromCols};
 use super::{AttachmentRow, Db, Result};
+use crate::ids::ConversationId;
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -13,7 +14,7 @@ const DAY_MS: i64 = 86_400_000;
 pub struct AttachedRow {
     pub id: String,
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub uploader_role: String,
     pub uploader_id: String,
     pub status: String,
@@ -116,7 +117,7 @@ pub(crate) fn sent_sql(ids: &[String], now: i64) -> Vec<(String, Vec<Param>)> {
 /// A video call as recorded.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct CallRow {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub call_id: String,
     pub merchant_id: String,
     pub expert_id: String,
@@ -175,7 +176,14 @@ impl Db {
 
     /// Record an offer of a call (or see the one recorded). Returns the row and whether it is
     /// new.
-    pub async fn offer_call(&self, merchant: &str, conversation: &str, call_id: &str, expert: &str, now: i64) -> Result<(CallRow, bool)> {
+    pub async fn offer_call(
+        &self,
+        merchant: &str,
+        conversation: &ConversationId,
+        call_id: &str,
+        expert: &str,
+        now: i64,
+    ) -> Result<(CallRow, bool)> {
         let n = sqlx::query(
             "INSERT INTO calls (conversation_id, call_id, merchant_id, expert_id, offered_at, touched_at) \
              VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (conversation_id, call_id) DO NOTHING",
@@ -192,7 +200,7 @@ impl Db {
         Ok((row, n == 1))
     }
 
-    pub async fn call(&self, conversation: &str, call_id: &str) -> Result<Option<CallRow>> {
+    pub async fn call(&self, conversation: &ConversationId, call_id: &str) -> Result<Option<CallRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {CALL_COLS} FROM calls WHERE conversation_id = $1 AND call_id = $2"
         ))
@@ -203,7 +211,7 @@ impl Db {
     }
 
     /// The newest call of a conversation.
-    pub async fn latest_call(&self, conversation: &str) -> Result<Option<CallRow>> {
+    pub async fn latest_call(&self, conversation: &ConversationId) -> Result<Option<CallRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {CALL_COLS} FROM calls WHERE conversation_id = $1 ORDER BY offered_at DESC, call_id LIMIT 1"
         ))
@@ -213,7 +221,7 @@ impl Db {
     }
 
     /// Calls of a conversation not ended yet.
-    pub async fn open_calls(&self, conversation: &str) -> Result<Vec<CallRow>> {
+    pub async fn open_calls(&self, conversation: &ConversationId) -> Result<Vec<CallRow>> {
         Ok(sqlx::query_as(&format!(
             "SELECT {CALL_COLS} FROM calls WHERE conversation_id = $1 AND ended_at IS NULL ORDER BY offered_at"
         ))
@@ -223,7 +231,7 @@ impl Db {
     }
 
     /// The first answer passed: the call has started. True only for the one call that set it.
-    pub async fn start_call(&self, conversation: &str, call_id: &str, now: i64) -> Result<bool> {
+    pub async fn start_call(&self, conversation: &ConversationId, call_id: &str, now: i64) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE calls SET started_at = $1, touched_at = $1 WHERE conversation_id = $2 AND call_id = $3 \
              AND started_at IS NULL AND ended_at IS NULL",
@@ -238,7 +246,7 @@ impl Db {
     }
 
     /// A signal of a running call passed (a resume after a drop keeps it alive).
-    pub async fn touch_call(&self, conversation: &str, call_id: &str, now: i64) -> Result<()> {
+    pub async fn touch_call(&self, conversation: &ConversationId, call_id: &str, now: i64) -> Result<()> {
         sqlx::query("UPDATE calls SET touched_at = $1 WHERE conversation_id = $2 AND call_id = $3 AND ended_at IS NULL")
             .bind(now)
             .bind(conversation)
@@ -253,7 +261,7 @@ impl Db {
     /// passed after that time (a drop nobody resumed).
     pub async fn end_call(
         &self,
-        conversation: &str,
+        conversation: &ConversationId,
         call_id: &str,
         reason: &str,
         now: i64,

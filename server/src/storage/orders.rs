@@ -1,5 +1,6 @@
 //! Orders the merchant reports, attributed to the chat (and expert) that led to them.
 
+use crate::ids::ConversationId;
 use std::collections::HashMap;
 
 use super::{placeholders, Db, Result, StorageError, Tenant};
@@ -13,7 +14,7 @@ pub struct OrderRow {
     pub currency: String,
     pub status: String,
     pub placed_at: i64,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub store_id: Option<String>,
     pub department_id: Option<String>,
     pub expert_id: Option<String>,
@@ -96,7 +97,7 @@ impl Db {
                 }
             }
             None => {
-                let conv: Option<(String, String, String, Option<String>)> = sqlx::query_as(
+                let conv: Option<(ConversationId, String, String, Option<String>)> = sqlx::query_as(
                     "SELECT id, store_id, department_id, expert_id FROM conversations \
                      WHERE merchant_id = $1 AND shopper_id = $2 AND claimed_at IS NOT NULL AND claimed_at <= $3 AND claimed_at >= $4 \
                      ORDER BY claimed_at DESC LIMIT 1",

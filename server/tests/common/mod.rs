@@ -565,7 +565,7 @@ pub async fn shopper_hello(mut ws: Ws, token: Option<&str>) -> (Ws, String, Stri
 
 pub fn conv_id(o: &Out) -> String {
     match o {
-        Out::Conversation { conversation } => conversation.id.clone(),
+        Out::Conversation { conversation } => conversation.id.to_string(),
         other => panic!("expected conversation, got {other:?}"),
     }
 }

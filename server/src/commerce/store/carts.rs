@@ -1,6 +1,7 @@
 //! Carts an expert builds in a chat: their rows and lines, status changes, reminders, lapsing.
 
 use super::super::cart::Line;
+use crate::ids::ConversationId;
 use crate::now_ms;
 use crate::storage::{Db, Result, StorageError, Tenant};
 
@@ -8,7 +9,7 @@ use crate::storage::{Db, Result, StorageError, Tenant};
 pub struct CartRow {
     pub id: String,
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub shopper_id: String,
     pub expert_id: Option<String>,
     pub expert_name: Option<String>,
@@ -52,7 +53,7 @@ pub(super) struct LineRow {
 #[derive(Debug, Clone)]
 pub struct NewCart {
     pub id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub shopper_id: String,
     pub expert_id: String,
     pub store_id: String,
@@ -186,7 +187,7 @@ impl Db {
     }
 
     /// The carts of a conversation, newest first.
-    pub async fn conversation_carts(&self, m: Tenant<'_>, conversation: &str) -> Result<Vec<(CartRow, Vec<Line>)>> {
+    pub async fn conversation_carts(&self, m: Tenant<'_>, conversation: &ConversationId) -> Result<Vec<(CartRow, Vec<Line>)>> {
         let rows = sqlx::query_as::<_, CartRow>(&format!(
             "SELECT {CART_COLS} {CART_FROM} WHERE c.merchant_id = $1 AND c.conversation_id = $2 ORDER BY c.created_at DESC, c.id DESC LIMIT 200"
         ))

@@ -1,5 +1,6 @@
 //! Order handling (stages, history, notes) and the Orders module's list.
 
+use crate::ids::ConversationId;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -22,7 +23,7 @@ pub struct OrderHandling {
     #[schema(required = true)]
     pub tracking_url: Option<String>,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub status: String,
 }
 
@@ -211,7 +212,7 @@ pub struct OrderListRow {
     pub stage: String,
     pub placed_at: i64,
     pub updated_at: i64,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub store_id: Option<String>,
     pub expert_id: Option<String>,
     pub cart_id: Option<String>,

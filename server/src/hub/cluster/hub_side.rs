@@ -2,6 +2,7 @@
 //! sockets up from the database, and the shopper-presence questions it asks.
 
 use super::*;
+use crate::ids::ConversationId;
 
 impl Hub {
     /// A shopper's socket said hello here (after `add_shopper_conn`, before the welcome).
@@ -29,7 +30,7 @@ impl Hub {
     }
 
     /// Conversations with a socket on this node.
-    pub fn local_conversations(&self) -> Vec<String> {
+    pub fn local_conversations(&self) -> Vec<ConversationId> {
         self.conns.viewed_conversations()
     }
 
@@ -94,9 +95,9 @@ impl Hub {
     /// Compare what this node delivered with the database and send what is missing (after a
     /// Redis outage, or a publish that never arrived).
     pub async fn catch_up(&self) {
-        let tracked: Vec<(String, i64)> = self.conns.all_delivered().into_iter().map(|(c, _, seq)| (c, seq)).collect();
+        let tracked: Vec<(ConversationId, i64)> = self.conns.all_delivered().into_iter().map(|(c, _, seq)| (c, seq)).collect();
         for chunk in tracked.chunks(500) {
-            let ids: Vec<String> = chunk.iter().map(|c| c.0.clone()).collect();
+            let ids: Vec<ConversationId> = chunk.iter().map(|c| c.0.clone()).collect();
             let Ok(latest) = self.db.last_seqs(&ids).await else { return };
             for (id, merchant, last) in latest {
                 let mine = chunk.iter().find(|c| c.0 == id).map(|c| c.1).unwrap_or(last);

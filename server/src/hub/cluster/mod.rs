@@ -27,6 +27,7 @@
 //! subscription comes back (and every few seconds anyway) each node compares what it delivered
 //! with the database and catches its sockets up.
 
+use crate::ids::ConversationId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,7 @@ enum ShopperCmd {
     Gone { merchant: String, shopper: String, check: bool },
 }
 
-pub fn conv_channel(conversation: &str) -> String {
+pub fn conv_channel(conversation: &ConversationId) -> String {
     format!("fw:c:{conversation}")
 }
 
@@ -154,16 +155,16 @@ impl Broker for Cluster {
     fn node(&self) -> &str {
         &self.node
     }
-    fn to_viewers(&self, conversation: &str, make: &mut dyn FnMut(String) -> Envelope) {
+    fn to_viewers(&self, conversation: &ConversationId, make: &mut dyn FnMut(String) -> Envelope) {
         self.send(conv_channel(conversation), &make(self.node.clone()));
     }
     fn to_nodes(&self, make: &mut dyn FnMut(String) -> Envelope) {
         self.send(EVENTS.to_owned(), &make(self.node.clone()));
     }
-    fn follow(&self, conversation: &str) {
+    fn follow(&self, conversation: &ConversationId) {
         let _ = self.cmds.send(Cmd::Sub(conv_channel(conversation)));
     }
-    fn unfollow(&self, conversation: &str) {
+    fn unfollow(&self, conversation: &ConversationId) {
         let _ = self.cmds.send(Cmd::Unsub(conv_channel(conversation)));
     }
 }
@@ -276,7 +277,7 @@ async fn subscriber(hub: Hub, client: redis::Client, mut cmds: mpsc::UnboundedRe
         };
         let (mut sink, mut stream) = pubsub.split();
         let mut ok = sink.subscribe(EVENTS).await.is_ok();
-        let convs: Vec<String> = hub.local_conversations();
+        let convs: Vec<ConversationId> = hub.local_conversations();
         for c in &convs {
             ok &= sink.subscribe(conv_channel(c)).await.is_ok();
         }

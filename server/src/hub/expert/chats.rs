@@ -1,9 +1,10 @@
 //! An expert taking a chat (`claim`, exactly once) and handing it on (`transfer`).
 
 use super::*;
+use crate::ids::ConversationId;
 
 impl ExpertSession {
-    pub(super) async fn claim(&mut self, hub: &Hub, conn: u64, m: &MerchantId, me: &str, conversation_id: &str) -> Step {
+    pub(super) async fn claim(&mut self, hub: &Hub, conn: u64, m: &MerchantId, me: &str, conversation_id: &ConversationId) -> Step {
         let failed = |reason: &str| {
             hub.send_out(
                 conn,
@@ -35,7 +36,7 @@ impl ExpertSession {
             Err(_) => {
                 hub.send_out(
                     conn,
-                    &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.to_owned())),
+                    &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.to_string())),
                 );
                 return Step::Continue;
             }
@@ -85,13 +86,13 @@ impl ExpertSession {
         conn: u64,
         m: &MerchantId,
         me: &str,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         department_id: Option<String>,
         expert_id: Option<String>,
         note: Option<String>,
     ) -> Step {
         let err = |code: ErrorCode, msg: &str| {
-            hub.send_out(conn, &Out::error(code, msg, Some(conversation_id.to_owned())));
+            hub.send_out(conn, &Out::error(code, msg, Some(conversation_id.to_string())));
             Step::Continue
         };
         if !self.expert.as_ref().expect("greeted").features.transfers {

@@ -1,6 +1,7 @@
 //! An expert in a chat: sending text and products, typing, read marks and `sync`.
 
 use super::*;
+use crate::ids::ConversationId;
 
 impl ExpertSession {
     /// `send`: a text or product message into a chat the expert holds.
@@ -8,7 +9,7 @@ impl ExpertSession {
         &self,
         hub: &Hub,
         conn: u64,
-        conversation_id: String,
+        conversation_id: ConversationId,
         client_msg_id: String,
         body: String,
         product: Option<protocol::Product>,
@@ -62,7 +63,7 @@ impl ExpertSession {
     }
 
     /// `typing`: shown to the chat's other side.
-    pub(super) fn typing(&self, hub: &Hub, conn: u64, conversation_id: String, typing: bool) -> Step {
+    pub(super) fn typing(&self, hub: &Hub, conn: u64, conversation_id: ConversationId, typing: bool) -> Step {
         if self.convs.contains(&conversation_id) {
             hub.send_conversation(
                 &conversation_id,
@@ -78,7 +79,15 @@ impl ExpertSession {
     }
 
     /// `read`: the expert has read up to `seq` (clamped to what the chat holds).
-    pub(super) async fn read(&mut self, hub: &Hub, conn: u64, m: &MerchantId, me_id: &str, conversation_id: String, seq: i64) -> Step {
+    pub(super) async fn read(
+        &mut self,
+        hub: &Hub,
+        conn: u64,
+        m: &MerchantId,
+        me_id: &str,
+        conversation_id: ConversationId,
+        seq: i64,
+    ) -> Step {
         let seq = if self.convs.contains(&conversation_id) && hub.receipt_in_hand(conn, &conversation_id, seq) {
             Some(seq)
         } else {
@@ -109,7 +118,7 @@ impl ExpertSession {
         conn: u64,
         m: &MerchantId,
         me_id: &str,
-        conversation_id: String,
+        conversation_id: ConversationId,
         after_seq: i64,
     ) -> Step {
         // Your chats, or (with Contacts) ended chats of yours, for the transcript.
@@ -122,7 +131,7 @@ impl ExpertSession {
             }
             _ => hub.send_out(
                 conn,
-                &Out::error(ErrorCode::NotFound, "no such conversation of yours", Some(conversation_id)),
+                &Out::error(ErrorCode::NotFound, "no such conversation of yours", Some(conversation_id.into())),
             ),
         }
         Step::Continue

@@ -1,6 +1,7 @@
 //! The expert side: hello with the store-app token, availability, claiming, sending,
 //! transferring, ending, history, contacts and saved replies.
 
+use crate::ids::ConversationId;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -43,7 +44,7 @@ pub struct Me {
 pub struct ExpertSession {
     pub merchant: Option<MerchantId>,
     pub expert: Option<Me>,
-    pub convs: BTreeSet<String>,
+    pub convs: BTreeSet<ConversationId>,
 }
 
 impl Default for ExpertSession {
@@ -67,14 +68,14 @@ impl ExpertSession {
         }
     }
 
-    fn follow(&mut self, hub: &Hub, conn: u64, conversation: &str) {
+    fn follow(&mut self, hub: &Hub, conn: u64, conversation: &ConversationId) {
         if self.convs.insert(conversation.to_owned()) {
             hub.subscribe(conn, conversation);
         }
     }
 
     /// A conversation this expert holds, or an error frame.
-    async fn mine(&self, hub: &Hub, conn: u64, m: &MerchantId, me: &str, id: &str) -> Option<ConversationRow> {
+    async fn mine(&self, hub: &Hub, conn: u64, m: &MerchantId, me: &str, id: &ConversationId) -> Option<ConversationRow> {
         match hub.db.conversation(m, id).await {
             Ok(row) if row.expert_id.as_deref() == Some(me) => Some(row),
             // Not theirs (a colleague's, a waiting one, another merchant's, none at all): one

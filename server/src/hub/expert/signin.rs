@@ -2,6 +2,7 @@
 //! availability (`set_status`: available or away, where, how many chats at once).
 
 use super::*;
+use crate::ids::ConversationId;
 
 impl ExpertSession {
     pub(super) async fn hello(&mut self, hub: &Hub, conn: u64, token: &str) -> Step {
@@ -99,7 +100,7 @@ impl ExpertSession {
             .filter(|(id, _)| id.as_str() != e.id.as_str())
             .map(|(id, name)| NamedRef { id, name })
             .collect();
-        let welcomed: std::collections::HashSet<String> = offers.iter().map(|o| o.conversation_id.clone()).collect();
+        let welcomed: std::collections::HashSet<ConversationId> = offers.iter().map(|o| o.conversation_id.clone()).collect();
         // The welcome is this socket's first frame: the socket joins the expert's presence (and
         // then the open conversations) only as it is queued.
         hub.attach_conn(
@@ -125,7 +126,7 @@ impl ExpertSession {
         }
         // Offers that reached this expert while the backlog was read went to their other
         // sockets (or none): this one gets them after the welcome.
-        let late: Vec<String> = hub
+        let late: Vec<ConversationId> = hub
             .offers
             .held_list(e.id.as_str())
             .into_iter()

@@ -1,6 +1,7 @@
 //! The shopper side: hello (issue or verify the Shopper ID), request a chat, send, sync,
 //! typing, read, end, rate, offline messages, page context and identify.
 
+use crate::ids::ConversationId;
 use std::collections::BTreeSet;
 
 use hmac::{Hmac, Mac};
@@ -22,7 +23,7 @@ pub struct ShopperSession {
     pub merchant: MerchantId,
     pub shopper: Option<String>,
     /// Conversations this socket is subscribed to (all of them are this shopper's).
-    pub convs: BTreeSet<String>,
+    pub convs: BTreeSet<ConversationId>,
     /// When this socket last moved the shopper's `last_seen_at` (at most once a minute).
     pub seen_at: i64,
     /// The widget's language (from `hello`), for mail to the shopper.
@@ -57,14 +58,14 @@ impl ShopperSession {
         }
     }
 
-    fn follow(&mut self, hub: &Hub, conn: u64, conversation: &str) {
+    fn follow(&mut self, hub: &Hub, conn: u64, conversation: &ConversationId) {
         if self.convs.insert(conversation.to_owned()) {
             hub.subscribe(conn, conversation);
         }
     }
 
     /// This shopper's conversation, or an error frame.
-    async fn own(&self, hub: &Hub, conn: u64, id: &str) -> Option<ConversationRow> {
+    async fn own(&self, hub: &Hub, conn: u64, id: &ConversationId) -> Option<ConversationRow> {
         match hub.db.conversation(&self.merchant, id).await {
             Ok(row) if Some(&row.shopper_id) == self.shopper.as_ref() => Some(row),
             Ok(_) | Err(crate::storage::StorageError::NotFound) => {
@@ -248,7 +249,7 @@ impl ShopperSession {
                         hub,
                         conn,
                         "score must be 1–5 and the comment at most 1000 characters",
-                        Some(conversation_id),
+                        Some(conversation_id.into()),
                     );
                 }
                 let comment = comment.filter(|c| !c.trim().is_empty());
@@ -267,13 +268,17 @@ impl ShopperSession {
                         let own =
                             matches!(hub.db.conversation(&self.merchant, &conversation_id).await, Ok(row) if row.shopper_id == shopper);
                         let out = if own {
-                            Out::error(ErrorCode::InvalidState, "only ended chats can be rated", Some(conversation_id))
+                            Out::error(
+                                ErrorCode::InvalidState,
+                                "only ended chats can be rated",
+                                Some(conversation_id.into()),
+                            )
                         } else {
-                            Out::error(ErrorCode::NotFound, "no such conversation", Some(conversation_id))
+                            Out::error(ErrorCode::NotFound, "no such conversation", Some(conversation_id.into()))
                         };
                         hub.send_out(conn, &out);
                     }
-                    Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id))),
+                    Err(_) => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.into()))),
                 }
                 Step::Continue
             }
@@ -325,8 +330,10 @@ impl ShopperSession {
                 if let Some(row) = self.own(hub, conn, &conversation_id).await {
                     match crate::outbound::hooks::notify_me(hub, &self.merchant, &row.id, email.as_deref(), phone.as_deref()).await {
                         Ok(out) => hub.send_out(conn, &out),
-                        Err("unavailable") => hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id))),
-                        Err(why) => return bad(hub, conn, why, Some(conversation_id)),
+                        Err("unavailable") => {
+                            hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.into())))
+                        }
+                        Err(why) => return bad(hub, conn, why, Some(conversation_id.into())),
                     }
                 }
                 Step::Continue

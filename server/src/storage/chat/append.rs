@@ -2,6 +2,7 @@
 //! transaction that stores it (which also serialises concurrent writers of one conversation on
 //! PostgreSQL). [`AppendPlan`] is driver-free; the SQLite writer thread and sqlx run its steps.
 
+use crate::ids::{ConversationId, MessageId};
 use std::collections::HashMap;
 
 use super::super::sqlite_writer::{Lane, Param};
@@ -25,7 +26,7 @@ pub struct Appended {
 
 /// What `append_messages` reads of a conversation to number its messages.
 pub(super) struct SeqRow {
-    id: String,
+    id: ConversationId,
     merchant_id: String,
     shopper_id: String,
     expert_id: Option<String>,
@@ -74,13 +75,13 @@ pub(super) struct AppendPlan<'a> {
     places: Vec<(String, String)>,
     firsts: Vec<(usize, i64)>,
     /// Messages stored by an earlier batch, by conversation and client id.
-    stored_before: HashMap<String, HashMap<String, StoredMessage>>,
+    stored_before: HashMap<ConversationId, HashMap<String, StoredMessage>>,
     /// The messages that need a number (see `earlier_ids`), in input order.
     fresh: Vec<usize>,
     /// Conversations written to, by id.
-    convs: HashMap<String, SeqState>,
+    convs: HashMap<ConversationId, SeqState>,
     /// (index, id, seq) of each message to insert.
-    rows: Vec<(usize, String, i64)>,
+    rows: Vec<(usize, MessageId, i64)>,
     /// Photos the batch's `attachment` messages name, as read in the transaction.
     attached: HashMap<String, super::super::media_chat::AttachedRow>,
     /// Message data completed in the transaction (a photo's size and type), by input index.
@@ -263,7 +264,7 @@ impl<'a> AppendPlan<'a> {
                 }
             }
             self.places[i] = (c.row.store_id.clone(), c.row.department_id.clone());
-            self.rows.push((i, uuid::Uuid::now_v7().to_string(), c.row.last_seq));
+            self.rows.push((i, MessageId::generate(), c.row.last_seq));
         }
     }
 

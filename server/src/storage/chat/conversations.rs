@@ -6,13 +6,14 @@ use super::super::tx::{named, sqlx_rows, write_tx, Cols, FromCols};
 use super::super::{Db, Result, StorageError, Tenant};
 use super::*;
 use crate::domain::conversation::ConversationStatus;
+use crate::ids::ConversationId;
 use crate::ids::{ExpertId, MerchantId, ShopperId};
 use crate::now_ms;
 
 /// A conversation row with the names its views need.
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
-    pub id: String,
+    pub id: ConversationId,
     pub merchant_id: String,
     pub shopper_id: String,
     pub shopper_name: Option<String>,
@@ -190,7 +191,7 @@ impl Db {
         Ok(row)
     }
 
-    pub async fn conversation(&self, m: Tenant<'_>, id: &str) -> Result<ConversationRow> {
+    pub async fn conversation(&self, m: Tenant<'_>, id: &ConversationId) -> Result<ConversationRow> {
         let sql = one_conversation_sql();
         self.hot_rows(&sql, &[Param::text(m.as_str()), Param::text(id)])
             .await?
@@ -250,10 +251,10 @@ impl Db {
     }
 
     /// `queued` → `offered` for these conversations (those still queued), in one transaction.
-    pub async fn mark_offered(&self, ids: &[String]) -> Result<()> {
+    pub async fn mark_offered(&self, ids: &[ConversationId]) -> Result<()> {
         let now = now_ms();
         // Small writes, one after another: each is bookkeeping that must not hold up a message.
-        let mut ids: Vec<&String> = ids.iter().collect();
+        let mut ids: Vec<&ConversationId> = ids.iter().collect();
         ids.sort_unstable();
         for chunk in super::super::shaped_chunks(&ids, if self.fast.is_some() { 64 } else { 512 }) {
             let sql = format!(
@@ -278,7 +279,7 @@ impl Db {
     pub async fn claim(
         &self,
         m: Tenant<'_>,
-        conversation: &str,
+        conversation: &ConversationId,
         expert: &ExpertId,
         eligible: impl Fn(&ConversationRow) -> bool + Send + 'static,
     ) -> Result<Claim> {
@@ -354,7 +355,7 @@ impl Db {
     }
 
     /// Put a claimed conversation whose expert never answered back in the queue.
-    pub async fn unclaim_unanswered(&self, id: &str, expert: &str) -> Result<bool> {
+    pub async fn unclaim_unanswered(&self, id: &ConversationId, expert: &str) -> Result<bool> {
         let done = self
             .write_one(
                 "UPDATE conversations SET status = 'queued', expert_id = NULL, queued_at = $1, claimed_at = NULL \
@@ -367,7 +368,7 @@ impl Db {
 
     /// End a conversation: `ended` if it was claimed, `abandoned` if the shopper left while it
     /// waited. Returns the new status, or None if it had already finished.
-    pub async fn finish(&self, m: Tenant<'_>, id: &str, by: &str) -> Result<Option<ConversationStatus>> {
+    pub async fn finish(&self, m: Tenant<'_>, id: &ConversationId, by: &str) -> Result<Option<ConversationStatus>> {
         let now = now_ms();
         // `conversation.ended` commits with the change, for both outcomes (see `hooks`).
         let done = self.update_with_event("UPDATE conversations SET status = 'ended', ended_at = $1, ended_by = $2 WHERE merchant_id = $3 AND id = $4 AND status = 'claimed'", vec![Param::from(now), Param::from(by), Param::from(m.as_str()), Param::from(id)], id, Change::Ended).await?;
@@ -379,7 +380,7 @@ impl Db {
     }
 
     /// Mark a waiting, non-offline conversation missed if it has waited since before `cutoff`.
-    pub async fn mark_missed(&self, id: &str, cutoff: i64) -> Result<bool> {
+    pub async fn mark_missed(&self, id: &ConversationId, cutoff: i64) -> Result<bool> {
         let done = self
             .update_with_event(
                 "UPDATE conversations SET status = 'missed', ended_at = $1, ended_by = 'timeout' \
@@ -397,7 +398,7 @@ impl Db {
     pub async fn transfer(
         &self,
         m: Tenant<'_>,
-        id: &str,
+        id: &ConversationId,
         from_expert: &str,
         store_id: &str,
         department_id: &str,
@@ -428,7 +429,7 @@ impl Db {
         Ok(done == 1)
     }
 
-    pub async fn rate(&self, m: Tenant<'_>, id: &str, shopper: &str, score: i64, comment: Option<&str>) -> Result<bool> {
+    pub async fn rate(&self, m: Tenant<'_>, id: &ConversationId, shopper: &str, score: i64, comment: Option<&str>) -> Result<bool> {
         let done = self.update_with_event("UPDATE conversations SET rating = $1, rating_comment = $2 WHERE merchant_id = $3 AND id = $4 AND shopper_id = $5 AND status = 'ended'", vec![Param::from(score), Param::from(comment), Param::from(m.as_str()), Param::from(id), Param::from(shopper)], id, Change::Rated).await?;
         Ok(done == 1)
     }

@@ -1,5 +1,6 @@
 //! Analytics facts as they are stored, before the roller folds them into the rollups.
 
+use crate::ids::ConversationId;
 use serde::{Deserialize, Serialize};
 
 use super::super::sqlite_writer::Param;
@@ -15,7 +16,7 @@ pub struct Event {
     pub store_id: Option<String>,
     pub department_id: Option<String>,
     pub expert_id: Option<String>,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     pub value: Option<i64>,
     pub data_json: Option<String>,
 }

@@ -20,7 +20,7 @@ use super::super::sqlite_writer::{Lane, Param};
 use super::super::tx::{write_tx, WriteTx};
 use super::super::{enqueue_in, Outgoing};
 use super::{AppendOutcome, Appended, ConversationRow, NewMessage, StoredMessage, CONV_SELECT};
-use crate::ids::MerchantId;
+use crate::ids::{ConversationId, MerchantId};
 use crate::outbound::events::{self, ConversationData, EventType, MessageData, OfflineMessageData, RatedData, TransferData};
 use crate::storage::{Db, Result, Tenant};
 
@@ -74,7 +74,7 @@ fn merchant(row: &ConversationRow) -> MerchantId {
 pub(crate) fn conversation_events(change: &Change, row: &ConversationRow, expert_name: Option<String>, speedup: u32) -> Vec<Outgoing> {
     let m = merchant(row);
     let conversation = events::conversation_info(row);
-    let c = Some(row.id.as_str());
+    let c = Some(&row.id);
     let e = match change {
         // An offline conversation is announced by `offline_message.created` with its message.
         Change::Requested if row.offline != 0 => return vec![],
@@ -148,8 +148,8 @@ fn stored<'a>(batch: &'a [NewMessage], done: &'a Appended) -> Vec<(&'a NewMessag
 
 /// Conversations whose first message this batch stored from the shopper: candidates for
 /// `offline_message.created`.
-fn firsts(stored: &[(&NewMessage, &StoredMessage)]) -> Vec<String> {
-    let mut ids: Vec<String> = stored
+fn firsts(stored: &[(&NewMessage, &StoredMessage)]) -> Vec<ConversationId> {
+    let mut ids: Vec<ConversationId> = stored
         .iter()
         .filter(|(_, v)| v.seq == 1 && v.author_role == "shopper")
         .map(|(_, v)| v.conversation_id.clone())
@@ -180,7 +180,7 @@ fn message_events(
         let merchant = MerchantId::from_db(m.merchant_id.clone());
         if v.seq == 1 && v.author_role == "shopper" {
             if let (Some((_, email, name)), Some(row)) = (
-                offline.iter().find(|o| o.0 == v.conversation_id),
+                offline.iter().find(|o| o.0 == *v.conversation_id),
                 rows.iter().find(|r| r.id == v.conversation_id),
             ) {
                 out.push(events::event(
@@ -275,7 +275,13 @@ impl Db {
     /// Run `sql`, an UPDATE of conversation `id`; when it changed the row, read the
     /// conversation as it now is and enqueue the event of `change`, in the same transaction.
     /// The number of rows changed.
-    pub(crate) async fn update_with_event(&self, sql: &'static str, params: Vec<Param>, id: &str, change: Change) -> Result<u64> {
+    pub(crate) async fn update_with_event(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        id: &ConversationId,
+        change: Change,
+    ) -> Result<u64> {
         let speedup = self.hooks.speedup();
         let read = by_id_sql();
         let id = id.to_owned();
@@ -356,7 +362,7 @@ impl Db {
 /// How a conversation's shopper can be reached outside the chat, and whether they are away.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Reach {
-    pub id: String,
+    pub id: ConversationId,
     pub merchant_id: String,
     pub shopper_id: String,
     pub status: String,
@@ -376,7 +382,7 @@ const REACH_COLS: &str = "c.id, c.merchant_id, c.shopper_id, c.status, c.offline
 /// A conversation whose shopper has an expert's answer they have not read, and may be written to.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Unanswered {
-    pub id: String,
+    pub id: ConversationId,
     pub merchant_id: String,
     pub offline: i64,
     pub offline_email: Option<String>,
@@ -390,7 +396,14 @@ pub struct Unanswered {
 
 impl Db {
     /// Remember the widget's language and the shopper's contact for replies (each only when given).
-    pub async fn set_reach(&self, m: Tenant<'_>, id: &str, locale: Option<&str>, email: Option<&str>, phone: Option<&str>) -> Result<()> {
+    pub async fn set_reach(
+        &self,
+        m: Tenant<'_>,
+        id: &ConversationId,
+        locale: Option<&str>,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<()> {
         self.write_one(
             "UPDATE conversations SET shopper_locale = COALESCE($1, shopper_locale), notify_email = COALESCE($2, notify_email), \
              notify_phone = COALESCE($3, notify_phone) WHERE merchant_id = $4 AND id = $5",
@@ -406,7 +419,7 @@ impl Db {
         Ok(())
     }
 
-    pub async fn reach(&self, m: Tenant<'_>, id: &str) -> Result<Reach> {
+    pub async fn reach(&self, m: Tenant<'_>, id: &ConversationId) -> Result<Reach> {
         let sql = format!("SELECT {REACH_COLS} FROM conversations c WHERE c.merchant_id = $1 AND c.id = $2");
         sqlx::query_as::<_, Reach>(&sql)
             .bind(m.as_str())

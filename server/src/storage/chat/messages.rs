@@ -4,6 +4,7 @@
 use super::super::sqlite_writer::Param;
 use super::super::tx::{sqlx_rows, Cols, FromCols};
 use super::super::{Db, Result, Tenant};
+use crate::ids::{ConversationId, MessageId};
 
 /// Who is writing a message; the storage checks they may write into the conversation.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ impl Sender {
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub client_msg_id: Option<String>,
     pub sender: Sender,
     pub kind: &'static str,
@@ -43,7 +44,7 @@ pub struct NewMessage {
 
 impl NewMessage {
     /// The message as stored with `seq` and `id` at `sent_at`.
-    pub(super) fn stored(&self, seq: i64, id: String, sent_at: i64) -> StoredMessage {
+    pub(super) fn stored(&self, seq: i64, id: MessageId, sent_at: i64) -> StoredMessage {
         let (expert_id, expert_name) = match &self.sender {
             Sender::Expert { id, name } => (Some(id.clone()), Some(name.clone())),
             _ => (None, None),
@@ -78,7 +79,7 @@ pub enum AppendOutcome {
 #[derive(Debug, Clone)]
 pub struct ReadMark {
     pub merchant_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub role: &'static str,
     pub seq: i64,
 }
@@ -88,9 +89,9 @@ pub struct ReadMark {
 /// stored: its `sent_at`.
 #[derive(Debug, Clone)]
 pub struct StoredMessage {
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub seq: i64,
-    pub id: String,
+    pub id: MessageId,
     pub client_msg_id: Option<String>,
     pub author_role: String,
     pub expert_id: Option<String>,
@@ -153,7 +154,7 @@ impl Db {
     }
 
     /// (id, merchant, last_seq) of these conversations (any merchant: for the hub's catch-up).
-    pub async fn last_seqs(&self, ids: &[String]) -> Result<Vec<(String, String, i64)>> {
+    pub async fn last_seqs(&self, ids: &[ConversationId]) -> Result<Vec<(ConversationId, String, i64)>> {
         if ids.is_empty() {
             return Ok(vec![]);
         }
@@ -161,7 +162,7 @@ impl Db {
             "SELECT id, merchant_id, last_seq FROM conversations WHERE id IN ({})",
             super::super::placeholders(ids.len(), 1)
         );
-        let mut q = sqlx::query_as::<_, (String, String, i64)>(&sql);
+        let mut q = sqlx::query_as::<_, (ConversationId, String, i64)>(&sql);
         for id in ids {
             q = q.bind(id);
         }
@@ -169,7 +170,13 @@ impl Db {
     }
 
     /// Messages after `after_seq`, in order, at most `limit`.
-    pub async fn messages_after(&self, m: Tenant<'_>, conversation: &str, after_seq: i64, limit: i64) -> Result<Vec<StoredMessage>> {
+    pub async fn messages_after(
+        &self,
+        m: Tenant<'_>,
+        conversation: &ConversationId,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredMessage>> {
         let sql = format!("{MSG_SELECT} WHERE m.merchant_id = $1 AND m.conversation_id = $2 AND m.seq > $3 ORDER BY m.seq LIMIT $4");
         let params = [
             Param::text(m.as_str()),
@@ -180,7 +187,7 @@ impl Db {
         sqlx_rows(&self.pool, &sql, &params).await
     }
 
-    pub async fn first_message(&self, conversation: &str) -> Result<Option<String>> {
+    pub async fn first_message(&self, conversation: &ConversationId) -> Result<Option<String>> {
         let rows: Vec<(String,)> = self
             .hot_rows(
                 "SELECT body FROM messages WHERE conversation_id = $1 AND author_role = 'shopper' ORDER BY seq LIMIT 1",

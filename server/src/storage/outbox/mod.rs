@@ -44,6 +44,7 @@
 use super::sqlite_writer::{Lane, Param};
 use super::tx::{sqlx_rows, write_tx, Cols, FromCols, InSqlx, OnWriter, WriteTx};
 use super::{Backend, Db, Page, PageRequest, Result, StorageError, Tenant};
+use crate::ids::ConversationId;
 use crate::ids::MerchantId;
 use crate::now_ms;
 
@@ -117,7 +118,7 @@ pub struct NewOutbound {
     /// E-mail address (lower case), E.164 phone number, or the endpoint's URL.
     pub recipient: String,
     pub endpoint_id: Option<String>,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// Stable across attempts: the e-mail's Message-ID (without brackets) or the webhook-id.
     pub message_id: String,
     pub subject: Option<String>,
@@ -146,7 +147,7 @@ pub struct NewEvent {
     /// The exact JSON body every endpoint receives.
     pub body: String,
     /// Deliveries with the same conversation go out in order, per endpoint.
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// Only this endpoint (test events, redeliveries); `None`: every subscribed one.
     pub only_endpoint: Option<String>,
     /// Suffix of the idempotency key, for a deliberate second delivery (a redelivery).
@@ -191,7 +192,7 @@ pub struct OutboxRow {
     #[schema(required = true)]
     pub endpoint_id: Option<String>,
     #[schema(required = true)]
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
     /// The e-mail's Message-ID or the webhook-id, the same on every attempt.
     pub message_id: String,
     #[schema(required = true)]
@@ -266,7 +267,7 @@ pub struct OutboxFilter {
     pub status: Option<OutboxStatus>,
     pub endpoint_id: Option<String>,
     pub recipient: Option<String>,
-    pub conversation_id: Option<String>,
+    pub conversation_id: Option<ConversationId>,
 }
 
 impl FromCols for OutboxRow {

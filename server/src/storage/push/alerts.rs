@@ -2,6 +2,7 @@
 //! closed), and the counts Analytics and the Team page read.
 
 use super::*;
+use crate::ids::ConversationId;
 
 /// An alert to create with its outbox row.
 #[derive(Debug, Clone)]
@@ -9,7 +10,7 @@ pub struct NewAlert {
     pub id: String,
     pub merchant_id: MerchantId,
     pub expert_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub store_id: String,
     pub department_id: String,
     pub subscription_id: String,
@@ -24,7 +25,7 @@ pub struct SocketAlert {
     pub id: String,
     pub merchant_id: MerchantId,
     pub expert_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub store_id: String,
     pub department_id: String,
     pub queued_at: i64,
@@ -39,7 +40,7 @@ pub struct PushAlert {
     #[serde(skip)]
     pub merchant_id: String,
     pub expert_id: String,
-    pub conversation_id: String,
+    pub conversation_id: ConversationId,
     pub store_id: String,
     pub department_id: String,
     pub subscription_id: String,
@@ -260,7 +261,7 @@ impl Db {
 
     /// A chat was missed: if alerts were sent for it and every one failed, count it
     /// (`missed_alert_failed`, per store and department).
-    pub async fn push_missed_check(&self, conversation: &str) -> Result<bool> {
+    pub async fn push_missed_check(&self, conversation: &ConversationId) -> Result<bool> {
         let sql = format!("SELECT {ALERT_COLS} FROM push_alerts WHERE conversation_id = $1");
         let all = sqlx::query_as::<_, PushAlert>(&sql)
             .bind(conversation)
@@ -278,7 +279,7 @@ impl Db {
             store_id: Some(first.store_id.clone()),
             department_id: Some(first.department_id.clone()),
             expert_id: None,
-            conversation_id: Some(conversation.to_owned()),
+            conversation_id: Some(conversation.clone()),
             value: None,
             data_json: None,
         }])
@@ -303,7 +304,7 @@ impl Db {
     /// The offer of this chat went away (claimed by `claimed_by`, or withdrawn): the push alerts
     /// that reached a device (handed or shown) are returned so their notifications can be closed;
     /// the claimer's alerts become `claimed`, the others `closed`.
-    pub async fn close_push_alerts(&self, conversation: &str, claimed_by: Option<&str>) -> Result<Vec<PushAlert>> {
+    pub async fn close_push_alerts(&self, conversation: &ConversationId, claimed_by: Option<&str>) -> Result<Vec<PushAlert>> {
         let now = now_ms();
         let sql =
             format!("SELECT {ALERT_COLS} FROM push_alerts WHERE conversation_id = $1 AND state IN ('queued', 'handed', 'shown', 'opened')");

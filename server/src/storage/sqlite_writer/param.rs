@@ -49,6 +49,11 @@ impl From<String> for Param {
         Param::Text(s)
     }
 }
+impl From<&crate::ids::ConversationId> for Param {
+    fn from(id: &crate::ids::ConversationId) -> Param {
+        Param::text(id)
+    }
+}
 impl From<i64> for Param {
     fn from(i: i64) -> Param {
         Param::Int(i)
