@@ -31,8 +31,9 @@ use crate::storage::{AttachmentRow, Db, StorageError};
 use signing::{Audience, UrlSigner, Variant};
 use store::FileStore;
 
-/// A pending upload older than this is taken to be abandoned (its writer died).
-pub const PENDING_STALE_MS: i64 = 10 * 60_000;
+/// A pending upload older than this is taken to be abandoned (its writer died); storage's rule,
+/// since its conditional writes apply it.
+pub use crate::storage::PENDING_STALE_MS;
 
 /// How a photo message reads in transcripts and exports: the stable, authenticated link
 /// (`/api/v1/attachments/{id}/open`, a redirect to a fresh signed URL for the merchant's

@@ -10,6 +10,9 @@ use super::{Db, Result, StorageError, Tenant};
 use crate::domain::team::Module;
 use crate::ids::ConversationId;
 
+/// A pending upload older than this is taken to be abandoned (its writer died).
+pub const PENDING_STALE_MS: i64 = 10 * 60_000;
+
 pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 pub const MAX_RETENTION_DAYS: i64 = 3650;
 const DAY_MS: i64 = 86_400_000;
@@ -189,7 +192,7 @@ impl Db {
         .bind(a.original_bytes)
         .bind(a.created_at)
         .bind(&a.id)
-        .bind(a.created_at - crate::media::PENDING_STALE_MS)
+        .bind(a.created_at - PENDING_STALE_MS)
         .execute(&self.writer)
         .await?;
         Ok(n.rows_affected() == 1)

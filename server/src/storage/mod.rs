@@ -23,6 +23,7 @@ mod merchants;
 mod messaging;
 mod orders;
 mod outbox;
+pub use outbox::events;
 mod push;
 mod rollups;
 mod saved_replies;

@@ -21,7 +21,7 @@ use super::super::tx::{write_tx, WriteTx};
 use super::super::{enqueue_in, Outgoing};
 use super::{AppendOutcome, Appended, ConversationRow, NewMessage, StoredMessage, CONV_SELECT};
 use crate::ids::{ConversationId, MerchantId};
-use crate::outbound::events::{self, ConversationData, EventType, MessageData, OfflineMessageData, RatedData, TransferData};
+use crate::storage::events::{self, ConversationData, EventType, MessageData, OfflineMessageData, RatedData, TransferData};
 use crate::storage::{Db, Result, Tenant};
 
 /// Shared by every clone of a [`Db`]: how fast events give up (tests speed the outbox up) and

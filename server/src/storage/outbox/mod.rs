@@ -55,7 +55,7 @@ pub enum Channel {
     Email,
     Sms,
     Webhook,
-    /// A Web Push alert to a store-app device (`crate::push`).
+    /// A Web Push alert to a store-app device (`crate::outbound::push`).
     Push,
 }
 
@@ -174,6 +174,7 @@ pub enum Enqueued {
 
 mod delivery;
 mod enqueue;
+pub mod events;
 pub use delivery::*;
 pub use enqueue::*;
 
