@@ -66,7 +66,10 @@ impl Application {
         let (outbound, outbound_task) = crate::outbound::Outbound::start(db.clone(), &config.outbound, addr, outbound_stop.clone())
             .await
             .context("starting the outbound worker")?;
-        crate::push::alerter::start(&hub, &outbound);
+        crate::outbound::push::alerter::start(&hub, &outbound);
+        if hub.reach_hook.set(std::sync::Arc::new(crate::outbound::hooks::Reacher)).is_err() {
+            tracing::warn!("the hub already had a reach hook");
+        }
         if config.demo {
             demo::seed_outbox(&db, &outbound)
                 .await
@@ -112,7 +115,7 @@ impl Application {
             self.state.media.clone(),
             stop.clone(),
         ));
-        let commerce = tokio::spawn(crate::commerce::run(self.state.clone(), stop.clone()));
+        let commerce = tokio::spawn(crate::commerce::run(self.state.commerce(), stop.clone()));
         let app = http::router(self.state.clone());
         tracing::info!(addr = %self.addr, database = %self.state.config.db.database_url.redacted(), "floorwalker listening");
         let hub = self.state.hub.clone();

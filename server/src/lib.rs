@@ -9,7 +9,7 @@
 //! - [`auth`] hashes passwords, mints and checks tokens, throttles logins.
 //! - [`domain`] holds the parsed, validated shapes of merchant data.
 //! - [`storage`] is the one storage interface, over SQLite (default) or PostgreSQL.
-//! - [`outbound`] delivers e-mail, SMS and webhooks from the transactional outbox.
+//! - [`outbound`] delivers e-mail, SMS, webhooks and Web Push alerts from the transactional outbox.
 //! - [`media`] checks, stores and serves chat photos; STUN/TURN for video calls.
 
 pub mod analytics;
@@ -26,7 +26,6 @@ pub mod ids;
 pub mod media;
 pub mod outbound;
 pub mod protocol;
-pub mod push;
 pub mod storage;
 pub mod telemetry;
 pub mod wire_types;

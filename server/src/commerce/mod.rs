@@ -9,13 +9,13 @@ pub mod qr;
 pub mod refs;
 pub mod store;
 
-use crate::ids::ConversationId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::AppState;
-use crate::ids::MerchantId;
-use crate::storage::{NewMessage, Sender};
+use crate::hub::Hub;
+use crate::ids::{ConversationId, MerchantId};
+use crate::outbound::Outbound;
+use crate::storage::{Db, NewMessage, Sender};
 use cart::{Line, LineView, VatView};
 use store::CartRow;
 
@@ -37,8 +37,19 @@ impl Clock {
     }
 }
 
+/// What selling in the chat needs of the server: the database, the hub (its `cart` and system
+/// messages go through the chat's one writer), outbound messages (links by e-mail and SMS) and
+/// the commerce clock. Cheap to clone (shared handles); the HTTP state's `commerce()` makes one.
+#[derive(Clone)]
+pub struct Ctx {
+    pub db: Db,
+    pub hub: Hub,
+    pub outbound: Outbound,
+    pub commerce_clock: Clock,
+}
+
 /// The server key that signs pay tokens and cart references.
-pub async fn key(state: &AppState) -> crate::storage::Result<Vec<u8>> {
+pub async fn key(state: &Ctx) -> crate::storage::Result<Vec<u8>> {
     Ok(state.db.server_key("commerce").await?.into_bytes())
 }
 
@@ -115,12 +126,12 @@ pub fn view_lines(lines: &[Line], currency: &str, mode: &str) -> Cart {
     }
 }
 
-pub fn pay_url(state: &AppState, key: &[u8], cart_id: &str) -> String {
+pub fn pay_url(state: &Ctx, key: &[u8], cart_id: &str) -> String {
     format!("{}/pay/{}", state.outbound.public_url(), refs::pay_token(key, cart_id))
 }
 
 /// A stored cart's view; the pay link only while it can be paid or accepted.
-pub fn view(state: &AppState, key: &[u8], row: &CartRow, lines: &[Line]) -> Cart {
+pub fn view(state: &Ctx, key: &[u8], row: &CartRow, lines: &[Line]) -> Cart {
     let mut c = view_lines(lines, &row.currency, &row.checkout_mode);
     let open = store::OPEN_CART.contains(&row.status.as_str());
     c.id = Some(row.id.clone());
@@ -155,7 +166,7 @@ pub fn summary(c: &Cart) -> String {
 }
 
 /// A system line in a conversation's thread (stored, then live to both sides).
-pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: &ConversationId, key: &str, data: serde_json::Value) {
+pub async fn system_line(state: &Ctx, merchant: &MerchantId, conversation: &ConversationId, key: &str, data: serde_json::Value) {
     let msg = NewMessage {
         merchant_id: merchant.to_string(),
         conversation_id: conversation.to_owned(),
@@ -173,7 +184,7 @@ pub async fn system_line(state: &AppState, merchant: &MerchantId, conversation: 
 /// Record a cart fact for the Analytics rollups and `metrics.csv` (`cart_sent`; `cart_paid`
 /// with the total in minor units and its currency). Counted off the request path: a failure is
 /// logged, never the caller's error.
-pub async fn cart_fact(state: &AppState, row: &CartRow, kind: &'static str) {
+pub async fn cart_fact(state: &Ctx, row: &CartRow, kind: &'static str) {
     let paid = kind == "cart_paid";
     let e = crate::storage::Event {
         merchant_id: row.merchant_id.clone(),
@@ -193,7 +204,7 @@ pub async fn cart_fact(state: &AppState, row: &CartRow, kind: &'static str) {
 }
 
 /// Tell the thread a cart's status changed.
-pub async fn cart_status_line(state: &AppState, merchant: &MerchantId, row: &CartRow, status: &str, order_id: Option<&str>) {
+pub async fn cart_status_line(state: &Ctx, merchant: &MerchantId, row: &CartRow, status: &str, order_id: Option<&str>) {
     let mut data = serde_json::json!({"cart_id": row.id, "status": status});
     if let Some(o) = order_id {
         data["order_id"] = o.into();
@@ -203,7 +214,7 @@ pub async fn cart_status_line(state: &AppState, merchant: &MerchantId, row: &Car
 
 /// After `POST /orders` with a cart reference: the cart is paid (or cancelled) and the thread
 /// says so. Returns false when the cart was no longer open.
-pub async fn order_reported(state: &AppState, m: &MerchantId, cart_id: &str, order_id: &str, status: &str) -> crate::storage::Result<bool> {
+pub async fn order_reported(state: &Ctx, m: &MerchantId, cart_id: &str, order_id: &str, status: &str) -> crate::storage::Result<bool> {
     state.db.link_order_cart(m, order_id, cart_id).await?;
     let to = if matches!(status, "cancelled" | "refunded") {
         "cancelled"
@@ -223,7 +234,7 @@ pub async fn order_reported(state: &AppState, m: &MerchantId, cart_id: &str, ord
 
 /// Expire lapsed carts (pay link or quote past its time) and tell their threads; run
 /// periodically by the server.
-pub async fn expire_lapsed(state: &AppState) -> anyhow::Result<usize> {
+pub async fn expire_lapsed(state: &Ctx) -> anyhow::Result<usize> {
     let now = state.commerce_clock.now();
     let lapsed = state.db.lapsed_carts(now).await?;
     let mut n = 0;
@@ -240,7 +251,7 @@ pub async fn expire_lapsed(state: &AppState) -> anyhow::Result<usize> {
 
 /// The commerce clock: lapsed carts expire (every 30 s, faster with the outbound speed-up
 /// that tests use).
-pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
+pub async fn run(state: Ctx, stop: tokio_util::sync::CancellationToken) {
     let every = std::time::Duration::from_millis((30_000 / u64::from(state.outbound.timing().speedup.max(1))).max(200));
     let mut tick = tokio::time::interval(every);
     loop {
@@ -261,7 +272,7 @@ pub async fn run(state: AppState, stop: tokio_util::sync::CancellationToken) {
 /// Send a cart's pay link by e-mail (template `cart_link`) or SMS through the outbox. The
 /// link itself is only in the outbox row (never in a log line).
 pub async fn send_link(
-    state: &AppState,
+    state: &Ctx,
     m: &MerchantId,
     row: &CartRow,
     lines: &[Line],
@@ -320,7 +331,7 @@ pub async fn send_link(
 
 /// One reminder per unpaid cart, after the merchant's `reminder_hours`: a line in the thread
 /// and, when the shopper's e-mail is known, an e-mail.
-pub async fn remind_unpaid(state: &AppState) -> anyhow::Result<usize> {
+pub async fn remind_unpaid(state: &Ctx) -> anyhow::Result<usize> {
     let speedup = i64::from(state.outbound.timing().speedup.max(1));
     let due = state.db.carts_due_for_reminder(state.commerce_clock.now(), speedup).await?;
     let mut n = 0;

@@ -1,6 +1,7 @@
 //! Parsed, validated shapes of merchant data. Everything here is plain data plus the rules
 //! that make it valid; nothing here knows about HTTP or SQL.
 
+pub mod contact;
 pub mod conversation;
 pub mod hours;
 pub mod settings;

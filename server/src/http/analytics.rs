@@ -362,7 +362,7 @@ async fn post_order(
             return Err(ApiError::invalid("cart_ref", "not a cart reference (cref_…)"));
         }
         Some(r) => {
-            let key = crate::commerce::key(&state).await?;
+            let key = crate::commerce::key(&state.commerce()).await?;
             let id = crate::commerce::refs::check_cart_ref(&key, r, state.commerce_clock.now()).ok_or(ApiError::NotFound)?;
             let (row, _) = state.db.cart(&m.id, &id).await?;
             if req.shopper_id.is_empty() {
@@ -433,7 +433,7 @@ async fn post_order(
     })?;
     state.hub.analytics.written.notify_one();
     if let Some(cart) = &cart {
-        crate::commerce::order_reported(&state, &m.id, &cart.id, req.order_id.trim(), &status).await?;
+        crate::commerce::order_reported(&state.commerce(), &m.id, &cart.id, req.order_id.trim(), &status).await?;
     }
     Ok(match outcome {
         OrderOutcome::Created(o) => (StatusCode::CREATED, Json(o.into())),

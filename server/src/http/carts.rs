@@ -143,9 +143,9 @@ async fn send_cart(
         crate::storage::StorageError::Invalid(msg) => ApiError::invalid("replaces", &msg),
         e => e.into(),
     })?;
-    let key = cm::key(&state).await?;
+    let key = cm::key(&state.commerce()).await?;
     let (row, lines) = state.db.cart(m, &new.id).await?;
-    let view = cm::view(&state, &key, &row, &lines);
+    let view = cm::view(&state.commerce(), &key, &row, &lines);
     let msg = NewMessage {
         merchant_id: m.to_string(),
         conversation_id: conversation_id.clone(),
@@ -176,7 +176,7 @@ async fn send_cart(
     }
     // A revision is the same cart sent again: Analytics counts the first send only.
     if new.replaces.is_none() {
-        cm::cart_fact(&state, &row, "cart_sent").await;
+        cm::cart_fact(&state.commerce(), &row, "cart_sent").await;
     }
     let event = crate::outbound::events::CartData {
         conversation_id: conversation_id.clone(),
@@ -223,13 +223,13 @@ async fn conversation_carts(
 ) -> ApiResult<Json<CartList>> {
     let m = &s.expert.merchant_id;
     state.db.chat_parties(m, &conversation_id).await?;
-    let key = cm::key(&state).await?;
+    let key = cm::key(&state.commerce()).await?;
     let items = state
         .db
         .conversation_carts(m, &conversation_id)
         .await?
         .iter()
-        .map(|(r, l)| cm::view(&state, &key, r, l))
+        .map(|(r, l)| cm::view(&state.commerce(), &key, r, l))
         .collect();
     Ok(Json(CartList { items }))
 }
@@ -239,8 +239,8 @@ async fn conversation_carts(
     security(("expert_token" = [])))]
 async fn expert_cart(State(state): State<AppState>, ApprovedExpert(s): ApprovedExpert, Path(id): Path<String>) -> ApiResult<Json<Cart>> {
     let (row, lines) = state.db.cart(&s.expert.merchant_id, &id).await?;
-    let key = cm::key(&state).await?;
-    Ok(Json(cm::view(&state, &key, &row, &lines)))
+    let key = cm::key(&state.commerce()).await?;
+    Ok(Json(cm::view(&state.commerce(), &key, &row, &lines)))
 }
 
 /// Withdraw an open cart (the thread says so).
@@ -255,9 +255,9 @@ async fn cancel_cart(State(state): State<AppState>, ApprovedExpert(s): ApprovedE
         return Err(ApiError::Conflict("this cart is no longer open".into()));
     }
     let (row, lines) = state.db.cart(m, &id).await?;
-    cm::cart_status_line(&state, m, &row, "cancelled", None).await;
-    let key = cm::key(&state).await?;
-    Ok(Json(cm::view(&state, &key, &row, &lines)))
+    cm::cart_status_line(&state.commerce(), m, &row, "cancelled", None).await;
+    let key = cm::key(&state.commerce()).await?;
+    Ok(Json(cm::view(&state.commerce(), &key, &row, &lines)))
 }
 
 /// The pay link as a QR code, to show a shopper in the store.
@@ -270,8 +270,8 @@ async fn cart_qr(State(state): State<AppState>, ApprovedExpert(s): ApprovedExper
     if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this cart can no longer be paid".into()));
     }
-    let key = cm::key(&state).await?;
-    let svg = qr::svg(&cm::pay_url(&state, &key, &row.id)).map_err(ApiError::internal)?;
+    let key = cm::key(&state.commerce()).await?;
+    let svg = qr::svg(&cm::pay_url(&state.commerce(), &key, &row.id)).map_err(ApiError::internal)?;
     Ok(([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response())
 }
 
@@ -320,7 +320,7 @@ async fn send_cart_link(
     if !OPEN_CART.contains(&row.status.as_str()) || row.expires_at <= state.commerce_clock.now() {
         return Err(ApiError::Conflict("this cart can no longer be paid".into()));
     }
-    let done = cm::send_link(&state, m, &row, &lines, &req.channel, &to, false)
+    let done = cm::send_link(&state.commerce(), m, &row, &lines, &req.channel, &to, false)
         .await
         .map_err(ApiError::internal)?;
     let (status, outbox_id) = match done {
@@ -358,8 +358,8 @@ async fn shopper_cart(state: &AppState, shopper: &ShopperAuth, id: &str) -> ApiR
     security(("shopper_token" = [])))]
 async fn widget_cart(State(state): State<AppState>, shopper: ShopperAuth, Path(id): Path<String>) -> ApiResult<Json<Cart>> {
     let (row, lines) = shopper_cart(&state, &shopper, &id).await?;
-    let key = cm::key(&state).await?;
-    Ok(Json(cm::view(&state, &key, &row, &lines)))
+    let key = cm::key(&state.commerce()).await?;
+    Ok(Json(cm::view(&state.commerce(), &key, &row, &lines)))
 }
 
 /// Accept a quote: it becomes payable (the thread says so).
@@ -371,8 +371,8 @@ async fn accept_cart(State(state): State<AppState>, shopper: ShopperAuth, Path(i
     let (row, _) = shopper_cart(&state, &shopper, &id).await?;
     accept(&state, &shopper.merchant, &row).await?;
     let (row, lines) = state.db.cart(&shopper.merchant, &id).await?;
-    let key = cm::key(&state).await?;
-    Ok(Json(cm::view(&state, &key, &row, &lines)))
+    let key = cm::key(&state.commerce()).await?;
+    Ok(Json(cm::view(&state.commerce(), &key, &row, &lines)))
 }
 
 pub(super) async fn accept(state: &AppState, m: &MerchantId, row: &crate::commerce::store::CartRow) -> ApiResult<()> {
@@ -382,7 +382,7 @@ pub(super) async fn accept(state: &AppState, m: &MerchantId, row: &crate::commer
     if !state.db.set_cart_status(m, &row.id, &["quote"], "awaiting_payment", None).await? {
         return Err(ApiError::Conflict("this is not a quote that can still be accepted".into()));
     }
-    cm::cart_status_line(state, m, row, "awaiting_payment", None).await;
+    cm::cart_status_line(&state.commerce(), m, row, "awaiting_payment", None).await;
     Ok(())
 }
 
@@ -392,12 +392,12 @@ pub(super) async fn accept(state: &AppState, m: &MerchantId, row: &crate::commer
     responses((status = 200, body = Cart), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)),
     security(("session" = []), ("api_key" = [])))]
 async fn merchant_cart(State(state): State<AppState>, m: Merchant<Orders>, Path(r): Path<String>) -> ApiResult<Json<Cart>> {
-    let key = cm::key(&state).await?;
+    let key = cm::key(&state.commerce()).await?;
     let id = if r.starts_with(refs::REF_PREFIX) {
         refs::check_cart_ref(&key, &r, state.commerce_clock.now()).ok_or(ApiError::NotFound)?
     } else {
         r
     };
     let (row, lines) = state.db.cart(&m.id, &id).await?;
-    Ok(Json(cm::view(&state, &key, &row, &lines)))
+    Ok(Json(cm::view(&state.commerce(), &key, &row, &lines)))
 }

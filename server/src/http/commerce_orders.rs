@@ -180,9 +180,9 @@ async fn detail(state: &AppState, m: &MerchantId, order_id: &str) -> ApiResult<O
     let row = state.db.order_row(m, order_id).await?;
     let cart = match &h.cart_id {
         Some(id) => {
-            let key = cm::key(state).await?;
+            let key = cm::key(&state.commerce()).await?;
             let (c, lines) = state.db.cart(m, id).await?;
-            Some(cm::view(state, &key, &c, &lines))
+            Some(cm::view(&state.commerce(), &key, &c, &lines))
         }
         None => None,
     };
@@ -283,7 +283,7 @@ async fn set_stage(
             data["tracking_number"] = h.tracking_number.clone().into();
             data["tracking_url"] = h.tracking_url.clone().into();
         }
-        cm::system_line(&state, &m.id, conv, "order_status", data).await;
+        cm::system_line(&state.commerce(), &m.id, conv, "order_status", data).await;
     }
     let d = detail(&state, &m.id, &id).await?;
     // The shopper's journey (GET /shoppers/{id}/journey) shows each step of the order.

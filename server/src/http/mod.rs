@@ -80,6 +80,18 @@ pub struct AppState {
     pub commerce_clock: crate::commerce::Clock,
 }
 
+impl AppState {
+    /// The handles selling in the chat uses (`commerce::Ctx`).
+    pub fn commerce(&self) -> crate::commerce::Ctx {
+        crate::commerce::Ctx {
+            db: self.db.clone(),
+            hub: self.hub.clone(),
+            outbound: self.outbound.clone(),
+            commerce_clock: self.commerce_clock.clone(),
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(

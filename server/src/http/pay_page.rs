@@ -136,7 +136,7 @@ async fn chat_language(state: &AppState, m: &MerchantId, conversation: &Conversa
 
 /// The cart behind a pay token, if it can still be paid.
 async fn payable(state: &AppState, token: &str) -> Result<(MerchantId, crate::commerce::store::CartRow, Vec<cart::Line>), Gone> {
-    let key = cm::key(state).await.map_err(|_| Gone::Unknown)?;
+    let key = cm::key(&state.commerce()).await.map_err(|_| Gone::Unknown)?;
     let id = refs::check_pay_token(&key, token).ok_or(Gone::Unknown)?;
     let (row, lines) = state.db.cart_any(&id).await.map_err(|_| Gone::Unknown)?;
     let m = MerchantId::from_db(row.merchant_id.clone());
@@ -196,11 +196,11 @@ async fn gone_page(state: &AppState, headers: &HeaderMap, why: Gone) -> Response
 async fn pay_page(State(state): State<AppState>, headers: HeaderMap, Path(token): Path<String>) -> Response {
     match payable(&state, &token).await {
         Ok((m, row, lines)) => {
-            let key = match cm::key(&state).await {
+            let key = match cm::key(&state.commerce()).await {
                 Ok(k) => k,
                 Err(_) => return gone_page(&state, &headers, Gone::Unknown).await,
             };
-            let view = cm::view(&state, &key, &row, &lines);
+            let view = cm::view(&state.commerce(), &key, &row, &lines);
             let lang = page_language(&headers, chat_language(&state, &m, &row.conversation_id).await.as_deref());
             match state.outbound.branding(&m).await {
                 Ok(brand) => page(StatusCode::OK, render_pay(lang, &brand, Some(&view), None)),
@@ -220,7 +220,7 @@ pub async fn checkout_target(
     lines: &[cart::Line],
 ) -> Option<String> {
     let settings = state.db.checkout_settings(m).await.ok()?;
-    let key = cm::key(state).await.ok()?;
+    let key = cm::key(&state.commerce()).await.ok()?;
     let cref = refs::cart_ref(&key, &row.id, row.expires_at);
     match row.checkout_mode.as_str() {
         "permalink" => {

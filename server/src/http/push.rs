@@ -16,7 +16,7 @@ use super::extract::{modules::Team, ApprovedExpert, JsonBody, Merchant, Query};
 use super::AppState;
 use crate::domain::Problems;
 use crate::now_ms;
-use crate::push::{wire, FAILING_AFTER, LANGUAGES};
+use crate::outbound::push::{wire, FAILING_AFTER, LANGUAGES};
 use crate::storage::{AlertEvent, NewSubscription, PushAlert, PushSubscription};
 
 /// Devices one expert may register.

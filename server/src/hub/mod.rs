@@ -33,15 +33,15 @@ pub mod tokens;
 pub mod views;
 pub mod writer;
 
-use crate::ids::ConversationId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
+use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::ids::MerchantId;
+use crate::ids::{ConversationId, MerchantId};
 use crate::now_ms;
 use crate::protocol::{self, Out};
 use crate::storage::{AppendOutcome, ConversationRow, Db, Event, NewMessage, Sender};
@@ -74,7 +74,7 @@ pub enum Step {
 }
 
 /// Something outside the hub that hears about waiting chats and withdrawn offers: the Web Push
-/// alerter (`crate::push::alerter`). Both calls must return at once (queue, don't work).
+/// alerter (`crate::outbound::push::alerter`). Both calls must return at once (queue, don't work).
 pub trait OfferHook: Send + Sync {
     /// A chat waits (called on every routing pass for every waiting chat).
     fn waiting(&self, row: &ConversationRow);
@@ -86,6 +86,81 @@ pub trait OfferHook: Send + Sync {
     /// department (asked only when no connected expert is available).
     fn reachable(&self, merchant: &str, store: &str, department: &str) -> futures::future::BoxFuture<'static, bool>;
 }
+
+/// What the chat does about a shopper outside it: remember how to reach them (the widget's
+/// language, an address or number for answers while away) and tell the experts when they leave
+/// or come back. `crate::outbound::hooks` provides it, set once at start-up; a hub started
+/// without one (a storage test) remembers nothing and answers `notify_me` with "unavailable".
+pub trait ReachHook: Send + Sync {
+    /// A chat or offline message began (`phone`: given with an offline message).
+    fn chat_started<'a>(
+        &'a self,
+        hub: &'a Hub,
+        m: &'a MerchantId,
+        conversation: &'a ConversationId,
+        locale: Option<&'a str>,
+        phone: Option<&'a str>,
+    ) -> BoxFuture<'a, ()>;
+    /// The shopper's last socket, on every node, closed.
+    fn shopper_left<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()>;
+    /// The shopper is connected again.
+    fn shopper_back<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()>;
+    /// An expert on socket `conn` claimed `row`: tell them if its shopper is away.
+    fn after_claim<'a>(&'a self, hub: &'a Hub, conn: u64, row: &'a ConversationRow) -> BoxFuture<'a, ()>;
+    /// The shopper's open chats with an address or number for answers (for `welcome`).
+    fn notify_states<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, Vec<protocol::NotifyState>>;
+    /// The shopper's `notify_me`: the answer frame, or why it changed nothing.
+    fn notify_me<'a>(
+        &'a self,
+        hub: &'a Hub,
+        m: &'a MerchantId,
+        conversation: &'a ConversationId,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Out, &'static str>>;
+}
+
+/// No [`ReachHook`]: nothing remembered, nobody told.
+struct NoReach;
+
+impl ReachHook for NoReach {
+    fn chat_started<'a>(
+        &'a self,
+        _: &'a Hub,
+        _: &'a MerchantId,
+        _: &'a ConversationId,
+        _: Option<&'a str>,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn shopper_left<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn shopper_back<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn after_claim<'a>(&'a self, _: &'a Hub, _: u64, _: &'a ConversationRow) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn notify_states<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, Vec<protocol::NotifyState>> {
+        Box::pin(async { Vec::new() })
+    }
+    fn notify_me<'a>(
+        &'a self,
+        _: &'a Hub,
+        _: &'a MerchantId,
+        _: &'a ConversationId,
+        _: Option<&'a str>,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Out, &'static str>> {
+        Box::pin(async { Err("unavailable") })
+    }
+}
+
+/// A socket not heard from for this long (ms) counts as frozen (a locked phone): its expert is
+/// alerted by push too (`crate::outbound::push`). The server pings every 25 s; a live client answers at once.
+pub const SILENT_AFTER_MS: i64 = 40_000;
 
 /// The hub's parts, each owning its state; what crosses them is in `impl Hub` beside the part
 /// it mostly concerns.
@@ -117,6 +192,8 @@ pub struct HubInner {
     pub calls: calls::Calls,
     /// Set once at start-up (see [`OfferHook`]).
     pub offer_hook: std::sync::OnceLock<Arc<dyn OfferHook>>,
+    /// Set once at start-up (see [`ReachHook`]).
+    pub reach_hook: std::sync::OnceLock<Arc<dyn ReachHook>>,
 }
 
 /// Cheap handle to the hub.
@@ -171,6 +248,7 @@ impl Hub {
             revocations: Default::default(),
             calls: Default::default(),
             offer_hook: std::sync::OnceLock::new(),
+            reach_hook: std::sync::OnceLock::new(),
         }));
         if let Some(c) = cluster {
             c.run(&hub);
@@ -188,6 +266,11 @@ impl Hub {
                 analytics_stop,
             },
         ))
+    }
+
+    /// What the chat does about a shopper outside it ([`ReachHook`]).
+    pub fn reach(&self) -> &dyn ReachHook {
+        self.reach_hook.get().map_or(&NoReach as &dyn ReachHook, |h| h.as_ref())
     }
 
     /// No connected expert can take a chat here: can one be alerted by push instead?

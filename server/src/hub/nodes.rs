@@ -172,7 +172,7 @@ impl NodePresence for Solo {
     fn shopper_left_here(&self, hub: &Hub, m: &MerchantId, shopper: &str, had_chats: bool) {
         if had_chats {
             let (hub, m, s) = (hub.clone(), m.clone(), shopper.to_owned());
-            tokio::spawn(async move { crate::outbound::hooks::shopper_left(&hub, &m, &s).await });
+            tokio::spawn(async move { hub.reach().shopper_left(&hub, &m, &s).await });
         }
     }
     fn shopper_elsewhere<'a>(&'a self, _m: &'a MerchantId, _shopper: &'a str) -> BoxFuture<'a, bool> {

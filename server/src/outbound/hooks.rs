@@ -12,19 +12,20 @@
 //!   pass repeated on another node or after a crash adds nothing. A phone number the shopper
 //!   gave gets "your expert answered" by SMS alongside (the merchant's SMS gateway).
 //! - The hub calls the small functions at the end ([`shopper_left`], [`shopper_back`],
-//!   [`after_claim`], [`chat_started`]) so the store app can tell the expert the shopper is away.
+//!   [`after_claim`], [`chat_started`], [`notify_me`]) through its `ReachHook` ([`Reacher`], set
+//!   at start-up), so the store app can tell the expert the shopper is away.
 
-use crate::ids::ConversationId;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::links::REOPEN_DAYS;
 use super::mail::{self, MailKind, MailMessage};
 use super::{parse_address, sms, uses, Outbound};
-use crate::hub::Hub;
-use crate::ids::MerchantId;
+use crate::hub::{Hub, ReachHook};
+use crate::ids::{ConversationId, MerchantId};
 use crate::now_ms;
 use crate::protocol::Out;
 use crate::storage::{ConversationRow, Outgoing, Reach, Unanswered};
@@ -297,6 +298,44 @@ pub async fn notify_me(
         email,
         phone,
     })
+}
+
+/// The hub's [`ReachHook`]: the functions above.
+pub struct Reacher;
+
+impl ReachHook for Reacher {
+    fn chat_started<'a>(
+        &'a self,
+        hub: &'a Hub,
+        m: &'a MerchantId,
+        conversation: &'a ConversationId,
+        locale: Option<&'a str>,
+        phone: Option<&'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(chat_started(hub, m, conversation, locale, phone))
+    }
+    fn shopper_left<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(shopper_left(hub, m, shopper))
+    }
+    fn shopper_back<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(shopper_back(hub, m, shopper))
+    }
+    fn after_claim<'a>(&'a self, hub: &'a Hub, conn: u64, row: &'a ConversationRow) -> BoxFuture<'a, ()> {
+        Box::pin(after_claim(hub, conn, row))
+    }
+    fn notify_states<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, Vec<crate::protocol::NotifyState>> {
+        Box::pin(notify_states(hub, m, shopper))
+    }
+    fn notify_me<'a>(
+        &'a self,
+        hub: &'a Hub,
+        m: &'a MerchantId,
+        conversation: &'a ConversationId,
+        email: Option<&'a str>,
+        phone: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Out, &'static str>> {
+        Box::pin(notify_me(hub, m, conversation, email, phone))
+    }
 }
 
 // ---------- the demo ----------

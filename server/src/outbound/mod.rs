@@ -1,5 +1,6 @@
-//! Reaching people outside the chat: e-mail (SMTP), SMS (Twilio-style gateways) and signed
-//! webhooks, all through the transactional outbox (`storage::outbox`).
+//! Reaching people outside the chat: e-mail (SMTP), SMS (Twilio-style gateways), signed
+//! webhooks and Web Push alerts to experts' phones (`push`), all through the transactional
+//! outbox (`storage::outbox`).
 //!
 //! - [`Outbound`] is the handle the rest of the server holds: it composes messages
 //!   ([`Outbound::email`], [`Outbound::sms`]) into outbox items the caller enqueues in its own
@@ -10,14 +11,16 @@
 //!   private networks; `mail` renders the templates; `links` signs the links in mail;
 //!   `events` defines the webhook events and their payloads.
 //!
-//! Nothing here knows about the chat hub: the hub (or a REST handler) decides that something
-//! happened and enqueues what should leave because of it.
+//! The hub knows nothing of this module: it calls out through its `OfferHook` (the push
+//! alerter) and `ReachHook` (`hooks::Reacher`), both set at start-up; a REST handler decides
+//! that something happened and enqueues what should leave because of it.
 
 pub mod email;
 pub mod events;
 pub mod hooks;
 pub mod links;
 pub mod mail;
+pub mod push;
 pub mod sms;
 pub mod ssrf;
 pub mod uses;
@@ -77,7 +80,7 @@ impl Timing {
     pub fn give_up_ms(&self, channel: Channel) -> i64 {
         match channel {
             Channel::Webhook => self.scale(events::WEBHOOK_GIVE_UP_MS),
-            Channel::Push => self.scale(crate::push::GIVE_UP_MS).max(5_000),
+            Channel::Push => self.scale(crate::outbound::push::GIVE_UP_MS).max(5_000),
             _ => self.scale(MESSAGE_GIVE_UP_MS),
         }
     }
@@ -99,7 +102,7 @@ struct Inner {
     mail_from: String,
     link_key: Vec<u8>,
     /// The VAPID key pair for Web Push, read on first use.
-    vapid: tokio::sync::OnceCell<crate::push::vapid::Vapid>,
+    vapid: tokio::sync::OnceCell<crate::outbound::push::vapid::Vapid>,
 }
 
 /// The outbound side of the server. Cheap to clone.
@@ -178,8 +181,11 @@ impl Outbound {
     }
 
     /// The server's VAPID key pair (generated and stored on first use).
-    pub async fn vapid(&self) -> crate::storage::Result<&crate::push::vapid::Vapid> {
-        self.0.vapid.get_or_try_init(|| crate::push::vapid::Vapid::load(&self.0.db)).await
+    pub async fn vapid(&self) -> crate::storage::Result<&crate::outbound::push::vapid::Vapid> {
+        self.0
+            .vapid
+            .get_or_try_init(|| crate::outbound::push::vapid::Vapid::load(&self.0.db))
+            .await
     }
 
     pub fn timing(&self) -> Timing {

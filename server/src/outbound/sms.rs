@@ -8,11 +8,7 @@ use std::time::Instant;
 use super::webhook::{describe, excerpt, read_limited, HttpOutcome};
 use crate::storage::Messaging;
 
-/// Whether a string is a phone number in E.164 form (`+` and 8–15 digits).
-pub fn valid_e164(s: &str) -> bool {
-    s.strip_prefix('+')
-        .is_some_and(|d| (8..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0'))
-}
+pub use crate::domain::contact::valid_e164;
 
 /// The gateway's URL for sending with this account.
 pub fn messages_url(base: &str, account_sid: &str) -> String {

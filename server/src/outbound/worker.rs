@@ -361,7 +361,11 @@ async fn webhook_attempt(inner: &Inner, row: &OutboxRow, retry: impl Fn(String, 
 }
 
 async fn push_attempt(inner: &Inner, row: &OutboxRow, lease: &Lease, retry: impl Fn(String, Option<u64>) -> Finish) -> Attempted {
-    let vapid = match inner.vapid.get_or_try_init(|| crate::push::vapid::Vapid::load(&inner.db)).await {
+    let vapid = match inner
+        .vapid
+        .get_or_try_init(|| crate::outbound::push::vapid::Vapid::load(&inner.db))
+        .await
+    {
         Ok(v) => v,
         Err(e) => {
             return (
@@ -372,12 +376,12 @@ async fn push_attempt(inner: &Inner, row: &OutboxRow, lease: &Lease, retry: impl
         }
     };
     let subject = format!("mailto:{}", super::bare_address(&inner.mail_from));
-    let ctx = crate::push::deliver::Ctx {
+    let ctx = crate::outbound::push::deliver::Ctx {
         db: &inner.db,
         http: &inner.http,
         vapid,
         subject: &subject,
         allow_private: inner.allow_private,
     };
-    crate::push::deliver::attempt(&ctx, row, || async { inner.db.mark_handoff(lease).await.unwrap_or(false) }, retry).await
+    crate::outbound::push::deliver::attempt(&ctx, row, || async { inner.db.mark_handoff(lease).await.unwrap_or(false) }, retry).await
 }

@@ -47,7 +47,7 @@ impl Hub {
                 free: p.active < p.cap(),
                 stores: p.stores().to_vec(),
                 departments: p.departments().to_vec(),
-                heard: self.expert_heard_within(p.key(), crate::push::SILENT_AFTER_MS),
+                heard: self.expert_heard_within(p.key(), super::super::SILENT_AFTER_MS),
             });
         }
         out

@@ -137,10 +137,10 @@ pub(super) async fn shopper_presence(hub: Hub, cluster: Arc<Cluster>, mut rx: mp
                 if elsewhere(&mut conn, &node, &key).await.unwrap_or(false) {
                     continue;
                 }
-                crate::outbound::hooks::shopper_left(&hub, &m, &shopper).await;
+                hub.reach().shopper_left(&hub, &m, &shopper).await;
                 // They may have arrived on another node while "away" was written.
                 if elsewhere(&mut conn, &node, &key).await.unwrap_or(false) {
-                    crate::outbound::hooks::shopper_back(&hub, &m, &shopper).await;
+                    hub.reach().shopper_back(&hub, &m, &shopper).await;
                 }
             }
         }
@@ -184,10 +184,10 @@ async fn sweep_dead_nodes(hub: &Hub, me: &str, conn: &mut redis::aio::Connection
                 continue; // still here, or on another live node
             }
             let m = crate::ids::MerchantId::from_db(merchant.to_owned());
-            crate::outbound::hooks::shopper_left(hub, &m, shopper).await;
+            hub.reach().shopper_left(hub, &m, shopper).await;
             if !hub.shopper_conn_ids(shopper).is_empty() || elsewhere(conn, me, &key).await? {
                 // Back while "away" was written.
-                crate::outbound::hooks::shopper_back(hub, &m, shopper).await;
+                hub.reach().shopper_back(hub, &m, shopper).await;
             }
         }
         let _: () = redis::pipe()

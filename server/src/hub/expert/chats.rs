@@ -70,7 +70,7 @@ impl ExpertSession {
             },
         );
         // A shopper who is away: answers go by e-mail (issue 21).
-        crate::outbound::hooks::after_claim(hub, conn, &fresh).await;
+        hub.reach().after_claim(hub, conn, &fresh).await;
         let hub = hub.clone();
         tokio::spawn(async move {
             hub.system_message(&fresh, "expert_joined", serde_json::json!({ "name": name }))

@@ -305,7 +305,7 @@ impl ShopperSession {
                     return bad(hub, conn, "page_url must be an http(s) address", None);
                 }
                 let phone = phone.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty());
-                if phone.as_deref().is_some_and(|p| !crate::outbound::sms::valid_e164(p)) {
+                if phone.as_deref().is_some_and(|p| !crate::domain::contact::valid_e164(p)) {
                     return bad(hub, conn, "the phone number must be in international form, e.g. +46701234567", None);
                 }
                 self.offline(
@@ -328,7 +328,11 @@ impl ShopperSession {
                 phone,
             } => {
                 if let Some(row) = self.own(hub, conn, &conversation_id).await {
-                    match crate::outbound::hooks::notify_me(hub, &self.merchant, &row.id, email.as_deref(), phone.as_deref()).await {
+                    match hub
+                        .reach()
+                        .notify_me(hub, &self.merchant, &row.id, email.as_deref(), phone.as_deref())
+                        .await
+                    {
                         Ok(out) => hub.send_out(conn, &out),
                         Err("unavailable") => {
                             hub.send_out(conn, &Out::error(ErrorCode::Unavailable, "try again", Some(conversation_id.into())))

@@ -132,7 +132,7 @@ impl ShopperSession {
             hub.subscribe(c, &row.id);
         }
         self.convs.insert(row.id.clone());
-        crate::outbound::hooks::chat_started(hub, &m, &row.id, self.locale.as_deref(), None).await;
+        hub.reach().chat_started(hub, &m, &row.id, self.locale.as_deref(), None).await;
         hub.send_conversation(&row.id, &Out::Conversation { conversation: row.view() }, None);
         hub.emit(&row, "requested", None, None);
         if let Some(t) = text {
@@ -200,7 +200,9 @@ impl ShopperSession {
                 return Step::Continue;
             }
         };
-        crate::outbound::hooks::chat_started(hub, &m, &row.id, self.locale.as_deref(), phone.as_deref()).await;
+        hub.reach()
+            .chat_started(hub, &m, &row.id, self.locale.as_deref(), phone.as_deref())
+            .await;
         let msg = NewMessage {
             merchant_id: m.to_string(),
             conversation_id: row.id.clone(),

@@ -50,7 +50,7 @@ impl ShopperSession {
             .map(|stores| hub.staffing(m.as_str(), &crate::hub::Staffing::catalogue(&stores)))
             .unwrap_or_default();
         let notify = if convs.iter().any(|c| c.status.is_open()) {
-            crate::outbound::hooks::notify_states(hub, &m, &shopper).await
+            hub.reach().notify_states(hub, &m, &shopper).await
         } else {
             Vec::new()
         };
@@ -82,7 +82,7 @@ impl ShopperSession {
         if convs.iter().any(|c| c.status.is_open()) {
             // Back (after the welcome, the first frame): their chats are not away any more.
             let (hub, m, s) = (hub.clone(), m.clone(), shopper.clone());
-            tokio::spawn(async move { crate::outbound::hooks::shopper_back(&hub, &m, &s).await });
+            tokio::spawn(async move { hub.reach().shopper_back(&hub, &m, &s).await });
         }
         self.shopper = Some(shopper);
         Step::Continue

@@ -27,9 +27,8 @@ pub const TTL_S: u64 = 60;
 /// Attempts to hand an alert to the push service stop after this long (ms).
 pub const GIVE_UP_MS: i64 = 120_000;
 
-/// A socket not heard from for this long (ms) counts as frozen (a locked phone): its expert
-/// is alerted by push too. The server pings every 25 s; a live client answers at once.
-pub const SILENT_AFTER_MS: i64 = 40_000;
+/// A socket not heard from for this long (ms) counts as frozen (a locked phone): the hub's rule.
+pub use crate::hub::SILENT_AFTER_MS;
 
 /// A device whose hand-offs failed this many times in a row counts as one that cannot be alerted.
 pub const FAILING_AFTER: i64 = 3;

@@ -1,6 +1,6 @@
 //! Web Push: the store app's subscriptions (one per expert and device) here, the lifecycle of
 //! every alert in `alerts.rs`, and what the missed-chats view reads in `missed.rs` (see
-//! `crate::push` and docs/push.md).
+//! `crate::outbound::push` and docs/push.md).
 
 use super::outbox::{enqueue_in, Enqueued, Outgoing};
 use super::sqlite_writer::{Lane, Param};
