@@ -90,73 +90,53 @@ pub trait OfferHook: Send + Sync {
 /// What the chat does about a shopper outside it: remember how to reach them (the widget's
 /// language, an address or number for answers while away) and tell the experts when they leave
 /// or come back. `crate::outbound::hooks` provides it, set once at start-up; a hub started
-/// without one (a storage test) remembers nothing and answers `notify_me` with "unavailable".
+/// without one (a storage test) uses the defaults below: it remembers nothing, tells nobody and
+/// answers `notify_me` with "unavailable".
 pub trait ReachHook: Send + Sync {
     /// A chat or offline message began (`phone`: given with an offline message).
     fn chat_started<'a>(
         &'a self,
-        hub: &'a Hub,
-        m: &'a MerchantId,
-        conversation: &'a ConversationId,
-        locale: Option<&'a str>,
-        phone: Option<&'a str>,
-    ) -> BoxFuture<'a, ()>;
-    /// The shopper's last socket, on every node, closed.
-    fn shopper_left<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()>;
-    /// The shopper is connected again.
-    fn shopper_back<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, ()>;
-    /// An expert on socket `conn` claimed `row`: tell them if its shopper is away.
-    fn after_claim<'a>(&'a self, hub: &'a Hub, conn: u64, row: &'a ConversationRow) -> BoxFuture<'a, ()>;
-    /// The shopper's open chats with an address or number for answers (for `welcome`).
-    fn notify_states<'a>(&'a self, hub: &'a Hub, m: &'a MerchantId, shopper: &'a str) -> BoxFuture<'a, Vec<protocol::NotifyState>>;
-    /// The shopper's `notify_me`: the answer frame, or why it changed nothing.
-    fn notify_me<'a>(
-        &'a self,
-        hub: &'a Hub,
-        m: &'a MerchantId,
-        conversation: &'a ConversationId,
-        email: Option<&'a str>,
-        phone: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Out, &'static str>>;
-}
-
-/// No [`ReachHook`]: nothing remembered, nobody told.
-struct NoReach;
-
-impl ReachHook for NoReach {
-    fn chat_started<'a>(
-        &'a self,
-        _: &'a Hub,
-        _: &'a MerchantId,
-        _: &'a ConversationId,
-        _: Option<&'a str>,
-        _: Option<&'a str>,
+        _hub: &'a Hub,
+        _m: &'a MerchantId,
+        _conversation: &'a ConversationId,
+        _locale: Option<&'a str>,
+        _phone: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn shopper_left<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, ()> {
+    /// The shopper's last socket, on every node, closed.
+    fn shopper_left<'a>(&'a self, _hub: &'a Hub, _m: &'a MerchantId, _shopper: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn shopper_back<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, ()> {
+    /// The shopper is connected again.
+    fn shopper_back<'a>(&'a self, _hub: &'a Hub, _m: &'a MerchantId, _shopper: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn after_claim<'a>(&'a self, _: &'a Hub, _: u64, _: &'a ConversationRow) -> BoxFuture<'a, ()> {
+    /// An expert on socket `conn` claimed `row`: tell them if its shopper is away.
+    fn after_claim<'a>(&'a self, _hub: &'a Hub, _conn: u64, _row: &'a ConversationRow) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
-    fn notify_states<'a>(&'a self, _: &'a Hub, _: &'a MerchantId, _: &'a str) -> BoxFuture<'a, Vec<protocol::NotifyState>> {
+    /// The shopper's open chats with an address or number for answers (for `welcome`).
+    fn notify_states<'a>(&'a self, _hub: &'a Hub, _m: &'a MerchantId, _shopper: &'a str) -> BoxFuture<'a, Vec<protocol::NotifyState>> {
         Box::pin(async { Vec::new() })
     }
+    /// The shopper's `notify_me`: the answer frame, or why it changed nothing.
     fn notify_me<'a>(
         &'a self,
-        _: &'a Hub,
-        _: &'a MerchantId,
-        _: &'a ConversationId,
-        _: Option<&'a str>,
-        _: Option<&'a str>,
+        _hub: &'a Hub,
+        _m: &'a MerchantId,
+        _conversation: &'a ConversationId,
+        _email: Option<&'a str>,
+        _phone: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Out, &'static str>> {
         Box::pin(async { Err("unavailable") })
     }
 }
+
+/// No [`ReachHook`] set: the trait's defaults.
+struct NoReach;
+
+impl ReachHook for NoReach {}
 
 /// A socket not heard from for this long (ms) counts as frozen (a locked phone): its expert is
 /// alerted by push too (`crate::outbound::push`). The server pings every 25 s; a live client answers at once.
