@@ -27,6 +27,7 @@ on_both_backends!(
     a_client_that_stops_reading_is_closed_and_resumes_with_everything,
     under_a_surge_each_expert_is_offered_chats_nobody_else_holds,
     one_waiting_chat_is_still_offered_to_every_eligible_expert,
+    an_experts_other_device_sees_their_client_id_and_the_shopper_does_not,
 );
 
 async fn a_full_chat_from_request_to_rating(b: Backend) {
@@ -1313,4 +1314,52 @@ async fn one_waiting_chat_is_still_offered_to_every_eligible_expert(b: Backend) 
             .await;
     }
     app.stop().await;
+}
+
+/// An expert signed in on two devices: the one that sent a message gets its ack (not the
+/// message), the other gets the message with the client id (so its composer can match it), and
+/// the shopper gets it without.
+async fn an_experts_other_device_sees_their_client_id_and_the_shopper_does_not(b: Backend) {
+    let app = TestApp::spawn_demo(b).await;
+    let (m, store, dep) = demo_target(&app).await;
+    let (mut phone, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut tablet, _) = expert_ws(&app, "expert1@demo.example").await;
+    let (mut shopper, _, _) = shopper_ws(&app, &m, None).await;
+    let id = start_chat(&mut shopper, &store, &dep, "Hello?").await;
+    claim(&mut phone, &id).await;
+    phone
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "p1", "body": "Hi, Sara here"}))
+        .await;
+    let Out::Ack { seq, .. } = phone.until("ack", |o| matches!(o, Out::Ack { .. })).await else {
+        unreachable!()
+    };
+    let is_p1 = |o: &Out| matches!(o, Out::Message { message } if message.seq == seq);
+    let Out::Message { message } = tablet.until("p1", is_p1).await else {
+        unreachable!()
+    };
+    assert_eq!(message.client_msg_id.as_deref(), Some("p1"), "the author's other device");
+    let Out::Message { message } = shopper.until("p1", is_p1).await else {
+        unreachable!()
+    };
+    assert_eq!(message.client_msg_id, None, "the shopper");
+    // The shopper's answer reaches both devices, without the shopper's client id; the phone
+    // never got its own message back.
+    shopper
+        .send(json!({"type": "send", "conversation_id": id, "client_msg_id": "s1", "body": "Hi!"}))
+        .await;
+    let answer = phone
+        .until("the answer on the phone", |o| match o {
+            Out::Message { message } => {
+                assert_ne!(message.seq, seq, "the sending device got its own message back");
+                message.body == "Hi!"
+            }
+            _ => false,
+        })
+        .await;
+    let is_answer = |o: &Out| matches!(o, Out::Message { message } if message.body == "Hi!");
+    for o in [answer, tablet.until("the answer on the tablet", is_answer).await] {
+        let Out::Message { message } = o else { unreachable!() };
+        assert!(message.seq > seq, "after the phone's message");
+        assert_eq!(message.client_msg_id, None);
+    }
 }

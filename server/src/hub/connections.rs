@@ -2,7 +2,6 @@
 //! conversation, each shopper's sockets, and the last seq delivered here per conversation.
 
 use crate::ids::ConversationId;
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -298,31 +297,30 @@ impl Hub {
         }
     }
 
-    fn deliver_local(&self, m: protocol::MessageView, from_conn: Option<u64>) {
-        let mut out = Out::Message { message: m };
-        // Only the author's own sockets see their client_msg_id.
-        let own_f = frame(&out);
-        if let Out::Message { message } = &mut out {
-            message.client_msg_id = None;
-        }
-        let others_f = frame(&out);
-        let Out::Message { message: m } = &out else {
-            unreachable!("built above")
+    /// Queue the message for this node's viewers of its conversation but the sender's socket.
+    /// Only the author's own sockets see its `client_msg_id`; each of the two frames is
+    /// serialised only if some socket gets it (usually one: the other party's).
+    fn deliver_local(&self, mut m: protocol::MessageView, from_conn: Option<u64>) {
+        let author_conns: Vec<u64> = match (m.author.role.as_str(), m.author.expert_id.as_deref()) {
+            ("expert", Some(e)) => self.roster.conns(e),
+            _ => Vec::new(),
         };
-        let author_conns: HashSet<u64> = match m.author.role.as_str() {
-            "expert" => m
-                .author
-                .expert_id
-                .as_deref()
-                .map(|e| self.roster.conns(e).into_iter().collect())
-                .unwrap_or_default(),
-            _ => HashSet::new(),
-        };
-        for c in self.conns.viewers_of(&m.conversation_id) {
-            if Some(c) == from_conn {
-                continue;
+        let to: Vec<(u64, bool)> = self
+            .conns
+            .viewers_of(&m.conversation_id)
+            .into_iter()
+            .filter(|c| Some(*c) != from_conn)
+            .map(|c| (c, author_conns.contains(&c)))
+            .collect();
+        let own_f = to.iter().any(|(_, own)| *own).then(|| frame(&Out::Message { message: m.clone() }));
+        let others_f = to.iter().any(|(_, own)| !*own).then(|| {
+            m.client_msg_id = None;
+            frame(&Out::Message { message: m })
+        });
+        for (c, own) in to {
+            if let Some(f) = if own { &own_f } else { &others_f } {
+                self.conns.send(c, f);
             }
-            self.conns.send(c, if author_conns.contains(&c) { &own_f } else { &others_f });
         }
     }
 
